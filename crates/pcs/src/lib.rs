@@ -1,0 +1,382 @@
+//! The multilinear polynomial commitment: a Ligero-style tensor code over Plonky3's radix-2 DFT
+//! with BLAKE3 Merkle trees, and a batched multi-point opening.
+//!
+//! # Scheme (Ames et al., "Ligero", CCS 2017, §4; Golovnev et al., "Brakedown", §3 and §4)
+//! A table `v` of `2^n` base-field values is laid out as a matrix `M` with `2^a` rows and `2^b`
+//! columns, `v[row·2^b + col] = M[row][col]`, so in the little-endian order of `zkgrad-poly` a
+//! point splits as `z = (z_lo ‖ z_hi)` with `|z_lo| = b`, and
+//! `ṽ(z) = eq(z_hi)ᵀ · M · eq(z_lo)`.
+//! Each row is encoded with the Reed–Solomon code of rate `ρ = 2^-log_inv_rate` (the row is the
+//! coefficient vector, evaluated on the subgroup of order `2^(b + log_inv_rate)`); the Merkle
+//! tree's leaf `j` is column `j` of the encoded matrix; the commitment is the root.
+//!
+//! Opening at `z`: the verifier draws `r ∈ E^(2^a)`; the prover sends `u_r = rᵀM` and
+//! `u_z = eq(z_hi)ᵀM`; the verifier draws `t` column indices and the prover sends each column
+//! with its Merkle path. The verifier checks the paths, `Enc(u_r)_j = ⟨r, col_j⟩`,
+//! `Enc(u_z)_j = ⟨eq(z_hi), col_j⟩` and `ṽ(z) = ⟨u_z, eq(z_lo)⟩`.
+//!
+//! Soundness: by correlated agreement for Reed–Solomon codes up to the unique-decoding radius
+//! δ = (1 − ρ)/2 (Ben-Sasson et al., "Proximity Gaps for Reed–Solomon Codes", FOCS 2020, Thm
+//! 1.2), a matrix with a row δ-far from the code makes `u_r` δ-far except with probability
+//! ≤ 2^b·2^(log_inv_rate)/|E|, and then each column query catches it with probability ≥ δ; so
+//! a cheating opening survives with probability ≤ (1 − δ)^t + n_cols/|E|. With ρ = 1/4
+//! (δ = 3/8) and t = 148 queries, (5/8)^148 < 2^-100.
+//!
+//! Small tables are cheaper to send than to open: when `8·2^n` bytes is below the Ligero opening
+//! size, the layout is *clear*: the commitment is the hash of the values and the opening sends
+//! them (binding by collision resistance; nothing is hidden — zkgrad does not claim zero
+//! knowledge yet).
+//!
+//! Verifier side: `verify*` never panics on proof bytes.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod merkle;
+
+pub use merkle::MerkleTree;
+
+use p3_dft::{Radix2DFTSmallBatch, TwoAdicSubgroupDft};
+use p3_matrix::dense::RowMajorMatrix;
+use rayon::prelude::*;
+use zkgrad_field::{PrimeCharacteristicRing, TwoAdicField, E, F};
+use zkgrad_poly::{eq_eval, eq_table, eval_mle_base};
+use zkgrad_sumcheck::{ProductOracle, SumcheckError};
+use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
+
+/// A 32-byte digest.
+pub type Digest = [u8; 32];
+
+/// Parameters of the commitment; part of every protocol id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcsParams {
+    pub log_inv_rate: usize,
+    pub n_queries: usize,
+}
+
+impl Default for PcsParams {
+    /// Rate 1/4, 148 queries: (1 − 3/8)^148 < 2^-100.
+    fn default() -> Self {
+        Self { log_inv_rate: 2, n_queries: 148 }
+    }
+}
+
+impl PcsParams {
+    /// Bits of security of the query phase, `−t·log2(1 − δ)` with `δ = (1 − ρ)/2`.
+    pub fn query_security_bits(&self) -> f64 {
+        let rho = 0.5f64.powi(self.log_inv_rate as i32);
+        let delta = (1.0 - rho) / 2.0;
+        -(self.n_queries as f64) * (1.0 - delta).log2()
+    }
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = b"ligero-rs-blake3".to_vec();
+        b.extend_from_slice(&(self.log_inv_rate as u32).to_le_bytes());
+        b.extend_from_slice(&(self.n_queries as u32).to_le_bytes());
+        b
+    }
+}
+
+/// How a table of `2^log_n` values is committed: clear, or a `2^log_rows × 2^log_cols` matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub log_n: usize,
+    pub log_rows: usize,
+    pub log_cols: usize,
+    pub clear: bool,
+}
+
+impl Layout {
+    /// The layout with the smallest opening, a deterministic function of `log_n` and `params`.
+    pub fn choose(log_n: usize, params: &PcsParams) -> Self {
+        let clear_bytes = 8usize << log_n;
+        let mut best = Layout { log_n, log_rows: 0, log_cols: log_n, clear: true };
+        let mut best_bytes = clear_bytes;
+        for a in 1..log_n {
+            let b = log_n - a;
+            let bytes = 2 * 16 * (1usize << b)
+                + params.n_queries * (8 * (1usize << a) + 32 * (b + params.log_inv_rate));
+            if bytes < best_bytes {
+                best_bytes = bytes;
+                best = Layout { log_n, log_rows: a, log_cols: b, clear: false };
+            }
+        }
+        best
+    }
+    pub fn opening_bytes(&self, params: &PcsParams) -> usize {
+        if self.clear {
+            8 << self.log_n
+        } else {
+            2 * 16 * (1usize << self.log_cols)
+                + params.n_queries
+                    * (8 * (1usize << self.log_rows) + 32 * (self.log_cols + params.log_inv_rate))
+        }
+    }
+}
+
+/// Everything the prover keeps between commit and open.
+pub struct ProverData {
+    pub layout: Layout,
+    pub values: Vec<F>,
+    /// Encoded matrix, one leaf (a column of `2^log_rows` values) per row of this matrix.
+    leaves: Vec<F>,
+    tree: Option<MerkleTree>,
+    pub root: Digest,
+}
+
+/// Errors of an opening.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PcsError {
+    #[error("malformed opening: {0}")]
+    Transcript(#[from] TranscriptError),
+    #[error("the opened values do not hash to the commitment")]
+    ClearMismatch,
+    #[error("query {query}: Merkle path does not reach the commitment")]
+    MerklePath { query: usize },
+    #[error("query {query}: column is not consistent with the {which} combination")]
+    Proximity { query: usize, which: &'static str },
+    #[error("opened value does not match the claimed evaluation")]
+    WrongEvaluation,
+    #[error("batched opening: {0}")]
+    Sumcheck(#[from] SumcheckError),
+    #[error("claim {index} does not fit the committed table ({why})")]
+    ClaimShape { index: usize, why: &'static str },
+}
+
+fn clear_root(log_n: usize, values: &[F]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(b"zkgrad/pcs/clear");
+    h.update(&(log_n as u64).to_le_bytes());
+    for v in values {
+        h.update(&zkgrad_field::PrimeField64::as_canonical_u64(v).to_le_bytes());
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Commits to `values` (padded with zeros to `2^log_n`).
+pub fn commit(mut values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverData {
+    assert!(values.len() <= 1 << log_n, "table larger than 2^log_n");
+    values.resize(1 << log_n, F::ZERO);
+    let layout = Layout::choose(log_n, params);
+    if layout.clear {
+        let root = clear_root(log_n, &values);
+        return ProverData { layout, values, leaves: Vec::new(), tree: None, root };
+    }
+    let (a, b) = (layout.log_rows, layout.log_cols);
+    let width = 1usize << a;
+    let height = 1usize << (b + params.log_inv_rate);
+    // Column-major DFT input: entry [i][row] = M[row][i]; zero rows above 2^b.
+    let mut mat = vec![F::ZERO; height * width];
+    for row in 0..width {
+        for i in 0..(1usize << b) {
+            mat[i * width + row] = values[(row << b) + i];
+        }
+    }
+    let dft = Radix2DFTSmallBatch::<F>::default();
+    let leaves = dft.dft_batch(RowMajorMatrix::new(mat, width)).values;
+    let tree = MerkleTree::new(&leaves, width);
+    let root = tree.root();
+    ProverData { layout, values, leaves, tree: Some(tree), root }
+}
+
+/// `Enc(u)_j`: the row polynomial with coefficients `u` at `ω^j`, `ω` of order `2^log_len`.
+fn encode_at(u: &[E], log_len: usize, j: usize) -> E {
+    let x = F::two_adic_generator(log_len).exp_u64(j as u64);
+    u.iter().rev().fold(E::ZERO, |acc, &c| acc * x + c)
+}
+
+/// Opens the committed table at `point` (the value itself is the caller's claim).
+pub fn open(pd: &ProverData, point: &[E], params: &PcsParams, t: &mut ProverTranscript) {
+    let layout = pd.layout;
+    if layout.clear {
+        t.write_fs(b"pcs/clear", &pd.values);
+        return;
+    }
+    let (a, b) = (layout.log_rows, layout.log_cols);
+    let rows = 1usize << a;
+    let cols = 1usize << b;
+    let r = t.challenge_vec(b"pcs/r", rows);
+    let eq_hi = eq_table(&point[b..]);
+    let combine = |w: &[E]| -> Vec<E> {
+        (0..cols)
+            .into_par_iter()
+            .map(|c| (0..rows).map(|row| w[row] * pd.values[(row << b) + c]).sum())
+            .collect()
+    };
+    t.write_es(b"pcs/u_r", &combine(&r));
+    t.write_es(b"pcs/u_z", &combine(&eq_hi));
+    let n_leaves = 1usize << (b + params.log_inv_rate);
+    let Some(tree) = pd.tree.as_ref() else { unreachable!("Ligero layout always has a tree") };
+    for _ in 0..params.n_queries {
+        let j = t.challenge_index(b"pcs/query", n_leaves);
+        t.write_fs(b"pcs/column", &pd.leaves[j * rows..(j + 1) * rows]);
+        for d in tree.path(j) {
+            t.write_digest(b"pcs/path", &d);
+        }
+    }
+}
+
+/// Checks an opening of the commitment `root` (of a table of `2^log_n` values) at `point`
+/// with the claimed value `value`.
+pub fn verify(
+    root: &Digest,
+    log_n: usize,
+    point: &[E],
+    value: E,
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    let layout = Layout::choose(log_n, params);
+    if point.len() != log_n {
+        return Err(PcsError::ClaimShape { index: 0, why: "point has the wrong number of variables" });
+    }
+    if layout.clear {
+        let values = t.read_fs(b"pcs/clear", 1 << log_n)?;
+        if clear_root(log_n, &values) != *root {
+            return Err(PcsError::ClearMismatch);
+        }
+        return if eval_mle_base(&values, point) == value {
+            Ok(())
+        } else {
+            Err(PcsError::WrongEvaluation)
+        };
+    }
+    let (a, b) = (layout.log_rows, layout.log_cols);
+    let rows = 1usize << a;
+    let cols = 1usize << b;
+    let r = t.challenge_vec(b"pcs/r", rows);
+    let u_r = t.read_es(b"pcs/u_r", cols)?;
+    let u_z = t.read_es(b"pcs/u_z", cols)?;
+    let (z_lo, z_hi) = point.split_at(b);
+    let eq_hi = eq_table(z_hi);
+    let eq_lo = eq_table(z_lo);
+    let at_z: E = u_z.iter().zip(&eq_lo).map(|(u, e)| *u * *e).sum();
+    if at_z != value {
+        return Err(PcsError::WrongEvaluation);
+    }
+    let log_len = b + params.log_inv_rate;
+    for query in 0..params.n_queries {
+        let j = t.challenge_index(b"pcs/query", 1 << log_len);
+        let col = t.read_fs(b"pcs/column", rows)?;
+        let mut path = Vec::with_capacity(log_len);
+        for _ in 0..log_len {
+            path.push(t.read_digest(b"pcs/path")?);
+        }
+        if !MerkleTree::verify_path(root, j, &col, &path) {
+            return Err(PcsError::MerklePath { query });
+        }
+        let dot = |w: &[E]| -> E { w.iter().zip(&col).map(|(x, c)| *x * *c).sum() };
+        if encode_at(&u_r, log_len, j) != dot(&r) {
+            return Err(PcsError::Proximity { query, which: "random" });
+        }
+        if encode_at(&u_z, log_len, j) != dot(&eq_hi) {
+            return Err(PcsError::Proximity { query, which: "evaluation" });
+        }
+    }
+    Ok(())
+}
+
+/// A claim `T̃(point) = value` about one aligned block of a committed table: the block holds
+/// `2^point.len()` values starting at `block_index · 2^point.len()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockClaim {
+    pub block_index: usize,
+    pub point: Vec<E>,
+    pub value: E,
+}
+
+impl BlockClaim {
+    /// The claim's point on the whole table: `(point ‖ bits of block_index)`.
+    pub fn full_point(&self, log_n: usize) -> Vec<E> {
+        let k = self.point.len();
+        let mut p = self.point.clone();
+        for i in 0..log_n.saturating_sub(k) {
+            p.push(if (self.block_index >> i) & 1 == 1 { E::ONE } else { E::ZERO });
+        }
+        p
+    }
+}
+
+/// Opens many claims on one committed table with one opening.
+///
+/// Clear layout: the values are sent and every claim is checked directly. Otherwise the
+/// claims are folded with random `β_i` into one sumcheck
+/// `Σ_i β_i v_i = Σ_x T(x) · Σ_i β_i eq(z_i, x)` (degree 2), which ends in one claim `T(ρ)`
+/// that the Ligero opening discharges.
+pub fn prove_batch(
+    pd: &ProverData,
+    claims: &[BlockClaim],
+    params: &PcsParams,
+    t: &mut ProverTranscript,
+) {
+    let log_n = pd.layout.log_n;
+    if pd.layout.clear {
+        open(pd, &[], params, t);
+        return;
+    }
+    let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
+    let mut g = vec![E::ZERO; 1 << log_n];
+    let mut claim = E::ZERO;
+    for (c, beta) in claims.iter().zip(&betas) {
+        let k = c.point.len();
+        let eq = eq_table(&c.point);
+        let off = c.block_index << k;
+        for (i, v) in eq.iter().enumerate() {
+            g[off + i] += *beta * *v;
+        }
+        claim += *beta * c.value;
+    }
+    let w: Vec<E> = pd.values.iter().map(|&x| E::from(x)).collect();
+    let mut oracle = ProductOracle::new(vec![w, g], 2, |v: &[E]| v[0] * v[1]);
+    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+    let at_rho = oracle.final_values()[0];
+    t.write_e(b"pcs/batch/value", at_rho);
+    open(pd, &rho, params, t);
+}
+
+/// Verifies a [`prove_batch`] opening of `claims` against `root`.
+pub fn verify_batch(
+    root: &Digest,
+    log_n: usize,
+    claims: &[BlockClaim],
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    for (index, c) in claims.iter().enumerate() {
+        if c.point.len() > log_n {
+            return Err(PcsError::ClaimShape { index, why: "block larger than the table" });
+        }
+        if c.block_index >= 1usize << (log_n - c.point.len()) {
+            return Err(PcsError::ClaimShape { index, why: "block outside the table" });
+        }
+    }
+    let layout = Layout::choose(log_n, params);
+    if layout.clear {
+        let values = t.read_fs(b"pcs/clear", 1 << log_n)?;
+        if clear_root(log_n, &values) != *root {
+            return Err(PcsError::ClearMismatch);
+        }
+        for c in claims {
+            let k = c.point.len();
+            let off = c.block_index << k;
+            let block = values.get(off..off + (1 << k)).ok_or(PcsError::ClaimShape {
+                index: 0,
+                why: "block outside the table",
+            })?;
+            if eval_mle_base(block, &c.point) != c.value {
+                return Err(PcsError::WrongEvaluation);
+            }
+        }
+        return Ok(());
+    }
+    let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
+    let claim: E = claims.iter().zip(&betas).map(|(c, b)| *b * c.value).sum();
+    let sub = zkgrad_sumcheck::verify(claim, log_n, 2, t)?;
+    let at_rho = t.read_e(b"pcs/batch/value")?;
+    let g_at_rho: E =
+        claims.iter().zip(&betas).map(|(c, b)| *b * eq_eval(&c.full_point(log_n), &sub.point)).sum();
+    if sub.value != at_rho * g_at_rho {
+        return Err(PcsError::WrongEvaluation);
+    }
+    verify(root, log_n, &sub.point, at_rho, params, t)
+}
+
+#[cfg(test)]
+mod tests;

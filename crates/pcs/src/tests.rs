@@ -1,0 +1,100 @@
+use super::*;
+use zkgrad_field::f_from_i64;
+
+fn table(log_n: usize) -> Vec<F> {
+    (0..1i64 << log_n).map(|i| f_from_i64(i * 7919 % 1000 - 500)).collect()
+}
+
+fn point(n: usize, seed: u64) -> Vec<E> {
+    (0..n).map(|i| E::from(F::from_u64(seed * 1000 + i as u64 * 17 + 3))).collect()
+}
+
+#[test]
+fn layouts_are_clear_for_small_tables_and_ligero_for_large() {
+    let p = PcsParams::default();
+    assert!(Layout::choose(8, &p).clear);
+    let l = Layout::choose(16, &p);
+    assert!(!l.clear);
+    assert_eq!(l.log_rows + l.log_cols, 16);
+    assert!(p.query_security_bits() >= 100.0);
+}
+
+#[test]
+fn encoding_matches_the_dft() {
+    // One row (a = 1 forces a matrix); the leaf values equal encode_at of the row.
+    let p = PcsParams::default();
+    let log_n = 14;
+    let vals = table(log_n);
+    let pd = commit(vals.clone(), log_n, &p);
+    let (a, b) = (pd.layout.log_rows, pd.layout.log_cols);
+    let row0: Vec<E> = vals[..1 << b].iter().map(|&x| E::from(x)).collect();
+    for j in [0usize, 1, 5, (1 << (b + 2)) - 1] {
+        assert_eq!(encode_at(&row0, b + 2, j), E::from(pd.leaves[j << a]));
+    }
+}
+
+fn roundtrip(log_n: usize) {
+    let p = PcsParams::default();
+    let vals = table(log_n);
+    let pd = commit(vals.clone(), log_n, &p);
+    let claims: Vec<BlockClaim> = (0..3)
+        .map(|i| {
+            let k = log_n - i;
+            let pt = point(k, i as u64);
+            let block_index = i % 2;
+            let off = block_index << k;
+            let value = eval_mle_base(&vals[off..off + (1 << k)], &pt);
+            BlockClaim { block_index, point: pt, value }
+        })
+        .collect();
+    let mut t = ProverTranscript::new(&[1; 32]);
+    prove_batch(&pd, &claims, &p, &mut t);
+    let proof = t.finish();
+    let mut v = VerifierTranscript::new(&[1; 32], &proof);
+    verify_batch(&pd.root, log_n, &claims, &p, &mut v).unwrap();
+    v.finish().unwrap();
+
+    // a wrong claimed value is rejected
+    let mut bad = claims.clone();
+    bad[1].value += E::ONE;
+    let mut v = VerifierTranscript::new(&[1; 32], &proof);
+    assert!(verify_batch(&pd.root, log_n, &bad, &p, &mut v).is_err());
+
+    // a flipped proof byte anywhere is rejected, never a panic
+    for pos in (0..proof.len()).step_by(proof.len() / 97 + 1) {
+        let mut b = proof.clone();
+        b[pos] ^= 0x10;
+        let mut v = VerifierTranscript::new(&[1; 32], &b);
+        let ok = verify_batch(&pd.root, log_n, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+        assert!(!ok, "flipped byte {pos} accepted");
+    }
+}
+
+#[test]
+fn clear_batch_opening_roundtrip_and_tamper() {
+    roundtrip(6);
+}
+
+#[test]
+fn ligero_batch_opening_roundtrip_and_tamper() {
+    roundtrip(14);
+}
+
+#[test]
+fn opening_against_another_commitment_is_rejected() {
+    let p = PcsParams::default();
+    let log_n = 14;
+    let vals = table(log_n);
+    let pd = commit(vals.clone(), log_n, &p);
+    let mut other = vals.clone();
+    other[100] += F::ONE;
+    let pd2 = commit(other, log_n, &p);
+    let pt = point(log_n, 9);
+    let value = eval_mle_base(&vals, &pt);
+    let claims = vec![BlockClaim { block_index: 0, point: pt, value }];
+    let mut t = ProverTranscript::new(&[1; 32]);
+    prove_batch(&pd, &claims, &p, &mut t);
+    let proof = t.finish();
+    let mut v = VerifierTranscript::new(&[1; 32], &proof);
+    assert!(verify_batch(&pd2.root, log_n, &claims, &p, &mut v).is_err());
+}

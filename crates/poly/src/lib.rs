@@ -1,0 +1,207 @@
+//! Multilinear extensions (MLEs), eq tables and univariate round polynomials.
+//!
+//! # Variable order (stated once, used everywhere)
+//! A table `v` of length `2^n` is the hypercube evaluation of its MLE `ṽ(x_0, …, x_{n-1})`, and
+//! **index bit i is variable i (little endian)**: index `0b1011` is `ṽ(1, 1, 0, 1)`, i.e.
+//! `x_0 = 1, x_1 = 1, x_2 = 0, x_3 = 1`. Sumcheck binds `x_0` first, so folding pairs entries
+//! `(2i, 2i+1)`. A row-major matrix with `2^c` columns has its column bits as variables
+//! `0..c` and its row bits as variables `c..`, so a point on it is `(r_col ‖ r_row)`.
+//!
+//! Verifier side: no prover, IO or ONNX code may enter this crate.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
+
+/// `eq(a, b) = Π_i (a_i b_i + (1 - a_i)(1 - b_i))`.
+pub fn eq_eval(a: &[E], b: &[E]) -> E {
+    a.iter().zip(b).fold(E::ONE, |acc, (&x, &y)| acc * (x * y + (E::ONE - x) * (E::ONE - y)))
+}
+
+/// The table `eq(point, x)` for all `x ∈ {0,1}^n`, in the stated variable order.
+pub fn eq_table(point: &[E]) -> Vec<E> {
+    let mut t = Vec::with_capacity(1 << point.len());
+    t.push(E::ONE);
+    for &r in point {
+        // Variable i is bit i: the new variable doubles the table, the upper half takes r.
+        let len = t.len();
+        t.resize(2 * len, E::ZERO);
+        let (lo, hi) = t.split_at_mut(len);
+        for (l, h) in lo.iter_mut().zip(hi.iter_mut()) {
+            *h = *l * r;
+            *l -= *h;
+        }
+    }
+    t
+}
+
+/// `eq_table` scaled by `s`: `s · eq(point, x)`.
+pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
+    let mut t = eq_table(point);
+    for v in t.iter_mut() {
+        *v *= s;
+    }
+    t
+}
+
+/// Evaluates the MLE of a base-field table at `point` (`table.len() == 2^point.len()`; shorter
+/// tables are read as zero-padded).
+pub fn eval_mle_base(table: &[F], point: &[E]) -> E {
+    let mut cur: Vec<E> = fold_base(table, point.first().copied().unwrap_or(E::ZERO), point.is_empty());
+    for &r in point.iter().skip(1) {
+        cur = fold(&cur, r);
+    }
+    cur.first().copied().unwrap_or(E::ZERO)
+}
+
+fn fold_base(table: &[F], r: E, no_vars: bool) -> Vec<E> {
+    if no_vars {
+        return vec![table.first().map(|&x| E::from(x)).unwrap_or(E::ZERO)];
+    }
+    let half = table.len().div_ceil(2);
+    (0..half)
+        .map(|i| {
+            let a = table.get(2 * i).copied().unwrap_or(F::ZERO);
+            let b = table.get(2 * i + 1).copied().unwrap_or(F::ZERO);
+            r * (b - a) + a
+        })
+        .collect()
+}
+
+/// Evaluates the MLE of an extension table at `point` (zero-padded like [`eval_mle_base`]).
+pub fn eval_mle(table: &[E], point: &[E]) -> E {
+    let mut cur = table.to_vec();
+    for &r in point {
+        cur = fold(&cur, r);
+    }
+    cur.first().copied().unwrap_or(E::ZERO)
+}
+
+/// Binds variable 0 to `r`: `out[i] = v[2i] + r (v[2i+1] - v[2i])`.
+pub fn fold(v: &[E], r: E) -> Vec<E> {
+    let half = v.len().div_ceil(2);
+    (0..half)
+        .map(|i| {
+            let a = v.get(2 * i).copied().unwrap_or(E::ZERO);
+            let b = v.get(2 * i + 1).copied().unwrap_or(E::ZERO);
+            a + r * (b - a)
+        })
+        .collect()
+}
+
+/// MLE of the indicator `[i < n]` over `2^point.len()` entries, in `O(len)`.
+///
+/// Scanning bits from the top: `i < n` iff at the highest bit where they differ, `i` has 0 and
+/// `n` has 1.
+pub fn prefix_indicator_eval(n: usize, point: &[E]) -> E {
+    let k = point.len();
+    if n >= (1usize << k.min(63)) && k < 64 {
+        return E::ONE;
+    }
+    // sum over the bit position j where i first (from the top) drops below n.
+    let mut acc = E::ZERO;
+    let mut prefix_eq = E::ONE; // eq of the bits above j with n's bits
+    for j in (0..k).rev() {
+        let r = point.get(j).copied().unwrap_or(E::ZERO);
+        let bit = (n >> j) & 1;
+        if bit == 1 {
+            acc += prefix_eq * (E::ONE - r);
+            prefix_eq *= r;
+        } else {
+            prefix_eq *= E::ONE - r;
+        }
+    }
+    acc
+}
+
+/// MLE of `i ↦ i` (as a field element) over `2^point.len()` entries: `Σ_j 2^j r_j`.
+pub fn identity_eval(point: &[E]) -> E {
+    let mut acc = E::ZERO;
+    let mut pow = E::ONE;
+    for &r in point {
+        acc += pow * r;
+        pow = pow.double();
+    }
+    acc
+}
+
+/// Evaluates at `x` the unique polynomial of degree `< evals.len()` with `p(i) = evals[i]`.
+pub fn interpolate_at(evals: &[E], x: E) -> E {
+    let n = evals.len();
+    let mut acc = E::ZERO;
+    for i in 0..n {
+        let mut num = E::ONE;
+        let mut den = F::ONE;
+        for j in 0..n {
+            if i != j {
+                num *= x - E::from(F::from_u64(j as u64));
+                den *= F::from_u64(i as u64) - F::from_u64(j as u64);
+            }
+        }
+        let Some(inv) = den.try_inverse() else { continue };
+        acc += evals.get(i).copied().unwrap_or(E::ZERO) * num * E::from(inv);
+    }
+    acc
+}
+
+/// Number of variables of a table holding `n` values: `ceil(log2(n))` (0 for n ≤ 1).
+pub fn log2_ceil(n: usize) -> usize {
+    if n <= 1 {
+        0
+    } else {
+        (usize::BITS - (n - 1).leading_zeros()) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkgrad_field::f_from_i64;
+
+    fn pt(v: &[u64]) -> Vec<E> {
+        v.iter().map(|&x| E::from(F::from_u64(x))).collect()
+    }
+
+    #[test]
+    fn variable_order_is_little_endian() {
+        // index 0b1011 = 11 is P(1,1,0,1)
+        let mut t = vec![F::ZERO; 16];
+        t[11] = F::ONE;
+        assert_eq!(eval_mle_base(&t, &pt(&[1, 1, 0, 1])), E::ONE);
+        assert_eq!(eval_mle_base(&t, &pt(&[1, 0, 1, 1])), E::ZERO);
+        let eq = eq_table(&pt(&[1, 1, 0, 1]));
+        assert_eq!(eq[11], E::ONE);
+        assert_eq!(eq.iter().copied().sum::<E>(), E::ONE);
+    }
+
+    #[test]
+    fn eq_table_matches_eq_eval() {
+        let p: Vec<E> = (0..3).map(|i| E::from(F::from_u64(17 + 5 * i))).collect();
+        let t = eq_table(&p);
+        for (i, v) in t.iter().enumerate() {
+            let b: Vec<E> = (0..3).map(|j| E::from(F::from_u64(((i >> j) & 1) as u64))).collect();
+            assert_eq!(*v, eq_eval(&p, &b));
+        }
+        let vals: Vec<F> = (0..8).map(|i| f_from_i64(i * i - 7)).collect();
+        let direct: E = t.iter().zip(&vals).map(|(a, b)| *a * *b).sum();
+        assert_eq!(direct, eval_mle_base(&vals, &p));
+    }
+
+    #[test]
+    fn structured_mles() {
+        let p: Vec<E> = (0..4).map(|i| E::from(F::from_u64(3 + 11 * i))).collect();
+        let eq = eq_table(&p);
+        for n in 0..=16 {
+            let direct: E = eq.iter().take(n).copied().sum();
+            assert_eq!(prefix_indicator_eval(n, &p), direct, "n = {n}");
+        }
+        let direct: E = eq.iter().enumerate().map(|(i, v)| *v * F::from_u64(i as u64)).sum();
+        assert_eq!(identity_eval(&p), direct);
+    }
+
+    #[test]
+    fn interpolation() {
+        // p(x) = 3x^2 + 2x + 1
+        let evals: Vec<E> = (0..3u64).map(|x| E::from(F::from_u64(3 * x * x + 2 * x + 1))).collect();
+        assert_eq!(interpolate_at(&evals, E::from(F::from_u64(10))), E::from(F::from_u64(321)));
+    }
+}
