@@ -1,1 +1,17 @@
+//! The model side of zkgrad: a typed graph IR for float models ([`graph`]), its fixed-point
+//! quantization ([`quant`]), the integer forward pass that produces the witness, and the shared
+//! description of what a proof commits to and looks up ([`layout`]).
+//!
+//! Op names as strings appear only in `zkgrad-onnx`; everything here is typed. The verifier
+//! depends on this crate for the circuit description (no IO, no ONNX, no prover code here).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod graph;
+pub mod layout;
+pub mod quant;
+pub mod table;
+
+pub use graph::{Graph, Node, Op};
+pub use layout::{CommitRef, Lookup, Operand, WitnessLayout};
+pub use quant::{QConfig, QGraph, QNode, QOp, QTensor, TensorKind, Witness};
+pub use table::{ActKind, TableKind};

@@ -1,1 +1,180 @@
+//! The zkgrad prover: runs the quantized model on integers, commits to the witness and writes
+//! the transcript schedule of `zkgrad-verifier` (write side).
+//!
+//! Crate map: [`prove`] is the entry point; [`ops`] holds the per-op reductions (Gemm sumcheck,
+//! element-wise ops, requantization); [`lookups`] the LogUp arguments.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lookups;
+mod ops;
+
+use std::time::{Duration, Instant};
+
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
+use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
+use zkgrad_poly::eval_mle_base;
+use zkgrad_transcript::ProverTranscript;
+use zkgrad_verifier::protocol::{packed_weights, protocol_id, public_bytes};
+use zkgrad_verifier::ProofFile;
+
+/// Why a proof could not be produced.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProveError {
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
+    #[error("lookup into table {table}: value {value} at entry {index} is outside the table")]
+    LookupRange { table: usize, index: usize, value: i64 },
+}
+
+/// The model's committed weights, computed once per model and reused by every proof.
+pub struct CommittedModel {
+    pub pd: ProverData,
+}
+
+impl CommittedModel {
+    pub fn new(g: &QGraph, params: &PcsParams) -> Self {
+        let (vals, log_n) = packed_weights(g);
+        Self { pd: zkgrad_pcs::commit(vals, log_n, params) }
+    }
+    pub fn root(&self) -> [u8; 32] {
+        self.pd.root
+    }
+}
+
+/// Wall-clock time of each phase of a proof.
+#[derive(Clone, Debug, Default)]
+pub struct ProveTimings {
+    pub forward: Duration,
+    pub commit: Duration,
+    pub lookups: Duration,
+    pub layers: Duration,
+    pub openings: Duration,
+}
+
+/// A proof, the witness it was made from, and where the time went.
+pub struct ProveOutput {
+    pub proof: ProofFile,
+    pub witness: Witness,
+    pub timings: ProveTimings,
+}
+
+/// Claims the prover accumulates, mirroring the verifier's.
+pub(crate) struct Claims<'a> {
+    pub g: &'a QGraph,
+    pub witness: Vec<(CommitRef, Vec<E>)>,
+    pub weights: Vec<(usize, Vec<E>)>,
+    pub pending: Vec<Vec<Vec<E>>>,
+}
+
+impl Claims<'_> {
+    pub fn on_tensor(&mut self, t: usize, point: Vec<E>) {
+        match self.g.tensors[t].kind {
+            TensorKind::Public => {}
+            TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point)),
+            TensorKind::Virtual => self.pending[t].push(point),
+        }
+    }
+    pub fn on_operand(&mut self, op: Operand, point: Vec<E>) {
+        match op {
+            Operand::Tensor(t) => self.on_tensor(t, point),
+            Operand::Rem(n) => self.witness.push((CommitRef::Rem(n), point)),
+        }
+    }
+}
+
+/// Padded field values of a witness table.
+pub(crate) fn padded(g: &QGraph, w: &Witness, what: Operand) -> Vec<F> {
+    let (t, vals) = match what {
+        Operand::Tensor(t) => (&g.tensors[t], &w.values[t]),
+        Operand::Rem(n) => (&g.tensors[n + 1], w.rems[n].as_ref().unwrap_or(&w.values[n + 1])),
+    };
+    t.pad(vals).into_iter().map(f_from_i64).collect()
+}
+
+/// Proves that `g`, committed in `model`, maps `input` to its output.
+pub fn prove(
+    g: &QGraph,
+    model: &CommittedModel,
+    input: &[i64],
+    params: &PcsParams,
+) -> Result<ProveOutput, ProveError> {
+    let mut timings = ProveTimings::default();
+    let t0 = Instant::now();
+    let w = g.forward(input)?;
+    let output = w.values[g.output].clone();
+    timings.forward = t0.elapsed();
+
+    let id = protocol_id(g, params, &model.root());
+    let mut t = ProverTranscript::new(&id);
+    t.observe(b"public/input", &public_bytes(input));
+    t.observe(b"public/output", &public_bytes(&output));
+
+    // Witness commitment: committed tensors, remainders, multiplicities.
+    let t1 = Instant::now();
+    let lookups = g.lookups();
+    let mults = lookups::multiplicities(g, &w, &lookups)?;
+    let wl = g.witness_layout();
+    let mut packed = vec![F::ZERO; 1 << wl.log_n];
+    for (what, log, block) in &wl.blocks {
+        let vals: Vec<F> = match what {
+            CommitRef::Tensor(ti) => padded(g, &w, Operand::Tensor(*ti)),
+            CommitRef::Rem(n) => padded(g, &w, Operand::Rem(*n)),
+            CommitRef::Mult(ti) => mults[*ti].iter().map(|&m| F::from_u64(m)).collect(),
+        };
+        let off = block << log;
+        packed[off..off + vals.len()].copy_from_slice(&vals);
+    }
+    let wpd = zkgrad_pcs::commit(packed, wl.log_n, params);
+    t.write_digest(b"witness/root", &wpd.root);
+    timings.commit = t1.elapsed();
+
+    let t2 = Instant::now();
+    let mut claims = Claims {
+        g,
+        witness: Vec::new(),
+        weights: Vec::new(),
+        pending: vec![Vec::new(); g.tensors.len()],
+    };
+    lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
+    timings.lookups = t2.elapsed();
+
+    let t3 = Instant::now();
+    ops::prove_nodes(g, &w, &model.pd, &mut claims, &mut t);
+    timings.layers = t3.elapsed();
+
+    let t4 = Instant::now();
+    let witness_claims = block_claims(&wpd, &claims.witness, |what| wl.find(what));
+    zkgrad_pcs::prove_batch(&wpd, &witness_claims, params, &mut t);
+    let weight_layout = g.weight_layout();
+    let weight_claims = block_claims(&model.pd, &claims.weights, |wi| weight_layout.find(wi));
+    zkgrad_pcs::prove_batch(&model.pd, &weight_claims, params, &mut t);
+    timings.openings = t4.elapsed();
+
+    let proof = ProofFile {
+        config: g.config,
+        weight_root: model.root(),
+        protocol_id: id,
+        input: input.to_vec(),
+        output,
+        body: t.finish(),
+    };
+    Ok(ProveOutput { proof, witness: w, timings })
+}
+
+fn block_claims<K: Copy>(
+    pd: &ProverData,
+    claims: &[(K, Vec<E>)],
+    find: impl Fn(K) -> Option<(usize, usize)>,
+) -> Vec<BlockClaim> {
+    claims
+        .iter()
+        .filter_map(|(what, point)| {
+            let (log, block_index) = find(*what)?;
+            let off = block_index << log;
+            let value = eval_mle_base(&pd.values[off..off + (1 << log)], point);
+            Some(BlockClaim { block_index, point: point.clone(), value })
+        })
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The float graph: what the ONNX importer produces and the f64 reference forward pass runs.
+//!
+//! Values are numbered: value 0 is the graph input, value `i + 1` is the output of node `i`.
+//! Nodes are in topological order. Every shape is kept in full; the quantized graph views each
+//! tensor as a matrix `[rows, cols]` with `cols` the last dimension.
+
+use crate::table::ActKind;
+
+/// One float op. Weights live inline (they are the model's initializers).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// `y[r, o] = Σ_i x[r, i] · w[o, i] + bias[o]`, `w` row-major `out_features × in_features`.
+    Linear {
+        x: usize,
+        w: Vec<f64>,
+        bias: Option<Vec<f64>>,
+        in_features: usize,
+        out_features: usize,
+    },
+    /// Element-wise sum of two values of the same shape.
+    Add { a: usize, b: usize },
+    /// Element-wise difference of two values of the same shape.
+    Sub { a: usize, b: usize },
+    /// Multiplication by a scalar constant (ONNX `Mul`/`Div` by a constant).
+    Scale { x: usize, c: f64 },
+    /// A scalar non-linearity.
+    Act { x: usize, kind: ActKind },
+    /// A change of shape that keeps the row-major data (Reshape, Flatten, Identity).
+    View { x: usize },
+}
+
+impl Op {
+    pub fn inputs(&self) -> Vec<usize> {
+        match self {
+            Op::Linear { x, .. } | Op::Scale { x, .. } | Op::Act { x, .. } | Op::View { x } => {
+                vec![*x]
+            }
+            Op::Add { a, b } | Op::Sub { a, b } => vec![*a, *b],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    pub input_name: String,
+    pub input_shape: Vec<usize>,
+    pub nodes: Vec<Node>,
+    /// The value that is the graph's output.
+    pub output: usize,
+}
+
+/// The matrix view of a shape: `cols` is the last dimension, `rows` the product of the rest.
+pub fn matrix_dims(shape: &[usize]) -> (usize, usize) {
+    match shape.split_last() {
+        None => (1, 1),
+        Some((&c, rest)) => (rest.iter().product::<usize>().max(1), c.max(1)),
+    }
+}
+
+impl Graph {
+    pub fn shape(&self, value: usize) -> &[usize] {
+        if value == 0 {
+            &self.input_shape
+        } else {
+            self.nodes.get(value - 1).map_or(&[][..], |n| &n.shape[..])
+        }
+    }
+    pub fn n_inputs(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+    pub fn n_params(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| match &n.op {
+                Op::Linear { w, bias, .. } => w.len() + bias.as_ref().map_or(0, |b| b.len()),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The f64 reference forward pass; returns every value (index as above).
+    pub fn forward_f64(&self, input: &[f64]) -> Vec<Vec<f64>> {
+        let mut vals: Vec<Vec<f64>> = vec![input.to_vec()];
+        for node in &self.nodes {
+            let get = |i: usize| vals.get(i).cloned().unwrap_or_default();
+            let out = match &node.op {
+                Op::Linear { x, w, bias, in_features, out_features } => {
+                    let xv = get(*x);
+                    let rows = xv.len() / in_features.max(&1);
+                    let mut y = vec![0.0; rows * out_features];
+                    for r in 0..rows {
+                        for o in 0..*out_features {
+                            let mut acc = bias.as_ref().map_or(0.0, |b| b[o]);
+                            for i in 0..*in_features {
+                                acc += xv[r * in_features + i] * w[o * in_features + i];
+                            }
+                            y[r * out_features + o] = acc;
+                        }
+                    }
+                    y
+                }
+                Op::Add { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x + y).collect(),
+                Op::Sub { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x - y).collect(),
+                Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
+                Op::Act { x, kind } => get(*x).iter().map(|&v| kind.eval_f64(v)).collect(),
+                Op::View { x } => get(*x),
+            };
+            vals.push(out);
+        }
+        vals
+    }
+}

@@ -1,0 +1,566 @@
+//! Fixed-point quantization and the integer forward pass.
+//!
+//! Every activation tensor is an integer at scale `2^-act_frac`; weights and biases are integers
+//! at scale `2^-weight_frac`. A linear layer computes `acc = x·Wᵀ + 2^act_frac·b` exactly at
+//! scale `2^-(act_frac + weight_frac)` and is followed by a requantization, a rounding shift by
+//! `weight_frac` bits: `acc + 2^(s−1) = 2^s·y + rem` with `0 ≤ rem < 2^s`. Non-linear functions
+//! read a table of `2^table_bits` entries, so their inputs must lie in
+//! `[−2^(table_bits−1), 2^(table_bits−1))`; calibration picks `act_frac` so that they do, and the
+//! forward pass refuses (naming the node) any value that does not.
+//!
+//! The weights' quantization depends only on the model and `weight_frac`, so the model
+//! commitment is a fingerprint of the model alone.
+
+use crate::graph::{matrix_dims, Graph, Op};
+use crate::table::{ActKind, TableKind};
+use zkgrad_field::codec::Writer;
+
+/// The precision settings; part of every protocol id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QConfig {
+    pub act_frac: u32,
+    pub weight_frac: u32,
+    pub table_bits: u32,
+}
+
+impl QConfig {
+    pub const DEFAULT_TABLE_BITS: u32 = 16;
+    pub const DEFAULT_WEIGHT_FRAC: u32 = 16;
+
+    /// Picks `act_frac` from sample inputs: the largest number of fractional bits that keeps
+    /// every value a table or range check reads below `2^(table_bits−1)` with 25% headroom.
+    pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], table_bits: u32) -> Self {
+        let mut max_abs = 1e-9f64;
+        for s in samples {
+            for v in graph.forward_f64(s) {
+                for x in v {
+                    if x.is_finite() {
+                        max_abs = max_abs.max(x.abs());
+                    }
+                }
+            }
+        }
+        let limit = (1u64 << (table_bits - 1)) as f64;
+        let mut act_frac = 0u32;
+        while act_frac + 1 <= table_bits.saturating_sub(2)
+            && max_abs * 1.25 * ((1u64 << (act_frac + 1)) as f64) < limit
+        {
+            act_frac += 1;
+        }
+        Self { act_frac, weight_frac: Self::DEFAULT_WEIGHT_FRAC.min(table_bits), table_bits }
+    }
+}
+
+/// Who knows a tensor's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// The input or the output: the verifier holds the values.
+    Public,
+    /// Committed by the prover (requantized values and activation outputs).
+    Committed,
+    /// Never committed: claims on it are reduced through the op that produced it.
+    Virtual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QTensor {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub frac: u32,
+    pub kind: TensorKind,
+}
+
+impl QTensor {
+    pub fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn log_rows(&self) -> usize {
+        zkgrad_poly::log2_ceil(self.rows)
+    }
+    pub fn log_cols(&self) -> usize {
+        zkgrad_poly::log2_ceil(self.cols)
+    }
+    pub fn log_size(&self) -> usize {
+        self.log_rows() + self.log_cols()
+    }
+    /// The values laid out row-major with rows and columns padded to powers of two.
+    pub fn pad<T: Copy + Default>(&self, vals: &[T]) -> Vec<T> {
+        let pc = 1usize << self.log_cols();
+        let mut out = vec![T::default(); 1 << self.log_size()];
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                if let (Some(o), Some(v)) = (out.get_mut(r * pc + c), vals.get(r * self.cols + c)) {
+                    *o = *v;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A quantized op. Tensor `0` is the input; node `i` writes tensor `i + 1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QOp {
+    /// `out[r, o] = Σ_i x[r, i]·W[o, i] + 2^bias_shift·b[o]`.
+    Gemm { x: usize, w: usize, bias: Option<usize>, bias_shift: u32 },
+    Add { a: usize, b: usize },
+    Sub { a: usize, b: usize },
+    /// `out = c·x`.
+    Scale { x: usize, c: i64 },
+    /// `x + 2^(shift−1) = 2^shift·out + rem`, `0 ≤ rem < 2^shift` (`out = x` for shift 0).
+    Requant { x: usize, shift: u32 },
+    /// `out = f_q(x)` through table `table`.
+    Act { x: usize, kind: ActKind, table: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QNode {
+    pub name: String,
+    pub op: QOp,
+}
+
+/// A weight tensor, row-major `rows × cols`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QWeight {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<i64>,
+}
+
+impl QWeight {
+    pub fn as_tensor(&self) -> QTensor {
+        QTensor {
+            name: self.name.clone(),
+            rows: self.rows,
+            cols: self.cols,
+            frac: 0,
+            kind: TensorKind::Committed,
+        }
+    }
+}
+
+/// The quantized circuit: what prover and verifier agree on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QGraph {
+    pub config: QConfig,
+    pub tensors: Vec<QTensor>,
+    pub nodes: Vec<QNode>,
+    pub weights: Vec<QWeight>,
+    /// `tables[0]` is always the range table.
+    pub tables: Vec<TableKind>,
+    pub output: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum QuantError {
+    #[error("node {node}: {why}")]
+    Unsupported { node: String, why: String },
+    #[error("node {node}: weight {value} does not fit the fixed-point range at 2^-{frac}")]
+    WeightTooLarge { node: String, value: f64, frac: u32 },
+    #[error("invalid precision settings: {0}")]
+    Config(String),
+}
+
+/// The integer values of every tensor, and the remainder of every requantization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witness {
+    pub values: Vec<Vec<i64>>,
+    pub rems: Vec<Option<Vec<i64>>>,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ForwardError {
+    #[error("input has {got} values, the model expects {expected}")]
+    InputLength { expected: usize, got: usize },
+    #[error(
+        "node {node}: value {value} (≈ {approx:.4}) is outside the {bits}-bit range of its lookup \
+         table; the input is outside the calibrated range (re-run with it as a calibration sample)"
+    )]
+    OutOfRange { node: String, value: i64, approx: f64, bits: u32 },
+    #[error("node {node}: intermediate value overflows 62 bits")]
+    Overflow { node: String },
+}
+
+fn quantize(x: f64, frac: u32) -> Option<i64> {
+    let v = (x * (1u64 << frac) as f64).round();
+    if v.is_finite() && v.abs() < (1u64 << 40) as f64 {
+        Some(v as i64)
+    } else {
+        None
+    }
+}
+
+/// Quantizes an activation (input) value at `frac` bits; `None` for NaN, infinity or overflow.
+pub fn quantize_input(x: f64, frac: u32) -> Option<i64> {
+    if !x.is_finite() {
+        return None;
+    }
+    quantize(x, frac)
+}
+
+impl QGraph {
+    /// Builds the quantized circuit for `graph` at the given precision.
+    pub fn from_graph(graph: &Graph, config: QConfig) -> Result<Self, QuantError> {
+        let k = config.table_bits;
+        if !(4..=20).contains(&k) {
+            return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
+        }
+        if config.weight_frac > k || config.act_frac + 1 >= k {
+            return Err(QuantError::Config(format!(
+                "weight_frac {} must be ≤ table bits {k} and act_frac {} < table bits − 1",
+                config.weight_frac, config.act_frac
+            )));
+        }
+        let (fa, fw) = (config.act_frac, config.weight_frac);
+        let (r0, c0) = matrix_dims(&graph.input_shape);
+        let mut g = QGraph {
+            config,
+            tensors: vec![QTensor {
+                name: graph.input_name.clone(),
+                rows: r0,
+                cols: c0,
+                frac: fa,
+                kind: TensorKind::Public,
+            }],
+            nodes: Vec::new(),
+            weights: Vec::new(),
+            tables: vec![TableKind::Range],
+            output: 0,
+        };
+        // float value -> quantized tensor
+        let mut map: Vec<usize> = vec![0];
+        for node in &graph.nodes {
+            let (rows, cols) = matrix_dims(&node.shape);
+            let name = node.name.clone();
+            let t = match &node.op {
+                Op::Linear { x, w, bias, in_features, out_features } => {
+                    let xt = map[*x];
+                    if g.tensors[xt].cols != *in_features {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: format!(
+                                "input has {} columns, the layer expects {in_features}",
+                                g.tensors[xt].cols
+                            ),
+                        });
+                    }
+                    let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
+                        v.iter()
+                            .map(|&x| {
+                                quantize(x, fw).filter(|q| q.abs() < 1 << 31).ok_or(
+                                    QuantError::WeightTooLarge {
+                                        node: format!("{name} ({what})"),
+                                        value: x,
+                                        frac: fw,
+                                    },
+                                )
+                            })
+                            .collect()
+                    };
+                    let wq = q(w, "weight")?;
+                    g.weights.push(QWeight {
+                        name: format!("{name}.weight"),
+                        rows: *out_features,
+                        cols: *in_features,
+                        data: wq,
+                    });
+                    let wi = g.weights.len() - 1;
+                    let bi = match bias {
+                        Some(b) => {
+                            let bq = q(b, "bias")?;
+                            g.weights.push(QWeight {
+                                name: format!("{name}.bias"),
+                                rows: 1,
+                                cols: *out_features,
+                                data: bq,
+                            });
+                            Some(g.weights.len() - 1)
+                        }
+                        None => None,
+                    };
+                    let acc = g.push(
+                        &name,
+                        QOp::Gemm { x: xt, w: wi, bias: bi, bias_shift: fa },
+                        rows,
+                        cols,
+                        fa + fw,
+                    );
+                    g.push(&format!("{name}/requant"), QOp::Requant { x: acc, shift: fw }, rows, cols, fa)
+                }
+                Op::Add { a, b } | Op::Sub { a, b } => {
+                    let (ta, tb) = (map[*a], map[*b]);
+                    let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                    if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: "element-wise operands must have the output's shape (no broadcasting yet)"
+                                .into(),
+                        });
+                    }
+                    let op = if matches!(node.op, Op::Add { .. }) {
+                        QOp::Add { a: ta, b: tb }
+                    } else {
+                        QOp::Sub { a: ta, b: tb }
+                    };
+                    g.push(&name, op, rows, cols, fa)
+                }
+                Op::Scale { x, c } => {
+                    let cq = quantize(*c, fw).ok_or(QuantError::WeightTooLarge {
+                        node: name.clone(),
+                        value: *c,
+                        frac: fw,
+                    })?;
+                    let s = g.push(&name, QOp::Scale { x: map[*x], c: cq }, rows, cols, fa + fw);
+                    g.push(&format!("{name}/requant"), QOp::Requant { x: s, shift: fw }, rows, cols, fa)
+                }
+                Op::Act { x, kind } => {
+                    let mut xt = map[*x];
+                    if g.tensors[xt].kind == TensorKind::Virtual {
+                        xt = g.push(
+                            &format!("{name}/commit"),
+                            QOp::Requant { x: xt, shift: 0 },
+                            rows,
+                            cols,
+                            fa,
+                        );
+                    }
+                    let tk = TableKind::Act { kind: *kind, in_frac: fa, out_frac: fa };
+                    let table = match g.tables.iter().position(|t| *t == tk) {
+                        Some(i) => i,
+                        None => {
+                            g.tables.push(tk);
+                            g.tables.len() - 1
+                        }
+                    };
+                    g.push(&name, QOp::Act { x: xt, kind: *kind, table }, rows, cols, fa)
+                }
+                Op::View { x } => {
+                    let xt = map[*x];
+                    let src = &g.tensors[xt];
+                    if (src.rows, src.cols) != (rows, cols) {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: format!(
+                                "reshape from [{}, {}] to [{rows}, {cols}] changes the last dimension; \
+                                 only reshapes that keep it are supported yet",
+                                src.rows, src.cols
+                            ),
+                        });
+                    }
+                    xt
+                }
+            };
+            map.push(t);
+        }
+        g.output = map[graph.output];
+        if let Some(t) = g.tensors.get_mut(g.output) {
+            t.kind = TensorKind::Public;
+        }
+        Ok(g)
+    }
+
+    fn push(&mut self, name: &str, op: QOp, rows: usize, cols: usize, frac: u32) -> usize {
+        let kind = match op {
+            QOp::Requant { .. } | QOp::Act { .. } => TensorKind::Committed,
+            _ => TensorKind::Virtual,
+        };
+        self.nodes.push(QNode { name: name.to_string(), op });
+        self.tensors.push(QTensor { name: name.to_string(), rows, cols, frac, kind });
+        self.tensors.len() - 1
+    }
+
+    pub fn input(&self) -> &QTensor {
+        &self.tensors[0]
+    }
+    pub fn output_tensor(&self) -> &QTensor {
+        &self.tensors[self.output]
+    }
+
+    /// Node index that writes tensor `t` (`None` for the input).
+    pub fn producer(&self, t: usize) -> Option<usize> {
+        t.checked_sub(1)
+    }
+
+    /// Whether some `Act` node reads tensor `t`.
+    pub fn read_by_act(&self, t: usize) -> bool {
+        self.nodes.iter().any(|n| matches!(n.op, QOp::Act { x, .. } if x == t))
+    }
+
+    pub fn n_params(&self) -> usize {
+        self.weights.iter().map(|w| w.data.len()).sum()
+    }
+
+    /// The integer forward pass: every tensor and every remainder.
+    pub fn forward(&self, input: &[i64]) -> Result<Witness, ForwardError> {
+        let n_in = self.input().len();
+        if input.len() != n_in {
+            return Err(ForwardError::InputLength { expected: n_in, got: input.len() });
+        }
+        let k = self.config.table_bits;
+        let half = 1i64 << (k - 1);
+        let mut values: Vec<Vec<i64>> = vec![input.to_vec()];
+        let mut rems = Vec::with_capacity(self.nodes.len());
+        let limit = 1i64 << 62;
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let out_t = &self.tensors[ni + 1];
+            let mut rem = None;
+            let out: Vec<i64> = match &node.op {
+                QOp::Gemm { x, w, bias, bias_shift } => {
+                    let (xv, wt) = (&values[*x], &self.weights[*w]);
+                    let (rows, inf, outf) = (out_t.rows, wt.cols, wt.rows);
+                    let mut y = vec![0i64; rows * outf];
+                    for r in 0..rows {
+                        let xr = &xv[r * inf..(r + 1) * inf];
+                        for o in 0..outf {
+                            let wr = &wt.data[o * inf..(o + 1) * inf];
+                            let mut acc: i128 = xr.iter().zip(wr).map(|(a, b)| (*a as i128) * (*b as i128)).sum();
+                            if let Some(b) = bias {
+                                acc += (self.weights[*b].data[o] as i128) << bias_shift;
+                            }
+                            if acc.abs() >= limit as i128 {
+                                return Err(ForwardError::Overflow { node: node.name.clone() });
+                            }
+                            y[r * outf + o] = acc as i64;
+                        }
+                    }
+                    y
+                }
+                QOp::Add { a, b } => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
+                QOp::Sub { a, b } => values[*a].iter().zip(&values[*b]).map(|(x, y)| x - y).collect(),
+                QOp::Scale { x, c } => {
+                    let mut out = Vec::with_capacity(values[*x].len());
+                    for v in &values[*x] {
+                        let p = (*v as i128) * (*c as i128);
+                        if p.abs() >= limit as i128 {
+                            return Err(ForwardError::Overflow { node: node.name.clone() });
+                        }
+                        out.push(p as i64);
+                    }
+                    out
+                }
+                QOp::Requant { x, shift } => {
+                    let xv = &values[*x];
+                    if *shift == 0 {
+                        xv.clone()
+                    } else {
+                        let h = 1i64 << (shift - 1);
+                        let y: Vec<i64> = xv.iter().map(|v| (v + h) >> shift).collect();
+                        rem = Some(xv.iter().zip(&y).map(|(v, y)| v + h - (y << shift)).collect());
+                        y
+                    }
+                }
+                QOp::Act { x, kind, .. } => {
+                    let fin = self.tensors[*x].frac;
+                    let mut out = Vec::with_capacity(values[*x].len());
+                    for &v in &values[*x] {
+                        if v < -half || v >= half {
+                            return Err(ForwardError::OutOfRange {
+                                node: node.name.clone(),
+                                value: v,
+                                approx: v as f64 / (1u64 << fin) as f64,
+                                bits: k,
+                            });
+                        }
+                        out.push(kind.eval_q(v, fin, out_t.frac));
+                    }
+                    out
+                }
+            };
+            // Committed requantized values that no table reads get a signed range check.
+            if matches!(node.op, QOp::Requant { .. })
+                && out_t.kind == TensorKind::Committed
+                && !self.read_by_act(ni + 1)
+            {
+                if let Some(&v) = out.iter().find(|&&v| v < -half || v >= half) {
+                    return Err(ForwardError::OutOfRange {
+                        node: node.name.clone(),
+                        value: v,
+                        approx: v as f64 / (1u64 << out_t.frac) as f64,
+                        bits: k,
+                    });
+                }
+            }
+            values.push(out);
+            rems.push(rem);
+        }
+        Ok(Witness { values, rems })
+    }
+
+    /// Every parameter that shapes a proof of this circuit, as bytes (weights excluded: they
+    /// enter through their commitment).
+    pub fn describe(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.raw(b"zkgrad/qgraph/v1");
+        w.u32(self.config.act_frac);
+        w.u32(self.config.weight_frac);
+        w.u32(self.config.table_bits);
+        w.u32(self.tensors.len() as u32);
+        for t in &self.tensors {
+            w.u64(t.rows as u64);
+            w.u64(t.cols as u64);
+            w.u32(t.frac);
+            w.u8(t.kind as u8);
+        }
+        w.u32(self.weights.len() as u32);
+        for t in &self.weights {
+            w.u64(t.rows as u64);
+            w.u64(t.cols as u64);
+        }
+        w.u32(self.tables.len() as u32);
+        for t in &self.tables {
+            match t {
+                TableKind::Range => w.u8(0),
+                TableKind::Act { kind, in_frac, out_frac } => {
+                    w.u8(kind.code());
+                    w.u32(*in_frac);
+                    w.u32(*out_frac);
+                }
+            }
+        }
+        w.u32(self.nodes.len() as u32);
+        for n in &self.nodes {
+            match &n.op {
+                QOp::Gemm { x, w: wi, bias, bias_shift } => {
+                    w.u8(1);
+                    w.u64(*x as u64);
+                    w.u64(*wi as u64);
+                    w.u64(bias.map_or(u64::MAX, |b| b as u64));
+                    w.u32(*bias_shift);
+                }
+                QOp::Add { a, b } => {
+                    w.u8(2);
+                    w.u64(*a as u64);
+                    w.u64(*b as u64);
+                }
+                QOp::Sub { a, b } => {
+                    w.u8(3);
+                    w.u64(*a as u64);
+                    w.u64(*b as u64);
+                }
+                QOp::Scale { x, c } => {
+                    w.u8(4);
+                    w.u64(*x as u64);
+                    w.u64(*c as u64);
+                }
+                QOp::Requant { x, shift } => {
+                    w.u8(5);
+                    w.u64(*x as u64);
+                    w.u32(*shift);
+                }
+                QOp::Act { x, kind, table } => {
+                    w.u8(6);
+                    w.u64(*x as u64);
+                    w.u8(kind.code());
+                    w.u64(*table as u64);
+                }
+            }
+        }
+        w.u64(self.output as u64);
+        w.bytes
+    }
+}

@@ -1,0 +1,102 @@
+//! Shared fixtures: small float graphs built in code.
+#![allow(dead_code)]
+
+use zkgrad_model::graph::{Graph, Node, Op};
+use zkgrad_model::table::ActKind;
+use zkgrad_model::{QConfig, QGraph};
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{prove, CommittedModel, ProveOutput};
+
+/// Deterministic pseudo-random numbers in (-1, 1).
+pub fn rnd(seed: u64, n: usize) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn linear(name: &str, x: usize, inf: usize, outf: usize, seed: u64) -> Node {
+    let scale = 1.0 / (inf as f64).sqrt();
+    Node {
+        name: name.into(),
+        op: Op::Linear {
+            x,
+            w: rnd(seed, inf * outf).into_iter().map(|v| v * scale).collect(),
+            bias: Some(rnd(seed + 100, outf).into_iter().map(|v| v * scale).collect()),
+            in_features: inf,
+            out_features: outf,
+        },
+        shape: vec![1, outf],
+    }
+}
+
+fn act(name: &str, x: usize, kind: ActKind, n: usize) -> Node {
+    Node { name: name.into(), op: Op::Act { x, kind }, shape: vec![1, n] }
+}
+
+/// The seed MLP: Linear(5,8) → ReLU → Linear(8,8) → Sigmoid → Linear(8,2).
+pub fn seed_mlp() -> Graph {
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 5],
+        nodes: vec![
+            linear("fc1", 0, 5, 8, 1),
+            act("relu", 1, ActKind::Relu, 8),
+            linear("fc2", 2, 8, 8, 2),
+            act("sigmoid", 3, ActKind::Sigmoid, 8),
+            linear("fc3", 4, 8, 2, 3),
+        ],
+        output: 5,
+    }
+}
+
+/// Every op kind: Linear, Tanh, Add, Sub, Scale, View, a Linear without activation after it.
+pub fn all_ops() -> Graph {
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 6],
+        nodes: vec![
+            linear("fc1", 0, 6, 4, 7),                                                  // 1
+            act("tanh", 1, ActKind::Tanh, 4),                                           // 2
+            linear("fc2", 2, 4, 4, 8),                                                  // 3
+            Node { name: "add".into(), op: Op::Add { a: 2, b: 3 }, shape: vec![1, 4] }, // 4
+            Node { name: "scale".into(), op: Op::Scale { x: 4, c: 0.5 }, shape: vec![1, 4] }, // 5
+            Node { name: "sub".into(), op: Op::Sub { a: 5, b: 2 }, shape: vec![1, 4] }, // 6
+            act("relu", 6, ActKind::Relu, 4),                                           // 7
+            Node { name: "view".into(), op: Op::View { x: 7 }, shape: vec![4] },        // 8
+            linear("fc3", 8, 4, 3, 9),                                                  // 9
+        ],
+        output: 9,
+    }
+}
+
+pub fn small_params() -> PcsParams {
+    PcsParams::default()
+}
+
+pub struct Setup {
+    pub graph: Graph,
+    pub q: QGraph,
+    pub model: CommittedModel,
+    pub input: Vec<i64>,
+    pub input_f: Vec<f64>,
+}
+
+pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
+    let input_f = rnd(seed, graph.n_inputs());
+    let cfg = QConfig::calibrate(&graph, &[input_f.clone()], table_bits);
+    let q = QGraph::from_graph(&graph, cfg).unwrap();
+    let model = CommittedModel::new(&q, &small_params());
+    let input = input_f
+        .iter()
+        .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
+        .collect();
+    Setup { graph, q, model, input, input_f }
+}
+
+pub fn prove_ok(s: &Setup) -> ProveOutput {
+    prove(&s.q, &s.model, &s.input, &small_params()).unwrap()
+}

@@ -1,0 +1,28 @@
+//! Why a proof was rejected.
+
+use zkgrad_lookup::GkrError;
+use zkgrad_pcs::PcsError;
+use zkgrad_sumcheck::SumcheckError;
+use zkgrad_transcript::TranscriptError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the proof was made for another model, precision or public data (protocol id differs)")]
+    ProtocolMismatch,
+    #[error("the proof's public {what} has {got} values, the model has {expected}")]
+    PublicShape { what: &'static str, expected: usize, got: usize },
+    #[error("malformed proof: {0}")]
+    Transcript(#[from] TranscriptError),
+    #[error("lookup into table {table} ({name}): {source}")]
+    LookupGkr { table: usize, name: String, source: GkrError },
+    #[error("lookup into table {table} ({name}): {why}")]
+    Lookup { table: usize, name: String, why: &'static str },
+    #[error("node {node}: {source}")]
+    NodeSumcheck { node: String, source: SumcheckError },
+    #[error("node {node}: {why}")]
+    Node { node: String, why: &'static str },
+    #[error("public tensor {tensor} does not match the proof's claim about it")]
+    PublicMismatch { tensor: String },
+    #[error("opening of the {which} commitment: {source}")]
+    Opening { which: &'static str, source: PcsError },
+}

@@ -1,0 +1,74 @@
+//! What both sides compute from public data: the protocol id, the weight commitment, and the
+//! MLEs of public tensors and padding indicators.
+
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_model::quant::{QGraph, QTensor};
+use zkgrad_pcs::{Digest, PcsParams};
+use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
+
+/// Domain tag of the weight commitment.
+pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v1";
+
+/// The packed weight table (padded blocks, zero elsewhere) and its number of variables.
+pub fn packed_weights(g: &QGraph) -> (Vec<F>, usize) {
+    let layout = g.weight_layout();
+    let mut vals = vec![F::ZERO; 1 << layout.log_n];
+    for (wi, log, block) in &layout.blocks {
+        let Some(w) = g.weights.get(*wi) else { continue };
+        let padded = w.as_tensor().pad(&w.data);
+        let off = block << log;
+        for (i, v) in padded.iter().enumerate() {
+            if let Some(slot) = vals.get_mut(off + i) {
+                *slot = f_from_i64(*v);
+            }
+        }
+    }
+    (vals, layout.log_n)
+}
+
+/// The model commitment: the PCS root of the packed quantized weights.
+pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
+    let (vals, log_n) = packed_weights(g);
+    zkgrad_pcs::commit(vals, log_n, params).root
+}
+
+/// The protocol id: a hash of every parameter that shapes the proof — field, PCS parameters,
+/// the quantized circuit (graph, shapes, scales, tables), the weight commitment and the public
+/// data's sizes. The public values themselves are absorbed first thing in the transcript.
+pub fn protocol_id(g: &QGraph, params: &PcsParams, weight_root: &Digest) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"zkgrad/protocol/v1");
+    h.update(b"field=goldilocks;ext=binomial2(x^2-7)");
+    h.update(&params.to_bytes());
+    h.update(&g.describe());
+    h.update(WEIGHTS_DOMAIN);
+    h.update(weight_root);
+    *h.finalize().as_bytes()
+}
+
+/// Bytes of public integers as absorbed by the transcript.
+pub fn public_bytes(vals: &[i64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 * vals.len() + 8);
+    out.extend_from_slice(&(vals.len() as u64).to_le_bytes());
+    for v in vals {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// MLE of a public tensor's padded values at `point`.
+pub fn eval_public(t: &QTensor, vals: &[i64], point: &[E]) -> E {
+    let padded: Vec<F> = t.pad(vals).into_iter().map(f_from_i64).collect();
+    eval_mle_base(&padded, point)
+}
+
+/// MLE of the indicator of a tensor's real (unpadded) entries.
+pub fn real_indicator(t: &QTensor, point: &[E]) -> E {
+    let (lo, hi) = point.split_at(t.log_cols().min(point.len()));
+    prefix_indicator_eval(t.cols, lo) * prefix_indicator_eval(t.rows, hi)
+}
+
+/// `2^k` in the extension.
+pub fn pow2(k: u32) -> E {
+    E::from(F::from_u64(1u64 << k))
+}

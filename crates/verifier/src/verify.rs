@@ -1,0 +1,266 @@
+//! The transcript schedule, read side.
+//!
+//! Order (the prover in `zkgrad-prover` writes exactly this):
+//! 1. observe the public input and output;
+//! 2. read the witness commitment root; draw the lookup challenges `γ`, `α`;
+//! 3. per used table: the table-side fractional-sum GKR (leaves `m_j / (α − t_j)`), then one
+//!    value-side GKR per lookup into it (leaves `[i real] / (α − v_i)`); check that the
+//!    fractions agree;
+//! 4. nodes in reverse order: each requantization is checked at a fresh random point, and every
+//!    claim on a virtual tensor is reduced through the op that produced it (a sumcheck for a
+//!    Gemm, linear algebra for Add/Sub/Scale);
+//! 5. one batched opening of the witness commitment, one of the weight commitment;
+//! 6. no bytes may remain.
+//!
+//! This module indexes only the verifier's own circuit description (built from the model, not
+//! from the proof); no value read from the proof is ever used as an index.
+#![allow(clippy::indexing_slicing)]
+
+use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E};
+use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::quant::{QGraph, QOp, TensorKind};
+use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
+use zkgrad_poly::prefix_indicator_eval;
+use zkgrad_transcript::{Challenger, VerifierTranscript};
+
+use crate::error::VerifyError;
+use crate::protocol::{eval_public, pow2, public_bytes, real_indicator};
+
+/// Claims collected during verification, discharged by the two openings at the end.
+struct Claims<'a> {
+    g: &'a QGraph,
+    input: &'a [i64],
+    output: &'a [i64],
+    witness: Vec<(CommitRef, Vec<E>, E)>,
+    weights: Vec<(usize, Vec<E>, E)>,
+    pending: Vec<Vec<(Vec<E>, E)>>,
+}
+
+impl Claims<'_> {
+    fn public_values(&self, t: usize) -> &[i64] {
+        if t == 0 {
+            self.input
+        } else {
+            self.output
+        }
+    }
+
+    /// Routes a claim `T̃_t(point) = value` by who knows `T_t`.
+    fn on_tensor(&mut self, t: usize, point: Vec<E>, value: E) -> Result<(), VerifyError> {
+        let tensor = &self.g.tensors[t];
+        match tensor.kind {
+            TensorKind::Public => {
+                if eval_public(tensor, self.public_values(t), &point) != value {
+                    return Err(VerifyError::PublicMismatch { tensor: tensor.name.clone() });
+                }
+            }
+            TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point, value)),
+            TensorKind::Virtual => self.pending[t].push((point, value)),
+        }
+        Ok(())
+    }
+
+    fn on_operand(&mut self, op: Operand, point: Vec<E>, value: E) -> Result<(), VerifyError> {
+        match op {
+            Operand::Tensor(t) => self.on_tensor(t, point, value),
+            Operand::Rem(n) => {
+                self.witness.push((CommitRef::Rem(n), point, value));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Verifies a proof `body` that `g` (committed as `weight_root`) maps `input` to `output`.
+pub fn verify(
+    g: &QGraph,
+    weight_root: &Digest,
+    input: &[i64],
+    output: &[i64],
+    body: &[u8],
+    params: &PcsParams,
+) -> Result<(), VerifyError> {
+    if input.len() != g.input().len() {
+        return Err(VerifyError::PublicShape {
+            what: "input",
+            expected: g.input().len(),
+            got: input.len(),
+        });
+    }
+    if output.len() != g.output_tensor().len() {
+        return Err(VerifyError::PublicShape {
+            what: "output",
+            expected: g.output_tensor().len(),
+            got: output.len(),
+        });
+    }
+    let id = crate::protocol::protocol_id(g, params, weight_root);
+    let mut t = VerifierTranscript::new(&id, body);
+    t.observe(b"public/input", &public_bytes(input));
+    t.observe(b"public/output", &public_bytes(output));
+
+    let witness_root = t.read_digest(b"witness/root")?;
+    let gamma = t.challenge_e(b"lookup/gamma");
+    let alpha = t.challenge_e(b"lookup/alpha");
+    let bits = g.config.table_bits;
+    let mut claims = Claims {
+        g,
+        input,
+        output,
+        witness: Vec::new(),
+        weights: Vec::new(),
+        pending: vec![Vec::new(); g.tensors.len()],
+    };
+
+    // 3. Lookups.
+    let lookups = g.lookups();
+    for (ti, table) in g.used_tables() {
+        let name = table.describe();
+        let gkr_err = |source| VerifyError::LookupGkr { table: ti, name: name.clone(), source };
+        let tree = zkgrad_lookup::verify(bits as usize, &mut t).map_err(gkr_err)?;
+        let m = t.read_e(b"lookup/mult")?;
+        let leaf = &tree.leaves;
+        if leaf.p != m || leaf.q != alpha - table.mle(&leaf.point, bits, gamma) {
+            return Err(VerifyError::Lookup { table: ti, name, why: "table leaves do not match the table" });
+        }
+        claims.witness.push((CommitRef::Mult(ti), leaf.point.clone(), m));
+        if tree.root_q == E::ZERO {
+            return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+        }
+        let mut sum = E::ZERO;
+        for l in lookups.iter().filter(|l| l.table == ti) {
+            let shape = g.operand_tensor(l.a).clone();
+            let vt = zkgrad_lookup::verify(shape.log_size(), &mut t).map_err(gkr_err)?;
+            let a = t.read_e(b"lookup/a")?;
+            let b = match l.b {
+                Some(_) => t.read_e(b"lookup/b")?,
+                None => E::ZERO,
+            };
+            let leaf = &vt.leaves;
+            let value = e_from_i64(l.scale) * a + e_from_i64(l.offset) + gamma * b;
+            if leaf.p != real_indicator(&shape, &leaf.point) || leaf.q != alpha - value {
+                return Err(VerifyError::Lookup { table: ti, name, why: "value leaves do not match the committed values" });
+            }
+            claims.on_operand(l.a, leaf.point.clone(), a)?;
+            if let Some(bo) = l.b {
+                claims.on_operand(bo, leaf.point.clone(), b)?;
+            }
+            let Some(inv) = vt.root_q.try_inverse() else {
+                return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+            };
+            sum += vt.root_p * inv;
+        }
+        if sum * tree.root_q != tree.root_p {
+            return Err(VerifyError::Lookup { table: ti, name, why: "looked-up values are not all in the table" });
+        }
+    }
+
+    // 4. Nodes, outputs first.
+    let out = g.output;
+    if out != 0 && matches!(g.nodes[out - 1].op, QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. }) {
+        let tensor = &g.tensors[out];
+        let r = t.challenge_vec(b"output/r", tensor.log_size());
+        let v = eval_public(tensor, output, &r);
+        claims.pending[out].push((r, v));
+    }
+    for (ni, node) in g.nodes.iter().enumerate().rev() {
+        let o = ni + 1;
+        let ot = &g.tensors[o];
+        let node_err = |why| VerifyError::Node { node: node.name.clone(), why };
+        let pending = std::mem::take(&mut claims.pending[o]);
+        match &node.op {
+            QOp::Requant { x, shift } => {
+                let r = t.challenge_vec(b"requant/r", ot.log_size());
+                let y = if ot.kind == TensorKind::Public {
+                    eval_public(ot, output, &r)
+                } else {
+                    let y = t.read_e(b"requant/y")?;
+                    claims.witness.push((CommitRef::Tensor(o), r.clone(), y));
+                    y
+                };
+                let xv = if *shift > 0 {
+                    let rem = t.read_e(b"requant/rem")?;
+                    claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                    pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
+                } else {
+                    y
+                };
+                claims.on_tensor(*x, r, xv)?;
+            }
+            QOp::Act { .. } => {}
+            QOp::Gemm { x, w, bias, bias_shift } => {
+                let xt = &g.tensors[*x];
+                for (r, v) in pending {
+                    let (r_col, r_row) = r.split_at(ot.log_cols());
+                    let mut claim = v;
+                    if let Some(b) = bias {
+                        let bv = t.read_e(b"gemm/bias")?;
+                        claims.weights.push((*b, r_col.to_vec(), bv));
+                        claim -= pow2(*bias_shift) * bv * prefix_indicator_eval(ot.rows, r_row);
+                    }
+                    let sub = zkgrad_sumcheck::verify(claim, xt.log_cols(), 2, &mut t)
+                        .map_err(|source| VerifyError::NodeSumcheck { node: node.name.clone(), source })?;
+                    let xv = t.read_e(b"gemm/x")?;
+                    let wv = t.read_e(b"gemm/w")?;
+                    if sub.value != xv * wv {
+                        return Err(node_err("matmul sumcheck does not close"));
+                    }
+                    let mut xp = sub.point.clone();
+                    xp.extend_from_slice(r_row);
+                    let mut wp = sub.point;
+                    wp.extend_from_slice(r_col);
+                    claims.on_tensor(*x, xp, xv)?;
+                    claims.weights.push((*w, wp, wv));
+                }
+            }
+            QOp::Add { a, b } | QOp::Sub { a, b } => {
+                let is_add = matches!(node.op, QOp::Add { .. });
+                for (r, v) in pending {
+                    let av = t.read_e(b"add/a")?;
+                    let bv = if is_add { v - av } else { av - v };
+                    claims.on_tensor(*a, r.clone(), av)?;
+                    claims.on_tensor(*b, r, bv)?;
+                }
+            }
+            QOp::Scale { x, c } => {
+                for (r, v) in pending {
+                    match e_from_i64(*c).try_inverse() {
+                        Some(inv) => claims.on_tensor(*x, r, v * inv)?,
+                        None if v == E::ZERO => {}
+                        None => return Err(node_err("scaling by zero must give zero")),
+                    }
+                }
+            }
+        }
+    }
+
+    // 5. Openings.
+    let wl = g.witness_layout();
+    let mut block_claims = Vec::with_capacity(claims.witness.len());
+    for (what, point, value) in claims.witness {
+        let Some((log, block_index)) = wl.find(what) else {
+            return Err(VerifyError::Node { node: format!("{what:?}"), why: "not in the witness layout" });
+        };
+        if point.len() != log {
+            return Err(VerifyError::Node { node: format!("{what:?}"), why: "claim of the wrong size" });
+        }
+        block_claims.push(BlockClaim { block_index, point, value });
+    }
+    zkgrad_pcs::verify_batch(&witness_root, wl.log_n, &block_claims, params, &mut t)
+        .map_err(|source| VerifyError::Opening { which: "witness", source })?;
+    let wl = g.weight_layout();
+    let mut block_claims = Vec::with_capacity(claims.weights.len());
+    for (wi, point, value) in claims.weights {
+        let Some((log, block_index)) = wl.find(wi) else {
+            return Err(VerifyError::Node { node: format!("weight {wi}"), why: "not in the weight layout" });
+        };
+        if point.len() != log {
+            return Err(VerifyError::Node { node: format!("weight {wi}"), why: "claim of the wrong size" });
+        }
+        block_claims.push(BlockClaim { block_index, point, value });
+    }
+    zkgrad_pcs::verify_batch(weight_root, wl.log_n, &block_claims, params, &mut t)
+        .map_err(|source| VerifyError::Opening { which: "weight", source })?;
+    t.finish()?;
+    Ok(())
+}
