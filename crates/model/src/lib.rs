@@ -6,6 +6,7 @@
 //! depends on this crate for the circuit description (no IO, no ONNX, no prover code here).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod describe;
 pub mod graph;
 pub mod layout;
 pub mod quant;

@@ -564,3 +564,67 @@ impl QGraph {
         w.bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Node;
+
+    fn mlp() -> Graph {
+        let lin = |x, i: usize, o: usize| Op::Linear {
+            x,
+            w: (0..i * o).map(|k| ((k * 37 % 11) as f64 - 5.0) / 10.0).collect(),
+            bias: Some((0..o).map(|k| k as f64 / 10.0).collect()),
+            in_features: i,
+            out_features: o,
+        };
+        Graph {
+            input_name: "x".into(),
+            input_shape: vec![1, 3],
+            nodes: vec![
+                Node { name: "a".into(), op: lin(0, 3, 4), shape: vec![1, 4] },
+                Node { name: "b".into(), op: Op::Act { x: 1, kind: ActKind::Sigmoid }, shape: vec![1, 4] },
+                Node { name: "c".into(), op: lin(2, 4, 2), shape: vec![1, 2] },
+            ],
+            output: 3,
+        }
+    }
+
+    #[test]
+    fn description_round_trips_and_rejects_garbage() {
+        let g = mlp();
+        let cfg = QConfig::calibrate(&g, &[vec![0.5, -0.5, 0.1]], 12);
+        let q = QGraph::from_graph(&g, cfg).unwrap();
+        let d = q.describe();
+        let back = QGraph::from_description(&d).unwrap();
+        assert_eq!(back.describe(), d);
+        for n in 0..d.len() {
+            assert!(QGraph::from_description(&d[..n]).is_err());
+        }
+        for i in 0..d.len() {
+            let mut b = d.clone();
+            b[i] ^= 0x80;
+            // Must not panic; any accepted mutation must still be self-consistent.
+            if let Ok(g2) = QGraph::from_description(&b) {
+                let _ = g2.lookups();
+                let _ = g2.witness_layout();
+            }
+        }
+    }
+
+    #[test]
+    fn integer_forward_rounds_like_the_float_model() {
+        let g = mlp();
+        let x = vec![0.5, -0.5, 0.1];
+        let cfg = QConfig::calibrate(&g, &[x.clone()], 16);
+        let q = QGraph::from_graph(&g, cfg).unwrap();
+        let xi: Vec<i64> = x.iter().map(|&v| quantize_input(v, cfg.act_frac).unwrap()).collect();
+        let w = q.forward(&xi).unwrap();
+        let f = g.forward_f64(&x);
+        let s = (1u64 << cfg.act_frac) as f64;
+        for (a, b) in w.values[q.output].iter().zip(&f[g.output]) {
+            assert!((*a as f64 / s - b).abs() < 4.0 / s, "{a} vs {b}");
+        }
+        assert!(matches!(q.forward(&[1]), Err(ForwardError::InputLength { .. })));
+    }
+}

@@ -1,1 +1,456 @@
+//! ONNX → zkgrad's typed graph IR. The only crate where op names appear as strings.
+//!
+//! Parses the protobuf with `onnx-protobuf` (which ships the ONNX schema) and maps each node to
+//! a typed [`zkgrad_model::Op`]. Supported: Gemm, MatMul (by a constant), Add, Sub, Mul and Div
+//! by a scalar constant, Relu, Sigmoid, Tanh, Flatten, Reshape, Identity, Constant. An `Add` of a
+//! constant right after a MatMul/Gemm becomes that layer's bias. Anything else is refused with
+//! its op type and node name.
 
+use std::collections::HashMap;
+
+use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
+use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
+use zkgrad_model::table::ActKind;
+
+/// Why an ONNX file could not be imported.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OnnxError {
+    #[error("not a valid ONNX model: {0}")]
+    Parse(String),
+    #[error("unsupported op {op_type} at node {node}")]
+    Unsupported { op_type: String, node: String },
+    #[error("node {node} ({op_type}): {why}")]
+    Invalid { op_type: String, node: String, why: String },
+    #[error("graph: {0}")]
+    Graph(String),
+}
+
+/// The op types this importer accepts.
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape",
+    "Identity", "Constant",
+];
+
+/// One node as written in the file, for `zkgrad inspect`.
+#[derive(Clone, Debug)]
+pub struct RawNode {
+    pub name: String,
+    pub op_type: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub supported: bool,
+}
+
+/// A constant tensor (initializer or Constant node).
+#[derive(Clone, Debug)]
+struct Const {
+    dims: Vec<usize>,
+    data: Vec<f64>,
+}
+
+fn parse_model(bytes: &[u8]) -> Result<ModelProto, OnnxError> {
+    let m = ModelProto::parse_from_bytes(bytes).map_err(|e| OnnxError::Parse(e.to_string()))?;
+    if m.graph.0.is_none() {
+        return Err(OnnxError::Parse("the file holds no graph".into()));
+    }
+    Ok(m)
+}
+
+/// Lists the nodes of an ONNX file with whether each op type is supported.
+pub fn raw_nodes(bytes: &[u8]) -> Result<Vec<RawNode>, OnnxError> {
+    let m = parse_model(bytes)?;
+    Ok(m.graph
+        .node
+        .iter()
+        .enumerate()
+        .map(|(i, n)| RawNode {
+            name: node_name(n, i),
+            op_type: n.op_type.clone(),
+            inputs: n.input.clone(),
+            outputs: n.output.clone(),
+            supported: SUPPORTED_OPS.contains(&n.op_type.as_str()),
+        })
+        .collect())
+}
+
+fn node_name(n: &NodeProto, i: usize) -> String {
+    if !n.name.is_empty() {
+        n.name.clone()
+    } else if let Some(o) = n.output.first() {
+        format!("{}({o})", n.op_type)
+    } else {
+        format!("{}#{i}", n.op_type)
+    }
+}
+
+fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
+    const FLOAT: i32 = 1;
+    const INT32: i32 = 6;
+    const INT64: i32 = 7;
+    const DOUBLE: i32 = 11;
+    let raw = &t.raw_data;
+    let out: Vec<f64> = match t.data_type {
+        FLOAT if !raw.is_empty() => {
+            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
+        }
+        FLOAT => t.float_data.iter().map(|&v| v as f64).collect(),
+        DOUBLE if !raw.is_empty() => raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+        DOUBLE => t.double_data.clone(),
+        INT64 if !raw.is_empty() => raw
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64)
+            .collect(),
+        INT64 => t.int64_data.iter().map(|&v| v as f64).collect(),
+        INT32 if !raw.is_empty() => {
+            raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
+        }
+        INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
+        other => return Err(format!("tensor {} has unsupported data type {other}", t.name)),
+    };
+    if !t.external_data.is_empty() {
+        return Err(format!("tensor {} stores its data externally (not supported)", t.name));
+    }
+    let expected: i64 = t.dims.iter().product();
+    if t.dims.iter().any(|&d| d < 0) || out.len() as i64 != expected.max(if t.dims.is_empty() { 1 } else { 0 }) {
+        return Err(format!("tensor {} holds {} values for shape {:?}", t.name, out.len(), t.dims));
+    }
+    if let Some(v) = out.iter().find(|v| !v.is_finite()) {
+        return Err(format!("tensor {} holds a non-finite value {v}", t.name));
+    }
+    Ok(out)
+}
+
+fn to_const(t: &TensorProto) -> Result<Const, String> {
+    Ok(Const { dims: t.dims.iter().map(|&d| d as usize).collect(), data: tensor_data(t)? })
+}
+
+/// What a name in the graph refers to.
+#[derive(Clone, Debug)]
+enum Val {
+    Value(usize),
+    Const(Const),
+}
+
+/// Imports an ONNX model into the float graph IR.
+pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
+    let m = parse_model(bytes)?;
+    let g = &m.graph;
+    let mut names: HashMap<String, Val> = HashMap::new();
+    for init in &g.initializer {
+        let c = to_const(init).map_err(OnnxError::Graph)?;
+        names.insert(init.name.clone(), Val::Const(c));
+    }
+    let inputs: Vec<_> = g.input.iter().filter(|i| !names.contains_key(&i.name)).collect();
+    let [input] = inputs.as_slice() else {
+        return Err(OnnxError::Graph(format!(
+            "the model has {} graph inputs; zkgrad supports exactly one",
+            inputs.len()
+        )));
+    };
+    let shape: Vec<usize> = input
+        .type_
+        .tensor_type()
+        .shape
+        .dim
+        .iter()
+        .map(|d| if d.has_dim_value() && d.dim_value() > 0 { d.dim_value() as usize } else { 1 })
+        .collect();
+    if shape.is_empty() {
+        return Err(OnnxError::Graph(format!("input {} has no shape", input.name)));
+    }
+    let mut graph =
+        Graph { input_name: input.name.clone(), input_shape: shape, nodes: Vec::new(), output: 0 };
+    names.insert(input.name.clone(), Val::Value(0));
+    // How many nodes read each name (to know when a bias may be fused).
+    let mut readers: HashMap<&str, usize> = HashMap::new();
+    for n in &g.node {
+        for i in &n.input {
+            *readers.entry(i.as_str()).or_default() += 1;
+        }
+    }
+    for o in &g.output {
+        *readers.entry(o.name.as_str()).or_default() += 1;
+    }
+
+    for (idx, n) in g.node.iter().enumerate() {
+        let name = node_name(n, idx);
+        let invalid = |why: String| OnnxError::Invalid {
+            op_type: n.op_type.clone(),
+            node: name.clone(),
+            why,
+        };
+        let get = |i: usize| -> Result<Val, OnnxError> {
+            let key = n.input.get(i).ok_or_else(|| invalid(format!("missing input {i}")))?;
+            names.get(key).cloned().ok_or_else(|| invalid(format!("input {key} is not defined before use")))
+        };
+        let value = |i: usize| -> Result<usize, OnnxError> {
+            match get(i)? {
+                Val::Value(v) => Ok(v),
+                Val::Const(_) => Err(invalid(format!("input {i} must be computed, not a constant"))),
+            }
+        };
+        let constant = |i: usize| -> Result<Const, OnnxError> {
+            match get(i)? {
+                Val::Const(c) => Ok(c),
+                Val::Value(_) => Err(invalid(format!(
+                    "input {i} must be a constant (an initializer); two computed operands are not supported yet"
+                ))),
+            }
+        };
+        let attr_f = |k: &str, d: f64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.f as f64);
+        let attr_i = |k: &str, d: i64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.i);
+        let out_name = n.output.first().cloned().ok_or_else(|| invalid("no output".into()))?;
+        let mut push = |graph: &mut Graph, op: Op, shape: Vec<usize>| -> Val {
+            graph.nodes.push(Node { name: name.clone(), op, shape });
+            Val::Value(graph.nodes.len())
+        };
+        let result: Val = match n.op_type.as_str() {
+            "Constant" => {
+                let a = n.attribute.first().ok_or_else(|| invalid("Constant without a value".into()))?;
+                let c = match a.name.as_str() {
+                    "value" => to_const(&a.t).map_err(invalid)?,
+                    "value_float" => Const { dims: vec![], data: vec![a.f as f64] },
+                    "value_floats" => Const { dims: vec![a.floats.len()], data: a.floats.iter().map(|&v| v as f64).collect() },
+                    "value_int" => Const { dims: vec![], data: vec![a.i as f64] },
+                    "value_ints" => Const { dims: vec![a.ints.len()], data: a.ints.iter().map(|&v| v as f64).collect() },
+                    other => return Err(invalid(format!("Constant attribute {other} is not supported"))),
+                };
+                Val::Const(c)
+            }
+            "Gemm" | "MatMul" => {
+                let x = value(0)?;
+                let b = constant(1)?;
+                let is_gemm = n.op_type == "Gemm";
+                if is_gemm && attr_i("transA", 0) != 0 {
+                    return Err(invalid("transA = 1 is not supported".into()));
+                }
+                let [r, c] = b.dims[..] else {
+                    return Err(invalid(format!("weight must be 2-D, found shape {:?}", b.dims)));
+                };
+                let trans_b = is_gemm && attr_i("transB", 0) != 0;
+                let (inf, outf) = if trans_b { (c, r) } else { (r, c) };
+                let alpha = if is_gemm { attr_f("alpha", 1.0) } else { 1.0 };
+                let mut w = vec![0.0; inf * outf];
+                for o in 0..outf {
+                    for i in 0..inf {
+                        let v = if trans_b { b.data[o * inf + i] } else { b.data[i * outf + o] };
+                        w[o * inf + i] = alpha * v;
+                    }
+                }
+                let xs = graph.shape(x).to_vec();
+                if xs.last() != Some(&inf) {
+                    return Err(invalid(format!("input shape {xs:?} does not end in {inf}")));
+                }
+                let bias = if is_gemm && n.input.len() > 2 && !n.input[2].is_empty() {
+                    let c = constant(2)?;
+                    let beta = attr_f("beta", 1.0);
+                    Some(broadcast_bias(&c, outf).map_err(invalid)?.into_iter().map(|v| v * beta).collect())
+                } else {
+                    None
+                };
+                let mut shape = xs;
+                if let Some(l) = shape.last_mut() {
+                    *l = outf;
+                }
+                push(&mut graph, Op::Linear { x, w, bias, in_features: inf, out_features: outf }, shape)
+            }
+            "Add" | "Sub" | "Mul" | "Div" => {
+                let (a, b) = (get(0)?, get(1)?);
+                match (a, b) {
+                    (Val::Value(a), Val::Value(b)) => {
+                        let shape = graph.shape(a).to_vec();
+                        if graph.shape(b) != shape.as_slice() {
+                            return Err(invalid(format!(
+                                "operand shapes {:?} and {:?} differ; broadcasting is not supported yet",
+                                shape,
+                                graph.shape(b)
+                            )));
+                        }
+                        let op = match n.op_type.as_str() {
+                            "Add" => Op::Add { a, b },
+                            "Sub" => Op::Sub { a, b },
+                            _ => return Err(invalid("the product or quotient of two computed tensors is not supported yet".into())),
+                        };
+                        push(&mut graph, op, shape)
+                    }
+                    (Val::Value(a), Val::Const(c)) | (Val::Const(c), Val::Value(a))
+                        if n.op_type == "Add" =>
+                    {
+                        // Fuse a bias into the MatMul/Gemm that produced `a`, if nothing else reads it.
+                        let producer_name = n.input.iter().find(|i| matches!(names.get(*i), Some(Val::Value(_)))).cloned().unwrap_or_default();
+                        let only_reader = readers.get(producer_name.as_str()).copied() == Some(1);
+                        let shape = graph.shape(a).to_vec();
+                        match graph.nodes.get_mut(a.wrapping_sub(1)) {
+                            Some(Node { op: Op::Linear { bias: bias @ None, out_features, .. }, .. }) if only_reader => {
+                                *bias = Some(broadcast_bias(&c, *out_features).map_err(invalid)?);
+                                Val::Value(a)
+                            }
+                            _ => {
+                                let _ = shape;
+                                return Err(invalid(
+                                    "adding a constant is supported only as the bias of the MatMul/Gemm right before it".into(),
+                                ));
+                            }
+                        }
+                    }
+                    (Val::Value(a), Val::Const(c)) if n.op_type == "Mul" || n.op_type == "Div" => {
+                        let [s] = c.data[..] else {
+                            return Err(invalid(format!(
+                                "{} by a constant of shape {:?}: only scalar constants are supported",
+                                n.op_type, c.dims
+                            )));
+                        };
+                        let factor = if n.op_type == "Mul" {
+                            s
+                        } else if s == 0.0 {
+                            return Err(invalid("division by zero".into()));
+                        } else {
+                            1.0 / s
+                        };
+                        let shape = graph.shape(a).to_vec();
+                        push(&mut graph, Op::Scale { x: a, c: factor }, shape)
+                    }
+                    (Val::Const(c), Val::Value(a)) if n.op_type == "Mul" => {
+                        let [s] = c.data[..] else {
+                            return Err(invalid("Mul by a non-scalar constant is not supported".into()));
+                        };
+                        let shape = graph.shape(a).to_vec();
+                        push(&mut graph, Op::Scale { x: a, c: s }, shape)
+                    }
+                    (Val::Const(_), Val::Const(_)) => {
+                        return Err(invalid("constant folding is not supported; fold constants before export".into()))
+                    }
+                    _ => return Err(invalid(format!("{} with these operands is not supported yet", n.op_type))),
+                }
+            }
+            "Relu" | "Sigmoid" | "Tanh" => {
+                let x = value(0)?;
+                let kind = match n.op_type.as_str() {
+                    "Relu" => ActKind::Relu,
+                    "Sigmoid" => ActKind::Sigmoid,
+                    _ => ActKind::Tanh,
+                };
+                let shape = graph.shape(x).to_vec();
+                push(&mut graph, Op::Act { x, kind }, shape)
+            }
+            "Identity" => {
+                let x = value(0)?;
+                let shape = graph.shape(x).to_vec();
+                push(&mut graph, Op::View { x }, shape)
+            }
+            "Flatten" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let axis = attr_i("axis", 1);
+                let axis = if axis < 0 { axis + xs.len() as i64 } else { axis };
+                if axis < 0 || axis as usize > xs.len() {
+                    return Err(invalid(format!("axis {axis} out of range for shape {xs:?}")));
+                }
+                let (a, b) = xs.split_at(axis as usize);
+                let shape = vec![a.iter().product::<usize>(), b.iter().product::<usize>()];
+                push(&mut graph, Op::View { x }, shape)
+            }
+            "Reshape" => {
+                let x = value(0)?;
+                let spec = constant(1)?;
+                let xs = graph.shape(x).to_vec();
+                let total: usize = xs.iter().product();
+                let mut shape = Vec::new();
+                let mut infer = None;
+                for (i, &d) in spec.data.iter().enumerate() {
+                    let d = d as i64;
+                    match d {
+                        -1 if infer.is_none() => {
+                            infer = Some(i);
+                            shape.push(1);
+                        }
+                        0 => shape.push(*xs.get(i).ok_or_else(|| invalid("0 in shape refers past the input's rank".into()))?),
+                        d if d > 0 => shape.push(d as usize),
+                        _ => return Err(invalid(format!("invalid target shape {:?}", spec.data))),
+                    }
+                }
+                if let Some(i) = infer {
+                    let known: usize = shape.iter().product();
+                    if known == 0 || total % known != 0 {
+                        return Err(invalid(format!("cannot reshape {xs:?} to {:?}", spec.data)));
+                    }
+                    shape[i] = total / known;
+                }
+                if shape.iter().product::<usize>() != total {
+                    return Err(invalid(format!("cannot reshape {xs:?} ({total} values) to {shape:?}")));
+                }
+                push(&mut graph, Op::View { x }, shape)
+            }
+            other => {
+                return Err(OnnxError::Unsupported { op_type: other.to_string(), node: name });
+            }
+        };
+        names.insert(out_name, result);
+    }
+    let [out] = g.output.as_slice() else {
+        return Err(OnnxError::Graph(format!("the model has {} outputs; zkgrad supports exactly one", g.output.len())));
+    };
+    graph.output = match names.get(&out.name) {
+        Some(Val::Value(v)) => *v,
+        _ => return Err(OnnxError::Graph(format!("output {} is not computed by the graph", out.name))),
+    };
+    let _ = matrix_dims;
+    Ok(graph)
+}
+
+fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
+    if c.data.len() == outf && c.dims.iter().rev().skip(1).all(|&d| d == 1) {
+        Ok(c.data.clone())
+    } else if c.data.len() == 1 {
+        Ok(vec![c.data[0]; outf])
+    } else {
+        Err(format!("bias of shape {:?} does not broadcast to [{outf}]", c.dims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn seed_mlp_imports() {
+        let g = import(&example("mlp/mlp.onnx")).unwrap();
+        assert_eq!(g.n_params(), 138);
+        assert_eq!(g.input_shape, vec![1, 5]);
+        assert_eq!(g.nodes.len(), 5);
+        assert_eq!(g.shape(g.output), &[1, 2]);
+    }
+
+    #[test]
+    fn matmul_variant_imports_and_agrees_with_gemm_variant_where_it_should() {
+        let g = import(&example("mlp/mlp_matmul.onnx")).unwrap();
+        assert_eq!(g.n_params(), 138);
+        let out = g.forward_f64(&[0.1, 0.2, -0.3, 0.4, 0.5]);
+        assert_eq!(out[g.output].len(), 2);
+    }
+
+    #[test]
+    fn unsupported_op_names_op_and_node() {
+        let e = import(&example("unsupported/softsign.onnx")).unwrap_err();
+        assert_eq!(
+            e,
+            OnnxError::Unsupported { op_type: "Softsign".into(), node: "/act/Softsign".into() }
+        );
+    }
+
+    #[test]
+    fn truncated_and_garbage_files_are_parse_errors() {
+        let b = example("mlp/mlp.onnx");
+        for n in [0usize, 10, 200, b.len() - 1] {
+            assert!(import(&b[..n]).is_err(), "prefix {n} accepted");
+        }
+        assert!(matches!(import(b"hello world"), Err(OnnxError::Parse(_))));
+    }
+}

@@ -156,6 +156,7 @@ pub fn prove(
         config: g.config,
         weight_root: model.root(),
         protocol_id: id,
+        circuit: g.describe(),
         input: input.to_vec(),
         output,
         body: t.finish(),

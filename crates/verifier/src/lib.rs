@@ -20,3 +20,50 @@ pub use error::VerifyError;
 pub use proof::{ProofFile, ProofFormatError, FORMAT_VERSION};
 pub use protocol::{commit_weights_root, protocol_id, WEIGHTS_DOMAIN};
 pub use verify::verify;
+
+use zkgrad_model::QGraph;
+use zkgrad_pcs::{Digest, PcsParams};
+
+/// The model commitment users publish: a hash of the circuit description (graph, shapes,
+/// precision) and the root of the weight commitment. `zkgrad commit` prints it.
+pub fn model_commitment(circuit: &[u8], weight_root: &Digest) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"zkgrad/model/v1");
+    h.update(&(circuit.len() as u64).to_le_bytes());
+    h.update(circuit);
+    h.update(weight_root);
+    *h.finalize().as_bytes()
+}
+
+/// Verifies a proof file against a model the verifier built itself (from the ONNX file, at the
+/// proof's precision) and that model's weight root.
+pub fn verify_with_model(
+    proof: &ProofFile,
+    g: &QGraph,
+    weight_root: &Digest,
+    params: &PcsParams,
+) -> Result<(), VerifyError> {
+    if g.describe() != proof.circuit || *weight_root != proof.weight_root {
+        return Err(VerifyError::ProtocolMismatch);
+    }
+    verify(g, weight_root, &proof.input, &proof.output, &proof.body, params)
+}
+
+/// Verifies a proof file against a published model commitment alone: the circuit comes from
+/// the proof and must hash, with the proof's weight root, to `commitment`.
+pub fn verify_with_commitment(
+    proof: &ProofFile,
+    commitment: &[u8; 32],
+    params: &PcsParams,
+) -> Result<QGraph, VerifyError> {
+    if model_commitment(&proof.circuit, &proof.weight_root) != *commitment {
+        return Err(VerifyError::ProtocolMismatch);
+    }
+    let g = QGraph::from_description(&proof.circuit)
+        .map_err(|e| VerifyError::Circuit(e.to_string()))?;
+    if g.config != proof.config {
+        return Err(VerifyError::ProtocolMismatch);
+    }
+    verify(&g, &proof.weight_root, &proof.input, &proof.output, &proof.body, params)?;
+    Ok(g)
+}

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! magic "ZKGRADPF" | version u16 | act_frac u32 | weight_frac u32 | table_bits u32
-//! | weight root [32] | protocol id [32] | n_in u32 | input i64 × n_in
+//! | weight root [32] | protocol id [32] | circuit_len u32 | circuit description
+//! | n_in u32 | input i64 × n_in
 //! | n_out u32 | output i64 × n_out | body_len u64 | body
 //! ```
 //! All integers little-endian. Nothing may follow the body.
@@ -16,6 +17,8 @@ pub const MAGIC: &[u8; 8] = b"ZKGRADPF";
 pub const FORMAT_VERSION: u16 = 1;
 /// Largest public input or output a proof file may declare.
 const MAX_PUBLIC: usize = 1 << 26;
+/// Largest circuit description a proof file may declare.
+const MAX_CIRCUIT: usize = 1 << 24;
 
 /// A parsed proof file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +26,8 @@ pub struct ProofFile {
     pub config: QConfig,
     pub weight_root: [u8; 32],
     pub protocol_id: [u8; 32],
+    /// The quantized circuit's description (`QGraph::describe`), weights excluded.
+    pub circuit: Vec<u8>,
     pub input: Vec<i64>,
     pub output: Vec<i64>,
     pub body: Vec<u8>,
@@ -53,6 +58,8 @@ impl ProofFile {
         w.u32(self.config.table_bits);
         w.raw(&self.weight_root);
         w.raw(&self.protocol_id);
+        w.u32(self.circuit.len() as u32);
+        w.raw(&self.circuit);
         for vals in [&self.input, &self.output] {
             w.u32(vals.len() as u32);
             for v in vals.iter() {
@@ -84,6 +91,8 @@ impl ProofFile {
         let config = QConfig { act_frac, weight_frac, table_bits };
         let weight_root = r.array::<32>().map_err(t)?;
         let protocol_id = r.array::<32>().map_err(t)?;
+        let n = r.len(MAX_CIRCUIT, "circuit description length").map_err(t)?;
+        let circuit = r.raw(n).map_err(t)?.to_vec();
         let read_vals = |r: &mut Reader| -> Result<Vec<i64>, ProofFormatError> {
             let n = r.len(MAX_PUBLIC, "public data length").map_err(t)?;
             if n.saturating_mul(8) > r.remaining() {
@@ -107,7 +116,7 @@ impl ProofFile {
         if r.remaining() > 0 {
             return Err(ProofFormatError::TrailingBytes(r.remaining()));
         }
-        Ok(Self { config, weight_root, protocol_id, input, output, body })
+        Ok(Self { config, weight_root, protocol_id, circuit, input, output, body })
     }
 }
 
@@ -120,6 +129,7 @@ mod tests {
             config: QConfig { act_frac: 10, weight_frac: 16, table_bits: 16 },
             weight_root: [1; 32],
             protocol_id: [2; 32],
+            circuit: vec![5; 20],
             input: vec![1, -2, 3],
             output: vec![-4],
             body: vec![9; 40],

@@ -1,0 +1,211 @@
+//! Decoding a circuit description ([`QGraph::describe`]) back into a [`QGraph`] without its
+//! weight values, for verifying against a model commitment alone.
+//!
+//! The bytes come from a proof file, so everything is validated: indices in range, operands
+//! defined before use, shapes consistent with each op, sizes bounded, tensor kinds as the
+//! quantizer assigns them. A description that passes is safe for the verifier to index.
+#![deny(clippy::indexing_slicing)]
+
+use zkgrad_field::codec::{CodecError, Reader};
+
+use crate::quant::{QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
+use crate::table::{ActKind, TableKind};
+
+/// Largest tensor a description may declare (values).
+pub const MAX_TENSOR: usize = 1 << 26;
+const MAX_ITEMS: usize = 1 << 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DescError {
+    #[error("circuit description: {0}")]
+    Codec(#[from] CodecError),
+    #[error("circuit description: {0}")]
+    Invalid(String),
+}
+
+fn bad<T>(why: impl Into<String>) -> Result<T, DescError> {
+    Err(DescError::Invalid(why.into()))
+}
+
+fn act_kind(code: u8) -> Result<ActKind, DescError> {
+    match code {
+        1 => Ok(ActKind::Relu),
+        2 => Ok(ActKind::Sigmoid),
+        3 => Ok(ActKind::Tanh),
+        c => bad(format!("unknown activation {c}")),
+    }
+}
+
+fn dims(r: &mut Reader) -> Result<(usize, usize), DescError> {
+    let rows = r.u64()?;
+    let cols = r.u64()?;
+    if rows == 0 || cols == 0 || rows.saturating_mul(cols) > MAX_TENSOR as u64 {
+        return bad(format!("tensor shape [{rows}, {cols}] out of bounds"));
+    }
+    Ok((rows as usize, cols as usize))
+}
+
+fn index(r: &mut Reader, below: usize, what: &str) -> Result<usize, DescError> {
+    let v = r.u64()?;
+    if v >= below as u64 {
+        return bad(format!("{what} index {v} out of range (< {below})"));
+    }
+    Ok(v as usize)
+}
+
+impl QGraph {
+    /// Rebuilds the circuit from its description; weight tensors come back with empty data.
+    pub fn from_description(bytes: &[u8]) -> Result<Self, DescError> {
+        let mut r = Reader::new(bytes);
+        if r.raw(16)? != b"zkgrad/qgraph/v1" {
+            return bad("unknown description version");
+        }
+        let act_frac = r.u32()?;
+        let weight_frac = r.u32()?;
+        let table_bits = r.u32()?;
+        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits {
+            return bad("invalid precision settings");
+        }
+        let config = QConfig { act_frac, weight_frac, table_bits };
+        let n_tensors = r.len(MAX_ITEMS, "tensor count")?;
+        let mut tensors = Vec::with_capacity(n_tensors);
+        for i in 0..n_tensors {
+            let (rows, cols) = dims(&mut r)?;
+            let frac = r.u32()?;
+            if frac > 62 {
+                return bad(format!("tensor {i}: scale 2^-{frac} out of range"));
+            }
+            let kind = match r.u8()? {
+                0 => TensorKind::Public,
+                1 => TensorKind::Committed,
+                2 => TensorKind::Virtual,
+                k => return bad(format!("tensor {i}: unknown kind {k}")),
+            };
+            tensors.push(QTensor { name: format!("t{i}"), rows, cols, frac, kind });
+        }
+        let n_weights = r.len(MAX_ITEMS, "weight count")?;
+        let mut weights = Vec::with_capacity(n_weights);
+        for i in 0..n_weights {
+            let (rows, cols) = dims(&mut r)?;
+            weights.push(QWeight { name: format!("w{i}"), rows, cols, data: Vec::new() });
+        }
+        let n_tables = r.len(256, "table count")?;
+        let mut tables = Vec::with_capacity(n_tables);
+        for i in 0..n_tables {
+            let t = match r.u8()? {
+                0 => TableKind::Range,
+                code => {
+                    let kind = act_kind(code)?;
+                    let in_frac = r.u32()?;
+                    let out_frac = r.u32()?;
+                    if in_frac > 40 || out_frac > 40 {
+                        return bad(format!("table {i}: scales out of range"));
+                    }
+                    TableKind::Act { kind, in_frac, out_frac }
+                }
+            };
+            tables.push(t);
+        }
+        if tables.first() != Some(&TableKind::Range) {
+            return bad("table 0 must be the range table");
+        }
+        let n_nodes = r.len(MAX_ITEMS, "node count")?;
+        if n_nodes + 1 != n_tensors {
+            return bad("every node must write exactly one tensor");
+        }
+        let mut nodes = Vec::with_capacity(n_nodes);
+        let shape = |t: usize| tensors.get(t).map(|t| (t.rows, t.cols));
+        for ni in 0..n_nodes {
+            let out = ni + 1;
+            let o = shape(out);
+            let same = |t: usize| shape(t) == o;
+            let op = match r.u8()? {
+                1 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let w = index(&mut r, n_weights, "weight")?;
+                    let b = r.u64()?;
+                    let bias = if b == u64::MAX {
+                        None
+                    } else if b < n_weights as u64 {
+                        Some(b as usize)
+                    } else {
+                        return bad(format!("node {ni}: bias index out of range"));
+                    };
+                    let bias_shift = r.u32()?;
+                    let (Some(xs), Some(ws), Some(os)) = (shape(x), weights.get(w), o) else {
+                        return bad(format!("node {ni}: operands out of range"));
+                    };
+                    if xs.1 != ws.cols || os.1 != ws.rows || os.0 != xs.0 || bias_shift > 40 {
+                        return bad(format!("node {ni}: Gemm shapes do not agree"));
+                    }
+                    if let Some(b) = bias {
+                        match weights.get(b) {
+                            Some(bw) if bw.rows == 1 && bw.cols == ws.rows => {}
+                            _ => return bad(format!("node {ni}: bias shape does not agree")),
+                        }
+                    }
+                    QOp::Gemm { x, w, bias, bias_shift }
+                }
+                code @ (2 | 3) => {
+                    let a = index(&mut r, out, "operand")?;
+                    let b = index(&mut r, out, "operand")?;
+                    if !same(a) || !same(b) {
+                        return bad(format!("node {ni}: operand shapes differ"));
+                    }
+                    if code == 2 {
+                        QOp::Add { a, b }
+                    } else {
+                        QOp::Sub { a, b }
+                    }
+                }
+                4 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let c = r.u64()? as i64;
+                    if !same(x) {
+                        return bad(format!("node {ni}: operand shape differs"));
+                    }
+                    QOp::Scale { x, c }
+                }
+                5 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let shift = r.u32()?;
+                    if !same(x) || shift > table_bits {
+                        return bad(format!("node {ni}: invalid requantization"));
+                    }
+                    QOp::Requant { x, shift }
+                }
+                6 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let kind = act_kind(r.u8()?)?;
+                    let table = index(&mut r, n_tables, "table")?;
+                    match tables.get(table) {
+                        Some(TableKind::Act { kind: k, .. }) if *k == kind && same(x) => {}
+                        _ => return bad(format!("node {ni}: activation does not match its table")),
+                    }
+                    QOp::Act { x, kind, table }
+                }
+                c => return bad(format!("node {ni}: unknown op {c}")),
+            };
+            nodes.push(QNode { name: format!("node{ni}"), op });
+        }
+        let output = index(&mut r, n_tensors, "output")?;
+        if r.remaining() != 0 {
+            return bad("trailing bytes");
+        }
+        // Kinds must be the ones the quantizer assigns.
+        for (t, tensor) in tensors.iter().enumerate() {
+            let expect = if t == 0 || t == output {
+                TensorKind::Public
+            } else {
+                match nodes.get(t - 1).map(|n| &n.op) {
+                    Some(QOp::Requant { .. } | QOp::Act { .. }) => TensorKind::Committed,
+                    _ => TensorKind::Virtual,
+                }
+            };
+            if tensor.kind != expect {
+                return bad(format!("tensor {t} has the wrong kind"));
+            }
+        }
+        Ok(QGraph { config, tensors, nodes, weights, tables, output })
+    }
+}

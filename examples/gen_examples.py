@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Regenerates the ONNX examples under examples/ with a fixed seed.
+
+usage: python3 examples/gen_examples.py        (needs: pip install onnx numpy)
+
+- examples/mlp/mlp.onnx: the seed MLP of ../shared/bench/WORKLOADS.md (workload A),
+  Linear(5,8) -> ReLU -> Linear(8,8) -> Sigmoid -> Linear(8,2), exported the way PyTorch exports
+  nn.Linear (Gemm with transB=1), weights drawn like PyTorch's default init
+  (U(-1/sqrt(in), 1/sqrt(in))) from numpy seed 0.
+- examples/mlp/input.json: one input x ~ U(-1, 1)^5 in EZKL's {"input_data": [[...]]} form.
+- examples/mlp/mlp_matmul.onnx: the same network written as MatMul + Add + Tanh + Flatten +
+  Reshape + Identity + Constant + Div + Mul + Sub (the other ops the importer accepts).
+- examples/unsupported/softsign.onnx: a model with an op zkgrad refuses (for the error path).
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def linear_params(rng, fan_in, fan_out):
+    bound = 1.0 / np.sqrt(fan_in)
+    w = rng.uniform(-bound, bound, size=(fan_out, fan_in)).astype(np.float32)
+    b = rng.uniform(-bound, bound, size=(fan_out,)).astype(np.float32)
+    return w, b
+
+
+def save(model, path):
+    onnx.checker.check_model(model)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+    print("wrote", os.path.relpath(path, os.path.dirname(HERE)))
+
+
+def seed_mlp(rng):
+    dims = [(5, 8), (8, 8), (8, 2)]
+    params = [linear_params(rng, i, o) for i, o in dims]
+    inits, nodes = [], []
+    acts = ["Relu", "Sigmoid", None]
+    x = "input"
+    for k, ((w, b), act) in enumerate(zip(params, acts)):
+        inits += [numpy_helper.from_array(w, f"fc{k+1}.weight"), numpy_helper.from_array(b, f"fc{k+1}.bias")]
+        y = f"/fc{k+1}/Gemm_output_0" if act else "output"
+        nodes.append(helper.make_node("Gemm", [x, f"fc{k+1}.weight", f"fc{k+1}.bias"], [y],
+                                      name=f"/fc{k+1}/Gemm", alpha=1.0, beta=1.0, transB=1))
+        if act:
+            z = f"/act{k+1}/{act}_output_0"
+            nodes.append(helper.make_node(act, [y], [z], name=f"/act{k+1}/{act}"))
+            x = z
+    graph = helper.make_graph(
+        nodes, "seed_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 5])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 2])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                             producer_name="zkgrad-examples"), params
+
+
+def matmul_mlp(params):
+    (w1, b1), (w2, b2), (w3, b3) = params
+    inits = [
+        numpy_helper.from_array(w1.T.copy(), "w1"), numpy_helper.from_array(b1, "b1"),
+        numpy_helper.from_array(w2.T.copy(), "w2"), numpy_helper.from_array(b2, "b2"),
+        numpy_helper.from_array(w3.T.copy(), "w3"), numpy_helper.from_array(b3, "b3"),
+        numpy_helper.from_array(np.array([1, 8], dtype=np.int64), "shape18"),
+    ]
+    n = helper.make_node
+    nodes = [
+        n("Identity", ["input"], ["x0"], name="identity"),
+        n("MatMul", ["x0", "w1"], ["m1"], name="matmul1"),
+        n("Add", ["m1", "b1"], ["h1"], name="bias1"),
+        n("Tanh", ["h1"], ["a1"], name="tanh1"),
+        n("Flatten", ["a1"], ["f1"], name="flatten", axis=1),
+        n("Constant", [], ["two"], name="const_two", value=numpy_helper.from_array(np.array(2.0, dtype=np.float32))),
+        n("Div", ["f1", "two"], ["d1"], name="halve"),
+        n("Mul", ["d1", "two"], ["u1"], name="double"),
+        n("MatMul", ["u1", "w2"], ["m2"], name="matmul2"),
+        n("Add", ["m2", "b2"], ["h2"], name="bias2"),
+        n("Sigmoid", ["h2"], ["a2"], name="sigmoid"),
+        n("Sub", ["a2", "u1"], ["s2"], name="residual_sub"),
+        n("Add", ["s2", "u1"], ["r2"], name="residual_add"),
+        n("Reshape", ["r2", "shape18"], ["v2"], name="reshape"),
+        n("MatMul", ["v2", "w3"], ["m3"], name="matmul3"),
+        n("Add", ["m3", "b3"], ["output"], name="bias3"),
+    ]
+    graph = helper.make_graph(
+        nodes, "matmul_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 5])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 2])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                             producer_name="zkgrad-examples")
+
+
+def unsupported():
+    n = helper.make_node
+    graph = helper.make_graph(
+        [n("Softsign", ["input"], ["output"], name="/act/Softsign")], "unsupported",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def main():
+    rng = np.random.default_rng(0)
+    model, params = seed_mlp(rng)
+    save(model, os.path.join(HERE, "mlp", "mlp.onnx"))
+    x = rng.uniform(-1, 1, size=5).astype(np.float32)
+    with open(os.path.join(HERE, "mlp", "input.json"), "w") as f:
+        json.dump({"input_data": [[round(float(v), 6) for v in x]]}, f)
+        f.write("\n")
+    save(matmul_mlp(params), os.path.join(HERE, "mlp", "mlp_matmul.onnx"))
+    save(unsupported(), os.path.join(HERE, "unsupported", "softsign.onnx"))
+
+
+if __name__ == "__main__":
+    main()
