@@ -1,1 +1,354 @@
-fn main() {}
+//! `zkgrad`: prove and verify neural-network inference. A thin binary over the libraries.
+//!
+//! Exit codes: 0 success (for `verify`: the proof is valid); 1 the proof is invalid; 2 the input
+//! was unusable (missing or malformed file, unsupported model, bad arguments). Results go to
+//! stdout, progress and summaries to stderr.
+
+mod bench;
+mod input;
+mod load;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{prove, CommittedModel};
+use zkgrad_verifier::{model_commitment, verify_with_commitment, verify_with_model, ProofFile};
+
+use load::{LoadedModel, Precision};
+
+#[derive(Parser)]
+#[command(name = "zkgrad", version, about = "Succinct proofs of neural-network inference, checked in milliseconds, with no trusted setup")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a model on an input and prove the result.
+    Prove(ProveArgs),
+    /// Check a proof (exit 0: valid, 1: invalid, 2: unusable input).
+    Verify(VerifyArgs),
+    /// Print a model's commitment, its public fingerprint.
+    Commit(CommitArgs),
+    /// Print a model's graph, shapes, parameter count and what zkgrad supports.
+    Inspect(InspectArgs),
+    /// Measure prove/verify time, proof size, peak memory and accuracy on the built-in workloads.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct ProveArgs {
+    /// The ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    /// The input: {"input_data": [[...]]}, a JSON array, or a .npy file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the proof.
+    #[arg(long)]
+    proof: PathBuf,
+    /// Also write the dequantized output as {"output_data": [[...]]}.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    precision: Precision,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The ONNX model the proof claims to be about.
+    #[arg(long, conflicts_with = "commitment", required_unless_present = "commitment")]
+    model: Option<PathBuf>,
+    /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file.
+    #[arg(long)]
+    commitment: Option<String>,
+    /// The proof file.
+    #[arg(long)]
+    proof: PathBuf,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CommitArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    precision: Precision,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    #[arg(long)]
+    model: PathBuf,
+}
+
+/// How a command failed.
+enum Failure {
+    /// The proof is invalid (exit 1).
+    Invalid(String),
+    /// The input was unusable (exit 2).
+    Unusable(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Unusable(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Prove(a) => cmd_prove(a).map_err(Failure::from),
+        Cmd::Verify(a) => cmd_verify(a),
+        Cmd::Commit(a) => cmd_commit(a).map_err(Failure::from),
+        Cmd::Inspect(a) => cmd_inspect(a).map_err(Failure::from),
+        Cmd::Bench(a) => bench::run(a).map_err(Failure::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(msg)) => {
+            eprintln!("invalid proof: {msg}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Unusable(e)) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn parse_hex32(s: &str) -> Result<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("commitment must be 64 hex digits, got {s:?}");
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(out)
+}
+
+/// Writes every file or none: each goes to a temporary sibling first, then all are renamed.
+fn write_all_or_nothing(files: &[(&Path, Vec<u8>)]) -> Result<()> {
+    let mut temps = Vec::new();
+    for (path, bytes) in files {
+        let tmp = path.with_file_name(format!(
+            ".{}.zkgrad-tmp-{}",
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        if let Err(e) = std::fs::write(&tmp, bytes) {
+            for t in &temps {
+                let _ = std::fs::remove_file(t);
+            }
+            let _ = std::fs::remove_file(&tmp);
+            return Err(anyhow!("cannot write {}: {e}", path.display()));
+        }
+        temps.push(tmp);
+    }
+    for (tmp, (path, _)) in temps.iter().zip(files) {
+        std::fs::rename(tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn dequantize(vals: &[i64], frac: u32) -> Vec<f64> {
+    vals.iter().map(|&v| v as f64 / (1u64 << frac) as f64).collect()
+}
+
+fn cmd_prove(a: ProveArgs) -> Result<()> {
+    let m = LoadedModel::load(&a.model, &a.precision)?;
+    let samples = input::read_input(&a.input)?;
+    let [x] = samples.as_slice() else {
+        bail!("input file {}: the model has one input, the file holds {} arrays", a.input.display(), samples.len());
+    };
+    let xq = m.quantize_input(x).with_context(|| format!("input file {}", a.input.display()))?;
+    let params = PcsParams::default();
+    let t0 = Instant::now();
+    let committed = CommittedModel::new(&m.q, &params);
+    let commit_time = t0.elapsed();
+    eprintln!(
+        "proving {} ({} parameters, {} nodes; activations at 2^-{}, weights at 2^-{}, tables of 2^{})",
+        a.model.display(),
+        m.q.n_params(),
+        m.graph.nodes.len(),
+        m.q.config.act_frac,
+        m.q.config.weight_frac,
+        m.q.config.table_bits
+    );
+    let t1 = Instant::now();
+    let out = prove(&m.q, &committed, &xq, &params).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let prove_time = t1.elapsed();
+    let bytes = out.proof.to_bytes();
+    let frac = m.q.output_tensor().frac;
+    let y = dequantize(&out.proof.output, frac);
+    let float = m.graph.forward_f64(x);
+    let fy = &float[m.graph.output];
+    let max_err = y.iter().zip(fy).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let output_json = json!({ "output_data": [y] });
+    let mut files = vec![(a.proof.as_path(), bytes.clone())];
+    if let Some(o) = &a.output {
+        files.push((o.as_path(), format!("{output_json}\n").into_bytes()));
+    }
+    write_all_or_nothing(&files)?;
+    let commitment = hex(&model_commitment(&out.proof.circuit, &out.proof.weight_root));
+    let tm = &out.timings;
+    eprintln!(
+        "  forward {:.1} ms · witness commit {:.1} ms · lookups {:.1} ms · layers {:.1} ms · openings {:.1} ms",
+        tm.forward.as_secs_f64() * 1e3,
+        tm.commit.as_secs_f64() * 1e3,
+        tm.lookups.as_secs_f64() * 1e3,
+        tm.layers.as_secs_f64() * 1e3,
+        tm.openings.as_secs_f64() * 1e3
+    );
+    eprintln!(
+        "proved in {:.1} ms (+{:.1} ms weight commitment); proof {} bytes → {}",
+        prove_time.as_secs_f64() * 1e3,
+        commit_time.as_secs_f64() * 1e3,
+        bytes.len(),
+        a.proof.display()
+    );
+    eprintln!("max |error| against the float model: {max_err:.3e}");
+    eprintln!("model commitment: {commitment}");
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "output_data": [y],
+                "float_output": [fy],
+                "max_abs_error": max_err,
+                "prove_ms": prove_time.as_secs_f64() * 1e3,
+                "weight_commit_ms": commit_time.as_secs_f64() * 1e3,
+                "proof_bytes": bytes.len(),
+                "proof": a.proof,
+                "model_commitment": commitment,
+                "act_frac": m.q.config.act_frac,
+                "weight_frac": m.q.config.weight_frac,
+                "table_bits": m.q.config.table_bits,
+            })
+        );
+    } else {
+        println!("{}", json!([y]));
+    }
+    Ok(())
+}
+
+fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
+    let bytes = std::fs::read(&a.proof)
+        .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
+    let proof = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
+    let params = PcsParams::default();
+    let t0 = Instant::now();
+    let (result, frac, in_frac) = match (&a.model, &a.commitment) {
+        (Some(model), _) => {
+            let precision = Precision::from_config(proof.config);
+            let m = LoadedModel::load_with_config(model, &precision)?;
+            let root = CommittedModel::new(&m.q, &params).root();
+            let r = verify_with_model(&proof, &m.q, &root, &params);
+            (r, m.q.output_tensor().frac, m.q.input().frac)
+        }
+        (None, Some(c)) => {
+            let c = parse_hex32(c)?;
+            match verify_with_commitment(&proof, &c, &params) {
+                Ok(g) => (Ok(()), g.output_tensor().frac, g.input().frac),
+                Err(e) => (Err(e), 0, 0),
+            }
+        }
+        (None, None) => return Err(anyhow!("give --model or --commitment").into()),
+    };
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let commitment = hex(&model_commitment(&proof.circuit, &proof.weight_root));
+    match result {
+        Ok(()) => {
+            let x = dequantize(&proof.input, in_frac);
+            let y = dequantize(&proof.output, frac);
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"verified": true, "input_data": [x], "output_data": [y], "model_commitment": commitment, "verify_ms": ms})
+                );
+            } else {
+                println!("verified");
+                println!("input: {}", json!([x]));
+                println!("output: {}", json!([y]));
+                eprintln!("model commitment {commitment}; checked in {ms:.1} ms");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if a.json {
+                println!("{}", json!({"verified": false, "error": e.to_string()}));
+            }
+            Err(Failure::Invalid(e.to_string()))
+        }
+    }
+}
+
+fn cmd_commit(a: CommitArgs) -> Result<()> {
+    let m = LoadedModel::load(&a.model, &a.precision)?;
+    let params = PcsParams::default();
+    let t0 = Instant::now();
+    let root = CommittedModel::new(&m.q, &params).root();
+    let c = hex(&model_commitment(&m.q.describe(), &root));
+    eprintln!(
+        "committed {} ({} parameters) in {:.1} ms",
+        a.model.display(),
+        m.q.n_params(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    if a.json {
+        println!(
+            "{}",
+            json!({"model_commitment": c, "weight_root": hex(&root), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
+        );
+    } else {
+        println!("{c}");
+    }
+    Ok(())
+}
+
+fn cmd_inspect(a: InspectArgs) -> Result<()> {
+    let bytes = std::fs::read(&a.model).with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let raw = zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    println!("model {}", a.model.display());
+    let imported = zkgrad_onnx::import(&bytes);
+    if let Ok(g) = &imported {
+        println!("input {} {:?}", g.input_name, g.input_shape);
+    }
+    println!("{:<4} {:<28} {:<10} {:<10} {}", "#", "node", "op", "supported", "output shape");
+    for (i, n) in raw.iter().enumerate() {
+        let shape = match &imported {
+            Ok(g) => g.nodes.iter().find(|x| x.name == n.name).map(|x| format!("{:?}", x.shape)).unwrap_or_else(|| "(constant or fused)".into()),
+            Err(_) => "?".into(),
+        };
+        println!("{:<4} {:<28} {:<10} {:<10} {}", i, n.name, n.op_type, if n.supported { "yes" } else { "NO" }, shape);
+    }
+    match imported {
+        Ok(g) => {
+            println!("parameters: {}", g.n_params());
+            println!("output shape: {:?}", g.shape(g.output));
+            println!("status: supported");
+        }
+        Err(e) => println!("status: not supported: {e}"),
+    }
+    Ok(())
+}

@@ -203,7 +203,7 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
         let attr_f = |k: &str, d: f64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.f as f64);
         let attr_i = |k: &str, d: i64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.i);
         let out_name = n.output.first().cloned().ok_or_else(|| invalid("no output".into()))?;
-        let mut push = |graph: &mut Graph, op: Op, shape: Vec<usize>| -> Val {
+        let push = |graph: &mut Graph, op: Op, shape: Vec<usize>| -> Val {
             graph.nodes.push(Node { name: name.clone(), op, shape });
             Val::Value(graph.nodes.len())
         };
