@@ -397,6 +397,16 @@ impl QGraph {
 
     /// The integer forward pass: every tensor and every remainder.
     pub fn forward(&self, input: &[i64]) -> Result<Witness, ForwardError> {
+        self.forward_with(input, |_, _, _| {})
+    }
+
+    /// The forward pass with a hook that sees (and may change) each node's output and
+    /// remainder right after it is computed. Tests use it to build cheating provers.
+    pub fn forward_with(
+        &self,
+        input: &[i64],
+        mut hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
+    ) -> Result<Witness, ForwardError> {
         let n_in = self.input().len();
         if input.len() != n_in {
             return Err(ForwardError::InputLength { expected: n_in, got: input.len() });
@@ -485,6 +495,8 @@ impl QGraph {
                     });
                 }
             }
+            let mut out = out;
+            hook(ni, &mut out, &mut rem);
             values.push(out);
             rems.push(rem);
         }

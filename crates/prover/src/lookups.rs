@@ -17,11 +17,13 @@ fn operand_values<'a>(w: &'a Witness, op: Operand) -> &'a [i64] {
     }
 }
 
-/// How often each table entry is read, per table (empty for unused tables).
+/// How often each table entry is read, per table (empty for unused tables). `strict`: an entry
+/// outside its table is an error; otherwise it is skipped (the proof then fails).
 pub(crate) fn multiplicities(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
+    strict: bool,
 ) -> Result<Vec<Vec<u64>>, ProveError> {
     let size = 1usize << g.config.table_bits;
     let mut m = vec![Vec::new(); g.tables.len()];
@@ -32,7 +34,10 @@ pub(crate) fn multiplicities(
         for (i, &a) in operand_values(w, l.a).iter().enumerate() {
             let j = l.scale * a + l.offset;
             if j < 0 || j >= size as i64 {
-                return Err(ProveError::LookupRange { table: l.table, index: i, value: a });
+                if strict {
+                    return Err(ProveError::LookupRange { table: l.table, index: i, value: a });
+                }
+                continue;
             }
             m[l.table][j as usize] += 1;
         }

@@ -282,3 +282,33 @@ mod tests {
         assert!(v.read_e(b"a").is_err());
     }
 }
+
+#[cfg(test)]
+mod skipped_absorb {
+    use super::*;
+
+    /// A prover whose transcript skips the absorb of a message draws its next challenge
+    /// independently of that message, so it could choose the message after seeing the
+    /// challenge. The verifier absorbs everything it reads: the two sides then disagree on every
+    /// later challenge, and the proof built on the prover's challenges fails.
+    #[test]
+    fn transcript_that_skips_an_absorb_diverges_from_the_verifier() {
+        let id = [9u8; 32];
+        let msg = E::from(F::from_u64(42));
+        let mut cheat = ProverTranscript::new(&id);
+        let mut w = Writer::new();
+        w.e(msg);
+        cheat.proof.raw(&w.bytes); // written, not absorbed
+        let c_cheat = cheat.challenge_e(b"c");
+        let proof = cheat.finish();
+        let mut v = VerifierTranscript::new(&id, &proof);
+        assert_eq!(v.read_e(b"m").unwrap(), msg);
+        assert_ne!(v.challenge_e(b"c"), c_cheat);
+
+        let mut honest = ProverTranscript::new(&id);
+        honest.write_e(b"m", msg);
+        let mut v = VerifierTranscript::new(&id, &honest.clone().finish());
+        v.read_e(b"m").unwrap();
+        assert_eq!(v.challenge_e(b"c"), honest.challenge_e(b"c"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Fuzzing the verifier with proptest: random and mutated proof files must be rejected with an
+//! error, never accepted and never a panic. (cargo-fuzz needs nightly; this runs on stable in CI.)
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use std::sync::OnceLock;
+use zkgrad_verifier::{model_commitment, verify_with_commitment, verify_with_model, ProofFile};
+
+struct Fixture {
+    s: Setup,
+    bytes: Vec<u8>,
+    commitment: [u8; 32],
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let s = setup(seed_mlp(), 8, 5);
+        let p = prove_ok(&s).proof;
+        let commitment = model_commitment(&p.circuit, &p.weight_root);
+        Fixture { bytes: p.to_bytes(), s, commitment }
+    })
+}
+
+/// Parses and verifies both ways; true if anything accepted.
+fn accepted(bytes: &[u8]) -> bool {
+    let f = fixture();
+    let Ok(p) = ProofFile::from_bytes(bytes) else { return false };
+    let by_model = verify_with_model(&p, &f.s.q, &f.s.model.root(), &small_params()).is_ok();
+    let by_commitment = verify_with_commitment(&p, &f.commitment, &small_params()).is_ok();
+    by_model || by_commitment
+}
+
+#[test]
+fn honest_proof_is_accepted_both_ways() {
+    assert!(accepted(&fixture().bytes));
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { pos: usize, mask: u8 },
+    Set { pos: usize, byte: u8 },
+    Truncate { len: usize },
+    Insert { pos: usize, bytes: Vec<u8> },
+    Remove { pos: usize, n: usize },
+    Splice { from: usize, to: usize, n: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(pos, mask)| Mutation::Flip { pos, mask }),
+        (any::<usize>(), any::<u8>()).prop_map(|(pos, byte)| Mutation::Set { pos, byte }),
+        any::<usize>().prop_map(|len| Mutation::Truncate { len }),
+        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..40)).prop_map(|(pos, bytes)| Mutation::Insert { pos, bytes }),
+        (any::<usize>(), 1usize..64).prop_map(|(pos, n)| Mutation::Remove { pos, n }),
+        (any::<usize>(), any::<usize>(), 1usize..64).prop_map(|(from, to, n)| Mutation::Splice { from, to, n }),
+    ]
+}
+
+fn apply(b: &mut Vec<u8>, m: &Mutation) -> bool {
+    let len = b.len();
+    let before = b.clone();
+    match m {
+        Mutation::Flip { pos, mask } => b[pos % len] ^= mask,
+        Mutation::Set { pos, byte } => b[pos % len] = *byte,
+        Mutation::Truncate { len: n } => b.truncate(n % len),
+        Mutation::Insert { pos, bytes } => {
+            let p = pos % (len + 1);
+            b.splice(p..p, bytes.iter().copied());
+        }
+        Mutation::Remove { pos, n } => {
+            let p = pos % len;
+            b.drain(p..(p + n).min(len));
+        }
+        Mutation::Splice { from, to, n } => {
+            let (f, t) = (from % len, to % len);
+            let n = (*n).min(len - f).min(len - t);
+            let src = b[f..f + n].to_vec();
+            b[t..t + n].copy_from_slice(&src);
+        }
+    }
+    *b != before
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_proofs_are_rejected(ms in proptest::collection::vec(mutation(), 1..4)) {
+        let mut b = fixture().bytes.clone();
+        let mut changed = false;
+        for m in &ms {
+            changed |= apply(&mut b, m);
+        }
+        prop_assume!(changed && b != fixture().bytes);
+        prop_assert!(!accepted(&b));
+    }
+
+    #[test]
+    fn random_bytes_are_rejected(b in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        prop_assert!(!accepted(&b));
+    }
+
+    #[test]
+    fn random_body_behind_a_valid_header_is_rejected(body in proptest::collection::vec(any::<u8>(), 0..4000)) {
+        let mut p = ProofFile::from_bytes(&fixture().bytes).unwrap();
+        p.body = body;
+        prop_assert!(!accepted(&p.to_bytes()));
+    }
+}

@@ -1,0 +1,212 @@
+//! Cheating provers and tampered proofs, each named for what it shows is rejected.
+
+mod common;
+use common::*;
+use zkgrad_model::quant::{QOp, TensorKind};
+use zkgrad_prover::{prove_witness, CommittedModel};
+use zkgrad_verifier::{verify, verify_with_commitment, verify_with_model, model_commitment, VerifyError};
+
+fn check(s: &Setup, p: &zkgrad_verifier::ProofFile) -> Result<(), VerifyError> {
+    verify(&s.q, &p.weight_root, &p.input, &p.output, &p.body, &small_params())
+}
+
+#[test]
+fn proof_checked_against_another_model_is_rejected() {
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    // Same architecture, other weights.
+    let mut other = seed_mlp();
+    if let zkgrad_model::Op::Linear { w, .. } = &mut other.nodes[2].op {
+        w[3] += 0.25;
+    }
+    let q2 = zkgrad_model::QGraph::from_graph(&other, s.q.config).unwrap();
+    let m2 = CommittedModel::new(&q2, &small_params());
+    assert_ne!(m2.root(), p.weight_root);
+    assert_eq!(verify_with_model(&p, &q2, &m2.root(), &small_params()), Err(VerifyError::ProtocolMismatch));
+    // Even forcing the check through with the other model's commitment fails.
+    assert!(verify(&q2, &m2.root(), &p.input, &p.output, &p.body, &small_params()).is_err());
+    // And against the other model's published commitment.
+    let c2 = model_commitment(&q2.describe(), &m2.root());
+    assert!(verify_with_commitment(&p, &c2, &small_params()).is_err());
+    // The honest commitment accepts.
+    let c = model_commitment(&p.circuit, &p.weight_root);
+    verify_with_commitment(&p, &c, &small_params()).unwrap();
+}
+
+#[test]
+fn proof_checked_against_another_input_is_rejected() {
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    for i in 0..p.input.len() {
+        let mut input = p.input.clone();
+        input[i] += 1;
+        assert!(verify(&s.q, &p.weight_root, &input, &p.output, &p.body, &small_params()).is_err());
+    }
+}
+
+#[test]
+fn proof_checked_against_another_output_is_rejected() {
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    for i in 0..p.output.len() {
+        for d in [-1, 1] {
+            let mut output = p.output.clone();
+            output[i] += d;
+            assert!(verify(&s.q, &p.weight_root, &p.input, &output, &p.body, &small_params()).is_err());
+        }
+    }
+}
+
+#[test]
+fn proof_with_another_precision_is_rejected() {
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    let mut cfg = s.q.config;
+    cfg.act_frac -= 1;
+    let q2 = zkgrad_model::QGraph::from_graph(&s.graph, cfg).unwrap();
+    assert!(verify(&q2, &p.weight_root, &p.input, &p.output, &p.body, &small_params()).is_err());
+}
+
+/// A tiny model whose proof is small enough to flip every byte.
+fn tiny() -> Setup {
+    use zkgrad_model::graph::{Graph, Node, Op};
+    use zkgrad_model::table::ActKind;
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 2],
+        nodes: vec![
+            Node { name: "fc".into(), op: Op::Linear { x: 0, w: vec![0.5, -0.25, 0.75, 0.125], bias: Some(vec![0.1, -0.2]), in_features: 2, out_features: 2 }, shape: vec![1, 2] },
+            Node { name: "sig".into(), op: Op::Act { x: 1, kind: ActKind::Sigmoid }, shape: vec![1, 2] },
+            Node { name: "out".into(), op: Op::Linear { x: 2, w: vec![1.0, -1.0], bias: None, in_features: 2, out_features: 1 }, shape: vec![1, 1] },
+        ],
+        output: 3,
+    };
+    setup(g, 5, 3)
+}
+
+#[test]
+fn every_single_byte_flip_of_a_small_proof_is_rejected() {
+    let s = tiny();
+    let p = prove_ok(&s).proof;
+    check(&s, &p).unwrap();
+    for pos in 0..p.body.len() {
+        for bit in [0u8, 5] {
+            let mut b = p.clone();
+            b.body[pos] ^= 1 << bit;
+            assert!(check(&s, &b).is_err(), "flipping bit {bit} of byte {pos} was accepted");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_and_extension_of_a_small_proof_is_rejected() {
+    let s = tiny();
+    let p = prove_ok(&s).proof;
+    for n in 0..p.body.len() {
+        let mut b = p.clone();
+        b.body.truncate(n);
+        assert!(check(&s, &b).is_err(), "truncation to {n} accepted");
+    }
+    let mut b = p.clone();
+    b.body.push(0);
+    assert!(matches!(check(&s, &b), Err(VerifyError::Transcript(_))));
+}
+
+#[test]
+fn sampled_byte_flips_of_the_seed_mlp_proof_are_rejected() {
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    let step = (p.body.len() / 400).max(1);
+    for pos in (0..p.body.len()).step_by(step) {
+        let mut b = p.clone();
+        b.body[pos] ^= 0x04;
+        assert!(check(&s, &b).is_err(), "flip at {pos} accepted");
+    }
+}
+
+/// Every committed value (and every public output) that a cheating prover changes by ±1 — alone,
+/// or with every later value recomputed from it — is caught.
+fn perturbations_rejected(s: &Setup) {
+    let honest = s.q.forward(&s.input).unwrap();
+    let mut cases = 0;
+    for (ni, node) in s.q.nodes.iter().enumerate() {
+        let t = ni + 1;
+        let tensor = &s.q.tensors[t];
+        let has_rem = honest.rems[ni].is_some();
+        // Targets: the node's output if committed or public, and its remainder.
+        let mut targets = vec![];
+        if tensor.kind != TensorKind::Virtual {
+            targets.push(false);
+        }
+        if has_rem {
+            targets.push(true);
+        }
+        for rem in targets {
+            for delta in [-1i64, 1] {
+                for propagate in [false, true] {
+                    let w = if propagate {
+                        s.q.forward_with(&s.input, |n, out, r| {
+                            if n == ni {
+                                if rem {
+                                    if let Some(r) = r.as_mut() {
+                                        r[0] += delta;
+                                    }
+                                } else {
+                                    out[0] += delta;
+                                }
+                            }
+                        })
+                    } else {
+                        let mut w = honest.clone();
+                        if rem {
+                            w.rems[ni].as_mut().unwrap()[0] += delta;
+                        } else {
+                            w.values[t][0] += delta;
+                        }
+                        Ok(w)
+                    };
+                    let Ok(w) = w else { continue }; // the tamper broke the forward pass itself
+                    let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
+                    let what = format!("{} ({:?}) {} {delta:+} propagate={propagate}", node.name, node.op, if rem { "remainder" } else { "output" });
+                    assert!(check(s, &p).is_err(), "cheating prover accepted: {what}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(cases > 0);
+}
+
+#[test]
+fn cheating_prover_off_by_one_in_each_op_of_the_seed_mlp_is_rejected() {
+    perturbations_rejected(&setup(seed_mlp(), 10, 1));
+}
+
+#[test]
+fn cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
+    let s = setup(all_ops(), 10, 2);
+    // The graph really has every op kind.
+    for want in ["Gemm", "Add", "Sub", "Scale", "Requant", "Act"] {
+        assert!(s.q.nodes.iter().any(|n| format!("{:?}", n.op).starts_with(want)), "{want}");
+    }
+    assert!(s.q.nodes.iter().any(|n| matches!(n.op, QOp::Act { kind: zkgrad_model::ActKind::Tanh, .. })));
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn cheating_prover_with_a_wrong_weight_is_rejected() {
+    // The prover computes with other weights but presents the honest model's commitment.
+    let s = setup(seed_mlp(), 10, 1);
+    let mut q2 = s.q.clone();
+    q2.weights[0].data[0] += 1;
+    let w = q2.forward(&s.input).unwrap();
+    let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
+    assert!(check(&s, &p).is_err());
+}
+
+#[test]
+fn out_of_range_activation_input_is_refused_by_the_honest_prover() {
+    let s = setup(seed_mlp(), 10, 1);
+    let big: Vec<i64> = s.input.iter().map(|v| v * 1000 + 100_000).collect();
+    assert!(zkgrad_prover::prove(&s.q, &s.model, &big, &small_params()).is_err());
+}
