@@ -307,7 +307,8 @@ mod skipped_absorb {
 
         let mut honest = ProverTranscript::new(&id);
         honest.write_e(b"m", msg);
-        let mut v = VerifierTranscript::new(&id, &honest.clone().finish());
+        let honest_proof = honest.clone().finish();
+        let mut v = VerifierTranscript::new(&id, &honest_proof);
         v.read_e(b"m").unwrap();
         assert_eq!(v.challenge_e(b"c"), honest.challenge_e(b"c"));
     }
