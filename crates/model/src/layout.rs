@@ -16,8 +16,6 @@ pub enum CommitRef {
     Tensor(usize),
     /// The remainder of the requantization at this node.
     Rem(usize),
-    /// The multiplicities of this lookup table.
-    Mult(usize),
 }
 
 /// One column a lookup reads.
@@ -122,7 +120,7 @@ impl QGraph {
         out
     }
 
-    /// The witness commitment: committed tensors, remainders, multiplicities.
+    /// The witness commitment: committed tensors and remainders.
     pub fn witness_layout(&self) -> WitnessLayout {
         let mut items = Vec::new();
         for (i, t) in self.tensors.iter().enumerate() {
@@ -135,11 +133,6 @@ impl QGraph {
                 if shift > 0 {
                     items.push((CommitRef::Rem(ni), self.tensors[ni + 1].log_size()));
                 }
-            }
-        }
-        for (ti, _) in self.tables.iter().enumerate() {
-            if self.lookups().iter().any(|l| l.table == ti) {
-                items.push((CommitRef::Mult(ti), self.config.table_bits as usize));
             }
         }
         PackedLayout::pack(items)

@@ -24,7 +24,7 @@ pub struct QConfig {
 }
 
 impl QConfig {
-    pub const DEFAULT_TABLE_BITS: u32 = 16;
+    pub const DEFAULT_TABLE_BITS: u32 = 20;
     pub const DEFAULT_WEIGHT_FRAC: u32 = 16;
 
     /// Picks `act_frac` from sample inputs: the largest number of fractional bits that keeps

@@ -138,7 +138,6 @@ pub fn prove_witness(
         let vals: Vec<F> = match what {
             CommitRef::Tensor(ti) => padded(g, &w, Operand::Tensor(*ti)),
             CommitRef::Rem(n) => padded(g, &w, Operand::Rem(*n)),
-            CommitRef::Mult(ti) => mults[*ti].iter().map(|&m| F::from_u64(m)).collect(),
         };
         let off = block << log;
         packed[off..off + vals.len()].copy_from_slice(&vals);

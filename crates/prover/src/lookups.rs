@@ -1,7 +1,6 @@
-//! LogUp arguments, write side: multiplicities, then per table one table-side and one
+//! LogUp arguments, write side: the sparse multiplicities of every used table, then one
 //! value-side fractional-sum GKR per lookup (see `zkgrad-lookup` and `zkgrad-verifier`).
 
-use rayon::prelude::*;
 use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
@@ -17,20 +16,18 @@ fn operand_values<'a>(w: &'a Witness, op: Operand) -> &'a [i64] {
     }
 }
 
-/// How often each table entry is read, per table (empty for unused tables). `strict`: an entry
-/// outside its table is an error; otherwise it is skipped (the proof then fails).
+/// How often each table entry is read, per table, as a sorted list of `(entry, count)` with
+/// counts ≥ 1. `strict`: an entry outside its table is an error; otherwise it is skipped (the
+/// proof then fails).
 pub(crate) fn multiplicities(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
     strict: bool,
-) -> Result<Vec<Vec<u64>>, ProveError> {
+) -> Result<Vec<Vec<(usize, u64)>>, ProveError> {
     let size = 1usize << g.config.table_bits;
-    let mut m = vec![Vec::new(); g.tables.len()];
+    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); g.tables.len()];
     for l in lookups {
-        if m[l.table].is_empty() {
-            m[l.table] = vec![0u64; size];
-        }
         for (i, &a) in operand_values(w, l.a).iter().enumerate() {
             let j = l.scale * a + l.offset;
             if j < 0 || j >= size as i64 {
@@ -39,30 +36,43 @@ pub(crate) fn multiplicities(
                 }
                 continue;
             }
-            m[l.table][j as usize] += 1;
+            reads[l.table].push(j as usize);
         }
     }
-    Ok(m)
+    Ok(reads
+        .into_iter()
+        .map(|mut r| {
+            r.sort_unstable();
+            let mut out: Vec<(usize, u64)> = Vec::new();
+            for j in r {
+                match out.last_mut() {
+                    Some((k, m)) if *k == j => *m += 1,
+                    _ => out.push((j, 1)),
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 pub(crate) fn prove(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
-    mults: &[Vec<u64>],
+    mults: &[Vec<(usize, u64)>],
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
+    for (ti, _) in g.used_tables() {
+        let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
+        t.write_fs(b"lookup/nnz", &[F::from_u64(nz.len() as u64)]);
+        let mut msg: Vec<F> = nz.iter().map(|&(j, _)| F::from_u64(j as u64)).collect();
+        msg.extend(nz.iter().map(|&(_, m)| F::from_u64(m)));
+        t.write_fs(b"lookup/mult", &msg);
+    }
     let gamma = t.challenge_e(b"lookup/gamma");
     let alpha = t.challenge_e(b"lookup/alpha");
-    let bits = g.config.table_bits;
-    for (ti, table) in g.used_tables() {
-        let size = 1usize << bits;
-        let p: Vec<E> = mults[ti].iter().map(|&m| E::from(F::from_u64(m))).collect();
-        let q: Vec<E> = (0..size).into_par_iter().map(|j| alpha - table.entry(j, bits, gamma)).collect();
-        let leaf = zkgrad_lookup::prove(p, q, t);
-        t.write_e(b"lookup/mult", leaf.p);
-        claims.witness.push((zkgrad_model::CommitRef::Mult(ti), leaf.point));
+    for (ti, _) in g.used_tables() {
         for l in lookups.iter().filter(|l| l.table == ti) {
             let shape = g.operand_tensor(l.a);
             let a = padded(g, w, l.a);

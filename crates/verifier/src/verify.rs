@@ -2,10 +2,11 @@
 //!
 //! Order (the prover in `zkgrad-prover` writes exactly this):
 //! 1. observe the public input and output;
-//! 2. read the witness commitment root; draw the lookup challenges `γ`, `α`;
-//! 3. per used table: the table-side fractional-sum GKR (leaves `m_j / (α − t_j)`), then one
-//!    value-side GKR per lookup into it (leaves `[i real] / (α − v_i)`); check that the
-//!    fractions agree;
+//! 2. read the witness commitment root; per used table, read its multiplicities as a sparse
+//!    list (strictly increasing entries `j < 2^K`, counts `m_j ≥ 1`); draw `γ`, `α`;
+//! 3. per used table: one value-side fractional-sum GKR per lookup into it (leaves
+//!    `[i real] / (α − v_i)`), and check that their fractions add up to the table side
+//!    `Σ_j m_j / (α − t_j)`, which the verifier computes itself from the sparse list;
 //! 4. nodes in reverse order: each requantization is checked at a fresh random point, and every
 //!    claim on a virtual tensor is reduced through the op that produced it (a sumcheck for a
 //!    Gemm, linear algebra for Add/Sub/Scale);
@@ -16,7 +17,7 @@
 //! from the proof); no value read from the proof is ever used as an index.
 #![allow(clippy::indexing_slicing)]
 
-use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E};
+use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, PrimeField64, E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
 use zkgrad_model::quant::{QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
@@ -100,6 +101,36 @@ pub fn verify(
     t.observe(b"public/output", &public_bytes(output));
 
     let witness_root = t.read_digest(b"witness/root")?;
+    let lookups = g.lookups();
+    let mut mults = Vec::new();
+    for (ti, table) in g.used_tables() {
+        let bad = |why| VerifyError::Lookup { table: ti, name: table.describe(), why };
+        let n_lookups: usize =
+            lookups.iter().filter(|l| l.table == ti).map(|l| g.operand_tensor(l.a).len()).sum();
+        let nnz = t.read_fs(b"lookup/nnz", 1)?;
+        let nnz = nnz.first().map_or(u64::MAX, |v| v.as_canonical_u64());
+        if nnz > n_lookups.min(1usize << g.config.table_bits) as u64 {
+            return Err(bad("more table entries than lookups"));
+        }
+        let msg = t.read_fs(b"lookup/mult", 2 * nnz as usize)?;
+        let (idx, cnt) = msg.split_at(nnz as usize);
+        let mut prev: Option<u64> = None;
+        let mut total: u64 = 0;
+        let mut entries = Vec::with_capacity(nnz as usize);
+        for (j, m) in idx.iter().zip(cnt) {
+            let (j, m) = (j.as_canonical_u64(), m.as_canonical_u64());
+            if j >= 1u64 << g.config.table_bits || prev.is_some_and(|p| j <= p) || m == 0 {
+                return Err(bad("malformed multiplicities"));
+            }
+            total = total.saturating_add(m);
+            prev = Some(j);
+            entries.push((j as usize, m));
+        }
+        if total != n_lookups as u64 {
+            return Err(bad("multiplicities do not count every lookup"));
+        }
+        mults.push(entries);
+    }
     let gamma = t.challenge_e(b"lookup/gamma");
     let alpha = t.challenge_e(b"lookup/alpha");
     let bits = g.config.table_bits;
@@ -113,19 +144,16 @@ pub fn verify(
     };
 
     // 3. Lookups.
-    let lookups = g.lookups();
-    for (ti, table) in g.used_tables() {
+    for ((ti, table), entries) in g.used_tables().into_iter().zip(&mults) {
         let name = table.describe();
         let gkr_err = |source| VerifyError::LookupGkr { table: ti, name: name.clone(), source };
-        let tree = zkgrad_lookup::verify(bits as usize, &mut t).map_err(gkr_err)?;
-        let m = t.read_e(b"lookup/mult")?;
-        let leaf = &tree.leaves;
-        if leaf.p != m || leaf.q != alpha - table.mle(&leaf.point, bits, gamma) {
-            return Err(VerifyError::Lookup { table: ti, name, why: "table leaves do not match the table" });
-        }
-        claims.witness.push((CommitRef::Mult(ti), leaf.point.clone(), m));
-        if tree.root_q == E::ZERO {
-            return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+        // The table side, Σ_j m_j / (α − t_j), from the sparse multiplicities.
+        let mut table_side = E::ZERO;
+        for &(j, m) in entries {
+            let Some(inv) = (alpha - table.entry(j, bits, gamma)).try_inverse() else {
+                return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+            };
+            table_side += inv * E::from(F::from_u64(m));
         }
         let mut sum = E::ZERO;
         for l in lookups.iter().filter(|l| l.table == ti) {
@@ -150,7 +178,7 @@ pub fn verify(
             };
             sum += vt.root_p * inv;
         }
-        if sum * tree.root_q != tree.root_p {
+        if sum != table_side {
             return Err(VerifyError::Lookup { table: ti, name, why: "looked-up values are not all in the table" });
         }
     }
