@@ -1,10 +1,193 @@
-//! `zkgrad bench`: placeholder filled in below.
-use anyhow::Result;
+//! `zkgrad bench`: prove time, verify time, proof bytes, peak RSS, one-time weight commitment
+//! time and accuracy against the f64 model, per workload. Each workload runs in a child
+//! process of its own so that its peak RSS is its own.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use serde_json::{json, Value};
+use zkgrad_model::table::ActKind;
+use zkgrad_model::zoo;
+use zkgrad_model::{Graph, QConfig, QGraph};
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{prove, CommittedModel};
+use zkgrad_verifier::{verify, ProofFile};
 
 #[derive(Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Run only these workloads (comma-separated); default: all of the suite.
+    #[arg(long, value_delimiter = ',')]
+    pub workload: Vec<String>,
+    /// Which suite: "inference" (workload A and the dense nets).
+    #[arg(long, default_value = "inference")]
+    pub suite: String,
+    /// Timed repetitions of prove and verify (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Print one JSON object per workload instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the markdown table to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Internal: run one workload in this process.
+    #[arg(long, hide = true)]
+    pub child: bool,
+}
 
-pub fn run(_a: BenchArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+struct Workload {
+    name: &'static str,
+    what: &'static str,
+    build: fn() -> Graph,
+}
+
+fn workloads() -> Vec<Workload> {
+    vec![
+        Workload { name: "seed-mlp", what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params", build: || zoo::seed_mlp(0) },
+        Workload { name: "linear-64", what: "Linear(64,64), 4.2k params", build: || zoo::mlp(&[64, 64], ActKind::Relu, 1) },
+        Workload { name: "linear-1024", what: "Linear(1024,1024), 1.05M params", build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2) },
+        Workload { name: "dense-1m", what: "MLP 784-1024-256-10, ReLU, 1.07M params", build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3) },
+        Workload { name: "linear-4096x1024", what: "Linear(4096,1024), 4.2M params", build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4) },
+        Workload { name: "dense-4m", what: "MLP 1024-2048-1024-10, ReLU, 4.2M params", build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5) },
+    ]
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn run_one(w: &Workload, runs: usize) -> Result<Value> {
+    let graph = (w.build)();
+    let x = zoo::uniform(99, graph.n_inputs());
+    let config = QConfig::calibrate(&graph, &[x.clone()], QConfig::DEFAULT_TABLE_BITS);
+    let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
+    let params = PcsParams::default();
+    let t = Instant::now();
+    let model = CommittedModel::new(&q, &params);
+    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
+    let xq: Vec<i64> = x
+        .iter()
+        .map(|&v| zkgrad_model::quant::quantize_input(v, config.act_frac).ok_or_else(|| anyhow!("bad input")))
+        .collect::<Result<_>>()?;
+    let mut prove_ms = Vec::new();
+    let mut proof: Option<ProofFile> = None;
+    let mut phases = json!({});
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let out = prove(&q, &model, &xq, &params).map_err(|e| anyhow!("{e}"))?;
+        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let tm = &out.timings;
+        phases = json!({"forward_ms": ms(tm.forward), "commit_ms": ms(tm.commit), "lookups_ms": ms(tm.lookups), "layers_ms": ms(tm.layers), "openings_ms": ms(tm.openings)});
+        proof = Some(out.proof);
+    }
+    let proof = proof.ok_or_else(|| anyhow!("no proof"))?;
+    let bytes = proof.to_bytes();
+    let mut verify_ms = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
+        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params).map_err(|e| anyhow!("verification failed: {e}"))?;
+        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let float = graph.forward_f64(&x);
+    let fy = &float[graph.output];
+    let s = (1u64 << q.output_tensor().frac) as f64;
+    let max_err = proof.output.iter().zip(fy).map(|(a, b)| (*a as f64 / s - b).abs()).fold(0.0, f64::max);
+    let max_abs = fy.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    Ok(json!({
+        "workload": w.name,
+        "what": w.what,
+        "params": graph.n_params(),
+        "prove_ms": median(prove_ms),
+        "verify_ms": median(verify_ms),
+        "proof_bytes": bytes.len(),
+        "commit_ms": commit_ms,
+        "peak_rss_mb": peak_rss_mb(),
+        "max_abs_error": max_err,
+        "max_abs_output": max_abs,
+        "act_frac": config.act_frac,
+        "weight_frac": config.weight_frac,
+        "table_bits": config.table_bits,
+        "runs": runs.max(1),
+        "prove_phases": phases,
+    }))
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    if a.suite != "inference" {
+        bail!("unknown suite {:?}; available: inference", a.suite);
+    }
+    let all = workloads();
+    let chosen: Vec<&Workload> = if a.workload.is_empty() {
+        all.iter().collect()
+    } else {
+        a.workload
+            .iter()
+            .map(|n| all.iter().find(|w| w.name == n).ok_or_else(|| anyhow!("unknown workload {n}; available: {}", all.iter().map(|w| w.name).collect::<Vec<_>>().join(", "))))
+            .collect::<Result<_>>()?
+    };
+    if a.child {
+        let [w] = chosen.as_slice() else { bail!("--child runs exactly one workload") };
+        println!("{}", run_one(w, a.runs)?);
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("cannot find the zkgrad binary")?;
+    let mut rows = Vec::new();
+    for w in chosen {
+        eprintln!("bench {} ({}) ...", w.name, w.what);
+        let out = Command::new(&exe)
+            .args(["bench", "--child", "--workload", w.name, "--runs", &a.runs.to_string()])
+            .output()
+            .context("cannot run the benchmark child")?;
+        if !out.status.success() {
+            bail!("workload {} failed: {}", w.name, String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).context("benchmark child printed no JSON")?;
+        if a.json {
+            println!("{v}");
+        }
+        rows.push(v);
+    }
+    let mut table = String::from(
+        "| workload | params | prove | verify | proof | peak RSS | weight commit (once) | max abs error (output scale) | precision |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for v in &rows {
+        table += &format!(
+            "| {} | {} | {:.1} ms | {:.2} ms | {:.1} KiB | {:.0} MB | {:.1} ms | {:.1e} ({:.2}) | act 2^-{}, w 2^-{}, tables 2^{} |\n",
+            v["workload"].as_str().unwrap_or("?"),
+            v["params"],
+            v["prove_ms"].as_f64().unwrap_or(f64::NAN),
+            v["verify_ms"].as_f64().unwrap_or(f64::NAN),
+            v["proof_bytes"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+            v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+            v["commit_ms"].as_f64().unwrap_or(f64::NAN),
+            v["max_abs_error"].as_f64().unwrap_or(f64::NAN),
+            v["max_abs_output"].as_f64().unwrap_or(f64::NAN),
+            v["act_frac"], v["weight_frac"], v["table_bits"],
+        );
+    }
+    if !a.json {
+        print!("{table}");
+    }
+    if let Some(p) = &a.out {
+        std::fs::write(p, &table).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
 }

@@ -134,7 +134,7 @@ pub fn verify(n_vars: usize, t: &mut VerifierTranscript) -> Result<VerifiedTree,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zkgrad_field::{Field, F};
+    use zkgrad_field::{Field, PrimeCharacteristicRing, F};
     use zkgrad_poly::eval_mle;
 
     fn leaves(n: usize) -> (Vec<E>, Vec<E>) {

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod layout;
 pub mod quant;
 pub mod table;
+pub mod zoo;
 
 pub use graph::{Graph, Node, Op};
 pub use layout::{CommitRef, Lookup, Operand, WitnessLayout};

@@ -39,7 +39,7 @@ use p3_matrix::dense::RowMajorMatrix;
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, TwoAdicField, E, F};
 use zkgrad_poly::{eq_eval, eq_table, eval_mle_base};
-use zkgrad_sumcheck::{ProductOracle, SumcheckError};
+use zkgrad_sumcheck::{BaseExtProduct, SumcheckError};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
 
 /// A 32-byte digest.
@@ -176,6 +176,26 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverDat
     ProverData { layout, values, leaves, tree: Some(tree), root }
 }
 
+/// `Σ_row weights[row] · M[row, ·]` for a row-major matrix `M` with `cols` columns, walking `M`
+/// in memory order (each thread owns a band of columns).
+pub fn row_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
+    let chunk = 512.min(cols).max(1);
+    let mut out = vec![E::ZERO; cols];
+    out.par_chunks_mut(chunk).enumerate().for_each(|(ci, band)| {
+        let c0 = ci * chunk;
+        for (row, &w) in weights.iter().enumerate() {
+            if w == E::ZERO {
+                continue;
+            }
+            let Some(src) = m.get(row * cols + c0..row * cols + c0 + band.len()) else { continue };
+            for (o, &v) in band.iter_mut().zip(src) {
+                *o += w * v;
+            }
+        }
+    });
+    out
+}
+
 /// `Enc(u)_j`: the row polynomial with coefficients `u` at `ω^j`, `ω` of order `2^log_len`.
 fn encode_at(u: &[E], log_len: usize, j: usize) -> E {
     let x = F::two_adic_generator(log_len).exp_u64(j as u64);
@@ -184,6 +204,12 @@ fn encode_at(u: &[E], log_len: usize, j: usize) -> E {
 
 /// Opens the committed table at `point` (the value itself is the caller's claim).
 pub fn open(pd: &ProverData, point: &[E], params: &PcsParams, t: &mut ProverTranscript) {
+    open_multi(pd, &[point.to_vec()], params, t)
+}
+
+/// Opens the committed table at several points with one set of column queries: one random
+/// combination `u_r`, one `u_z` per point, every queried column checked against all of them.
+pub fn open_multi(pd: &ProverData, points: &[Vec<E>], params: &PcsParams, t: &mut ProverTranscript) {
     let layout = pd.layout;
     if layout.clear {
         t.write_fs(b"pcs/clear", &pd.values);
@@ -193,15 +219,11 @@ pub fn open(pd: &ProverData, point: &[E], params: &PcsParams, t: &mut ProverTran
     let rows = 1usize << a;
     let cols = 1usize << b;
     let r = t.challenge_vec(b"pcs/r", rows);
-    let eq_hi = eq_table(&point[b..]);
-    let combine = |w: &[E]| -> Vec<E> {
-        (0..cols)
-            .into_par_iter()
-            .map(|c| (0..rows).map(|row| w[row] * pd.values[(row << b) + c]).sum())
-            .collect()
-    };
-    t.write_es(b"pcs/u_r", &combine(&r));
-    t.write_es(b"pcs/u_z", &combine(&eq_hi));
+    t.write_es(b"pcs/u_r", &row_combination(&pd.values, cols, &r));
+    for point in points {
+        let eq_hi = eq_table(&point[b..]);
+        t.write_es(b"pcs/u_z", &row_combination(&pd.values, cols, &eq_hi));
+    }
     let n_leaves = 1usize << (b + params.log_inv_rate);
     let Some(tree) = pd.tree.as_ref() else { unreachable!("Ligero layout always has a tree") };
     for _ in 0..params.n_queries {
@@ -223,16 +245,29 @@ pub fn verify(
     params: &PcsParams,
     t: &mut VerifierTranscript,
 ) -> Result<(), PcsError> {
+    verify_multi(root, log_n, &[(point.to_vec(), value)], params, t)
+}
+
+/// Checks an [`open_multi`] opening of `root` at every `(point, value)` claim.
+pub fn verify_multi(
+    root: &Digest,
+    log_n: usize,
+    claims: &[(Vec<E>, E)],
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
     let layout = Layout::choose(log_n, params);
-    if point.len() != log_n {
-        return Err(PcsError::ClaimShape { index: 0, why: "point has the wrong number of variables" });
+    for (index, (point, _)) in claims.iter().enumerate() {
+        if point.len() != log_n {
+            return Err(PcsError::ClaimShape { index, why: "point has the wrong number of variables" });
+        }
     }
     if layout.clear {
         let values = t.read_fs(b"pcs/clear", 1 << log_n)?;
         if clear_root(log_n, &values) != *root {
             return Err(PcsError::ClearMismatch);
         }
-        return if eval_mle_base(&values, point) == value {
+        return if claims.iter().all(|(p, v)| eval_mle_base(&values, p) == *v) {
             Ok(())
         } else {
             Err(PcsError::WrongEvaluation)
@@ -243,13 +278,15 @@ pub fn verify(
     let cols = 1usize << b;
     let r = t.challenge_vec(b"pcs/r", rows);
     let u_r = t.read_es(b"pcs/u_r", cols)?;
-    let u_z = t.read_es(b"pcs/u_z", cols)?;
-    let (z_lo, z_hi) = point.split_at(b);
-    let eq_hi = eq_table(z_hi);
-    let eq_lo = eq_table(z_lo);
-    let at_z: E = u_z.iter().zip(&eq_lo).map(|(u, e)| *u * *e).sum();
-    if at_z != value {
-        return Err(PcsError::WrongEvaluation);
+    let mut evals = Vec::with_capacity(claims.len());
+    for (point, value) in claims {
+        let u_z = t.read_es(b"pcs/u_z", cols)?;
+        let (z_lo, z_hi) = point.split_at(b);
+        let at_z: E = u_z.iter().zip(&eq_table(z_lo)).map(|(u, e)| *u * *e).sum();
+        if at_z != *value {
+            return Err(PcsError::WrongEvaluation);
+        }
+        evals.push((u_z, eq_table(z_hi)));
     }
     let log_len = b + params.log_inv_rate;
     for query in 0..params.n_queries {
@@ -266,8 +303,10 @@ pub fn verify(
         if encode_at(&u_r, log_len, j) != dot(&r) {
             return Err(PcsError::Proximity { query, which: "random" });
         }
-        if encode_at(&u_z, log_len, j) != dot(&eq_hi) {
-            return Err(PcsError::Proximity { query, which: "evaluation" });
+        for (u_z, eq_hi) in &evals {
+            if encode_at(u_z, log_len, j) != dot(eq_hi) {
+                return Err(PcsError::Proximity { query, which: "evaluation" });
+            }
         }
     }
     Ok(())
@@ -323,10 +362,9 @@ pub fn prove_batch(
         }
         claim += *beta * c.value;
     }
-    let w: Vec<E> = pd.values.iter().map(|&x| E::from(x)).collect();
-    let mut oracle = ProductOracle::new(vec![w, g], 2, |v: &[E]| v[0] * v[1]);
+    let mut oracle = BaseExtProduct::new(pd.values.clone(), g);
     let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
-    let at_rho = oracle.final_values()[0];
+    let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
     open(pd, &rho, params, t);
 }

@@ -98,3 +98,37 @@ fn opening_against_another_commitment_is_rejected() {
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
     assert!(verify_batch(&pd2.root, log_n, &claims, &p, &mut v).is_err());
 }
+
+#[test]
+fn multi_point_opening_roundtrip_and_tamper() {
+    let p = PcsParams::default();
+    for log_n in [6, 14] {
+        let vals = table(log_n);
+        let pd = commit(vals.clone(), log_n, &p);
+        let claims: Vec<(Vec<E>, E)> = (0..3)
+            .map(|i| {
+                let pt = point(log_n, 10 + i);
+                let v = eval_mle_base(&vals, &pt);
+                (pt, v)
+            })
+            .collect();
+        let pts: Vec<Vec<E>> = claims.iter().map(|c| c.0.clone()).collect();
+        let mut t = ProverTranscript::new(&[4; 32]);
+        open_multi(&pd, &pts, &p, &mut t);
+        let proof = t.finish();
+        let mut v = VerifierTranscript::new(&[4; 32], &proof);
+        verify_multi(&pd.root, log_n, &claims, &p, &mut v).unwrap();
+        v.finish().unwrap();
+        let mut bad = claims.clone();
+        bad[2].1 += E::ONE;
+        let mut v = VerifierTranscript::new(&[4; 32], &proof);
+        assert!(verify_multi(&pd.root, log_n, &bad, &p, &mut v).is_err());
+        for pos in (0..proof.len()).step_by(proof.len() / 61 + 1) {
+            let mut b = proof.clone();
+            b[pos] ^= 0x20;
+            let mut v = VerifierTranscript::new(&[4; 32], &b);
+            let ok = verify_multi(&pd.root, log_n, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+            assert!(!ok, "flipped byte {pos} accepted");
+        }
+    }
+}

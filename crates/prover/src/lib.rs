@@ -16,7 +16,7 @@ use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
 use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
-use zkgrad_verifier::protocol::{packed_weights, protocol_id, public_bytes};
+use zkgrad_verifier::protocol::{commit_weights, protocol_id, public_bytes, weights_root};
 use zkgrad_verifier::ProofFile;
 
 /// Why a proof could not be produced.
@@ -28,18 +28,22 @@ pub enum ProveError {
     LookupRange { table: usize, index: usize, value: i64 },
 }
 
-/// The model's committed weights, computed once per model and reused by every proof.
+/// The model's committed weights (one commitment per weight tensor), computed once per model
+/// and reused by every proof.
 pub struct CommittedModel {
-    pub pd: ProverData,
+    pub tensors: Vec<ProverData>,
+    root: [u8; 32],
 }
 
 impl CommittedModel {
     pub fn new(g: &QGraph, params: &PcsParams) -> Self {
-        let (vals, log_n) = packed_weights(g);
-        Self { pd: zkgrad_pcs::commit(vals, log_n, params) }
+        let tensors = commit_weights(g, params);
+        let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
+        Self { root: weights_root(g, &roots), tensors }
     }
+    /// The weight commitment (a hash of the per-tensor roots).
     pub fn root(&self) -> [u8; 32] {
-        self.pd.root
+        self.root
     }
 }
 
@@ -128,7 +132,10 @@ pub fn prove_witness(
     t.observe(b"public/input", &public_bytes(input));
     t.observe(b"public/output", &public_bytes(&output));
 
-    // Witness commitment: committed tensors, remainders, multiplicities.
+    for pd in &model.tensors {
+        t.write_digest(b"weights/root", &pd.root);
+    }
+    // Witness commitment: committed tensors and remainders.
     let t1 = Instant::now();
     let lookups = g.lookups();
     let mults = lookups::multiplicities(g, &w, &lookups, false).unwrap_or_default();
@@ -157,15 +164,19 @@ pub fn prove_witness(
     timings.lookups = t2.elapsed();
 
     let t3 = Instant::now();
-    ops::prove_nodes(g, &w, &model.pd, &mut claims, &mut t);
+    ops::prove_nodes(g, &w, model, &mut claims, &mut t);
     timings.layers = t3.elapsed();
 
     let t4 = Instant::now();
     let witness_claims = block_claims(&wpd, &claims.witness, |what| wl.find(what));
     zkgrad_pcs::prove_batch(&wpd, &witness_claims, params, &mut t);
-    let weight_layout = g.weight_layout();
-    let weight_claims = block_claims(&model.pd, &claims.weights, |wi| weight_layout.find(wi));
-    zkgrad_pcs::prove_batch(&model.pd, &weight_claims, params, &mut t);
+    for (wi, pd) in model.tensors.iter().enumerate() {
+        let points: Vec<Vec<E>> =
+            claims.weights.iter().filter(|c| c.0 == wi).map(|c| c.1.clone()).collect();
+        if !points.is_empty() {
+            zkgrad_pcs::open_multi(pd, &points, params, &mut t);
+        }
+    }
     timings.openings = t4.elapsed();
 
     let proof = ProofFile {

@@ -9,21 +9,20 @@
 //!   claims on `x` and on `W`.
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
-use rayon::prelude::*;
-use zkgrad_field::{PrimeCharacteristicRing, E, F};
+use zkgrad_field::{E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
 use zkgrad_model::quant::{QGraph, QOp, TensorKind, Witness};
-use zkgrad_pcs::ProverData;
+use zkgrad_pcs::row_combination;
 use zkgrad_poly::{eq_table, eval_mle_base};
 use zkgrad_sumcheck::ProductOracle;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
-use crate::{padded, Claims};
+use crate::{padded, Claims, CommittedModel};
 
 pub(crate) fn prove_nodes(
     g: &QGraph,
     w: &Witness,
-    weights: &ProverData,
+    model: &CommittedModel,
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
@@ -37,11 +36,7 @@ pub(crate) fn prove_nodes(
         let r = t.challenge_vec(b"output/r", g.tensors[out].log_size());
         claims.pending[out].push(r);
     }
-    let wl = g.weight_layout();
-    let weight_block = |wi: usize| -> &[F] {
-        let (log, block) = wl.find(wi).unwrap_or((0, 0));
-        &weights.values[block << log..(block + 1) << log]
-    };
+    let weight_block = |wi: usize| -> &[F] { &model.tensors[wi].values };
     for (ni, node) in g.nodes.iter().enumerate().rev() {
         let o = ni + 1;
         let ot = &g.tensors[o];
@@ -106,23 +101,4 @@ pub(crate) fn prove_nodes(
             }
         }
     }
-}
-
-/// `Σ_row weights[row] · M[row, ·]` for a row-major matrix `M` with `cols` columns.
-fn row_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
-    const CHUNK: usize = 256;
-    let mut out = vec![E::ZERO; cols];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(ci, chunk)| {
-        let c0 = ci * CHUNK;
-        for (row, &wgt) in weights.iter().enumerate() {
-            if wgt == E::ZERO {
-                continue;
-            }
-            let Some(src) = m.get(row * cols + c0..row * cols + c0 + chunk.len()) else { continue };
-            for (o, &v) in chunk.iter_mut().zip(src) {
-                *o += wgt * v;
-            }
-        }
-    });
-    out
 }

@@ -276,7 +276,7 @@ mod tests {
         let mut proof = p.finish();
         proof.push(0);
         let mut v = VerifierTranscript::new(&id, &proof);
-        v.read_e(b"a").unwrap();
+        let _ = v.read_e(b"a").unwrap();
         assert_eq!(v.finish(), Err(TranscriptError::TrailingBytes(1)));
         let mut v = VerifierTranscript::new(&id, &proof[..10]);
         assert!(v.read_e(b"a").is_err());
@@ -309,7 +309,7 @@ mod skipped_absorb {
         honest.write_e(b"m", msg);
         let honest_proof = honest.clone().finish();
         let mut v = VerifierTranscript::new(&id, &honest_proof);
-        v.read_e(b"m").unwrap();
+        let _ = v.read_e(b"m").unwrap();
         assert_eq!(v.challenge_e(b"c"), honest.challenge_e(b"c"));
     }
 }

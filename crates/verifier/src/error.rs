@@ -9,6 +9,8 @@ use zkgrad_transcript::TranscriptError;
 pub enum VerifyError {
     #[error("the proof was made for another model, precision or public data (protocol id differs)")]
     ProtocolMismatch,
+    #[error("the proof's weight roots do not hash to the weight commitment")]
+    WeightRoots,
     #[error("the proof's circuit description is invalid: {0}")]
     Circuit(String),
     #[error("the proof's public {what} has {got} values, the model has {expected}")]

@@ -2,34 +2,53 @@
 //! MLEs of public tensors and padding indicators.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+#[allow(unused_imports)]
+use zkgrad_pcs::ProverData;
 use zkgrad_model::quant::{QGraph, QTensor};
 use zkgrad_pcs::{Digest, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
 /// Domain tag of the weight commitment.
-pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v1";
+pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v2";
 
-/// The packed weight table (padded blocks, zero elsewhere) and its number of variables.
-pub fn packed_weights(g: &QGraph) -> (Vec<F>, usize) {
-    let layout = g.weight_layout();
-    let mut vals = vec![F::ZERO; 1 << layout.log_n];
-    for (wi, log, block) in &layout.blocks {
-        let Some(w) = g.weights.get(*wi) else { continue };
-        let padded = w.as_tensor().pad(&w.data);
-        let off = block << log;
-        for (i, v) in padded.iter().enumerate() {
-            if let Some(slot) = vals.get_mut(off + i) {
-                *slot = f_from_i64(*v);
-            }
+/// Weight tensor `wi`'s padded values as field elements, and its number of variables.
+pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
+    match g.weights.get(wi) {
+        Some(w) => {
+            let t = w.as_tensor();
+            (t.pad(&w.data).into_iter().map(f_from_i64).collect(), t.log_size())
         }
+        None => (vec![F::ZERO], 0),
     }
-    (vals, layout.log_n)
 }
 
-/// The model commitment: the PCS root of the packed quantized weights.
+/// The weight commitment: one PCS root per weight tensor, hashed together.
+pub fn weights_root(g: &QGraph, roots: &[Digest]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    h.update(WEIGHTS_DOMAIN);
+    h.update(&(roots.len() as u64).to_le_bytes());
+    for (w, r) in g.weights.iter().zip(roots) {
+        h.update(&(w.rows as u64).to_le_bytes());
+        h.update(&(w.cols as u64).to_le_bytes());
+        h.update(r);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Commits every weight tensor of `g` (the one-time, per-model work).
+pub fn commit_weights(g: &QGraph, params: &PcsParams) -> Vec<zkgrad_pcs::ProverData> {
+    (0..g.weights.len())
+        .map(|wi| {
+            let (vals, log_n) = weight_values(g, wi);
+            zkgrad_pcs::commit(vals, log_n, params)
+        })
+        .collect()
+}
+
+/// The weight root of `g`, computed from its weights.
 pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
-    let (vals, log_n) = packed_weights(g);
-    zkgrad_pcs::commit(vals, log_n, params).root
+    let roots: Vec<Digest> = commit_weights(g, params).iter().map(|pd| pd.root).collect();
+    weights_root(g, &roots)
 }
 
 /// The protocol id: a hash of every parameter that shapes the proof — field, PCS parameters,

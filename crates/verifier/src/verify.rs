@@ -100,6 +100,13 @@ pub fn verify(
     t.observe(b"public/input", &public_bytes(input));
     t.observe(b"public/output", &public_bytes(output));
 
+    let mut roots = Vec::with_capacity(g.weights.len());
+    for _ in 0..g.weights.len() {
+        roots.push(t.read_digest(b"weights/root")?);
+    }
+    if crate::protocol::weights_root(g, &roots) != *weight_root {
+        return Err(VerifyError::WeightRoots);
+    }
     let witness_root = t.read_digest(b"witness/root")?;
     let lookups = g.lookups();
     let mut mults = Vec::new();
@@ -276,19 +283,15 @@ pub fn verify(
     }
     zkgrad_pcs::verify_batch(&witness_root, wl.log_n, &block_claims, params, &mut t)
         .map_err(|source| VerifyError::Opening { which: "witness", source })?;
-    let wl = g.weight_layout();
-    let mut block_claims = Vec::with_capacity(claims.weights.len());
-    for (wi, point, value) in claims.weights {
-        let Some((log, block_index)) = wl.find(wi) else {
-            return Err(VerifyError::Node { node: format!("weight {wi}"), why: "not in the weight layout" });
-        };
-        if point.len() != log {
-            return Err(VerifyError::Node { node: format!("weight {wi}"), why: "claim of the wrong size" });
+    for (wi, (w, root)) in g.weights.iter().zip(&roots).enumerate() {
+        let mine: Vec<(Vec<E>, E)> =
+            claims.weights.iter().filter(|c| c.0 == wi).map(|c| (c.1.clone(), c.2)).collect();
+        if mine.is_empty() {
+            continue;
         }
-        block_claims.push(BlockClaim { block_index, point, value });
+        zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, &mut t)
+            .map_err(|source| VerifyError::Opening { which: "weight", source })?;
     }
-    zkgrad_pcs::verify_batch(weight_root, wl.log_n, &block_claims, params, &mut t)
-        .map_err(|source| VerifyError::Opening { which: "weight", source })?;
     t.finish()?;
     Ok(())
 }
