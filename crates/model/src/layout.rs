@@ -138,13 +138,6 @@ impl QGraph {
         PackedLayout::pack(items)
     }
 
-    /// The weight commitment: one block per weight tensor.
-    pub fn weight_layout(&self) -> PackedLayout<usize> {
-        PackedLayout::pack(
-            self.weights.iter().enumerate().map(|(i, w)| (i, w.as_tensor().log_size())).collect(),
-        )
-    }
-
     /// The tables some lookup reads, in proof order.
     pub fn used_tables(&self) -> Vec<(usize, TableKind)> {
         let lookups = self.lookups();

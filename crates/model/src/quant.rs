@@ -179,7 +179,8 @@ pub enum ForwardError {
     InputLength { expected: usize, got: usize },
     #[error(
         "node {node}: value {value} (≈ {approx:.4}) is outside the {bits}-bit range of its lookup \
-         table; the input is outside the calibrated range (re-run with it as a calibration sample)"
+         table; the input is outside the calibrated range (calibrate on inputs like it with \
+         --calibration FILE, or lower --act-frac)"
     )]
     OutOfRange { node: String, value: i64, approx: f64, bits: u32 },
     #[error("node {node}: intermediate value overflows 62 bits")]
