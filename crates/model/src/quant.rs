@@ -25,7 +25,9 @@ pub struct QConfig {
 
 impl QConfig {
     pub const DEFAULT_TABLE_BITS: u32 = 20;
-    pub const DEFAULT_WEIGHT_FRAC: u32 = 16;
+    /// Weights default to as many fractional bits as a table is wide (the rounding shift after a
+    /// product is range-checked in that table).
+    pub const DEFAULT_WEIGHT_FRAC: u32 = 20;
 
     /// Picks `act_frac` from sample inputs: the largest number of fractional bits that keeps
     /// every value a table or range check reads below `2^(table_bits−1)` with 25% headroom.
