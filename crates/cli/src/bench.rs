@@ -46,12 +46,36 @@ struct Workload {
 
 fn workloads() -> Vec<Workload> {
     vec![
-        Workload { name: "seed-mlp", what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params", build: || zoo::seed_mlp(0) },
-        Workload { name: "linear-64", what: "Linear(64,64), 4.2k params", build: || zoo::mlp(&[64, 64], ActKind::Relu, 1) },
-        Workload { name: "linear-1024", what: "Linear(1024,1024), 1.05M params", build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2) },
-        Workload { name: "dense-1m", what: "MLP 784-1024-256-10, ReLU, 1.07M params", build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3) },
-        Workload { name: "linear-4096x1024", what: "Linear(4096,1024), 4.2M params", build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4) },
-        Workload { name: "dense-4m", what: "MLP 1024-2048-1024-10, ReLU, 4.2M params", build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5) },
+        Workload {
+            name: "seed-mlp",
+            what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params",
+            build: || zoo::seed_mlp(0),
+        },
+        Workload {
+            name: "linear-64",
+            what: "Linear(64,64), 4.2k params",
+            build: || zoo::mlp(&[64, 64], ActKind::Relu, 1),
+        },
+        Workload {
+            name: "linear-1024",
+            what: "Linear(1024,1024), 1.05M params",
+            build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2),
+        },
+        Workload {
+            name: "dense-1m",
+            what: "MLP 784-1024-256-10, ReLU, 1.07M params",
+            build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3),
+        },
+        Workload {
+            name: "linear-4096x1024",
+            what: "Linear(4096,1024), 4.2M params",
+            build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4),
+        },
+        Workload {
+            name: "dense-4m",
+            what: "MLP 1024-2048-1024-10, ReLU, 4.2M params",
+            build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
+        },
     ]
 }
 
@@ -75,7 +99,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn run_one(w: &Workload, runs: usize) -> Result<Value> {
     let graph = (w.build)();
     let x = zoo::uniform(99, graph.n_inputs());
-    let config = QConfig::calibrate(&graph, &[x.clone()], QConfig::DEFAULT_TABLE_BITS);
+    let config = QConfig::calibrate(
+        &graph,
+        std::slice::from_ref(&x),
+        QConfig::DEFAULT_TABLE_BITS,
+    );
     let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
     let params = PcsParams::default();
     let t = Instant::now();
@@ -83,7 +111,10 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
     let xq: Vec<i64> = x
         .iter()
-        .map(|&v| zkgrad_model::quant::quantize_input(v, config.act_frac).ok_or_else(|| anyhow!("bad input")))
+        .map(|&v| {
+            zkgrad_model::quant::quantize_input(v, config.act_frac)
+                .ok_or_else(|| anyhow!("bad input"))
+        })
         .collect::<Result<_>>()?;
     let mut prove_ms = Vec::new();
     let mut proof: Option<ProofFile> = None;
@@ -103,13 +134,19 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
     for _ in 0..runs.max(1) {
         let t = Instant::now();
         let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
-        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params).map_err(|e| anyhow!("verification failed: {e}"))?;
+        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params)
+            .map_err(|e| anyhow!("verification failed: {e}"))?;
         verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     let float = graph.forward_f64(&x);
     let fy = &float[graph.output];
     let s = (1u64 << q.output_tensor().frac) as f64;
-    let max_err = proof.output.iter().zip(fy).map(|(a, b)| (*a as f64 / s - b).abs()).fold(0.0, f64::max);
+    let max_err = proof
+        .output
+        .iter()
+        .zip(fy)
+        .map(|(a, b)| (*a as f64 / s - b).abs())
+        .fold(0.0, f64::max);
     let max_abs = fy.iter().map(|v| v.abs()).fold(0.0, f64::max);
     Ok(json!({
         "workload": w.name,
@@ -140,11 +177,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
     } else {
         a.workload
             .iter()
-            .map(|n| all.iter().find(|w| w.name == n).ok_or_else(|| anyhow!("unknown workload {n}; available: {}", all.iter().map(|w| w.name).collect::<Vec<_>>().join(", "))))
+            .map(|n| {
+                all.iter().find(|w| w.name == n).ok_or_else(|| {
+                    anyhow!(
+                        "unknown workload {n}; available: {}",
+                        all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+                    )
+                })
+            })
             .collect::<Result<_>>()?
     };
     if a.child {
-        let [w] = chosen.as_slice() else { bail!("--child runs exactly one workload") };
+        let [w] = chosen.as_slice() else {
+            bail!("--child runs exactly one workload")
+        };
         println!("{}", run_one(w, a.runs)?);
         return Ok(());
     }
@@ -153,13 +199,25 @@ pub fn run(a: BenchArgs) -> Result<()> {
     for w in chosen {
         eprintln!("bench {} ({}) ...", w.name, w.what);
         let out = Command::new(&exe)
-            .args(["bench", "--child", "--workload", w.name, "--runs", &a.runs.to_string()])
+            .args([
+                "bench",
+                "--child",
+                "--workload",
+                w.name,
+                "--runs",
+                &a.runs.to_string(),
+            ])
             .output()
             .context("cannot run the benchmark child")?;
         if !out.status.success() {
-            bail!("workload {} failed: {}", w.name, String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "workload {} failed: {}",
+                w.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
-        let v: Value = serde_json::from_slice(&out.stdout).context("benchmark child printed no JSON")?;
+        let v: Value =
+            serde_json::from_slice(&out.stdout).context("benchmark child printed no JSON")?;
         if a.json {
             println!("{v}");
         }

@@ -7,7 +7,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 /// The flat input values, and how many samples the file held (one per graph input row).
 pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read input file {}", path.display()))?;
     let samples = if path.extension().is_some_and(|e| e == "npy") {
         vec![read_npy(&bytes).with_context(|| format!("input file {}", path.display()))?]
     } else {
@@ -15,7 +16,10 @@ pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
     };
     for (s, vals) in samples.iter().enumerate() {
         if let Some((i, v)) = vals.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            bail!("input file {}: value {i} of sample {s} is {v}; inputs must be finite numbers", path.display());
+            bail!(
+                "input file {}: value {i} of sample {s} is {v}; inputs must be finite numbers",
+                path.display()
+            );
         }
     }
     Ok(samples)
@@ -23,7 +27,10 @@ pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
 
 fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
     match v {
-        serde_json::Value::Number(n) => out.push(n.as_f64().ok_or_else(|| anyhow!("number {n} is not representable"))?),
+        serde_json::Value::Number(n) => out.push(
+            n.as_f64()
+                .ok_or_else(|| anyhow!("number {n} is not representable"))?,
+        ),
         serde_json::Value::Array(a) => {
             for x in a {
                 flatten(x, out)?;
@@ -56,7 +63,9 @@ pub fn read_json(bytes: &[u8]) -> Result<Vec<Vec<f64>>> {
         other => other,
     };
     let groups: Vec<&serde_json::Value> = match data {
-        serde_json::Value::Array(a) if a.iter().all(|x| x.is_array()) && !a.is_empty() => a.iter().collect(),
+        serde_json::Value::Array(a) if a.iter().all(|x| x.is_array()) && !a.is_empty() => {
+            a.iter().collect()
+        }
         serde_json::Value::Array(_) => vec![data],
         _ => bail!("\"input_data\" must be an array"),
     };
@@ -82,9 +91,14 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f64>> {
         if bytes.len() < 12 {
             bail!("truncated .npy header");
         }
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
-    let header = bytes.get(start..start + hlen).ok_or_else(|| anyhow!("truncated .npy header"))?;
+    let header = bytes
+        .get(start..start + hlen)
+        .ok_or_else(|| anyhow!("truncated .npy header"))?;
     let header = std::str::from_utf8(header).map_err(|_| anyhow!("bad .npy header"))?;
     if header.contains("'fortran_order': True") {
         bail!(".npy in Fortran order is not supported");
@@ -96,7 +110,10 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f64>> {
         .ok_or_else(|| anyhow!("bad .npy header: no descr"))?;
     let data = &bytes[start + hlen..];
     let vals: Vec<f64> = match descr {
-        "<f4" => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
+        "<f4" => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         "<f8" => data
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -105,8 +122,13 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f64>> {
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64)
             .collect(),
-        "<i4" => data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
-        other => bail!(".npy dtype {other} is not supported (use float32, float64, int32 or int64)"),
+        "<i4" => data
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
+        other => {
+            bail!(".npy dtype {other} is not supported (use float32, float64, int32 or int64)")
+        }
     };
     Ok(vals)
 }
@@ -117,10 +139,19 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        assert_eq!(read_json(br#"{"input_data": [[1, 2.5, -3]]}"#).unwrap(), vec![vec![1.0, 2.5, -3.0]]);
-        assert_eq!(read_json(b"[[1, 2], [3, 4]]").unwrap(), vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+        assert_eq!(
+            read_json(br#"{"input_data": [[1, 2.5, -3]]}"#).unwrap(),
+            vec![vec![1.0, 2.5, -3.0]]
+        );
+        assert_eq!(
+            read_json(b"[[1, 2], [3, 4]]").unwrap(),
+            vec![vec![1.0, 2.0], vec![3.0, 4.0]]
+        );
         assert_eq!(read_json(b"[1, 2, 3]").unwrap(), vec![vec![1.0, 2.0, 3.0]]);
-        assert!(read_json(b"[NaN, 1]").unwrap_err().to_string().contains("NaN"));
+        assert!(read_json(b"[NaN, 1]")
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
         assert!(read_json(b"not json").is_err());
         assert!(read_json(br#"{"x": 1}"#).is_err());
     }

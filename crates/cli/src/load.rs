@@ -60,7 +60,8 @@ pub struct LoadedModel {
 
 impl LoadedModel {
     pub fn import(path: &Path) -> Result<Graph> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read model file {}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read model file {}", path.display()))?;
         zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))
     }
 
@@ -72,7 +73,11 @@ impl LoadedModel {
             Some(c) => {
                 let s = crate::input::read_input(c)?;
                 if let Some(bad) = s.iter().find(|x| x.len() != n) {
-                    bail!("calibration file {}: a sample has {} values, the model expects {n}", c.display(), bad.len());
+                    bail!(
+                        "calibration file {}: a sample has {} values, the model expects {n}",
+                        c.display(),
+                        bad.len()
+                    );
                 }
                 s
             }
@@ -88,7 +93,8 @@ impl LoadedModel {
         if let Some(f) = p.weight_frac {
             config.weight_frac = f;
         }
-        let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        let q = QGraph::from_graph(&graph, config)
+            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self { graph, q })
     }
 
@@ -100,7 +106,11 @@ impl LoadedModel {
     pub fn quantize_input(&self, x: &[f64]) -> Result<Vec<i64>> {
         let n = self.q.input().len();
         if x.len() != n {
-            bail!("input has {} values, the model expects {n} (shape {:?})", x.len(), self.graph.input_shape);
+            bail!(
+                "input has {} values, the model expects {n} (shape {:?})",
+                x.len(),
+                self.graph.input_shape
+            );
         }
         x.iter()
             .enumerate()

@@ -22,7 +22,11 @@ use zkgrad_verifier::{model_commitment, verify_with_commitment, verify_with_mode
 use load::{LoadedModel, Precision};
 
 #[derive(Parser)]
-#[command(name = "zkgrad", version, about = "Succinct proofs of neural-network inference, checked in milliseconds, with no trusted setup")]
+#[command(
+    name = "zkgrad",
+    version,
+    about = "Succinct proofs of neural-network inference, checked in milliseconds, with no trusted setup"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -66,7 +70,11 @@ struct ProveArgs {
 #[derive(Args)]
 struct VerifyArgs {
     /// The ONNX model the proof claims to be about.
-    #[arg(long, conflicts_with = "commitment", required_unless_present = "commitment")]
+    #[arg(
+        long,
+        conflicts_with = "commitment",
+        required_unless_present = "commitment"
+    )]
     model: Option<PathBuf>,
     /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file.
     #[arg(long)]
@@ -153,7 +161,9 @@ fn write_all_or_nothing(files: &[(&Path, Vec<u8>)]) -> Result<()> {
     for (path, bytes) in files {
         let tmp = path.with_file_name(format!(
             ".{}.zkgrad-tmp-{}",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         if let Err(e) = std::fs::write(&tmp, bytes) {
@@ -172,16 +182,24 @@ fn write_all_or_nothing(files: &[(&Path, Vec<u8>)]) -> Result<()> {
 }
 
 fn dequantize(vals: &[i64], frac: u32) -> Vec<f64> {
-    vals.iter().map(|&v| v as f64 / (1u64 << frac) as f64).collect()
+    vals.iter()
+        .map(|&v| v as f64 / (1u64 << frac) as f64)
+        .collect()
 }
 
 fn cmd_prove(a: ProveArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
     let samples = input::read_input(&a.input)?;
     let [x] = samples.as_slice() else {
-        bail!("input file {}: the model has one input, the file holds {} arrays", a.input.display(), samples.len());
+        bail!(
+            "input file {}: the model has one input, the file holds {} arrays",
+            a.input.display(),
+            samples.len()
+        );
     };
-    let xq = m.quantize_input(x).with_context(|| format!("input file {}", a.input.display()))?;
+    let xq = m
+        .quantize_input(x)
+        .with_context(|| format!("input file {}", a.input.display()))?;
     let params = PcsParams::default();
     let t0 = Instant::now();
     let committed = CommittedModel::new(&m.q, &params);
@@ -196,21 +214,29 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         m.q.config.table_bits
     );
     let t1 = Instant::now();
-    let out = prove(&m.q, &committed, &xq, &params).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let out = prove(&m.q, &committed, &xq, &params)
+        .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     let prove_time = t1.elapsed();
     let bytes = out.proof.to_bytes();
     let frac = m.q.output_tensor().frac;
     let y = dequantize(&out.proof.output, frac);
     let float = m.graph.forward_f64(x);
     let fy = &float[m.graph.output];
-    let max_err = y.iter().zip(fy).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let max_err = y
+        .iter()
+        .zip(fy)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     let output_json = json!({ "output_data": [y] });
     let mut files = vec![(a.proof.as_path(), bytes.clone())];
     if let Some(o) = &a.output {
         files.push((o.as_path(), format!("{output_json}\n").into_bytes()));
     }
     write_all_or_nothing(&files)?;
-    let commitment = hex(&model_commitment(&out.proof.circuit, &out.proof.weight_root));
+    let commitment = hex(&model_commitment(
+        &out.proof.circuit,
+        &out.proof.weight_root,
+    ));
     let tm = &out.timings;
     eprintln!(
         "  forward {:.1} ms · witness commit {:.1} ms · lookups {:.1} ms · layers {:.1} ms · openings {:.1} ms",
@@ -255,7 +281,8 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
 fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
     let bytes = std::fs::read(&a.proof)
         .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
-    let proof = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
+    let proof = ProofFile::from_bytes(&bytes)
+        .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
     let params = PcsParams::default();
     let t0 = Instant::now();
     let (result, frac, in_frac) = match (&a.model, &a.commitment) {
@@ -327,20 +354,37 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
 }
 
 fn cmd_inspect(a: InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&a.model).with_context(|| format!("cannot read model file {}", a.model.display()))?;
-    let raw = zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let bytes = std::fs::read(&a.model)
+        .with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let raw =
+        zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     println!("model {}", a.model.display());
     let imported = zkgrad_onnx::import(&bytes);
     if let Ok(g) = &imported {
         println!("input {} {:?}", g.input_name, g.input_shape);
     }
-    println!("{:<4} {:<28} {:<10} {:<10} {}", "#", "node", "op", "supported", "output shape");
+    println!(
+        "{:<4} {:<28} {:<10} {:<10} output shape",
+        "#", "node", "op", "supported"
+    );
     for (i, n) in raw.iter().enumerate() {
         let shape = match &imported {
-            Ok(g) => g.nodes.iter().find(|x| x.name == n.name).map(|x| format!("{:?}", x.shape)).unwrap_or_else(|| "(constant or fused)".into()),
+            Ok(g) => g
+                .nodes
+                .iter()
+                .find(|x| x.name == n.name)
+                .map(|x| format!("{:?}", x.shape))
+                .unwrap_or_else(|| "(constant or fused)".into()),
             Err(_) => "?".into(),
         };
-        println!("{:<4} {:<28} {:<10} {:<10} {}", i, n.name, n.op_type, if n.supported { "yes" } else { "NO" }, shape);
+        println!(
+            "{:<4} {:<28} {:<10} {:<10} {}",
+            i,
+            n.name,
+            n.op_type,
+            if n.supported { "yes" } else { "NO" },
+            shape
+        );
     }
     match imported {
         Ok(g) => {

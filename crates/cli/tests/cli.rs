@@ -31,7 +31,15 @@ fn stderr(o: &Output) -> String {
 }
 
 fn prove(dir: &Path, model: &Path, input: &Path) -> Output {
-    run(bin().args(["prove", "--model"]).arg(model).arg("--input").arg(input).arg("--proof").arg(dir.join("p.zkp")).arg("--output").arg(dir.join("out.json")))
+    run(bin()
+        .args(["prove", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--proof")
+        .arg(dir.join("p.zkp"))
+        .arg("--output")
+        .arg(dir.join("out.json")))
 }
 
 #[test]
@@ -39,38 +47,70 @@ fn prove_verify_commit_and_inspect_the_example() {
     let d = tmpdir("happy");
     let o = prove(&d, &example("mlp/mlp.onnx"), &example("mlp/input.json"));
     assert!(o.status.success(), "{}", stderr(&o));
-    let out: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("out.json")).unwrap()).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("out.json")).unwrap()).unwrap();
     assert_eq!(out["output_data"][0].as_array().unwrap().len(), 2);
 
-    let v = run(bin().args(["verify", "--model"]).arg(example("mlp/mlp.onnx")).arg("--proof").arg(d.join("p.zkp")));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(example("mlp/mlp.onnx"))
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     let so = String::from_utf8_lossy(&v.stdout);
     assert!(so.starts_with("verified"));
     assert!(so.contains("input:") && so.contains("output:"));
 
     // The commitment printed by `commit` verifies the proof without the model file.
-    let c = run(bin().args(["commit", "--model"]).arg(example("mlp/mlp.onnx")));
+    let c = run(bin()
+        .args(["commit", "--model"])
+        .arg(example("mlp/mlp.onnx")));
     assert!(c.status.success());
     let commitment = String::from_utf8_lossy(&c.stdout).trim().to_string();
     assert_eq!(commitment.len(), 64);
-    let v = run(bin().args(["verify", "--commitment", &commitment, "--proof"]).arg(d.join("p.zkp")).arg("--json"));
+    let v = run(bin()
+        .args(["verify", "--commitment", &commitment, "--proof"])
+        .arg(d.join("p.zkp"))
+        .arg("--json"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     let j: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
     assert_eq!(j["verified"], true);
 
     // Another commitment: invalid proof, exit 1.
-    let other = format!("{}{}", if commitment.starts_with('0') { "1" } else { "0" }, &commitment[1..]);
-    let v = run(bin().args(["verify", "--commitment", &other, "--proof"]).arg(d.join("p.zkp")));
+    let other = format!(
+        "{}{}",
+        if commitment.starts_with('0') {
+            "1"
+        } else {
+            "0"
+        },
+        &commitment[1..]
+    );
+    let v = run(bin()
+        .args(["verify", "--commitment", &other, "--proof"])
+        .arg(d.join("p.zkp")));
     assert_eq!(v.status.code(), Some(1));
 
-    let i = run(bin().args(["inspect", "--model"]).arg(example("mlp/mlp.onnx")));
+    let i = run(bin()
+        .args(["inspect", "--model"])
+        .arg(example("mlp/mlp.onnx")));
     assert!(i.status.success());
     let text = String::from_utf8_lossy(&i.stdout);
-    assert!(text.contains("parameters: 138") && text.contains("Gemm") && text.contains("status: supported"));
+    assert!(
+        text.contains("parameters: 138")
+            && text.contains("Gemm")
+            && text.contains("status: supported")
+    );
 
     // --json prints one JSON object.
     let d2 = tmpdir("json");
-    let o = run(bin().args(["prove", "--json", "--model"]).arg(example("mlp/mlp.onnx")).arg("--input").arg(example("mlp/input.json")).arg("--proof").arg(d2.join("p.zkp")));
+    let o = run(bin()
+        .args(["prove", "--json", "--model"])
+        .arg(example("mlp/mlp.onnx"))
+        .arg("--input")
+        .arg(example("mlp/input.json"))
+        .arg("--proof")
+        .arg(d2.join("p.zkp")));
     assert!(o.status.success());
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(j["proof_bytes"].as_u64().unwrap() > 0);
@@ -80,12 +120,24 @@ fn prove_verify_commit_and_inspect_the_example() {
 #[test]
 fn the_matmul_variant_proves_too() {
     let d = tmpdir("matmul");
-    let o = prove(&d, &example("mlp/mlp_matmul.onnx"), &example("mlp/input.json"));
+    let o = prove(
+        &d,
+        &example("mlp/mlp_matmul.onnx"),
+        &example("mlp/input.json"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let v = run(bin().args(["verify", "--model"]).arg(example("mlp/mlp_matmul.onnx")).arg("--proof").arg(d.join("p.zkp")));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(example("mlp/mlp_matmul.onnx"))
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
     assert_eq!(v.status.code(), Some(0));
     // ... and is rejected against the other model.
-    let v = run(bin().args(["verify", "--model"]).arg(example("mlp/mlp.onnx")).arg("--proof").arg(d.join("p.zkp")));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(example("mlp/mlp.onnx"))
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
     assert_eq!(v.status.code(), Some(1));
 }
 
@@ -93,9 +145,15 @@ fn assert_unusable(o: &Output, dir: &Path, needle: &str) {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
     let e = stderr(o);
     let last = e.trim().lines().last().unwrap_or_default().to_string();
-    assert!(last.starts_with("error: "), "last line is not the error: {e:?}");
+    assert!(
+        last.starts_with("error: "),
+        "last line is not the error: {e:?}"
+    );
     assert!(last.contains(needle), "message {last:?} lacks {needle:?}");
-    assert!(!dir.join("p.zkp").exists() && !dir.join("out.json").exists(), "partial output left");
+    assert!(
+        !dir.join("p.zkp").exists() && !dir.join("out.json").exists(),
+        "partial output left"
+    );
 }
 
 #[test]
@@ -107,29 +165,85 @@ fn bad_inputs_exit_2_with_one_line_and_write_nothing() {
         std::fs::write(&p, text).unwrap();
         p
     };
-    assert_unusable(&prove(&d, &model, &write("short.json", r#"{"input_data": [[1, 2, 3]]}"#)), &d, "expects 5");
-    assert_unusable(&prove(&d, &model, &write("nan.json", r#"{"input_data": [[NaN, 1, 2, 3, 4]]}"#)), &d, "NaN");
-    assert_unusable(&prove(&d, &model, &write("inf.json", "[1e999, 1, 2, 3, 4]")), &d, "out of range");
-    assert_unusable(&prove(&d, &model, &write("garbage.json", "not json")), &d, "JSON");
-    assert_unusable(&prove(&d, &model, &d.join("missing.json")), &d, "cannot read input");
-    assert_unusable(&prove(&d, &d.join("missing.onnx"), &example("mlp/input.json")), &d, "cannot read model");
+    assert_unusable(
+        &prove(
+            &d,
+            &model,
+            &write("short.json", r#"{"input_data": [[1, 2, 3]]}"#),
+        ),
+        &d,
+        "expects 5",
+    );
+    assert_unusable(
+        &prove(
+            &d,
+            &model,
+            &write("nan.json", r#"{"input_data": [[NaN, 1, 2, 3, 4]]}"#),
+        ),
+        &d,
+        "NaN",
+    );
+    assert_unusable(
+        &prove(&d, &model, &write("inf.json", "[1e999, 1, 2, 3, 4]")),
+        &d,
+        "out of range",
+    );
+    assert_unusable(
+        &prove(&d, &model, &write("garbage.json", "not json")),
+        &d,
+        "JSON",
+    );
+    assert_unusable(
+        &prove(&d, &model, &d.join("missing.json")),
+        &d,
+        "cannot read input",
+    );
+    assert_unusable(
+        &prove(&d, &d.join("missing.onnx"), &example("mlp/input.json")),
+        &d,
+        "cannot read model",
+    );
     let bytes = std::fs::read(&model).unwrap();
     let trunc = d.join("trunc.onnx");
     std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
-    assert_unusable(&prove(&d, &trunc, &example("mlp/input.json")), &d, "not a valid ONNX model");
-    let o = prove(&d, &example("unsupported/softsign.onnx"), &write("four.json", "[1, 2, 3, 4]"));
+    assert_unusable(
+        &prove(&d, &trunc, &example("mlp/input.json")),
+        &d,
+        "not a valid ONNX model",
+    );
+    let o = prove(
+        &d,
+        &example("unsupported/softsign.onnx"),
+        &write("four.json", "[1, 2, 3, 4]"),
+    );
     assert_unusable(&o, &d, "unsupported op Softsign at node /act/Softsign");
     // Out of the calibrated range: a clear refusal, not a bad proof.
-    assert_unusable(&prove(&d, &model, &write("huge.json", "[1000, 1000, 1000, 1000, 1000]")), &d, "calibrated range");
+    assert_unusable(
+        &prove(
+            &d,
+            &model,
+            &write("huge.json", "[1000, 1000, 1000, 1000, 1000]"),
+        ),
+        &d,
+        "calibrated range",
+    );
 }
 
 #[test]
 fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
     let d = tmpdir("proofs");
     let model = example("mlp/mlp.onnx");
-    assert!(prove(&d, &model, &example("mlp/input.json")).status.success());
+    assert!(prove(&d, &model, &example("mlp/input.json"))
+        .status
+        .success());
     let good = std::fs::read(d.join("p.zkp")).unwrap();
-    let verify = |p: &Path| run(bin().args(["verify", "--model"]).arg(&model).arg("--proof").arg(p));
+    let verify = |p: &Path| {
+        run(bin()
+            .args(["verify", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(p))
+    };
     let bad = d.join("bad.zkp");
     std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
     assert_eq!(verify(&bad).status.code(), Some(2));
@@ -159,10 +273,22 @@ fn golden_proof_fixture_v1_still_verifies() {
     let bytes = std::fs::read(&fixture).unwrap();
     assert_eq!(&bytes[..8], b"ZKGRADPF");
     assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
-    let v = run(bin().args(["verify", "--model"]).arg(example("mlp/mlp.onnx")).arg("--proof").arg(&fixture));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(example("mlp/mlp.onnx"))
+        .arg("--proof")
+        .arg(&fixture));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     // Proving is deterministic: the same model and input give the same bytes.
     let d = tmpdir("golden");
-    assert!(prove(&d, &example("mlp/mlp.onnx"), &example("mlp/input.json")).status.success());
-    assert_eq!(std::fs::read(d.join("p.zkp")).unwrap(), bytes, "the prover's output changed: bump the format version and regenerate the fixture");
+    assert!(
+        prove(&d, &example("mlp/mlp.onnx"), &example("mlp/input.json"))
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(d.join("p.zkp")).unwrap(),
+        bytes,
+        "the prover's output changed: bump the format version and regenerate the fixture"
+    );
 }

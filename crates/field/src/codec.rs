@@ -13,7 +13,11 @@ pub enum CodecError {
     #[error("non-canonical field element at offset {offset}")]
     NonCanonical { offset: usize },
     #[error("{what} too large ({value}) at offset {offset}")]
-    TooLarge { what: &'static str, value: u64, offset: usize },
+    TooLarge {
+        what: &'static str,
+        value: u64,
+        offset: usize,
+    },
 }
 
 /// Appends encoded values to a byte vector.
@@ -66,13 +70,21 @@ impl<'a> Reader<'a> {
         self.data.len().saturating_sub(self.pos)
     }
     pub fn raw(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or(
-            CodecError::UnexpectedEnd { offset: self.pos, needed: n.saturating_sub(self.remaining()) },
-        )?;
-        let out = self.data.get(self.pos..end).ok_or(CodecError::UnexpectedEnd {
-            offset: self.pos,
-            needed: n,
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or(CodecError::UnexpectedEnd {
+                offset: self.pos,
+                needed: n.saturating_sub(self.remaining()),
+            })?;
+        let out = self
+            .data
+            .get(self.pos..end)
+            .ok_or(CodecError::UnexpectedEnd {
+                offset: self.pos,
+                needed: n,
+            })?;
         self.pos = end;
         Ok(out)
     }
@@ -96,7 +108,11 @@ impl<'a> Reader<'a> {
         let offset = self.pos;
         let v = self.u32()? as u64;
         if v > max as u64 {
-            return Err(CodecError::TooLarge { what, value: v, offset });
+            return Err(CodecError::TooLarge {
+                what,
+                value: v,
+                offset,
+            });
         }
         Ok(v as usize)
     }
@@ -130,6 +146,9 @@ mod tests {
         assert_eq!(r.u32().unwrap(), 9);
         assert!(matches!(r.u8(), Err(CodecError::UnexpectedEnd { .. })));
         let bad = u64::MAX.to_le_bytes();
-        assert!(matches!(Reader::new(&bad).f(), Err(CodecError::NonCanonical { .. })));
+        assert!(matches!(
+            Reader::new(&bad).f(),
+            Err(CodecError::NonCanonical { .. })
+        ));
     }
 }

@@ -63,10 +63,15 @@ impl QGraph {
         let act_frac = r.u32()?;
         let weight_frac = r.u32()?;
         let table_bits = r.u32()?;
-        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits {
+        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits
+        {
             return bad("invalid precision settings");
         }
-        let config = QConfig { act_frac, weight_frac, table_bits };
+        let config = QConfig {
+            act_frac,
+            weight_frac,
+            table_bits,
+        };
         let n_tensors = r.len(MAX_ITEMS, "tensor count")?;
         let mut tensors = Vec::with_capacity(n_tensors);
         for i in 0..n_tensors {
@@ -81,13 +86,24 @@ impl QGraph {
                 2 => TensorKind::Virtual,
                 k => return bad(format!("tensor {i}: unknown kind {k}")),
             };
-            tensors.push(QTensor { name: format!("t{i}"), rows, cols, frac, kind });
+            tensors.push(QTensor {
+                name: format!("t{i}"),
+                rows,
+                cols,
+                frac,
+                kind,
+            });
         }
         let n_weights = r.len(MAX_ITEMS, "weight count")?;
         let mut weights = Vec::with_capacity(n_weights);
         for i in 0..n_weights {
             let (rows, cols) = dims(&mut r)?;
-            weights.push(QWeight { name: format!("w{i}"), rows, cols, data: Vec::new() });
+            weights.push(QWeight {
+                name: format!("w{i}"),
+                rows,
+                cols,
+                data: Vec::new(),
+            });
         }
         let n_tables = r.len(256, "table count")?;
         let mut tables = Vec::with_capacity(n_tables);
@@ -101,7 +117,11 @@ impl QGraph {
                     if in_frac > 40 || out_frac > 40 {
                         return bad(format!("table {i}: scales out of range"));
                     }
-                    TableKind::Act { kind, in_frac, out_frac }
+                    TableKind::Act {
+                        kind,
+                        in_frac,
+                        out_frac,
+                    }
                 }
             };
             tables.push(t);
@@ -144,7 +164,12 @@ impl QGraph {
                             _ => return bad(format!("node {ni}: bias shape does not agree")),
                         }
                     }
-                    QOp::Gemm { x, w, bias, bias_shift }
+                    QOp::Gemm {
+                        x,
+                        w,
+                        bias,
+                        bias_shift,
+                    }
                 }
                 code @ (2 | 3) => {
                     let a = index(&mut r, out, "operand")?;
@@ -186,7 +211,10 @@ impl QGraph {
                 }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };
-            nodes.push(QNode { name: format!("node{ni}"), op });
+            nodes.push(QNode {
+                name: format!("node{ni}"),
+                op,
+            });
         }
         let output = index(&mut r, n_tensors, "output")?;
         if r.remaining() != 0 {
@@ -206,6 +234,13 @@ impl QGraph {
                 return bad(format!("tensor {t} has the wrong kind"));
             }
         }
-        Ok(QGraph { config, tensors, nodes, weights, tables, output })
+        Ok(QGraph {
+            config,
+            tensors,
+            nodes,
+            weights,
+            tables,
+            output,
+        })
     }
 }

@@ -91,7 +91,13 @@ impl Graph {
         for node in &self.nodes {
             let get = |i: usize| vals.get(i).cloned().unwrap_or_default();
             let out = match &node.op {
-                Op::Linear { x, w, bias, in_features, out_features } => {
+                Op::Linear {
+                    x,
+                    w,
+                    bias,
+                    in_features,
+                    out_features,
+                } => {
                     let xv = get(*x);
                     let rows = xv.len() / in_features.max(&1);
                     let mut y = vec![0.0; rows * out_features];

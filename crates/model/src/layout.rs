@@ -49,7 +49,7 @@ pub struct PackedLayout<K> {
 impl<K: PartialEq + Copy> PackedLayout<K> {
     /// Packs tables of `2^log_size` values, largest first, each at an aligned offset.
     pub fn pack(mut items: Vec<(K, usize)>) -> Self {
-        items.sort_by(|a, b| b.1.cmp(&a.1));
+        items.sort_by_key(|b| std::cmp::Reverse(b.1));
         let mut offset = 0usize;
         let mut blocks = Vec::with_capacity(items.len());
         for (k, log) in items {
@@ -87,10 +87,26 @@ impl QGraph {
                 QOp::Requant { shift, .. } => {
                     if *shift > 0 {
                         let a = Operand::Rem(ni);
-                        out.push(Lookup { table: 0, a, scale: 1, offset: 0, b: None, rows, cols });
+                        out.push(Lookup {
+                            table: 0,
+                            a,
+                            scale: 1,
+                            offset: 0,
+                            b: None,
+                            rows,
+                            cols,
+                        });
                         if *shift < k {
                             let scale = 1i64 << (k - shift);
-                            out.push(Lookup { table: 0, a, scale, offset: 0, b: None, rows, cols });
+                            out.push(Lookup {
+                                table: 0,
+                                a,
+                                scale,
+                                offset: 0,
+                                b: None,
+                                rows,
+                                cols,
+                            });
                         }
                     }
                     if t.kind == TensorKind::Committed && !self.read_by_act(ni + 1) {

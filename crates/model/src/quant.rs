@@ -44,12 +44,16 @@ impl QConfig {
         }
         let limit = (1u64 << (table_bits - 1)) as f64;
         let mut act_frac = 0u32;
-        while act_frac + 1 <= table_bits.saturating_sub(2)
+        while act_frac < table_bits.saturating_sub(2)
             && max_abs * 1.25 * ((1u64 << (act_frac + 1)) as f64) < limit
         {
             act_frac += 1;
         }
-        Self { act_frac, weight_frac: Self::DEFAULT_WEIGHT_FRAC.min(table_bits), table_bits }
+        Self {
+            act_frac,
+            weight_frac: Self::DEFAULT_WEIGHT_FRAC.min(table_bits),
+            table_bits,
+        }
     }
 }
 
@@ -108,15 +112,36 @@ impl QTensor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QOp {
     /// `out[r, o] = Σ_i x[r, i]·W[o, i] + 2^bias_shift·b[o]`.
-    Gemm { x: usize, w: usize, bias: Option<usize>, bias_shift: u32 },
-    Add { a: usize, b: usize },
-    Sub { a: usize, b: usize },
+    Gemm {
+        x: usize,
+        w: usize,
+        bias: Option<usize>,
+        bias_shift: u32,
+    },
+    Add {
+        a: usize,
+        b: usize,
+    },
+    Sub {
+        a: usize,
+        b: usize,
+    },
     /// `out = c·x`.
-    Scale { x: usize, c: i64 },
+    Scale {
+        x: usize,
+        c: i64,
+    },
     /// `x + 2^(shift−1) = 2^shift·out + rem`, `0 ≤ rem < 2^shift` (`out = x` for shift 0).
-    Requant { x: usize, shift: u32 },
+    Requant {
+        x: usize,
+        shift: u32,
+    },
     /// `out = f_q(x)` through table `table`.
-    Act { x: usize, kind: ActKind, table: usize },
+    Act {
+        x: usize,
+        kind: ActKind,
+        table: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,7 +209,12 @@ pub enum ForwardError {
          table; the input is outside the calibrated range (calibrate on inputs like it with \
          --calibration FILE, or lower --act-frac)"
     )]
-    OutOfRange { node: String, value: i64, approx: f64, bits: u32 },
+    OutOfRange {
+        node: String,
+        value: i64,
+        approx: f64,
+        bits: u32,
+    },
     #[error("node {node}: intermediate value overflows 62 bits")]
     Overflow { node: String },
 }
@@ -241,7 +271,13 @@ impl QGraph {
             let (rows, cols) = matrix_dims(&node.shape);
             let name = node.name.clone();
             let t = match &node.op {
-                Op::Linear { x, w, bias, in_features, out_features } => {
+                Op::Linear {
+                    x,
+                    w,
+                    bias,
+                    in_features,
+                    out_features,
+                } => {
                     let xt = map[*x];
                     if g.tensors[xt].cols != *in_features {
                         return Err(QuantError::Unsupported {
@@ -288,12 +324,23 @@ impl QGraph {
                     };
                     let acc = g.push(
                         &name,
-                        QOp::Gemm { x: xt, w: wi, bias: bi, bias_shift: fa },
+                        QOp::Gemm {
+                            x: xt,
+                            w: wi,
+                            bias: bi,
+                            bias_shift: fa,
+                        },
                         rows,
                         cols,
                         fa + fw,
                     );
-                    g.push(&format!("{name}/requant"), QOp::Requant { x: acc, shift: fw }, rows, cols, fa)
+                    g.push(
+                        &format!("{name}/requant"),
+                        QOp::Requant { x: acc, shift: fw },
+                        rows,
+                        cols,
+                        fa,
+                    )
                 }
                 Op::Add { a, b } | Op::Sub { a, b } => {
                     let (ta, tb) = (map[*a], map[*b]);
@@ -319,7 +366,13 @@ impl QGraph {
                         frac: fw,
                     })?;
                     let s = g.push(&name, QOp::Scale { x: map[*x], c: cq }, rows, cols, fa + fw);
-                    g.push(&format!("{name}/requant"), QOp::Requant { x: s, shift: fw }, rows, cols, fa)
+                    g.push(
+                        &format!("{name}/requant"),
+                        QOp::Requant { x: s, shift: fw },
+                        rows,
+                        cols,
+                        fa,
+                    )
                 }
                 Op::Act { x, kind } => {
                     let mut xt = map[*x];
@@ -332,7 +385,11 @@ impl QGraph {
                             fa,
                         );
                     }
-                    let tk = TableKind::Act { kind: *kind, in_frac: fa, out_frac: fa };
+                    let tk = TableKind::Act {
+                        kind: *kind,
+                        in_frac: fa,
+                        out_frac: fa,
+                    };
                     let table = match g.tables.iter().position(|t| *t == tk) {
                         Some(i) => i,
                         None => {
@@ -340,7 +397,17 @@ impl QGraph {
                             g.tables.len() - 1
                         }
                     };
-                    g.push(&name, QOp::Act { x: xt, kind: *kind, table }, rows, cols, fa)
+                    g.push(
+                        &name,
+                        QOp::Act {
+                            x: xt,
+                            kind: *kind,
+                            table,
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    )
                 }
                 Op::View { x } => {
                     let xt = map[*x];
@@ -372,8 +439,17 @@ impl QGraph {
             QOp::Requant { .. } | QOp::Act { .. } => TensorKind::Committed,
             _ => TensorKind::Virtual,
         };
-        self.nodes.push(QNode { name: name.to_string(), op });
-        self.tensors.push(QTensor { name: name.to_string(), rows, cols, frac, kind });
+        self.nodes.push(QNode {
+            name: name.to_string(),
+            op,
+        });
+        self.tensors.push(QTensor {
+            name: name.to_string(),
+            rows,
+            cols,
+            frac,
+            kind,
+        });
         self.tensors.len() - 1
     }
 
@@ -391,7 +467,9 @@ impl QGraph {
 
     /// Whether some `Act` node reads tensor `t`.
     pub fn read_by_act(&self, t: usize) -> bool {
-        self.nodes.iter().any(|n| matches!(n.op, QOp::Act { x, .. } if x == t))
+        self.nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Act { x, .. } if x == t))
     }
 
     pub fn n_params(&self) -> usize {
@@ -412,7 +490,10 @@ impl QGraph {
     ) -> Result<Witness, ForwardError> {
         let n_in = self.input().len();
         if input.len() != n_in {
-            return Err(ForwardError::InputLength { expected: n_in, got: input.len() });
+            return Err(ForwardError::InputLength {
+                expected: n_in,
+                got: input.len(),
+            });
         }
         let k = self.config.table_bits;
         let half = 1i64 << (k - 1);
@@ -423,7 +504,12 @@ impl QGraph {
             let out_t = &self.tensors[ni + 1];
             let mut rem = None;
             let out: Vec<i64> = match &node.op {
-                QOp::Gemm { x, w, bias, bias_shift } => {
+                QOp::Gemm {
+                    x,
+                    w,
+                    bias,
+                    bias_shift,
+                } => {
                     let (xv, wt) = (&values[*x], &self.weights[*w]);
                     let (rows, inf, outf) = (out_t.rows, wt.cols, wt.rows);
                     let mut y = vec![0i64; rows * outf];
@@ -431,26 +517,42 @@ impl QGraph {
                         let xr = &xv[r * inf..(r + 1) * inf];
                         for o in 0..outf {
                             let wr = &wt.data[o * inf..(o + 1) * inf];
-                            let mut acc: i128 = xr.iter().zip(wr).map(|(a, b)| (*a as i128) * (*b as i128)).sum();
+                            let mut acc: i128 = xr
+                                .iter()
+                                .zip(wr)
+                                .map(|(a, b)| (*a as i128) * (*b as i128))
+                                .sum();
                             if let Some(b) = bias {
                                 acc += (self.weights[*b].data[o] as i128) << bias_shift;
                             }
                             if acc.abs() >= limit as i128 {
-                                return Err(ForwardError::Overflow { node: node.name.clone() });
+                                return Err(ForwardError::Overflow {
+                                    node: node.name.clone(),
+                                });
                             }
                             y[r * outf + o] = acc as i64;
                         }
                     }
                     y
                 }
-                QOp::Add { a, b } => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
-                QOp::Sub { a, b } => values[*a].iter().zip(&values[*b]).map(|(x, y)| x - y).collect(),
+                QOp::Add { a, b } => values[*a]
+                    .iter()
+                    .zip(&values[*b])
+                    .map(|(x, y)| x + y)
+                    .collect(),
+                QOp::Sub { a, b } => values[*a]
+                    .iter()
+                    .zip(&values[*b])
+                    .map(|(x, y)| x - y)
+                    .collect(),
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
                         let p = (*v as i128) * (*c as i128);
                         if p.abs() >= limit as i128 {
-                            return Err(ForwardError::Overflow { node: node.name.clone() });
+                            return Err(ForwardError::Overflow {
+                                node: node.name.clone(),
+                            });
                         }
                         out.push(p as i64);
                     }
@@ -463,7 +565,12 @@ impl QGraph {
                     } else {
                         let h = 1i64 << (shift - 1);
                         let y: Vec<i64> = xv.iter().map(|v| (v + h) >> shift).collect();
-                        rem = Some(xv.iter().zip(&y).map(|(v, y)| v + h - (y << shift)).collect());
+                        rem = Some(
+                            xv.iter()
+                                .zip(&y)
+                                .map(|(v, y)| v + h - (y << shift))
+                                .collect(),
+                        );
                         y
                     }
                 }
@@ -530,7 +637,11 @@ impl QGraph {
         for t in &self.tables {
             match t {
                 TableKind::Range => w.u8(0),
-                TableKind::Act { kind, in_frac, out_frac } => {
+                TableKind::Act {
+                    kind,
+                    in_frac,
+                    out_frac,
+                } => {
                     w.u8(kind.code());
                     w.u32(*in_frac);
                     w.u32(*out_frac);
@@ -540,7 +651,12 @@ impl QGraph {
         w.u32(self.nodes.len() as u32);
         for n in &self.nodes {
             match &n.op {
-                QOp::Gemm { x, w: wi, bias, bias_shift } => {
+                QOp::Gemm {
+                    x,
+                    w: wi,
+                    bias,
+                    bias_shift,
+                } => {
                     w.u8(1);
                     w.u64(*x as u64);
                     w.u64(*wi as u64);
@@ -588,7 +704,9 @@ mod tests {
     fn mlp() -> Graph {
         let lin = |x, i: usize, o: usize| Op::Linear {
             x,
-            w: (0..i * o).map(|k| ((k * 37 % 11) as f64 - 5.0) / 10.0).collect(),
+            w: (0..i * o)
+                .map(|k| ((k * 37 % 11) as f64 - 5.0) / 10.0)
+                .collect(),
             bias: Some((0..o).map(|k| k as f64 / 10.0).collect()),
             in_features: i,
             out_features: o,
@@ -597,9 +715,24 @@ mod tests {
             input_name: "x".into(),
             input_shape: vec![1, 3],
             nodes: vec![
-                Node { name: "a".into(), op: lin(0, 3, 4), shape: vec![1, 4] },
-                Node { name: "b".into(), op: Op::Act { x: 1, kind: ActKind::Sigmoid }, shape: vec![1, 4] },
-                Node { name: "c".into(), op: lin(2, 4, 2), shape: vec![1, 2] },
+                Node {
+                    name: "a".into(),
+                    op: lin(0, 3, 4),
+                    shape: vec![1, 4],
+                },
+                Node {
+                    name: "b".into(),
+                    op: Op::Act {
+                        x: 1,
+                        kind: ActKind::Sigmoid,
+                    },
+                    shape: vec![1, 4],
+                },
+                Node {
+                    name: "c".into(),
+                    op: lin(2, 4, 2),
+                    shape: vec![1, 2],
+                },
             ],
             output: 3,
         }
@@ -633,13 +766,19 @@ mod tests {
         let x = vec![0.5, -0.5, 0.1];
         let cfg = QConfig::calibrate(&g, &[x.clone()], 16);
         let q = QGraph::from_graph(&g, cfg).unwrap();
-        let xi: Vec<i64> = x.iter().map(|&v| quantize_input(v, cfg.act_frac).unwrap()).collect();
+        let xi: Vec<i64> = x
+            .iter()
+            .map(|&v| quantize_input(v, cfg.act_frac).unwrap())
+            .collect();
         let w = q.forward(&xi).unwrap();
         let f = g.forward_f64(&x);
         let s = (1u64 << cfg.act_frac) as f64;
         for (a, b) in w.values[q.output].iter().zip(&f[g.output]) {
             assert!((*a as f64 / s - b).abs() < 4.0 / s, "{a} vs {b}");
         }
-        assert!(matches!(q.forward(&[1]), Err(ForwardError::InputLength { .. })));
+        assert!(matches!(
+            q.forward(&[1]),
+            Err(ForwardError::InputLength { .. })
+        ));
     }
 }

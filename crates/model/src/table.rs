@@ -55,7 +55,11 @@ pub enum TableKind {
     /// `{0, …, 2^K − 1}`.
     Range,
     /// `{(x + 2^(K−1), f_q(x)) : −2^(K−1) ≤ x < 2^(K−1)}`.
-    Act { kind: ActKind, in_frac: u32, out_frac: u32 },
+    Act {
+        kind: ActKind,
+        in_frac: u32,
+        out_frac: u32,
+    },
 }
 
 impl TableKind {
@@ -63,7 +67,11 @@ impl TableKind {
     pub fn entry(&self, j: usize, bits: u32, gamma: E) -> E {
         match *self {
             TableKind::Range => E::from(f_from_i64(j as i64)),
-            TableKind::Act { kind, in_frac, out_frac } => {
+            TableKind::Act {
+                kind,
+                in_frac,
+                out_frac,
+            } => {
                 let x = j as i64 - (1i64 << (bits - 1));
                 e_from_i64(j as i64) + gamma * e_from_i64(kind.eval_q(x, in_frac, out_frac))
             }
@@ -75,14 +83,21 @@ impl TableKind {
             TableKind::Range => zkgrad_poly::identity_eval(point),
             TableKind::Act { .. } => {
                 let eq = zkgrad_poly::eq_table(point);
-                eq.iter().enumerate().map(|(j, w)| *w * self.entry(j, bits, gamma)).fold(E::ZERO, |a, b| a + b)
+                eq.iter()
+                    .enumerate()
+                    .map(|(j, w)| *w * self.entry(j, bits, gamma))
+                    .fold(E::ZERO, |a, b| a + b)
             }
         }
     }
     pub fn describe(&self) -> String {
         match self {
             TableKind::Range => "range".into(),
-            TableKind::Act { kind, in_frac, out_frac } => {
+            TableKind::Act {
+                kind,
+                in_frac,
+                out_frac,
+            } => {
                 format!("{}(in 2^-{in_frac}, out 2^-{out_frac})", kind.name())
             }
         }
@@ -98,13 +113,22 @@ mod tests {
     fn table_mle_matches_entries() {
         let bits = 6;
         let gamma = E::from(F::from_u64(12345));
-        let point: Vec<E> = (0..bits).map(|i| E::from(F::from_u64(7 + i as u64))).collect();
+        let point: Vec<E> = (0..bits)
+            .map(|i| E::from(F::from_u64(7 + i as u64)))
+            .collect();
         for t in [
             TableKind::Range,
-            TableKind::Act { kind: ActKind::Sigmoid, in_frac: 3, out_frac: 4 },
+            TableKind::Act {
+                kind: ActKind::Sigmoid,
+                in_frac: 3,
+                out_frac: 4,
+            },
         ] {
             let entries: Vec<E> = (0..1 << bits).map(|j| t.entry(j, bits, gamma)).collect();
-            assert_eq!(t.mle(&point, bits, gamma), zkgrad_poly::eval_mle(&entries, &point));
+            assert_eq!(
+                t.mle(&point, bits, gamma),
+                zkgrad_poly::eval_mle(&entries, &point)
+            );
         }
     }
 

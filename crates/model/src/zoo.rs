@@ -40,11 +40,20 @@ pub fn mlp(dims: &[usize], act: ActKind, seed: u64) -> Graph {
         });
         x = nodes.len();
         if k + 2 < dims.len() {
-            nodes.push(Node { name: format!("act{}", k + 1), op: Op::Act { x, kind: act }, shape: vec![1, o] });
+            nodes.push(Node {
+                name: format!("act{}", k + 1),
+                op: Op::Act { x, kind: act },
+                shape: vec![1, o],
+            });
             x = nodes.len();
         }
     }
-    Graph { input_name: "input".into(), input_shape: vec![1, dims[0]], nodes, output: x }
+    Graph {
+        input_name: "input".into(),
+        input_shape: vec![1, dims[0]],
+        nodes,
+        output: x,
+    }
 }
 
 /// Workload A: Linear(5,8) → ReLU → Linear(8,8) → Sigmoid → Linear(8,2).
@@ -65,7 +74,10 @@ mod tests {
     #[test]
     fn shapes_and_parameter_counts() {
         assert_eq!(seed_mlp(0).n_params(), 138);
-        assert_eq!(mlp(&[1024, 1024], ActKind::Relu, 1).n_params(), 1024 * 1024 + 1024);
+        assert_eq!(
+            mlp(&[1024, 1024], ActKind::Relu, 1).n_params(),
+            1024 * 1024 + 1024
+        );
         let g = mlp(&[4, 3, 2], ActKind::Tanh, 2);
         assert_eq!(g.nodes.len(), 3);
         assert_eq!(g.shape(g.output), &[1, 2]);

@@ -20,7 +20,11 @@ pub enum OnnxError {
     #[error("unsupported op {op_type} at node {node}")]
     Unsupported { op_type: String, node: String },
     #[error("node {node} ({op_type}): {why}")]
-    Invalid { op_type: String, node: String, why: String },
+    Invalid {
+        op_type: String,
+        node: String,
+        why: String,
+    },
     #[error("graph: {0}")]
     Graph(String),
 }
@@ -90,9 +94,10 @@ fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
     const DOUBLE: i32 = 11;
     let raw = &t.raw_data;
     let out: Vec<f64> = match t.data_type {
-        FLOAT if !raw.is_empty() => {
-            raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
-        }
+        FLOAT if !raw.is_empty() => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         FLOAT => t.float_data.iter().map(|&v| v as f64).collect(),
         DOUBLE if !raw.is_empty() => raw
             .chunks_exact(8)
@@ -104,18 +109,34 @@ fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
             .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64)
             .collect(),
         INT64 => t.int64_data.iter().map(|&v| v as f64).collect(),
-        INT32 if !raw.is_empty() => {
-            raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect()
-        }
+        INT32 if !raw.is_empty() => raw
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
-        other => return Err(format!("tensor {} has unsupported data type {other}", t.name)),
+        other => {
+            return Err(format!(
+                "tensor {} has unsupported data type {other}",
+                t.name
+            ))
+        }
     };
     if !t.external_data.is_empty() {
-        return Err(format!("tensor {} stores its data externally (not supported)", t.name));
+        return Err(format!(
+            "tensor {} stores its data externally (not supported)",
+            t.name
+        ));
     }
     let expected: i64 = t.dims.iter().product();
-    if t.dims.iter().any(|&d| d < 0) || out.len() as i64 != expected.max(if t.dims.is_empty() { 1 } else { 0 }) {
-        return Err(format!("tensor {} holds {} values for shape {:?}", t.name, out.len(), t.dims));
+    if t.dims.iter().any(|&d| d < 0)
+        || out.len() as i64 != expected.max(if t.dims.is_empty() { 1 } else { 0 })
+    {
+        return Err(format!(
+            "tensor {} holds {} values for shape {:?}",
+            t.name,
+            out.len(),
+            t.dims
+        ));
     }
     if let Some(v) = out.iter().find(|v| !v.is_finite()) {
         return Err(format!("tensor {} holds a non-finite value {v}", t.name));
@@ -124,7 +145,10 @@ fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
 }
 
 fn to_const(t: &TensorProto) -> Result<Const, String> {
-    Ok(Const { dims: t.dims.iter().map(|&d| d as usize).collect(), data: tensor_data(t)? })
+    Ok(Const {
+        dims: t.dims.iter().map(|&d| d as usize).collect(),
+        data: tensor_data(t)?,
+    })
 }
 
 /// What a name in the graph refers to.
@@ -143,7 +167,11 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
         let c = to_const(init).map_err(OnnxError::Graph)?;
         names.insert(init.name.clone(), Val::Const(c));
     }
-    let inputs: Vec<_> = g.input.iter().filter(|i| !names.contains_key(&i.name)).collect();
+    let inputs: Vec<_> = g
+        .input
+        .iter()
+        .filter(|i| !names.contains_key(&i.name))
+        .collect();
     let [input] = inputs.as_slice() else {
         return Err(OnnxError::Graph(format!(
             "the model has {} graph inputs; zkgrad supports exactly one",
@@ -156,13 +184,26 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
         .shape
         .dim
         .iter()
-        .map(|d| if d.has_dim_value() && d.dim_value() > 0 { d.dim_value() as usize } else { 1 })
+        .map(|d| {
+            if d.has_dim_value() && d.dim_value() > 0 {
+                d.dim_value() as usize
+            } else {
+                1
+            }
+        })
         .collect();
     if shape.is_empty() {
-        return Err(OnnxError::Graph(format!("input {} has no shape", input.name)));
+        return Err(OnnxError::Graph(format!(
+            "input {} has no shape",
+            input.name
+        )));
     }
-    let mut graph =
-        Graph { input_name: input.name.clone(), input_shape: shape, nodes: Vec::new(), output: 0 };
+    let mut graph = Graph {
+        input_name: input.name.clone(),
+        input_shape: shape,
+        nodes: Vec::new(),
+        output: 0,
+    };
     names.insert(input.name.clone(), Val::Value(0));
     // How many nodes read each name (to know when a bias may be fused).
     let mut readers: HashMap<&str, usize> = HashMap::new();
@@ -183,13 +224,21 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
             why,
         };
         let get = |i: usize| -> Result<Val, OnnxError> {
-            let key = n.input.get(i).ok_or_else(|| invalid(format!("missing input {i}")))?;
-            names.get(key).cloned().ok_or_else(|| invalid(format!("input {key} is not defined before use")))
+            let key = n
+                .input
+                .get(i)
+                .ok_or_else(|| invalid(format!("missing input {i}")))?;
+            names
+                .get(key)
+                .cloned()
+                .ok_or_else(|| invalid(format!("input {key} is not defined before use")))
         };
         let value = |i: usize| -> Result<usize, OnnxError> {
             match get(i)? {
                 Val::Value(v) => Ok(v),
-                Val::Const(_) => Err(invalid(format!("input {i} must be computed, not a constant"))),
+                Val::Const(_) => Err(invalid(format!(
+                    "input {i} must be computed, not a constant"
+                ))),
             }
         };
         let constant = |i: usize| -> Result<Const, OnnxError> {
@@ -200,23 +249,55 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 ))),
             }
         };
-        let attr_f = |k: &str, d: f64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.f as f64);
+        let attr_f = |k: &str, d: f64| {
+            n.attribute
+                .iter()
+                .find(|a| a.name == k)
+                .map_or(d, |a| a.f as f64)
+        };
         let attr_i = |k: &str, d: i64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.i);
-        let out_name = n.output.first().cloned().ok_or_else(|| invalid("no output".into()))?;
+        let out_name = n
+            .output
+            .first()
+            .cloned()
+            .ok_or_else(|| invalid("no output".into()))?;
         let push = |graph: &mut Graph, op: Op, shape: Vec<usize>| -> Val {
-            graph.nodes.push(Node { name: name.clone(), op, shape });
+            graph.nodes.push(Node {
+                name: name.clone(),
+                op,
+                shape,
+            });
             Val::Value(graph.nodes.len())
         };
         let result: Val = match n.op_type.as_str() {
             "Constant" => {
-                let a = n.attribute.first().ok_or_else(|| invalid("Constant without a value".into()))?;
+                let a = n
+                    .attribute
+                    .first()
+                    .ok_or_else(|| invalid("Constant without a value".into()))?;
                 let c = match a.name.as_str() {
                     "value" => to_const(&a.t).map_err(invalid)?,
-                    "value_float" => Const { dims: vec![], data: vec![a.f as f64] },
-                    "value_floats" => Const { dims: vec![a.floats.len()], data: a.floats.iter().map(|&v| v as f64).collect() },
-                    "value_int" => Const { dims: vec![], data: vec![a.i as f64] },
-                    "value_ints" => Const { dims: vec![a.ints.len()], data: a.ints.iter().map(|&v| v as f64).collect() },
-                    other => return Err(invalid(format!("Constant attribute {other} is not supported"))),
+                    "value_float" => Const {
+                        dims: vec![],
+                        data: vec![a.f as f64],
+                    },
+                    "value_floats" => Const {
+                        dims: vec![a.floats.len()],
+                        data: a.floats.iter().map(|&v| v as f64).collect(),
+                    },
+                    "value_int" => Const {
+                        dims: vec![],
+                        data: vec![a.i as f64],
+                    },
+                    "value_ints" => Const {
+                        dims: vec![a.ints.len()],
+                        data: a.ints.iter().map(|&v| v as f64).collect(),
+                    },
+                    other => {
+                        return Err(invalid(format!(
+                            "Constant attribute {other} is not supported"
+                        )))
+                    }
                 };
                 Val::Const(c)
             }
@@ -228,7 +309,10 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                     return Err(invalid("transA = 1 is not supported".into()));
                 }
                 let [r, c] = b.dims[..] else {
-                    return Err(invalid(format!("weight must be 2-D, found shape {:?}", b.dims)));
+                    return Err(invalid(format!(
+                        "weight must be 2-D, found shape {:?}",
+                        b.dims
+                    )));
                 };
                 let trans_b = is_gemm && attr_i("transB", 0) != 0;
                 let (inf, outf) = if trans_b { (c, r) } else { (r, c) };
@@ -236,7 +320,11 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 let mut w = vec![0.0; inf * outf];
                 for o in 0..outf {
                     for i in 0..inf {
-                        let v = if trans_b { b.data[o * inf + i] } else { b.data[i * outf + o] };
+                        let v = if trans_b {
+                            b.data[o * inf + i]
+                        } else {
+                            b.data[i * outf + o]
+                        };
                         w[o * inf + i] = alpha * v;
                     }
                 }
@@ -247,7 +335,13 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 let bias = if is_gemm && n.input.len() > 2 && !n.input[2].is_empty() {
                     let c = constant(2)?;
                     let beta = attr_f("beta", 1.0);
-                    Some(broadcast_bias(&c, outf).map_err(invalid)?.into_iter().map(|v| v * beta).collect())
+                    Some(
+                        broadcast_bias(&c, outf)
+                            .map_err(invalid)?
+                            .into_iter()
+                            .map(|v| v * beta)
+                            .collect(),
+                    )
                 } else {
                     None
                 };
@@ -255,7 +349,17 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 if let Some(l) = shape.last_mut() {
                     *l = outf;
                 }
-                push(&mut graph, Op::Linear { x, w, bias, in_features: inf, out_features: outf }, shape)
+                push(
+                    &mut graph,
+                    Op::Linear {
+                        x,
+                        w,
+                        bias,
+                        in_features: inf,
+                        out_features: outf,
+                    },
+                    shape,
+                )
             }
             "Add" | "Sub" | "Mul" | "Div" => {
                 let (a, b) = (get(0)?, get(1)?);
@@ -280,11 +384,24 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                         if n.op_type == "Add" =>
                     {
                         // Fuse a bias into the MatMul/Gemm that produced `a`, if nothing else reads it.
-                        let producer_name = n.input.iter().find(|i| matches!(names.get(*i), Some(Val::Value(_)))).cloned().unwrap_or_default();
+                        let producer_name = n
+                            .input
+                            .iter()
+                            .find(|i| matches!(names.get(*i), Some(Val::Value(_))))
+                            .cloned()
+                            .unwrap_or_default();
                         let only_reader = readers.get(producer_name.as_str()).copied() == Some(1);
                         let shape = graph.shape(a).to_vec();
                         match graph.nodes.get_mut(a.wrapping_sub(1)) {
-                            Some(Node { op: Op::Linear { bias: bias @ None, out_features, .. }, .. }) if only_reader => {
+                            Some(Node {
+                                op:
+                                    Op::Linear {
+                                        bias: bias @ None,
+                                        out_features,
+                                        ..
+                                    },
+                                ..
+                            }) if only_reader => {
                                 *bias = Some(broadcast_bias(&c, *out_features).map_err(invalid)?);
                                 Val::Value(a)
                             }
@@ -315,15 +432,25 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                     }
                     (Val::Const(c), Val::Value(a)) if n.op_type == "Mul" => {
                         let [s] = c.data[..] else {
-                            return Err(invalid("Mul by a non-scalar constant is not supported".into()));
+                            return Err(invalid(
+                                "Mul by a non-scalar constant is not supported".into(),
+                            ));
                         };
                         let shape = graph.shape(a).to_vec();
                         push(&mut graph, Op::Scale { x: a, c: s }, shape)
                     }
                     (Val::Const(_), Val::Const(_)) => {
-                        return Err(invalid("constant folding is not supported; fold constants before export".into()))
+                        return Err(invalid(
+                            "constant folding is not supported; fold constants before export"
+                                .into(),
+                        ))
                     }
-                    _ => return Err(invalid(format!("{} with these operands is not supported yet", n.op_type))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "{} with these operands is not supported yet",
+                            n.op_type
+                        )))
+                    }
                 }
             }
             "Relu" | "Sigmoid" | "Tanh" => {
@@ -345,9 +472,15 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 let x = value(0)?;
                 let xs = graph.shape(x).to_vec();
                 let axis = attr_i("axis", 1);
-                let axis = if axis < 0 { axis + xs.len() as i64 } else { axis };
+                let axis = if axis < 0 {
+                    axis + xs.len() as i64
+                } else {
+                    axis
+                };
                 if axis < 0 || axis as usize > xs.len() {
-                    return Err(invalid(format!("axis {axis} out of range for shape {xs:?}")));
+                    return Err(invalid(format!(
+                        "axis {axis} out of range for shape {xs:?}"
+                    )));
                 }
                 let (a, b) = xs.split_at(axis as usize);
                 let shape = vec![a.iter().product::<usize>(), b.iter().product::<usize>()];
@@ -367,35 +500,50 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                             infer = Some(i);
                             shape.push(1);
                         }
-                        0 => shape.push(*xs.get(i).ok_or_else(|| invalid("0 in shape refers past the input's rank".into()))?),
+                        0 => shape.push(*xs.get(i).ok_or_else(|| {
+                            invalid("0 in shape refers past the input's rank".into())
+                        })?),
                         d if d > 0 => shape.push(d as usize),
                         _ => return Err(invalid(format!("invalid target shape {:?}", spec.data))),
                     }
                 }
                 if let Some(i) = infer {
                     let known: usize = shape.iter().product();
-                    if known == 0 || total % known != 0 {
+                    if known == 0 || !total.is_multiple_of(known) {
                         return Err(invalid(format!("cannot reshape {xs:?} to {:?}", spec.data)));
                     }
                     shape[i] = total / known;
                 }
                 if shape.iter().product::<usize>() != total {
-                    return Err(invalid(format!("cannot reshape {xs:?} ({total} values) to {shape:?}")));
+                    return Err(invalid(format!(
+                        "cannot reshape {xs:?} ({total} values) to {shape:?}"
+                    )));
                 }
                 push(&mut graph, Op::View { x }, shape)
             }
             other => {
-                return Err(OnnxError::Unsupported { op_type: other.to_string(), node: name });
+                return Err(OnnxError::Unsupported {
+                    op_type: other.to_string(),
+                    node: name,
+                });
             }
         };
         names.insert(out_name, result);
     }
     let [out] = g.output.as_slice() else {
-        return Err(OnnxError::Graph(format!("the model has {} outputs; zkgrad supports exactly one", g.output.len())));
+        return Err(OnnxError::Graph(format!(
+            "the model has {} outputs; zkgrad supports exactly one",
+            g.output.len()
+        )));
     };
     graph.output = match names.get(&out.name) {
         Some(Val::Value(v)) => *v,
-        _ => return Err(OnnxError::Graph(format!("output {} is not computed by the graph", out.name))),
+        _ => {
+            return Err(OnnxError::Graph(format!(
+                "output {} is not computed by the graph",
+                out.name
+            )))
+        }
     };
     let _ = matrix_dims;
     Ok(graph)
@@ -407,7 +555,10 @@ fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
     } else if c.data.len() == 1 {
         Ok(vec![c.data[0]; outf])
     } else {
-        Err(format!("bias of shape {:?} does not broadcast to [{outf}]", c.dims))
+        Err(format!(
+            "bias of shape {:?} does not broadcast to [{outf}]",
+            c.dims
+        ))
     }
 }
 
@@ -416,7 +567,11 @@ mod tests {
     use super::*;
 
     fn example(path: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/../../examples/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -441,7 +596,10 @@ mod tests {
         let e = import(&example("unsupported/softsign.onnx")).unwrap_err();
         assert_eq!(
             e,
-            OnnxError::Unsupported { op_type: "Softsign".into(), node: "/act/Softsign".into() }
+            OnnxError::Unsupported {
+                op_type: "Softsign".into(),
+                node: "/act/Softsign".into()
+            }
         );
     }
 

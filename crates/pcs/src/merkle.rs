@@ -35,14 +35,20 @@ impl MerkleTree {
         let mut layers = vec![first];
         while layers.last().map_or(0, |l| l.len()) > 1 {
             let prev = &layers[layers.len() - 1];
-            let next: Vec<Digest> =
-                prev.par_chunks(2).map(|p| hash_node(&p[0], &p[1])).collect();
+            let next: Vec<Digest> = prev
+                .par_chunks(2)
+                .map(|p| hash_node(&p[0], &p[1]))
+                .collect();
             layers.push(next);
         }
         Self { layers }
     }
     pub fn root(&self) -> Digest {
-        self.layers.last().and_then(|l| l.first()).copied().unwrap_or([0; 32])
+        self.layers
+            .last()
+            .and_then(|l| l.first())
+            .copied()
+            .unwrap_or([0; 32])
     }
     /// Sibling hashes from the leaf up.
     pub fn path(&self, mut index: usize) -> Vec<Digest> {
@@ -57,7 +63,11 @@ impl MerkleTree {
     pub fn verify_path(root: &Digest, mut index: usize, leaf: &[F], path: &[Digest]) -> bool {
         let mut h = hash_leaf(leaf);
         for sib in path {
-            h = if index & 1 == 0 { hash_node(&h, sib) } else { hash_node(sib, &h) };
+            h = if index & 1 == 0 {
+                hash_node(&h, sib)
+            } else {
+                hash_node(sib, &h)
+            };
             index >>= 1;
         }
         index == 0 && h == *root

@@ -2,11 +2,15 @@ use super::*;
 use zkgrad_field::f_from_i64;
 
 fn table(log_n: usize) -> Vec<F> {
-    (0..1i64 << log_n).map(|i| f_from_i64(i * 7919 % 1000 - 500)).collect()
+    (0..1i64 << log_n)
+        .map(|i| f_from_i64(i * 7919 % 1000 - 500))
+        .collect()
 }
 
 fn point(n: usize, seed: u64) -> Vec<E> {
-    (0..n).map(|i| E::from(F::from_u64(seed * 1000 + i as u64 * 17 + 3))).collect()
+    (0..n)
+        .map(|i| E::from(F::from_u64(seed * 1000 + i as u64 * 17 + 3)))
+        .collect()
 }
 
 #[test]
@@ -44,7 +48,11 @@ fn roundtrip(log_n: usize) {
             let block_index = i % 2;
             let off = block_index << k;
             let value = eval_mle_base(&vals[off..off + (1 << k)], &pt);
-            BlockClaim { block_index, point: pt, value }
+            BlockClaim {
+                block_index,
+                point: pt,
+                value,
+            }
         })
         .collect();
     let mut t = ProverTranscript::new(&[1; 32]);
@@ -91,7 +99,11 @@ fn opening_against_another_commitment_is_rejected() {
     let pd2 = commit(other, log_n, &p);
     let pt = point(log_n, 9);
     let value = eval_mle_base(&vals, &pt);
-    let claims = vec![BlockClaim { block_index: 0, point: pt, value }];
+    let claims = vec![BlockClaim {
+        block_index: 0,
+        point: pt,
+        value,
+    }];
     let mut t = ProverTranscript::new(&[1; 32]);
     prove_batch(&pd, &claims, &p, &mut t);
     let proof = t.finish();
@@ -127,7 +139,8 @@ fn multi_point_opening_roundtrip_and_tamper() {
             let mut b = proof.clone();
             b[pos] ^= 0x20;
             let mut v = VerifierTranscript::new(&[4; 32], &b);
-            let ok = verify_multi(&pd.root, log_n, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+            let ok =
+                verify_multi(&pd.root, log_n, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
             assert!(!ok, "flipped byte {pos} accepted");
         }
     }

@@ -8,13 +8,23 @@
 //! `0..c` and its row bits as variables `c..`, so a point on it is `(r_col ‖ r_row)`.
 //!
 //! Verifier side: no prover, IO or ONNX code may enter this crate.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
 
 /// `eq(a, b) = Π_i (a_i b_i + (1 - a_i)(1 - b_i))`.
 pub fn eq_eval(a: &[E], b: &[E]) -> E {
-    a.iter().zip(b).fold(E::ONE, |acc, (&x, &y)| acc * (x * y + (E::ONE - x) * (E::ONE - y)))
+    a.iter().zip(b).fold(E::ONE, |acc, (&x, &y)| {
+        acc * (x * y + (E::ONE - x) * (E::ONE - y))
+    })
 }
 
 /// The table `eq(point, x)` for all `x ∈ {0,1}^n`, in the stated variable order.
@@ -46,7 +56,11 @@ pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
 /// Evaluates the MLE of a base-field table at `point` (`table.len() == 2^point.len()`; shorter
 /// tables are read as zero-padded).
 pub fn eval_mle_base(table: &[F], point: &[E]) -> E {
-    let mut cur: Vec<E> = fold_base(table, point.first().copied().unwrap_or(E::ZERO), point.is_empty());
+    let mut cur: Vec<E> = fold_base(
+        table,
+        point.first().copied().unwrap_or(E::ZERO),
+        point.is_empty(),
+    );
     for &r in point.iter().skip(1) {
         cur = fold(&cur, r);
     }
@@ -137,7 +151,9 @@ pub fn interpolate_at(evals: &[E], x: E) -> E {
                 den *= F::from_u64(i as u64) - F::from_u64(j as u64);
             }
         }
-        let Some(inv) = den.try_inverse() else { continue };
+        let Some(inv) = den.try_inverse() else {
+            continue;
+        };
         acc += evals.get(i).copied().unwrap_or(E::ZERO) * num * E::from(inv);
     }
     acc
@@ -178,7 +194,9 @@ mod tests {
         let p: Vec<E> = (0..3).map(|i| E::from(F::from_u64(17 + 5 * i))).collect();
         let t = eq_table(&p);
         for (i, v) in t.iter().enumerate() {
-            let b: Vec<E> = (0..3).map(|j| E::from(F::from_u64(((i >> j) & 1) as u64))).collect();
+            let b: Vec<E> = (0..3)
+                .map(|j| E::from(F::from_u64(((i >> j) & 1) as u64)))
+                .collect();
             assert_eq!(*v, eq_eval(&p, &b));
         }
         let vals: Vec<F> = (0..8).map(|i| f_from_i64(i * i - 7)).collect();
@@ -194,14 +212,23 @@ mod tests {
             let direct: E = eq.iter().take(n).copied().sum();
             assert_eq!(prefix_indicator_eval(n, &p), direct, "n = {n}");
         }
-        let direct: E = eq.iter().enumerate().map(|(i, v)| *v * F::from_u64(i as u64)).sum();
+        let direct: E = eq
+            .iter()
+            .enumerate()
+            .map(|(i, v)| *v * F::from_u64(i as u64))
+            .sum();
         assert_eq!(identity_eval(&p), direct);
     }
 
     #[test]
     fn interpolation() {
         // p(x) = 3x^2 + 2x + 1
-        let evals: Vec<E> = (0..3u64).map(|x| E::from(F::from_u64(3 * x * x + 2 * x + 1))).collect();
-        assert_eq!(interpolate_at(&evals, E::from(F::from_u64(10))), E::from(F::from_u64(321)));
+        let evals: Vec<E> = (0..3u64)
+            .map(|x| E::from(F::from_u64(3 * x * x + 2 * x + 1)))
+            .collect();
+        assert_eq!(
+            interpolate_at(&evals, E::from(F::from_u64(10))),
+            E::from(F::from_u64(321))
+        );
     }
 }

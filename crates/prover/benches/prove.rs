@@ -11,17 +11,28 @@ use zkgrad_verifier::verify;
 
 fn bench_model(c: &mut Criterion, name: &str, graph: Graph) {
     let x = zoo::uniform(99, graph.n_inputs());
-    let cfg = QConfig::calibrate(&graph, &[x.clone()], QConfig::DEFAULT_TABLE_BITS);
+    let cfg = QConfig::calibrate(
+        &graph,
+        std::slice::from_ref(&x),
+        QConfig::DEFAULT_TABLE_BITS,
+    );
     let q = QGraph::from_graph(&graph, cfg).expect("quantize");
     let params = PcsParams::default();
     let model = CommittedModel::new(&q, &params);
-    let xq: Vec<i64> = x.iter().map(|&v| quantize_input(v, cfg.act_frac).expect("input")).collect();
+    let xq: Vec<i64> = x
+        .iter()
+        .map(|&v| quantize_input(v, cfg.act_frac).expect("input"))
+        .collect();
     let mut g = c.benchmark_group(name);
     g.sample_size(10);
-    g.bench_function("prove", |b| b.iter(|| prove(&q, &model, &xq, &params).expect("prove")));
+    g.bench_function("prove", |b| {
+        b.iter(|| prove(&q, &model, &xq, &params).expect("prove"))
+    });
     let p = prove(&q, &model, &xq, &params).expect("prove").proof;
     g.bench_function("verify", |b| {
-        b.iter(|| verify(&q, &p.weight_root, &p.input, &p.output, &p.body, &params).expect("verify"))
+        b.iter(|| {
+            verify(&q, &p.weight_root, &p.input, &p.output, &p.body, &params).expect("verify")
+        })
     });
     g.finish();
 }

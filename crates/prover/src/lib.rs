@@ -25,7 +25,11 @@ pub enum ProveError {
     #[error(transparent)]
     Forward(#[from] ForwardError),
     #[error("lookup into table {table}: value {value} at entry {index} is outside the table")]
-    LookupRange { table: usize, index: usize, value: i64 },
+    LookupRange {
+        table: usize,
+        index: usize,
+        value: i64,
+    },
 }
 
 /// The model's committed weights (one commitment per weight tensor), computed once per model
@@ -39,7 +43,10 @@ impl CommittedModel {
     pub fn new(g: &QGraph, params: &PcsParams) -> Self {
         let tensors = commit_weights(g, params);
         let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
-        Self { root: weights_root(g, &roots), tensors }
+        Self {
+            root: weights_root(g, &roots),
+            tensors,
+        }
     }
     /// The weight commitment (a hash of the per-tensor roots).
     pub fn root(&self) -> [u8; 32] {
@@ -92,7 +99,10 @@ impl Claims<'_> {
 pub(crate) fn padded(g: &QGraph, w: &Witness, what: Operand) -> Vec<F> {
     let (t, vals) = match what {
         Operand::Tensor(t) => (&g.tensors[t], &w.values[t]),
-        Operand::Rem(n) => (&g.tensors[n + 1], w.rems[n].as_ref().unwrap_or(&w.values[n + 1])),
+        Operand::Rem(n) => (
+            &g.tensors[n + 1],
+            w.rems[n].as_ref().unwrap_or(&w.values[n + 1]),
+        ),
     };
     t.pad(vals).into_iter().map(f_from_i64).collect()
 }
@@ -171,8 +181,12 @@ pub fn prove_witness(
     let witness_claims = block_claims(&wpd, &claims.witness, |what| wl.find(what));
     zkgrad_pcs::prove_batch(&wpd, &witness_claims, params, &mut t);
     for (wi, pd) in model.tensors.iter().enumerate() {
-        let points: Vec<Vec<E>> =
-            claims.weights.iter().filter(|c| c.0 == wi).map(|c| c.1.clone()).collect();
+        let points: Vec<Vec<E>> = claims
+            .weights
+            .iter()
+            .filter(|c| c.0 == wi)
+            .map(|c| c.1.clone())
+            .collect();
         if !points.is_empty() {
             zkgrad_pcs::open_multi(pd, &points, params, &mut t);
         }
@@ -188,7 +202,11 @@ pub fn prove_witness(
         output,
         body: t.finish(),
     };
-    ProveOutput { proof, witness: w, timings }
+    ProveOutput {
+        proof,
+        witness: w,
+        timings,
+    }
 }
 
 fn block_claims<K: Copy>(
@@ -202,7 +220,11 @@ fn block_claims<K: Copy>(
             let (log, block_index) = find(*what)?;
             let off = block_index << log;
             let value = eval_mle_base(&pd.values[off..off + (1 << log)], point);
-            Some(BlockClaim { block_index, point: point.clone(), value })
+            Some(BlockClaim {
+                block_index,
+                point: point.clone(),
+                value,
+            })
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use zkgrad_transcript::{Challenger, ProverTranscript};
 
 use crate::{padded, Claims, ProveError};
 
-fn operand_values<'a>(w: &'a Witness, op: Operand) -> &'a [i64] {
+fn operand_values(w: &Witness, op: Operand) -> &[i64] {
     match op {
         Operand::Tensor(t) => &w.values[t],
         Operand::Rem(n) => w.rems[n].as_deref().unwrap_or(&[]),
@@ -32,7 +32,11 @@ pub(crate) fn multiplicities(
             let j = l.scale * a + l.offset;
             if j < 0 || j >= size as i64 {
                 if strict {
-                    return Err(ProveError::LookupRange { table: l.table, index: i, value: a });
+                    return Err(ProveError::LookupRange {
+                        table: l.table,
+                        index: i,
+                        value: a,
+                    });
                 }
                 continue;
             }

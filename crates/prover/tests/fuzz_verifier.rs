@@ -19,14 +19,20 @@ fn fixture() -> &'static Fixture {
         let s = setup(seed_mlp(), 8, 5);
         let p = prove_ok(&s).proof;
         let commitment = model_commitment(&p.circuit, &p.weight_root);
-        Fixture { bytes: p.to_bytes(), s, commitment }
+        Fixture {
+            bytes: p.to_bytes(),
+            s,
+            commitment,
+        }
     })
 }
 
 /// Parses and verifies both ways; true if anything accepted.
 fn accepted(bytes: &[u8]) -> bool {
     let f = fixture();
-    let Ok(p) = ProofFile::from_bytes(bytes) else { return false };
+    let Ok(p) = ProofFile::from_bytes(bytes) else {
+        return false;
+    };
     let by_model = verify_with_model(&p, &f.s.q, &f.s.model.root(), &small_params()).is_ok();
     let by_commitment = verify_with_commitment(&p, &f.commitment, &small_params()).is_ok();
     by_model || by_commitment
@@ -52,9 +58,17 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 1u8..=255).prop_map(|(pos, mask)| Mutation::Flip { pos, mask }),
         (any::<usize>(), any::<u8>()).prop_map(|(pos, byte)| Mutation::Set { pos, byte }),
         any::<usize>().prop_map(|len| Mutation::Truncate { len }),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..40)).prop_map(|(pos, bytes)| Mutation::Insert { pos, bytes }),
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..40)
+        )
+            .prop_map(|(pos, bytes)| Mutation::Insert { pos, bytes }),
         (any::<usize>(), 1usize..64).prop_map(|(pos, n)| Mutation::Remove { pos, n }),
-        (any::<usize>(), any::<usize>(), 1usize..64).prop_map(|(from, to, n)| Mutation::Splice { from, to, n }),
+        (any::<usize>(), any::<usize>(), 1usize..64).prop_map(|(from, to, n)| Mutation::Splice {
+            from,
+            to,
+            n
+        }),
     ]
 }
 

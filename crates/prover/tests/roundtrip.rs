@@ -7,7 +7,15 @@ fn seed_mlp_proves_and_verifies() {
     let s = setup(seed_mlp(), 12, 1);
     let out = prove_ok(&s);
     let p = &out.proof;
-    verify(&s.q, &p.weight_root, &p.input, &p.output, &p.body, &small_params()).unwrap();
+    verify(
+        &s.q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
+    .unwrap();
     // the quantized output tracks the float model
     let float = s.graph.forward_f64(&s.input_f);
     let f_out = &float[s.graph.output];
@@ -22,5 +30,13 @@ fn every_op_kind_proves_and_verifies() {
     let s = setup(all_ops(), 12, 2);
     let out = prove_ok(&s);
     let p = &out.proof;
-    verify(&s.q, &p.weight_root, &p.input, &p.output, &p.body, &small_params()).unwrap();
+    verify(
+        &s.q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
+    .unwrap();
 }

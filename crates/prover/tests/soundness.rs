@@ -4,10 +4,19 @@ mod common;
 use common::*;
 use zkgrad_model::quant::{QOp, TensorKind};
 use zkgrad_prover::{prove_witness, CommittedModel};
-use zkgrad_verifier::{verify, verify_with_commitment, verify_with_model, model_commitment, VerifyError};
+use zkgrad_verifier::{
+    model_commitment, verify, verify_with_commitment, verify_with_model, VerifyError,
+};
 
 fn check(s: &Setup, p: &zkgrad_verifier::ProofFile) -> Result<(), VerifyError> {
-    verify(&s.q, &p.weight_root, &p.input, &p.output, &p.body, &small_params())
+    verify(
+        &s.q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
 }
 
 #[test]
@@ -22,9 +31,20 @@ fn proof_checked_against_another_model_is_rejected() {
     let q2 = zkgrad_model::QGraph::from_graph(&other, s.q.config).unwrap();
     let m2 = CommittedModel::new(&q2, &small_params());
     assert_ne!(m2.root(), p.weight_root);
-    assert_eq!(verify_with_model(&p, &q2, &m2.root(), &small_params()), Err(VerifyError::ProtocolMismatch));
+    assert_eq!(
+        verify_with_model(&p, &q2, &m2.root(), &small_params()),
+        Err(VerifyError::ProtocolMismatch)
+    );
     // Even forcing the check through with the other model's commitment fails.
-    assert!(verify(&q2, &m2.root(), &p.input, &p.output, &p.body, &small_params()).is_err());
+    assert!(verify(
+        &q2,
+        &m2.root(),
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params()
+    )
+    .is_err());
     // And against the other model's published commitment.
     let c2 = model_commitment(&q2.describe(), &m2.root());
     assert!(verify_with_commitment(&p, &c2, &small_params()).is_err());
@@ -40,7 +60,15 @@ fn proof_checked_against_another_input_is_rejected() {
     for i in 0..p.input.len() {
         let mut input = p.input.clone();
         input[i] += 1;
-        assert!(verify(&s.q, &p.weight_root, &input, &p.output, &p.body, &small_params()).is_err());
+        assert!(verify(
+            &s.q,
+            &p.weight_root,
+            &input,
+            &p.output,
+            &p.body,
+            &small_params()
+        )
+        .is_err());
     }
 }
 
@@ -52,7 +80,15 @@ fn proof_checked_against_another_output_is_rejected() {
         for d in [-1, 1] {
             let mut output = p.output.clone();
             output[i] += d;
-            assert!(verify(&s.q, &p.weight_root, &p.input, &output, &p.body, &small_params()).is_err());
+            assert!(verify(
+                &s.q,
+                &p.weight_root,
+                &p.input,
+                &output,
+                &p.body,
+                &small_params()
+            )
+            .is_err());
         }
     }
 }
@@ -64,7 +100,15 @@ fn proof_with_another_precision_is_rejected() {
     let mut cfg = s.q.config;
     cfg.act_frac -= 1;
     let q2 = zkgrad_model::QGraph::from_graph(&s.graph, cfg).unwrap();
-    assert!(verify(&q2, &p.weight_root, &p.input, &p.output, &p.body, &small_params()).is_err());
+    assert!(verify(
+        &q2,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params()
+    )
+    .is_err());
 }
 
 /// A tiny model whose proof is small enough to flip every byte.
@@ -75,9 +119,36 @@ fn tiny() -> Setup {
         input_name: "x".into(),
         input_shape: vec![1, 2],
         nodes: vec![
-            Node { name: "fc".into(), op: Op::Linear { x: 0, w: vec![0.5, -0.25, 0.75, 0.125], bias: Some(vec![0.1, -0.2]), in_features: 2, out_features: 2 }, shape: vec![1, 2] },
-            Node { name: "sig".into(), op: Op::Act { x: 1, kind: ActKind::Sigmoid }, shape: vec![1, 2] },
-            Node { name: "out".into(), op: Op::Linear { x: 2, w: vec![1.0, -1.0], bias: None, in_features: 2, out_features: 1 }, shape: vec![1, 1] },
+            Node {
+                name: "fc".into(),
+                op: Op::Linear {
+                    x: 0,
+                    w: vec![0.5, -0.25, 0.75, 0.125],
+                    bias: Some(vec![0.1, -0.2]),
+                    in_features: 2,
+                    out_features: 2,
+                },
+                shape: vec![1, 2],
+            },
+            Node {
+                name: "sig".into(),
+                op: Op::Act {
+                    x: 1,
+                    kind: ActKind::Sigmoid,
+                },
+                shape: vec![1, 2],
+            },
+            Node {
+                name: "out".into(),
+                op: Op::Linear {
+                    x: 2,
+                    w: vec![1.0, -1.0],
+                    bias: None,
+                    in_features: 2,
+                    out_features: 1,
+                },
+                shape: vec![1, 1],
+            },
         ],
         output: 3,
     };
@@ -93,7 +164,10 @@ fn every_single_byte_flip_of_a_small_proof_is_rejected() {
         for bit in [0u8, 5] {
             let mut b = p.clone();
             b.body[pos] ^= 1 << bit;
-            assert!(check(&s, &b).is_err(), "flipping bit {bit} of byte {pos} was accepted");
+            assert!(
+                check(&s, &b).is_err(),
+                "flipping bit {bit} of byte {pos} was accepted"
+            );
         }
     }
 }
@@ -167,7 +241,12 @@ fn perturbations_rejected(s: &Setup) {
                     };
                     let Ok(w) = w else { continue }; // the tamper broke the forward pass itself
                     let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
-                    let what = format!("{} ({:?}) {} {delta:+} propagate={propagate}", node.name, node.op, if rem { "remainder" } else { "output" });
+                    let what = format!(
+                        "{} ({:?}) {} {delta:+} propagate={propagate}",
+                        node.name,
+                        node.op,
+                        if rem { "remainder" } else { "output" }
+                    );
                     assert!(check(s, &p).is_err(), "cheating prover accepted: {what}");
                     cases += 1;
                 }
@@ -187,9 +266,20 @@ fn cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
     let s = setup(all_ops(), 10, 2);
     // The graph really has every op kind.
     for want in ["Gemm", "Add", "Sub", "Scale", "Requant", "Act"] {
-        assert!(s.q.nodes.iter().any(|n| format!("{:?}", n.op).starts_with(want)), "{want}");
+        assert!(
+            s.q.nodes
+                .iter()
+                .any(|n| format!("{:?}", n.op).starts_with(want)),
+            "{want}"
+        );
     }
-    assert!(s.q.nodes.iter().any(|n| matches!(n.op, QOp::Act { kind: zkgrad_model::ActKind::Tanh, .. })));
+    assert!(s.q.nodes.iter().any(|n| matches!(
+        n.op,
+        QOp::Act {
+            kind: zkgrad_model::ActKind::Tanh,
+            ..
+        }
+    )));
     perturbations_rejected(&s);
 }
 

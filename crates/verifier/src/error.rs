@@ -7,20 +7,34 @@ use zkgrad_transcript::TranscriptError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("the proof was made for another model, precision or public data (protocol id differs)")]
+    #[error(
+        "the proof was made for another model, precision or public data (protocol id differs)"
+    )]
     ProtocolMismatch,
     #[error("the proof's weight roots do not hash to the weight commitment")]
     WeightRoots,
     #[error("the proof's circuit description is invalid: {0}")]
     Circuit(String),
     #[error("the proof's public {what} has {got} values, the model has {expected}")]
-    PublicShape { what: &'static str, expected: usize, got: usize },
+    PublicShape {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     #[error("malformed proof: {0}")]
     Transcript(#[from] TranscriptError),
     #[error("lookup into table {table} ({name}): {source}")]
-    LookupGkr { table: usize, name: String, source: GkrError },
+    LookupGkr {
+        table: usize,
+        name: String,
+        source: GkrError,
+    },
     #[error("lookup into table {table} ({name}): {why}")]
-    Lookup { table: usize, name: String, why: &'static str },
+    Lookup {
+        table: usize,
+        name: String,
+        why: &'static str,
+    },
     #[error("node {node}: {source}")]
     NodeSumcheck { node: String, source: SumcheckError },
     #[error("node {node}: {why}")]
@@ -28,5 +42,8 @@ pub enum VerifyError {
     #[error("public tensor {tensor} does not match the proof's claim about it")]
     PublicMismatch { tensor: String },
     #[error("opening of the {which} commitment: {source}")]
-    Opening { which: &'static str, source: PcsError },
+    Opening {
+        which: &'static str,
+        source: PcsError,
+    },
 }

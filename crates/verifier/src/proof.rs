@@ -85,13 +85,20 @@ impl ProofFile {
         let act_frac = r.u32().map_err(t)?;
         let weight_frac = r.u32().map_err(t)?;
         let table_bits = r.u32().map_err(t)?;
-        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits {
+        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits
+        {
             return Err(ProofFormatError::BadConfig);
         }
-        let config = QConfig { act_frac, weight_frac, table_bits };
+        let config = QConfig {
+            act_frac,
+            weight_frac,
+            table_bits,
+        };
         let weight_root = r.array::<32>().map_err(t)?;
         let protocol_id = r.array::<32>().map_err(t)?;
-        let n = r.len(MAX_CIRCUIT, "circuit description length").map_err(t)?;
+        let n = r
+            .len(MAX_CIRCUIT, "circuit description length")
+            .map_err(t)?;
         let circuit = r.raw(n).map_err(t)?.to_vec();
         let read_vals = |r: &mut Reader| -> Result<Vec<i64>, ProofFormatError> {
             let n = r.len(MAX_PUBLIC, "public data length").map_err(t)?;
@@ -101,7 +108,9 @@ impl ProofFile {
                     needed: n * 8 - r.remaining(),
                 }));
             }
-            (0..n).map(|_| r.u64().map(|v| v as i64).map_err(t)).collect()
+            (0..n)
+                .map(|_| r.u64().map(|v| v as i64).map_err(t))
+                .collect()
         };
         let input = read_vals(&mut r)?;
         let output = read_vals(&mut r)?;
@@ -116,7 +125,15 @@ impl ProofFile {
         if r.remaining() > 0 {
             return Err(ProofFormatError::TrailingBytes(r.remaining()));
         }
-        Ok(Self { config, weight_root, protocol_id, circuit, input, output, body })
+        Ok(Self {
+            config,
+            weight_root,
+            protocol_id,
+            circuit,
+            input,
+            output,
+            body,
+        })
     }
 }
 
@@ -126,7 +143,11 @@ mod tests {
 
     fn sample() -> ProofFile {
         ProofFile {
-            config: QConfig { act_frac: 10, weight_frac: 16, table_bits: 16 },
+            config: QConfig {
+                act_frac: 10,
+                weight_frac: 16,
+                table_bits: 16,
+            },
             weight_root: [1; 32],
             protocol_id: [2; 32],
             circuit: vec![5; 20],
@@ -146,7 +167,10 @@ mod tests {
     fn every_truncation_is_an_error() {
         let b = sample().to_bytes();
         for n in 0..b.len() {
-            assert!(ProofFile::from_bytes(&b[..n]).is_err(), "prefix of {n} bytes accepted");
+            assert!(
+                ProofFile::from_bytes(&b[..n]).is_err(),
+                "prefix of {n} bytes accepted"
+            );
         }
     }
 
@@ -158,6 +182,9 @@ mod tests {
             ProofFile::from_bytes(&b),
             Err(ProofFormatError::UnsupportedVersion { found: 9 })
         );
-        assert_eq!(ProofFile::from_bytes(b"not a proof at all"), Err(ProofFormatError::BadMagic));
+        assert_eq!(
+            ProofFile::from_bytes(b"not a proof at all"),
+            Err(ProofFormatError::BadMagic)
+        );
     }
 }

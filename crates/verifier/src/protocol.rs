@@ -2,9 +2,9 @@
 //! MLEs of public tensors and padding indicators.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_model::quant::{QGraph, QTensor};
 #[allow(unused_imports)]
 use zkgrad_pcs::ProverData;
-use zkgrad_model::quant::{QGraph, QTensor};
 use zkgrad_pcs::{Digest, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
@@ -16,7 +16,10 @@ pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
     match g.weights.get(wi) {
         Some(w) => {
             let t = w.as_tensor();
-            (t.pad(&w.data).into_iter().map(f_from_i64).collect(), t.log_size())
+            (
+                t.pad(&w.data).into_iter().map(f_from_i64).collect(),
+                t.log_size(),
+            )
         }
         None => (vec![F::ZERO], 0),
     }

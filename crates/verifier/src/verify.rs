@@ -52,7 +52,9 @@ impl Claims<'_> {
         match tensor.kind {
             TensorKind::Public => {
                 if eval_public(tensor, self.public_values(t), &point) != value {
-                    return Err(VerifyError::PublicMismatch { tensor: tensor.name.clone() });
+                    return Err(VerifyError::PublicMismatch {
+                        tensor: tensor.name.clone(),
+                    });
                 }
             }
             TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point, value)),
@@ -111,9 +113,16 @@ pub fn verify(
     let lookups = g.lookups();
     let mut mults = Vec::new();
     for (ti, table) in g.used_tables() {
-        let bad = |why| VerifyError::Lookup { table: ti, name: table.describe(), why };
-        let n_lookups: usize =
-            lookups.iter().filter(|l| l.table == ti).map(|l| g.operand_tensor(l.a).len()).sum();
+        let bad = |why| VerifyError::Lookup {
+            table: ti,
+            name: table.describe(),
+            why,
+        };
+        let n_lookups: usize = lookups
+            .iter()
+            .filter(|l| l.table == ti)
+            .map(|l| g.operand_tensor(l.a).len())
+            .sum();
         let nnz = t.read_fs(b"lookup/nnz", 1)?;
         let nnz = nnz.first().map_or(u64::MAX, |v| v.as_canonical_u64());
         if nnz > n_lookups.min(1usize << g.config.table_bits) as u64 {
@@ -153,12 +162,20 @@ pub fn verify(
     // 3. Lookups.
     for ((ti, table), entries) in g.used_tables().into_iter().zip(&mults) {
         let name = table.describe();
-        let gkr_err = |source| VerifyError::LookupGkr { table: ti, name: name.clone(), source };
+        let gkr_err = |source| VerifyError::LookupGkr {
+            table: ti,
+            name: name.clone(),
+            source,
+        };
         // The table side, Σ_j m_j / (α − t_j), from the sparse multiplicities.
         let mut table_side = E::ZERO;
         for &(j, m) in entries {
             let Some(inv) = (alpha - table.entry(j, bits, gamma)).try_inverse() else {
-                return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+                return Err(VerifyError::Lookup {
+                    table: ti,
+                    name,
+                    why: "zero denominator",
+                });
             };
             table_side += inv * E::from(F::from_u64(m));
         }
@@ -174,25 +191,42 @@ pub fn verify(
             let leaf = &vt.leaves;
             let value = e_from_i64(l.scale) * a + e_from_i64(l.offset) + gamma * b;
             if leaf.p != real_indicator(&shape, &leaf.point) || leaf.q != alpha - value {
-                return Err(VerifyError::Lookup { table: ti, name, why: "value leaves do not match the committed values" });
+                return Err(VerifyError::Lookup {
+                    table: ti,
+                    name,
+                    why: "value leaves do not match the committed values",
+                });
             }
             claims.on_operand(l.a, leaf.point.clone(), a)?;
             if let Some(bo) = l.b {
                 claims.on_operand(bo, leaf.point.clone(), b)?;
             }
             let Some(inv) = vt.root_q.try_inverse() else {
-                return Err(VerifyError::Lookup { table: ti, name, why: "zero denominator" });
+                return Err(VerifyError::Lookup {
+                    table: ti,
+                    name,
+                    why: "zero denominator",
+                });
             };
             sum += vt.root_p * inv;
         }
         if sum != table_side {
-            return Err(VerifyError::Lookup { table: ti, name, why: "looked-up values are not all in the table" });
+            return Err(VerifyError::Lookup {
+                table: ti,
+                name,
+                why: "looked-up values are not all in the table",
+            });
         }
     }
 
     // 4. Nodes, outputs first.
     let out = g.output;
-    if out != 0 && matches!(g.nodes[out - 1].op, QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. }) {
+    if out != 0
+        && matches!(
+            g.nodes[out - 1].op,
+            QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. }
+        )
+    {
         let tensor = &g.tensors[out];
         let r = t.challenge_vec(b"output/r", tensor.log_size());
         let v = eval_public(tensor, output, &r);
@@ -201,7 +235,10 @@ pub fn verify(
     for (ni, node) in g.nodes.iter().enumerate().rev() {
         let o = ni + 1;
         let ot = &g.tensors[o];
-        let node_err = |why| VerifyError::Node { node: node.name.clone(), why };
+        let node_err = |why| VerifyError::Node {
+            node: node.name.clone(),
+            why,
+        };
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
@@ -223,7 +260,12 @@ pub fn verify(
                 claims.on_tensor(*x, r, xv)?;
             }
             QOp::Act { .. } => {}
-            QOp::Gemm { x, w, bias, bias_shift } => {
+            QOp::Gemm {
+                x,
+                w,
+                bias,
+                bias_shift,
+            } => {
                 let xt = &g.tensors[*x];
                 for (r, v) in pending {
                     let (r_col, r_row) = r.split_at(ot.log_cols());
@@ -233,8 +275,12 @@ pub fn verify(
                         claims.weights.push((*b, r_col.to_vec(), bv));
                         claim -= pow2(*bias_shift) * bv * prefix_indicator_eval(ot.rows, r_row);
                     }
-                    let sub = zkgrad_sumcheck::verify(claim, xt.log_cols(), 2, &mut t)
-                        .map_err(|source| VerifyError::NodeSumcheck { node: node.name.clone(), source })?;
+                    let sub = zkgrad_sumcheck::verify(claim, xt.log_cols(), 2, &mut t).map_err(
+                        |source| VerifyError::NodeSumcheck {
+                            node: node.name.clone(),
+                            source,
+                        },
+                    )?;
                     let xv = t.read_e(b"gemm/x")?;
                     let wv = t.read_e(b"gemm/w")?;
                     if sub.value != xv * wv {
@@ -274,23 +320,45 @@ pub fn verify(
     let mut block_claims = Vec::with_capacity(claims.witness.len());
     for (what, point, value) in claims.witness {
         let Some((log, block_index)) = wl.find(what) else {
-            return Err(VerifyError::Node { node: format!("{what:?}"), why: "not in the witness layout" });
+            return Err(VerifyError::Node {
+                node: format!("{what:?}"),
+                why: "not in the witness layout",
+            });
         };
         if point.len() != log {
-            return Err(VerifyError::Node { node: format!("{what:?}"), why: "claim of the wrong size" });
+            return Err(VerifyError::Node {
+                node: format!("{what:?}"),
+                why: "claim of the wrong size",
+            });
         }
-        block_claims.push(BlockClaim { block_index, point, value });
+        block_claims.push(BlockClaim {
+            block_index,
+            point,
+            value,
+        });
     }
-    zkgrad_pcs::verify_batch(&witness_root, wl.log_n, &block_claims, params, &mut t)
-        .map_err(|source| VerifyError::Opening { which: "witness", source })?;
+    zkgrad_pcs::verify_batch(&witness_root, wl.log_n, &block_claims, params, &mut t).map_err(
+        |source| VerifyError::Opening {
+            which: "witness",
+            source,
+        },
+    )?;
     for (wi, (w, root)) in g.weights.iter().zip(&roots).enumerate() {
-        let mine: Vec<(Vec<E>, E)> =
-            claims.weights.iter().filter(|c| c.0 == wi).map(|c| (c.1.clone(), c.2)).collect();
+        let mine: Vec<(Vec<E>, E)> = claims
+            .weights
+            .iter()
+            .filter(|c| c.0 == wi)
+            .map(|c| (c.1.clone(), c.2))
+            .collect();
         if mine.is_empty() {
             continue;
         }
-        zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, &mut t)
-            .map_err(|source| VerifyError::Opening { which: "weight", source })?;
+        zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, &mut t).map_err(
+            |source| VerifyError::Opening {
+                which: "weight",
+                source,
+            },
+        )?;
     }
     t.finish()?;
     Ok(())

@@ -9,10 +9,14 @@ use zkgrad_prover::{prove, CommittedModel, ProveOutput};
 
 /// Deterministic pseudo-random numbers in (-1, 1).
 pub fn rnd(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
@@ -24,8 +28,16 @@ fn linear(name: &str, x: usize, inf: usize, outf: usize, seed: u64) -> Node {
         name: name.into(),
         op: Op::Linear {
             x,
-            w: rnd(seed, inf * outf).into_iter().map(|v| v * scale).collect(),
-            bias: Some(rnd(seed + 100, outf).into_iter().map(|v| v * scale).collect()),
+            w: rnd(seed, inf * outf)
+                .into_iter()
+                .map(|v| v * scale)
+                .collect(),
+            bias: Some(
+                rnd(seed + 100, outf)
+                    .into_iter()
+                    .map(|v| v * scale)
+                    .collect(),
+            ),
             in_features: inf,
             out_features: outf,
         },
@@ -34,7 +46,11 @@ fn linear(name: &str, x: usize, inf: usize, outf: usize, seed: u64) -> Node {
 }
 
 fn act(name: &str, x: usize, kind: ActKind, n: usize) -> Node {
-    Node { name: name.into(), op: Op::Act { x, kind }, shape: vec![1, n] }
+    Node {
+        name: name.into(),
+        op: Op::Act { x, kind },
+        shape: vec![1, n],
+    }
 }
 
 /// The seed MLP: Linear(5,8) → ReLU → Linear(8,8) → Sigmoid → Linear(8,2).
@@ -59,15 +75,31 @@ pub fn all_ops() -> Graph {
         input_name: "x".into(),
         input_shape: vec![1, 6],
         nodes: vec![
-            linear("fc1", 0, 6, 4, 7),                                                  // 1
-            act("tanh", 1, ActKind::Tanh, 4),                                           // 2
-            linear("fc2", 2, 4, 4, 8),                                                  // 3
-            Node { name: "add".into(), op: Op::Add { a: 2, b: 3 }, shape: vec![1, 4] }, // 4
-            Node { name: "scale".into(), op: Op::Scale { x: 4, c: 0.5 }, shape: vec![1, 4] }, // 5
-            Node { name: "sub".into(), op: Op::Sub { a: 5, b: 2 }, shape: vec![1, 4] }, // 6
-            act("relu", 6, ActKind::Relu, 4),                                           // 7
-            Node { name: "view".into(), op: Op::View { x: 7 }, shape: vec![4] },        // 8
-            linear("fc3", 8, 4, 3, 9),                                                  // 9
+            linear("fc1", 0, 6, 4, 7),        // 1
+            act("tanh", 1, ActKind::Tanh, 4), // 2
+            linear("fc2", 2, 4, 4, 8),        // 3
+            Node {
+                name: "add".into(),
+                op: Op::Add { a: 2, b: 3 },
+                shape: vec![1, 4],
+            }, // 4
+            Node {
+                name: "scale".into(),
+                op: Op::Scale { x: 4, c: 0.5 },
+                shape: vec![1, 4],
+            }, // 5
+            Node {
+                name: "sub".into(),
+                op: Op::Sub { a: 5, b: 2 },
+                shape: vec![1, 4],
+            }, // 6
+            act("relu", 6, ActKind::Relu, 4), // 7
+            Node {
+                name: "view".into(),
+                op: Op::View { x: 7 },
+                shape: vec![4],
+            }, // 8
+            linear("fc3", 8, 4, 3, 9),        // 9
         ],
         output: 9,
     }
@@ -87,14 +119,20 @@ pub struct Setup {
 
 pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
     let input_f = rnd(seed, graph.n_inputs());
-    let cfg = QConfig::calibrate(&graph, &[input_f.clone()], table_bits);
+    let cfg = QConfig::calibrate(&graph, std::slice::from_ref(&input_f), table_bits);
     let q = QGraph::from_graph(&graph, cfg).unwrap();
     let model = CommittedModel::new(&q, &small_params());
     let input = input_f
         .iter()
         .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
         .collect();
-    Setup { graph, q, model, input, input_f }
+    Setup {
+        graph,
+        q,
+        model,
+        input,
+        input_f,
+    }
 }
 
 pub fn prove_ok(s: &Setup) -> ProveOutput {

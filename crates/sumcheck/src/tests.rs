@@ -1,0 +1,93 @@
+#![allow(clippy::indexing_slicing)]
+use super::*;
+use zkgrad_field::{PrimeCharacteristicRing, F};
+use zkgrad_poly::{eval_mle, eval_mle_base};
+use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
+
+fn table(n: usize, seed: u64) -> Vec<E> {
+    (0..n as u64)
+        .map(|i| E::from(F::from_u64(i * i * 31 + seed * 7 + 1)))
+        .collect()
+}
+
+fn run(degree3: bool) -> (Vec<u8>, E, Vec<Vec<E>>) {
+    let a = table(16, 1);
+    let b = table(16, 2);
+    let c = table(16, 3);
+    let claim: E = if degree3 {
+        (0..16).map(|i| a[i] * b[i] * c[i]).sum()
+    } else {
+        (0..16).map(|i| a[i] * b[i]).sum()
+    };
+    let mut t = ProverTranscript::new(&[0; 32]);
+    let tables = if degree3 { vec![a, b, c] } else { vec![a, b] };
+    let mut o = ProductOracle::new(tables.clone(), if degree3 { 3 } else { 2 }, |v: &[E]| {
+        v.iter().copied().product()
+    });
+    prove(&mut o, claim, &mut t);
+    (t.finish(), claim, tables)
+}
+
+#[test]
+fn honest_sumcheck_verifies_and_subclaim_is_true() {
+    for deg3 in [false, true] {
+        let (proof, claim, tables) = run(deg3);
+        let mut v = VerifierTranscript::new(&[0; 32], &proof);
+        let sub = verify(claim, 4, if deg3 { 3 } else { 2 }, &mut v).unwrap();
+        let expect: E = tables.iter().map(|t| eval_mle(t, &sub.point)).product();
+        assert_eq!(sub.value, expect);
+        v.finish().unwrap();
+    }
+}
+
+#[test]
+fn wrong_claim_is_rejected() {
+    let (proof, claim, tables) = run(false);
+    let mut v = VerifierTranscript::new(&[0; 32], &proof);
+    let sub = verify(claim + E::ONE, 4, 2, &mut v).unwrap();
+    let expect: E = tables.iter().map(|t| eval_mle(t, &sub.point)).product();
+    assert_ne!(sub.value, expect);
+}
+
+#[test]
+fn corrupted_middle_round_detected() {
+    let (mut proof, claim, tables) = run(true);
+    proof[16 * 3 * 2] ^= 1; // round 2, first coordinate
+    let mut v = VerifierTranscript::new(&[0; 32], &proof);
+    if let Ok(sub) = verify(claim, 4, 3, &mut v) {
+        let expect: E = tables.iter().map(|t| eval_mle(t, &sub.point)).product();
+        assert_ne!(sub.value, expect);
+    }
+}
+
+#[test]
+fn truncated_proof_is_an_error() {
+    let (proof, claim, _) = run(false);
+    let mut v = VerifierTranscript::new(&[0; 32], &proof[..proof.len() - 1]);
+    assert!(verify(claim, 4, 2, &mut v).is_err());
+}
+
+#[test]
+fn base_ext_product_matches_the_generic_oracle() {
+    let a: Vec<F> = (0..64u64).map(|i| F::from_u64(i * 13 + 5)).collect();
+    let b: Vec<E> = (0..64u64)
+        .map(|i| E::from(F::from_u64(i * i + 1)))
+        .collect();
+    let claim: E = a.iter().zip(&b).map(|(x, y)| *y * *x).sum();
+    let mut t1 = ProverTranscript::new(&[0; 32]);
+    let mut o = BaseExtProduct::new(a.clone(), b.clone());
+    prove(&mut o, claim, &mut t1);
+    let mut t2 = ProverTranscript::new(&[0; 32]);
+    let ae: Vec<E> = a.iter().map(|&x| E::from(x)).collect();
+    let mut g = ProductOracle::new(vec![ae, b.clone()], 2, |v: &[E]| v[0] * v[1]);
+    prove(&mut g, claim, &mut t2);
+    let proof = t1.finish();
+    assert_eq!(proof, t2.finish());
+    let mut v = VerifierTranscript::new(&[0; 32], &proof);
+    let sub = verify(claim, 6, 2, &mut v).unwrap();
+    assert_eq!(
+        o.final_values(),
+        (eval_mle_base(&a, &sub.point), eval_mle(&b, &sub.point))
+    );
+    assert_eq!(sub.value, o.final_values().0 * o.final_values().1);
+}
