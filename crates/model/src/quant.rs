@@ -764,7 +764,7 @@ mod tests {
     fn integer_forward_rounds_like_the_float_model() {
         let g = mlp();
         let x = vec![0.5, -0.5, 0.1];
-        let cfg = QConfig::calibrate(&g, &[x.clone()], 16);
+        let cfg = QConfig::calibrate(&g, std::slice::from_ref(&x), 16);
         let q = QGraph::from_graph(&g, cfg).unwrap();
         let xi: Vec<i64> = x
             .iter()
