@@ -183,6 +183,14 @@ impl QGraph {
                         QOp::Sub { a, b }
                     }
                 }
+                7 => {
+                    let a = index(&mut r, out, "operand")?;
+                    let b = index(&mut r, out, "operand")?;
+                    if !same(a) || !same(b) {
+                        return bad(format!("node {ni}: operand shapes differ"));
+                    }
+                    QOp::Mul { a, b }
+                }
                 4 => {
                     let x = index(&mut r, out, "operand")?;
                     let c = r.u64()? as i64;

@@ -21,6 +21,8 @@ pub enum Op {
     Add { a: usize, b: usize },
     /// Element-wise difference of two values of the same shape.
     Sub { a: usize, b: usize },
+    /// Element-wise product of two values of the same shape.
+    Mul { a: usize, b: usize },
     /// Multiplication by a scalar constant (ONNX `Mul`/`Div` by a constant).
     Scale { x: usize, c: f64 },
     /// A scalar non-linearity.
@@ -35,7 +37,7 @@ impl Op {
             Op::Linear { x, .. } | Op::Scale { x, .. } | Op::Act { x, .. } | Op::View { x } => {
                 vec![*x]
             }
-            Op::Add { a, b } | Op::Sub { a, b } => vec![*a, *b],
+            Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => vec![*a, *b],
         }
     }
 }
@@ -114,6 +116,7 @@ impl Graph {
                 }
                 Op::Add { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x + y).collect(),
                 Op::Sub { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x - y).collect(),
+                Op::Mul { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x * y).collect(),
                 Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
                 Op::Act { x, kind } => get(*x).iter().map(|&v| kind.eval_f64(v)).collect(),
                 Op::View { x } => get(*x),

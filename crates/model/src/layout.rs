@@ -130,7 +130,11 @@ impl QGraph {
                     rows,
                     cols,
                 }),
-                QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. } => {}
+                QOp::Gemm { .. }
+                | QOp::Add { .. }
+                | QOp::Sub { .. }
+                | QOp::Mul { .. }
+                | QOp::Scale { .. } => {}
             }
         }
         out

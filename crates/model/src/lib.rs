@@ -4,7 +4,10 @@
 //!
 //! Op names as strings appear only in `zkgrad-onnx`; everything here is typed. The verifier
 //! depends on this crate for the circuit description (no IO, no ONNX, no prover code here).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod describe;
 pub mod graph;

@@ -126,6 +126,11 @@ pub enum QOp {
         a: usize,
         b: usize,
     },
+    /// `out = a ⊙ b` (element-wise; the scale of `out` is the sum of theirs).
+    Mul {
+        a: usize,
+        b: usize,
+    },
     /// `out = c·x`.
     Scale {
         x: usize,
@@ -359,6 +364,25 @@ impl QGraph {
                     };
                     g.push(&name, op, rows, cols, fa)
                 }
+                Op::Mul { a, b } => {
+                    let (ta, tb) = (map[*a], map[*b]);
+                    let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                    if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: "element-wise operands must have the output's shape (no broadcasting yet)"
+                                .into(),
+                        });
+                    }
+                    let p = g.push(&name, QOp::Mul { a: ta, b: tb }, rows, cols, 2 * fa);
+                    g.push(
+                        &format!("{name}/requant"),
+                        QOp::Requant { x: p, shift: fa },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
                 Op::Scale { x, c } => {
                     let cq = quantize(*c, fw).ok_or(QuantError::WeightTooLarge {
                         node: name.clone(),
@@ -545,6 +569,19 @@ impl QGraph {
                     .zip(&values[*b])
                     .map(|(x, y)| x - y)
                     .collect(),
+                QOp::Mul { a, b } => {
+                    let mut out = Vec::with_capacity(values[*a].len());
+                    for (x, y) in values[*a].iter().zip(&values[*b]) {
+                        let p = (*x as i128) * (*y as i128);
+                        if p.abs() >= limit as i128 {
+                            return Err(ForwardError::Overflow {
+                                node: node.name.clone(),
+                            });
+                        }
+                        out.push(p as i64);
+                    }
+                    out
+                }
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
@@ -670,6 +707,11 @@ impl QGraph {
                 }
                 QOp::Sub { a, b } => {
                     w.u8(3);
+                    w.u64(*a as u64);
+                    w.u64(*b as u64);
+                }
+                QOp::Mul { a, b } => {
+                    w.u8(7);
                     w.u64(*a as u64);
                     w.u64(*b as u64);
                 }

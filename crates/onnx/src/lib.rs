@@ -376,7 +376,13 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                         let op = match n.op_type.as_str() {
                             "Add" => Op::Add { a, b },
                             "Sub" => Op::Sub { a, b },
-                            _ => return Err(invalid("the product or quotient of two computed tensors is not supported yet".into())),
+                            "Mul" => Op::Mul { a, b },
+                            _ => {
+                                return Err(invalid(
+                                    "the quotient of two computed tensors is not supported yet"
+                                        .into(),
+                                ))
+                            }
                         };
                         push(&mut graph, op, shape)
                     }

@@ -3,7 +3,10 @@
 //!
 //! Crate map: [`prove`] is the entry point; [`ops`] holds the per-op reductions (Gemm sumcheck,
 //! element-wise ops, requantization); [`lookups`] the LogUp arguments.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod lookups;
 mod ops;

@@ -30,7 +30,11 @@ pub(crate) fn prove_nodes(
     if out != 0
         && matches!(
             g.nodes[out - 1].op,
-            QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. }
+            QOp::Gemm { .. }
+                | QOp::Add { .. }
+                | QOp::Sub { .. }
+                | QOp::Mul { .. }
+                | QOp::Scale { .. }
         )
     {
         let r = t.challenge_vec(b"output/r", g.tensors[out].log_size());
@@ -90,6 +94,35 @@ pub(crate) fn prove_nodes(
                     t.write_e(b"add/a", eval_mle_base(&apad, &r));
                     claims.on_tensor(*a, r.clone());
                     claims.on_tensor(*b, r);
+                }
+            }
+            QOp::Mul { a, b } => {
+                let apad: Vec<E> = padded(g, w, Operand::Tensor(*a))
+                    .into_iter()
+                    .map(E::from)
+                    .collect();
+                let bpad: Vec<E> = padded(g, w, Operand::Tensor(*b))
+                    .into_iter()
+                    .map(E::from)
+                    .collect();
+                for r in pending {
+                    let eq = eq_table(&r);
+                    let claim: E = eq
+                        .iter()
+                        .zip(&apad)
+                        .zip(&bpad)
+                        .map(|((e, x), y)| *e * *x * *y)
+                        .sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![eq, apad.clone(), bpad.clone()], 3, |v: &[E]| {
+                            v[0] * v[1] * v[2]
+                        });
+                    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    let f = oracle.final_values();
+                    t.write_e(b"mul/a", f[1]);
+                    t.write_e(b"mul/b", f[2]);
+                    claims.on_tensor(*a, rho.clone());
+                    claims.on_tensor(*b, rho);
                 }
             }
             QOp::Scale { x, c } => {

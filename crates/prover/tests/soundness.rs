@@ -265,7 +265,7 @@ fn cheating_prover_off_by_one_in_each_op_of_the_seed_mlp_is_rejected() {
 fn cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
     let s = setup(all_ops(), 10, 2);
     // The graph really has every op kind.
-    for want in ["Gemm", "Add", "Sub", "Scale", "Requant", "Act"] {
+    for want in ["Gemm", "Add", "Sub", "Mul", "Scale", "Requant", "Act"] {
         assert!(
             s.q.nodes
                 .iter()
@@ -299,4 +299,31 @@ fn out_of_range_activation_input_is_refused_by_the_honest_prover() {
     let s = setup(seed_mlp(), 10, 1);
     let big: Vec<i64> = s.input.iter().map(|v| v * 1000 + 100_000).collect();
     assert!(zkgrad_prover::prove(&s.q, &s.model, &big, &small_params()).is_err());
+}
+
+#[test]
+fn every_single_bit_flip_of_a_whole_small_proof_file_is_rejected() {
+    let s = tiny();
+    let p = prove_ok(&s).proof;
+    let bytes = p.to_bytes();
+    let c = model_commitment(&p.circuit, &p.weight_root);
+    let mut accepted = Vec::new();
+    for pos in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut b = bytes.clone();
+            b[pos] ^= 1 << bit;
+            let Ok(f) = zkgrad_verifier::ProofFile::from_bytes(&b) else {
+                continue;
+            };
+            let by_model = verify_with_model(&f, &s.q, &s.model.root(), &small_params()).is_ok();
+            let by_commitment = verify_with_commitment(&f, &c, &small_params()).is_ok();
+            if by_model || by_commitment {
+                accepted.push((pos, bit));
+            }
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "accepted flips (byte, bit): {accepted:?}"
+    );
 }

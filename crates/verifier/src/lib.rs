@@ -43,6 +43,15 @@ pub fn model_commitment(circuit: &[u8], weight_root: &Digest) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The header's copies of the precision and protocol id must be what the verifier recomputes:
+/// every byte of a proof file is checked, none is informational.
+fn check_header(proof: &ProofFile, g: &QGraph, params: &PcsParams) -> Result<(), VerifyError> {
+    if proof.config != g.config || proof.protocol_id != protocol_id(g, params, &proof.weight_root) {
+        return Err(VerifyError::ProtocolMismatch);
+    }
+    Ok(())
+}
+
 /// Verifies a proof file against a model the verifier built itself (from the ONNX file, at the
 /// proof's precision) and that model's weight root.
 pub fn verify_with_model(
@@ -54,6 +63,7 @@ pub fn verify_with_model(
     if g.describe() != proof.circuit || *weight_root != proof.weight_root {
         return Err(VerifyError::ProtocolMismatch);
     }
+    check_header(proof, g, params)?;
     verify(
         g,
         weight_root,
@@ -76,9 +86,7 @@ pub fn verify_with_commitment(
     }
     let g = QGraph::from_description(&proof.circuit)
         .map_err(|e| VerifyError::Circuit(e.to_string()))?;
-    if g.config != proof.config {
-        return Err(VerifyError::ProtocolMismatch);
-    }
+    check_header(proof, &g, params)?;
     verify(
         &g,
         &proof.weight_root,

@@ -224,7 +224,11 @@ pub fn verify(
     if out != 0
         && matches!(
             g.nodes[out - 1].op,
-            QOp::Gemm { .. } | QOp::Add { .. } | QOp::Sub { .. } | QOp::Scale { .. }
+            QOp::Gemm { .. }
+                | QOp::Add { .. }
+                | QOp::Sub { .. }
+                | QOp::Mul { .. }
+                | QOp::Scale { .. }
         )
     {
         let tensor = &g.tensors[out];
@@ -301,6 +305,25 @@ pub fn verify(
                     let bv = if is_add { v - av } else { av - v };
                     claims.on_tensor(*a, r.clone(), av)?;
                     claims.on_tensor(*b, r, bv)?;
+                }
+            }
+            QOp::Mul { a, b } => {
+                // õut(r) = Σ_x eq(r, x)·a(x)·b(x): a degree-3 sumcheck over all variables.
+                for (r, v) in pending {
+                    let sub =
+                        zkgrad_sumcheck::verify(v, ot.log_size(), 3, &mut t).map_err(|source| {
+                            VerifyError::NodeSumcheck {
+                                node: node.name.clone(),
+                                source,
+                            }
+                        })?;
+                    let av = t.read_e(b"mul/a")?;
+                    let bv = t.read_e(b"mul/b")?;
+                    if sub.value != zkgrad_poly::eq_eval(&r, &sub.point) * av * bv {
+                        return Err(node_err("product sumcheck does not close"));
+                    }
+                    claims.on_tensor(*a, sub.point.clone(), av)?;
+                    claims.on_tensor(*b, sub.point, bv)?;
                 }
             }
             QOp::Scale { x, c } => {

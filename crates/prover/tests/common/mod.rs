@@ -71,37 +71,32 @@ pub fn seed_mlp() -> Graph {
 
 /// Every op kind: Linear, Tanh, Add, Sub, Scale, View, a Linear without activation after it.
 pub fn all_ops() -> Graph {
+    let n = |name: &str, op: Op| Node {
+        name: name.into(),
+        op,
+        shape: vec![1, 4],
+    };
     Graph {
         input_name: "x".into(),
         input_shape: vec![1, 6],
         nodes: vec![
-            linear("fc1", 0, 6, 4, 7),        // 1
-            act("tanh", 1, ActKind::Tanh, 4), // 2
-            linear("fc2", 2, 4, 4, 8),        // 3
-            Node {
-                name: "add".into(),
-                op: Op::Add { a: 2, b: 3 },
-                shape: vec![1, 4],
-            }, // 4
-            Node {
-                name: "scale".into(),
-                op: Op::Scale { x: 4, c: 0.5 },
-                shape: vec![1, 4],
-            }, // 5
-            Node {
-                name: "sub".into(),
-                op: Op::Sub { a: 5, b: 2 },
-                shape: vec![1, 4],
-            }, // 6
-            act("relu", 6, ActKind::Relu, 4), // 7
+            linear("fc1", 0, 6, 4, 7),              // 1
+            act("tanh", 1, ActKind::Tanh, 4),       // 2
+            linear("fc2", 2, 4, 4, 8),              // 3
+            n("add", Op::Add { a: 2, b: 3 }),       // 4
+            n("scale", Op::Scale { x: 4, c: 0.5 }), // 5
+            n("sub", Op::Sub { a: 5, b: 2 }),       // 6
+            act("relu", 6, ActKind::Relu, 4),       // 7
+            n("mul", Op::Mul { a: 7, b: 2 }),       // 8
+            n("square", Op::Mul { a: 8, b: 8 }),    // 9
             Node {
                 name: "view".into(),
-                op: Op::View { x: 7 },
+                op: Op::View { x: 9 },
                 shape: vec![4],
-            }, // 8
-            linear("fc3", 8, 4, 3, 9),        // 9
+            }, // 10
+            linear("fc3", 10, 4, 3, 9),             // 11
         ],
-        output: 9,
+        output: 11,
     }
 }
 
