@@ -38,16 +38,9 @@ impl Precision {
 
 /// Deterministic calibration samples: 64 draws from U(-1, 1)^n and the two corners ±1.
 pub fn default_samples(n: usize) -> Vec<Vec<f64>> {
-    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    let mut out: Vec<Vec<f64>> = (0..64).map(|_| (0..n).map(|_| next()).collect()).collect();
+    let mut out: Vec<Vec<f64>> = (0..64)
+        .map(|k| zkgrad_model::zoo::uniform(0xca11b + k, n))
+        .collect();
     out.push(vec![1.0; n]);
     out.push(vec![-1.0; n]);
     out

@@ -241,7 +241,32 @@ pub fn quantize_input(x: f64, frac: u32) -> Option<i64> {
     quantize(x, frac)
 }
 
+impl QOp {
+    /// Whether a claim on this op's output is reduced to claims on its inputs (the linear and
+    /// product ops). Requantizations check themselves at a point of their own; activations are
+    /// checked by lookups.
+    pub fn reduces_claims(&self) -> bool {
+        match self {
+            QOp::Gemm { .. }
+            | QOp::Add { .. }
+            | QOp::Sub { .. }
+            | QOp::Mul { .. }
+            | QOp::Scale { .. } => true,
+            QOp::Requant { .. } | QOp::Act { .. } => false,
+        }
+    }
+}
+
 impl QGraph {
+    /// Whether the public output needs a claim of its own at a random point: when the op that
+    /// writes it reduces claims (otherwise the requantization or lookup covers it).
+    pub fn output_needs_claim(&self) -> bool {
+        self.output
+            .checked_sub(1)
+            .and_then(|n| self.nodes.get(n))
+            .is_some_and(|n| n.op.reduces_claims())
+    }
+
     /// Builds the quantized circuit for `graph` at the given precision.
     pub fn from_graph(graph: &Graph, config: QConfig) -> Result<Self, QuantError> {
         let k = config.table_bits;

@@ -27,16 +27,7 @@ pub(crate) fn prove_nodes(
     t: &mut ProverTranscript,
 ) {
     let out = g.output;
-    if out != 0
-        && matches!(
-            g.nodes[out - 1].op,
-            QOp::Gemm { .. }
-                | QOp::Add { .. }
-                | QOp::Sub { .. }
-                | QOp::Mul { .. }
-                | QOp::Scale { .. }
-        )
-    {
+    if g.output_needs_claim() {
         let r = t.challenge_vec(b"output/r", g.tensors[out].log_size());
         claims.pending[out].push(r);
     }

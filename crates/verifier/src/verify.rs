@@ -221,16 +221,7 @@ pub fn verify(
 
     // 4. Nodes, outputs first.
     let out = g.output;
-    if out != 0
-        && matches!(
-            g.nodes[out - 1].op,
-            QOp::Gemm { .. }
-                | QOp::Add { .. }
-                | QOp::Sub { .. }
-                | QOp::Mul { .. }
-                | QOp::Scale { .. }
-        )
-    {
+    if g.output_needs_claim() {
         let tensor = &g.tensors[out];
         let r = t.challenge_vec(b"output/r", tensor.log_size());
         let v = eval_public(tensor, output, &r);
