@@ -332,6 +332,23 @@ impl QGraph {
                             .collect()
                     };
                     let wq = q(w, "weight")?;
+                    // Soundness needs every accumulator far below p/2, so that the field identity
+                    // the proof checks is the integer one: inputs are below 2^(K-1) (range-checked
+                    // or public and bounded), so Σ_i |W[o,i]| must stay below 2^(61-(K-1)).
+                    let row_bound = wq
+                        .chunks(*in_features.max(&1))
+                        .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+                        .max()
+                        .unwrap_or(0);
+                    if row_bound << (config.table_bits - 1) >= 1u128 << 61 {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: format!(
+                                "the weights' row sums (up to {row_bound} at 2^-{fw}) are too large for \
+                                 exact field arithmetic; lower --weight-frac or --table-bits"
+                            ),
+                        });
+                    }
                     g.weights.push(QWeight {
                         name: format!("{name}.weight"),
                         rows: *out_features,
@@ -502,6 +519,13 @@ impl QGraph {
         self.tensors.len() - 1
     }
 
+    /// Whether a public input value is within the range every value of the circuit keeps,
+    /// `[−2^(K−1), 2^(K−1))` (the verifier refuses proofs whose public input is not).
+    pub fn public_in_range(&self, v: i64) -> bool {
+        let half = 1i64 << (self.config.table_bits - 1);
+        (-half..half).contains(&v)
+    }
+
     pub fn input(&self) -> &QTensor {
         &self.tensors[0]
     }
@@ -545,6 +569,14 @@ impl QGraph {
             });
         }
         let k = self.config.table_bits;
+        if let Some(&v) = input.iter().find(|&&v| !self.public_in_range(v)) {
+            return Err(ForwardError::OutOfRange {
+                node: format!("input {}", self.tensors[0].name),
+                value: v,
+                approx: v as f64 / (1u64 << self.tensors[0].frac) as f64,
+                bits: k,
+            });
+        }
         let half = 1i64 << (k - 1);
         let mut values: Vec<Vec<i64>> = vec![input.to_vec()];
         let mut rems = Vec::with_capacity(self.nodes.len());

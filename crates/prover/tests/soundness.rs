@@ -327,3 +327,23 @@ fn every_single_bit_flip_of_a_whole_small_proof_file_is_rejected() {
         "accepted flips (byte, bit): {accepted:?}"
     );
 }
+
+#[test]
+fn public_input_outside_the_value_range_is_rejected() {
+    // A huge public input could make accumulators wrap around p; the verifier refuses it.
+    let s = setup(seed_mlp(), 10, 1);
+    let p = prove_ok(&s).proof;
+    let mut input = p.input.clone();
+    input[0] = 1 << 40;
+    assert_eq!(
+        verify(
+            &s.q,
+            &p.weight_root,
+            &input,
+            &p.output,
+            &p.body,
+            &small_params()
+        ),
+        Err(VerifyError::PublicRange)
+    );
+}

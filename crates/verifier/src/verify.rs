@@ -83,6 +83,9 @@ pub fn verify(
     body: &[u8],
     params: &PcsParams,
 ) -> Result<(), VerifyError> {
+    if input.iter().any(|&v| !g.public_in_range(v)) {
+        return Err(VerifyError::PublicRange);
+    }
     if input.len() != g.input().len() {
         return Err(VerifyError::PublicShape {
             what: "input",
