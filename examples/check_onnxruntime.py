@@ -22,11 +22,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main():
     model = sys.argv[1] if len(sys.argv) > 2 else os.path.join(ROOT, "examples/mlp/mlp.onnx")
     inp = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "examples/mlp/input.json")
-    x = np.array(json.load(open(inp))["input_data"][0], dtype=np.float32)
+    arrays = json.load(open(inp))["input_data"]
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    meta = sess.get_inputs()[0]
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in meta.shape]
-    (ref,) = sess.run(None, {meta.name: x.reshape(shape)})
+    feed = {}
+    for meta, x in zip(sess.get_inputs(), arrays):
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in meta.shape]
+        feed[meta.name] = np.array(x, dtype=np.float32).reshape(shape)
+    (ref,) = sess.run(None, feed)
     ref = ref.reshape(-1).astype(np.float64)
     with tempfile.TemporaryDirectory() as t:
         out = subprocess.run(

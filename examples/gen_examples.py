@@ -11,6 +11,8 @@ usage: python3 examples/gen_examples.py        (needs: pip install onnx numpy)
 - examples/mlp/mlp_matmul.onnx: the same network written as MatMul + Add + Tanh + Flatten +
   Reshape + Identity + Constant + Div + Mul + Sub (the other ops the importer accepts).
 - examples/unsupported/softsign.onnx: a model with an op zkgrad refuses (for the error path).
+- examples/two_inputs/xty.onnx and input.json: two graph inputs X, Y (4x3 each), Transpose,
+  MatMul of computed matrices, Mul of two tensors, Relu, Gemm.
 """
 import json
 import os
@@ -105,6 +107,26 @@ def unsupported():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def two_inputs(rng):
+    n = helper.make_node
+    w = rng.uniform(-0.5, 0.5, size=(2, 3)).astype(np.float32)
+    b = rng.uniform(-0.5, 0.5, size=(2,)).astype(np.float32)
+    nodes = [
+        n("Transpose", ["X"], ["Xt"], name="transpose", perm=[1, 0]),
+        n("MatMul", ["Xt", "Y"], ["XtY"], name="xty"),
+        n("Mul", ["XtY", "XtY"], ["sq"], name="square"),
+        n("Relu", ["sq"], ["r"], name="relu"),
+        n("Gemm", ["r", "w", "b"], ["output"], name="head", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "two_inputs",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 3]),
+         helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [3, 2])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
     rng = np.random.default_rng(0)
     model, params = seed_mlp(rng)
@@ -115,6 +137,12 @@ def main():
         f.write("\n")
     save(matmul_mlp(params), os.path.join(HERE, "mlp", "mlp_matmul.onnx"))
     save(unsupported(), os.path.join(HERE, "unsupported", "softsign.onnx"))
+    rng2 = np.random.default_rng(1)
+    save(two_inputs(rng2), os.path.join(HERE, "two_inputs", "xty.onnx"))
+    xs = [[round(float(v), 6) for v in rng2.uniform(-1, 1, size=12)] for _ in range(2)]
+    with open(os.path.join(HERE, "two_inputs", "input.json"), "w") as f:
+        json.dump({"input_data": xs}, f)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -96,8 +96,34 @@ impl LoadedModel {
         Self::load(path, p)
     }
 
+    /// The public input from one array per graph input (or one array holding all of them).
+    pub fn join_inputs(&self, arrays: &[Vec<f64>]) -> Result<Vec<f64>> {
+        let sizes: Vec<usize> = self
+            .q
+            .input_tensors()
+            .iter()
+            .map(|&t| self.q.tensors[t].len())
+            .collect();
+        if arrays.len() == 1 {
+            return Ok(arrays[0].clone());
+        }
+        if arrays.len() != sizes.len() {
+            bail!(
+                "the model has {} inputs, the file holds {} arrays",
+                sizes.len(),
+                arrays.len()
+            );
+        }
+        for (i, (a, n)) in arrays.iter().zip(&sizes).enumerate() {
+            if a.len() != *n {
+                bail!("input {i} has {} values, the model expects {n}", a.len());
+            }
+        }
+        Ok(arrays.concat())
+    }
+
     pub fn quantize_input(&self, x: &[f64]) -> Result<Vec<i64>> {
-        let n = self.q.input().len();
+        let n = self.q.public_input_len();
         if x.len() != n {
             bail!(
                 "input has {} values, the model expects {n} (shape {:?})",

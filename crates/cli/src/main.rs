@@ -190,13 +190,10 @@ fn dequantize(vals: &[i64], frac: u32) -> Vec<f64> {
 fn cmd_prove(a: ProveArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
     let samples = input::read_input(&a.input)?;
-    let [x] = samples.as_slice() else {
-        bail!(
-            "input file {}: the model has one input, the file holds {} arrays",
-            a.input.display(),
-            samples.len()
-        );
-    };
+    let x = m
+        .join_inputs(&samples)
+        .with_context(|| format!("input file {}", a.input.display()))?;
+    let x = &x;
     let xq = m
         .quantize_input(x)
         .with_context(|| format!("input file {}", a.input.display()))?;

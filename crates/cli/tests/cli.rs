@@ -292,3 +292,34 @@ fn golden_proof_fixture_v1_still_verifies() {
         "the prover's output changed: bump the format version and regenerate the fixture"
     );
 }
+
+#[test]
+fn two_input_model_with_transpose_and_matrix_products() {
+    let d = tmpdir("two");
+    let model = example("two_inputs/xty.onnx");
+    let o = prove(&d, &model, &example("two_inputs/input.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(&model)
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    // One array per graph input: a wrong count or length is refused.
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, r#"{"input_data": [[1, 2, 3]]}"#).unwrap();
+    let o = prove(&d.join("x"), &model, &bad);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::write(
+        &bad,
+        r#"{"input_data": [[1,2,3,4,5,6,7,8,9,10,11,12], [1, 2]]}"#,
+    )
+    .unwrap();
+    let o = prove(&d.join("x"), &model, &bad);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("input 1 has 2 values"),
+        "{}",
+        stderr(&o)
+    );
+}

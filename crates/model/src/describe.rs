@@ -8,7 +8,7 @@
 
 use zkgrad_field::codec::{CodecError, Reader};
 
-use crate::quant::{QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
+use crate::quant::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
 use crate::table::{ActKind, TableKind};
 
 /// Largest tensor a description may declare (values).
@@ -191,6 +191,51 @@ impl QGraph {
                     }
                     QOp::Mul { a, b }
                 }
+                8 => {
+                    let index = r.u64()?;
+                    if index == 0 || index > MAX_ITEMS as u64 {
+                        return bad(format!("node {ni}: invalid input index"));
+                    }
+                    QOp::Input {
+                        index: index as usize,
+                    }
+                }
+                9 => {
+                    let a = index(&mut r, out, "operand")?;
+                    let rhs = match r.u8()? {
+                        0 => MatRhs::Tensor(index(&mut r, out, "operand")?),
+                        1 => MatRhs::Weight(index(&mut r, n_weights, "weight")?),
+                        _ => return bad(format!("node {ni}: unknown matrix operand")),
+                    };
+                    let (Some(sa), Some(os)) = (shape(a), o) else {
+                        return bad(format!("node {ni}: operands out of range"));
+                    };
+                    let sb = match rhs {
+                        MatRhs::Tensor(t) => shape(t),
+                        MatRhs::Weight(w) => weights.get(w).map(|w| (w.rows, w.cols)),
+                    };
+                    match sb {
+                        Some(sb) if sa.1 == sb.0 && os == (sa.0, sb.1) => {}
+                        _ => return bad(format!("node {ni}: matrix product shapes do not agree")),
+                    }
+                    QOp::MatMul { a, b: rhs }
+                }
+                10 => {
+                    let x = index(&mut r, out, "operand")?;
+                    match (shape(x), o) {
+                        (Some(xs), Some(os)) if os == (xs.1, xs.0) => {}
+                        _ => return bad(format!("node {ni}: transpose shapes do not agree")),
+                    }
+                    QOp::Transpose { x }
+                }
+                11 => {
+                    let x = index(&mut r, out, "operand")?;
+                    match (shape(x), o) {
+                        (Some(xs), Some(os)) if os == (1, xs.1) => {}
+                        _ => return bad(format!("node {ni}: row sum shapes do not agree")),
+                    }
+                    QOp::RowSum { x }
+                }
                 4 => {
                     let x = index(&mut r, out, "operand")?;
                     let c = r.u64()? as i64;
@@ -235,6 +280,7 @@ impl QGraph {
             } else {
                 match nodes.get(t - 1).map(|n| &n.op) {
                     Some(QOp::Requant { .. } | QOp::Act { .. }) => TensorKind::Committed,
+                    Some(QOp::Input { .. }) => TensorKind::Public,
                     _ => TensorKind::Virtual,
                 }
             };

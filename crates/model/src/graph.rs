@@ -1,6 +1,8 @@
 //! The float graph: what the ONNX importer produces and the f64 reference forward pass runs.
 //!
-//! Values are numbered: value 0 is the graph input, value `i + 1` is the output of node `i`.
+//! Values are numbered: value 0 is the graph's first input, value `i + 1` is the output of node
+//! `i`; further graph inputs are `Input` nodes. The public input of a run is every graph input's
+//! values, concatenated in that order (value 0 first, then the `Input` nodes in node order).
 //! Nodes are in topological order. Every shape is kept in full; the quantized graph views each
 //! tensor as a matrix `[rows, cols]` with `cols` the last dimension.
 
@@ -29,15 +31,29 @@ pub enum Op {
     Act { x: usize, kind: ActKind },
     /// A change of shape that keeps the row-major data (Reshape, Flatten, Identity).
     View { x: usize },
+    /// A further graph input (`index` ≥ 1), with the node's shape.
+    Input { index: usize },
+    /// `out[m, n] = Σ_k a[m, k]·b[k, n]` for two computed matrices.
+    MatMul { a: usize, b: usize },
+    /// The transpose of a matrix.
+    Transpose { x: usize },
+    /// `out[0, c] = Σ_r x[r, c]`.
+    RowSum { x: usize },
 }
 
 impl Op {
     pub fn inputs(&self) -> Vec<usize> {
         match self {
-            Op::Linear { x, .. } | Op::Scale { x, .. } | Op::Act { x, .. } | Op::View { x } => {
-                vec![*x]
+            Op::Linear { x, .. }
+            | Op::Scale { x, .. }
+            | Op::Act { x, .. }
+            | Op::View { x }
+            | Op::Transpose { x }
+            | Op::RowSum { x } => vec![*x],
+            Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } | Op::MatMul { a, b } => {
+                vec![*a, *b]
             }
-            Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } => vec![*a, *b],
+            Op::Input { .. } => vec![],
         }
     }
 }
@@ -74,8 +90,15 @@ impl Graph {
             self.nodes.get(value - 1).map_or(&[][..], |n| &n.shape[..])
         }
     }
+    /// Values in the public input: every graph input, concatenated.
     pub fn n_inputs(&self) -> usize {
-        self.input_shape.iter().product()
+        self.input_shape.iter().product::<usize>()
+            + self
+                .nodes
+                .iter()
+                .filter(|n| matches!(n.op, Op::Input { .. }))
+                .map(|n| n.shape.iter().product::<usize>())
+                .sum::<usize>()
     }
     pub fn n_params(&self) -> usize {
         self.nodes
@@ -89,7 +112,9 @@ impl Graph {
 
     /// The f64 reference forward pass; returns every value (index as above).
     pub fn forward_f64(&self, input: &[f64]) -> Vec<Vec<f64>> {
-        let mut vals: Vec<Vec<f64>> = vec![input.to_vec()];
+        let n0: usize = self.input_shape.iter().product();
+        let mut vals: Vec<Vec<f64>> = vec![input.get(..n0).unwrap_or(input).to_vec()];
+        let mut offset = n0;
         for node in &self.nodes {
             let get = |i: usize| vals.get(i).cloned().unwrap_or_default();
             let out = match &node.op {
@@ -120,6 +145,36 @@ impl Graph {
                 Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
                 Op::Act { x, kind } => get(*x).iter().map(|&v| kind.eval_f64(v)).collect(),
                 Op::View { x } => get(*x),
+                Op::Input { .. } => {
+                    let n: usize = node.shape.iter().product();
+                    let v = input.get(offset..offset + n).unwrap_or_default().to_vec();
+                    offset += n;
+                    v
+                }
+                Op::MatMul { a, b } => {
+                    let (av, bv) = (get(*a), get(*b));
+                    let (m, k) = matrix_dims(self.shape(*a));
+                    let n = matrix_dims(self.shape(*b)).1;
+                    let mut out = vec![0.0; m * n];
+                    for i in 0..m {
+                        for j in 0..n {
+                            out[i * n + j] = (0..k).map(|l| av[i * k + l] * bv[l * n + j]).sum();
+                        }
+                    }
+                    out
+                }
+                Op::Transpose { x } => {
+                    let xv = get(*x);
+                    let (r, c) = matrix_dims(self.shape(*x));
+                    (0..r * c).map(|i| xv[(i % r) * c + i / r]).collect()
+                }
+                Op::RowSum { x } => {
+                    let xv = get(*x);
+                    let (r, c) = matrix_dims(self.shape(*x));
+                    (0..c)
+                        .map(|j| (0..r).map(|i| xv[i * c + j]).sum())
+                        .collect()
+                }
             };
             vals.push(out);
         }

@@ -134,7 +134,11 @@ impl QGraph {
                 | QOp::Add { .. }
                 | QOp::Sub { .. }
                 | QOp::Mul { .. }
-                | QOp::Scale { .. } => {}
+                | QOp::Scale { .. }
+                | QOp::Input { .. }
+                | QOp::MatMul { .. }
+                | QOp::Transpose { .. }
+                | QOp::RowSum { .. } => {}
             }
         }
         out

@@ -141,6 +141,23 @@ pub enum QOp {
         x: usize,
         shift: u32,
     },
+    /// A further public input (`index` ≥ 1).
+    Input {
+        index: usize,
+    },
+    /// `out[m, n] = Σ_k a[m, k]·b[k, n]`, the contraction masked to real `k` (see the verifier).
+    MatMul {
+        a: usize,
+        b: MatRhs,
+    },
+    /// `out = xᵀ`: a permutation of the MLE's variables.
+    Transpose {
+        x: usize,
+    },
+    /// `out[0, c] = Σ_{r real} x[r, c]`.
+    RowSum {
+        x: usize,
+    },
     /// `out = f_q(x)` through table `table`.
     Act {
         x: usize,
@@ -241,6 +258,13 @@ pub fn quantize_input(x: f64, frac: u32) -> Option<i64> {
     quantize(x, frac)
 }
 
+/// The right operand of a [`QOp::MatMul`]: a computed tensor or a weight matrix `[k, n]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatRhs {
+    Tensor(usize),
+    Weight(usize),
+}
+
 impl QOp {
     /// Whether a claim on this op's output is reduced to claims on its inputs (the linear and
     /// product ops). Requantizations check themselves at a point of their own; activations are
@@ -251,8 +275,11 @@ impl QOp {
             | QOp::Add { .. }
             | QOp::Sub { .. }
             | QOp::Mul { .. }
-            | QOp::Scale { .. } => true,
-            QOp::Requant { .. } | QOp::Act { .. } => false,
+            | QOp::Scale { .. }
+            | QOp::MatMul { .. }
+            | QOp::Transpose { .. }
+            | QOp::RowSum { .. } => true,
+            QOp::Requant { .. } | QOp::Act { .. } | QOp::Input { .. } => false,
         }
     }
 }
@@ -475,6 +502,40 @@ impl QGraph {
                         fa,
                     )
                 }
+                Op::Input { index } => g.push(&name, QOp::Input { index: *index }, rows, cols, fa),
+                Op::MatMul { a, b } => {
+                    let (ta, tb) = (map[*a], map[*b]);
+                    let (sa, sb) = (&g.tensors[ta], &g.tensors[tb]);
+                    if sa.cols != sb.rows || (sa.rows, sb.cols) != (rows, cols) {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: format!(
+                                "matrix product of [{}, {}] and [{}, {}]: only 2-D products are supported",
+                                sa.rows, sa.cols, sb.rows, sb.cols
+                            ),
+                        });
+                    }
+                    let (ta, tb) = (g.committed(ta, &name), g.committed(tb, &name));
+                    let p = g.push(
+                        &name,
+                        QOp::MatMul {
+                            a: ta,
+                            b: MatRhs::Tensor(tb),
+                        },
+                        rows,
+                        cols,
+                        2 * fa,
+                    );
+                    g.push(
+                        &format!("{name}/requant"),
+                        QOp::Requant { x: p, shift: fa },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
+                Op::Transpose { x } => g.push(&name, QOp::Transpose { x: map[*x] }, rows, cols, fa),
+                Op::RowSum { x } => g.push(&name, QOp::RowSum { x: map[*x] }, rows, cols, fa),
                 Op::View { x } => {
                     let xt = map[*x];
                     let src = &g.tensors[xt];
@@ -500,9 +561,27 @@ impl QGraph {
         Ok(g)
     }
 
+    /// `t` itself if its values are bounded (public or committed), else a committed copy: the
+    /// operands of products must be range-bounded for the no-wrap-around argument.
+    fn committed(&mut self, t: usize, name: &str) -> usize {
+        let tensor = &self.tensors[t];
+        if tensor.kind != TensorKind::Virtual {
+            return t;
+        }
+        let (rows, cols, frac) = (tensor.rows, tensor.cols, tensor.frac);
+        self.push(
+            &format!("{name}/commit{t}"),
+            QOp::Requant { x: t, shift: 0 },
+            rows,
+            cols,
+            frac,
+        )
+    }
+
     fn push(&mut self, name: &str, op: QOp, rows: usize, cols: usize, frac: u32) -> usize {
         let kind = match op {
             QOp::Requant { .. } | QOp::Act { .. } => TensorKind::Committed,
+            QOp::Input { .. } => TensorKind::Public,
             _ => TensorKind::Virtual,
         };
         self.nodes.push(QNode {
@@ -524,6 +603,39 @@ impl QGraph {
     pub fn public_in_range(&self, v: i64) -> bool {
         let half = 1i64 << (self.config.table_bits - 1);
         (-half..half).contains(&v)
+    }
+
+    /// The public input tensors, in the order their values are concatenated.
+    pub fn input_tensors(&self) -> Vec<usize> {
+        let mut v = vec![0];
+        v.extend(
+            self.nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| matches!(n.op, QOp::Input { .. }))
+                .map(|(i, _)| i + 1),
+        );
+        v
+    }
+
+    /// Length of the public input (every input tensor, concatenated).
+    pub fn public_input_len(&self) -> usize {
+        self.input_tensors()
+            .iter()
+            .map(|&t| self.tensors[t].len())
+            .sum()
+    }
+
+    /// Where each public input tensor's values start in the public input.
+    pub fn public_offset(&self, t: usize) -> Option<usize> {
+        let mut off = 0;
+        for i in self.input_tensors() {
+            if i == t {
+                return Some(off);
+            }
+            off += self.tensors[i].len();
+        }
+        None
     }
 
     pub fn input(&self) -> &QTensor {
@@ -561,7 +673,7 @@ impl QGraph {
         input: &[i64],
         mut hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
     ) -> Result<Witness, ForwardError> {
-        let n_in = self.input().len();
+        let n_in = self.public_input_len();
         if input.len() != n_in {
             return Err(ForwardError::InputLength {
                 expected: n_in,
@@ -578,7 +690,9 @@ impl QGraph {
             });
         }
         let half = 1i64 << (k - 1);
-        let mut values: Vec<Vec<i64>> = vec![input.to_vec()];
+        let n0 = self.input().len();
+        let mut values: Vec<Vec<i64>> = vec![input[..n0].to_vec()];
+        let mut offset = n0;
         let mut rems = Vec::with_capacity(self.nodes.len());
         let limit = 1i64 << 62;
         for (ni, node) in self.nodes.iter().enumerate() {
@@ -638,6 +752,51 @@ impl QGraph {
                         out.push(p as i64);
                     }
                     out
+                }
+                QOp::Input { .. } => {
+                    let n = out_t.len();
+                    let v = input[offset..offset + n].to_vec();
+                    offset += n;
+                    v
+                }
+                QOp::MatMul { a, b } => {
+                    let at = &self.tensors[*a];
+                    let (m, k) = (at.rows, at.cols);
+                    let n = out_t.cols;
+                    let av = &values[*a];
+                    let bv: &[i64] = match b {
+                        MatRhs::Tensor(t) => &values[*t],
+                        MatRhs::Weight(w) => &self.weights[*w].data,
+                    };
+                    let mut out = vec![0i64; m * n];
+                    for i in 0..m {
+                        for j in 0..n {
+                            let acc: i128 = (0..k)
+                                .map(|l| av[i * k + l] as i128 * bv[l * n + j] as i128)
+                                .sum();
+                            if acc.abs() >= limit as i128 {
+                                return Err(ForwardError::Overflow {
+                                    node: node.name.clone(),
+                                });
+                            }
+                            out[i * n + j] = acc as i64;
+                        }
+                    }
+                    out
+                }
+                QOp::Transpose { x } => {
+                    let xt = &self.tensors[*x];
+                    let (r, c) = (xt.rows, xt.cols);
+                    let xv = &values[*x];
+                    (0..r * c).map(|q| xv[(q % r) * c + q / r]).collect()
+                }
+                QOp::RowSum { x } => {
+                    let xt = &self.tensors[*x];
+                    let (r, c) = (xt.rows, xt.cols);
+                    let xv = &values[*x];
+                    (0..c)
+                        .map(|j| (0..r).map(|i| xv[i * c + j]).sum())
+                        .collect()
                 }
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
@@ -771,6 +930,32 @@ impl QGraph {
                     w.u8(7);
                     w.u64(*a as u64);
                     w.u64(*b as u64);
+                }
+                QOp::Input { index } => {
+                    w.u8(8);
+                    w.u64(*index as u64);
+                }
+                QOp::MatMul { a, b } => {
+                    w.u8(9);
+                    w.u64(*a as u64);
+                    match b {
+                        MatRhs::Tensor(t) => {
+                            w.u8(0);
+                            w.u64(*t as u64);
+                        }
+                        MatRhs::Weight(i) => {
+                            w.u8(1);
+                            w.u64(*i as u64);
+                        }
+                    }
+                }
+                QOp::Transpose { x } => {
+                    w.u8(10);
+                    w.u64(*x as u64);
+                }
+                QOp::RowSum { x } => {
+                    w.u8(11);
+                    w.u64(*x as u64);
                 }
                 QOp::Scale { x, c } => {
                     w.u8(4);

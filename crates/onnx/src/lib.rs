@@ -31,8 +31,20 @@ pub enum OnnxError {
 
 /// The op types this importer accepts.
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape",
-    "Identity", "Constant",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Flatten",
+    "Reshape",
+    "Identity",
+    "Constant",
+    "Transpose",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -172,39 +184,45 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
         .iter()
         .filter(|i| !names.contains_key(&i.name))
         .collect();
-    let [input] = inputs.as_slice() else {
-        return Err(OnnxError::Graph(format!(
-            "the model has {} graph inputs; zkgrad supports exactly one",
-            inputs.len()
-        )));
+    let Some(input) = inputs.first() else {
+        return Err(OnnxError::Graph("the model has no graph input".into()));
     };
-    let shape: Vec<usize> = input
-        .type_
-        .tensor_type()
-        .shape
-        .dim
-        .iter()
-        .map(|d| {
-            if d.has_dim_value() && d.dim_value() > 0 {
-                d.dim_value() as usize
-            } else {
-                1
-            }
-        })
-        .collect();
-    if shape.is_empty() {
-        return Err(OnnxError::Graph(format!(
-            "input {} has no shape",
-            input.name
-        )));
-    }
+    let shape_of = |i: &onnx_protobuf::ValueInfoProto| -> Result<Vec<usize>, OnnxError> {
+        let shape: Vec<usize> = i
+            .type_
+            .tensor_type()
+            .shape
+            .dim
+            .iter()
+            .map(|d| {
+                if d.has_dim_value() && d.dim_value() > 0 {
+                    d.dim_value() as usize
+                } else {
+                    1
+                }
+            })
+            .collect();
+        if shape.is_empty() {
+            return Err(OnnxError::Graph(format!("input {} has no shape", i.name)));
+        }
+        Ok(shape)
+    };
     let mut graph = Graph {
         input_name: input.name.clone(),
-        input_shape: shape,
+        input_shape: shape_of(input)?,
         nodes: Vec::new(),
         output: 0,
     };
     names.insert(input.name.clone(), Val::Value(0));
+    // Further graph inputs become Input nodes; the public input is all of them, in order.
+    for (index, extra) in inputs.iter().enumerate().skip(1) {
+        graph.nodes.push(Node {
+            name: extra.name.clone(),
+            op: Op::Input { index },
+            shape: shape_of(extra)?,
+        });
+        names.insert(extra.name.clone(), Val::Value(graph.nodes.len()));
+    }
     // How many nodes read each name (to know when a bias may be fused).
     let mut readers: HashMap<&str, usize> = HashMap::new();
     for n in &g.node {
@@ -300,6 +318,23 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                     }
                 };
                 Val::Const(c)
+            }
+            "MatMul" if matches!(get(1)?, Val::Value(_)) => {
+                let (a, b) = (value(0)?, value(1)?);
+                let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
+                let lead = |s: &[usize]| s.iter().rev().skip(2).product::<usize>();
+                if sa.len() < 2
+                    || sb.len() < 2
+                    || lead(&sa) != 1
+                    || lead(&sb) != 1
+                    || sa[sa.len() - 1] != sb[sb.len() - 2]
+                {
+                    return Err(invalid(format!(
+                        "only 2-D products of computed matrices are supported ({sa:?} × {sb:?})"
+                    )));
+                }
+                let shape = vec![sa[sa.len() - 2], sb[sb.len() - 1]];
+                push(&mut graph, Op::MatMul { a, b }, shape)
             }
             "Gemm" | "MatMul" => {
                 let x = value(0)?;
@@ -468,6 +503,36 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 };
                 let shape = graph.shape(x).to_vec();
                 push(&mut graph, Op::Act { x, kind }, shape)
+            }
+            "Transpose" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let perm = n
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "perm")
+                    .map(|a| a.ints.clone());
+                let swaps_last_two = match &perm {
+                    None => xs.len() == 2,
+                    Some(p) => {
+                        let r = p.len();
+                        r == xs.len()
+                            && r >= 2
+                            && p[..r - 2].iter().enumerate().all(|(i, &v)| v == i as i64)
+                            && p[r - 2] == r as i64 - 1
+                            && p[r - 1] == r as i64 - 2
+                    }
+                };
+                let leading: usize = xs.iter().rev().skip(2).product();
+                if !swaps_last_two || leading != 1 {
+                    return Err(invalid(format!(
+                        "only the transpose of a matrix is supported (perm {perm:?} on shape {xs:?})"
+                    )));
+                }
+                let mut shape = xs.clone();
+                let r = shape.len();
+                shape.swap(r - 2, r - 1);
+                push(&mut graph, Op::Transpose { x }, shape)
             }
             "Identity" => {
                 let x = value(0)?;

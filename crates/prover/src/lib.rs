@@ -136,7 +136,11 @@ pub fn prove_witness(
     params: &PcsParams,
 ) -> ProveOutput {
     let mut timings = ProveTimings::default();
-    let input = w.values[0].clone();
+    let input: Vec<i64> = g
+        .input_tensors()
+        .iter()
+        .flat_map(|&t| w.values[t].iter().copied())
+        .collect();
     let input = input.as_slice();
     let output = w.values[g.output].clone();
 

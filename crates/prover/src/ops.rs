@@ -9,8 +9,9 @@
 //!   claims on `x` and on `W`.
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
-use zkgrad_field::{E, F};
+use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::quant::MatRhs;
 use zkgrad_model::quant::{QGraph, QOp, TensorKind, Witness};
 use zkgrad_pcs::row_combination;
 use zkgrad_poly::{eq_table, eval_mle_base};
@@ -87,6 +88,81 @@ pub(crate) fn prove_nodes(
                     claims.on_tensor(*b, r);
                 }
             }
+            QOp::Input { .. } => {}
+            QOp::MatMul { a, b } => {
+                // õut(r_n ‖ r_m) = Σ_k [k real]·ã(k ‖ r_m)·b̃(r_n ‖ k): degree 3 over k.
+                let at = &g.tensors[*a];
+                let (lk, ln) = (at.log_cols(), ot.log_cols());
+                let apad = padded(g, w, Operand::Tensor(*a));
+                let bpad_t;
+                let bpad: &[F] = match b {
+                    MatRhs::Tensor(t) => {
+                        bpad_t = padded(g, w, Operand::Tensor(*t));
+                        &bpad_t
+                    }
+                    MatRhs::Weight(wi) => weight_block(*wi),
+                };
+                let ind: Vec<E> = (0..1usize << lk)
+                    .map(|k| if k < at.cols { E::ONE } else { E::ZERO })
+                    .collect();
+                for r in pending {
+                    let (r_n, r_m) = r.split_at(ln);
+                    let av = row_combination(&apad, 1 << lk, &eq_table(r_m));
+                    let bv = col_combination(bpad, 1 << ln, &eq_table(r_n));
+                    let claim: E = ind
+                        .iter()
+                        .zip(&av)
+                        .zip(&bv)
+                        .map(|((i, x), y)| *i * *x * *y)
+                        .sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![ind.clone(), av, bv], 3, |v: &[E]| {
+                            v[0] * v[1] * v[2]
+                        });
+                    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    let f = oracle.final_values();
+                    t.write_e(b"matmul/a", f[1]);
+                    t.write_e(b"matmul/b", f[2]);
+                    let mut ap = rho.clone();
+                    ap.extend_from_slice(r_m);
+                    let mut bp = r_n.to_vec();
+                    bp.extend_from_slice(&rho);
+                    claims.on_tensor(*a, ap);
+                    match b {
+                        MatRhs::Tensor(t) => claims.on_tensor(*t, bp),
+                        MatRhs::Weight(wi) => claims.weights.push((*wi, bp)),
+                    }
+                }
+            }
+            QOp::Transpose { x } => {
+                // out = xᵀ: õut(p_lo ‖ p_hi) = x̃(p_hi ‖ p_lo), |p_lo| = log(rows of x).
+                let lr = g.tensors[*x].log_rows();
+                for r in pending {
+                    let (lo, hi) = r.split_at(lr);
+                    let mut p = hi.to_vec();
+                    p.extend_from_slice(lo);
+                    claims.on_tensor(*x, p);
+                }
+            }
+            QOp::RowSum { x } => {
+                // õut(r_c) = Σ_row [row real]·x̃(r_c ‖ row): degree 2 over the row bits.
+                let xt = &g.tensors[*x];
+                let xpad = padded(g, w, Operand::Tensor(*x));
+                let ind: Vec<E> = (0..1usize << xt.log_rows())
+                    .map(|k| if k < xt.rows { E::ONE } else { E::ZERO })
+                    .collect();
+                for r in pending {
+                    let xv = col_combination(&xpad, 1 << xt.log_cols(), &eq_table(&r));
+                    let claim: E = ind.iter().zip(&xv).map(|(i, x)| *i * *x).sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![ind.clone(), xv], 2, |v: &[E]| v[0] * v[1]);
+                    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    t.write_e(b"rowsum/x", oracle.final_values()[1]);
+                    let mut p = r.clone();
+                    p.extend_from_slice(&rho);
+                    claims.on_tensor(*x, p);
+                }
+            }
             QOp::Mul { a, b } => {
                 let apad: Vec<E> = padded(g, w, Operand::Tensor(*a))
                     .into_iter()
@@ -125,4 +201,12 @@ pub(crate) fn prove_nodes(
             }
         }
     }
+}
+
+/// `out[row] = Σ_c weights[c] · M[row, c]` for a row-major matrix `M` with `cols` columns.
+fn col_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
+    use rayon::prelude::*;
+    m.par_chunks(cols)
+        .map(|row| row.iter().zip(weights).map(|(v, w)| *w * *v).sum())
+        .collect()
 }

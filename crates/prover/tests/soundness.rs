@@ -217,7 +217,13 @@ fn perturbations_rejected(s: &Setup) {
         }
         for rem in targets {
             for delta in [-1i64, 1] {
+                // Recomputing everything after a changed *input* is an honest proof about
+                // another input, so inputs are only perturbed locally.
+                let is_input = matches!(node.op, QOp::Input { .. });
                 for propagate in [false, true] {
+                    if propagate && is_input {
+                        continue;
+                    }
                     let w = if propagate {
                         s.q.forward_with(&s.input, |n, out, r| {
                             if n == ni {
@@ -346,4 +352,30 @@ fn public_input_outside_the_value_range_is_rejected() {
         ),
         Err(VerifyError::PublicRange)
     );
+}
+
+#[test]
+fn cheating_prover_off_by_one_in_matrix_ops_is_rejected() {
+    let s = setup(matrix_ops(), 12, 4);
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn proof_checked_against_another_second_input_is_rejected() {
+    let s = setup(matrix_ops(), 12, 4);
+    let p = prove_ok(&s).proof;
+    let n0 = s.q.input().len();
+    for i in [n0, p.input.len() - 1] {
+        let mut input = p.input.clone();
+        input[i] += 1;
+        assert!(verify(
+            &s.q,
+            &p.weight_root,
+            &input,
+            &p.output,
+            &p.body,
+            &small_params()
+        )
+        .is_err());
+    }
 }

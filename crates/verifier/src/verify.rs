@@ -19,7 +19,7 @@
 
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, PrimeField64, E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
-use zkgrad_model::quant::{QGraph, QOp, TensorKind};
+use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::prefix_indicator_eval;
 use zkgrad_transcript::{Challenger, VerifierTranscript};
@@ -39,11 +39,12 @@ struct Claims<'a> {
 
 impl Claims<'_> {
     fn public_values(&self, t: usize) -> &[i64] {
-        if t == 0 {
-            self.input
-        } else {
-            self.output
+        if t == self.g.output {
+            return self.output;
         }
+        let off = self.g.public_offset(t).unwrap_or(0);
+        let len = self.g.tensors[t].len();
+        self.input.get(off..off + len).unwrap_or(&[])
     }
 
     /// Routes a claim `T̃_t(point) = value` by who knows `T_t`.
@@ -86,10 +87,10 @@ pub fn verify(
     if input.iter().any(|&v| !g.public_in_range(v)) {
         return Err(VerifyError::PublicRange);
     }
-    if input.len() != g.input().len() {
+    if input.len() != g.public_input_len() {
         return Err(VerifyError::PublicShape {
             what: "input",
-            expected: g.input().len(),
+            expected: g.public_input_len(),
             got: input.len(),
         });
     }
@@ -299,6 +300,63 @@ pub fn verify(
                     let bv = if is_add { v - av } else { av - v };
                     claims.on_tensor(*a, r.clone(), av)?;
                     claims.on_tensor(*b, r, bv)?;
+                }
+            }
+            QOp::Input { .. } => {}
+            QOp::MatMul { a, b } => {
+                let at = &g.tensors[*a];
+                let ln = ot.log_cols();
+                for (r, v) in pending {
+                    let (r_n, r_m) = r.split_at(ln);
+                    let sub =
+                        zkgrad_sumcheck::verify(v, at.log_cols(), 3, &mut t).map_err(|source| {
+                            VerifyError::NodeSumcheck {
+                                node: node.name.clone(),
+                                source,
+                            }
+                        })?;
+                    let av = t.read_e(b"matmul/a")?;
+                    let bv = t.read_e(b"matmul/b")?;
+                    if sub.value != prefix_indicator_eval(at.cols, &sub.point) * av * bv {
+                        return Err(node_err("matrix product sumcheck does not close"));
+                    }
+                    let mut ap = sub.point.clone();
+                    ap.extend_from_slice(r_m);
+                    let mut bp = r_n.to_vec();
+                    bp.extend_from_slice(&sub.point);
+                    claims.on_tensor(*a, ap, av)?;
+                    match b {
+                        MatRhs::Tensor(tb) => claims.on_tensor(*tb, bp, bv)?,
+                        MatRhs::Weight(wi) => claims.weights.push((*wi, bp, bv)),
+                    }
+                }
+            }
+            QOp::Transpose { x } => {
+                let lr = g.tensors[*x].log_rows();
+                for (r, v) in pending {
+                    let (lo, hi) = r.split_at(lr.min(r.len()));
+                    let mut p = hi.to_vec();
+                    p.extend_from_slice(lo);
+                    claims.on_tensor(*x, p, v)?;
+                }
+            }
+            QOp::RowSum { x } => {
+                let xt = &g.tensors[*x];
+                for (r, v) in pending {
+                    let sub =
+                        zkgrad_sumcheck::verify(v, xt.log_rows(), 2, &mut t).map_err(|source| {
+                            VerifyError::NodeSumcheck {
+                                node: node.name.clone(),
+                                source,
+                            }
+                        })?;
+                    let xv = t.read_e(b"rowsum/x")?;
+                    if sub.value != prefix_indicator_eval(xt.rows, &sub.point) * xv {
+                        return Err(node_err("row sum sumcheck does not close"));
+                    }
+                    let mut p = r;
+                    p.extend_from_slice(&sub.point);
+                    claims.on_tensor(*x, p, xv)?;
                 }
             }
             QOp::Mul { a, b } => {

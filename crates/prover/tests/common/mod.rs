@@ -100,6 +100,37 @@ pub fn all_ops() -> Graph {
     }
 }
 
+/// Two public inputs, a transpose, products of computed matrices, row sums.
+pub fn matrix_ops() -> Graph {
+    let n = |name: &str, op: Op, shape: Vec<usize>| Node {
+        name: name.into(),
+        op,
+        shape,
+    };
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![4, 3],
+        nodes: vec![
+            n("y", Op::Input { index: 1 }, vec![4, 3]),      // 1
+            n("xt", Op::Transpose { x: 0 }, vec![3, 4]),     // 2
+            n("xty", Op::MatMul { a: 2, b: 1 }, vec![3, 3]), // 3
+            n("ysum", Op::RowSum { x: 1 }, vec![1, 3]),      // 4
+            n(
+                "t",
+                Op::Act {
+                    x: 3,
+                    kind: ActKind::Tanh,
+                },
+                vec![3, 3],
+            ), // 5
+            n("tt", Op::MatMul { a: 5, b: 3 }, vec![3, 3]),  // 6
+            n("tsum", Op::RowSum { x: 6 }, vec![1, 3]),      // 7
+            n("out", Op::Add { a: 7, b: 4 }, vec![1, 3]),    // 8
+        ],
+        output: 8,
+    }
+}
+
 pub fn small_params() -> PcsParams {
     PcsParams::default()
 }
