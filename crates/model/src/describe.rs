@@ -109,7 +109,7 @@ impl QGraph {
         let mut tables = Vec::with_capacity(n_tables);
         for i in 0..n_tables {
             let t = match r.u8()? {
-                0 => TableKind::Range,
+                0 => return bad(format!("table {i}: range tables are implied, not listed")),
                 code => {
                     let kind = act_kind(code)?;
                     let in_frac = r.u32()?;
@@ -125,9 +125,6 @@ impl QGraph {
                 }
             };
             tables.push(t);
-        }
-        if tables.first() != Some(&TableKind::Range) {
-            return bad("table 0 must be the range table");
         }
         let n_nodes = r.len(MAX_ITEMS, "node count")?;
         if n_nodes + 1 != n_tensors {
@@ -247,7 +244,7 @@ impl QGraph {
                 5 => {
                     let x = index(&mut r, out, "operand")?;
                     let shift = r.u32()?;
-                    if !same(x) || shift > table_bits {
+                    if !same(x) || shift > 62 {
                         return bad(format!("node {ni}: invalid requantization"));
                     }
                     QOp::Requant { x, shift }

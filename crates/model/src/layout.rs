@@ -25,12 +25,11 @@ pub enum Operand {
     Rem(usize),
 }
 
-/// One lookup: the values `scale·a + offset + γ·b` (over `a`'s real entries) lie in `table`.
+/// One lookup: the values `a + offset + γ·b` (over `a`'s real entries) lie in `table`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lookup {
     pub table: usize,
     pub a: Operand,
-    pub scale: i64,
     pub offset: i64,
     pub b: Option<Operand>,
     /// The shape of the operands.
@@ -76,9 +75,25 @@ impl QGraph {
         }
     }
 
-    /// Every lookup of the circuit, in proof order.
+    /// Every lookup of the circuit, in proof order; `Lookup::table` indexes [`Self::used_tables`].
     pub fn lookups(&self) -> Vec<Lookup> {
+        self.lookup_plan().1
+    }
+
+    /// The tables the lookups read (each distinct kind once, in order of first use), and the
+    /// lookups. A range check of `b` bits reads the table `{0, …, 2^b − 1}` of exactly that
+    /// width: with multiplicities sent sparsely a table's width costs nothing, and one lookup
+    /// per check needs no limb decomposition.
+    fn lookup_plan(&self) -> (Vec<TableKind>, Vec<Lookup>) {
         let k = self.config.table_bits;
+        let mut tables: Vec<TableKind> = Vec::new();
+        let mut index = |t: TableKind| match tables.iter().position(|x| *x == t) {
+            Some(i) => i,
+            None => {
+                tables.push(t);
+                tables.len() - 1
+            }
+        };
         let mut out = Vec::new();
         for (ni, node) in self.nodes.iter().enumerate() {
             let t = &self.tensors[ni + 1];
@@ -86,34 +101,19 @@ impl QGraph {
             match &node.op {
                 QOp::Requant { shift, .. } => {
                     if *shift > 0 {
-                        let a = Operand::Rem(ni);
                         out.push(Lookup {
-                            table: 0,
-                            a,
-                            scale: 1,
+                            table: index(TableKind::Range { bits: *shift }),
+                            a: Operand::Rem(ni),
                             offset: 0,
                             b: None,
                             rows,
                             cols,
                         });
-                        if *shift < k {
-                            let scale = 1i64 << (k - shift);
-                            out.push(Lookup {
-                                table: 0,
-                                a,
-                                scale,
-                                offset: 0,
-                                b: None,
-                                rows,
-                                cols,
-                            });
-                        }
                     }
                     if t.kind == TensorKind::Committed && !self.read_by_act(ni + 1) {
                         out.push(Lookup {
-                            table: 0,
+                            table: index(TableKind::Range { bits: k }),
                             a: Operand::Tensor(ni + 1),
-                            scale: 1,
                             offset: 1 << (k - 1),
                             b: None,
                             rows,
@@ -121,15 +121,17 @@ impl QGraph {
                         });
                     }
                 }
-                QOp::Act { x, table, .. } => out.push(Lookup {
-                    table: *table,
-                    a: Operand::Tensor(*x),
-                    scale: 1,
-                    offset: 1 << (k - 1),
-                    b: Some(Operand::Tensor(ni + 1)),
-                    rows,
-                    cols,
-                }),
+                QOp::Act { x, table, .. } => {
+                    let Some(kind) = self.tables.get(*table) else { continue };
+                    out.push(Lookup {
+                        table: index(*kind),
+                        a: Operand::Tensor(*x),
+                        offset: 1 << (k - 1),
+                        b: Some(Operand::Tensor(ni + 1)),
+                        rows,
+                        cols,
+                    })
+                }
                 QOp::Gemm { .. }
                 | QOp::Add { .. }
                 | QOp::Sub { .. }
@@ -141,7 +143,7 @@ impl QGraph {
                 | QOp::RowSum { .. } => {}
             }
         }
-        out
+        (tables, out)
     }
 
     /// The witness commitment: committed tensors and remainders.
@@ -164,13 +166,7 @@ impl QGraph {
 
     /// The tables some lookup reads, in proof order.
     pub fn used_tables(&self) -> Vec<(usize, TableKind)> {
-        let lookups = self.lookups();
-        self.tables
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| lookups.iter().any(|l| l.table == *i))
-            .map(|(i, t)| (i, *t))
-            .collect()
+        self.lookup_plan().0.into_iter().enumerate().collect()
     }
 }
 

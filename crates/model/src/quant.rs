@@ -200,7 +200,7 @@ pub struct QGraph {
     pub tensors: Vec<QTensor>,
     pub nodes: Vec<QNode>,
     pub weights: Vec<QWeight>,
-    /// `tables[0]` is always the range table.
+    /// The activation tables (range tables are implied by the lookups).
     pub tables: Vec<TableKind>,
     pub output: usize,
 }
@@ -319,7 +319,7 @@ impl QGraph {
             }],
             nodes: Vec::new(),
             weights: Vec::new(),
-            tables: vec![TableKind::Range],
+            tables: Vec::new(),
             output: 0,
         };
         // float value -> quantized tensor
@@ -889,7 +889,10 @@ impl QGraph {
         w.u32(self.tables.len() as u32);
         for t in &self.tables {
             match t {
-                TableKind::Range => w.u8(0),
+                TableKind::Range { bits } => {
+                    w.u8(0);
+                    w.u32(*bits);
+                }
                 TableKind::Act {
                     kind,
                     in_frac,

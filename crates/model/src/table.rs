@@ -1,6 +1,7 @@
 //! Lookup tables: the range table and the quantized activation functions.
 //!
-//! A table of `K` bits has `2^K` entries indexed by `j`. The range table holds `j`. An
+//! A table of `K` bits has `2^K` entries indexed by `j`. A range table holds `j` (its width is
+//! its own, the width of the check it serves). An
 //! activation table holds the pairs `(x, f_q(x))` for `x = j − 2^(K−1)`, folded with the lookup
 //! challenge `γ` into `j + γ·f_q(x)` (the first column is the index `j = x + 2^(K−1)`, so that a
 //! lookup of `(x, y)` reads `x + 2^(K−1) + γ·y`); `f_q(x) = round(f(x / 2^in_frac) · 2^out_frac)`.
@@ -52,8 +53,8 @@ impl ActKind {
 /// Which table a lookup reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TableKind {
-    /// `{0, …, 2^K − 1}`.
-    Range,
+    /// `{0, …, 2^bits − 1}`.
+    Range { bits: u32 },
     /// `{(x + 2^(K−1), f_q(x)) : −2^(K−1) ≤ x < 2^(K−1)}`.
     Act {
         kind: ActKind,
@@ -63,10 +64,17 @@ pub enum TableKind {
 }
 
 impl TableKind {
+    /// Entries of this table (`2^bits`; `bits` is the activation tables' width `K`).
+    pub fn log_size(&self, act_bits: u32) -> u32 {
+        match self {
+            TableKind::Range { bits } => *bits,
+            TableKind::Act { .. } => act_bits,
+        }
+    }
     /// The `j`-th entry folded with `γ`.
     pub fn entry(&self, j: usize, bits: u32, gamma: E) -> E {
         match *self {
-            TableKind::Range => E::from(f_from_i64(j as i64)),
+            TableKind::Range { .. } => E::from(f_from_i64(j as i64)),
             TableKind::Act {
                 kind,
                 in_frac,
@@ -80,7 +88,7 @@ impl TableKind {
     /// The MLE of the folded table at `point` (`point.len() == bits`).
     pub fn mle(&self, point: &[E], bits: u32, gamma: E) -> E {
         match self {
-            TableKind::Range => zkgrad_poly::identity_eval(point),
+            TableKind::Range { .. } => zkgrad_poly::identity_eval(point),
             TableKind::Act { .. } => {
                 let eq = zkgrad_poly::eq_table(point);
                 eq.iter()
@@ -92,7 +100,7 @@ impl TableKind {
     }
     pub fn describe(&self) -> String {
         match self {
-            TableKind::Range => "range".into(),
+            TableKind::Range { bits } => format!("range 2^{bits}"),
             TableKind::Act {
                 kind,
                 in_frac,
@@ -117,7 +125,7 @@ mod tests {
             .map(|i| E::from(F::from_u64(7 + i as u64)))
             .collect();
         for t in [
-            TableKind::Range,
+            TableKind::Range { bits },
             TableKind::Act {
                 kind: ActKind::Sigmoid,
                 in_frac: 3,

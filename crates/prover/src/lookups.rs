@@ -25,12 +25,13 @@ pub(crate) fn multiplicities(
     lookups: &[Lookup],
     strict: bool,
 ) -> Result<Vec<Vec<(usize, u64)>>, ProveError> {
-    let size = 1usize << g.config.table_bits;
-    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); g.tables.len()];
+    let tables = g.used_tables();
+    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
     for l in lookups {
+        let bits = tables.get(l.table).map_or(0, |(_, t)| t.log_size(g.config.table_bits));
         for (i, &a) in operand_values(w, l.a).iter().enumerate() {
-            let j = l.scale * a + l.offset;
-            if j < 0 || j >= size as i64 {
+            let j = a as i128 + l.offset as i128;
+            if j < 0 || j >= 1i128 << bits {
                 if strict {
                     return Err(ProveError::LookupRange {
                         table: l.table,
@@ -82,12 +83,12 @@ pub(crate) fn prove(
             let a = padded(g, w, l.a);
             let b = l.b.map(|b| padded(g, w, b));
             let ind: Vec<i64> = shape.pad(&vec![1i64; shape.len()]);
-            let (scale, offset) = (f_from_i64(l.scale), e_from_i64(l.offset));
+            let offset = e_from_i64(l.offset);
             let p: Vec<E> = ind.iter().map(|&x| E::from(f_from_i64(x))).collect();
             let q: Vec<E> = (0..a.len())
                 .map(|i| {
                     let bv = b.as_ref().map_or(E::ZERO, |b| gamma * b[i]);
-                    alpha - (E::from(scale * a[i]) + offset + bv)
+                    alpha - (E::from(a[i]) + offset + bv)
                 })
                 .collect();
             let leaf = zkgrad_lookup::prove(p, q, t);

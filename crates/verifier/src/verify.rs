@@ -129,7 +129,8 @@ pub fn verify(
             .sum();
         let nnz = t.read_fs(b"lookup/nnz", 1)?;
         let nnz = nnz.first().map_or(u64::MAX, |v| v.as_canonical_u64());
-        if nnz > n_lookups.min(1usize << g.config.table_bits) as u64 {
+        let bits = table.log_size(g.config.table_bits);
+        if nnz > n_lookups as u64 || bits > 62 {
             return Err(bad("more table entries than lookups"));
         }
         let msg = t.read_fs(b"lookup/mult", 2 * nnz as usize)?;
@@ -139,7 +140,7 @@ pub fn verify(
         let mut entries = Vec::with_capacity(nnz as usize);
         for (j, m) in idx.iter().zip(cnt) {
             let (j, m) = (j.as_canonical_u64(), m.as_canonical_u64());
-            if j >= 1u64 << g.config.table_bits || prev.is_some_and(|p| j <= p) || m == 0 {
+            if j >= 1u64 << bits || prev.is_some_and(|p| j <= p) || m == 0 {
                 return Err(bad("malformed multiplicities"));
             }
             total = total.saturating_add(m);
@@ -193,7 +194,7 @@ pub fn verify(
                 None => E::ZERO,
             };
             let leaf = &vt.leaves;
-            let value = e_from_i64(l.scale) * a + e_from_i64(l.offset) + gamma * b;
+            let value = a + e_from_i64(l.offset) + gamma * b;
             if leaf.p != real_indicator(&shape, &leaf.point) || leaf.q != alpha - value {
                 return Err(VerifyError::Lookup {
                     table: ti,
