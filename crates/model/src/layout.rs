@@ -122,7 +122,9 @@ impl QGraph {
                     }
                 }
                 QOp::Act { x, table, .. } => {
-                    let Some(kind) = self.tables.get(*table) else { continue };
+                    let Some(kind) = self.tables.get(*table) else {
+                        continue;
+                    };
                     out.push(Lookup {
                         table: index(*kind),
                         a: Operand::Tensor(*x),

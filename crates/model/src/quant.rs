@@ -858,6 +858,16 @@ impl QGraph {
                     });
                 }
             }
+            if ni + 1 == self.output {
+                if let Some(&v) = out.iter().find(|&&v| !self.public_in_range(v)) {
+                    return Err(ForwardError::OutOfRange {
+                        node: node.name.clone(),
+                        value: v,
+                        approx: v as f64 / (1u64 << out_t.frac) as f64,
+                        bits: k,
+                    });
+                }
+            }
             let mut out = out;
             hook(ni, &mut out, &mut rem);
             values.push(out);

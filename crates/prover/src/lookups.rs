@@ -28,7 +28,9 @@ pub(crate) fn multiplicities(
     let tables = g.used_tables();
     let mut reads: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
     for l in lookups {
-        let bits = tables.get(l.table).map_or(0, |(_, t)| t.log_size(g.config.table_bits));
+        let bits = tables
+            .get(l.table)
+            .map_or(0, |(_, t)| t.log_size(g.config.table_bits));
         for (i, &a) in operand_values(w, l.a).iter().enumerate() {
             let j = a as i128 + l.offset as i128;
             if j < 0 || j >= 1i128 << bits {

@@ -379,3 +379,34 @@ fn proof_checked_against_another_second_input_is_rejected() {
         .is_err());
     }
 }
+
+#[test]
+fn output_that_is_a_huge_field_element_is_rejected() {
+    // The last requantization is x + 2^(s-1) = 2^s·y + rem. A cheating prover takes rem + 1 and
+    // solves for y in the field: y' = y − 2^-s (mod p), a huge element that satisfies the field
+    // identity. Only a range check on the public output stops it.
+    use zkgrad_field::{f_from_i64, f_to_i64, Field, PrimeCharacteristicRing, F};
+    let s = setup(seed_mlp(), 10, 1);
+    let last = s.q.nodes.len() - 1;
+    let shift = match s.q.nodes[last].op {
+        QOp::Requant { shift, .. } => shift,
+        _ => panic!("the seed MLP ends in a requantization"),
+    };
+    let w =
+        s.q.forward_with(&s.input, |n, out, rem| {
+            if n == last {
+                if let Some(r) = rem.as_mut() {
+                    r[0] += 1;
+                }
+                let inv = F::from_u64(1u64 << shift).inverse();
+                out[0] = f_to_i64(f_from_i64(out[0]) - inv);
+            }
+        })
+        .unwrap();
+    assert!(
+        w.values[s.q.output][0].abs() > 1 << 40,
+        "the forged output is huge"
+    );
+    let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
+    assert!(check(&s, &p).is_err(), "a forged huge output was accepted");
+}

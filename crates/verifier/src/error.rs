@@ -13,7 +13,7 @@ pub enum VerifyError {
     ProtocolMismatch,
     #[error("the proof's weight roots do not hash to the weight commitment")]
     WeightRoots,
-    #[error("the proof's public input lies outside the circuit's value range")]
+    #[error("the proof's public input or output lies outside the circuit's value range")]
     PublicRange,
     #[error("the proof's circuit description is invalid: {0}")]
     Circuit(String),

@@ -84,7 +84,9 @@ pub fn verify(
     body: &[u8],
     params: &PcsParams,
 ) -> Result<(), VerifyError> {
-    if input.iter().any(|&v| !g.public_in_range(v)) {
+    // Public values are bounded like committed ones: otherwise a field element far from any
+    // small integer could satisfy a relation by wrapping around p (e.g. the last rounding).
+    if input.iter().chain(output).any(|&v| !g.public_in_range(v)) {
         return Err(VerifyError::PublicRange);
     }
     if input.len() != g.public_input_len() {
