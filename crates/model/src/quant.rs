@@ -335,7 +335,7 @@ impl QGraph {
                     in_features,
                     out_features,
                 } => {
-                    let xt = map[*x];
+                    let xt = g.committed(map[*x], &name);
                     if g.tensors[xt].cols != *in_features {
                         return Err(QuantError::Unsupported {
                             node: name,
