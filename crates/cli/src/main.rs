@@ -287,13 +287,13 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
             let precision = Precision::from_config(proof.config);
             let m = LoadedModel::load_with_config(model, &precision)?;
             let root = CommittedModel::new(&m.q, &params).root();
-            let r = verify_with_model(&proof, &m.q, &root, &params);
+            let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
             (r, m.q.output_tensor().frac, m.q.input().frac)
         }
         (None, Some(c)) => {
             let c = parse_hex32(c)?;
             match verify_with_commitment(&proof, &c, &params) {
-                Ok(g) => (Ok(()), g.output_tensor().frac, g.input().frac),
+                Ok((g, _)) => (Ok(()), g.output_tensor().frac, g.input().frac),
                 Err(e) => (Err(e), 0, 0),
             }
         }

@@ -32,6 +32,9 @@ fn act_kind(code: u8) -> Result<ActKind, DescError> {
         1 => Ok(ActKind::Relu),
         2 => Ok(ActKind::Sigmoid),
         3 => Ok(ActKind::Tanh),
+        4 => Ok(ActKind::ReluGrad),
+        5 => Ok(ActKind::SigmoidGrad),
+        6 => Ok(ActKind::TanhGrad),
         c => bad(format!("unknown activation {c}")),
     }
 }
@@ -84,6 +87,7 @@ impl QGraph {
                 0 => TensorKind::Public,
                 1 => TensorKind::Committed,
                 2 => TensorKind::Virtual,
+                3 => TensorKind::After,
                 k => return bad(format!("tensor {i}: unknown kind {k}")),
             };
             tensors.push(QTensor {
@@ -188,6 +192,16 @@ impl QGraph {
                     }
                     QOp::Mul { a, b }
                 }
+                12 => {
+                    let w = index(&mut r, n_weights, "weight")?;
+                    let u = index(&mut r, out, "operand")?;
+                    let bits = r.u32()?;
+                    let ws = weights.get(w).map(|w| (w.rows, w.cols));
+                    if ws != o || shape(u) != o || !(2..=62).contains(&bits) {
+                        return bad(format!("node {ni}: invalid update"));
+                    }
+                    QOp::Update { w, u, bits }
+                }
                 8 => {
                     let index = r.u64()?;
                     if index == 0 || index > MAX_ITEMS as u64 {
@@ -278,6 +292,7 @@ impl QGraph {
                 match nodes.get(t - 1).map(|n| &n.op) {
                     Some(QOp::Requant { .. } | QOp::Act { .. }) => TensorKind::Committed,
                     Some(QOp::Input { .. }) => TensorKind::Public,
+                    Some(QOp::Update { .. }) => TensorKind::After,
                     _ => TensorKind::Virtual,
                 }
             };

@@ -110,7 +110,10 @@ impl QGraph {
                             cols,
                         });
                     }
-                    if t.kind == TensorKind::Committed && !self.read_by_act(ni + 1) {
+                    if t.kind == TensorKind::Committed
+                        && !self.read_by_act(ni + 1)
+                        && !self.read_by_update(ni + 1)
+                    {
                         out.push(Lookup {
                             table: index(TableKind::Range { bits: k }),
                             a: Operand::Tensor(ni + 1),
@@ -134,6 +137,14 @@ impl QGraph {
                         cols,
                     })
                 }
+                QOp::Update { bits, .. } => out.push(Lookup {
+                    table: index(TableKind::Range { bits: *bits }),
+                    a: Operand::Tensor(ni + 1),
+                    offset: 1 << (bits - 1),
+                    b: None,
+                    rows,
+                    cols,
+                }),
                 QOp::Gemm { .. }
                 | QOp::Add { .. }
                 | QOp::Sub { .. }

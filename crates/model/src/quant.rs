@@ -66,6 +66,9 @@ pub enum TensorKind {
     Committed,
     /// Never committed: claims on it are reduced through the op that produced it.
     Virtual,
+    /// An updated weight tensor (training): committed in a commitment of its own, which becomes
+    /// part of the weights after the step.
+    After,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,6 +161,8 @@ pub enum QOp {
     RowSum {
         x: usize,
     },
+    /// `out = W[w] − u` (an SGD update), range-checked to `bits` signed bits.
+    Update { w: usize, u: usize, bits: u32 },
     /// `out = f_q(x)` through table `table`.
     Act {
         x: usize,
@@ -279,7 +284,7 @@ impl QOp {
             | QOp::MatMul { .. }
             | QOp::Transpose { .. }
             | QOp::RowSum { .. } => true,
-            QOp::Requant { .. } | QOp::Act { .. } | QOp::Input { .. } => false,
+            QOp::Requant { .. } | QOp::Act { .. } | QOp::Input { .. } | QOp::Update { .. } => false,
         }
     }
 }
@@ -582,6 +587,7 @@ impl QGraph {
         let kind = match op {
             QOp::Requant { .. } | QOp::Act { .. } => TensorKind::Committed,
             QOp::Input { .. } => TensorKind::Public,
+            QOp::Update { .. } => TensorKind::After,
             _ => TensorKind::Virtual,
         };
         self.nodes.push(QNode {
@@ -651,6 +657,26 @@ impl QGraph {
     }
 
     /// Whether some `Act` node reads tensor `t`.
+    /// Whether some `Update` node subtracts tensor `t` (its bound then follows from the
+    /// updated weights' range check and the old weights' bound).
+    pub fn read_by_update(&self, t: usize) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(n.op, QOp::Update { u, .. } if u == t))
+    }
+
+    /// The `Update` nodes, in order: `(node, weight)`.
+    pub fn updates(&self) -> Vec<(usize, usize)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match n.op {
+                QOp::Update { w, .. } => Some((i, w)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn read_by_act(&self, t: usize) -> bool {
         self.nodes
             .iter()
@@ -798,6 +824,23 @@ impl QGraph {
                         .map(|j| (0..r).map(|i| xv[i * c + j]).sum())
                         .collect()
                 }
+                QOp::Update { w, u, bits } => {
+                    let half = 1i64 << (bits - 1);
+                    let mut out = Vec::with_capacity(values[*u].len());
+                    for (wv, uv) in self.weights[*w].data.iter().zip(&values[*u]) {
+                        let v = wv - uv;
+                        if !(-half..half).contains(&v) {
+                            return Err(ForwardError::OutOfRange {
+                                node: node.name.clone(),
+                                value: v,
+                                approx: v as f64 / (1u64 << out_t.frac) as f64,
+                                bits: *bits,
+                            });
+                        }
+                        out.push(v);
+                    }
+                    out
+                }
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
@@ -889,7 +932,12 @@ impl QGraph {
             w.u64(t.rows as u64);
             w.u64(t.cols as u64);
             w.u32(t.frac);
-            w.u8(t.kind as u8);
+            w.u8(match t.kind {
+                TensorKind::Public => 0,
+                TensorKind::Committed => 1,
+                TensorKind::Virtual => 2,
+                TensorKind::After => 3,
+            });
         }
         w.u32(self.weights.len() as u32);
         for t in &self.weights {
@@ -969,6 +1017,12 @@ impl QGraph {
                 QOp::RowSum { x } => {
                     w.u8(11);
                     w.u64(*x as u64);
+                }
+                QOp::Update { w: wi, u, bits } => {
+                    w.u8(12);
+                    w.u64(*wi as u64);
+                    w.u64(*u as u64);
+                    w.u32(*bits);
                 }
                 QOp::Scale { x, c } => {
                     w.u8(4);

@@ -8,12 +8,18 @@
 
 use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E};
 
-/// A scalar activation.
+/// A scalar activation, or the derivative of one (for backward passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ActKind {
     Relu,
     Sigmoid,
     Tanh,
+    /// `[x > 0]`.
+    ReluGrad,
+    /// `σ(x)(1 − σ(x))`.
+    SigmoidGrad,
+    /// `1 − tanh²(x)`.
+    TanhGrad,
 }
 
 impl ActKind {
@@ -22,13 +28,38 @@ impl ActKind {
             ActKind::Relu => x.max(0.0),
             ActKind::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             ActKind::Tanh => x.tanh(),
+            ActKind::ReluGrad => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            ActKind::SigmoidGrad => {
+                let s = 1.0 / (1.0 + (-x).exp());
+                s * (1.0 - s)
+            }
+            ActKind::TanhGrad => 1.0 - x.tanh() * x.tanh(),
+        }
+    }
+    /// The derivative's kind, for the activations that have one.
+    pub fn grad(self) -> Option<ActKind> {
+        match self {
+            ActKind::Relu => Some(ActKind::ReluGrad),
+            ActKind::Sigmoid => Some(ActKind::SigmoidGrad),
+            ActKind::Tanh => Some(ActKind::TanhGrad),
+            ActKind::ReluGrad | ActKind::SigmoidGrad | ActKind::TanhGrad => None,
         }
     }
     /// The quantized function: input at `in_frac` fractional bits, output at `out_frac`.
     pub fn eval_q(self, x: i64, in_frac: u32, out_frac: u32) -> i64 {
         match self {
             ActKind::Relu => x.max(0) << out_frac.saturating_sub(in_frac),
-            _ => {
+            ActKind::ReluGrad => i64::from(x > 0) << out_frac,
+            ActKind::Sigmoid
+            | ActKind::Tanh
+            | ActKind::SigmoidGrad
+            | ActKind::TanhGrad => {
                 let xf = x as f64 / (1u64 << in_frac) as f64;
                 (self.eval_f64(xf) * (1u64 << out_frac) as f64).round() as i64
             }
@@ -39,6 +70,9 @@ impl ActKind {
             ActKind::Relu => 1,
             ActKind::Sigmoid => 2,
             ActKind::Tanh => 3,
+            ActKind::ReluGrad => 4,
+            ActKind::SigmoidGrad => 5,
+            ActKind::TanhGrad => 6,
         }
     }
     pub fn name(self) -> &'static str {
@@ -46,6 +80,9 @@ impl ActKind {
             ActKind::Relu => "ReLU",
             ActKind::Sigmoid => "Sigmoid",
             ActKind::Tanh => "Tanh",
+            ActKind::ReluGrad => "ReLU'",
+            ActKind::SigmoidGrad => "Sigmoid'",
+            ActKind::TanhGrad => "Tanh'",
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct ProveOutput {
     pub proof: ProofFile,
     pub witness: Witness,
     pub timings: ProveTimings,
+    /// The weight commitment after the step: each updated tensor's new root in place of its
+    /// old one (equal to the model's root when nothing is updated).
+    pub weight_root_after: [u8; 32],
 }
 
 /// Claims the prover accumulates, mirroring the verifier's.
@@ -79,6 +82,7 @@ pub(crate) struct Claims<'a> {
     pub g: &'a QGraph,
     pub witness: Vec<(CommitRef, Vec<E>)>,
     pub weights: Vec<(usize, Vec<E>)>,
+    pub after: Vec<(usize, Vec<E>)>,
     pub pending: Vec<Vec<Vec<E>>>,
 }
 
@@ -88,6 +92,7 @@ impl Claims<'_> {
             TensorKind::Public => {}
             TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point)),
             TensorKind::Virtual => self.pending[t].push(point),
+            TensorKind::After => self.after.push((t, point)),
         }
     }
     pub fn on_operand(&mut self, op: Operand, point: Vec<E>) {
@@ -168,6 +173,24 @@ pub fn prove_witness(
     }
     let wpd = zkgrad_pcs::commit(packed, wl.log_n, params);
     t.write_digest(b"witness/root", &wpd.root);
+    // Updated weights: one commitment each, like the model's.
+    let after: Vec<ProverData> = g
+        .updates()
+        .iter()
+        .map(|&(ni, _)| {
+            let tensor = &g.tensors[ni + 1];
+            let vals: Vec<F> = tensor.pad(&w.values[ni + 1]).into_iter().map(f_from_i64).collect();
+            zkgrad_pcs::commit(vals, tensor.log_size(), params)
+        })
+        .collect();
+    for pd in &after {
+        t.write_digest(b"after/root", &pd.root);
+    }
+    let mut roots_after: Vec<[u8; 32]> = model.tensors.iter().map(|pd| pd.root).collect();
+    for (&(_, wi), pd) in g.updates().iter().zip(&after) {
+        roots_after[wi] = pd.root;
+    }
+    let weight_root_after = weights_root(g, &roots_after);
     timings.commit = t1.elapsed();
 
     let t2 = Instant::now();
@@ -175,6 +198,7 @@ pub fn prove_witness(
         g,
         witness: Vec::new(),
         weights: Vec::new(),
+        after: Vec::new(),
         pending: vec![Vec::new(); g.tensors.len()],
     };
     lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
@@ -198,6 +222,13 @@ pub fn prove_witness(
             zkgrad_pcs::open_multi(pd, &points, params, &mut t);
         }
     }
+    for (&(ni, _), pd) in g.updates().iter().zip(&after) {
+        let points: Vec<Vec<E>> =
+            claims.after.iter().filter(|c| c.0 == ni + 1).map(|c| c.1.clone()).collect();
+        if !points.is_empty() {
+            zkgrad_pcs::open_multi(pd, &points, params, &mut t);
+        }
+    }
     timings.openings = t4.elapsed();
 
     let proof = ProofFile {
@@ -213,6 +244,7 @@ pub fn prove_witness(
         proof,
         witness: w,
         timings,
+        weight_root_after,
     }
 }
 

@@ -89,6 +89,17 @@ pub(crate) fn prove_nodes(
                 }
             }
             QOp::Input { .. } => {}
+            QOp::Update { w: wi, u, .. } => {
+                // W_after = W − u, checked at a fresh point: the prover sends W̃(r) and ũ(r);
+                // the claim W̃_after(r) = W̃(r) − ũ(r) goes to the after-commitment.
+                let r = t.challenge_vec(b"update/r", ot.log_size());
+                t.write_e(b"update/w", eval_mle_base(weight_block(*wi), &r));
+                let upad = padded(g, w, Operand::Tensor(*u));
+                t.write_e(b"update/u", eval_mle_base(&upad, &r));
+                claims.weights.push((*wi, r.clone()));
+                claims.on_tensor(*u, r.clone());
+                claims.on_tensor(o, r);
+            }
             QOp::MatMul { a, b } => {
                 // õut(r_n ‖ r_m) = Σ_k [k real]·ã(k ‖ r_m)·b̃(r_n ‖ k): degree 3 over k.
                 let at = &g.tensors[*a];

@@ -27,7 +27,7 @@ mod verify;
 pub use error::VerifyError;
 pub use proof::{ProofFile, ProofFormatError, FORMAT_VERSION};
 pub use protocol::{commit_weights_root, protocol_id, WEIGHTS_DOMAIN};
-pub use verify::verify;
+pub use verify::{verify, Verified};
 
 use zkgrad_model::QGraph;
 use zkgrad_pcs::{Digest, PcsParams};
@@ -59,7 +59,7 @@ pub fn verify_with_model(
     g: &QGraph,
     weight_root: &Digest,
     params: &PcsParams,
-) -> Result<(), VerifyError> {
+) -> Result<Verified, VerifyError> {
     if g.describe() != proof.circuit || *weight_root != proof.weight_root {
         return Err(VerifyError::ProtocolMismatch);
     }
@@ -80,14 +80,14 @@ pub fn verify_with_commitment(
     proof: &ProofFile,
     commitment: &[u8; 32],
     params: &PcsParams,
-) -> Result<QGraph, VerifyError> {
+) -> Result<(QGraph, Verified), VerifyError> {
     if model_commitment(&proof.circuit, &proof.weight_root) != *commitment {
         return Err(VerifyError::ProtocolMismatch);
     }
     let g = QGraph::from_description(&proof.circuit)
         .map_err(|e| VerifyError::Circuit(e.to_string()))?;
     check_header(proof, &g, params)?;
-    verify(
+    let v = verify(
         &g,
         &proof.weight_root,
         &proof.input,
@@ -95,5 +95,5 @@ pub fn verify_with_commitment(
         &proof.body,
         params,
     )?;
-    Ok(g)
+    Ok((g, v))
 }

@@ -34,6 +34,7 @@ struct Claims<'a> {
     output: &'a [i64],
     witness: Vec<(CommitRef, Vec<E>, E)>,
     weights: Vec<(usize, Vec<E>, E)>,
+    after: Vec<(usize, Vec<E>, E)>,
     pending: Vec<Vec<(Vec<E>, E)>>,
 }
 
@@ -60,6 +61,7 @@ impl Claims<'_> {
             }
             TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point, value)),
             TensorKind::Virtual => self.pending[t].push((point, value)),
+            TensorKind::After => self.after.push((t, point, value)),
         }
         Ok(())
     }
@@ -75,6 +77,13 @@ impl Claims<'_> {
     }
 }
 
+/// What a valid proof establishes beyond its public input and output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The weight commitment after the step (the model's own root when nothing is updated).
+    pub weight_root_after: [u8; 32],
+}
+
 /// Verifies a proof `body` that `g` (committed as `weight_root`) maps `input` to `output`.
 pub fn verify(
     g: &QGraph,
@@ -83,7 +92,7 @@ pub fn verify(
     output: &[i64],
     body: &[u8],
     params: &PcsParams,
-) -> Result<(), VerifyError> {
+) -> Result<Verified, VerifyError> {
     // Public values are bounded like committed ones: otherwise a field element far from any
     // small integer could satisfy a relation by wrapping around p (e.g. the last rounding).
     if input.iter().chain(output).any(|&v| !g.public_in_range(v)) {
@@ -116,6 +125,18 @@ pub fn verify(
         return Err(VerifyError::WeightRoots);
     }
     let witness_root = t.read_digest(b"witness/root")?;
+    let updates = g.updates();
+    let mut after_roots = Vec::with_capacity(updates.len());
+    for _ in &updates {
+        after_roots.push(t.read_digest(b"after/root")?);
+    }
+    let mut roots_after = roots.clone();
+    for (&(_, wi), root) in updates.iter().zip(&after_roots) {
+        if let Some(slot) = roots_after.get_mut(wi) {
+            *slot = *root;
+        }
+    }
+    let weight_root_after = crate::protocol::weights_root(g, &roots_after);
     let lookups = g.lookups();
     let mut mults = Vec::new();
     for (ti, table) in g.used_tables() {
@@ -163,6 +184,7 @@ pub fn verify(
         output,
         witness: Vec::new(),
         weights: Vec::new(),
+        after: Vec::new(),
         pending: vec![Vec::new(); g.tensors.len()],
     };
 
@@ -306,6 +328,14 @@ pub fn verify(
                 }
             }
             QOp::Input { .. } => {}
+            QOp::Update { w: wi, u, .. } => {
+                let r = t.challenge_vec(b"update/r", ot.log_size());
+                let wv = t.read_e(b"update/w")?;
+                let uv = t.read_e(b"update/u")?;
+                claims.weights.push((*wi, r.clone(), wv));
+                claims.on_tensor(*u, r.clone(), uv)?;
+                claims.on_tensor(o, r, wv - uv)?;
+            }
             QOp::MatMul { a, b } => {
                 let at = &g.tensors[*a];
                 let ln = ot.log_cols();
@@ -438,6 +468,20 @@ pub fn verify(
             },
         )?;
     }
+    for (&(ni, _), root) in updates.iter().zip(&after_roots) {
+        let tensor = &g.tensors[ni + 1];
+        let mine: Vec<(Vec<E>, E)> = claims
+            .after
+            .iter()
+            .filter(|c| c.0 == ni + 1)
+            .map(|c| (c.1.clone(), c.2))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        zkgrad_pcs::verify_multi(root, tensor.log_size(), &mine, params, &mut t)
+            .map_err(|source| VerifyError::Opening { which: "updated weight", source })?;
+    }
     t.finish()?;
-    Ok(())
+    Ok(Verified { weight_root_after })
 }
