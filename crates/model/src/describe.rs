@@ -90,12 +90,17 @@ impl QGraph {
                 3 => TensorKind::After,
                 k => return bad(format!("tensor {i}: unknown kind {k}")),
             };
+            let bits = r.u32()?;
+            if !(2..=62).contains(&bits) {
+                return bad(format!("tensor {i}: range width {bits} out of bounds"));
+            }
             tensors.push(QTensor {
                 name: format!("t{i}"),
                 rows,
                 cols,
                 frac,
                 kind,
+                bits,
             });
         }
         let n_weights = r.len(MAX_ITEMS, "weight count")?;

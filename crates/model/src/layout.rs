@@ -115,9 +115,9 @@ impl QGraph {
                         && !self.read_by_update(ni + 1)
                     {
                         out.push(Lookup {
-                            table: index(TableKind::Range { bits: k }),
+                            table: index(TableKind::Range { bits: t.bits }),
                             a: Operand::Tensor(ni + 1),
-                            offset: 1 << (k - 1),
+                            offset: 1 << (t.bits - 1),
                             b: None,
                             rows,
                             cols,

@@ -78,6 +78,9 @@ pub struct QTensor {
     pub cols: usize,
     pub frac: u32,
     pub kind: TensorKind,
+    /// The signed width a committed requantized value is range-checked to (values lie in
+    /// `[−2^(bits−1), 2^(bits−1))`); the activation table width `K` unless a circuit widens it.
+    pub bits: u32,
 }
 
 impl QTensor {
@@ -194,6 +197,7 @@ impl QWeight {
             cols: self.cols,
             frac: 0,
             kind: TensorKind::Committed,
+            bits: 0,
         }
     }
 }
@@ -321,6 +325,7 @@ impl QGraph {
                 cols: c0,
                 frac: fa,
                 kind: TensorKind::Public,
+                bits: config.table_bits,
             }],
             nodes: Vec::new(),
             weights: Vec::new(),
@@ -600,6 +605,7 @@ impl QGraph {
             cols,
             frac,
             kind,
+            bits: self.config.table_bits,
         });
         self.tensors.len() - 1
     }
@@ -891,13 +897,15 @@ impl QGraph {
             if matches!(node.op, QOp::Requant { .. })
                 && out_t.kind == TensorKind::Committed
                 && !self.read_by_act(ni + 1)
+                && !self.read_by_update(ni + 1)
             {
+                let half = 1i64 << (out_t.bits - 1);
                 if let Some(&v) = out.iter().find(|&&v| v < -half || v >= half) {
                     return Err(ForwardError::OutOfRange {
                         node: node.name.clone(),
                         value: v,
                         approx: v as f64 / (1u64 << out_t.frac) as f64,
-                        bits: k,
+                        bits: out_t.bits,
                     });
                 }
             }
@@ -938,6 +946,7 @@ impl QGraph {
                 TensorKind::Virtual => 2,
                 TensorKind::After => 3,
             });
+            w.u32(t.bits);
         }
         w.u32(self.weights.len() as u32);
         for t in &self.weights {
