@@ -66,8 +66,7 @@ impl QGraph {
         let act_frac = r.u32()?;
         let weight_frac = r.u32()?;
         let table_bits = r.u32()?;
-        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits
-        {
+        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac + 1 >= table_bits {
             return bad("invalid precision settings");
         }
         let config = QConfig {

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod layout;
 pub mod quant;
 pub mod table;
+pub mod train;
 pub mod zoo;
 
 pub use graph::{Graph, Node, Op};

@@ -165,7 +165,11 @@ pub enum QOp {
         x: usize,
     },
     /// `out = W[w] − u` (an SGD update), range-checked to `bits` signed bits.
-    Update { w: usize, u: usize, bits: u32 },
+    Update {
+        w: usize,
+        u: usize,
+        bits: u32,
+    },
     /// `out = f_q(x)` through table `table`.
     Act {
         x: usize,
@@ -309,9 +313,9 @@ impl QGraph {
         if !(4..=20).contains(&k) {
             return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
         }
-        if config.weight_frac > k || config.act_frac + 1 >= k {
+        if config.weight_frac > 40 || config.act_frac + 1 >= k {
             return Err(QuantError::Config(format!(
-                "weight_frac {} must be ≤ table bits {k} and act_frac {} < table bits − 1",
+                "weight_frac {} must be ≤ 40 and act_frac {} < table bits ({k}) − 1",
                 config.weight_frac, config.act_frac
             )));
         }
@@ -569,6 +573,22 @@ impl QGraph {
             t.kind = TensorKind::Public;
         }
         Ok(g)
+    }
+
+    /// Appends a node writing a new tensor; returns the tensor.
+    pub fn push_node(&mut self, name: &str, op: QOp, rows: usize, cols: usize, frac: u32) -> usize {
+        self.push(name, op, rows, cols, frac)
+    }
+
+    /// The index of an activation table, added if new.
+    pub fn table_index(&mut self, t: TableKind) -> usize {
+        match self.tables.iter().position(|x| *x == t) {
+            Some(i) => i,
+            None => {
+                self.tables.push(t);
+                self.tables.len() - 1
+            }
+        }
     }
 
     /// `t` itself if its values are bounded (public or committed), else a committed copy: the

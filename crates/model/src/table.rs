@@ -56,10 +56,7 @@ impl ActKind {
         match self {
             ActKind::Relu => x.max(0) << out_frac.saturating_sub(in_frac),
             ActKind::ReluGrad => i64::from(x > 0) << out_frac,
-            ActKind::Sigmoid
-            | ActKind::Tanh
-            | ActKind::SigmoidGrad
-            | ActKind::TanhGrad => {
+            ActKind::Sigmoid | ActKind::Tanh | ActKind::SigmoidGrad | ActKind::TanhGrad => {
                 let xf = x as f64 / (1u64 << in_frac) as f64;
                 (self.eval_f64(xf) * (1u64 << out_frac) as f64).round() as i64
             }

@@ -179,7 +179,11 @@ pub fn prove_witness(
         .iter()
         .map(|&(ni, _)| {
             let tensor = &g.tensors[ni + 1];
-            let vals: Vec<F> = tensor.pad(&w.values[ni + 1]).into_iter().map(f_from_i64).collect();
+            let vals: Vec<F> = tensor
+                .pad(&w.values[ni + 1])
+                .into_iter()
+                .map(f_from_i64)
+                .collect();
             zkgrad_pcs::commit(vals, tensor.log_size(), params)
         })
         .collect();
@@ -223,8 +227,12 @@ pub fn prove_witness(
         }
     }
     for (&(ni, _), pd) in g.updates().iter().zip(&after) {
-        let points: Vec<Vec<E>> =
-            claims.after.iter().filter(|c| c.0 == ni + 1).map(|c| c.1.clone()).collect();
+        let points: Vec<Vec<E>> = claims
+            .after
+            .iter()
+            .filter(|c| c.0 == ni + 1)
+            .map(|c| c.1.clone())
+            .collect();
         if !points.is_empty() {
             zkgrad_pcs::open_multi(pd, &points, params, &mut t);
         }

@@ -8,7 +8,10 @@ use zkgrad_verifier::{
     model_commitment, verify, verify_with_commitment, verify_with_model, VerifyError,
 };
 
-fn check(s: &Setup, p: &zkgrad_verifier::ProofFile) -> Result<zkgrad_verifier::Verified, VerifyError> {
+fn check(
+    s: &Setup,
+    p: &zkgrad_verifier::ProofFile,
+) -> Result<zkgrad_verifier::Verified, VerifyError> {
     verify(
         &s.q,
         &p.weight_root,

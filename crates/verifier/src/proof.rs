@@ -85,8 +85,7 @@ impl ProofFile {
         let act_frac = r.u32().map_err(t)?;
         let weight_frac = r.u32().map_err(t)?;
         let table_bits = r.u32().map_err(t)?;
-        if !(4..=20).contains(&table_bits) || weight_frac > table_bits || act_frac + 1 >= table_bits
-        {
+        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac + 1 >= table_bits {
             return Err(ProofFormatError::BadConfig);
         }
         let config = QConfig {

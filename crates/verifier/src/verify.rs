@@ -479,8 +479,12 @@ pub fn verify(
         if mine.is_empty() {
             continue;
         }
-        zkgrad_pcs::verify_multi(root, tensor.log_size(), &mine, params, &mut t)
-            .map_err(|source| VerifyError::Opening { which: "updated weight", source })?;
+        zkgrad_pcs::verify_multi(root, tensor.log_size(), &mine, params, &mut t).map_err(
+            |source| VerifyError::Opening {
+                which: "updated weight",
+                source,
+            },
+        )?;
     }
     t.finish()?;
     Ok(Verified { weight_root_after })

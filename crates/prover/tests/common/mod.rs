@@ -164,3 +164,69 @@ pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
 pub fn prove_ok(s: &Setup) -> ProveOutput {
     prove(&s.q, &s.model, &s.input, &small_params()).unwrap()
 }
+
+/// Every committed or public value (and every remainder) of `s.q`'s witness changed by ±1 —
+/// alone, or with every later value recomputed — is rejected by the verifier.
+pub fn perturbations_rejected_public(s: &Setup) {
+    use zkgrad_model::quant::{QOp, TensorKind};
+    let honest = s.q.forward(&s.input).unwrap();
+    let mut cases = 0;
+    for (ni, node) in s.q.nodes.iter().enumerate() {
+        let t = ni + 1;
+        let mut targets = vec![];
+        if s.q.tensors[t].kind != TensorKind::Virtual {
+            targets.push(false);
+        }
+        if honest.rems[ni].is_some() {
+            targets.push(true);
+        }
+        for rem in targets {
+            for delta in [-1i64, 1] {
+                for propagate in [false, true] {
+                    if propagate && matches!(node.op, QOp::Input { .. }) {
+                        continue;
+                    }
+                    let w = if propagate {
+                        s.q.forward_with(&s.input, |n, out, r| {
+                            if n == ni {
+                                if rem {
+                                    if let Some(r) = r.as_mut() {
+                                        r[0] += delta;
+                                    }
+                                } else {
+                                    out[0] += delta;
+                                }
+                            }
+                        })
+                    } else {
+                        let mut w = honest.clone();
+                        if rem {
+                            w.rems[ni].as_mut().unwrap()[0] += delta;
+                        } else {
+                            w.values[t][0] += delta;
+                        }
+                        Ok(w)
+                    };
+                    let Ok(w) = w else { continue };
+                    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &small_params()).proof;
+                    let ok = zkgrad_verifier::verify(
+                        &s.q,
+                        &p.weight_root,
+                        &p.input,
+                        &p.output,
+                        &p.body,
+                        &small_params(),
+                    )
+                    .is_ok();
+                    assert!(
+                        !ok,
+                        "cheating prover accepted: {} {delta:+} rem={rem} propagate={propagate}",
+                        node.name
+                    );
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(cases > 0);
+}

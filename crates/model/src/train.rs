@@ -1,0 +1,443 @@
+//! One SGD training step as a circuit: forward, MSE loss gradient, backward, update.
+//!
+//! For an MLP of Linear layers (each optionally followed by ReLU, Sigmoid or Tanh), a batch
+//! `X` (`B × in`, public input 0) and targets `Y` (`B × out`, public input 1), the loss is the
+//! mean over the batch of `½‖out − y‖²` (PyTorch's convention), so with `G = out − Y`:
+//!
+//! ```text
+//! ∇W_l = (1/B)·G_lᵀ·A_l        ∇b_l = (1/B)·Σ_rows G_l       G_{l−1} = (G_l·W_l) ⊙ f'(H_{l−1})
+//! W_l' = W_l − lr·∇W_l         b_l' = b_l − lr·∇b_l
+//! ```
+//! where `A_l` is layer l's input and `H_{l−1}` the pre-activation of the layer before. `1/B` is
+//! folded into the learning rate. The circuit's public output is the forward output (the
+//! predictions); the updated weights are committed (`QOp::Update`), range-checked, and form
+//! the weight root after the step.
+//!
+//! Precision: activations and backpropagated gradients at `2^-act_frac` (calibrated), weights
+//! at `2^-weight_frac` (28 by default: updates down to 3.7e-9 survive), weight gradients at
+//! `2^-grad_frac`, the learning rate at `2^-lr_frac`. Every product's operands are range-checked
+//! so that no accumulator reaches 2^62 (see docs/SECURITY.md, "No wrap-around").
+
+use crate::graph::{Graph, Node, Op};
+use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError, TensorKind};
+use crate::table::{ActKind, TableKind};
+
+/// The loss and optimizer of a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdSpec {
+    pub batch: usize,
+    pub lr: f64,
+}
+
+/// Precision of a training circuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrainConfig {
+    pub table_bits: u32,
+    pub act_frac: u32,
+    pub weight_frac: u32,
+    pub grad_frac: u32,
+}
+
+impl TrainConfig {
+    /// Activations calibrated on the batch like inference; weights at 2^-28, weight gradients
+    /// at 2^-22.
+    pub fn calibrate(graph: &Graph, batch_inputs: &[Vec<f64>]) -> Self {
+        let q = QConfig::calibrate(graph, batch_inputs, QConfig::DEFAULT_TABLE_BITS);
+        Self {
+            table_bits: q.table_bits,
+            act_frac: q.act_frac,
+            weight_frac: 28,
+            grad_frac: 22,
+        }
+    }
+}
+
+/// Where each Linear layer sits in the quantized forward circuit.
+struct Layer {
+    x: usize,
+    w: usize,
+    bias: Option<usize>,
+    /// The requantized pre-activation, and the activation applied to it (if any).
+    pre: usize,
+    act: Option<ActKind>,
+}
+
+fn log2_ceil(n: usize) -> u32 {
+    zkgrad_poly::log2_ceil(n) as u32
+}
+
+/// The forward graph at batch size `b` (the input's leading dimension becomes `b`).
+pub fn batched(graph: &Graph, b: usize) -> Graph {
+    let mut g = graph.clone();
+    let set = |shape: &mut Vec<usize>| match shape.len() {
+        0 | 1 => shape.insert(0, b),
+        _ => shape[0] = b,
+    };
+    set(&mut g.input_shape);
+    for n in g.nodes.iter_mut() {
+        set(&mut n.shape);
+    }
+    g
+}
+
+/// Builds the circuit of one SGD step of `graph` (an MLP) on a batch of `spec.batch` samples.
+pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGraph, QuantError> {
+    let unsupported = |node: &str, why: &str| QuantError::Unsupported {
+        node: node.into(),
+        why: why.into(),
+    };
+    for n in &graph.nodes {
+        if !matches!(
+            n.op,
+            Op::Linear { .. }
+                | Op::Act {
+                    kind: ActKind::Relu | ActKind::Sigmoid | ActKind::Tanh,
+                    ..
+                }
+                | Op::View { .. }
+        ) {
+            return Err(unsupported(
+                &n.name,
+                "training supports Linear layers with ReLU, Sigmoid or Tanh",
+            ));
+        }
+    }
+    if !(spec.lr.is_finite() && spec.lr > 0.0) {
+        return Err(QuantError::Config(format!(
+            "the learning rate must be a positive number, got {}",
+            spec.lr
+        )));
+    }
+    if spec.batch == 0 {
+        return Err(QuantError::Config(
+            "the batch must hold at least one sample".into(),
+        ));
+    }
+    let (k, fa, fw) = (cfg.table_bits, cfg.act_frac, cfg.weight_frac);
+    let fd = cfg.grad_frac.min(2 * fa);
+    let gb = batched(graph, spec.batch);
+    let max_dim = graph
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Linear {
+                in_features,
+                out_features,
+                ..
+            } => Some((*in_features).max(*out_features)),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1)
+        .max(spec.batch);
+    // Weights (before and after) are range-checked to `wbits` signed bits, small enough that a
+    // product with a gradient (range-checked to K+1 bits), summed over any dimension, stays
+    // below 2^59.
+    let wbits = (60 - (k + 1) - log2_ceil(max_dim)).min(40);
+    let mut g = QGraph::from_graph(
+        &gb,
+        QConfig {
+            act_frac: fa,
+            weight_frac: fw,
+            table_bits: k,
+        },
+    )?;
+    let half_w = 1i64 << (wbits - 1);
+    for w in &g.weights {
+        if let Some(v) = w.data.iter().find(|v| !(-half_w..half_w).contains(*v)) {
+            return Err(QuantError::Unsupported {
+                node: w.name.clone(),
+                why: format!("weight {v} at 2^-{fw} exceeds the {wbits}-bit range training keeps"),
+            });
+        }
+    }
+    // The learning rate (with 1/B folded in) at the finest scale that keeps lr_q < 2^27.
+    let lr_b = spec.lr / spec.batch as f64;
+    let mut fl = 40u32;
+    while fl > 0 && lr_b * ((1u64 << fl) as f64) >= (1u64 << 27) as f64 {
+        fl -= 1;
+    }
+    let lr_q = (lr_b * (1u64 << fl) as f64).round() as i64;
+    if lr_q == 0 {
+        return Err(QuantError::Config(format!(
+            "learning rate {} is too small to represent",
+            spec.lr
+        )));
+    }
+    // The layers of the forward circuit.
+    let mut layers = Vec::new();
+    for (ni, n) in g.nodes.iter().enumerate() {
+        if let QOp::Gemm { x, w, bias, .. } = n.op {
+            let pre = ni + 2; // Gemm → Requant
+            let act = g.nodes.get(pre).and_then(|m| match m.op {
+                QOp::Act { x, kind, .. } if x == pre => Some(kind),
+                _ => None,
+            });
+            layers.push(Layer {
+                x,
+                w,
+                bias,
+                pre,
+                act,
+            });
+        }
+    }
+    let out = g.output;
+    let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
+    let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
+    let diff = g.push_node("loss/grad", QOp::Sub { a: out, b: y }, rows, n_out, fa);
+    let mut grad = g.push_node(
+        "loss/grad/commit",
+        QOp::Requant { x: diff, shift: 0 },
+        rows,
+        n_out,
+        fa,
+    );
+    let gbits = (k + 1).min(62); // out − y spans twice the activation range
+    g.tensors[grad].bits = gbits;
+    for (li, layer) in layers.iter().enumerate().rev() {
+        let name = format!("layer{}", li + 1);
+        let (wr, wc) = (g.weights[layer.w].rows, g.weights[layer.w].cols);
+        // ∇W = Gᵀ·A, then rounded to 2^-fd and range-checked wide.
+        let gt = g.push_node(
+            &format!("{name}/grad_t"),
+            QOp::Transpose { x: grad },
+            wr,
+            rows,
+            fa,
+        );
+        let dw = g.push_node(
+            &format!("{name}/dW"),
+            QOp::MatMul {
+                a: gt,
+                b: MatRhs::Tensor(layer.x),
+            },
+            wr,
+            wc,
+            2 * fa,
+        );
+        let dwq = g.push_node(
+            &format!("{name}/dW/round"),
+            QOp::Requant {
+                x: dw,
+                shift: 2 * fa - fd,
+            },
+            wr,
+            wc,
+            fd,
+        );
+        g.tensors[dwq].bits = 34;
+        let scaled = g.push_node(
+            &format!("{name}/dW/lr"),
+            QOp::Scale { x: dwq, c: lr_q },
+            wr,
+            wc,
+            fd + fl,
+        );
+        let shift = (fd + fl).checked_sub(fw).ok_or_else(|| {
+            QuantError::Config("learning-rate precision below the weights'".into())
+        })?;
+        let u = g.push_node(
+            &format!("{name}/dW/update"),
+            QOp::Requant { x: scaled, shift },
+            wr,
+            wc,
+            fw,
+        );
+        g.push_node(
+            &format!("{name}.weight'"),
+            QOp::Update {
+                w: layer.w,
+                u,
+                bits: wbits,
+            },
+            wr,
+            wc,
+            fw,
+        );
+        if let Some(b) = layer.bias {
+            let db = g.push_node(&format!("{name}/db"), QOp::RowSum { x: grad }, 1, wr, fa);
+            let scaled = g.push_node(
+                &format!("{name}/db/lr"),
+                QOp::Scale { x: db, c: lr_q },
+                1,
+                wr,
+                fa + fl,
+            );
+            let shift = (fa + fl).checked_sub(fw).ok_or_else(|| {
+                QuantError::Config("learning-rate precision below the weights'".into())
+            })?;
+            let u = g.push_node(
+                &format!("{name}/db/update"),
+                QOp::Requant { x: scaled, shift },
+                1,
+                wr,
+                fw,
+            );
+            g.push_node(
+                &format!("{name}.bias'"),
+                QOp::Update {
+                    w: b,
+                    u,
+                    bits: wbits,
+                },
+                1,
+                wr,
+                fw,
+            );
+        }
+        if li == 0 {
+            break;
+        }
+        // G_in = G·W, back to 2^-fa, then through the previous layer's activation derivative.
+        let gin = g.push_node(
+            &format!("{name}/dX"),
+            QOp::MatMul {
+                a: grad,
+                b: MatRhs::Weight(layer.w),
+            },
+            rows,
+            wc,
+            fa + fw,
+        );
+        let gin = g.push_node(
+            &format!("{name}/dX/round"),
+            QOp::Requant { x: gin, shift: fw },
+            rows,
+            wc,
+            fa,
+        );
+        g.tensors[gin].bits = gbits;
+        grad = match layers[li - 1].act {
+            None => gin,
+            Some(kind) => {
+                let grad_kind = kind
+                    .grad()
+                    .ok_or_else(|| unsupported(&name, "activation without a derivative"))?;
+                let out_frac = if grad_kind == ActKind::ReluGrad {
+                    0
+                } else {
+                    fa
+                };
+                let tk = TableKind::Act {
+                    kind: grad_kind,
+                    in_frac: fa,
+                    out_frac,
+                };
+                let table = g.table_index(tk);
+                let pre = layers[li - 1].pre;
+                let d = g.push_node(
+                    &format!("layer{li}/act'"),
+                    QOp::Act {
+                        x: pre,
+                        kind: grad_kind,
+                        table,
+                    },
+                    rows,
+                    wc,
+                    out_frac,
+                );
+                let p = g.push_node(
+                    &format!("layer{li}/dH"),
+                    QOp::Mul { a: gin, b: d },
+                    rows,
+                    wc,
+                    fa + out_frac,
+                );
+                let h = g.push_node(
+                    &format!("layer{li}/dH/round"),
+                    QOp::Requant {
+                        x: p,
+                        shift: out_frac,
+                    },
+                    rows,
+                    wc,
+                    fa,
+                );
+                g.tensors[h].bits = gbits;
+                h
+            }
+        };
+    }
+    debug_assert!(g
+        .tensors
+        .iter()
+        .all(|t| t.kind != TensorKind::After || t.frac == fw));
+    Ok(g)
+}
+
+/// One SGD step in f64 (the reference): returns the updated float graph and the loss.
+pub fn sgd_step_f64(graph: &Graph, x: &[f64], y: &[f64], spec: &SgdSpec) -> (Graph, f64) {
+    let gb = batched(graph, spec.batch);
+    let vals = gb.forward_f64(x);
+    let out = &vals[gb.output];
+    let b = spec.batch as f64;
+    let loss = out
+        .iter()
+        .zip(y)
+        .map(|(o, t)| 0.5 * (o - t) * (o - t))
+        .sum::<f64>()
+        / b;
+    let mut grad: Vec<f64> = out.iter().zip(y).map(|(o, t)| (o - t) / b).collect();
+    let mut new = graph.clone();
+    // Walk the nodes backwards, carrying the gradient with respect to the current value.
+    let mut cur = gb.output;
+    while cur > 0 {
+        let node: &Node = &gb.nodes[cur - 1];
+        match &node.op {
+            Op::Linear {
+                x,
+                w,
+                in_features,
+                out_features,
+                ..
+            } => {
+                let a = &vals[*x];
+                let (i_n, o_n) = (*in_features, *out_features);
+                let rows = a.len() / i_n;
+                let mut gx = vec![0.0; rows * i_n];
+                if let Some(Node {
+                    op:
+                        Op::Linear {
+                            w: nw, bias: nb, ..
+                        },
+                    ..
+                }) = new.nodes.get_mut(cur - 1)
+                {
+                    for o in 0..o_n {
+                        for i in 0..i_n {
+                            let gw: f64 =
+                                (0..rows).map(|r| grad[r * o_n + o] * a[r * i_n + i]).sum();
+                            nw[o * i_n + i] -= spec.lr * gw;
+                        }
+                        if let Some(nb) = nb {
+                            let gbias: f64 = (0..rows).map(|r| grad[r * o_n + o]).sum();
+                            nb[o] -= spec.lr * gbias;
+                        }
+                    }
+                }
+                for r in 0..rows {
+                    for i in 0..i_n {
+                        gx[r * i_n + i] =
+                            (0..o_n).map(|o| grad[r * o_n + o] * w[o * i_n + i]).sum();
+                    }
+                }
+                grad = gx;
+                cur = *x;
+            }
+            Op::Act { x, kind } => {
+                let h = &vals[*x];
+                let d = kind.grad().map_or(ActKind::ReluGrad, |k| k);
+                grad = grad
+                    .iter()
+                    .zip(h)
+                    .map(|(g, h)| g * d.eval_f64(*h))
+                    .collect();
+                cur = *x;
+            }
+            Op::View { x } => cur = *x,
+            _ => break,
+        }
+    }
+    (new, loss)
+}
