@@ -81,6 +81,11 @@ pub fn read_json(bytes: &[u8]) -> Result<Vec<Vec<f64>>> {
 
 /// A `.npy` array, flattened.
 pub fn read_npy(bytes: &[u8]) -> Result<Vec<f64>> {
+    read_npy_shaped(bytes).map(|(v, _)| v)
+}
+
+/// A `.npy` array, flattened, with its shape.
+pub fn read_npy_shaped(bytes: &[u8]) -> Result<(Vec<f64>, Vec<usize>)> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         bail!("not a .npy file");
     }
@@ -130,7 +135,14 @@ pub fn read_npy(bytes: &[u8]) -> Result<Vec<f64>> {
             bail!(".npy dtype {other} is not supported (use float32, float64, int32 or int64)")
         }
     };
-    Ok(vals)
+    let shape: Vec<usize> = header
+        .split("'shape':")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split(')').next())
+        .map(|s| s.split(',').filter_map(|d| d.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    Ok((vals, shape))
 }
 
 #[cfg(test)]

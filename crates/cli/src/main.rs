@@ -5,8 +5,10 @@
 //! stdout, progress and summaries to stderr.
 
 mod bench;
+mod data;
 mod input;
 mod load;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +46,10 @@ enum Cmd {
     Inspect(InspectArgs),
     /// Measure prove/verify time, proof size, peak memory and accuracy on the built-in workloads.
     Bench(bench::BenchArgs),
+    /// Train with SGD, optionally proving every step, into a run directory.
+    Train(train::TrainArgs),
+    /// Verify every step proof of a run and the chain of weight commitments.
+    VerifyRun(train::VerifyRunArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +131,8 @@ fn main() -> ExitCode {
         Cmd::Commit(a) => cmd_commit(a).map_err(Failure::from),
         Cmd::Inspect(a) => cmd_inspect(a).map_err(Failure::from),
         Cmd::Bench(a) => bench::run(a).map_err(Failure::from),
+        Cmd::Train(a) => train::cmd_train(a).map_err(Failure::from),
+        Cmd::VerifyRun(a) => train::cmd_verify_run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -170,8 +170,35 @@ enum Val {
     Const(Const),
 }
 
+/// Where a Linear layer's parameters live in the ONNX file (for writing trained weights back).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearSource {
+    /// The weight initializer, stored `[out, in]` if `trans_b` else `[in, out]`, scaled by `alpha`.
+    pub weight: String,
+    pub trans_b: bool,
+    pub alpha: f64,
+    /// The bias initializer and its scale `beta`.
+    pub bias: Option<(String, f64)>,
+}
+
 /// Imports an ONNX model into the float graph IR.
 pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
+    import_with_sources(bytes).map(|(g, _)| g)
+}
+
+/// Imports, and says for each Linear node (by node index) where its parameters came from.
+pub fn import_with_sources(
+    bytes: &[u8],
+) -> Result<(Graph, HashMap<usize, LinearSource>), OnnxError> {
+    let mut sources: HashMap<usize, LinearSource> = HashMap::new();
+    let graph = import_inner(bytes, &mut sources)?;
+    Ok((graph, sources))
+}
+
+fn import_inner(
+    bytes: &[u8],
+    sources: &mut HashMap<usize, LinearSource>,
+) -> Result<Graph, OnnxError> {
     let m = parse_model(bytes)?;
     let g = &m.graph;
     let mut names: HashMap<String, Val> = HashMap::new();
@@ -384,6 +411,16 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                 if let Some(l) = shape.last_mut() {
                     *l = outf;
                 }
+                let bias_src = (bias.is_some()).then(|| (n.input[2].clone(), attr_f("beta", 1.0)));
+                sources.insert(
+                    graph.nodes.len(),
+                    LinearSource {
+                        weight: n.input[1].clone(),
+                        trans_b,
+                        alpha,
+                        bias: bias_src,
+                    },
+                );
                 push(
                     &mut graph,
                     Op::Linear {
@@ -444,6 +481,15 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
                                 ..
                             }) if only_reader => {
                                 *bias = Some(broadcast_bias(&c, *out_features).map_err(invalid)?);
+                                let const_name = n
+                                    .input
+                                    .iter()
+                                    .find(|i| matches!(names.get(*i), Some(Val::Const(_))))
+                                    .cloned()
+                                    .unwrap_or_default();
+                                if let Some(s) = sources.get_mut(&(a - 1)) {
+                                    s.bias = Some((const_name, 1.0));
+                                }
                                 Val::Value(a)
                             }
                             _ => {
@@ -620,6 +666,83 @@ pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
     Ok(graph)
 }
 
+/// Writes the Linear layers' weights of `graph` back into the ONNX model `bytes` (same graph,
+/// new initializers, stored as float32). Every layer must come from initializers of its own.
+pub fn export_weights(
+    bytes: &[u8],
+    graph: &Graph,
+    sources: &HashMap<usize, LinearSource>,
+) -> Result<Vec<u8>, OnnxError> {
+    let mut m = parse_model(bytes)?;
+    let mut new: HashMap<String, Vec<f32>> = HashMap::new();
+    for (ni, node) in graph.nodes.iter().enumerate() {
+        let Op::Linear {
+            w,
+            bias,
+            in_features,
+            out_features,
+            ..
+        } = &node.op
+        else {
+            continue;
+        };
+        let src = sources.get(&ni).ok_or_else(|| {
+            OnnxError::Graph(format!("node {}: no source initializers", node.name))
+        })?;
+        let (inf, outf) = (*in_features, *out_features);
+        let mut stored = vec![0f32; inf * outf];
+        for o in 0..outf {
+            for i in 0..inf {
+                let v = (w[o * inf + i] / src.alpha) as f32;
+                if src.trans_b {
+                    stored[o * inf + i] = v;
+                } else {
+                    stored[i * outf + o] = v;
+                }
+            }
+        }
+        if new.insert(src.weight.clone(), stored).is_some() {
+            return Err(OnnxError::Graph(format!(
+                "initializer {} is shared by two layers; cannot write trained weights",
+                src.weight
+            )));
+        }
+        if let (Some(b), Some((name, beta))) = (bias, &src.bias) {
+            let vals: Vec<f32> = b.iter().map(|v| (v / beta) as f32).collect();
+            if new.insert(name.clone(), vals).is_some() {
+                return Err(OnnxError::Graph(format!(
+                    "initializer {name} is shared; cannot write trained weights"
+                )));
+            }
+        }
+    }
+    let g = m.graph.mut_or_insert_default();
+    for init in g.initializer.iter_mut() {
+        if let Some(vals) = new.remove(&init.name) {
+            let expected: i64 = init.dims.iter().product();
+            if expected as usize != vals.len() {
+                return Err(OnnxError::Graph(format!(
+                    "initializer {}: {} values for shape {:?}",
+                    init.name,
+                    vals.len(),
+                    init.dims
+                )));
+            }
+            init.data_type = 1; // FLOAT
+            init.float_data.clear();
+            init.double_data.clear();
+            init.raw_data = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        }
+    }
+    if let Some(name) = new.keys().next() {
+        return Err(OnnxError::Graph(format!(
+            "{name} is not an initializer (a Constant node?); cannot write trained weights"
+        )));
+    }
+    m.write_to_bytes()
+        .map_err(|e| OnnxError::Parse(e.to_string()))
+}
+
 fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
     if c.data.len() == outf && c.dims.iter().rev().skip(1).all(|&d| d == 1) {
         Ok(c.data.clone())
@@ -660,6 +783,44 @@ mod tests {
         assert_eq!(g.n_params(), 138);
         let out = g.forward_f64(&[0.1, 0.2, -0.3, 0.4, 0.5]);
         assert_eq!(out[g.output].len(), 2);
+    }
+
+    #[test]
+    fn exported_weights_import_back() {
+        let b = example("mlp/mlp.onnx");
+        let (mut g, src) = import_with_sources(&b).unwrap();
+        if let Op::Linear { w, bias, .. } = &mut g.nodes[0].op {
+            w[3] += 0.5;
+            bias.as_mut().unwrap()[1] -= 0.25;
+        }
+        let out = export_weights(&b, &g, &src).unwrap();
+        let g2 = import(&out).unwrap();
+        for (a, b) in g.nodes.iter().zip(&g2.nodes) {
+            match (&a.op, &b.op) {
+                (
+                    Op::Linear {
+                        w: w1, bias: b1, ..
+                    },
+                    Op::Linear {
+                        w: w2, bias: b2, ..
+                    },
+                ) => {
+                    for (x, y) in w1
+                        .iter()
+                        .zip(w2)
+                        .chain(b1.as_ref().unwrap().iter().zip(b2.as_ref().unwrap()))
+                    {
+                        assert!((x - y).abs() < 1e-6);
+                    }
+                }
+                _ => assert_eq!(a.op, b.op),
+            }
+        }
+        // The MatMul + Add form writes back too.
+        let b = example("mlp/mlp_matmul.onnx");
+        let (g, src) = import_with_sources(&b).unwrap();
+        let g2 = import(&export_weights(&b, &g, &src).unwrap()).unwrap();
+        assert_eq!(g.n_params(), g2.n_params());
     }
 
     #[test]

@@ -1,0 +1,482 @@
+//! `zkgrad train` and `zkgrad verify-run`: SGD runs, each step optionally proven, chained by
+//! their weight commitments.
+//!
+//! RUN/ holds `step-NNNN.zkp` (with `--prove`), `final.onnx` (the trained weights as float32 in
+//! the input model's graph) and `manifest.json`, written last and atomically: a directory
+//! without a manifest is an incomplete run, never mistaken for a complete one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use zkgrad_model::quant::quantize_input;
+use zkgrad_model::train::{sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
+use zkgrad_model::{Graph, Op, QGraph};
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{prove, CommittedModel};
+use zkgrad_verifier::{verify, ProofFile};
+
+use crate::data::Dataset;
+use crate::{hex, Failure};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The ONNX model (an MLP: Gemm/MatMul layers with ReLU, Sigmoid or Tanh).
+    #[arg(long)]
+    model: PathBuf,
+    /// Training data: {"x": [[...]], "y": [[...]]} JSON, a CSV (with --targets), or a directory
+    /// with x.npy and y.npy.
+    #[arg(long)]
+    data: PathBuf,
+    /// For a CSV: how many of the last columns are targets.
+    #[arg(long)]
+    targets: Option<usize>,
+    /// The loss: mse (½‖out − y‖², averaged over the batch).
+    #[arg(long, default_value = "mse")]
+    loss: String,
+    /// The learning rate (a positive number).
+    #[arg(long, allow_hyphen_values = true)]
+    lr: String,
+    /// Samples per step, taken in data order (wrapping around).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Number of SGD steps.
+    #[arg(long, default_value_t = 1)]
+    steps: usize,
+    /// The run directory to create.
+    #[arg(long)]
+    out: PathBuf,
+    /// Prove every step.
+    #[arg(long)]
+    prove: bool,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyRunArgs {
+    /// The run directory.
+    run: PathBuf,
+    /// The model the run started from (default: the path recorded in the manifest).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_lr(s: &str) -> Result<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => bail!("--lr must be a positive number, got {s:?}"),
+    }
+}
+
+/// The training circuit's precision for a data set: activations calibrated on the inputs, and
+/// narrow enough that the targets fit the public range too.
+fn train_config(graph: &Graph, d: &Dataset) -> TrainConfig {
+    let mut cfg = TrainConfig::calibrate(graph, &d.x);
+    let max_y = d.y.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+    let limit = (1u64 << (cfg.table_bits - 1)) as f64;
+    while cfg.act_frac > 0 && max_y * 1.25 * ((1u64 << cfg.act_frac) as f64) >= limit {
+        cfg.act_frac -= 1;
+    }
+    cfg
+}
+
+fn set_weights(q: &mut QGraph, ints: &[Vec<i64>]) {
+    for (w, v) in q.weights.iter_mut().zip(ints) {
+        w.data = v.clone();
+    }
+}
+
+/// The float graph holding the quantized weights `ints` (at 2^-frac).
+fn dequantized(graph: &Graph, ints: &[Vec<i64>], frac: u32) -> Graph {
+    let s = (1u64 << frac) as f64;
+    let mut g = graph.clone();
+    let mut k = 0;
+    for n in g.nodes.iter_mut() {
+        if let Op::Linear { w, bias, .. } = &mut n.op {
+            *w = ints[k].iter().map(|&v| v as f64 / s).collect();
+            k += 1;
+            if let Some(b) = bias {
+                *b = ints[k].iter().map(|&v| v as f64 / s).collect();
+                k += 1;
+            }
+        }
+    }
+    g
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn cmd_train(a: TrainArgs) -> Result<()> {
+    let lr = parse_lr(&a.lr)?;
+    if a.loss != "mse" {
+        bail!(
+            "--loss {}: only mse is supported yet (softmax cross-entropy is planned)",
+            a.loss
+        );
+    }
+    if a.batch == 0 || a.steps == 0 {
+        bail!("--batch and --steps must be at least 1");
+    }
+    let bytes = std::fs::read(&a.model)
+        .with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let (graph, sources) = zkgrad_onnx::import_with_sources(&bytes)
+        .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let d = Dataset::load(&a.data, a.targets)?;
+    let (n_in, n_out) = (
+        graph.n_inputs(),
+        graph.shape(graph.output).iter().product::<usize>(),
+    );
+    if d.x[0].len() != n_in || d.y[0].len() != n_out {
+        bail!(
+            "data {}: samples have {} inputs and {} targets, the model takes {n_in} and gives {n_out}",
+            a.data.display(),
+            d.x[0].len(),
+            d.y[0].len()
+        );
+    }
+    let spec = SgdSpec { batch: a.batch, lr };
+    let cfg = train_config(&graph, &d);
+    let q0 =
+        sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    if a.out.exists() && std::fs::read_dir(&a.out).map_or(true, |mut r| r.next().is_some()) {
+        bail!(
+            "run directory {} already exists and is not empty",
+            a.out.display()
+        );
+    }
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let result = run_steps(&a, &bytes, &graph, &sources, &d, &spec, cfg, &q0);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&a.out); // ours, and incomplete
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_steps(
+    a: &TrainArgs,
+    bytes: &[u8],
+    graph: &Graph,
+    sources: &std::collections::HashMap<usize, zkgrad_onnx::LinearSource>,
+    d: &Dataset,
+    spec: &SgdSpec,
+    cfg: TrainConfig,
+    q0: &QGraph,
+) -> Result<()> {
+    let params = PcsParams::default();
+    let fw = cfg.weight_frac;
+    let mut ints: Vec<Vec<i64>> = q0.weights.iter().map(|w| w.data.clone()).collect();
+    let mut float = graph.clone();
+    let mut model = CommittedModel::new(q0, &params);
+    let initial_root = model.root();
+    let n = d.x.len();
+    let mut steps = Vec::new();
+    let (mut prove_ms, mut proof_bytes) = (0.0f64, 0usize);
+    let t_run = Instant::now();
+    for step in 0..a.steps {
+        let idx: Vec<usize> = (0..a.batch).map(|j| (step * a.batch + j) % n).collect();
+        let xb: Vec<f64> = idx.iter().flat_map(|&i| d.x[i].iter().copied()).collect();
+        let yb: Vec<f64> = idx.iter().flat_map(|&i| d.y[i].iter().copied()).collect();
+        let mut q = q0.clone();
+        set_weights(&mut q, &ints);
+        let public: Vec<i64> = xb
+            .iter()
+            .chain(&yb)
+            .map(|&v| {
+                quantize_input(v, cfg.act_frac)
+                    .ok_or_else(|| anyhow!("data value {v} cannot be represented"))
+            })
+            .collect::<Result<_>>()?;
+        let root_before = model.root();
+        let t0 = Instant::now();
+        let (witness, proof_name) = if a.prove {
+            let out = prove(&q, &model, &public, &params)
+                .map_err(|e| anyhow!("step {}: {e}", step + 1))?;
+            prove_ms += t0.elapsed().as_secs_f64() * 1e3;
+            let name = format!("step-{:04}.zkp", step + 1);
+            let b = out.proof.to_bytes();
+            proof_bytes += b.len();
+            write_atomic(&a.out.join(&name), &b)?;
+            (out.witness, Some(name))
+        } else {
+            (
+                q.forward(&public)
+                    .map_err(|e| anyhow!("step {}: {e}", step + 1))?,
+                None,
+            )
+        };
+        for (ni, wi) in q.updates() {
+            ints[wi] = witness.values[ni + 1].clone();
+        }
+        let mut next = q0.clone();
+        set_weights(&mut next, &ints);
+        model = CommittedModel::new(&next, &params);
+        let s = (1u64 << cfg.act_frac) as f64;
+        let pred = &witness.values[q.output];
+        let loss = pred
+            .iter()
+            .zip(&yb)
+            .map(|(p, y)| 0.5 * (*p as f64 / s - y).powi(2))
+            .sum::<f64>()
+            / a.batch as f64;
+        let (f_next, loss_f64) = sgd_step_f64(&float, &xb, &yb, spec);
+        float = f_next;
+        eprintln!(
+            "step {}/{}: loss {loss:.6} (f64 SGD {loss_f64:.6}){}",
+            step + 1,
+            a.steps,
+            proof_name
+                .as_ref()
+                .map_or(String::new(), |p| format!(", proof {p}"))
+        );
+        steps.push(json!({
+            "step": step + 1,
+            "samples": idx,
+            "weight_root_before": hex(&root_before),
+            "weight_root_after": hex(&model.root()),
+            "loss": loss,
+            "loss_f64": loss_f64,
+            "proof": proof_name,
+        }));
+    }
+    // Final weights, and how far they are from f64 SGD on the same data.
+    let trained = dequantized(graph, &ints, fw);
+    let mut max_dev = 0.0f64;
+    for (a_n, b_n) in trained.nodes.iter().zip(&float.nodes) {
+        if let (
+            Op::Linear {
+                w: w1, bias: b1, ..
+            },
+            Op::Linear {
+                w: w2, bias: b2, ..
+            },
+        ) = (&a_n.op, &b_n.op)
+        {
+            for (x, y) in w1.iter().zip(w2) {
+                max_dev = max_dev.max((x - y).abs());
+            }
+            if let (Some(b1), Some(b2)) = (b1, b2) {
+                for (x, y) in b1.iter().zip(b2) {
+                    max_dev = max_dev.max((x - y).abs());
+                }
+            }
+        }
+    }
+    let onnx = zkgrad_onnx::export_weights(bytes, &trained, sources)
+        .map_err(|e| anyhow!("writing final.onnx: {e}"))?;
+    write_atomic(&a.out.join("final.onnx"), &onnx)?;
+    let manifest = json!({
+        "format": "zkgrad-run/1",
+        "model": a.model,
+        "data": a.data,
+        "loss": a.loss,
+        "lr": spec.lr,
+        "batch": spec.batch,
+        "proved": a.prove,
+        "act_frac": cfg.act_frac,
+        "weight_frac": cfg.weight_frac,
+        "table_bits": cfg.table_bits,
+        "initial_weight_root": hex(&initial_root),
+        "final_weight_root": hex(&model.root()),
+        "max_weight_deviation_from_f64_sgd": max_dev,
+        "steps": steps,
+        "complete": true,
+    });
+    write_atomic(
+        &a.out.join("manifest.json"),
+        format!("{manifest:#}\n").as_bytes(),
+    )?;
+    let total_ms = t_run.elapsed().as_secs_f64() * 1e3;
+    eprintln!(
+        "trained {} steps in {total_ms:.0} ms{}; max |W − W_f64 SGD| = {max_dev:.3e}; run in {}",
+        a.steps,
+        if a.prove {
+            format!(" (proving {prove_ms:.0} ms, {proof_bytes} proof bytes)")
+        } else {
+            String::new()
+        },
+        a.out.display()
+    );
+    if a.json {
+        println!(
+            "{}",
+            json!({"run": a.out, "steps": a.steps, "total_ms": total_ms, "prove_ms": prove_ms, "proof_bytes": proof_bytes,
+                   "final_weight_root": hex(&model.root()), "max_weight_deviation_from_f64_sgd": max_dev,
+                   "final_loss": steps.last().map(|s| s["loss"].clone())})
+        );
+    }
+    Ok(())
+}
+
+fn unusable(e: anyhow::Error) -> Failure {
+    Failure::Unusable(e)
+}
+
+pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
+    let mpath = a.run.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|_| {
+        unusable(anyhow!(
+            "{} holds no manifest.json: not a run, or an incomplete one",
+            a.run.display()
+        ))
+    })?;
+    let m: Value =
+        serde_json::from_str(&text).map_err(|e| unusable(anyhow!("{}: {e}", mpath.display())))?;
+    if m["complete"] != json!(true) {
+        return Err(unusable(anyhow!(
+            "{}: the run is not marked complete",
+            mpath.display()
+        )));
+    }
+    if m["proved"] != json!(true) {
+        return Err(unusable(anyhow!(
+            "{}: the run was not proven (train with --prove)",
+            a.run.display()
+        )));
+    }
+    let steps = m["steps"]
+        .as_array()
+        .ok_or_else(|| unusable(anyhow!("{}: no steps", mpath.display())))?;
+    // Every listed proof present, and no proof that is not listed.
+    let listed: BTreeSet<String> = steps
+        .iter()
+        .filter_map(|s| s["proof"].as_str().map(String::from))
+        .collect();
+    if listed.len() != steps.len() {
+        return Err(unusable(anyhow!(
+            "{}: a step has no proof",
+            mpath.display()
+        )));
+    }
+    let present: BTreeSet<String> = std::fs::read_dir(&a.run)
+        .map_err(|e| unusable(anyhow!("{}: {e}", a.run.display())))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".zkp"))
+        .collect();
+    if let Some(missing) = listed.difference(&present).next() {
+        return Err(unusable(anyhow!(
+            "{}: proof {missing} is missing",
+            a.run.display()
+        )));
+    }
+    if let Some(extra) = present.difference(&listed).next() {
+        return Err(unusable(anyhow!(
+            "{}: proof {extra} is not part of the run's manifest",
+            a.run.display()
+        )));
+    }
+    let model_path = match &a.model {
+        Some(p) => p.clone(),
+        None => PathBuf::from(m["model"].as_str().ok_or_else(|| {
+            unusable(anyhow!(
+                "{}: no model recorded; give --model",
+                mpath.display()
+            ))
+        })?),
+    };
+    let bytes = std::fs::read(&model_path).map_err(|e| {
+        unusable(anyhow!(
+            "cannot read model file {}: {e}",
+            model_path.display()
+        ))
+    })?;
+    let graph = zkgrad_onnx::import(&bytes)
+        .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
+    let lr = m["lr"]
+        .as_f64()
+        .ok_or_else(|| unusable(anyhow!("{}: no lr", mpath.display())))?;
+    let batch = m["batch"]
+        .as_u64()
+        .ok_or_else(|| unusable(anyhow!("{}: no batch", mpath.display())))?
+        as usize;
+    let params = PcsParams::default();
+    let t0 = Instant::now();
+    let mut root: Option<[u8; 32]> = None;
+    let mut q0: Option<QGraph> = None;
+    for (i, s) in steps.iter().enumerate() {
+        let name = s["proof"].as_str().unwrap_or_default();
+        let pbytes =
+            std::fs::read(a.run.join(name)).map_err(|e| unusable(anyhow!("{name}: {e}")))?;
+        let p = ProofFile::from_bytes(&pbytes).map_err(|e| unusable(anyhow!("{name}: {e}")))?;
+        if q0.is_none() {
+            // The circuit every step must use: this model, this lr and batch, the run's precision.
+            let cfg = TrainConfig {
+                table_bits: p.config.table_bits,
+                act_frac: p.config.act_frac,
+                weight_frac: p.config.weight_frac,
+                grad_frac: TrainConfig::GRAD_FRAC,
+            };
+            let q = sgd_step(&graph, &SgdSpec { batch, lr }, cfg)
+                .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
+            let start = CommittedModel::new(&q, &params).root();
+            if p.weight_root != start {
+                return Err(Failure::Invalid(format!(
+                    "step 1 does not start from the weights of {}",
+                    model_path.display()
+                )));
+            }
+            root = Some(start);
+            q0 = Some(q);
+        }
+        let (Some(q), Some(r)) = (&q0, root) else {
+            unreachable!()
+        };
+        if p.circuit != q.describe() || p.config != q.config {
+            return Err(Failure::Invalid(format!(
+                "step {}: the proof is for another circuit (model, lr, batch or precision)",
+                i + 1
+            )));
+        }
+        if p.weight_root != r {
+            return Err(Failure::Invalid(format!("step {}: does not start from the weights step {} ended with (a step skipped, repeated or reordered?)", i + 1, i)));
+        }
+        let v = verify(q, &r, &p.input, &p.output, &p.body, &params)
+            .map_err(|e| Failure::Invalid(format!("step {}: {e}", i + 1)))?;
+        let rec = (
+            s["weight_root_before"].as_str(),
+            s["weight_root_after"].as_str(),
+        );
+        if rec
+            != (
+                Some(hex(&r).as_str()),
+                Some(hex(&v.weight_root_after).as_str()),
+            )
+        {
+            return Err(Failure::Invalid(format!(
+                "step {}: the manifest's weight roots disagree with the proof",
+                i + 1
+            )));
+        }
+        root = Some(v.weight_root_after);
+    }
+    let final_root = root.map(|r| hex(&r)).unwrap_or_default();
+    if m["final_weight_root"].as_str() != Some(final_root.as_str()) {
+        return Err(Failure::Invalid(
+            "the manifest's final weight root is not where the proofs end".into(),
+        ));
+    }
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if a.json {
+        println!(
+            "{}",
+            json!({"verified": true, "steps": steps.len(), "final_weight_root": final_root, "verify_ms": ms})
+        );
+    } else {
+        println!("verified {} steps", steps.len());
+        println!("final weight root: {final_root}");
+        eprintln!("checked in {ms:.1} ms");
+    }
+    Ok(())
+}
