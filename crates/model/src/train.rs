@@ -39,15 +39,20 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// Activations calibrated on the batch like inference; weights at 2^-28, weight gradients
-    /// at 2^-22.
-    pub fn calibrate(graph: &Graph, batch_inputs: &[Vec<f64>]) -> Self {
-        let q = QConfig::calibrate(graph, batch_inputs, QConfig::DEFAULT_TABLE_BITS);
+    /// Weights at 2^-28: updates down to 3.7e-9 survive.
+    pub const WEIGHT_FRAC: u32 = 28;
+    /// Weight gradients at 2^-22.
+    pub const GRAD_FRAC: u32 = 22;
+
+    /// Activations calibrated on the samples like inference; weights and gradients at the
+    /// default scales.
+    pub fn calibrate(graph: &Graph, samples: &[Vec<f64>]) -> Self {
+        let q = QConfig::calibrate(graph, samples, QConfig::DEFAULT_TABLE_BITS);
         Self {
             table_bits: q.table_bits,
             act_frac: q.act_frac,
-            weight_frac: 28,
-            grad_frac: 22,
+            weight_frac: Self::WEIGHT_FRAC,
+            grad_frac: Self::GRAD_FRAC,
         }
     }
 }
