@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use zkgrad_model::table::ActKind;
 use zkgrad_model::zoo;
-use zkgrad_model::{Graph, QConfig, QGraph};
+use zkgrad_model::{Graph, Op, QConfig, QGraph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{verify, ProofFile};
@@ -21,7 +21,8 @@ pub struct BenchArgs {
     /// Run only these workloads (comma-separated); default: all of the suite.
     #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Which suite: "inference" (workload A and the dense nets).
+    /// Which suite: "inference" (workload A and the dense nets) or "training" (workload B: SGD
+    /// steps; the error column is then |W_after − f64 SGD| and the bracket the largest update).
     #[arg(long, default_value = "inference")]
     pub suite: String,
     /// Timed repetitions of prove and verify (the median is reported).
@@ -42,6 +43,38 @@ struct Workload {
     name: &'static str,
     what: &'static str,
     build: fn() -> Graph,
+    /// `Some(batch)`: one proven SGD step (MSE, lr 0.01) instead of inference.
+    train: Option<usize>,
+}
+
+fn training_workloads() -> Vec<Workload> {
+    let seed = || zoo::seed_mlp(0);
+    vec![
+        Workload {
+            name: "sgd-seed",
+            what: "B: one SGD step of the seed MLP, batch 1",
+            build: seed,
+            train: Some(1),
+        },
+        Workload {
+            name: "sgd-seed-b8",
+            what: "B: seed MLP step, batch 8",
+            build: seed,
+            train: Some(8),
+        },
+        Workload {
+            name: "sgd-seed-b64",
+            what: "B: seed MLP step, batch 64",
+            build: seed,
+            train: Some(64),
+        },
+        Workload {
+            name: "sgd-784-256-256-10",
+            what: "B: MLP 784-256-256-10 (ReLU), batch 32, MSE",
+            build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
+            train: Some(32),
+        },
+    ]
 }
 
 fn workloads() -> Vec<Workload> {
@@ -50,31 +83,37 @@ fn workloads() -> Vec<Workload> {
             name: "seed-mlp",
             what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params",
             build: || zoo::seed_mlp(0),
+            train: None,
         },
         Workload {
             name: "linear-64",
             what: "Linear(64,64), 4.2k params",
             build: || zoo::mlp(&[64, 64], ActKind::Relu, 1),
+            train: None,
         },
         Workload {
             name: "linear-1024",
             what: "Linear(1024,1024), 1.05M params",
             build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2),
+            train: None,
         },
         Workload {
             name: "dense-1m",
             what: "MLP 784-1024-256-10, ReLU, 1.07M params",
             build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3),
+            train: None,
         },
         Workload {
             name: "linear-4096x1024",
             what: "Linear(4096,1024), 4.2M params",
             build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4),
+            train: None,
         },
         Workload {
             name: "dense-4m",
             what: "MLP 1024-2048-1024-10, ReLU, 4.2M params",
             build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
+            train: None,
         },
     ]
 }
@@ -96,7 +135,115 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
+    use zkgrad_model::train::{sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
+    let graph = (w.build)();
+    let (n_in, n_out) = (
+        graph.n_inputs(),
+        graph.shape(graph.output).iter().product::<usize>(),
+    );
+    let x = zoo::uniform(7, batch * n_in);
+    let y: Vec<f64> = zoo::uniform(8, batch * n_out)
+        .iter()
+        .map(|v| v * 0.5)
+        .collect();
+    let rows: Vec<Vec<f64>> = x.chunks(n_in).map(|c| c.to_vec()).collect();
+    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let spec = SgdSpec { batch, lr: 0.01 };
+    let q = sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
+    let params = PcsParams::default();
+    let t = Instant::now();
+    let model = CommittedModel::new(&q, &params);
+    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
+    let public: Vec<i64> = x
+        .iter()
+        .chain(&y)
+        .map(|&v| {
+            zkgrad_model::quant::quantize_input(v, cfg.act_frac).ok_or_else(|| anyhow!("bad input"))
+        })
+        .collect::<Result<_>>()?;
+    let mut prove_ms = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let out = prove(&q, &model, &public, &params).map_err(|e| anyhow!("{e}"))?;
+        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(out);
+    }
+    let out = last.ok_or_else(|| anyhow!("no proof"))?;
+    let bytes = out.proof.to_bytes();
+    let mut verify_ms = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
+        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params)
+            .map_err(|e| anyhow!("verification failed: {e}"))?;
+        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
+    let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
+    let scale = (1u64 << cfg.weight_frac) as f64;
+    let updated: std::collections::HashMap<usize, usize> =
+        q.updates().into_iter().map(|(n, w)| (w, n)).collect();
+    let (mut kept, mut moved, mut max_err, mut max_upd) = (0usize, 0usize, 0.0f64, 0.0f64);
+    let mut wi = 0;
+    for (n0, n1) in graph.nodes.iter().zip(&after.nodes) {
+        let (
+            Op::Linear {
+                w: w0, bias: b0, ..
+            },
+            Op::Linear {
+                w: w1, bias: b1, ..
+            },
+        ) = (&n0.op, &n1.op)
+        else {
+            continue;
+        };
+        let mut pairs = vec![(w0, w1)];
+        if let (Some(b0), Some(b1)) = (b0, b1) {
+            pairs.push((b0, b1));
+        }
+        for (f0, f1) in pairs {
+            let q_after = &out.witness.values[updated[&wi] + 1];
+            let q_before = &q.weights[wi].data;
+            for i in 0..f0.len() {
+                let (df, dq) = (f1[i] - f0[i], (q_after[i] - q_before[i]) as f64 / scale);
+                max_err = max_err.max((q_after[i] as f64 / scale - f1[i]).abs());
+                max_upd = max_upd.max(df.abs());
+                if df.abs() > 1.0 / scale {
+                    moved += 1;
+                    if dq != 0.0 && dq.signum() == df.signum() {
+                        kept += 1;
+                    }
+                }
+            }
+            wi += 1;
+        }
+    }
+    Ok(json!({
+        "workload": w.name,
+        "what": w.what,
+        "params": graph.n_params(),
+        "prove_ms": median(prove_ms),
+        "verify_ms": median(verify_ms),
+        "proof_bytes": bytes.len(),
+        "commit_ms": commit_ms,
+        "peak_rss_mb": peak_rss_mb(),
+        "max_abs_error": max_err,
+        "max_abs_output": max_upd,
+        "updates_kept": kept,
+        "updates_moved": moved,
+        "act_frac": cfg.act_frac,
+        "weight_frac": cfg.weight_frac,
+        "table_bits": cfg.table_bits,
+        "runs": runs.max(1),
+    }))
+}
+
 fn run_one(w: &Workload, runs: usize) -> Result<Value> {
+    if let Some(batch) = w.train {
+        return run_train(w, batch, runs);
+    }
     let graph = (w.build)();
     let x = zoo::uniform(99, graph.n_inputs());
     let config = QConfig::calibrate(
@@ -168,10 +315,11 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    if a.suite != "inference" {
-        bail!("unknown suite {:?}; available: inference", a.suite);
-    }
-    let all = workloads();
+    let all = match a.suite.as_str() {
+        "inference" => workloads(),
+        "training" => training_workloads(),
+        other => bail!("unknown suite {other:?}; available: inference, training"),
+    };
     let chosen: Vec<&Workload> = if a.workload.is_empty() {
         all.iter().collect()
     } else {
@@ -202,6 +350,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .args([
                 "bench",
                 "--child",
+                "--suite",
+                &a.suite,
                 "--workload",
                 w.name,
                 "--runs",
@@ -240,6 +390,22 @@ pub fn run(a: BenchArgs) -> Result<()> {
             v["max_abs_output"].as_f64().unwrap_or(f64::NAN),
             v["act_frac"], v["weight_frac"], v["table_bits"],
         );
+    }
+    if a.suite == "training" {
+        table += "\nupdates kept (parameters whose f64 update exceeds one quantum and whose proven update has its sign): ";
+        let parts: Vec<String> = rows
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {}/{}",
+                    v["workload"].as_str().unwrap_or("?"),
+                    v["updates_kept"],
+                    v["updates_moved"]
+                )
+            })
+            .collect();
+        table += &parts.join(", ");
+        table += "\n";
     }
     if !a.json {
         print!("{table}");
