@@ -7,7 +7,9 @@ usage: python3 examples/gen_iris.py      (needs: pip install scikit-learn onnx n
   standardized to zero mean and unit variance, rows shuffled once (numpy seed 0) so that
   batches taken in data order mix the classes; the last 3 columns are the one-hot class.
 - examples/iris/mlp.onnx: Linear(4,16) -> ReLU -> Linear(16,3), PyTorch-style init, seed 0.
+- examples/iris/input.json: the first sample of iris.csv, for `zkgrad prove`.
 """
+import json  # noqa: F401 (kept for readers extending the script)
 import os
 
 import numpy as np
@@ -29,6 +31,8 @@ def main():
         f.write("sepal_length,sepal_width,petal_length,petal_width,setosa,versicolor,virginica\n")
         for i in order:
             f.write(",".join(f"{v:.6f}" for v in x[i]) + "," + ",".join(str(int(v)) for v in y[i]) + "\n")
+    with open(os.path.join(HERE, "input.json"), "w") as f:
+        f.write('{"input_data": [[' + ", ".join(f"{v:.6f}" for v in x[order[0]]) + ']]}\n')
     inits, nodes, cur = [], [], "input"
     for k, (i, o) in enumerate([(4, 16), (16, 3)]):
         bound = 1 / np.sqrt(i)
