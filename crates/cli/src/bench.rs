@@ -135,6 +135,35 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Proves and verifies `runs` times; the median times, the last proof and its bytes.
+fn measure(
+    q: &QGraph,
+    model: &CommittedModel,
+    public: &[i64],
+    params: &PcsParams,
+    runs: usize,
+) -> Result<(f64, f64, zkgrad_prover::ProveOutput, Vec<u8>)> {
+    let mut prove_ms = Vec::new();
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let out = prove(q, model, public, params).map_err(|e| anyhow!("{e}"))?;
+        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(out);
+    }
+    let out = last.ok_or_else(|| anyhow!("no proof"))?;
+    let bytes = out.proof.to_bytes();
+    let mut verify_ms = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
+        verify(q, &model.root(), &p.input, &p.output, &p.body, params)
+            .map_err(|e| anyhow!("verification failed: {e}"))?;
+        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((median(prove_ms), median(verify_ms), out, bytes))
+}
+
 fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     use zkgrad_model::train::{sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
     let graph = (w.build)();
@@ -162,24 +191,7 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
             zkgrad_model::quant::quantize_input(v, cfg.act_frac).ok_or_else(|| anyhow!("bad input"))
         })
         .collect::<Result<_>>()?;
-    let mut prove_ms = Vec::new();
-    let mut last = None;
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        let out = prove(&q, &model, &public, &params).map_err(|e| anyhow!("{e}"))?;
-        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        last = Some(out);
-    }
-    let out = last.ok_or_else(|| anyhow!("no proof"))?;
-    let bytes = out.proof.to_bytes();
-    let mut verify_ms = Vec::new();
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
-        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params)
-            .map_err(|e| anyhow!("verification failed: {e}"))?;
-        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &public, &params, runs)?;
     // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
     let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
     let scale = (1u64 << cfg.weight_frac) as f64;
@@ -224,8 +236,8 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         "workload": w.name,
         "what": w.what,
         "params": graph.n_params(),
-        "prove_ms": median(prove_ms),
-        "verify_ms": median(verify_ms),
+        "prove_ms": prove_ms,
+        "verify_ms": verify_ms,
         "proof_bytes": bytes.len(),
         "commit_ms": commit_ms,
         "peak_rss_mb": peak_rss_mb(),
@@ -263,28 +275,11 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
                 .ok_or_else(|| anyhow!("bad input"))
         })
         .collect::<Result<_>>()?;
-    let mut prove_ms = Vec::new();
-    let mut proof: Option<ProofFile> = None;
-    let mut phases = json!({});
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        let out = prove(&q, &model, &xq, &params).map_err(|e| anyhow!("{e}"))?;
-        prove_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        let tm = &out.timings;
-        phases = json!({"forward_ms": ms(tm.forward), "commit_ms": ms(tm.commit), "lookups_ms": ms(tm.lookups), "layers_ms": ms(tm.layers), "openings_ms": ms(tm.openings)});
-        proof = Some(out.proof);
-    }
-    let proof = proof.ok_or_else(|| anyhow!("no proof"))?;
-    let bytes = proof.to_bytes();
-    let mut verify_ms = Vec::new();
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        let p = ProofFile::from_bytes(&bytes).map_err(|e| anyhow!("{e}"))?;
-        verify(&q, &model.root(), &p.input, &p.output, &p.body, &params)
-            .map_err(|e| anyhow!("verification failed: {e}"))?;
-        verify_ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &xq, &params, runs)?;
+    let tm = &out.timings;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let phases = json!({"forward_ms": ms(tm.forward), "commit_ms": ms(tm.commit), "lookups_ms": ms(tm.lookups), "layers_ms": ms(tm.layers), "openings_ms": ms(tm.openings)});
+    let proof = out.proof;
     let float = graph.forward_f64(&x);
     let fy = &float[graph.output];
     let s = (1u64 << q.output_tensor().frac) as f64;
@@ -299,8 +294,8 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         "workload": w.name,
         "what": w.what,
         "params": graph.n_params(),
-        "prove_ms": median(prove_ms),
-        "verify_ms": median(verify_ms),
+        "prove_ms": prove_ms,
+        "verify_ms": verify_ms,
         "proof_bytes": bytes.len(),
         "commit_ms": commit_ms,
         "peak_rss_mb": peak_rss_mb(),

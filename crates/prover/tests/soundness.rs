@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use zkgrad_model::quant::{QOp, TensorKind};
+use zkgrad_model::quant::QOp;
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{
     model_commitment, verify, verify_with_commitment, verify_with_model, VerifyError,
@@ -201,69 +201,7 @@ fn sampled_byte_flips_of_the_seed_mlp_proof_are_rejected() {
     }
 }
 
-/// Every committed value (and every public output) that a cheating prover changes by ±1 — alone,
-/// or with every later value recomputed from it — is caught.
-fn perturbations_rejected(s: &Setup) {
-    let honest = s.q.forward(&s.input).unwrap();
-    let mut cases = 0;
-    for (ni, node) in s.q.nodes.iter().enumerate() {
-        let t = ni + 1;
-        let tensor = &s.q.tensors[t];
-        let has_rem = honest.rems[ni].is_some();
-        // Targets: the node's output if committed or public, and its remainder.
-        let mut targets = vec![];
-        if tensor.kind != TensorKind::Virtual {
-            targets.push(false);
-        }
-        if has_rem {
-            targets.push(true);
-        }
-        for rem in targets {
-            for delta in [-1i64, 1] {
-                // Recomputing everything after a changed *input* is an honest proof about
-                // another input, so inputs are only perturbed locally.
-                let is_input = matches!(node.op, QOp::Input { .. });
-                for propagate in [false, true] {
-                    if propagate && is_input {
-                        continue;
-                    }
-                    let w = if propagate {
-                        s.q.forward_with(&s.input, |n, out, r| {
-                            if n == ni {
-                                if rem {
-                                    if let Some(r) = r.as_mut() {
-                                        r[0] += delta;
-                                    }
-                                } else {
-                                    out[0] += delta;
-                                }
-                            }
-                        })
-                    } else {
-                        let mut w = honest.clone();
-                        if rem {
-                            w.rems[ni].as_mut().unwrap()[0] += delta;
-                        } else {
-                            w.values[t][0] += delta;
-                        }
-                        Ok(w)
-                    };
-                    let Ok(w) = w else { continue }; // the tamper broke the forward pass itself
-                    let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
-                    let what = format!(
-                        "{} ({:?}) {} {delta:+} propagate={propagate}",
-                        node.name,
-                        node.op,
-                        if rem { "remainder" } else { "output" }
-                    );
-                    assert!(check(s, &p).is_err(), "cheating prover accepted: {what}");
-                    cases += 1;
-                }
-            }
-        }
-    }
-    assert!(cases > 0);
-}
+use common::perturbations_rejected_public as perturbations_rejected;
 
 #[test]
 fn cheating_prover_off_by_one_in_each_op_of_the_seed_mlp_is_rejected() {
