@@ -243,6 +243,13 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         "peak_rss_mb": peak_rss_mb(),
         "max_abs_error": max_err,
         "max_abs_output": max_upd,
+        "prove_phases": {
+            "forward_ms": out.timings.forward.as_secs_f64() * 1e3,
+            "commit_ms": out.timings.commit.as_secs_f64() * 1e3,
+            "lookups_ms": out.timings.lookups.as_secs_f64() * 1e3,
+            "layers_ms": out.timings.layers.as_secs_f64() * 1e3,
+            "openings_ms": out.timings.openings.as_secs_f64() * 1e3,
+        },
         "updates_kept": kept,
         "updates_moved": moved,
         "act_frac": cfg.act_frac,

@@ -30,9 +30,10 @@
     )
 )]
 
-use zkgrad_field::E;
+use rayon::prelude::*;
+use zkgrad_field::{PrimeCharacteristicRing, E};
 use zkgrad_poly::{eq_eval, eq_table};
-use zkgrad_sumcheck::{ProductOracle, SumcheckError};
+use zkgrad_sumcheck::{SumcheckError, SumcheckOracle};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
 
 /// The claim on the leaves left after the GKR: `p̃(point) = p`, `q̃(point) = q`.
@@ -90,19 +91,16 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
         let h = 1usize << k;
         let lambda = t.challenge_e(b"gkr/lambda");
         let (lp, lq) = &layers[k + 1];
-        let tables = vec![
-            eq_table(&point),
-            lp[..h].to_vec(),
-            lp[h..].to_vec(),
-            lq[..h].to_vec(),
-            lq[h..].to_vec(),
-        ];
-        let mut oracle = ProductOracle::new(tables, 3, move |v: &[E]| {
-            v[0] * (v[1] * v[4] + v[2] * v[3] + lambda * v[3] * v[4])
-        });
+        let mut oracle = LayerOracle {
+            eq: eq_table(&point),
+            p0: lp[..h].to_vec(),
+            p1: lp[h..].to_vec(),
+            q0: lq[..h].to_vec(),
+            q1: lq[h..].to_vec(),
+            lambda,
+        };
         let rho = zkgrad_sumcheck::prove(&mut oracle, cp + lambda * cq, t);
-        let f = oracle.final_values();
-        let (p0, p1, q0, q1) = (f[1], f[2], f[3], f[4]);
+        let (p0, p1, q0, q1) = (oracle.p0[0], oracle.p1[0], oracle.q0[0], oracle.q1[0]);
         t.write_es(b"gkr/layer", &[p0, p1, q0, q1]);
         let mu = t.challenge_e(b"gkr/mu");
         cp = p0 + mu * (p1 - p0);
@@ -114,6 +112,78 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
         point,
         p: cp,
         q: cq,
+    }
+}
+
+/// The sumcheck of one GKR layer, `Σ_x eq(ρ,x)·[p₀q₁ + p₁q₀ + λq₀q₁](x)` (degree 3), written out
+/// so each point costs four products and the tables step by additions.
+struct LayerOracle {
+    eq: Vec<E>,
+    p0: Vec<E>,
+    p1: Vec<E>,
+    q0: Vec<E>,
+    q1: Vec<E>,
+    lambda: E,
+}
+
+#[allow(clippy::indexing_slicing)] // prover side: five tables of one length
+impl SumcheckOracle for LayerOracle {
+    fn n_variables(&self) -> usize {
+        self.eq.len().trailing_zeros() as usize
+    }
+    fn degree(&self) -> usize {
+        3
+    }
+    fn round_evals(&self) -> Vec<E> {
+        let lambda = self.lambda;
+        let zero = [E::ZERO; 4];
+        let acc = (0..self.eq.len() / 2)
+            .into_par_iter()
+            .with_min_len(1024)
+            .fold(
+                || zero,
+                |mut acc, i| {
+                    let (a, b) = (2 * i, 2 * i + 1);
+                    let mut v = [self.eq[a], self.p0[a], self.p1[a], self.q0[a], self.q1[a]];
+                    let d = [
+                        self.eq[b] - v[0],
+                        self.p0[b] - v[1],
+                        self.p1[b] - v[2],
+                        self.q0[b] - v[3],
+                        self.q1[b] - v[4],
+                    ];
+                    for (t, slot) in acc.iter_mut().enumerate() {
+                        if t > 0 {
+                            for (x, dx) in v.iter_mut().zip(&d) {
+                                *x += *dx;
+                            }
+                        }
+                        *slot += v[0] * (v[1] * v[4] + v[3] * (v[2] + lambda * v[4]));
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || zero,
+                |x, y| [x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]],
+            );
+        acc.to_vec()
+    }
+    fn fix_first_variable(&mut self, r: E) {
+        for t in [
+            &mut self.eq,
+            &mut self.p0,
+            &mut self.p1,
+            &mut self.q0,
+            &mut self.q1,
+        ] {
+            let half = t.len() / 2;
+            for i in 0..half {
+                let (a, b) = (t[2 * i], t[2 * i + 1]);
+                t[i] = a + r * (b - a);
+            }
+            t.truncate(half.max(1));
+        }
     }
 }
 

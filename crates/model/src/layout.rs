@@ -16,6 +16,8 @@ pub enum CommitRef {
     Tensor(usize),
     /// The remainder of the requantization at this node.
     Rem(usize),
+    /// Limb `k` of decomposition `d`.
+    Limb(usize, u32),
 }
 
 /// One column a lookup reads.
@@ -23,6 +25,94 @@ pub enum CommitRef {
 pub enum Operand {
     Tensor(usize),
     Rem(usize),
+    /// Limb `k` of decomposition `d` (see [`QGraph::decompositions`]).
+    Limb(usize, u32),
+}
+
+/// Limbs are this many bits wide.
+pub const LIMB_BITS: u32 = 16;
+/// Range checks on tensors with more entries than this are split into limbs when wide.
+pub const LIMB_MIN_LEN: usize = 1024;
+
+/// A range check `a + offset ∈ [0, 2^bits)` done by limbs: `a + offset = Σ_k 2^(16k)·limb_k`
+/// (checked at a random point), each limb range-checked to 16 bits (the top one to the rest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decomposition {
+    pub a: Operand,
+    pub offset: i64,
+    pub bits: u32,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Decomposition {
+    pub fn n_limbs(&self) -> u32 {
+        self.bits.div_ceil(LIMB_BITS)
+    }
+    /// Width of limb `k`.
+    pub fn limb_bits(&self, k: u32) -> u32 {
+        if k + 1 < self.n_limbs() {
+            LIMB_BITS
+        } else {
+            self.bits - LIMB_BITS * (self.n_limbs() - 1)
+        }
+    }
+}
+
+/// The lookups of a circuit, as [`QGraph::lookup_plan`] builds them.
+#[derive(Default)]
+struct Plan {
+    tables: Vec<TableKind>,
+    lookups: Vec<Lookup>,
+    decomps: Vec<Decomposition>,
+}
+
+impl Plan {
+    fn table(&mut self, t: TableKind) -> usize {
+        match self.tables.iter().position(|x| *x == t) {
+            Some(i) => i,
+            None => {
+                self.tables.push(t);
+                self.tables.len() - 1
+            }
+        }
+    }
+    fn range(&mut self, a: Operand, offset: i64, bits: u32, rows: usize, cols: usize) {
+        if bits > LIMB_BITS && rows * cols > LIMB_MIN_LEN {
+            let d = Decomposition {
+                a,
+                offset,
+                bits,
+                rows,
+                cols,
+            };
+            let di = self.decomps.len();
+            for k in 0..d.n_limbs() {
+                let table = self.table(TableKind::Range {
+                    bits: d.limb_bits(k),
+                });
+                self.lookups.push(Lookup {
+                    table,
+                    a: Operand::Limb(di, k),
+                    offset: 0,
+                    b: None,
+                    rows,
+                    cols,
+                });
+            }
+            self.decomps.push(d);
+        } else {
+            let table = self.table(TableKind::Range { bits });
+            self.lookups.push(Lookup {
+                table,
+                a,
+                offset,
+                b: None,
+                rows,
+                cols,
+            });
+        }
+    }
 }
 
 /// One lookup: the values `a + offset + γ·b` (over `a`'s real entries) lie in `table`.
@@ -72,64 +162,60 @@ impl QGraph {
         match op {
             Operand::Tensor(t) => &self.tensors[t],
             Operand::Rem(n) => &self.tensors[n + 1],
+            Operand::Limb(d, _) => match self.decompositions().get(d) {
+                Some(dec) => self.operand_tensor(dec.a),
+                None => &self.tensors[0],
+            },
         }
     }
 
     /// Every lookup of the circuit, in proof order; `Lookup::table` indexes [`Self::used_tables`].
     pub fn lookups(&self) -> Vec<Lookup> {
-        self.lookup_plan().1
+        self.lookup_plan().lookups
     }
 
-    /// The tables the lookups read (each distinct kind once, in order of first use), and the
-    /// lookups. A range check of `b` bits reads the table `{0, …, 2^b − 1}` of exactly that
-    /// width: with multiplicities sent sparsely a table's width costs nothing, and one lookup
-    /// per check needs no limb decomposition.
-    fn lookup_plan(&self) -> (Vec<TableKind>, Vec<Lookup>) {
+    /// The range checks split into limbs, in proof order.
+    pub fn decompositions(&self) -> Vec<Decomposition> {
+        self.lookup_plan().decomps
+    }
+
+    /// The tables the lookups read (each distinct kind once, in order of first use), the
+    /// lookups, and the decompositions. A range check of `b` bits reads the table
+    /// `{0, …, 2^b − 1}` of exactly that width — with multiplicities sent sparsely a table's width
+    /// costs nothing — unless it is wide (`b > LIMB_BITS`) on a large tensor, where the values
+    /// could be nearly all distinct and the sparse multiplicities as large as the tensor: then
+    /// the value is split into `LIMB_BITS`-bit limbs, each read from the one shared table.
+    fn lookup_plan(&self) -> Plan {
         let k = self.config.table_bits;
-        let mut tables: Vec<TableKind> = Vec::new();
-        let mut index = |t: TableKind| match tables.iter().position(|x| *x == t) {
-            Some(i) => i,
-            None => {
-                tables.push(t);
-                tables.len() - 1
-            }
-        };
-        let mut out = Vec::new();
+        let mut p = Plan::default();
         for (ni, node) in self.nodes.iter().enumerate() {
             let t = &self.tensors[ni + 1];
             let (rows, cols) = (t.rows, t.cols);
             match &node.op {
                 QOp::Requant { shift, .. } => {
                     if *shift > 0 {
-                        out.push(Lookup {
-                            table: index(TableKind::Range { bits: *shift }),
-                            a: Operand::Rem(ni),
-                            offset: 0,
-                            b: None,
-                            rows,
-                            cols,
-                        });
+                        p.range(Operand::Rem(ni), 0, *shift, rows, cols);
                     }
                     if t.kind == TensorKind::Committed
                         && !self.read_by_act(ni + 1)
                         && !self.read_by_update(ni + 1)
                     {
-                        out.push(Lookup {
-                            table: index(TableKind::Range { bits: t.bits }),
-                            a: Operand::Tensor(ni + 1),
-                            offset: 1 << (t.bits - 1),
-                            b: None,
+                        p.range(
+                            Operand::Tensor(ni + 1),
+                            1 << (t.bits - 1),
+                            t.bits,
                             rows,
                             cols,
-                        });
+                        );
                     }
                 }
                 QOp::Act { x, table, .. } => {
                     let Some(kind) = self.tables.get(*table) else {
                         continue;
                     };
-                    out.push(Lookup {
-                        table: index(*kind),
+                    let table = p.table(*kind);
+                    p.lookups.push(Lookup {
+                        table,
                         a: Operand::Tensor(*x),
                         offset: 1 << (k - 1),
                         b: Some(Operand::Tensor(ni + 1)),
@@ -137,14 +223,9 @@ impl QGraph {
                         cols,
                     })
                 }
-                QOp::Update { bits, .. } => out.push(Lookup {
-                    table: index(TableKind::Range { bits: *bits }),
-                    a: Operand::Tensor(ni + 1),
-                    offset: 1 << (bits - 1),
-                    b: None,
-                    rows,
-                    cols,
-                }),
+                QOp::Update { bits, .. } => {
+                    p.range(Operand::Tensor(ni + 1), 1 << (bits - 1), *bits, rows, cols)
+                }
                 QOp::Gemm { .. }
                 | QOp::Add { .. }
                 | QOp::Sub { .. }
@@ -156,10 +237,10 @@ impl QGraph {
                 | QOp::RowSum { .. } => {}
             }
         }
-        (tables, out)
+        p
     }
 
-    /// The witness commitment: committed tensors and remainders.
+    /// The witness commitment: committed tensors, remainders and limbs.
     pub fn witness_layout(&self) -> WitnessLayout {
         let mut items = Vec::new();
         for (i, t) in self.tensors.iter().enumerate() {
@@ -174,12 +255,18 @@ impl QGraph {
                 }
             }
         }
+        for (d, dec) in self.decompositions().iter().enumerate() {
+            let log = self.operand_tensor(dec.a).log_size();
+            for k in 0..dec.n_limbs() {
+                items.push((CommitRef::Limb(d, k), log));
+            }
+        }
         PackedLayout::pack(items)
     }
 
     /// The tables some lookup reads, in proof order.
     pub fn used_tables(&self) -> Vec<(usize, TableKind)> {
-        self.lookup_plan().0.into_iter().enumerate().collect()
+        self.lookup_plan().tables.into_iter().enumerate().collect()
     }
 }
 

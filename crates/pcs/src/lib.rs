@@ -192,11 +192,14 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverDat
     let height = 1usize << (b + params.log_inv_rate);
     // Column-major DFT input: entry [i][row] = M[row][i]; zero rows above 2^b.
     let mut mat = vec![F::ZERO; height * width];
-    for row in 0..width {
-        for i in 0..(1usize << b) {
-            mat[i * width + row] = values[(row << b) + i];
-        }
-    }
+    mat.par_chunks_mut(width)
+        .take(1 << b)
+        .enumerate()
+        .for_each(|(i, out)| {
+            for (row, o) in out.iter_mut().enumerate() {
+                *o = values[(row << b) + i];
+            }
+        });
     let dft = Radix2DFTSmallBatch::<F>::default();
     let leaves = dft.dft_batch(RowMajorMatrix::new(mat, width)).values;
     let tree = MerkleTree::new(&leaves, width);

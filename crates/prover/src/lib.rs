@@ -99,20 +99,38 @@ impl Claims<'_> {
         match op {
             Operand::Tensor(t) => self.on_tensor(t, point),
             Operand::Rem(n) => self.witness.push((CommitRef::Rem(n), point)),
+            Operand::Limb(d, k) => self.witness.push((CommitRef::Limb(d, k), point)),
+        }
+    }
+}
+
+/// The integer values of an operand (limbs are computed from the value they split).
+pub(crate) fn operand_ints(g: &QGraph, w: &Witness, what: Operand) -> Vec<i64> {
+    match what {
+        Operand::Tensor(t) => w.values[t].clone(),
+        Operand::Rem(n) => w.rems[n].clone().unwrap_or_else(|| w.values[n + 1].clone()),
+        Operand::Limb(d, k) => {
+            let decs = g.decompositions();
+            let Some(dec) = decs.get(d) else {
+                return Vec::new();
+            };
+            let mask = (1i64 << dec.limb_bits(k)) - 1;
+            let shift = zkgrad_model::layout::LIMB_BITS * k;
+            operand_ints(g, w, dec.a)
+                .iter()
+                .map(|v| ((v + dec.offset) >> shift) & mask)
+                .collect()
         }
     }
 }
 
 /// Padded field values of a witness table.
 pub(crate) fn padded(g: &QGraph, w: &Witness, what: Operand) -> Vec<F> {
-    let (t, vals) = match what {
-        Operand::Tensor(t) => (&g.tensors[t], &w.values[t]),
-        Operand::Rem(n) => (
-            &g.tensors[n + 1],
-            w.rems[n].as_ref().unwrap_or(&w.values[n + 1]),
-        ),
-    };
-    t.pad(vals).into_iter().map(f_from_i64).collect()
+    let t = g.operand_tensor(what);
+    t.pad(&operand_ints(g, w, what))
+        .into_iter()
+        .map(f_from_i64)
+        .collect()
 }
 
 /// Proves that `g`, committed in `model`, maps `input` to its output.
@@ -167,6 +185,7 @@ pub fn prove_witness(
         let vals: Vec<F> = match what {
             CommitRef::Tensor(ti) => padded(g, &w, Operand::Tensor(*ti)),
             CommitRef::Rem(n) => padded(g, &w, Operand::Rem(*n)),
+            CommitRef::Limb(d, k) => padded(g, &w, Operand::Limb(*d, *k)),
         };
         let off = block << log;
         packed[off..off + vals.len()].copy_from_slice(&vals);
@@ -206,6 +225,7 @@ pub fn prove_witness(
         pending: vec![Vec::new(); g.tensors.len()],
     };
     lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
+    lookups::prove_decompositions(g, &w, &mut claims, &mut t);
     timings.lookups = t2.elapsed();
 
     let t3 = Instant::now();

@@ -7,12 +7,28 @@ use zkgrad_model::quant::{QGraph, Witness};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
-use crate::{padded, Claims, ProveError};
+use crate::{operand_ints, padded, Claims, ProveError};
 
-fn operand_values(w: &Witness, op: Operand) -> &[i64] {
-    match op {
-        Operand::Tensor(t) => &w.values[t],
-        Operand::Rem(n) => w.rems[n].as_deref().unwrap_or(&[]),
+/// Limb decompositions: at a fresh point per decomposition, the prover sends the split value's
+/// evaluation and every limb's; the verifier checks `a + offset = Σ_k 2^(16k)·limb_k` there.
+pub(crate) fn prove_decompositions(
+    g: &QGraph,
+    w: &Witness,
+    claims: &mut Claims,
+    t: &mut ProverTranscript,
+) {
+    for (d, dec) in g.decompositions().iter().enumerate() {
+        let n_vars = g.operand_tensor(dec.a).log_size();
+        let r = t.challenge_vec(b"limbs/r", n_vars);
+        t.write_e(b"limbs/a", eval_mle_base(&padded(g, w, dec.a), &r));
+        for k in 0..dec.n_limbs() {
+            t.write_e(
+                b"limbs/limb",
+                eval_mle_base(&padded(g, w, Operand::Limb(d, k)), &r),
+            );
+            claims.on_operand(Operand::Limb(d, k), r.clone());
+        }
+        claims.on_operand(dec.a, r);
     }
 }
 
@@ -31,7 +47,7 @@ pub(crate) fn multiplicities(
         let bits = tables
             .get(l.table)
             .map_or(0, |(_, t)| t.log_size(g.config.table_bits));
-        for (i, &a) in operand_values(w, l.a).iter().enumerate() {
+        for (i, &a) in operand_ints(g, w, l.a).iter().enumerate() {
             let j = a as i128 + l.offset as i128;
             if j < 0 || j >= 1i128 << bits {
                 if strict {

@@ -204,3 +204,45 @@ fn wrong_learning_rate_and_swapped_sample_are_rejected() {
     )
     .is_err());
 }
+
+#[test]
+fn wide_range_checks_on_large_tensors_go_through_limbs_and_stay_sound() {
+    use zkgrad_model::table::ActKind;
+    let graph = zkgrad_model::zoo::mlp(&[64, 32, 4], ActKind::Relu, 3);
+    let batch = 8;
+    let x = rnd(21, 64 * batch);
+    let y: Vec<f64> = rnd(22, 4 * batch).iter().map(|v| v * 0.5).collect();
+    let rows: Vec<Vec<f64>> = x.chunks(64).map(|c| c.to_vec()).collect();
+    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let spec = SgdSpec { batch, lr: 0.01 };
+    let q = sgd_step(&graph, &spec, cfg).unwrap();
+    assert!(
+        !q.decompositions().is_empty(),
+        "the 32x64 gradients are split into limbs"
+    );
+    let model = CommittedModel::new(&q, &small_params());
+    let public: Vec<i64> = x
+        .iter()
+        .chain(&y)
+        .map(|&v| quantize_input(v, cfg.act_frac).unwrap())
+        .collect();
+    let out = prove(&q, &model, &public, &small_params()).unwrap();
+    let p = &out.proof;
+    verify(
+        &q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
+    .unwrap();
+    let setup = Setup {
+        graph,
+        q: q.clone(),
+        model,
+        input: public,
+        input_f: vec![],
+    };
+    perturbations_rejected_public(&setup);
+}

@@ -54,26 +54,31 @@ impl<C: Fn(&[E]) -> E + Sync> SumcheckOracle for ProductOracle<C> {
         let half = self.tables[0].len() / 2;
         let d = self.degree;
         let k = self.tables.len();
-        let ts: Vec<E> = (0..=d).map(|t| E::from(F::from_u64(t as u64))).collect();
         let chunk = 1024.max(half / 64);
         (0..half)
             .into_par_iter()
             .with_min_len(chunk)
             .fold(
-                || (vec![E::ZERO; d + 1], vec![E::ZERO; k]),
-                |(mut acc, mut vals), i| {
-                    for (t, tv) in ts.iter().enumerate() {
-                        for (j, table) in self.tables.iter().enumerate() {
-                            let a = table[2 * i];
-                            let b = table[2 * i + 1];
-                            vals[j] = a + (b - a) * *tv;
-                        }
-                        acc[t] += (self.combine)(&vals);
+                || (vec![E::ZERO; d + 1], vec![E::ZERO; k], vec![E::ZERO; k]),
+                |(mut acc, mut vals, mut steps), i| {
+                    // v(t) = a + t·(b − a), stepped by additions: v(0) = a, v(t+1) = v(t) + (b − a).
+                    for (j, table) in self.tables.iter().enumerate() {
+                        let a = table[2 * i];
+                        vals[j] = a;
+                        steps[j] = table[2 * i + 1] - a;
                     }
-                    (acc, vals)
+                    for (t, slot) in acc.iter_mut().enumerate() {
+                        if t > 0 {
+                            for (v, s) in vals.iter_mut().zip(&steps) {
+                                *v += *s;
+                            }
+                        }
+                        *slot += (self.combine)(&vals);
+                    }
+                    (acc, vals, steps)
                 },
             )
-            .map(|(acc, _)| acc)
+            .map(|(acc, _, _)| acc)
             .reduce(
                 || vec![E::ZERO; d + 1],
                 |mut a, b| {

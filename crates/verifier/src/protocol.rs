@@ -62,6 +62,14 @@ pub fn protocol_id(g: &QGraph, params: &PcsParams, weight_root: &Digest) -> [u8;
     h.update(b"zkgrad/protocol/v1");
     h.update(b"field=goldilocks;ext=binomial2(x^2-7)");
     h.update(&params.to_bytes());
+    h.update(
+        &format!(
+            "limbs={}/{}",
+            zkgrad_model::layout::LIMB_BITS,
+            zkgrad_model::layout::LIMB_MIN_LEN
+        )
+        .into_bytes(),
+    );
     h.update(&g.describe());
     h.update(WEIGHTS_DOMAIN);
     h.update(weight_root);

@@ -18,7 +18,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, PrimeField64, E, F};
-use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::layout::{CommitRef, Operand, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::prefix_indicator_eval;
@@ -71,6 +71,10 @@ impl Claims<'_> {
             Operand::Tensor(t) => self.on_tensor(t, point, value),
             Operand::Rem(n) => {
                 self.witness.push((CommitRef::Rem(n), point, value));
+                Ok(())
+            }
+            Operand::Limb(d, k) => {
+                self.witness.push((CommitRef::Limb(d, k), point, value));
                 Ok(())
             }
         }
@@ -246,6 +250,26 @@ pub fn verify(
                 why: "looked-up values are not all in the table",
             });
         }
+    }
+
+    // Limb decompositions: a + offset = Σ_k 2^(16k)·limb_k at a fresh point each.
+    for (d, dec) in g.decompositions().iter().enumerate() {
+        let shape = g.operand_tensor(dec.a).clone();
+        let r = t.challenge_vec(b"limbs/r", shape.log_size());
+        let a = t.read_e(b"limbs/a")?;
+        let mut sum = E::ZERO;
+        for k in 0..dec.n_limbs() {
+            let limb = t.read_e(b"limbs/limb")?;
+            sum += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+            claims.on_operand(Operand::Limb(d, k), r.clone(), limb)?;
+        }
+        if sum != a + e_from_i64(dec.offset) * real_indicator(&shape, &r) {
+            return Err(VerifyError::Node {
+                node: format!("range check {d}"),
+                why: "limbs do not recompose the value",
+            });
+        }
+        claims.on_operand(dec.a, r, a)?;
     }
 
     // 4. Nodes, outputs first.
