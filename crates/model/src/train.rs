@@ -231,7 +231,9 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             wc,
             fd,
         );
-        g.tensors[dwq].bits = 34;
+        // |∇W| ≤ B·|G|·|A| with |G|, |A| < 4 in practice: fd + log2(B) + 4 bits and a sign bit
+        // (the honest prover refuses, naming the node, if a gradient is larger).
+        g.tensors[dwq].bits = (fd + log2_ceil(spec.batch) + 5).min(34);
         let scaled = g.push_node(
             &format!("{name}/dW/lr"),
             QOp::Scale { x: dwq, c: lr_q },
