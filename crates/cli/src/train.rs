@@ -40,9 +40,13 @@ pub struct TrainArgs {
     /// The learning rate (a positive number).
     #[arg(long, allow_hyphen_values = true)]
     lr: String,
-    /// Samples per step, taken in data order (wrapping around).
+    /// Samples per step, taken in data order (wrapping around) unless --shuffle is given.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Shuffle the samples with this seed, anew every epoch (the manifest records the samples
+    /// of each step either way).
+    #[arg(long)]
+    shuffle: Option<u64>,
     /// Number of SGD steps.
     #[arg(long, default_value_t = 1)]
     steps: usize,
@@ -64,6 +68,13 @@ pub struct VerifyRunArgs {
     /// The model the run started from (default: the path recorded in the manifest).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Also check that every step's public batch is the samples the manifest lists from this
+    /// data file (the data the run was trained on).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// For a CSV data file: how many of the last columns are targets.
+    #[arg(long)]
+    targets: Option<usize>,
     #[arg(long)]
     json: bool,
 }
@@ -109,6 +120,32 @@ fn dequantized(graph: &Graph, ints: &[Vec<i64>], frac: u32) -> Graph {
         }
     }
     g
+}
+
+/// The sample of every position of the run: data order wrapping around, or a fresh seeded
+/// permutation per epoch (SplitMix64 + Fisher–Yates, so every platform draws the same).
+fn sample_order(n: usize, len: usize, shuffle: Option<u64>) -> Vec<usize> {
+    let mut out = Vec::with_capacity(len);
+    let mut state = shuffle.unwrap_or(0);
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    while out.len() < len {
+        let mut epoch: Vec<usize> = (0..n).collect();
+        if shuffle.is_some() {
+            for i in (1..n).rev() {
+                let j = (next() % (i as u64 + 1)) as usize;
+                epoch.swap(i, j);
+            }
+        }
+        out.extend(epoch);
+    }
+    out.truncate(len);
+    out
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -182,11 +219,12 @@ fn run_steps(
     let mut model = CommittedModel::new(q0, &params);
     let initial_root = model.root();
     let n = d.x.len();
+    let order = sample_order(n, a.batch * a.steps, a.shuffle);
     let mut steps = Vec::new();
     let (mut prove_ms, mut proof_bytes) = (0.0f64, 0usize);
     let t_run = Instant::now();
     for step in 0..a.steps {
-        let idx: Vec<usize> = (0..a.batch).map(|j| (step * a.batch + j) % n).collect();
+        let idx: Vec<usize> = order[step * a.batch..(step + 1) * a.batch].to_vec();
         let xb: Vec<f64> = idx.iter().flat_map(|&i| d.x[i].iter().copied()).collect();
         let yb: Vec<f64> = idx.iter().flat_map(|&i| d.y[i].iter().copied()).collect();
         let mut q = q0.clone();
@@ -284,6 +322,7 @@ fn run_steps(
         "loss": a.loss,
         "lr": spec.lr,
         "batch": spec.batch,
+        "shuffle": a.shuffle,
         "proved": a.prove,
         "act_frac": cfg.act_frac,
         "weight_frac": cfg.weight_frac,
@@ -401,6 +440,10 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
         .as_u64()
         .ok_or_else(|| unusable(anyhow!("{}: no batch", mpath.display())))?
         as usize;
+    let data = match &a.data {
+        Some(p) => Some(Dataset::load(p, a.targets).map_err(unusable)?),
+        None => None,
+    };
     let params = PcsParams::default();
     let t0 = Instant::now();
     let mut root: Option<[u8; 32]> = None;
@@ -444,6 +487,38 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
         }
         let v = verify(q, &r, &p.input, &p.output, &p.body, &params)
             .map_err(|e| Failure::Invalid(format!("step {}: {e}", i + 1)))?;
+        if let Some(d) = &data {
+            let idx: Vec<usize> = s["samples"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_u64().map(|x| x as usize))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if idx.len() != batch || idx.iter().any(|&j| j >= d.x.len()) {
+                return Err(Failure::Invalid(format!(
+                    "step {}: the manifest's samples do not fit the data",
+                    i + 1
+                )));
+            }
+            let vals: Vec<f64> = idx
+                .iter()
+                .flat_map(|&j| d.x[j].iter())
+                .chain(idx.iter().flat_map(|&j| d.y[j].iter()))
+                .copied()
+                .collect();
+            let expect: Option<Vec<i64>> = vals
+                .iter()
+                .map(|&v| quantize_input(v, q.config.act_frac))
+                .collect();
+            if expect.as_deref() != Some(&p.input[..]) {
+                return Err(Failure::Invalid(format!(
+                    "step {}: the proof's batch is not the samples the manifest lists",
+                    i + 1
+                )));
+            }
+        }
         let rec = (
             s["weight_root_before"].as_str(),
             s["weight_root_after"].as_str(),

@@ -230,3 +230,34 @@ fn bad_training_input_exits_2_and_leaves_no_run() {
         assert!(!run.exists(), "a run directory was left behind");
     }
 }
+
+#[test]
+fn shuffled_runs_record_their_samples_and_verify() {
+    let d = tmpdir("shuffle");
+    let (run, o) = train(&d, &["--shuffle", "7", "--batch", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["shuffle"], 7);
+    let samples: Vec<Vec<u64>> = m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect()
+        })
+        .collect();
+    // 3 steps of 2 over 3 samples: the first epoch is a permutation of 0..3.
+    let mut first: Vec<u64> = samples.concat()[..3].to_vec();
+    first.sort();
+    assert_eq!(first, vec![0, 1, 2]);
+    assert_eq!(
+        verify_run(&run, &example("mlp/mlp.onnx")).status.code(),
+        Some(0)
+    );
+}
