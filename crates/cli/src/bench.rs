@@ -43,8 +43,10 @@ struct Workload {
     name: &'static str,
     what: &'static str,
     build: fn() -> Graph,
-    /// `Some(batch)`: one proven SGD step (MSE, lr 0.01) instead of inference.
+    /// `Some(batch)`: one proven SGD step (lr 0.01) instead of inference.
     train: Option<usize>,
+    /// Softmax cross-entropy (with one-hot targets) instead of MSE.
+    xent: bool,
 }
 
 fn training_workloads() -> Vec<Workload> {
@@ -55,24 +57,35 @@ fn training_workloads() -> Vec<Workload> {
             what: "B: one SGD step of the seed MLP, batch 1",
             build: seed,
             train: Some(1),
+            xent: false,
         },
         Workload {
             name: "sgd-seed-b8",
             what: "B: seed MLP step, batch 8",
             build: seed,
             train: Some(8),
+            xent: false,
         },
         Workload {
             name: "sgd-seed-b64",
             what: "B: seed MLP step, batch 64",
             build: seed,
             train: Some(64),
+            xent: false,
         },
         Workload {
             name: "sgd-784-256-256-10",
             what: "B: MLP 784-256-256-10 (ReLU), batch 32, MSE",
             build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
             train: Some(32),
+            xent: false,
+        },
+        Workload {
+            name: "sgd-784-256-256-10-xent",
+            what: "B: MLP 784-256-256-10 (ReLU), batch 32, softmax cross-entropy",
+            build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
+            train: Some(32),
+            xent: true,
         },
     ]
 }
@@ -84,36 +97,42 @@ fn workloads() -> Vec<Workload> {
             what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params",
             build: || zoo::seed_mlp(0),
             train: None,
+            xent: false,
         },
         Workload {
             name: "linear-64",
             what: "Linear(64,64), 4.2k params",
             build: || zoo::mlp(&[64, 64], ActKind::Relu, 1),
             train: None,
+            xent: false,
         },
         Workload {
             name: "linear-1024",
             what: "Linear(1024,1024), 1.05M params",
             build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2),
             train: None,
+            xent: false,
         },
         Workload {
             name: "dense-1m",
             what: "MLP 784-1024-256-10, ReLU, 1.07M params",
             build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3),
             train: None,
+            xent: false,
         },
         Workload {
             name: "linear-4096x1024",
             what: "Linear(4096,1024), 4.2M params",
             build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4),
             train: None,
+            xent: false,
         },
         Workload {
             name: "dense-4m",
             what: "MLP 1024-2048-1024-10, ReLU, 4.2M params",
             build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
             train: None,
+            xent: false,
         },
     ]
 }
@@ -172,13 +191,28 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         graph.shape(graph.output).iter().product::<usize>(),
     );
     let x = zoo::uniform(7, batch * n_in);
-    let y: Vec<f64> = zoo::uniform(8, batch * n_out)
-        .iter()
-        .map(|v| v * 0.5)
-        .collect();
+    let y: Vec<f64> = if w.xent {
+        (0..batch)
+            .flat_map(|b| (0..n_out).map(move |c| if c == (b * 7) % n_out { 1.0 } else { 0.0 }))
+            .collect()
+    } else {
+        zoo::uniform(8, batch * n_out)
+            .iter()
+            .map(|v| v * 0.5)
+            .collect()
+    };
     let rows: Vec<Vec<f64>> = x.chunks(n_in).map(|c| c.to_vec()).collect();
     let cfg = TrainConfig::calibrate(&graph, &rows);
-    let spec = SgdSpec { batch, lr: 0.01 };
+    let loss = if w.xent {
+        zkgrad_model::train::Loss::SoftmaxCrossEntropy
+    } else {
+        zkgrad_model::train::Loss::Mse
+    };
+    let spec = SgdSpec {
+        batch,
+        lr: 0.01,
+        loss,
+    };
     let q = sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
     let params = PcsParams::default();
     let t = Instant::now();

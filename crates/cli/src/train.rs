@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use zkgrad_model::quant::quantize_input;
-use zkgrad_model::train::{sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
+use zkgrad_model::train::{sgd_step, sgd_step_f64, Loss, SgdSpec, TrainConfig};
 use zkgrad_model::{Graph, Op, QGraph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
@@ -34,7 +34,8 @@ pub struct TrainArgs {
     /// For a CSV: how many of the last columns are targets.
     #[arg(long)]
     targets: Option<usize>,
-    /// The loss: mse (½‖out − y‖², averaged over the batch).
+    /// The loss: mse (½‖out − y‖²) or xent (softmax cross-entropy; targets one-hot or
+    /// probabilities summing to 1), averaged over the batch.
     #[arg(long, default_value = "mse")]
     loss: String,
     /// The learning rate (a positive number).
@@ -77,6 +78,14 @@ pub struct VerifyRunArgs {
     targets: Option<usize>,
     #[arg(long)]
     json: bool,
+}
+
+fn parse_loss(s: &str) -> Result<Loss> {
+    match s {
+        "mse" => Ok(Loss::Mse),
+        "xent" => Ok(Loss::SoftmaxCrossEntropy),
+        other => bail!("--loss {other}: use mse or xent"),
+    }
 }
 
 fn parse_lr(s: &str) -> Result<f64> {
@@ -156,12 +165,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 pub fn cmd_train(a: TrainArgs) -> Result<()> {
     let lr = parse_lr(&a.lr)?;
-    if a.loss != "mse" {
-        bail!(
-            "--loss {}: only mse is supported yet (softmax cross-entropy is planned)",
-            a.loss
-        );
-    }
+    let loss = parse_loss(&a.loss)?;
     if a.batch == 0 || a.steps == 0 {
         bail!("--batch and --steps must be at least 1");
     }
@@ -182,7 +186,24 @@ pub fn cmd_train(a: TrainArgs) -> Result<()> {
             d.y[0].len()
         );
     }
-    let spec = SgdSpec { batch: a.batch, lr };
+    if loss == Loss::SoftmaxCrossEntropy {
+        if let Some((i, row)) =
+            d.y.iter()
+                .enumerate()
+                .find(|(_, r)| (r.iter().sum::<f64>() - 1.0).abs() > 1e-6)
+        {
+            bail!(
+                "data {}: cross-entropy targets must sum to 1; row {i} sums to {}",
+                a.data.display(),
+                row.iter().sum::<f64>()
+            );
+        }
+    }
+    let spec = SgdSpec {
+        batch: a.batch,
+        lr,
+        loss,
+    };
     let cfg = train_config(&graph, &d);
     let q0 =
         sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
@@ -263,12 +284,28 @@ fn run_steps(
         model = CommittedModel::new(&next, &params);
         let s = (1u64 << cfg.act_frac) as f64;
         let pred = &witness.values[q.output];
-        let loss = pred
-            .iter()
-            .zip(&yb)
-            .map(|(p, y)| 0.5 * (*p as f64 / s - y).powi(2))
-            .sum::<f64>()
-            / a.batch as f64;
+        let loss = match spec.loss {
+            Loss::Mse => {
+                pred.iter()
+                    .zip(&yb)
+                    .map(|(p, y)| 0.5 * (*p as f64 / s - y).powi(2))
+                    .sum::<f64>()
+                    / a.batch as f64
+            }
+            Loss::SoftmaxCrossEntropy => {
+                let n = yb.len() / a.batch;
+                pred.chunks(n)
+                    .zip(yb.chunks(n))
+                    .map(|(o, t)| {
+                        let o: Vec<f64> = o.iter().map(|v| *v as f64 / s).collect();
+                        let m = o.iter().copied().fold(f64::MIN, f64::max);
+                        let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                        -o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>()
+                    })
+                    .sum::<f64>()
+                    / a.batch as f64
+            }
+        };
         let (f_next, loss_f64) = sgd_step_f64(&float, &xb, &yb, spec);
         float = f_next;
         eprintln!(
@@ -461,7 +498,8 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
                 weight_frac: p.config.weight_frac,
                 grad_frac: TrainConfig::GRAD_FRAC,
             };
-            let q = sgd_step(&graph, &SgdSpec { batch, lr }, cfg)
+            let loss = parse_loss(m["loss"].as_str().unwrap_or("mse")).map_err(unusable)?;
+            let q = sgd_step(&graph, &SgdSpec { batch, lr, loss }, cfg)
                 .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
             let start = CommittedModel::new(&q, &params).root();
             if p.weight_root != start {

@@ -35,6 +35,7 @@ fn act_kind(code: u8) -> Result<ActKind, DescError> {
         4 => Ok(ActKind::ReluGrad),
         5 => Ok(ActKind::SigmoidGrad),
         6 => Ok(ActKind::TanhGrad),
+        7 => Ok(ActKind::Exp),
         c => bad(format!("unknown activation {c}")),
     }
 }
@@ -196,6 +197,30 @@ impl QGraph {
                     }
                     QOp::Mul { a, b }
                 }
+                13 => {
+                    let x = index(&mut r, out, "operand")?;
+                    match (shape(x), o) {
+                        (Some(xs), Some(os)) if os == (xs.0, 1) => {}
+                        _ => return bad(format!("node {ni}: log-sum-exp shapes do not agree")),
+                    }
+                    QOp::LogSumExp { x }
+                }
+                14 => {
+                    let x = index(&mut r, out, "operand")?;
+                    match (shape(x), o) {
+                        (Some(xs), Some(os)) if xs.1 == 1 && os.0 == xs.0 => {}
+                        _ => return bad(format!("node {ni}: broadcast shapes do not agree")),
+                    }
+                    QOp::Broadcast { x }
+                }
+                15 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let c = r.u64()? as i64;
+                    if !same(x) || c.unsigned_abs() >= 1 << 40 {
+                        return bad(format!("node {ni}: invalid constant addition"));
+                    }
+                    QOp::AddConst { x, c }
+                }
                 12 => {
                     let w = index(&mut r, n_weights, "weight")?;
                     let u = index(&mut r, out, "operand")?;
@@ -294,7 +319,9 @@ impl QGraph {
                 TensorKind::Public
             } else {
                 match nodes.get(t - 1).map(|n| &n.op) {
-                    Some(QOp::Requant { .. } | QOp::Act { .. }) => TensorKind::Committed,
+                    Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
+                        TensorKind::Committed
+                    }
                     Some(QOp::Input { .. }) => TensorKind::Public,
                     Some(QOp::Update { .. }) => TensorKind::After,
                     _ => TensorKind::Virtual,

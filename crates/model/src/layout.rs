@@ -223,6 +223,13 @@ impl QGraph {
                         cols,
                     })
                 }
+                QOp::LogSumExp { .. } => p.range(
+                    Operand::Tensor(ni + 1),
+                    1 << (t.bits - 1),
+                    t.bits,
+                    rows,
+                    cols,
+                ),
                 QOp::Update { bits, .. } => {
                     p.range(Operand::Tensor(ni + 1), 1 << (bits - 1), *bits, rows, cols)
                 }
@@ -234,7 +241,9 @@ impl QGraph {
                 | QOp::Input { .. }
                 | QOp::MatMul { .. }
                 | QOp::Transpose { .. }
-                | QOp::RowSum { .. } => {}
+                | QOp::RowSum { .. }
+                | QOp::Broadcast { .. }
+                | QOp::AddConst { .. } => {}
             }
         }
         p

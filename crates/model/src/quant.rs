@@ -164,6 +164,20 @@ pub enum QOp {
     RowSum {
         x: usize,
     },
+    /// `out[r, 0] = round(log Σ_c exp(x[r, c]))`, a value the prover supplies (committed and
+    /// range-checked, with no relation of its own: softmax's normalization check pins it).
+    LogSumExp {
+        x: usize,
+    },
+    /// `out[r, c] = x[r, 0]` for every real column.
+    Broadcast {
+        x: usize,
+    },
+    /// `out = x + c` on real entries.
+    AddConst {
+        x: usize,
+        c: i64,
+    },
     /// `out = W[w] − u` (an SGD update), range-checked to `bits` signed bits.
     Update {
         w: usize,
@@ -291,8 +305,14 @@ impl QOp {
             | QOp::Scale { .. }
             | QOp::MatMul { .. }
             | QOp::Transpose { .. }
-            | QOp::RowSum { .. } => true,
-            QOp::Requant { .. } | QOp::Act { .. } | QOp::Input { .. } | QOp::Update { .. } => false,
+            | QOp::RowSum { .. }
+            | QOp::Broadcast { .. }
+            | QOp::AddConst { .. } => true,
+            QOp::Requant { .. }
+            | QOp::Act { .. }
+            | QOp::Input { .. }
+            | QOp::Update { .. }
+            | QOp::LogSumExp { .. } => false,
         }
     }
 }
@@ -610,7 +630,7 @@ impl QGraph {
 
     fn push(&mut self, name: &str, op: QOp, rows: usize, cols: usize, frac: u32) -> usize {
         let kind = match op {
-            QOp::Requant { .. } | QOp::Act { .. } => TensorKind::Committed,
+            QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. } => TensorKind::Committed,
             QOp::Input { .. } => TensorKind::Public,
             QOp::Update { .. } => TensorKind::After,
             _ => TensorKind::Virtual,
@@ -867,6 +887,44 @@ impl QGraph {
                     }
                     out
                 }
+                QOp::LogSumExp { x } => {
+                    let xt = &self.tensors[*x];
+                    let (c, f) = (xt.cols, xt.frac);
+                    let scale = (1u64 << f) as f64;
+                    let v: Vec<i64> = values[*x]
+                        .chunks(c.max(1))
+                        .map(|row| {
+                            let m = row
+                                .iter()
+                                .map(|&v| v as f64 / scale)
+                                .fold(f64::MIN, f64::max);
+                            let lse = m + row
+                                .iter()
+                                .map(|&v| (v as f64 / scale - m).exp())
+                                .sum::<f64>()
+                                .ln();
+                            (lse * (1u64 << out_t.frac) as f64).round() as i64
+                        })
+                        .collect();
+                    let half = 1i64 << (out_t.bits - 1);
+                    if let Some(&bad) = v.iter().find(|&&x| !(-half..half).contains(&x)) {
+                        return Err(ForwardError::OutOfRange {
+                            node: node.name.clone(),
+                            value: bad,
+                            approx: bad as f64 / (1u64 << out_t.frac) as f64,
+                            bits: out_t.bits,
+                        });
+                    }
+                    v
+                }
+                QOp::Broadcast { x } => {
+                    let cols = out_t.cols;
+                    values[*x]
+                        .iter()
+                        .flat_map(|&v| std::iter::repeat_n(v, cols))
+                        .collect()
+                }
+                QOp::AddConst { x, c } => values[*x].iter().map(|v| v + c).collect(),
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
@@ -1052,6 +1110,19 @@ impl QGraph {
                     w.u64(*wi as u64);
                     w.u64(*u as u64);
                     w.u32(*bits);
+                }
+                QOp::LogSumExp { x } => {
+                    w.u8(13);
+                    w.u64(*x as u64);
+                }
+                QOp::Broadcast { x } => {
+                    w.u8(14);
+                    w.u64(*x as u64);
+                }
+                QOp::AddConst { x, c } => {
+                    w.u8(15);
+                    w.u64(*x as u64);
+                    w.u64(*c as u64);
                 }
                 QOp::Scale { x, c } => {
                     w.u8(4);

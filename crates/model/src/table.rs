@@ -20,6 +20,8 @@ pub enum ActKind {
     SigmoidGrad,
     /// `1 − tanh²(x)`.
     TanhGrad,
+    /// `exp(x)`, saturating below 2^30 (softmax reads it at x ≤ 0).
+    Exp,
 }
 
 impl ActKind {
@@ -40,6 +42,7 @@ impl ActKind {
                 s * (1.0 - s)
             }
             ActKind::TanhGrad => 1.0 - x.tanh() * x.tanh(),
+            ActKind::Exp => x.exp(),
         }
     }
     /// The derivative's kind, for the activations that have one.
@@ -48,7 +51,7 @@ impl ActKind {
             ActKind::Relu => Some(ActKind::ReluGrad),
             ActKind::Sigmoid => Some(ActKind::SigmoidGrad),
             ActKind::Tanh => Some(ActKind::TanhGrad),
-            ActKind::ReluGrad | ActKind::SigmoidGrad | ActKind::TanhGrad => None,
+            ActKind::ReluGrad | ActKind::SigmoidGrad | ActKind::TanhGrad | ActKind::Exp => None,
         }
     }
     /// The quantized function: input at `in_frac` fractional bits, output at `out_frac`.
@@ -56,6 +59,15 @@ impl ActKind {
         match self {
             ActKind::Relu => x.max(0) << out_frac.saturating_sub(in_frac),
             ActKind::ReluGrad => i64::from(x > 0) << out_frac,
+            ActKind::Exp => {
+                let xf = x as f64 / (1u64 << in_frac) as f64;
+                let v = (xf.exp() * (1u64 << out_frac) as f64).round();
+                if v.is_finite() && v < (1u64 << 30) as f64 {
+                    v as i64
+                } else {
+                    (1 << 30) - 1
+                }
+            }
             ActKind::Sigmoid | ActKind::Tanh | ActKind::SigmoidGrad | ActKind::TanhGrad => {
                 let xf = x as f64 / (1u64 << in_frac) as f64;
                 (self.eval_f64(xf) * (1u64 << out_frac) as f64).round() as i64
@@ -70,6 +82,7 @@ impl ActKind {
             ActKind::ReluGrad => 4,
             ActKind::SigmoidGrad => 5,
             ActKind::TanhGrad => 6,
+            ActKind::Exp => 7,
         }
     }
     pub fn name(self) -> &'static str {
@@ -80,6 +93,7 @@ impl ActKind {
             ActKind::ReluGrad => "ReLU'",
             ActKind::SigmoidGrad => "Sigmoid'",
             ActKind::TanhGrad => "Tanh'",
+            ActKind::Exp => "Exp",
         }
     }
 }

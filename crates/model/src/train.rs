@@ -22,12 +22,27 @@ use crate::graph::{Graph, Node, Op};
 use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError, TensorKind};
 use crate::table::{ActKind, TableKind};
 
+/// The loss of a step (PyTorch's conventions, averaged over the batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Loss {
+    /// `½‖out − y‖²`.
+    #[default]
+    Mse,
+    /// `−Σ_c y_c·log softmax(out)_c`, for targets that sum to 1 (one-hot or probabilities);
+    /// its gradient is `softmax(out) − y`.
+    SoftmaxCrossEntropy,
+}
+
 /// The loss and optimizer of a step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdSpec {
     pub batch: usize,
     pub lr: f64,
+    pub loss: Loss,
 }
+
+/// Fractional bits of the exp table's input in softmax (its domain is then [−128, 128)).
+pub const SOFTMAX_IN_FRAC: u32 = 12;
 
 /// Precision of a training circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +205,11 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
     let out = g.output;
     let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
     let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
-    let diff = g.push_node("loss/grad", QOp::Sub { a: out, b: y }, rows, n_out, fa);
+    let pred = match spec.loss {
+        Loss::Mse => out,
+        Loss::SoftmaxCrossEntropy => softmax(&mut g, out, rows, n_out)?,
+    };
+    let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
     let mut grad = g.push_node(
         "loss/grad/commit",
         QOp::Requant { x: diff, shift: 0 },
@@ -373,19 +392,119 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
     Ok(g)
 }
 
+/// Appends a proven softmax over the rows of `out` (`[rows, n]`, at `2^-fa`); returns `s`.
+///
+/// The prover supplies `L = logsumexp(out)` per row (committed, range-checked); then
+/// `s = exp(round(out − L))` through a table whose input is requantized to 2^-12 (domain
+/// [−128, 128)), and the row sums of `s` must be `1 ± slack`, checked by a range check of
+/// `Σ_c s_c − 2^fa`. So `s` is exactly `exp(z − L)` for the prover's `L`, and `L` is pinned to
+/// within the rounding: the proven `s` is softmax(out) up to a relative normalization error
+/// below `slack / 2^fa` (2^-11 at `fa = 18`).
+fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usize, QuantError> {
+    let fa = g.tensors[out].frac;
+    let fz = SOFTMAX_IN_FRAC.min(fa);
+    let lse = g.push_node("softmax/logsumexp", QOp::LogSumExp { x: out }, rows, 1, fa);
+    // L exceeds the largest logit by up to log n; it is only subtracted, never multiplied, so a
+    // range 16× the activations' is safe for the no-wrap argument.
+    g.tensors[lse].bits = g.config.table_bits + 4;
+    let lse_b = g.push_node(
+        "softmax/logsumexp/broadcast",
+        QOp::Broadcast { x: lse },
+        rows,
+        n,
+        fa,
+    );
+    let z = g.push_node(
+        "softmax/shifted",
+        QOp::Sub { a: out, b: lse_b },
+        rows,
+        n,
+        fa,
+    );
+    let zq = g.push_node(
+        "softmax/shifted/round",
+        QOp::Requant {
+            x: z,
+            shift: fa - fz,
+        },
+        rows,
+        n,
+        fz,
+    );
+    let table = g.table_index(TableKind::Act {
+        kind: ActKind::Exp,
+        in_frac: fz,
+        out_frac: fa,
+    });
+    let s = g.push_node(
+        "softmax",
+        QOp::Act {
+            x: zq,
+            kind: ActKind::Exp,
+            table,
+        },
+        rows,
+        n,
+        fa,
+    );
+    // Row sums: transpose, sum the rows, transpose back.
+    let st = g.push_node("softmax/t", QOp::Transpose { x: s }, n, rows, fa);
+    let sums_t = g.push_node("softmax/sum_t", QOp::RowSum { x: st }, 1, rows, fa);
+    let sums = g.push_node("softmax/sum", QOp::Transpose { x: sums_t }, rows, 1, fa);
+    let dev = g.push_node(
+        "softmax/sum-1",
+        QOp::AddConst {
+            x: sums,
+            c: -(1i64 << fa),
+        },
+        rows,
+        1,
+        fa,
+    );
+    let check = g.push_node(
+        "softmax/normalized",
+        QOp::Requant { x: dev, shift: 0 },
+        rows,
+        1,
+        fa,
+    );
+    // |Σ s − 2^fa| ≤ 2^fa·(e^(2^-(fz+1)) − 1) + n/2 + 2 for the honest L; the check allows twice that.
+    let slack = (1u64 << (fa - fz)) + n as u64 + 4;
+    g.tensors[check].bits = 64 - slack.leading_zeros() + 1;
+    Ok(s)
+}
+
 /// One SGD step in f64 (the reference): returns the updated float graph and the loss.
 pub fn sgd_step_f64(graph: &Graph, x: &[f64], y: &[f64], spec: &SgdSpec) -> (Graph, f64) {
     let gb = batched(graph, spec.batch);
     let vals = gb.forward_f64(x);
     let out = &vals[gb.output];
     let b = spec.batch as f64;
-    let loss = out
-        .iter()
-        .zip(y)
-        .map(|(o, t)| 0.5 * (o - t) * (o - t))
-        .sum::<f64>()
-        / b;
-    let mut grad: Vec<f64> = out.iter().zip(y).map(|(o, t)| (o - t) / b).collect();
+    let (loss, mut grad) = match spec.loss {
+        Loss::Mse => (
+            out.iter()
+                .zip(y)
+                .map(|(o, t)| 0.5 * (o - t) * (o - t))
+                .sum::<f64>()
+                / b,
+            out.iter()
+                .zip(y)
+                .map(|(o, t)| (o - t) / b)
+                .collect::<Vec<f64>>(),
+        ),
+        Loss::SoftmaxCrossEntropy => {
+            let n = out.len() / spec.batch.max(1);
+            let mut loss = 0.0;
+            let mut grad = Vec::with_capacity(out.len());
+            for (o, t) in out.chunks(n.max(1)).zip(y.chunks(n.max(1))) {
+                let m = o.iter().copied().fold(f64::MIN, f64::max);
+                let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                loss -= o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>();
+                grad.extend(o.iter().zip(t).map(|(v, y)| ((v - lse).exp() - y) / b));
+            }
+            (loss / b, grad)
+        }
+    };
     let mut new = graph.clone();
     // Walk the nodes backwards, carrying the gradient with respect to the current value.
     let mut cur = gb.output;

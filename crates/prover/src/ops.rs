@@ -88,7 +88,18 @@ pub(crate) fn prove_nodes(
                     claims.on_tensor(*b, r);
                 }
             }
-            QOp::Input { .. } => {}
+            QOp::Input { .. } | QOp::LogSumExp { .. } => {}
+            QOp::Broadcast { x } => {
+                // õut(r_c ‖ r_b) = [c real](r_c)·x̃(r_b): the claim moves to x at r_b.
+                for r in pending {
+                    claims.on_tensor(*x, r[ot.log_cols()..].to_vec());
+                }
+            }
+            QOp::AddConst { x, .. } => {
+                for r in pending {
+                    claims.on_tensor(*x, r);
+                }
+            }
             QOp::Update { w: wi, u, .. } => {
                 // W_after = W − u, checked at a fresh point: the prover sends W̃(r) and ũ(r);
                 // the claim W̃_after(r) = W̃(r) − ũ(r) goes to the after-commitment.

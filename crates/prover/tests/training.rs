@@ -22,7 +22,11 @@ fn step(batch: usize, lr: f64, seed: u64) -> Step {
     let graph = seed_mlp();
     let x = rnd(seed, 5 * batch);
     let y = rnd(seed + 1, 2 * batch);
-    let spec = SgdSpec { batch, lr };
+    let spec = SgdSpec {
+        batch,
+        lr,
+        loss: Default::default(),
+    };
     let samples: Vec<Vec<f64>> = x.chunks(5).map(|c| c.to_vec()).collect();
     let cfg = TrainConfig::calibrate(&graph, &samples);
     let q = sgd_step(&graph, &spec, cfg).unwrap();
@@ -168,7 +172,16 @@ fn wrong_learning_rate_and_swapped_sample_are_rejected() {
     let cfg = zkgrad_model::train::TrainConfig {
         ..TrainConfig::calibrate(&s.graph, &[s.x[..5].to_vec(), s.x[5..].to_vec()])
     };
-    let q2 = sgd_step(&s.graph, &SgdSpec { batch: 2, lr: 0.02 }, cfg).unwrap();
+    let q2 = sgd_step(
+        &s.graph,
+        &SgdSpec {
+            batch: 2,
+            lr: 0.02,
+            loss: Default::default(),
+        },
+        cfg,
+    )
+    .unwrap();
     assert!(verify(
         &q2,
         &p.weight_root,
@@ -214,7 +227,11 @@ fn wide_range_checks_on_large_tensors_go_through_limbs_and_stay_sound() {
     let y: Vec<f64> = rnd(22, 4 * batch).iter().map(|v| v * 0.5).collect();
     let rows: Vec<Vec<f64>> = x.chunks(64).map(|c| c.to_vec()).collect();
     let cfg = TrainConfig::calibrate(&graph, &rows);
-    let spec = SgdSpec { batch, lr: 0.01 };
+    let spec = SgdSpec {
+        batch,
+        lr: 0.01,
+        loss: Default::default(),
+    };
     let q = sgd_step(&graph, &spec, cfg).unwrap();
     assert!(
         !q.decompositions().is_empty(),
@@ -237,6 +254,71 @@ fn wide_range_checks_on_large_tensors_go_through_limbs_and_stay_sound() {
         &small_params(),
     )
     .unwrap();
+    let setup = Setup {
+        graph,
+        q: q.clone(),
+        model,
+        input: public,
+        input_f: vec![],
+    };
+    perturbations_rejected_public(&setup);
+}
+
+#[test]
+fn softmax_cross_entropy_step_matches_f64_and_rejects_cheats() {
+    use zkgrad_model::table::ActKind;
+    use zkgrad_model::train::Loss;
+    let graph = zkgrad_model::zoo::mlp(&[4, 8, 3], ActKind::Relu, 9);
+    let batch = 4;
+    let x = rnd(31, 4 * batch);
+    // one-hot targets
+    let y: Vec<f64> = (0..batch)
+        .flat_map(|b| (0..3).map(move |c| if c == b % 3 { 1.0 } else { 0.0 }))
+        .collect();
+    let rows: Vec<Vec<f64>> = x.chunks(4).map(|c| c.to_vec()).collect();
+    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let spec = SgdSpec {
+        batch,
+        lr: 0.1,
+        loss: Loss::SoftmaxCrossEntropy,
+    };
+    let q = sgd_step(&graph, &spec, cfg).unwrap();
+    let model = CommittedModel::new(&q, &small_params());
+    let public: Vec<i64> = x
+        .iter()
+        .chain(&y)
+        .map(|&v| quantize_input(v, cfg.act_frac).unwrap())
+        .collect();
+    let out = prove(&q, &model, &public, &small_params()).unwrap();
+    let p = &out.proof;
+    verify(
+        &q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
+    .unwrap();
+    // Against f64 SGD with cross-entropy.
+    let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
+    let scale = (1u64 << cfg.weight_frac) as f64;
+    let mut wi = 0;
+    let mut max_err: f64 = 0.0;
+    for n in &after.nodes {
+        let Op::Linear { w, bias, .. } = &n.op else {
+            continue;
+        };
+        for f in [w, bias.as_ref().unwrap()] {
+            let (ni, _) = q.updates().into_iter().find(|&(_, k)| k == wi).unwrap();
+            for (qv, fv) in out.witness.values[ni + 1].iter().zip(f) {
+                max_err = max_err.max((*qv as f64 / scale - fv).abs());
+            }
+            wi += 1;
+        }
+    }
+    eprintln!("cross-entropy step: max |W_after - f64| = {max_err:.3e}");
+    assert!(max_err < 1e-4, "{max_err}");
     let setup = Setup {
         graph,
         q: q.clone(),

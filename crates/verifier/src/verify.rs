@@ -351,7 +351,22 @@ pub fn verify(
                     claims.on_tensor(*b, r, bv)?;
                 }
             }
-            QOp::Input { .. } => {}
+            QOp::Input { .. } | QOp::LogSumExp { .. } => {}
+            QOp::Broadcast { x } => {
+                for (r, v) in pending {
+                    let (r_c, r_b) = r.split_at(ot.log_cols().min(r.len()));
+                    let Some(inv) = prefix_indicator_eval(ot.cols, r_c).try_inverse() else {
+                        return Err(node_err("degenerate broadcast point"));
+                    };
+                    claims.on_tensor(*x, r_b.to_vec(), v * inv)?;
+                }
+            }
+            QOp::AddConst { x, c } => {
+                for (r, v) in pending {
+                    let xv = v - e_from_i64(*c) * real_indicator(ot, &r);
+                    claims.on_tensor(*x, r, xv)?;
+                }
+            }
             QOp::Update { w: wi, u, .. } => {
                 let r = t.challenge_vec(b"update/r", ot.log_size());
                 let wv = t.read_e(b"update/w")?;
