@@ -202,7 +202,7 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
             .collect()
     };
     let rows: Vec<Vec<f64>> = x.chunks(n_in).map(|c| c.to_vec()).collect();
-    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let cfg = TrainConfig::calibrate(&graph, &rows, 0);
     let loss = if w.xent {
         zkgrad_model::train::Loss::SoftmaxCrossEntropy
     } else {

@@ -97,8 +97,13 @@ fn parse_lr(s: &str) -> Result<f64> {
 
 /// The training circuit's precision for a data set: activations calibrated on the inputs, and
 /// narrow enough that the targets fit the public range too.
-fn train_config(graph: &Graph, d: &Dataset) -> TrainConfig {
-    let mut cfg = TrainConfig::calibrate(graph, &d.x);
+fn train_config(graph: &Graph, d: &Dataset, steps: usize) -> TrainConfig {
+    let headroom = if steps > 1 {
+        TrainConfig::RUN_HEADROOM_BITS
+    } else {
+        0
+    };
+    let mut cfg = TrainConfig::calibrate(graph, &d.x, headroom);
     let max_y = d.y.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
     let limit = (1u64 << (cfg.table_bits - 1)) as f64;
     while cfg.act_frac > 0 && max_y * 1.25 * ((1u64 << cfg.act_frac) as f64) >= limit {
@@ -204,7 +209,7 @@ pub fn cmd_train(a: TrainArgs) -> Result<()> {
         lr,
         loss,
     };
-    let cfg = train_config(&graph, &d);
+    let cfg = train_config(&graph, &d, a.steps);
     let q0 =
         sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     if a.out.exists() && std::fs::read_dir(&a.out).map_or(true, |mut r| r.next().is_some()) {

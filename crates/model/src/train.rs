@@ -59,13 +59,18 @@ impl TrainConfig {
     /// Weight gradients at 2^-22.
     pub const GRAD_FRAC: u32 = 22;
 
-    /// Activations calibrated on the samples like inference; weights and gradients at the
-    /// default scales.
-    pub fn calibrate(graph: &Graph, samples: &[Vec<f64>]) -> Self {
+    /// Headroom of activations, over what the initial weights produce, for runs of several
+    /// steps: training moves the weights, and the logits of a classifier grow as it learns.
+    pub const RUN_HEADROOM_BITS: u32 = 3;
+
+    /// Activations calibrated on the samples like inference, less `headroom_bits` (0 for a
+    /// single step, [`Self::RUN_HEADROOM_BITS`] for a run); weights and gradients at the default
+    /// scales.
+    pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], headroom_bits: u32) -> Self {
         let q = QConfig::calibrate(graph, samples, QConfig::DEFAULT_TABLE_BITS);
         Self {
             table_bits: q.table_bits,
-            act_frac: q.act_frac,
+            act_frac: q.act_frac.saturating_sub(headroom_bits),
             weight_frac: Self::WEIGHT_FRAC,
             grad_frac: Self::GRAD_FRAC,
         }

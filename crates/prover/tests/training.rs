@@ -28,7 +28,7 @@ fn step(batch: usize, lr: f64, seed: u64) -> Step {
         loss: Default::default(),
     };
     let samples: Vec<Vec<f64>> = x.chunks(5).map(|c| c.to_vec()).collect();
-    let cfg = TrainConfig::calibrate(&graph, &samples);
+    let cfg = TrainConfig::calibrate(&graph, &samples, 0);
     let q = sgd_step(&graph, &spec, cfg).unwrap();
     let model = CommittedModel::new(&q, &small_params());
     let public: Vec<i64> = x
@@ -170,7 +170,7 @@ fn wrong_learning_rate_and_swapped_sample_are_rejected() {
         .proof;
     // A verifier expecting lr = 0.02 builds another circuit: the proof does not verify.
     let cfg = zkgrad_model::train::TrainConfig {
-        ..TrainConfig::calibrate(&s.graph, &[s.x[..5].to_vec(), s.x[5..].to_vec()])
+        ..TrainConfig::calibrate(&s.graph, &[s.x[..5].to_vec(), s.x[5..].to_vec()], 0)
     };
     let q2 = sgd_step(
         &s.graph,
@@ -226,7 +226,7 @@ fn wide_range_checks_on_large_tensors_go_through_limbs_and_stay_sound() {
     let x = rnd(21, 64 * batch);
     let y: Vec<f64> = rnd(22, 4 * batch).iter().map(|v| v * 0.5).collect();
     let rows: Vec<Vec<f64>> = x.chunks(64).map(|c| c.to_vec()).collect();
-    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let cfg = TrainConfig::calibrate(&graph, &rows, 0);
     let spec = SgdSpec {
         batch,
         lr: 0.01,
@@ -276,7 +276,7 @@ fn softmax_cross_entropy_step_matches_f64_and_rejects_cheats() {
         .flat_map(|b| (0..3).map(move |c| if c == b % 3 { 1.0 } else { 0.0 }))
         .collect();
     let rows: Vec<Vec<f64>> = x.chunks(4).map(|c| c.to_vec()).collect();
-    let cfg = TrainConfig::calibrate(&graph, &rows);
+    let cfg = TrainConfig::calibrate(&graph, &rows, 0);
     let spec = SgdSpec {
         batch,
         lr: 0.1,
