@@ -61,28 +61,36 @@ impl LoadedModel {
     /// Imports and quantizes, calibrating `act_frac` unless it is given.
     pub fn load(path: &Path, p: &Precision) -> Result<Self> {
         let graph = Self::import(path)?;
-        let n = graph.n_inputs();
-        let samples = match &p.calibration {
-            Some(c) => {
-                let s = crate::input::read_input(c)?;
-                if let Some(bad) = s.iter().find(|x| x.len() != n) {
-                    bail!(
-                        "calibration file {}: a sample has {} values, the model expects {n}",
-                        c.display(),
-                        bad.len()
-                    );
-                }
-                s
-            }
-            None => default_samples(n),
-        };
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
-        let mut config = QConfig::calibrate(&graph, &samples, p.table_bits);
-        if let Some(f) = p.act_frac {
-            config.act_frac = f;
-        }
+        // Calibration runs the float model on 66 samples; skip it when the precision is given
+        // (as `verify` gives it, from the proof).
+        let mut config = match p.act_frac {
+            Some(act_frac) => QConfig {
+                act_frac,
+                weight_frac: QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits),
+                table_bits: p.table_bits,
+            },
+            None => {
+                let n = graph.n_inputs();
+                let samples = match &p.calibration {
+                    Some(c) => {
+                        let s = crate::input::read_input(c)?;
+                        if let Some(bad) = s.iter().find(|x| x.len() != n) {
+                            bail!(
+                                "calibration file {}: a sample has {} values, the model expects {n}",
+                                c.display(),
+                                bad.len()
+                            );
+                        }
+                        s
+                    }
+                    None => default_samples(n),
+                };
+                QConfig::calibrate(&graph, &samples, p.table_bits)
+            }
+        };
         if let Some(f) = p.weight_frac {
             config.weight_frac = f;
         }
@@ -139,4 +147,63 @@ impl LoadedModel {
             })
             .collect()
     }
+}
+
+/// Where weight roots are cached: `$ZKGRAD_CACHE_DIR`, else `$XDG_CACHE_HOME/zkgrad`, else
+/// `~/.cache/zkgrad`.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("ZKGRAD_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("zkgrad"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("zkgrad"))
+}
+
+/// The weight commitment of the model in `path` at the precision of `q`, computed once per
+/// model file, precision, PCS parameters and zkgrad version, then read from the cache. The cache
+/// is the verifier's own (a local file it trusts like the model file itself); `use_cache:
+/// false` always recomputes.
+pub fn weight_root_cached(
+    path: &Path,
+    q: &QGraph,
+    params: &zkgrad_pcs::PcsParams,
+    use_cache: bool,
+) -> Result<[u8; 32]> {
+    let compute = || zkgrad_verifier::commit_weights_root(q, params);
+    if !use_cache {
+        return Ok(compute());
+    }
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let mut h = blake3::Hasher::new();
+    h.update(b"zkgrad/cache/weight-root/");
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
+    h.update(&params.to_bytes());
+    h.update(&q.describe());
+    h.update(&bytes);
+    let key = h.finalize().to_hex().to_string();
+    let file = cache_dir().map(|d| d.join("weight-roots").join(&key));
+    if let Some(f) = &file {
+        if let Ok(v) = std::fs::read(f) {
+            if let Ok(root) = <[u8; 32]>::try_from(v.as_slice()) {
+                return Ok(root);
+            }
+        }
+    }
+    let root = compute();
+    if let Some(f) = &file {
+        // A cache that cannot be written is no error: the next run recomputes.
+        if let Some(dir) = f.parent() {
+            if std::fs::create_dir_all(dir).is_ok() {
+                let tmp = f.with_extension(format!("tmp{}", std::process::id()));
+                if std::fs::write(&tmp, root).is_ok() {
+                    let _ = std::fs::rename(&tmp, f);
+                }
+            }
+        }
+    }
+    Ok(root)
 }

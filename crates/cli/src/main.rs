@@ -91,6 +91,9 @@ struct VerifyArgs {
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Recompute the model's weight commitment instead of reading it from the cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Args)]
@@ -294,7 +297,7 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         (Some(model), _) => {
             let precision = Precision::from_config(proof.config);
             let m = LoadedModel::load_with_config(model, &precision)?;
-            let root = CommittedModel::new(&m.q, &params).root();
+            let root = load::weight_root_cached(model, &m.q, &params, !a.no_cache)?;
             let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
             (r, m.q.output_tensor().frac, m.q.input().frac)
         }
@@ -339,7 +342,7 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
     let params = PcsParams::default();
     let t0 = Instant::now();
-    let root = CommittedModel::new(&m.q, &params).root();
+    let root = load::weight_root_cached(&a.model, &m.q, &params, true)?;
     let c = hex(&model_commitment(&m.q.describe(), &root));
     eprintln!(
         "committed {} ({} parameters) in {:.1} ms",

@@ -382,13 +382,14 @@ impl QGraph {
                     let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
                         v.iter()
                             .map(|&x| {
-                                quantize(x, fw).filter(|q| q.abs() < 1 << 31).ok_or(
-                                    QuantError::WeightTooLarge {
+                                // ok_or_else: the message is built only for a bad weight.
+                                quantize(x, fw)
+                                    .filter(|q| q.abs() < 1 << 31)
+                                    .ok_or_else(|| QuantError::WeightTooLarge {
                                         node: format!("{name} ({what})"),
                                         value: x,
                                         frac: fw,
-                                    },
-                                )
+                                    })
                             })
                             .collect()
                     };
