@@ -8,7 +8,8 @@ use zkgrad_pcs::ProverData;
 use zkgrad_pcs::{Digest, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
-/// Domain tag of the weight commitment.
+/// Domain tag of the weight commitment. Bump it whenever the weight commitment changes (layout,
+/// PCS, hashing): it also keys the CLI's cache of weight roots.
 pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v2";
 
 /// Weight tensor `wi`'s padded values as field elements, and its number of variables.
