@@ -329,12 +329,24 @@ fn weight_roots_are_cached_per_model_and_precision() {
     let d = tmpdir("cache");
     let cache = d.join("cache");
     let model = example("mlp/mlp.onnx");
-    assert!(prove(&d, &model, &example("mlp/input.json")).status.success());
+    assert!(prove(&d, &model, &example("mlp/input.json"))
+        .status
+        .success());
     let verify = |extra: &[&str]| {
-        bin().env("ZKGRAD_CACHE_DIR", &cache).args(["verify", "--model"]).arg(&model).arg("--proof").arg(d.join("p.zkp")).args(extra).output().unwrap()
+        bin()
+            .env("ZKGRAD_CACHE_DIR", &cache)
+            .args(["verify", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(d.join("p.zkp"))
+            .args(extra)
+            .output()
+            .unwrap()
     };
     assert_eq!(verify(&[]).status.code(), Some(0));
-    let entries: Vec<_> = std::fs::read_dir(cache.join("weight-roots")).unwrap().collect();
+    let entries: Vec<_> = std::fs::read_dir(cache.join("weight-roots"))
+        .unwrap()
+        .collect();
     assert_eq!(entries.len(), 1, "one cached root");
     // A damaged cache entry is ignored (recomputed), never trusted as a root.
     let entry = entries[0].as_ref().unwrap().path();

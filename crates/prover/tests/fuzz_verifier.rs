@@ -123,3 +123,69 @@ proptest! {
         prop_assert!(!accepted(&p.to_bytes()));
     }
 }
+
+/// A cross-entropy training step (Update, LogSumExp, Broadcast, AddConst, Transpose, MatMul,
+/// RowSum ops) for fuzzing the circuit-description decoder through the commitment path.
+fn training_fixture() -> &'static (Vec<u8>, [u8; 32]) {
+    static F: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
+    F.get_or_init(|| {
+        use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
+        let graph = zkgrad_model::zoo::mlp(&[4, 6, 3], zkgrad_model::ActKind::Relu, 2);
+        let x = rnd(41, 8);
+        let y = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let cfg = TrainConfig::calibrate(&graph, &[x[..4].to_vec(), x[4..].to_vec()], 0);
+        let spec = SgdSpec {
+            batch: 2,
+            lr: 0.05,
+            loss: Loss::SoftmaxCrossEntropy,
+        };
+        let q = sgd_step(&graph, &spec, cfg).unwrap();
+        let model = zkgrad_prover::CommittedModel::new(&q, &small_params());
+        let public: Vec<i64> = x
+            .iter()
+            .chain(&y)
+            .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
+            .collect();
+        let p = zkgrad_prover::prove(&q, &model, &public, &small_params())
+            .unwrap()
+            .proof;
+        let c = model_commitment(&p.circuit, &p.weight_root);
+        (p.to_bytes(), c)
+    })
+}
+
+fn training_accepted(bytes: &[u8]) -> bool {
+    let (_, c) = training_fixture();
+    ProofFile::from_bytes(bytes)
+        .is_ok_and(|p| verify_with_commitment(&p, c, &small_params()).is_ok())
+}
+
+#[test]
+fn honest_training_proof_is_accepted() {
+    assert!(training_accepted(&training_fixture().0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_training_proofs_are_rejected(ms in proptest::collection::vec(mutation(), 1..3)) {
+        let mut b = training_fixture().0.clone();
+        let mut changed = false;
+        for m in &ms {
+            changed |= apply(&mut b, m);
+        }
+        prop_assume!(changed && b != training_fixture().0);
+        prop_assert!(!training_accepted(&b));
+    }
+
+    #[test]
+    fn mutated_training_circuit_descriptions_never_panic(pos in any::<usize>(), mask in 1u8..=255) {
+        // Flip bits inside the circuit description only, and decode + verify.
+        let mut p = ProofFile::from_bytes(&training_fixture().0).unwrap();
+        let i = pos % p.circuit.len();
+        p.circuit[i] ^= mask;
+        let _ = zkgrad_model::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout(), g.decompositions()));
+        prop_assert!(!training_accepted(&p.to_bytes()));
+    }
+}
