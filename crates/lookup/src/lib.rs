@@ -127,14 +127,9 @@ struct LayerOracle {
 }
 
 #[allow(clippy::indexing_slicing)] // prover side: five tables of one length
-impl SumcheckOracle for LayerOracle {
-    fn n_variables(&self) -> usize {
-        self.eq.len().trailing_zeros() as usize
-    }
-    fn degree(&self) -> usize {
-        3
-    }
-    fn round_evals(&self) -> Vec<E> {
+impl LayerOracle {
+    /// `g(t)` at `t = 0..=3`, without `t = 1` when `skip_one`.
+    fn evals(&self, skip_one: bool) -> Vec<E> {
         let lambda = self.lambda;
         let zero = [E::ZERO; 4];
         let acc = (0..self.eq.len() / 2)
@@ -158,7 +153,9 @@ impl SumcheckOracle for LayerOracle {
                                 *x += *dx;
                             }
                         }
-                        *slot += v[0] * (v[1] * v[4] + v[3] * (v[2] + lambda * v[4]));
+                        if !(skip_one && t == 1) {
+                            *slot += v[0] * (v[1] * v[4] + v[3] * (v[2] + lambda * v[4]));
+                        }
                     }
                     acc
                 },
@@ -167,7 +164,27 @@ impl SumcheckOracle for LayerOracle {
                 || zero,
                 |x, y| [x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]],
             );
-        acc.to_vec()
+        if skip_one {
+            vec![acc[0], acc[2], acc[3]]
+        } else {
+            acc.to_vec()
+        }
+    }
+}
+
+#[allow(clippy::indexing_slicing)] // prover side: five tables of one length
+impl SumcheckOracle for LayerOracle {
+    fn n_variables(&self) -> usize {
+        self.eq.len().trailing_zeros() as usize
+    }
+    fn degree(&self) -> usize {
+        3
+    }
+    fn round_evals(&self) -> Vec<E> {
+        self.evals(false)
+    }
+    fn round_evals_except_one(&self) -> Vec<E> {
+        self.evals(true)
     }
     fn fix_first_variable(&mut self, r: E) {
         for t in [

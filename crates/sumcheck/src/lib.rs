@@ -53,6 +53,13 @@ pub trait SumcheckOracle {
     fn degree(&self) -> usize;
     /// `g(t)` for `t = 0..=degree`, where `g(t) = Σ_{x'} f(t, x')`.
     fn round_evals(&self) -> Vec<E>;
+    /// `g(t)` for `t = 0, 2, 3, …, degree`: what the prover sends. `g(1)` follows from the claim,
+    /// so an oracle may skip computing it.
+    fn round_evals_except_one(&self) -> Vec<E> {
+        let mut v = self.round_evals();
+        let _ = v.remove(1);
+        v
+    }
     /// Binds the first variable to `r`.
     fn fix_first_variable(&mut self, r: E);
 }

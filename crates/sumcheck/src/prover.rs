@@ -37,25 +37,13 @@ impl<C: Fn(&[E]) -> E + Sync> ProductOracle<C> {
             combine,
         }
     }
-    /// The tables' values at the bound point (each table folded to one entry).
-    pub fn final_values(&self) -> Vec<E> {
-        self.tables.iter().map(|t| t[0]).collect()
-    }
-}
-
-impl<C: Fn(&[E]) -> E + Sync> SumcheckOracle for ProductOracle<C> {
-    fn n_variables(&self) -> usize {
-        self.n_vars
-    }
-    fn degree(&self) -> usize {
-        self.degree
-    }
-    fn round_evals(&self) -> Vec<E> {
+    /// `g(t)` at `t = 0..=d`, without `t = 1` when `skip_one`.
+    fn evals(&self, skip_one: bool) -> Vec<E> {
         let half = self.tables[0].len() / 2;
         let d = self.degree;
         let k = self.tables.len();
         let chunk = 1024.max(half / 64);
-        (0..half)
+        let acc = (0..half)
             .into_par_iter()
             .with_min_len(chunk)
             .fold(
@@ -73,7 +61,9 @@ impl<C: Fn(&[E]) -> E + Sync> SumcheckOracle for ProductOracle<C> {
                                 *v += *s;
                             }
                         }
-                        *slot += (self.combine)(&vals);
+                        if !(skip_one && t == 1) {
+                            *slot += (self.combine)(&vals);
+                        }
                     }
                     (acc, vals, steps)
                 },
@@ -87,7 +77,32 @@ impl<C: Fn(&[E]) -> E + Sync> SumcheckOracle for ProductOracle<C> {
                     }
                     a
                 },
-            )
+            );
+        let mut out = acc;
+        if skip_one {
+            let _ = out.remove(1);
+        }
+        out
+    }
+
+    /// The tables' values at the bound point (each table folded to one entry).
+    pub fn final_values(&self) -> Vec<E> {
+        self.tables.iter().map(|t| t[0]).collect()
+    }
+}
+
+impl<C: Fn(&[E]) -> E + Sync> SumcheckOracle for ProductOracle<C> {
+    fn n_variables(&self) -> usize {
+        self.n_vars
+    }
+    fn degree(&self) -> usize {
+        self.degree
+    }
+    fn round_evals(&self) -> Vec<E> {
+        self.evals(false)
+    }
+    fn round_evals_except_one(&self) -> Vec<E> {
+        self.evals(true)
     }
     fn fix_first_variable(&mut self, r: E) {
         for t in self.tables.iter_mut() {
@@ -109,14 +124,14 @@ pub fn prove<O: SumcheckOracle>(oracle: &mut O, claim: E, t: &mut ProverTranscri
     let mut point = Vec::with_capacity(n);
     let mut claim = claim;
     for _ in 0..n {
-        let evals = oracle.round_evals();
+        let msg = oracle.round_evals_except_one();
+        let mut evals = vec![msg[0], claim - msg[0]];
+        evals.extend_from_slice(&msg[1..]);
         debug_assert_eq!(
-            evals[0] + evals[1],
-            claim,
+            evals,
+            oracle.round_evals(),
             "sumcheck prover: round sum mismatch"
         );
-        let mut msg = vec![evals[0]];
-        msg.extend_from_slice(&evals[2..]);
         t.write_es(b"sumcheck/round", &msg);
         let r = t.challenge_e(b"sumcheck/r");
         claim = interpolate_at(&evals, r);
@@ -196,6 +211,26 @@ impl SumcheckOracle for BaseExtProduct {
                 .reduce(|| z, sum3),
         };
         vec![g0, g1, g2]
+    }
+    fn round_evals_except_one(&self) -> Vec<E> {
+        let z = (E::ZERO, E::ZERO);
+        let sum2 = |x: (E, E), y: (E, E)| (x.0 + y.0, x.1 + y.1);
+        let (g0, g2) = match &self.a_base {
+            Some(a) => a
+                .par_chunks(2)
+                .zip(self.b.par_chunks(2))
+                .with_min_len(4096)
+                .map(|(a, b)| (b[0] * a[0], (b[1].double() - b[0]) * (a[1].double() - a[0])))
+                .reduce(|| z, sum2),
+            None => self
+                .a
+                .par_chunks(2)
+                .zip(self.b.par_chunks(2))
+                .with_min_len(4096)
+                .map(|(a, b)| (a[0] * b[0], (a[1].double() - a[0]) * (b[1].double() - b[0])))
+                .reduce(|| z, sum2),
+        };
+        vec![g0, g2]
     }
     fn fix_first_variable(&mut self, r: E) {
         if let Some(a) = self.a_base.take() {
