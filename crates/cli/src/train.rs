@@ -517,7 +517,10 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
             q0 = Some(q);
         }
         let (Some(q), Some(r)) = (&q0, root) else {
-            unreachable!()
+            return Err(unusable(anyhow!(
+                "internal error: no circuit for step {}",
+                i + 1
+            )));
         };
         if p.circuit != q.describe() || p.config != q.config {
             return Err(Failure::Invalid(format!(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
-use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
+use zkgrad_model::graph::{Graph, Node, Op};
 use zkgrad_model::table::ActKind;
 
 /// Why an ONNX file could not be imported.
@@ -469,7 +469,6 @@ fn import_inner(
                             .cloned()
                             .unwrap_or_default();
                         let only_reader = readers.get(producer_name.as_str()).copied() == Some(1);
-                        let shape = graph.shape(a).to_vec();
                         match graph.nodes.get_mut(a.wrapping_sub(1)) {
                             Some(Node {
                                 op:
@@ -493,7 +492,6 @@ fn import_inner(
                                 Val::Value(a)
                             }
                             _ => {
-                                let _ = shape;
                                 return Err(invalid(
                                     "adding a constant is supported only as the bias of the MatMul/Gemm right before it".into(),
                                 ));
@@ -662,7 +660,6 @@ fn import_inner(
             )))
         }
     };
-    let _ = matrix_dims;
     Ok(graph)
 }
 

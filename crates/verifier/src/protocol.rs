@@ -3,8 +3,6 @@
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::quant::{QGraph, QTensor};
-#[allow(unused_imports)]
-use zkgrad_pcs::ProverData;
 use zkgrad_pcs::{Digest, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
