@@ -13,6 +13,8 @@ usage: python3 examples/gen_examples.py        (needs: pip install onnx numpy)
 - examples/unsupported/softsign.onnx: a model with an op zkgrad refuses (for the error path).
 - examples/two_inputs/xty.onnx and input.json: two graph inputs X, Y (4x3 each), Transpose,
   MatMul of computed matrices, Mul of two tensors, Relu, Gemm.
+- examples/two_inputs/mask.onnx: ReLU written as an exported backward pass writes its mask,
+  X * Cast(Greater(X, 0)), plus Y, then Gemm (same input file).
 """
 import json
 import os
@@ -127,6 +129,26 @@ def two_inputs(rng):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def mask_model(rng):
+    n = helper.make_node
+    w = rng.uniform(-0.5, 0.5, size=(2, 3)).astype(np.float32)
+    nodes = [
+        n("Constant", [], ["zero"], name="zero", value=numpy_helper.from_array(np.array(0.0, dtype=np.float32))),
+        n("Greater", ["X", "zero"], ["pos"], name="greater"),
+        n("Cast", ["pos"], ["mask"], name="cast", to=TensorProto.FLOAT),
+        n("Mul", ["X", "mask"], ["relu"], name="masked"),
+        n("Add", ["relu", "Y"], ["s"], name="plus_y"),
+        n("Gemm", ["s", "w"], ["output"], name="head", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "mask",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 3]),
+         helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4, 3])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [4, 2])],
+        [numpy_helper.from_array(w, "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
     rng = np.random.default_rng(0)
     model, params = seed_mlp(rng)
@@ -139,6 +161,7 @@ def main():
     save(unsupported(), os.path.join(HERE, "unsupported", "softsign.onnx"))
     rng2 = np.random.default_rng(1)
     save(two_inputs(rng2), os.path.join(HERE, "two_inputs", "xty.onnx"))
+    save(mask_model(np.random.default_rng(2)), os.path.join(HERE, "two_inputs", "mask.onnx"))
     xs = [[round(float(v), 6) for v in rng2.uniform(-1, 1, size=12)] for _ in range(2)]
     with open(os.path.join(HERE, "two_inputs", "input.json"), "w") as f:
         json.dump({"input_data": xs}, f)

@@ -354,3 +354,24 @@ fn weight_roots_are_cached_per_model_and_precision() {
     assert_eq!(verify(&[]).status.code(), Some(0));
     assert_eq!(verify(&["--no-cache"]).status.code(), Some(0));
 }
+
+#[test]
+fn relu_mask_as_exported_backward_passes_write_it() {
+    // X * Cast(Greater(X, 0)): the mask maps onto the ReLU-derivative table.
+    let d = tmpdir("mask");
+    let model = example("two_inputs/mask.onnx");
+    let o = prove(&d, &model, &example("two_inputs/input.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = run(bin()
+        .args(["verify", "--model"])
+        .arg(&model)
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    let i = run(bin().args(["inspect", "--model"]).arg(&model));
+    let text = String::from_utf8_lossy(&i.stdout);
+    assert!(
+        text.contains("Greater") && text.contains("Cast") && text.contains("status: supported"),
+        "{text}"
+    );
+}

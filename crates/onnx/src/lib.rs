@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
-use zkgrad_model::graph::{Graph, Node, Op};
+use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
 use zkgrad_model::table::ActKind;
 
 /// Why an ONNX file could not be imported.
@@ -45,6 +45,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Identity",
     "Constant",
     "Transpose",
+    "Greater",
+    "Cast",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -438,7 +440,8 @@ fn import_inner(
                 match (a, b) {
                     (Val::Value(a), Val::Value(b)) => {
                         let shape = graph.shape(a).to_vec();
-                        if graph.shape(b) != shape.as_slice() {
+                        // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same matrix.
+                        if matrix_dims(graph.shape(b)) != matrix_dims(&shape) {
                             return Err(invalid(format!(
                                 "operand shapes {:?} and {:?} differ; broadcasting is not supported yet",
                                 shape,
@@ -547,6 +550,38 @@ fn import_inner(
                 };
                 let shape = graph.shape(x).to_vec();
                 push(&mut graph, Op::Act { x, kind }, shape)
+            }
+            "Greater" => {
+                // Greater(x, 0) is the ReLU mask [x > 0] (a backward pass's ReLU derivative).
+                let x = value(0)?;
+                let c = constant(1)?;
+                if c.data.len() != 1 || c.data[0] != 0.0 {
+                    return Err(invalid(
+                        "only Greater(x, 0), the ReLU mask, is supported".into(),
+                    ));
+                }
+                let shape = graph.shape(x).to_vec();
+                push(
+                    &mut graph,
+                    Op::Act {
+                        x,
+                        kind: ActKind::ReluGrad,
+                    },
+                    shape,
+                )
+            }
+            "Cast" => {
+                // Values are numbers already (a mask is 0.0/1.0): a cast to a float type is the
+                // identity; any other target type is refused.
+                let x = value(0)?;
+                let to = attr_i("to", 0);
+                if to != 1 && to != 11 {
+                    return Err(invalid(format!(
+                        "Cast to data type {to}: only float and double are supported"
+                    )));
+                }
+                let shape = graph.shape(x).to_vec();
+                push(&mut graph, Op::View { x }, shape)
             }
             "Transpose" => {
                 let x = value(0)?;
@@ -818,6 +853,64 @@ mod tests {
         let (g, src) = import_with_sources(&b).unwrap();
         let g2 = import(&export_weights(&b, &g, &src).unwrap()).unwrap();
         assert_eq!(g.n_params(), g2.n_params());
+    }
+
+    #[test]
+    fn greater_is_the_relu_mask_only_against_zero_and_cast_only_to_floats() {
+        use onnx_protobuf::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
+        let model = |threshold: f32, to: i64| -> Vec<u8> {
+            let mut m = ModelProto::new();
+            let mut g = GraphProto::new();
+            let mut vi = ValueInfoProto::new();
+            vi.name = "x".into();
+            let dim = |v: i64| {
+                let mut d = onnx_protobuf::tensor_shape_proto::Dimension::new();
+                d.set_dim_value(v);
+                d
+            };
+            let tt = vi.type_.mut_or_insert_default().mut_tensor_type();
+            tt.elem_type = 1;
+            tt.shape.mut_or_insert_default().dim = vec![dim(1), dim(4)];
+            g.input.push(vi);
+            let mut c = TensorProto::new();
+            c.name = "zero".into();
+            c.data_type = 1;
+            c.float_data = vec![threshold];
+            g.initializer.push(c);
+            let mut gt = NodeProto::new();
+            gt.op_type = "Greater".into();
+            gt.name = "gt".into();
+            gt.input = vec!["x".into(), "zero".into()];
+            gt.output = vec!["m".into()];
+            let mut cast = NodeProto::new();
+            cast.op_type = "Cast".into();
+            cast.name = "cast".into();
+            cast.input = vec!["m".into()];
+            cast.output = vec!["y".into()];
+            let mut a = onnx_protobuf::AttributeProto::new();
+            a.name = "to".into();
+            a.i = to;
+            cast.attribute.push(a);
+            g.node = vec![gt, cast];
+            let mut out = ValueInfoProto::new();
+            out.name = "y".into();
+            g.output.push(out);
+            m.graph = protobuf::MessageField::some(g);
+            m.write_to_bytes().unwrap()
+        };
+        let g = import(&model(0.0, 1)).unwrap();
+        assert_eq!(
+            g.forward_f64(&[-1.0, 0.0, 0.5, 2.0])[g.output],
+            vec![0.0, 0.0, 1.0, 1.0]
+        );
+        assert!(matches!(
+            import(&model(0.5, 1)),
+            Err(OnnxError::Invalid { .. })
+        ));
+        assert!(matches!(
+            import(&model(0.0, 7)),
+            Err(OnnxError::Invalid { .. })
+        ));
     }
 
     #[test]
