@@ -14,8 +14,12 @@ fn main() {
     println!("| 2^n values | commit | open | verify | opening bytes |");
     println!("|---|---|---|---|---|");
     for n in [10usize, 16, 20, 22] {
-        let vals: Vec<F> = (0..1u64 << n).map(|i| F::from_u64(i.wrapping_mul(0x9e37_79b9) % 1_000_003)).collect();
-        let point: Vec<E> = (0..n).map(|i| E::from(F::from_u64(17 + 31 * i as u64))).collect();
+        let vals: Vec<F> = (0..1u64 << n)
+            .map(|i| F::from_u64(i.wrapping_mul(0x9e37_79b9) % 1_000_003))
+            .collect();
+        let point: Vec<E> = (0..n)
+            .map(|i| E::from(F::from_u64(17 + 31 * i as u64)))
+            .collect();
         let value = eval_mle_base(&vals, &point);
         let runs = if n >= 20 { 3 } else { 10 };
         let (mut tc, mut to, mut tv, mut bytes) = (f64::MAX, f64::MAX, f64::MAX, 0);
@@ -34,6 +38,9 @@ fn main() {
             verify(&pd.root, n, &point, value, &params, &mut vt).expect("honest opening verifies");
             tv = tv.min(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("| n = {n} | {tc:.2} ms | {to:.2} ms | {tv:.2} ms | {:.1} KB |", bytes as f64 / 1000.0);
+        println!(
+            "| n = {n} | {tc:.2} ms | {to:.2} ms | {tv:.2} ms | {:.1} KB |",
+            bytes as f64 / 1000.0
+        );
     }
 }

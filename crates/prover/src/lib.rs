@@ -142,9 +142,10 @@ pub fn prove(
 ) -> Result<ProveOutput, ProveError> {
     let t0 = Instant::now();
     let w = g.forward(input)?;
+    // Strict: a value outside its table is an error here, before anything is committed.
+    let mults = lookups::multiplicities(g, &w, &g.lookups(), true)?;
     let forward = t0.elapsed();
-    lookups::multiplicities(g, &w, &g.lookups(), true)?;
-    let mut out = prove_witness(g, model, w, params);
+    let mut out = prove_with(g, model, w, mults, params);
     out.timings.forward = forward;
     Ok(out)
 }
@@ -156,6 +157,19 @@ pub fn prove_witness(
     g: &QGraph,
     model: &CommittedModel,
     w: Witness,
+    params: &PcsParams,
+) -> ProveOutput {
+    // Lenient: a value outside its table is skipped, and the proof then fails.
+    let mults = lookups::multiplicities(g, &w, &g.lookups(), false).unwrap_or_default();
+    prove_with(g, model, w, mults, params)
+}
+
+/// The prover proper, given the witness and the multiplicities of its lookups.
+fn prove_with(
+    g: &QGraph,
+    model: &CommittedModel,
+    w: Witness,
+    mults: Vec<Vec<(usize, u64)>>,
     params: &PcsParams,
 ) -> ProveOutput {
     let mut timings = ProveTimings::default();
@@ -178,7 +192,6 @@ pub fn prove_witness(
     // Witness commitment: committed tensors and remainders.
     let t1 = Instant::now();
     let lookups = g.lookups();
-    let mults = lookups::multiplicities(g, &w, &lookups, false).unwrap_or_default();
     let wl = g.witness_layout();
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
     for (what, log, block) in &wl.blocks {
