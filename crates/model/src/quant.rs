@@ -293,6 +293,27 @@ pub enum MatRhs {
 }
 
 impl QOp {
+    /// The op's tag in a circuit description (`QGraph::describe`, `QGraph::from_description`).
+    pub fn code(&self) -> u8 {
+        match self {
+            QOp::Gemm { .. } => 1,
+            QOp::Add { .. } => 2,
+            QOp::Sub { .. } => 3,
+            QOp::Scale { .. } => 4,
+            QOp::Requant { .. } => 5,
+            QOp::Act { .. } => 6,
+            QOp::Mul { .. } => 7,
+            QOp::Input { .. } => 8,
+            QOp::MatMul { .. } => 9,
+            QOp::Transpose { .. } => 10,
+            QOp::RowSum { .. } => 11,
+            QOp::Update { .. } => 12,
+            QOp::LogSumExp { .. } => 13,
+            QOp::Broadcast { .. } => 14,
+            QOp::AddConst { .. } => 15,
+        }
+    }
+
     /// Whether a claim on this op's output is reduced to claims on its inputs (the linear and
     /// product ops). Requantizations check themselves at a point of their own; activations are
     /// checked by lookups.
@@ -1052,6 +1073,7 @@ impl QGraph {
         }
         w.u32(self.nodes.len() as u32);
         for n in &self.nodes {
+            w.u8(n.op.code());
             match &n.op {
                 QOp::Gemm {
                     x,
@@ -1059,84 +1081,43 @@ impl QGraph {
                     bias,
                     bias_shift,
                 } => {
-                    w.u8(1);
                     w.u64(*x as u64);
                     w.u64(*wi as u64);
                     w.u64(bias.map_or(u64::MAX, |b| b as u64));
                     w.u32(*bias_shift);
                 }
-                QOp::Add { a, b } => {
-                    w.u8(2);
+                QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => {
                     w.u64(*a as u64);
                     w.u64(*b as u64);
                 }
-                QOp::Sub { a, b } => {
-                    w.u8(3);
-                    w.u64(*a as u64);
-                    w.u64(*b as u64);
-                }
-                QOp::Mul { a, b } => {
-                    w.u8(7);
-                    w.u64(*a as u64);
-                    w.u64(*b as u64);
-                }
-                QOp::Input { index } => {
-                    w.u8(8);
-                    w.u64(*index as u64);
-                }
+                QOp::Transpose { x }
+                | QOp::RowSum { x }
+                | QOp::LogSumExp { x }
+                | QOp::Broadcast { x } => w.u64(*x as u64),
+                QOp::Input { index } => w.u64(*index as u64),
                 QOp::MatMul { a, b } => {
-                    w.u8(9);
                     w.u64(*a as u64);
-                    match b {
-                        MatRhs::Tensor(t) => {
-                            w.u8(0);
-                            w.u64(*t as u64);
-                        }
-                        MatRhs::Weight(i) => {
-                            w.u8(1);
-                            w.u64(*i as u64);
-                        }
-                    }
-                }
-                QOp::Transpose { x } => {
-                    w.u8(10);
-                    w.u64(*x as u64);
-                }
-                QOp::RowSum { x } => {
-                    w.u8(11);
-                    w.u64(*x as u64);
+                    let (tag, i) = match b {
+                        MatRhs::Tensor(t) => (0, *t),
+                        MatRhs::Weight(i) => (1, *i),
+                    };
+                    w.u8(tag);
+                    w.u64(i as u64);
                 }
                 QOp::Update { w: wi, u, bits } => {
-                    w.u8(12);
                     w.u64(*wi as u64);
                     w.u64(*u as u64);
                     w.u32(*bits);
                 }
-                QOp::LogSumExp { x } => {
-                    w.u8(13);
-                    w.u64(*x as u64);
-                }
-                QOp::Broadcast { x } => {
-                    w.u8(14);
-                    w.u64(*x as u64);
-                }
-                QOp::AddConst { x, c } => {
-                    w.u8(15);
-                    w.u64(*x as u64);
-                    w.u64(*c as u64);
-                }
-                QOp::Scale { x, c } => {
-                    w.u8(4);
+                QOp::AddConst { x, c } | QOp::Scale { x, c } => {
                     w.u64(*x as u64);
                     w.u64(*c as u64);
                 }
                 QOp::Requant { x, shift } => {
-                    w.u8(5);
                     w.u64(*x as u64);
                     w.u32(*shift);
                 }
                 QOp::Act { x, kind, table } => {
-                    w.u8(6);
                     w.u64(*x as u64);
                     w.u8(kind.code());
                     w.u64(*table as u64);
