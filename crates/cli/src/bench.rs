@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use zkgrad_model::table::ActKind;
 use zkgrad_model::zoo;
-use zkgrad_model::{Graph, Op, QConfig, QGraph};
+use zkgrad_model::{Graph, QConfig, QGraph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{verify, ProofFile};
@@ -154,6 +154,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Where a proof's time went, in milliseconds.
+fn phases(t: &zkgrad_prover::ProveTimings) -> Value {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    json!({
+        "forward_ms": ms(t.forward),
+        "commit_ms": ms(t.commit),
+        "lookups_ms": ms(t.lookups),
+        "layers_ms": ms(t.layers),
+        "openings_ms": ms(t.openings),
+    })
+}
+
 /// Proves and verifies `runs` times; the median times, the last proof and its bytes.
 fn measure(
     q: &QGraph,
@@ -184,7 +196,7 @@ fn measure(
 }
 
 fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
-    use zkgrad_model::train::{sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
+    use zkgrad_model::train::{parameter_updates, sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
     let graph = (w.build)();
     let (n_in, n_out) = (
         graph.n_inputs(),
@@ -229,41 +241,17 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
     let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
     let scale = (1u64 << cfg.weight_frac) as f64;
-    let updated: std::collections::HashMap<usize, usize> =
-        q.updates().into_iter().map(|(n, w)| (w, n)).collect();
     let (mut kept, mut moved, mut max_err, mut max_upd) = (0usize, 0usize, 0.0f64, 0.0f64);
-    let mut wi = 0;
-    for (n0, n1) in graph.nodes.iter().zip(&after.nodes) {
-        let (
-            Op::Linear {
-                w: w0, bias: b0, ..
-            },
-            Op::Linear {
-                w: w1, bias: b1, ..
-            },
-        ) = (&n0.op, &n1.op)
-        else {
-            continue;
-        };
-        let mut pairs = vec![(w0, w1)];
-        if let (Some(b0), Some(b1)) = (b0, b1) {
-            pairs.push((b0, b1));
-        }
-        for (f0, f1) in pairs {
-            let q_after = &out.witness.values[updated[&wi] + 1];
-            let q_before = &q.weights[wi].data;
-            for i in 0..f0.len() {
-                let (df, dq) = (f1[i] - f0[i], (q_after[i] - q_before[i]) as f64 / scale);
-                max_err = max_err.max((q_after[i] as f64 / scale - f1[i]).abs());
-                max_upd = max_upd.max(df.abs());
-                if df.abs() > 1.0 / scale {
-                    moved += 1;
-                    if dq != 0.0 && dq.signum() == df.signum() {
-                        kept += 1;
-                    }
-                }
+    for p in parameter_updates(&graph, &after, &q, &out.witness) {
+        let df = p.float_after - p.float_before;
+        let dq = (p.quant_after - p.quant_before) as f64 / scale;
+        max_err = max_err.max((p.quant_after as f64 / scale - p.float_after).abs());
+        max_upd = max_upd.max(df.abs());
+        if df.abs() > 1.0 / scale {
+            moved += 1;
+            if dq != 0.0 && dq.signum() == df.signum() {
+                kept += 1;
             }
-            wi += 1;
         }
     }
     Ok(json!({
@@ -277,13 +265,7 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         "peak_rss_mb": peak_rss_mb(),
         "max_abs_error": max_err,
         "max_abs_output": max_upd,
-        "prove_phases": {
-            "forward_ms": out.timings.forward.as_secs_f64() * 1e3,
-            "commit_ms": out.timings.commit.as_secs_f64() * 1e3,
-            "lookups_ms": out.timings.lookups.as_secs_f64() * 1e3,
-            "layers_ms": out.timings.layers.as_secs_f64() * 1e3,
-            "openings_ms": out.timings.openings.as_secs_f64() * 1e3,
-        },
+        "prove_phases": phases(&out.timings),
         "updates_kept": kept,
         "updates_moved": moved,
         "act_frac": cfg.act_frac,
@@ -317,9 +299,7 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         })
         .collect::<Result<_>>()?;
     let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &xq, &params, runs)?;
-    let tm = &out.timings;
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    let phases = json!({"forward_ms": ms(tm.forward), "commit_ms": ms(tm.commit), "lookups_ms": ms(tm.lookups), "layers_ms": ms(tm.layers), "openings_ms": ms(tm.openings)});
+    let phases = phases(&out.timings);
     let proof = out.proof;
     let float = graph.forward_f64(&x);
     let fy = &float[graph.output];

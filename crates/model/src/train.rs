@@ -572,3 +572,62 @@ pub fn sgd_step_f64(graph: &Graph, x: &[f64], y: &[f64], spec: &SgdSpec) -> (Gra
     }
     (new, loss)
 }
+
+/// One parameter before and after a step: in f64 SGD, and as the circuit computed it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamUpdate {
+    pub float_before: f64,
+    pub float_after: f64,
+    /// At 2^-weight_frac.
+    pub quant_before: i64,
+    pub quant_after: i64,
+}
+
+/// Pairs every parameter of the step circuit `q` (run as `witness`) with the same parameter of
+/// f64 SGD (`before` → `after`, from [`sgd_step_f64`]), in weight order: each Linear layer's
+/// weights, then its bias.
+pub fn parameter_updates(
+    before: &Graph,
+    after: &Graph,
+    q: &QGraph,
+    witness: &crate::quant::Witness,
+) -> Vec<ParamUpdate> {
+    let updated: std::collections::HashMap<usize, usize> =
+        q.updates().into_iter().map(|(n, w)| (w, n)).collect();
+    let mut out = Vec::new();
+    let mut wi = 0;
+    for (n0, n1) in before.nodes.iter().zip(&after.nodes) {
+        let (
+            Op::Linear {
+                w: w0, bias: b0, ..
+            },
+            Op::Linear {
+                w: w1, bias: b1, ..
+            },
+        ) = (&n0.op, &n1.op)
+        else {
+            continue;
+        };
+        let mut tensors = vec![(w0, w1)];
+        if let (Some(b0), Some(b1)) = (b0, b1) {
+            tensors.push((b0, b1));
+        }
+        for (f0, f1) in tensors {
+            let (Some(&node), Some(wt)) = (updated.get(&wi), q.weights.get(wi)) else {
+                wi += 1;
+                continue;
+            };
+            let q_after = &witness.values[node + 1];
+            for i in 0..f0.len() {
+                out.push(ParamUpdate {
+                    float_before: f0[i],
+                    float_after: f1[i],
+                    quant_before: wt.data[i],
+                    quant_after: q_after[i],
+                });
+            }
+            wi += 1;
+        }
+    }
+    out
+}
