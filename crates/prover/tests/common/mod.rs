@@ -161,6 +161,32 @@ pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
     }
 }
 
+/// Verifies a proof against the setup's circuit.
+pub fn check(
+    s: &Setup,
+    p: &zkgrad_verifier::ProofFile,
+) -> Result<zkgrad_verifier::Verified, zkgrad_verifier::VerifyError> {
+    zkgrad_verifier::verify(
+        &s.q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params(),
+    )
+}
+
+/// Largest |proven output − f64 output| of a proof of the setup's input.
+pub fn max_output_error(s: &Setup, p: &zkgrad_verifier::ProofFile) -> f64 {
+    let float = s.graph.forward_f64(&s.input_f);
+    let scale = (1u64 << s.q.output_tensor().frac) as f64;
+    p.output
+        .iter()
+        .zip(&float[s.graph.output])
+        .map(|(q, f)| (*q as f64 / scale - f).abs())
+        .fold(0.0, f64::max)
+}
+
 pub fn prove_ok(s: &Setup) -> ProveOutput {
     prove(&s.q, &s.model, &s.input, &small_params()).unwrap()
 }
@@ -212,15 +238,7 @@ pub fn perturbations_rejected_public(s: &Setup) {
                     };
                     let Ok(w) = w else { continue };
                     let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &small_params()).proof;
-                    let ok = zkgrad_verifier::verify(
-                        &s.q,
-                        &p.weight_root,
-                        &p.input,
-                        &p.output,
-                        &p.body,
-                        &small_params(),
-                    )
-                    .is_ok();
+                    let ok = check(s, &p).is_ok();
                     assert!(
                         !ok,
                         "cheating prover accepted: {} {delta:+} rem={rem} propagate={propagate}",
