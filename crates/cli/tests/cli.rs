@@ -30,6 +30,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn verify(model: impl AsRef<Path>, proof: impl AsRef<Path>) -> Output {
+    run(bin()
+        .args(["verify", "--model"])
+        .arg(model.as_ref())
+        .arg("--proof")
+        .arg(proof.as_ref()))
+}
+
 fn prove(dir: &Path, model: &Path, input: &Path) -> Output {
     run(bin()
         .args(["prove", "--model"])
@@ -51,11 +59,7 @@ fn prove_verify_commit_and_inspect_the_example() {
         serde_json::from_slice(&std::fs::read(d.join("out.json")).unwrap()).unwrap();
     assert_eq!(out["output_data"][0].as_array().unwrap().len(), 2);
 
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(example("mlp/mlp.onnx"))
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let v = verify(example("mlp/mlp.onnx"), d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     let so = String::from_utf8_lossy(&v.stdout);
     assert!(so.starts_with("verified"));
@@ -126,18 +130,10 @@ fn the_matmul_variant_proves_too() {
         &example("mlp/input.json"),
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(example("mlp/mlp_matmul.onnx"))
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let v = verify(example("mlp/mlp_matmul.onnx"), d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(0));
     // ... and is rejected against the other model.
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(example("mlp/mlp.onnx"))
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let v = verify(example("mlp/mlp.onnx"), d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(1));
 }
 
@@ -237,32 +233,26 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
         .status
         .success());
     let good = std::fs::read(d.join("p.zkp")).unwrap();
-    let verify = |p: &Path| {
-        run(bin()
-            .args(["verify", "--model"])
-            .arg(&model)
-            .arg("--proof")
-            .arg(p))
-    };
+    let check = |p: &Path| verify(&model, p);
     let bad = d.join("bad.zkp");
     std::fs::write(&bad, &good[..good.len() / 2]).unwrap();
-    assert_eq!(verify(&bad).status.code(), Some(2));
+    assert_eq!(check(&bad).status.code(), Some(2));
     std::fs::write(&bad, b"definitely not a proof").unwrap();
-    let o = verify(&bad);
+    let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a zkgrad proof"));
     let mut v2 = good.clone();
     v2[8] = 2;
     std::fs::write(&bad, &v2).unwrap();
-    let o = verify(&bad);
+    let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unsupported proof version 2"));
-    assert_eq!(verify(&d.join("nope.zkp")).status.code(), Some(2));
+    assert_eq!(check(&d.join("nope.zkp")).status.code(), Some(2));
     let mut t = good.clone();
     let last = t.len() - 1;
     t[last] ^= 1;
     std::fs::write(&bad, &t).unwrap();
-    assert_eq!(verify(&bad).status.code(), Some(1));
+    assert_eq!(check(&bad).status.code(), Some(1));
 }
 
 /// The golden proof freezes format version 1: this build must verify it. A later build that
@@ -273,11 +263,7 @@ fn golden_proof_fixture_v1_still_verifies() {
     let bytes = std::fs::read(&fixture).unwrap();
     assert_eq!(&bytes[..8], b"ZKGRADPF");
     assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(example("mlp/mlp.onnx"))
-        .arg("--proof")
-        .arg(&fixture));
+    let v = verify(example("mlp/mlp.onnx"), &fixture);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     // Proving is deterministic: the same model and input give the same bytes.
     let d = tmpdir("golden");
@@ -299,11 +285,7 @@ fn two_input_model_with_transpose_and_matrix_products() {
     let model = example("two_inputs/xty.onnx");
     let o = prove(&d, &model, &example("two_inputs/input.json"));
     assert!(o.status.success(), "{}", stderr(&o));
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(&model)
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let v = verify(&model, d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     // One array per graph input: a wrong count or length is refused.
     let bad = d.join("bad.json");
@@ -362,11 +344,7 @@ fn relu_mask_as_exported_backward_passes_write_it() {
     let model = example("two_inputs/mask.onnx");
     let o = prove(&d, &model, &example("two_inputs/input.json"));
     assert!(o.status.success(), "{}", stderr(&o));
-    let v = run(bin()
-        .args(["verify", "--model"])
-        .arg(&model)
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let v = verify(&model, d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     let i = run(bin().args(["inspect", "--model"]).arg(&model));
     let text = String::from_utf8_lossy(&i.stdout);
