@@ -141,22 +141,45 @@ pub fn identity_eval(point: &[E]) -> E {
 /// Evaluates at `x` the unique polynomial of degree `< evals.len()` with `p(i) = evals[i]`.
 pub fn interpolate_at(evals: &[E], x: E) -> E {
     let n = evals.len();
+    let weights = lagrange_weights(n);
     let mut acc = E::ZERO;
     for i in 0..n {
         let mut num = E::ONE;
-        let mut den = F::ONE;
         for j in 0..n {
             if i != j {
                 num *= x - E::from(F::from_u64(j as u64));
-                den *= F::from_u64(i as u64) - F::from_u64(j as u64);
             }
         }
-        let Some(inv) = den.try_inverse() else {
-            continue;
-        };
-        acc += evals.get(i).copied().unwrap_or(E::ZERO) * num * E::from(inv);
+        let w = weights.get(i).copied().unwrap_or(F::ZERO);
+        acc += evals.get(i).copied().unwrap_or(E::ZERO) * num * E::from(w);
     }
     acc
+}
+
+/// Nodes up to which the Lagrange weights are precomputed (sumchecks here have degree ≤ 3).
+const MAX_PRECOMPUTED_NODES: usize = 8;
+
+/// `1 / Π_{j≠i} (i − j)` for the nodes `0..n`: constants, computed once for small `n` (every
+/// sumcheck round interpolates), on the fly otherwise.
+fn lagrange_weights(n: usize) -> std::borrow::Cow<'static, [F]> {
+    static TABLE: std::sync::OnceLock<Vec<Vec<F>>> = std::sync::OnceLock::new();
+    let compute = |n: usize| -> Vec<F> {
+        (0..n)
+            .map(|i| {
+                let den = (0..n).filter(|&j| j != i).fold(F::ONE, |d, j| {
+                    d * (F::from_u64(i as u64) - F::from_u64(j as u64))
+                });
+                den.try_inverse().unwrap_or(F::ZERO)
+            })
+            .collect()
+    };
+    if n <= MAX_PRECOMPUTED_NODES {
+        let table = TABLE.get_or_init(|| (0..=MAX_PRECOMPUTED_NODES).map(compute).collect());
+        if let Some(w) = table.get(n) {
+            return std::borrow::Cow::Borrowed(w.as_slice());
+        }
+    }
+    std::borrow::Cow::Owned(compute(n))
 }
 
 /// Number of variables of a table holding `n` values: `ceil(log2(n))` (0 for n ≤ 1).
@@ -218,6 +241,20 @@ mod tests {
             .map(|(i, v)| *v * F::from_u64(i as u64))
             .sum();
         assert_eq!(identity_eval(&p), direct);
+    }
+
+    #[test]
+    fn interpolation_past_the_precomputed_weights() {
+        // A degree-9 polynomial: 10 nodes, more than are precomputed, so the weights are computed
+        // on the fly.
+        let poly = |t: E| {
+            (1..=10u64)
+                .rev()
+                .fold(E::ZERO, |acc, k| acc * t + E::from(F::from_u64(k)))
+        };
+        let evals: Vec<E> = (0..10u64).map(|t| poly(E::from(F::from_u64(t)))).collect();
+        let x = E::from(F::from_u64(12));
+        assert_eq!(interpolate_at(&evals, x), poly(x));
     }
 
     #[test]
