@@ -201,17 +201,23 @@ pub fn verify(
             source,
         };
         // The table side, Σ_j m_j / (α − t_j), from the sparse multiplicities.
-        let mut table_side = E::ZERO;
-        for &(j, m) in entries {
-            let Some(inv) = (alpha - table.entry(j, bits, gamma)).try_inverse() else {
-                return Err(VerifyError::Lookup {
-                    table: ti,
-                    name,
-                    why: "zero denominator",
-                });
-            };
-            table_side += inv * E::from(F::from_u64(m));
+        let dens: Vec<E> = entries
+            .iter()
+            .map(|&(j, _)| alpha - table.entry(j, bits, gamma))
+            .collect();
+        // Checked first: batch inversion (one inversion for all entries) panics on a zero.
+        if dens.contains(&E::ZERO) {
+            return Err(VerifyError::Lookup {
+                table: ti,
+                name,
+                why: "zero denominator",
+            });
         }
+        let table_side: E = p3_field::batch_multiplicative_inverse(&dens)
+            .iter()
+            .zip(entries)
+            .map(|(inv, &(_, m))| *inv * E::from(F::from_u64(m)))
+            .sum();
         let mut sum = E::ZERO;
         for l in lookups.iter().filter(|l| l.table == ti) {
             let shape = g.operand_tensor(l.a).clone();
