@@ -8,6 +8,7 @@
 
 use zkgrad_field::codec::{CodecError, Reader};
 
+use crate::index_map::{AxisMap, IndexMap, MAX_RANK};
 use crate::quant::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
 use crate::table::{ActKind, TableKind};
 
@@ -301,6 +302,48 @@ impl QGraph {
                         _ => return bad(format!("node {ni}: activation does not match its table")),
                     }
                     QOp::Act { x, kind, table }
+                }
+                16 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let read_shape = |r: &mut Reader| -> Result<Vec<usize>, DescError> {
+                        let rank = r.u8()? as usize;
+                        if rank == 0 || rank > MAX_RANK {
+                            return bad(format!("node {ni}: index map rank {rank}"));
+                        }
+                        (0..rank)
+                            .map(|_| {
+                                let d = r.u64()?;
+                                if d == 0 || d > MAX_TENSOR as u64 {
+                                    return bad(format!("node {ni}: index map dimension {d}"));
+                                }
+                                Ok(d as usize)
+                            })
+                            .collect()
+                    };
+                    let in_shape = read_shape(&mut r)?;
+                    let out_shape = read_shape(&mut r)?;
+                    let mut axes = Vec::with_capacity(in_shape.len());
+                    for _ in 0..in_shape.len() {
+                        axes.push(AxisMap {
+                            out_axis: r.u8()? as usize,
+                            step: r.u64()? as i64,
+                            offset: r.u64()? as i64,
+                        });
+                    }
+                    let map = IndexMap {
+                        in_shape,
+                        out_shape,
+                        axes,
+                    };
+                    if let Err(why) = map.validate(MAX_TENSOR) {
+                        return bad(format!("node {ni}: {why}"));
+                    }
+                    match (shape(x), o) {
+                        (Some(xs), Some(os))
+                            if map.in_len() == xs.0 * xs.1 && map.out_len() == os.0 * os.1 => {}
+                        _ => return bad(format!("node {ni}: index map sizes do not agree")),
+                    }
+                    QOp::Gather { x, map }
                 }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };

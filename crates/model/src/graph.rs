@@ -6,6 +6,7 @@
 //! Nodes are in topological order. Every shape is kept in full; the quantized graph views each
 //! tensor as a matrix `[rows, cols]` with `cols` the last dimension.
 
+use crate::index_map::IndexMap;
 use crate::table::ActKind;
 
 /// One float op. Weights live inline (they are the model's initializers).
@@ -39,6 +40,9 @@ pub enum Op {
     Transpose { x: usize },
     /// `out[0, c] = Σ_r x[r, c]`.
     RowSum { x: usize },
+    /// `out[j] = x[π(j)]` (0 where `π(j)` is undefined): Slice, Pad, Concat's parts, N-D
+    /// Transpose, broadcasting, reshapes that move the last dimension.
+    Gather { x: usize, map: IndexMap },
 }
 
 impl Op {
@@ -49,7 +53,8 @@ impl Op {
             | Op::Act { x, .. }
             | Op::View { x }
             | Op::Transpose { x }
-            | Op::RowSum { x } => vec![*x],
+            | Op::RowSum { x }
+            | Op::Gather { x, .. } => vec![*x],
             Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } | Op::MatMul { a, b } => {
                 vec![*a, *b]
             }
@@ -72,6 +77,9 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     /// The value that is the graph's output.
     pub output: usize,
+    /// A graph with several outputs proves their concatenation (each flattened, in order) as
+    /// one output; this names the parts and their shapes (empty for a single output).
+    pub output_parts: Vec<(String, Vec<usize>)>,
 }
 
 /// The matrix view of a shape: `cols` is the last dimension, `rows` the product of the rest.
@@ -168,6 +176,7 @@ impl Graph {
                     let (r, c) = matrix_dims(self.shape(*x));
                     (0..r * c).map(|i| xv[(i % r) * c + i / r]).collect()
                 }
+                Op::Gather { x, map } => map.apply(&get(*x)),
                 Op::RowSum { x } => {
                     let xv = get(*x);
                     let (r, c) = matrix_dims(self.shape(*x));

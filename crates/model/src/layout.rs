@@ -243,7 +243,8 @@ impl QGraph {
                 | QOp::Transpose { .. }
                 | QOp::RowSum { .. }
                 | QOp::Broadcast { .. }
-                | QOp::AddConst { .. } => {}
+                | QOp::AddConst { .. }
+                | QOp::Gather { .. } => {}
             }
         }
         p

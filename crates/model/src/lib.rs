@@ -11,6 +11,7 @@
 
 pub mod describe;
 pub mod graph;
+pub mod index_map;
 pub mod layout;
 pub mod quant;
 pub mod table;

@@ -12,6 +12,7 @@
 //! commitment is a fingerprint of the model alone.
 
 use crate::graph::{matrix_dims, Graph, Op};
+use crate::index_map::IndexMap;
 use crate::table::{ActKind, TableKind};
 use zkgrad_field::codec::Writer;
 
@@ -98,6 +99,10 @@ impl QTensor {
     }
     pub fn log_size(&self) -> usize {
         self.log_rows() + self.log_cols()
+    }
+    /// Where flat row-major index `i` lies in the padded layout.
+    pub fn pad_index(&self, i: usize) -> usize {
+        ((i / self.cols.max(1)) << self.log_cols()) | (i % self.cols.max(1))
     }
     /// The values laid out row-major with rows and columns padded to powers of two.
     pub fn pad<T: Copy + Default>(&self, vals: &[T]) -> Vec<T> {
@@ -189,6 +194,12 @@ pub enum QOp {
         x: usize,
         kind: ActKind,
         table: usize,
+    },
+    /// `out[j] = x[π(j)]` over flat row-major indices, 0 where `π(j)` is undefined
+    /// ([`IndexMap`]).
+    Gather {
+        x: usize,
+        map: IndexMap,
     },
 }
 
@@ -311,6 +322,7 @@ impl QOp {
             QOp::LogSumExp { .. } => 13,
             QOp::Broadcast { .. } => 14,
             QOp::AddConst { .. } => 15,
+            QOp::Gather { .. } => 16,
         }
     }
 
@@ -328,7 +340,8 @@ impl QOp {
             | QOp::Transpose { .. }
             | QOp::RowSum { .. }
             | QOp::Broadcast { .. }
-            | QOp::AddConst { .. } => true,
+            | QOp::AddConst { .. }
+            | QOp::Gather { .. } => true,
             QOp::Requant { .. }
             | QOp::Act { .. }
             | QOp::Input { .. }
@@ -591,21 +604,36 @@ impl QGraph {
                     )
                 }
                 Op::Transpose { x } => g.push(&name, QOp::Transpose { x: map[*x] }, rows, cols, fa),
+                Op::Gather { x, map: im } => {
+                    let xt = map[*x];
+                    if im.in_len() != g.tensors[xt].len() || im.out_len() != rows * cols {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: "index map sizes do not match its tensors".into(),
+                        });
+                    }
+                    g.push(
+                        &name,
+                        QOp::Gather {
+                            x: xt,
+                            map: im.clone(),
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
                 Op::RowSum { x } => g.push(&name, QOp::RowSum { x: map[*x] }, rows, cols, fa),
                 Op::View { x } => {
                     let xt = map[*x];
                     let src = &g.tensors[xt];
-                    if (src.rows, src.cols) != (rows, cols) {
-                        return Err(QuantError::Unsupported {
-                            node: name,
-                            why: format!(
-                                "reshape from [{}, {}] to [{rows}, {cols}] changes the last dimension; \
-                                 only reshapes that keep it are supported yet",
-                                src.rows, src.cols
-                            ),
-                        });
+                    if (src.rows, src.cols) == (rows, cols) {
+                        xt
+                    } else {
+                        // The row-major values stay; their padded layout moves.
+                        let im = IndexMap::reshape(rows * cols);
+                        g.push(&name, QOp::Gather { x: xt, map: im }, rows, cols, fa)
                     }
-                    xt
                 }
             };
             map.push(t);
@@ -947,6 +975,7 @@ impl QGraph {
                         .collect()
                 }
                 QOp::AddConst { x, c } => values[*x].iter().map(|v| v + c).collect(),
+                QOp::Gather { x, map } => map.apply(&values[*x]),
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
@@ -1122,6 +1151,20 @@ impl QGraph {
                     w.u8(kind.code());
                     w.u64(*table as u64);
                 }
+                QOp::Gather { x, map } => {
+                    w.u64(*x as u64);
+                    for shape in [&map.in_shape, &map.out_shape] {
+                        w.u8(shape.len() as u8);
+                        for &d in shape.iter() {
+                            w.u64(d as u64);
+                        }
+                    }
+                    for a in &map.axes {
+                        w.u8(a.out_axis as u8);
+                        w.u64(a.step as u64);
+                        w.u64(a.offset as u64);
+                    }
+                }
             }
         }
         w.u64(self.output as u64);
@@ -1168,6 +1211,7 @@ mod tests {
                 },
             ],
             output: 3,
+            output_parts: Vec::new(),
         }
     }
 

@@ -53,6 +53,7 @@ pub fn mlp(dims: &[usize], act: ActKind, seed: u64) -> Graph {
         input_shape: vec![1, dims[0]],
         nodes,
         output: x,
+        output_parts: Vec::new(),
     }
 }
 

@@ -241,6 +241,7 @@ fn import_inner(
         input_shape: shape_of(input)?,
         nodes: Vec::new(),
         output: 0,
+        output_parts: Vec::new(),
     };
     names.insert(input.name.clone(), Val::Value(0));
     // Further graph inputs become Input nodes; the public input is all of them, in order.

@@ -214,6 +214,31 @@ pub(crate) fn prove_nodes(
                     claims.on_tensor(*b, rho);
                 }
             }
+            QOp::Gather { x, map } => {
+                // õut(r) = Σ_i w_r(i)·x̃(i) with w_r(i) = Σ_{π(j) = i} eq(r, j): degree 2 over
+                // x's variables; the verifier evaluates w̃_r at the end point itself.
+                let xt = &g.tensors[*x];
+                let src = map.sources();
+                let xpad: Vec<E> = padded(g, w, Operand::Tensor(*x))
+                    .into_iter()
+                    .map(E::from)
+                    .collect();
+                for r in pending {
+                    let eq = eq_table(&r);
+                    let mut wt = vec![E::ZERO; xpad.len()];
+                    for (j, s) in src.iter().enumerate() {
+                        if let Some(i) = s {
+                            wt[xt.pad_index(*i)] += eq[ot.pad_index(j)];
+                        }
+                    }
+                    let claim: E = wt.iter().zip(&xpad).map(|(a, b)| *a * *b).sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![wt, xpad.clone()], 2, |v: &[E]| v[0] * v[1]);
+                    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    t.write_e(b"gather/x", oracle.final_values()[1]);
+                    claims.on_tensor(*x, rho);
+                }
+            }
             QOp::Scale { x, c } => {
                 if *c != 0 {
                     for r in pending {

@@ -189,3 +189,59 @@ proptest! {
         prop_assert!(!training_accepted(&p.to_bytes()));
     }
 }
+
+/// Index maps (Slice, Pad, Transpose, reshape, broadcast, Concat) through the commitment path.
+fn layout_fixture() -> &'static (Vec<u8>, [u8; 32]) {
+    static F: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
+    F.get_or_init(|| {
+        let s = setup(layout_ops(), 12, 5);
+        let p = prove_ok(&s).proof;
+        let c = model_commitment(&p.circuit, &p.weight_root);
+        (p.to_bytes(), c)
+    })
+}
+
+fn layout_accepted(bytes: &[u8]) -> bool {
+    let (_, c) = layout_fixture();
+    ProofFile::from_bytes(bytes)
+        .is_ok_and(|p| verify_with_commitment(&p, c, &small_params()).is_ok())
+}
+
+#[test]
+fn honest_layout_proof_is_accepted_by_commitment() {
+    assert!(layout_accepted(&layout_fixture().0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_layout_proofs_are_rejected(ms in proptest::collection::vec(mutation(), 1..3)) {
+        let mut b = layout_fixture().0.clone();
+        let mut changed = false;
+        for m in &ms {
+            changed |= apply(&mut b, m);
+        }
+        prop_assume!(changed && b != layout_fixture().0);
+        prop_assert!(!layout_accepted(&b));
+    }
+
+    #[test]
+    fn mutated_layout_circuit_descriptions_never_panic(pos in any::<usize>(), mask in 1u8..=255) {
+        let mut p = ProofFile::from_bytes(&layout_fixture().0).unwrap();
+        let i = pos % p.circuit.len();
+        p.circuit[i] ^= mask;
+        if let Ok(g) = zkgrad_model::QGraph::from_description(&p.circuit) {
+            // Small enough to expand: a decoded map must not panic either.
+            for n in &g.nodes {
+                if let zkgrad_model::QOp::Gather { map, .. } = &n.op {
+                    if map.out_len() < 1 << 16 {
+                        let _ = map.sources();
+                    }
+                }
+            }
+            let _ = (g.lookups(), g.witness_layout(), g.decompositions());
+        }
+        prop_assert!(!layout_accepted(&p.to_bytes()));
+    }
+}

@@ -25,3 +25,14 @@ fn matrix_ops_prove_and_verify_and_match_the_float_model() {
     let err = max_output_error(&s, &p);
     assert!(err < 0.01, "{err}");
 }
+
+#[test]
+fn layout_ops_prove_and_verify_and_match_the_float_model() {
+    let s = setup(layout_ops(), 16, 5);
+    let p = prove_ok(&s).proof;
+    check(&s, &p).unwrap();
+    let err = max_output_error(&s, &p);
+    assert!(err < 1e-3, "{err}");
+    // The layout really moved values: the output is not a prefix of the input.
+    assert_ne!(&p.output[..4], &s.input[..4]);
+}

@@ -124,6 +124,7 @@ fn tiny() -> Setup {
             },
         ],
         output: 3,
+        output_parts: Vec::new(),
     };
     setup(g, 5, 3)
 }
@@ -302,4 +303,34 @@ fn output_that_is_a_huge_field_element_is_rejected() {
     );
     let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
     assert!(check(&s, &p).is_err(), "a forged huge output was accepted");
+}
+
+#[test]
+fn cheating_prover_off_by_one_in_layout_ops_is_rejected() {
+    let s = setup(layout_ops(), 12, 5);
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn proof_checked_against_another_index_map_is_rejected() {
+    use zkgrad_model::index_map::IndexMap;
+    use zkgrad_model::Op;
+    let s = setup(layout_ops(), 12, 5);
+    let p = prove_ok(&s).proof;
+    // The same graph with the slice's offset moved: another circuit, another protocol id.
+    let mut other = s.graph.clone();
+    other.nodes[0].op = Op::Gather {
+        x: 0,
+        map: IndexMap::aligned(&[2, 3, 4], &[2, 2, 2], &[1, 1, 2], &[0, 1, 1]),
+    };
+    let q = zkgrad_model::QGraph::from_graph(&other, s.q.config).unwrap();
+    assert!(zkgrad_verifier::verify(
+        &q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &small_params()
+    )
+    .is_err());
 }

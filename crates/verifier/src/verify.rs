@@ -21,7 +21,7 @@ use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, PrimeField64, E, 
 use zkgrad_model::layout::{CommitRef, Operand, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
-use zkgrad_poly::prefix_indicator_eval;
+use zkgrad_poly::{eq_table, prefix_indicator_eval};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
 
 use crate::error::VerifyError;
@@ -454,6 +454,34 @@ pub fn verify(
                     }
                     claims.on_tensor(*a, sub.point.clone(), av)?;
                     claims.on_tensor(*b, sub.point, bv)?;
+                }
+            }
+            QOp::Gather { x, map } => {
+                // v = Σ_i w_r(i)·x̃(i), w̃_r(ρ) = Σ_j eq(r, j)·eq(ρ, π(j)) (index_map.rs).
+                let xt = &g.tensors[*x];
+                let src = map.sources();
+                for (r, v) in pending {
+                    let sub =
+                        zkgrad_sumcheck::verify(v, xt.log_size(), 2, &mut t).map_err(|source| {
+                            VerifyError::NodeSumcheck {
+                                node: node.name.clone(),
+                                source,
+                            }
+                        })?;
+                    let xv = t.read_e(b"gather/x")?;
+                    let (eq_r, eq_rho) = (eq_table(&r), eq_table(&sub.point));
+                    let wv: E = src
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, s)| {
+                            let i = (*s)?;
+                            Some(*eq_r.get(ot.pad_index(j))? * *eq_rho.get(xt.pad_index(i))?)
+                        })
+                        .sum();
+                    if sub.value != wv * xv {
+                        return Err(node_err("index map sumcheck does not close"));
+                    }
+                    claims.on_tensor(*x, sub.point, xv)?;
                 }
             }
             QOp::Scale { x, c } => {

@@ -66,6 +66,7 @@ pub fn seed_mlp() -> Graph {
             linear("fc3", 4, 8, 2, 3),
         ],
         output: 5,
+        output_parts: Vec::new(),
     }
 }
 
@@ -97,6 +98,7 @@ pub fn all_ops() -> Graph {
             linear("fc3", 10, 4, 3, 9),             // 11
         ],
         output: 11,
+        output_parts: Vec::new(),
     }
 }
 
@@ -128,6 +130,7 @@ pub fn matrix_ops() -> Graph {
             n("out", Op::Add { a: 7, b: 4 }, vec![1, 3]),    // 8
         ],
         output: 8,
+        output_parts: Vec::new(),
     }
 }
 
@@ -250,4 +253,98 @@ pub fn perturbations_rejected_public(s: &Setup) {
         }
     }
     assert!(cases > 0);
+}
+
+/// Layout ops through index maps: Slice (with a step), Pad, an N-D Transpose, a reshape that
+/// moves the last dimension, broadcasting, and a Concat of two parts (one reading the input).
+pub fn layout_ops() -> Graph {
+    use zkgrad_model::index_map::{AxisMap, IndexMap};
+    let n = |name: &str, op: Op, shape: Vec<usize>| Node {
+        name: name.into(),
+        op,
+        shape,
+    };
+    let gather = |x: usize, map: IndexMap| Op::Gather { x, map };
+    // x[:, 0, :] placed at columns 8..12 of a [2, 12] output.
+    let x_part = IndexMap {
+        in_shape: vec![2, 3, 4],
+        out_shape: vec![2, 12],
+        axes: vec![
+            AxisMap {
+                out_axis: 0,
+                step: 1,
+                offset: 0,
+            },
+            AxisMap {
+                out_axis: 0,
+                step: 0,
+                offset: 0,
+            },
+            AxisMap {
+                out_axis: 1,
+                step: 1,
+                offset: -8,
+            },
+        ],
+    };
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![2, 3, 4],
+        nodes: vec![
+            n(
+                "slice",
+                gather(
+                    0,
+                    IndexMap::aligned(&[2, 3, 4], &[2, 2, 2], &[1, 1, 2], &[0, 1, 0]),
+                ),
+                vec![2, 2, 2],
+            ), // 1
+            n(
+                "pad",
+                gather(
+                    1,
+                    IndexMap::aligned(&[2, 2, 2], &[2, 2, 4], &[1, 1, 1], &[0, 0, -1]),
+                ),
+                vec![2, 2, 4],
+            ), // 2
+            n(
+                "transpose",
+                gather(2, IndexMap::transpose(&[2, 2, 4], &[2, 0, 1])),
+                vec![4, 2, 2],
+            ), // 3
+            n(
+                "tanh",
+                Op::Act {
+                    x: 3,
+                    kind: ActKind::Tanh,
+                },
+                vec![4, 2, 2],
+            ), // 4
+            n("reshape", Op::View { x: 4 }, vec![2, 8]), // 5
+            n("y", Op::Input { index: 1 }, vec![8]),     // 6
+            n(
+                "expand",
+                gather(6, IndexMap::broadcast(&[8], &[2, 8]).unwrap()),
+                vec![2, 8],
+            ), // 7
+            n("add", Op::Add { a: 5, b: 7 }, vec![2, 8]), // 8
+            n(
+                "relu",
+                Op::Act {
+                    x: 8,
+                    kind: ActKind::Relu,
+                },
+                vec![2, 8],
+            ), // 9
+            n(
+                "concat/0",
+                gather(9, IndexMap::aligned(&[2, 8], &[2, 12], &[1, 1], &[0, 0])),
+                vec![2, 12],
+            ), // 10
+            n("concat/1", gather(0, x_part), vec![2, 12]), // 11
+            n("concat", Op::Add { a: 10, b: 11 }, vec![2, 12]), // 12
+        ],
+        output: 12,
+        output_parts: Vec::new(),
+    }
 }

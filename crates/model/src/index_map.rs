@@ -1,0 +1,260 @@
+//! Index maps: `out[j] = x[π(j)]` for a public map `π`, and `out[j] = 0` where `π(j)` is
+//! undefined.
+//!
+//! One description covers every layout op: Reshape, Flatten and Squeeze/Unsqueeze (the flat
+//! identity between two shapes), Slice (steps and offsets), Pad (coordinates that fall outside
+//! the input read 0), each part of a Concat (the part's offset along the axis; the parts are then
+//! added), an N-D Transpose (input axis `k` follows output axis `perm⁻¹(k)`) and broadcasting
+//! (an input axis of size 1 with step 0).
+//!
+//! View the input as a row-major N-D array of shape `in_shape` and the output as one of shape
+//! `out_shape`. Input coordinate `k` is `step_k·o[axis_k] + offset_k`, where `o` is the output
+//! coordinate vector; `π(j)` is defined when every input coordinate lies in `[0, in_shape[k])`.
+//!
+//! The proof of an index map (DESIGN.md: "layout ops … a sumcheck against a wiring predicate";
+//! the wiring-predicate reduction of Thaler, "Time-Optimal Interactive Proofs for Circuit
+//! Evaluation", CRYPTO 2013, §4) reduces a claim `õut(r) = v` to one on `x`:
+//! `v = Σ_i w_r(i)·x̃(i)` with `w_r(i) = Σ_{j : π(j) = i} eq(r, j)`, a degree-2 sumcheck over the
+//! input's variables ending at a point `ρ`, after which the verifier evaluates
+//! `w̃_r(ρ) = Σ_j eq(r, j)·eq(ρ, π(j))` itself in `O(|out| + |x|)`.
+
+/// Largest rank a map may have.
+pub const MAX_RANK: usize = 8;
+/// Largest absolute step or offset.
+pub const MAX_COEFF: i64 = 1 << 32;
+
+/// How one input coordinate follows the output coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisMap {
+    pub out_axis: usize,
+    pub step: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexMap {
+    pub in_shape: Vec<usize>,
+    pub out_shape: Vec<usize>,
+    /// One per input axis.
+    pub axes: Vec<AxisMap>,
+}
+
+impl IndexMap {
+    /// The flat identity between two shapes of `n` values (Reshape).
+    pub fn reshape(n: usize) -> Self {
+        Self {
+            in_shape: vec![n],
+            out_shape: vec![n],
+            axes: vec![AxisMap {
+                out_axis: 0,
+                step: 1,
+                offset: 0,
+            }],
+        }
+    }
+
+    /// `out` has the same rank as `in_shape`; input axis `k` follows output axis `k` with the
+    /// given step and offset (Slice, Pad, a part of a Concat).
+    pub fn aligned(
+        in_shape: &[usize],
+        out_shape: &[usize],
+        steps: &[i64],
+        offsets: &[i64],
+    ) -> Self {
+        Self {
+            in_shape: in_shape.to_vec(),
+            out_shape: out_shape.to_vec(),
+            axes: steps
+                .iter()
+                .zip(offsets)
+                .enumerate()
+                .map(|(k, (&step, &offset))| AxisMap {
+                    out_axis: k,
+                    step,
+                    offset,
+                })
+                .collect(),
+        }
+    }
+
+    /// `out = transpose(x, perm)`: output axis `d` is input axis `perm[d]`.
+    pub fn transpose(in_shape: &[usize], perm: &[usize]) -> Self {
+        let out_shape = perm
+            .iter()
+            .map(|&p| in_shape.get(p).copied().unwrap_or(0))
+            .collect();
+        let mut axes = vec![
+            AxisMap {
+                out_axis: 0,
+                step: 1,
+                offset: 0
+            };
+            in_shape.len()
+        ];
+        for (d, &p) in perm.iter().enumerate() {
+            if let Some(a) = axes.get_mut(p) {
+                a.out_axis = d;
+            }
+        }
+        Self {
+            in_shape: in_shape.to_vec(),
+            out_shape,
+            axes,
+        }
+    }
+
+    /// Numpy broadcasting of `in_shape` to `out_shape` (trailing axes aligned; an input axis of
+    /// size 1 repeats along a longer output axis).
+    pub fn broadcast(in_shape: &[usize], out_shape: &[usize]) -> Option<Self> {
+        let lead = out_shape.len().checked_sub(in_shape.len())?;
+        let mut axes = Vec::with_capacity(in_shape.len());
+        for (k, &d) in in_shape.iter().enumerate() {
+            let od = *out_shape.get(lead + k)?;
+            let step = if d == od {
+                1
+            } else if d == 1 {
+                0
+            } else {
+                return None;
+            };
+            axes.push(AxisMap {
+                out_axis: lead + k,
+                step,
+                offset: 0,
+            });
+        }
+        Some(Self {
+            in_shape: in_shape.to_vec(),
+            out_shape: out_shape.to_vec(),
+            axes,
+        })
+    }
+
+    pub fn in_len(&self) -> usize {
+        self.in_shape.iter().product()
+    }
+    pub fn out_len(&self) -> usize {
+        self.out_shape.iter().product()
+    }
+
+    /// Checks the map is well formed: ranks, sizes and coefficients bounded, one axis map per
+    /// input axis, each naming an output axis.
+    pub fn validate(&self, max_len: usize) -> Result<(), String> {
+        let rank_ok = |s: &[usize]| (1..=MAX_RANK).contains(&s.len());
+        if !rank_ok(&self.in_shape) || !rank_ok(&self.out_shape) {
+            return Err(format!(
+                "index map ranks {} and {} must be within 1..={MAX_RANK}",
+                self.in_shape.len(),
+                self.out_shape.len()
+            ));
+        }
+        let size = |s: &[usize]| {
+            s.iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+                .filter(|&n| n > 0 && n <= max_len)
+        };
+        if size(&self.in_shape).is_none() || size(&self.out_shape).is_none() {
+            return Err("index map shapes out of bounds".into());
+        }
+        if self.axes.len() != self.in_shape.len() {
+            return Err("index map needs one axis map per input axis".into());
+        }
+        for a in &self.axes {
+            if a.out_axis >= self.out_shape.len()
+                || a.step.abs() > MAX_COEFF
+                || a.offset.abs() > MAX_COEFF
+            {
+                return Err("index map axis out of range".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// `π` as a table: for each flat output index, the flat input index it reads, or `None`.
+    /// Call on a validated map.
+    pub fn sources(&self) -> Vec<Option<usize>> {
+        let n = self.out_len();
+        let rank = self.out_shape.len();
+        let mut coord = vec![0usize; rank];
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.source_of(&coord));
+            // Odometer increment, last axis fastest (row-major).
+            for d in (0..rank).rev() {
+                let Some(c) = coord.get_mut(d) else { break };
+                *c += 1;
+                if *c < self.out_shape.get(d).copied().unwrap_or(0) {
+                    break;
+                }
+                *c = 0;
+            }
+        }
+        out
+    }
+
+    fn source_of(&self, coord: &[usize]) -> Option<usize> {
+        let mut flat = 0usize;
+        for (a, &dim) in self.axes.iter().zip(&self.in_shape) {
+            let o = *coord.get(a.out_axis)? as i64;
+            let i = a.step.checked_mul(o)?.checked_add(a.offset)?;
+            if i < 0 || i as u64 >= dim as u64 {
+                return None;
+            }
+            flat = flat.checked_mul(dim)?.checked_add(i as usize)?;
+        }
+        Some(flat)
+    }
+
+    /// Applies the map to values (0 where undefined).
+    pub fn apply<T: Copy + Default>(&self, x: &[T]) -> Vec<T> {
+        self.sources()
+            .into_iter()
+            .map(|s| s.and_then(|i| x.get(i).copied()).unwrap_or_default())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_pad_transpose_broadcast() {
+        // x = [[0,1,2],[3,4,5]]
+        let x: Vec<i64> = (0..6).collect();
+        // Slice columns 1.. with step 1.
+        let s = IndexMap::aligned(&[2, 3], &[2, 2], &[1, 1], &[0, 1]);
+        assert_eq!(s.apply(&x), vec![1, 2, 4, 5]);
+        // Pad one zero column on the left.
+        let p = IndexMap::aligned(&[2, 3], &[2, 4], &[1, 1], &[0, -1]);
+        assert_eq!(p.apply(&x), vec![0, 0, 1, 2, 0, 3, 4, 5]);
+        // Transpose.
+        let t = IndexMap::transpose(&[2, 3], &[1, 0]);
+        assert_eq!(t.out_shape, vec![3, 2]);
+        assert_eq!(t.apply(&x), vec![0, 3, 1, 4, 2, 5]);
+        // Broadcast a row over 2 rows.
+        let b = IndexMap::broadcast(&[3], &[2, 3]).unwrap();
+        assert_eq!(b.apply(&[7i64, 8, 9]), vec![7, 8, 9, 7, 8, 9]);
+        assert!(IndexMap::broadcast(&[2], &[2, 3]).is_none());
+        // Reverse (negative step).
+        let r = IndexMap::aligned(&[3], &[3], &[-1], &[2]);
+        assert_eq!(r.apply(&[1i64, 2, 3]), vec![3, 2, 1]);
+        for m in [s, p, t, b, r] {
+            m.validate(1 << 20).unwrap();
+        }
+    }
+
+    #[test]
+    fn validation_rejects_malformed_maps() {
+        let mut m = IndexMap::reshape(4);
+        m.axes[0].out_axis = 1;
+        assert!(m.validate(16).is_err());
+        let mut m = IndexMap::reshape(4);
+        m.axes.clear();
+        assert!(m.validate(16).is_err());
+        assert!(IndexMap::reshape(32).validate(16).is_err());
+        let mut m = IndexMap::reshape(4);
+        m.axes[0].step = i64::MAX;
+        assert!(m.validate(16).is_err());
+    }
+}
