@@ -15,6 +15,10 @@ usage: python3 examples/gen_examples.py        (needs: pip install onnx numpy)
   MatMul of computed matrices, Mul of two tensors, Relu, Gemm.
 - examples/two_inputs/mask.onnx: ReLU written as an exported backward pass writes its mask,
   X * Cast(Greater(X, 0)), plus Y, then Gemm (same input file).
+- examples/layout/layout.onnx, input.json, onnxruntime_output.json (only with the argument
+  `layout`; needs onnxruntime too): the layout ops (Slice, Transpose, Squeeze/Unsqueeze, Concat,
+  broadcasting, ReduceSum/ReduceMean, constant folding, two outputs) with ONNX Runtime's output,
+  which the Rust tests compare against.
 """
 import json
 import os
@@ -149,7 +153,69 @@ def mask_model(rng):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def layout_model():
+    """Layout ops through index maps: Slice (negative step, axes), Transpose (3-D), Unsqueeze,
+    Squeeze, Concat, broadcasting Add and Mul, ReduceSum/ReduceMean over an inner axis, Neg and
+    Reciprocal of constants, a constant minus a tensor, and two graph outputs."""
+    n = helper.make_node
+    c = lambda name, v, dt=np.int64: numpy_helper.from_array(np.array(v, dtype=dt), name)
+    nodes = [
+        # x [2, 3, 4] -> x[:, 1:, ::-2] = [2, 2, 2]
+        n("Slice", ["x", "s_starts", "s_ends", "s_axes", "s_steps"], ["sl"], name="slice"),
+        n("Transpose", ["sl"], ["tr"], name="transpose", perm=[2, 0, 1]),      # [2, 2, 2]
+        n("Unsqueeze", ["tr", "u_axes"], ["un"], name="unsqueeze"),           # [2, 1, 2, 2]
+        n("Squeeze", ["un", "u_axes"], ["sq"], name="squeeze"),               # [2, 2, 2]
+        n("Reshape", ["sq", "r_shape"], ["rs"], name="reshape"),              # [2, 4]
+        n("Slice", ["x", "t_starts", "t_ends", "t_axes"], ["row"], name="slice_row"),  # [2, 1, 4]
+        n("Reshape", ["row", "r_shape"], ["row2"], name="reshape_row"),       # [2, 4]
+        n("Concat", ["rs", "row2"], ["cat"], name="concat", axis=1),          # [2, 8]
+        n("Tanh", ["cat"], ["th"], name="tanh"),
+        n("Slice", ["th", "b_starts", "b_ends", "b_axes"], ["first"], name="first_row"),  # [1, 8]
+        n("Reshape", ["first", "v_shape"], ["vec"], name="flat_row"),         # [8]
+        n("Add", ["th", "vec"], ["bc"], name="broadcast_add"),                # [2, 8]
+        n("Neg", ["half"], ["mhalf"], name="neg"),
+        n("Reciprocal", ["four"], ["quarter"], name="reciprocal"),
+        n("Sub", ["one", "bc"], ["om"], name="one_minus"),
+        n("Mul", ["om", "quarter"], ["scaled"], name="scale"),
+        n("Add", ["scaled", "mhalf"], ["shifted"], name="shift"),
+        n("ReduceSum", ["shifted", "rs_axes"], ["rowsum"], name="reduce_sum", keepdims=1),  # [2, 1]
+        n("Mul", ["shifted", "rowsum"], ["prod"], name="broadcast_mul"),      # [2, 8]
+        n("ReduceMean", ["x"], ["mean"], name="reduce_mean", axes=[0, 2], keepdims=0),  # [3]
+    ]
+    inits = [
+        c("s_starts", [1, -1]), c("s_ends", [3, -5]), c("s_axes", [1, 2]), c("s_steps", [1, -2]),
+        c("u_axes", [1]), c("r_shape", [2, 4]), c("v_shape", [8]),
+        c("t_starts", [2]), c("t_ends", [3]), c("t_axes", [1]),
+        c("b_starts", [0]), c("b_ends", [1]), c("b_axes", [0]), c("rs_axes", [1]),
+        c("half", 0.5, np.float32), c("four", 4.0, np.float32), c("one", 1.0, np.float32),
+    ]
+    graph = helper.make_graph(
+        nodes, "layout",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("prod", TensorProto.FLOAT, [2, 8]),
+         helper.make_tensor_value_info("mean", TensorProto.FLOAT, [3])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def write_layout():
+    import onnxruntime as ort
+    path = os.path.join(HERE, "layout", "layout.onnx")
+    save(layout_model(), path)
+    x = np.random.default_rng(3).uniform(-1, 1, size=(2, 3, 4)).astype(np.float32)
+    outs = ort.InferenceSession(path).run(None, {"x": x})
+    with open(os.path.join(HERE, "layout", "input.json"), "w") as f:
+        json.dump({"input_data": [[float(v) for v in x.reshape(-1)]]}, f)
+        f.write("\n")
+    with open(os.path.join(HERE, "layout", "onnxruntime_output.json"), "w") as f:
+        json.dump({"output_data": [[float(v) for v in o.reshape(-1)] for o in outs]}, f)
+        f.write("\n")
+
+
 def main():
+    import sys
+    if sys.argv[1:] == ["layout"]:
+        return write_layout()
     rng = np.random.default_rng(0)
     model, params = seed_mlp(rng)
     save(model, os.path.join(HERE, "mlp", "mlp.onnx"))

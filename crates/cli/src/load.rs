@@ -46,6 +46,19 @@ pub fn default_samples(n: usize) -> Vec<Vec<f64>> {
     out
 }
 
+/// Values in each graph input, in the order the public input concatenates them.
+fn input_sizes(graph: &Graph) -> Vec<usize> {
+    let mut v = vec![graph.input_shape.iter().product::<usize>()];
+    v.extend(
+        graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, zkgrad_model::Op::Input { .. }))
+            .map(|n| n.shape.iter().product::<usize>()),
+    );
+    v
+}
+
 pub struct LoadedModel {
     pub graph: Graph,
     pub q: QGraph,
@@ -76,7 +89,16 @@ impl LoadedModel {
                 let n = graph.n_inputs();
                 let samples = match &p.calibration {
                     Some(c) => {
-                        let s = crate::input::read_input(c)?;
+                        let mut s = crate::input::read_input(c)?;
+                        // A model with several inputs: one sample may be written as one array
+                        // per graph input, as `prove --input` takes it.
+                        let sizes = input_sizes(&graph);
+                        if sizes.len() > 1
+                            && s.len() == sizes.len()
+                            && s.iter().zip(&sizes).all(|(a, n)| a.len() == *n)
+                        {
+                            s = vec![s.concat()];
+                        }
                         if let Some(bad) = s.iter().find(|x| x.len() != n) {
                             bail!(
                                 "calibration file {}: a sample has {} values, the model expects {n}",

@@ -235,7 +235,8 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         .zip(fy)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    let output_json = json!({ "output_data": [y] });
+    let parts = split_outputs(&m.graph, &y);
+    let output_json = json!({ "output_data": parts });
     let mut files = vec![(a.proof.as_path(), bytes.clone())];
     if let Some(o) = &a.output {
         files.push((o.as_path(), format!("{output_json}\n").into_bytes()));
@@ -267,8 +268,8 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         println!(
             "{}",
             json!({
-                "output_data": [y],
-                "float_output": [fy],
+                "output_data": parts,
+                "float_output": split_outputs(&m.graph, fy),
                 "max_abs_error": max_err,
                 "prove_ms": prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": commit_time.as_secs_f64() * 1e3,
@@ -281,9 +282,25 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             })
         );
     } else {
-        println!("{}", json!([y]));
+        println!("{}", json!(parts));
     }
     Ok(())
+}
+
+/// The output as one array per graph output (a model with several outputs proves their
+/// concatenation).
+fn split_outputs(graph: &zkgrad_model::Graph, y: &[f64]) -> Vec<Vec<f64>> {
+    if graph.output_parts.is_empty() {
+        return vec![y.to_vec()];
+    }
+    let mut rest = y;
+    let mut out = Vec::with_capacity(graph.output_parts.len());
+    for (_, shape) in &graph.output_parts {
+        let (part, tail) = rest.split_at(shape.iter().product::<usize>().min(rest.len()));
+        out.push(part.to_vec());
+        rest = tail;
+    }
+    out
 }
 
 fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
@@ -293,13 +310,16 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
     let params = PcsParams::default();
     let t0 = Instant::now();
+    let mut graph = None;
     let (result, frac, in_frac) = match (&a.model, &a.commitment) {
         (Some(model), _) => {
             let precision = Precision::from_config(proof.config);
             let m = LoadedModel::load_with_config(model, &precision)?;
             let root = load::weight_root_cached(model, &m.q, &params, !a.no_cache)?;
             let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
-            (r, m.q.output_tensor().frac, m.q.input().frac)
+            let fracs = (m.q.output_tensor().frac, m.q.input().frac);
+            graph = Some(m.graph);
+            (r, fracs.0, fracs.1)
         }
         (None, Some(c)) => {
             let c = parse_hex32(c)?;
@@ -316,15 +336,19 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         Ok(()) => {
             let x = dequantize(&proof.input, in_frac);
             let y = dequantize(&proof.output, frac);
+            let parts = match &graph {
+                Some(g) => split_outputs(g, &y),
+                None => vec![y],
+            };
             if a.json {
                 println!(
                     "{}",
-                    json!({"verified": true, "input_data": [x], "output_data": [y], "model_commitment": commitment, "verify_ms": ms})
+                    json!({"verified": true, "input_data": [x], "output_data": parts, "model_commitment": commitment, "verify_ms": ms})
                 );
             } else {
                 println!("verified");
                 println!("input: {}", json!([x]));
-                println!("output: {}", json!([y]));
+                println!("output: {}", json!(parts));
                 eprintln!("model commitment {commitment}; checked in {ms:.1} ms");
             }
             Ok(())

@@ -353,3 +353,53 @@ fn relu_mask_as_exported_backward_passes_write_it() {
         "{text}"
     );
 }
+
+#[test]
+fn sgd_steps_exported_from_pytorch_prove_through_the_inference_path() {
+    // examples/gen_sgd_step.py: the seed MLP's SGD step as one graph (Slice, Reshape, Transpose,
+    // MatMul, broadcast Add, Greater + Cast, ReduceSum, Concat, two outputs), from PyTorch's
+    // TorchScript exporter and from its dynamo exporter.
+    for (k, model) in ["sgd_step/step.onnx", "sgd_step/step_dynamo.onnx"]
+        .into_iter()
+        .enumerate()
+    {
+        let d = tmpdir(&format!("step{k}"));
+        let model = example(model);
+        let input = example("sgd_step/input.json");
+        let o = run(bin()
+            .args(["prove", "--json", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&input)
+            .arg("--calibration")
+            .arg(&input)
+            .arg("--proof")
+            .arg(d.join("p.zkp")));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let parts = j["output_data"].as_array().unwrap();
+        assert_eq!(parts.len(), 2, "theta_next and loss");
+        assert_eq!(parts[0].as_array().unwrap().len(), 138);
+        assert_eq!(parts[1].as_array().unwrap().len(), 1);
+        assert!(j["max_abs_error"].as_f64().unwrap() < 1e-5, "{j}");
+        // theta_next really differs from theta (the step moved the weights).
+        let theta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+        let moved = parts[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(theta["input_data"][0].as_array().unwrap())
+            .filter(|(a, b)| {
+                let s = (1u64 << j["act_frac"].as_u64().unwrap()) as f64;
+                a.as_f64().unwrap() != (b.as_f64().unwrap() * s).round() / s
+            })
+            .count();
+        assert!(moved > 100, "{moved} weights moved");
+        let v = verify(&model, d.join("p.zkp"));
+        assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+        // Checked against another model: rejected.
+        let v = verify(example("mlp/mlp.onnx"), d.join("p.zkp"));
+        assert_ne!(v.status.code(), Some(0));
+    }
+}

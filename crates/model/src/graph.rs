@@ -28,6 +28,8 @@ pub enum Op {
     Mul { a: usize, b: usize },
     /// Multiplication by a scalar constant (ONNX `Mul`/`Div` by a constant).
     Scale { x: usize, c: f64 },
+    /// Addition of a scalar constant (ONNX `Add`/`Sub` of a scalar that is not a layer's bias).
+    AddConst { x: usize, c: f64 },
     /// A scalar non-linearity.
     Act { x: usize, kind: ActKind },
     /// A change of shape that keeps the row-major data (Reshape, Flatten, Identity).
@@ -50,6 +52,7 @@ impl Op {
         match self {
             Op::Linear { x, .. }
             | Op::Scale { x, .. }
+            | Op::AddConst { x, .. }
             | Op::Act { x, .. }
             | Op::View { x }
             | Op::Transpose { x }
@@ -151,6 +154,7 @@ impl Graph {
                 Op::Sub { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x - y).collect(),
                 Op::Mul { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x * y).collect(),
                 Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
+                Op::AddConst { x, c } => get(*x).iter().map(|v| v + c).collect(),
                 Op::Act { x, kind } => get(*x).iter().map(|&v| kind.eval_f64(v)).collect(),
                 Op::View { x } => get(*x),
                 Op::Input { .. } => {

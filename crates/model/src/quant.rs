@@ -521,6 +521,29 @@ impl QGraph {
                         fa,
                     )
                 }
+                Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
+                    // An integer factor keeps the scale: no rounding, no committed value.
+                    g.push(
+                        &name,
+                        QOp::Scale {
+                            x: map[*x],
+                            c: *c as i64,
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
+                Op::AddConst { x, c } => {
+                    let cq = quantize(*c, fa)
+                        .filter(|q| q.abs() < 1 << (config.table_bits - 1))
+                        .ok_or(QuantError::WeightTooLarge {
+                            node: name.clone(),
+                            value: *c,
+                            frac: fa,
+                        })?;
+                    g.push(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fa)
+                }
                 Op::Scale { x, c } => {
                     let cq = quantize(*c, fw).ok_or(QuantError::WeightTooLarge {
                         node: name.clone(),

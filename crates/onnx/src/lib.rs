@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
 use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
+use zkgrad_model::index_map::IndexMap;
 use zkgrad_model::table::ActKind;
 
 /// Why an ONNX file could not be imported.
@@ -47,6 +48,14 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Transpose",
     "Greater",
     "Cast",
+    "Slice",
+    "Concat",
+    "Squeeze",
+    "Unsqueeze",
+    "ReduceSum",
+    "ReduceMean",
+    "Reciprocal",
+    "Neg",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -304,6 +313,30 @@ fn import_inner(
                 .map_or(d, |a| a.f as f64)
         };
         let attr_i = |k: &str, d: i64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.i);
+        let attr_ints = |k: &str| {
+            n.attribute
+                .iter()
+                .find(|a| a.name == k)
+                .map(|a| a.ints.clone())
+        };
+        // An optional constant input of integers (absent or named "").
+        let ints_input = |i: usize| -> Result<Option<Vec<i64>>, OnnxError> {
+            match n.input.get(i) {
+                None => Ok(None),
+                Some(k) if k.is_empty() => Ok(None),
+                Some(_) => Ok(Some(constant(i)?.data.iter().map(|&v| v as i64).collect())),
+            }
+        };
+        // Normalizes an axis against a rank.
+        let axis_of = |a: i64, rank: usize| -> Result<usize, OnnxError> {
+            let r = rank as i64;
+            let v = if a < 0 { a + r } else { a };
+            if (0..r).contains(&v) {
+                Ok(v as usize)
+            } else {
+                Err(invalid(format!("axis {a} out of range for rank {rank}")))
+            }
+        };
         let out_name = n
             .output
             .first()
@@ -440,15 +473,42 @@ fn import_inner(
                 let (a, b) = (get(0)?, get(1)?);
                 match (a, b) {
                     (Val::Value(a), Val::Value(b)) => {
-                        let shape = graph.shape(a).to_vec();
-                        // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same matrix.
-                        if matrix_dims(graph.shape(b)) != matrix_dims(&shape) {
-                            return Err(invalid(format!(
-                                "operand shapes {:?} and {:?} differ; broadcasting is not supported yet",
-                                shape,
-                                graph.shape(b)
-                            )));
-                        }
+                        let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
+                        // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
+                        // matrix; otherwise numpy broadcasting through index maps.
+                        let (a, b, shape) = if matrix_dims(&sa) == matrix_dims(&sb) {
+                            (a, b, if sa.len() >= sb.len() { sa } else { sb })
+                        } else {
+                            let shape = broadcast_shape(&sa, &sb).ok_or_else(|| {
+                                invalid(format!(
+                                    "operand shapes {sa:?} and {sb:?} do not broadcast"
+                                ))
+                            })?;
+                            let widen = |v: usize, s: &[usize], graph: &mut Graph| -> usize {
+                                if matrix_dims(s) == matrix_dims(&shape) {
+                                    return v;
+                                }
+                                let padded: Vec<usize> =
+                                    if s.is_empty() { vec![1] } else { s.to_vec() };
+                                let out = if shape.is_empty() {
+                                    vec![1]
+                                } else {
+                                    shape.clone()
+                                };
+                                match IndexMap::broadcast(&padded, &out) {
+                                    Some(map) => push_node(
+                                        graph,
+                                        &format!("{name}/broadcast{v}"),
+                                        Op::Gather { x: v, map },
+                                        shape.clone(),
+                                    ),
+                                    None => v,
+                                }
+                            };
+                            let a = widen(a, &sa, &mut graph);
+                            let b = widen(b, &sb, &mut graph);
+                            (a, b, shape)
+                        };
                         let op = match n.op_type.as_str() {
                             "Add" => Op::Add { a, b },
                             "Sub" => Op::Sub { a, b },
@@ -496,11 +556,40 @@ fn import_inner(
                                 Val::Value(a)
                             }
                             _ => {
-                                return Err(invalid(
-                                    "adding a constant is supported only as the bias of the MatMul/Gemm right before it".into(),
-                                ));
+                                let [c] = c.data[..] else {
+                                    return Err(invalid(
+                                        "adding a non-scalar constant is supported only as the bias of the MatMul/Gemm right before it".into(),
+                                    ));
+                                };
+                                let shape = graph.shape(a).to_vec();
+                                push(&mut graph, Op::AddConst { x: a, c }, shape)
                             }
                         }
+                    }
+                    (Val::Value(a), Val::Const(c)) if n.op_type == "Sub" => {
+                        let [c] = c.data[..] else {
+                            return Err(invalid(
+                                "subtracting a non-scalar constant is not supported".into(),
+                            ));
+                        };
+                        let shape = graph.shape(a).to_vec();
+                        push(&mut graph, Op::AddConst { x: a, c: -c }, shape)
+                    }
+                    (Val::Const(c), Val::Value(a)) if n.op_type == "Sub" => {
+                        // c − a = (−1)·a + c.
+                        let [c] = c.data[..] else {
+                            return Err(invalid(
+                                "subtracting from a non-scalar constant is not supported".into(),
+                            ));
+                        };
+                        let shape = graph.shape(a).to_vec();
+                        let neg = push_node(
+                            &mut graph,
+                            &format!("{name}/neg"),
+                            Op::Scale { x: a, c: -1.0 },
+                            shape.clone(),
+                        );
+                        push(&mut graph, Op::AddConst { x: neg, c }, shape)
                     }
                     (Val::Value(a), Val::Const(c)) if n.op_type == "Mul" || n.op_type == "Div" => {
                         let [s] = c.data[..] else {
@@ -528,11 +617,14 @@ fn import_inner(
                         let shape = graph.shape(a).to_vec();
                         push(&mut graph, Op::Scale { x: a, c: s }, shape)
                     }
-                    (Val::Const(_), Val::Const(_)) => {
-                        return Err(invalid(
-                            "constant folding is not supported; fold constants before export"
-                                .into(),
-                        ))
+                    (Val::Const(x), Val::Const(y)) => {
+                        let f = match n.op_type.as_str() {
+                            "Add" => |a: f64, b: f64| a + b,
+                            "Sub" => |a: f64, b: f64| a - b,
+                            "Mul" => |a: f64, b: f64| a * b,
+                            _ => |a: f64, b: f64| a / b,
+                        };
+                        Val::Const(fold2(&x, &y, f).map_err(invalid)?)
                     }
                     _ => {
                         return Err(invalid(format!(
@@ -584,6 +676,266 @@ fn import_inner(
                 let shape = graph.shape(x).to_vec();
                 push(&mut graph, Op::View { x }, shape)
             }
+            "Reciprocal" | "Neg" => {
+                let Val::Const(c) = get(0)? else {
+                    return Err(invalid(format!(
+                        "{} of a computed tensor is not supported",
+                        n.op_type
+                    )));
+                };
+                let data: Vec<f64> = if n.op_type == "Neg" {
+                    c.data.iter().map(|v| -v).collect()
+                } else {
+                    c.data.iter().map(|v| 1.0 / v).collect()
+                };
+                if data.iter().any(|v| !v.is_finite()) {
+                    return Err(invalid("reciprocal of zero".into()));
+                }
+                Val::Const(Const { dims: c.dims, data })
+            }
+            "Slice" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                // Opset ≥ 10: starts, ends, axes, steps are inputs; before, attributes.
+                let (starts, ends, axes, steps) = if n.input.len() > 1 {
+                    let need = |i: usize, what: &str| -> Result<Vec<i64>, OnnxError> {
+                        ints_input(i)?.ok_or_else(|| invalid(format!("missing {what}")))
+                    };
+                    (
+                        need(1, "starts")?,
+                        need(2, "ends")?,
+                        ints_input(3)?,
+                        ints_input(4)?,
+                    )
+                } else {
+                    (
+                        attr_ints("starts").unwrap_or_default(),
+                        attr_ints("ends").unwrap_or_default(),
+                        attr_ints("axes"),
+                        None,
+                    )
+                };
+                let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+                let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
+                if ends.len() != starts.len()
+                    || axes.len() != starts.len()
+                    || steps.len() != starts.len()
+                {
+                    return Err(invalid(
+                        "starts, ends, axes and steps differ in length".into(),
+                    ));
+                }
+                let rank = xs.len();
+                let mut out = xs.clone();
+                let mut st = vec![1i64; rank];
+                let mut off = vec![0i64; rank];
+                for k in 0..starts.len() {
+                    let ax = axis_of(axes[k], rank)?;
+                    let d = xs[ax] as i64;
+                    let step = steps[k];
+                    if step == 0 {
+                        return Err(invalid("slice step 0".into()));
+                    }
+                    let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+                    let (start, end) = (norm(starts[k]), norm(ends[k]));
+                    let (start, end) = if step > 0 {
+                        (start.clamp(0, d), end.clamp(0, d))
+                    } else {
+                        (start.clamp(0, d - 1), end.clamp(-1, d - 1))
+                    };
+                    let len = if step > 0 {
+                        (end - start + step - 1).div_euclid(step).max(0)
+                    } else {
+                        (start - end + (-step) - 1).div_euclid(-step).max(0)
+                    };
+                    if len == 0 {
+                        return Err(invalid(format!("slice of axis {ax} is empty")));
+                    }
+                    out[ax] = len as usize;
+                    st[ax] = step;
+                    off[ax] = start;
+                }
+                if out == xs {
+                    push(&mut graph, Op::View { x }, out)
+                } else {
+                    let map = IndexMap::aligned(&xs, &out, &st, &off);
+                    push(&mut graph, Op::Gather { x, map }, out)
+                }
+            }
+            "Concat" => {
+                let parts: Vec<usize> = (0..n.input.len()).map(value).collect::<Result<_, _>>()?;
+                let Some(&first) = parts.first() else {
+                    return Err(invalid("Concat of nothing".into()));
+                };
+                let s0 = graph.shape(first).to_vec();
+                let ax = axis_of(attr_i("axis", 0), s0.len())?;
+                let mut shape = s0.clone();
+                shape[ax] = 0;
+                for &p in &parts {
+                    let sp = graph.shape(p);
+                    let agrees = sp.len() == s0.len()
+                        && sp
+                            .iter()
+                            .zip(&s0)
+                            .enumerate()
+                            .all(|(k, (a, b))| k == ax || a == b);
+                    if !agrees {
+                        return Err(invalid(format!(
+                            "part shapes {s0:?} and {sp:?} differ off axis {ax}"
+                        )));
+                    }
+                    shape[ax] += sp[ax];
+                }
+                if parts.len() == 1 {
+                    push(&mut graph, Op::View { x: first }, shape)
+                } else {
+                    // Each part moves to its place (zeros elsewhere); the parts are added.
+                    let mut acc: Option<usize> = None;
+                    let mut offset = 0i64;
+                    for (k, &p) in parts.iter().enumerate() {
+                        let sp = graph.shape(p).to_vec();
+                        let mut offs = vec![0i64; sp.len()];
+                        offs[ax] = -offset;
+                        offset += sp[ax] as i64;
+                        let map = IndexMap::aligned(&sp, &shape, &vec![1; sp.len()], &offs);
+                        let placed = push_node(
+                            &mut graph,
+                            &format!("{name}/part{k}"),
+                            Op::Gather { x: p, map },
+                            shape.clone(),
+                        );
+                        acc = Some(match acc {
+                            None => placed,
+                            Some(a) => push_node(
+                                &mut graph,
+                                &format!("{name}/sum{k}"),
+                                Op::Add { a, b: placed },
+                                shape.clone(),
+                            ),
+                        });
+                    }
+                    Val::Value(acc.unwrap_or(first))
+                }
+            }
+            "Squeeze" | "Unsqueeze" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let axes = match ints_input(1)? {
+                    Some(a) => Some(a),
+                    None => attr_ints("axes"),
+                };
+                let shape = if n.op_type == "Squeeze" {
+                    match axes {
+                        None => xs.iter().copied().filter(|&d| d != 1).collect(),
+                        Some(axes) => {
+                            let drop: Vec<usize> = axes
+                                .iter()
+                                .map(|&a| axis_of(a, xs.len()))
+                                .collect::<Result<_, _>>()?;
+                            if drop.iter().any(|&a| xs[a] != 1) {
+                                return Err(invalid(format!("cannot squeeze {xs:?} at {axes:?}")));
+                            }
+                            xs.iter()
+                                .enumerate()
+                                .filter(|(k, _)| !drop.contains(k))
+                                .map(|(_, &d)| d)
+                                .collect()
+                        }
+                    }
+                } else {
+                    let axes = axes.ok_or_else(|| invalid("Unsqueeze without axes".into()))?;
+                    let rank = xs.len() + axes.len();
+                    let add: Vec<usize> = axes
+                        .iter()
+                        .map(|&a| axis_of(a, rank))
+                        .collect::<Result<_, _>>()?;
+                    let mut rest = xs.iter();
+                    (0..rank)
+                        .map(|k| {
+                            if add.contains(&k) {
+                                1
+                            } else {
+                                rest.next().copied().unwrap_or(1)
+                            }
+                        })
+                        .collect()
+                };
+                push(&mut graph, Op::View { x }, shape)
+            }
+            "ReduceSum" | "ReduceMean" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let rank = xs.len();
+                let axes = match ints_input(1)? {
+                    Some(a) => Some(a),
+                    None => attr_ints("axes"),
+                };
+                let keep = attr_i("keepdims", 1) != 0;
+                let reduced: Vec<usize> = match axes {
+                    Some(a) if !a.is_empty() => {
+                        let mut v: Vec<usize> = a
+                            .iter()
+                            .map(|&a| axis_of(a, rank))
+                            .collect::<Result<_, _>>()?;
+                        v.sort_unstable();
+                        v.dedup();
+                        v
+                    }
+                    _ if attr_i("noop_with_empty_axes", 0) != 0 => vec![],
+                    _ => (0..rank).collect(),
+                };
+                let kept: Vec<usize> = (0..rank).filter(|k| !reduced.contains(k)).collect();
+                let count: usize = reduced.iter().map(|&k| xs[k]).product();
+                let rest: usize = kept.iter().map(|&k| xs[k]).product();
+                let out_shape: Vec<usize> = if keep {
+                    (0..rank)
+                        .map(|k| if reduced.contains(&k) { 1 } else { xs[k] })
+                        .collect()
+                } else {
+                    kept.iter().map(|&k| xs[k]).collect()
+                };
+                if reduced.is_empty() {
+                    push(&mut graph, Op::View { x }, xs)
+                } else {
+                    // Reduced axes first, then a row sum of the [count, rest] matrix.
+                    let perm: Vec<usize> = reduced.iter().chain(&kept).copied().collect();
+                    let mut cur = x;
+                    if perm.iter().enumerate().any(|(k, &p)| k != p) {
+                        let map = IndexMap::transpose(&xs, &perm);
+                        let shape = map.out_shape.clone();
+                        cur = push_node(
+                            &mut graph,
+                            &format!("{name}/order"),
+                            Op::Gather { x: cur, map },
+                            shape,
+                        );
+                    }
+                    let cur = push_node(
+                        &mut graph,
+                        &format!("{name}/rows"),
+                        Op::View { x: cur },
+                        vec![count, rest],
+                    );
+                    let mut sum = push_node(
+                        &mut graph,
+                        &format!("{name}/sum"),
+                        Op::RowSum { x: cur },
+                        vec![1, rest],
+                    );
+                    if n.op_type == "ReduceMean" {
+                        sum = push_node(
+                            &mut graph,
+                            &format!("{name}/mean"),
+                            Op::Scale {
+                                x: sum,
+                                c: 1.0 / count as f64,
+                            },
+                            vec![1, rest],
+                        );
+                    }
+                    push(&mut graph, Op::View { x: sum }, out_shape)
+                }
+            }
             "Transpose" => {
                 let x = value(0)?;
                 let xs = graph.shape(x).to_vec();
@@ -604,15 +956,31 @@ fn import_inner(
                     }
                 };
                 let leading: usize = xs.iter().rev().skip(2).product();
-                if !swaps_last_two || leading != 1 {
-                    return Err(invalid(format!(
-                        "only the transpose of a matrix is supported (perm {perm:?} on shape {xs:?})"
-                    )));
+                if swaps_last_two && leading == 1 {
+                    let mut shape = xs.clone();
+                    let r = shape.len();
+                    shape.swap(r - 2, r - 1);
+                    push(&mut graph, Op::Transpose { x }, shape)
+                } else {
+                    let perm: Vec<usize> = match perm {
+                        Some(p) => p
+                            .iter()
+                            .map(|&a| axis_of(a, xs.len()))
+                            .collect::<Result<_, _>>()?,
+                        None => (0..xs.len()).rev().collect(),
+                    };
+                    let mut seen = perm.clone();
+                    seen.sort_unstable();
+                    if perm.len() != xs.len() || seen.iter().enumerate().any(|(k, &p)| k != p) {
+                        return Err(invalid(format!(
+                            "perm {perm:?} is not a permutation of {} axes",
+                            xs.len()
+                        )));
+                    }
+                    let map = IndexMap::transpose(&xs, &perm);
+                    let shape = map.out_shape.clone();
+                    push(&mut graph, Op::Gather { x, map }, shape)
                 }
-                let mut shape = xs.clone();
-                let r = shape.len();
-                shape.swap(r - 2, r - 1);
-                push(&mut graph, Op::Transpose { x }, shape)
             }
             "Identity" => {
                 let x = value(0)?;
@@ -651,6 +1019,9 @@ fn import_inner(
                             infer = Some(i);
                             shape.push(1);
                         }
+                        0 if attr_i("allowzero", 0) != 0 => {
+                            return Err(invalid("a dimension of size 0 is not supported".into()))
+                        }
                         0 => shape.push(*xs.get(i).ok_or_else(|| {
                             invalid("0 in shape refers past the input's rank".into())
                         })?),
@@ -681,21 +1052,54 @@ fn import_inner(
         };
         names.insert(out_name, result);
     }
-    let [out] = g.output.as_slice() else {
-        return Err(OnnxError::Graph(format!(
-            "the model has {} outputs; zkgrad supports exactly one",
-            g.output.len()
-        )));
-    };
-    graph.output = match names.get(&out.name) {
-        Some(Val::Value(v)) => *v,
-        _ => {
-            return Err(OnnxError::Graph(format!(
-                "output {} is not computed by the graph",
-                out.name
-            )))
+    let mut outs = Vec::with_capacity(g.output.len());
+    for out in &g.output {
+        match names.get(&out.name) {
+            Some(Val::Value(v)) => outs.push((out.name.clone(), *v)),
+            _ => {
+                return Err(OnnxError::Graph(format!(
+                    "output {} is not computed by the graph",
+                    out.name
+                )))
+            }
         }
-    };
+    }
+    match outs.as_slice() {
+        [] => return Err(OnnxError::Graph("the model has no output".into())),
+        [(_, v)] => graph.output = *v,
+        _ => {
+            // Several outputs: their concatenation, each flattened, is the proven output.
+            let total: usize = outs
+                .iter()
+                .map(|(_, v)| graph.shape(*v).iter().product::<usize>())
+                .sum();
+            let mut acc: Option<usize> = None;
+            let mut offset = 0i64;
+            for (k, (out_name, v)) in outs.iter().enumerate() {
+                let shape = graph.shape(*v).to_vec();
+                let len: usize = shape.iter().product();
+                graph.output_parts.push((out_name.clone(), shape));
+                let map = IndexMap::aligned(&[len], &[total], &[1], &[-offset]);
+                offset += len as i64;
+                let placed = push_node(
+                    &mut graph,
+                    &format!("outputs/{out_name}"),
+                    Op::Gather { x: *v, map },
+                    vec![1, total],
+                );
+                acc = Some(match acc {
+                    None => placed,
+                    Some(a) => push_node(
+                        &mut graph,
+                        &format!("outputs/sum{k}"),
+                        Op::Add { a, b: placed },
+                        vec![1, total],
+                    ),
+                });
+            }
+            graph.output = acc.unwrap_or(0);
+        }
+    }
     Ok(graph)
 }
 
@@ -787,6 +1191,66 @@ fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
             c.dims
         ))
     }
+}
+
+/// Appends a node; returns its value.
+fn push_node(graph: &mut Graph, name: &str, op: Op, shape: Vec<usize>) -> usize {
+    graph.nodes.push(Node {
+        name: name.to_string(),
+        op,
+        shape,
+    });
+    graph.nodes.len()
+}
+
+/// Numpy broadcasting of two shapes (trailing axes aligned).
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |s: &[usize], k: usize| {
+        let lead = rank - s.len();
+        if k < lead {
+            1
+        } else {
+            s[k - lead]
+        }
+    };
+    (0..rank)
+        .map(|k| match (dim(a, k), dim(b, k)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An element-wise op on two constants, one of them possibly a scalar (constant folding).
+fn fold2(x: &Const, y: &Const, f: impl Fn(f64, f64) -> f64) -> Result<Const, String> {
+    let (dims, data) = if x.data.len() == y.data.len() {
+        let dims = if x.dims.len() >= y.dims.len() {
+            &x.dims
+        } else {
+            &y.dims
+        };
+        (
+            dims.clone(),
+            x.data.iter().zip(&y.data).map(|(a, b)| f(*a, *b)).collect(),
+        )
+    } else if let [s] = y.data[..] {
+        (x.dims.clone(), x.data.iter().map(|a| f(*a, s)).collect())
+    } else if let [s] = x.data[..] {
+        (y.dims.clone(), y.data.iter().map(|b| f(s, *b)).collect())
+    } else {
+        return Err(format!(
+            "constant shapes {:?} and {:?} differ (only scalars broadcast when folding)",
+            x.dims, y.dims
+        ));
+    };
+    let data: Vec<f64> = data;
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err("constant folding produced a non-finite value".into());
+    }
+    Ok(Const { dims, data })
 }
 
 #[cfg(test)]
@@ -912,6 +1376,32 @@ mod tests {
             import(&model(0.0, 7)),
             Err(OnnxError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn layout_ops_agree_with_onnx_runtime() {
+        // examples/gen_examples.py layout: Slice (negative step), 3-D Transpose, Squeeze,
+        // Unsqueeze, Concat, broadcasting, ReduceSum/ReduceMean, folded constants, two outputs.
+        let g = import(&example("layout/layout.onnx")).unwrap();
+        let read = |f: &str, k: &str| -> Vec<f64> {
+            let v: serde_json::Value =
+                serde_json::from_slice(&example(&format!("layout/{f}"))).unwrap();
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|a| a.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+                .collect()
+        };
+        let x = read("input.json", "input_data");
+        let expect = read("onnxruntime_output.json", "output_data");
+        let got = &g.forward_f64(&x)[g.output];
+        assert_eq!(got.len(), expect.len());
+        for (a, b) in got.iter().zip(&expect) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        assert_eq!(g.output_parts.len(), 2);
+        assert_eq!(g.output_parts[0].1, vec![2, 8]);
+        assert_eq!(g.output_parts[1].1, vec![3]);
     }
 
     #[test]
