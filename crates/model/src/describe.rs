@@ -8,6 +8,7 @@
 
 use zkgrad_field::codec::{CodecError, Reader};
 
+use crate::conv::ConvGeom;
 use crate::index_map::{AxisMap, IndexMap, MAX_RANK};
 use crate::quant::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
 use crate::table::{ActKind, TableKind};
@@ -302,6 +303,66 @@ impl QGraph {
                         _ => return bad(format!("node {ni}: activation does not match its table")),
                     }
                     QOp::Act { x, kind, table }
+                }
+                17 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let w = index(&mut r, n_weights, "weight")?;
+                    let b = r.u64()?;
+                    let bias = if b == u64::MAX {
+                        None
+                    } else if b < n_weights as u64 {
+                        Some(b as usize)
+                    } else {
+                        return bad(format!("node {ni}: bias index out of range"));
+                    };
+                    let bias_shift = r.u32()?;
+                    let mut v = [0usize; 14];
+                    for slot in v.iter_mut() {
+                        let x = r.u64()?;
+                        if x > MAX_TENSOR as u64 {
+                            return bad(format!("node {ni}: convolution geometry out of range"));
+                        }
+                        *slot = x as usize;
+                    }
+                    let [c_in, h, wd, c_out, kh, kw, sy, sx, dy, dx, py, px, oh, ow] = v;
+                    let geom = ConvGeom {
+                        c_in,
+                        h,
+                        w: wd,
+                        c_out,
+                        kh,
+                        kw,
+                        stride: [sy, sx],
+                        dilation: [dy, dx],
+                        pad: [py, px],
+                        oh,
+                        ow,
+                    };
+                    if let Err(why) = geom.validate(MAX_TENSOR) {
+                        return bad(format!("node {ni}: {why}"));
+                    }
+                    let ws = weights.get(w).map(|w| (w.rows, w.cols));
+                    let xs = shape(x).map(|s| s.0 * s.1);
+                    if ws != Some((c_out, geom.j_len()))
+                        || xs != Some(c_in * h * wd)
+                        || o != Some((c_out, geom.p_len()))
+                        || bias_shift > 40
+                    {
+                        return bad(format!("node {ni}: convolution shapes do not agree"));
+                    }
+                    if let Some(b) = bias {
+                        match weights.get(b) {
+                            Some(bw) if bw.rows == 1 && bw.cols == c_out => {}
+                            _ => return bad(format!("node {ni}: bias shape does not agree")),
+                        }
+                    }
+                    QOp::Conv {
+                        x,
+                        w,
+                        bias,
+                        bias_shift,
+                        geom,
+                    }
                 }
                 16 => {
                     let x = index(&mut r, out, "operand")?;

@@ -4,8 +4,9 @@
 //! `i`; further graph inputs are `Input` nodes. The public input of a run is every graph input's
 //! values, concatenated in that order (value 0 first, then the `Input` nodes in node order).
 //! Nodes are in topological order. Every shape is kept in full; the quantized graph views each
-//! tensor as a matrix `[rows, cols]` with `cols` the last dimension.
+//! tensor as a matrix `[rows, cols]` (`matrix_dims`: `cols` the last dimension, or `H·W` for NCHW).
 
+use crate::conv::ConvGeom;
 use crate::index_map::IndexMap;
 use crate::table::ActKind;
 
@@ -19,6 +20,14 @@ pub enum Op {
         bias: Option<Vec<f64>>,
         in_features: usize,
         out_features: usize,
+    },
+    /// A 2-D convolution (batch 1, NCHW): `w` is dense `c_out × (c_in·kh·kw)` (zero outside a
+    /// group's block), see [`ConvGeom`].
+    Conv {
+        x: usize,
+        w: Vec<f64>,
+        bias: Option<Vec<f64>>,
+        geom: ConvGeom,
     },
     /// Element-wise sum of two values of the same shape.
     Add { a: usize, b: usize },
@@ -51,6 +60,7 @@ impl Op {
     pub fn inputs(&self) -> Vec<usize> {
         match self {
             Op::Linear { x, .. }
+            | Op::Conv { x, .. }
             | Op::Scale { x, .. }
             | Op::AddConst { x, .. }
             | Op::Act { x, .. }
@@ -85,8 +95,13 @@ pub struct Graph {
     pub output_parts: Vec<(String, Vec<usize>)>,
 }
 
-/// The matrix view of a shape: `cols` is the last dimension, `rows` the product of the rest.
+/// The matrix view of a shape: `cols` is the last dimension, `rows` the product of the rest —
+/// except for a 4-D (NCHW) shape, viewed as `[N·C, H·W]` (a channel's image is one row, as a
+/// convolution's output is laid out).
 pub fn matrix_dims(shape: &[usize]) -> (usize, usize) {
+    if let [n, c, h, w] = shape {
+        return ((n * c).max(1), (h * w).max(1));
+    }
     match shape.split_last() {
         None => (1, 1),
         Some((&c, rest)) => (rest.iter().product::<usize>().max(1), c.max(1)),
@@ -116,6 +131,7 @@ impl Graph {
             .iter()
             .map(|n| match &n.op {
                 Op::Linear { w, bias, .. } => w.len() + bias.as_ref().map_or(0, |b| b.len()),
+                Op::Conv { w, bias, .. } => w.len() + bias.as_ref().map_or(0, |b| b.len()),
                 _ => 0,
             })
             .sum()
@@ -146,6 +162,16 @@ impl Graph {
                                 acc += xv[r * in_features + i] * w[o * in_features + i];
                             }
                             y[r * out_features + o] = acc;
+                        }
+                    }
+                    y
+                }
+                Op::Conv { x, w, bias, geom } => {
+                    let mut y = geom.apply(&get(*x), w);
+                    if let Some(b) = bias {
+                        for (co, row) in y.chunks_mut(geom.p_len().max(1)).enumerate() {
+                            let bv = b.get(co).copied().unwrap_or(0.0);
+                            row.iter_mut().for_each(|v| *v += bv);
                         }
                     }
                     y

@@ -244,7 +244,8 @@ impl QGraph {
                 | QOp::RowSum { .. }
                 | QOp::Broadcast { .. }
                 | QOp::AddConst { .. }
-                | QOp::Gather { .. } => {}
+                | QOp::Gather { .. }
+                | QOp::Conv { .. } => {}
             }
         }
         p

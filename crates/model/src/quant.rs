@@ -11,6 +11,7 @@
 //! The weights' quantization depends only on the model and `weight_frac`, so the model
 //! commitment is a fingerprint of the model alone.
 
+use crate::conv::ConvGeom;
 use crate::graph::{matrix_dims, Graph, Op};
 use crate::index_map::IndexMap;
 use crate::table::{ActKind, TableKind};
@@ -201,6 +202,15 @@ pub enum QOp {
         x: usize,
         map: IndexMap,
     },
+    /// `out[co, p] = Σ_j W[co, j]·X[p, j] + 2^bias_shift·b[co]` with `X` the im2col matrix of
+    /// `x` ([`ConvGeom`]; never materialized).
+    Conv {
+        x: usize,
+        w: usize,
+        bias: Option<usize>,
+        bias_shift: u32,
+        geom: ConvGeom,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,6 +333,7 @@ impl QOp {
             QOp::Broadcast { .. } => 14,
             QOp::AddConst { .. } => 15,
             QOp::Gather { .. } => 16,
+            QOp::Conv { .. } => 17,
         }
     }
 
@@ -341,7 +352,8 @@ impl QOp {
             | QOp::RowSum { .. }
             | QOp::Broadcast { .. }
             | QOp::AddConst { .. }
-            | QOp::Gather { .. } => true,
+            | QOp::Gather { .. }
+            | QOp::Conv { .. } => true,
             QOp::Requant { .. }
             | QOp::Act { .. }
             | QOp::Input { .. }
@@ -413,58 +425,8 @@ impl QGraph {
                             ),
                         });
                     }
-                    let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
-                        v.iter()
-                            .map(|&x| {
-                                // ok_or_else: the message is built only for a bad weight.
-                                quantize(x, fw)
-                                    .filter(|q| q.abs() < 1 << 31)
-                                    .ok_or_else(|| QuantError::WeightTooLarge {
-                                        node: format!("{name} ({what})"),
-                                        value: x,
-                                        frac: fw,
-                                    })
-                            })
-                            .collect()
-                    };
-                    let wq = q(w, "weight")?;
-                    // Soundness needs every accumulator far below p/2, so that the field identity
-                    // the proof checks is the integer one: inputs are below 2^(K-1) (range-checked
-                    // or public and bounded), so Σ_i |W[o,i]| must stay below 2^(61-(K-1)).
-                    let row_bound = wq
-                        .chunks(*in_features.max(&1))
-                        .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
-                        .max()
-                        .unwrap_or(0);
-                    if row_bound << (config.table_bits - 1) >= 1u128 << 61 {
-                        return Err(QuantError::Unsupported {
-                            node: name,
-                            why: format!(
-                                "the weights' row sums (up to {row_bound} at 2^-{fw}) are too large for \
-                                 exact field arithmetic; lower --weight-frac or --table-bits"
-                            ),
-                        });
-                    }
-                    g.weights.push(QWeight {
-                        name: format!("{name}.weight"),
-                        rows: *out_features,
-                        cols: *in_features,
-                        data: wq,
-                    });
-                    let wi = g.weights.len() - 1;
-                    let bi = match bias {
-                        Some(b) => {
-                            let bq = q(b, "bias")?;
-                            g.weights.push(QWeight {
-                                name: format!("{name}.bias"),
-                                rows: 1,
-                                cols: *out_features,
-                                data: bq,
-                            });
-                            Some(g.weights.len() - 1)
-                        }
-                        None => None,
-                    };
+                    let (wi, bi) =
+                        g.push_weights(&name, w, *out_features, *in_features, bias.as_deref())?;
                     let acc = g.push(
                         &name,
                         QOp::Gemm {
@@ -472,6 +434,42 @@ impl QGraph {
                             w: wi,
                             bias: bi,
                             bias_shift: fa,
+                        },
+                        rows,
+                        cols,
+                        fa + fw,
+                    );
+                    g.push(
+                        &format!("{name}/requant"),
+                        QOp::Requant { x: acc, shift: fw },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
+                Op::Conv { x, w, bias, geom } => {
+                    let xt = g.committed(map[*x], &name);
+                    if g.tensors[xt].len() != geom.c_in * geom.h * geom.w
+                        || (rows, cols) != (geom.c_out, geom.p_len())
+                    {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: format!(
+                                "convolution of a {}-value input into [{rows}, {cols}] does not match its geometry",
+                                g.tensors[xt].len()
+                            ),
+                        });
+                    }
+                    let (wi, bi) =
+                        g.push_weights(&name, w, geom.c_out, geom.j_len(), bias.as_deref())?;
+                    let acc = g.push(
+                        &name,
+                        QOp::Conv {
+                            x: xt,
+                            w: wi,
+                            bias: bi,
+                            bias_shift: fa,
+                            geom: geom.clone(),
                         },
                         rows,
                         cols,
@@ -666,6 +664,70 @@ impl QGraph {
             t.kind = TensorKind::Public;
         }
         Ok(g)
+    }
+
+    /// Quantizes a layer's weight matrix (`rows × cols`, row-major) and bias, checks the row sums
+    /// for exact field arithmetic, and appends them; returns their indices.
+    fn push_weights(
+        &mut self,
+        name: &str,
+        w: &[f64],
+        rows: usize,
+        cols: usize,
+        bias: Option<&[f64]>,
+    ) -> Result<(usize, Option<usize>), QuantError> {
+        let (fw, k) = (self.config.weight_frac, self.config.table_bits);
+        let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
+            v.iter()
+                .map(|&x| {
+                    quantize(x, fw)
+                        .filter(|q| q.abs() < 1 << 31)
+                        .ok_or_else(|| QuantError::WeightTooLarge {
+                            node: format!("{name} ({what})"),
+                            value: x,
+                            frac: fw,
+                        })
+                })
+                .collect()
+        };
+        let wq = q(w, "weight")?;
+        // Inputs are below 2^(K-1), so Σ_j |W[o, j]| must stay below 2^(61-(K-1)) for every
+        // accumulator to stay far below p/2 (the field identity is the integer one).
+        let row_bound = wq
+            .chunks(cols.max(1))
+            .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+            .max()
+            .unwrap_or(0);
+        if row_bound << (k - 1) >= 1u128 << 61 {
+            return Err(QuantError::Unsupported {
+                node: name.to_string(),
+                why: format!(
+                    "the weights' row sums (up to {row_bound} at 2^-{fw}) are too large for \
+                     exact field arithmetic; lower --weight-frac or --table-bits"
+                ),
+            });
+        }
+        self.weights.push(QWeight {
+            name: format!("{name}.weight"),
+            rows,
+            cols,
+            data: wq,
+        });
+        let wi = self.weights.len() - 1;
+        let bi = match bias {
+            Some(b) => {
+                let bq = q(b, "bias")?;
+                self.weights.push(QWeight {
+                    name: format!("{name}.bias"),
+                    rows: 1,
+                    cols: rows,
+                    data: bq,
+                });
+                Some(self.weights.len() - 1)
+            }
+            None => None,
+        };
+        Ok((wi, bi))
     }
 
     /// Appends a node writing a new tensor; returns the tensor.
@@ -999,6 +1061,29 @@ impl QGraph {
                 }
                 QOp::AddConst { x, c } => values[*x].iter().map(|v| v + c).collect(),
                 QOp::Gather { x, map } => map.apply(&values[*x]),
+                QOp::Conv {
+                    x,
+                    w,
+                    bias,
+                    bias_shift,
+                    geom,
+                } => {
+                    let mut out = geom.apply(&values[*x], &self.weights[*w].data);
+                    if let Some(b) = bias {
+                        let pl = geom.p_len();
+                        for (co, bv) in self.weights[*b].data.iter().enumerate() {
+                            for v in &mut out[co * pl..(co + 1) * pl] {
+                                *v += bv << bias_shift;
+                            }
+                        }
+                    }
+                    if out.iter().any(|v| v.unsigned_abs() >= limit as u64) {
+                        return Err(ForwardError::Overflow {
+                            node: node.name.clone(),
+                        });
+                    }
+                    out
+                }
                 QOp::Scale { x, c } => {
                     let mut out = Vec::with_capacity(values[*x].len());
                     for v in &values[*x] {
@@ -1173,6 +1258,36 @@ impl QGraph {
                     w.u64(*x as u64);
                     w.u8(kind.code());
                     w.u64(*table as u64);
+                }
+                QOp::Conv {
+                    x,
+                    w: wi,
+                    bias,
+                    bias_shift,
+                    geom,
+                } => {
+                    w.u64(*x as u64);
+                    w.u64(*wi as u64);
+                    w.u64(bias.map_or(u64::MAX, |b| b as u64));
+                    w.u32(*bias_shift);
+                    for v in [
+                        geom.c_in,
+                        geom.h,
+                        geom.w,
+                        geom.c_out,
+                        geom.kh,
+                        geom.kw,
+                        geom.stride[0],
+                        geom.stride[1],
+                        geom.dilation[0],
+                        geom.dilation[1],
+                        geom.pad[0],
+                        geom.pad[1],
+                        geom.oh,
+                        geom.ow,
+                    ] {
+                        w.u64(v as u64);
+                    }
                 }
                 QOp::Gather { x, map } => {
                     w.u64(*x as u64);

@@ -9,7 +9,7 @@
 //!   claims on `x` and on `W`.
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
-use zkgrad_field::{PrimeCharacteristicRing, E, F};
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
 use zkgrad_model::quant::MatRhs;
 use zkgrad_model::quant::{QGraph, QOp, TensorKind, Witness};
@@ -212,6 +212,52 @@ pub(crate) fn prove_nodes(
                     t.write_e(b"mul/b", f[2]);
                     claims.on_tensor(*a, rho.clone());
                     claims.on_tensor(*b, rho);
+                }
+            }
+            QOp::Conv {
+                x,
+                w: wi,
+                bias,
+                geom,
+                ..
+            } => {
+                // õut(r_p ‖ r_co) − 2^k b̃(r_co)·[p real] = Σ_j A(j)·B(j) (conv.rs), then the
+                // im2col claim X̃(ρ ‖ r_p) = Σ_i w(i)·x̃(i), w(i) = Σ_{π(p,j)=i} eq(r_p,p)·eq(ρ,j).
+                let xt = &g.tensors[*x];
+                let xv: Vec<F> = w.values[*x].iter().map(|&v| f_from_i64(v)).collect();
+                let xpad: Vec<E> = padded(g, w, Operand::Tensor(*x))
+                    .into_iter()
+                    .map(E::from)
+                    .collect();
+                let lj = zkgrad_poly::log2_ceil(geom.j_len());
+                for r in pending {
+                    let (r_p, r_co) = r.split_at(ot.log_cols());
+                    if let Some(b) = bias {
+                        t.write_e(b"conv/bias", eval_mle_base(weight_block(*b), r_co));
+                        claims.weights.push((*b, r_co.to_vec()));
+                    }
+                    let eq_p = eq_table(r_p);
+                    let mut a = vec![E::ZERO; 1 << lj];
+                    geom.for_each_entry(|p, j, i| a[j] += eq_p[p] * xv[i]);
+                    let bvec = row_combination(weight_block(*wi), 1 << lj, &eq_table(r_co));
+                    let claim: E = a.iter().zip(&bvec).map(|(x, y)| *x * *y).sum();
+                    let mut oracle = ProductOracle::new(vec![a, bvec], 2, |v: &[E]| v[0] * v[1]);
+                    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    let f = oracle.final_values();
+                    t.write_e(b"conv/x", f[0]);
+                    t.write_e(b"conv/w", f[1]);
+                    let mut wp = rho.clone();
+                    wp.extend_from_slice(r_co);
+                    claims.weights.push((*wi, wp));
+                    let eq_rho = eq_table(&rho);
+                    let mut wt = vec![E::ZERO; xpad.len()];
+                    geom.for_each_entry(|p, j, i| wt[xt.pad_index(i)] += eq_p[p] * eq_rho[j]);
+                    let claim: E = wt.iter().zip(&xpad).map(|(a, b)| *a * *b).sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![wt, xpad.clone()], 2, |v: &[E]| v[0] * v[1]);
+                    let sigma = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+                    t.write_e(b"conv/in", oracle.final_values()[1]);
+                    claims.on_tensor(*x, sigma);
                 }
             }
             QOp::Gather { x, map } => {

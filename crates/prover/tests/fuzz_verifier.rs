@@ -245,3 +245,42 @@ proptest! {
         prop_assert!(!layout_accepted(&p.to_bytes()));
     }
 }
+
+/// Convolutions through the commitment path.
+fn conv_fixture() -> &'static (Vec<u8>, [u8; 32]) {
+    static F: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
+    F.get_or_init(|| {
+        let s = setup(conv_ops(), 12, 6);
+        let p = prove_ok(&s).proof;
+        let c = model_commitment(&p.circuit, &p.weight_root);
+        (p.to_bytes(), c)
+    })
+}
+
+#[test]
+fn honest_conv_proof_is_accepted_by_commitment() {
+    let (b, c) = conv_fixture();
+    let p = ProofFile::from_bytes(b).unwrap();
+    assert!(verify_with_commitment(&p, c, &small_params()).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_conv_proofs_and_descriptions_are_rejected_without_panics(pos in any::<usize>(), mask in 1u8..=255, in_circuit in any::<bool>()) {
+        let (b, c) = conv_fixture();
+        let mut p = ProofFile::from_bytes(b).unwrap();
+        if in_circuit {
+            let i = pos % p.circuit.len();
+            p.circuit[i] ^= mask;
+            let _ = zkgrad_model::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout()));
+        } else {
+            let i = pos % p.body.len();
+            p.body[i] ^= mask;
+        }
+        let ok = ProofFile::from_bytes(&p.to_bytes())
+            .is_ok_and(|p| verify_with_commitment(&p, c, &small_params()).is_ok());
+        prop_assert!(!ok);
+    }
+}

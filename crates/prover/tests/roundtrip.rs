@@ -36,3 +36,12 @@ fn layout_ops_prove_and_verify_and_match_the_float_model() {
     // The layout really moved values: the output is not a prefix of the input.
     assert_ne!(&p.output[..4], &s.input[..4]);
 }
+
+#[test]
+fn convolutions_prove_and_verify_and_match_the_float_model() {
+    let s = setup(conv_ops(), 16, 6);
+    let p = prove_ok(&s).proof;
+    check(&s, &p).unwrap();
+    let err = max_output_error(&s, &p);
+    assert!(err < 1e-3, "{err}");
+}

@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use zkgrad_model::quant::QOp;
+use zkgrad_model::Op;
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{
     model_commitment, verify, verify_with_commitment, verify_with_model, VerifyError,
@@ -346,5 +347,39 @@ fn cheating_prover_off_by_one_in_an_exported_sgd_step_is_rejected() {
         let s = setup(g, 16, 7);
         check(&s, &prove_ok(&s).proof).unwrap();
         perturbations_rejected(&s);
+    }
+}
+
+#[test]
+fn cheating_prover_off_by_one_in_convolutions_is_rejected() {
+    let s = setup(conv_ops(), 12, 6);
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn convolution_checked_against_other_geometry_or_weights_is_rejected() {
+    let s = setup(conv_ops(), 12, 6);
+    let p = prove_ok(&s).proof;
+    // Another padding (same shapes: a 1-pixel shift of the window) or one weight changed.
+    let mut shifted = s.graph.clone();
+    let mut reweighted = s.graph.clone();
+    if let Op::Conv { geom, .. } = &mut shifted.nodes[2].op {
+        geom.pad = [0, 0];
+    }
+    if let Op::Conv { w, .. } = &mut reweighted.nodes[0].op {
+        w[5] += 0.25;
+    }
+    for g in [shifted, reweighted] {
+        let q = zkgrad_model::QGraph::from_graph(&g, s.q.config).unwrap();
+        let model = CommittedModel::new(&q, &small_params());
+        assert!(verify(
+            &q,
+            &model.root(),
+            &p.input,
+            &p.output,
+            &p.body,
+            &small_params()
+        )
+        .is_err());
     }
 }

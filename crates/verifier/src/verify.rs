@@ -456,6 +456,58 @@ pub fn verify(
                     claims.on_tensor(*b, sub.point, bv)?;
                 }
             }
+            QOp::Conv {
+                x,
+                w: wi,
+                bias,
+                bias_shift,
+                geom,
+            } => {
+                // conv.rs: a sumcheck over the im2col columns, then an index-map sumcheck over x
+                // whose wiring sum the verifier streams over the |P|·|J| im2col entries.
+                let xt = &g.tensors[*x];
+                let lj = zkgrad_poly::log2_ceil(geom.j_len());
+                let sumcheck_err = |source| VerifyError::NodeSumcheck {
+                    node: node.name.clone(),
+                    source,
+                };
+                for (r, v) in pending {
+                    let (r_p, r_co) = r.split_at(ot.log_cols().min(r.len()));
+                    let mut claim = v;
+                    if let Some(b) = bias {
+                        let bv = t.read_e(b"conv/bias")?;
+                        claims.weights.push((*b, r_co.to_vec(), bv));
+                        claim -= pow2(*bias_shift) * bv * prefix_indicator_eval(ot.cols, r_p);
+                    }
+                    let sub =
+                        zkgrad_sumcheck::verify(claim, lj, 2, &mut t).map_err(sumcheck_err)?;
+                    let av = t.read_e(b"conv/x")?;
+                    let wv = t.read_e(b"conv/w")?;
+                    if sub.value != av * wv {
+                        return Err(node_err("convolution sumcheck does not close"));
+                    }
+                    let mut wp = sub.point.clone();
+                    wp.extend_from_slice(r_co);
+                    claims.weights.push((*wi, wp, wv));
+                    let sub2 = zkgrad_sumcheck::verify(av, xt.log_size(), 2, &mut t)
+                        .map_err(sumcheck_err)?;
+                    let xv = t.read_e(b"conv/in")?;
+                    let (eq_p, eq_rho, eq_sigma) =
+                        (eq_table(r_p), eq_table(&sub.point), eq_table(&sub2.point));
+                    let mut wiring = E::ZERO;
+                    geom.for_each_entry(|p, j, i| {
+                        if let (Some(a), Some(b), Some(c)) =
+                            (eq_p.get(p), eq_rho.get(j), eq_sigma.get(xt.pad_index(i)))
+                        {
+                            wiring += *a * *b * *c;
+                        }
+                    });
+                    if sub2.value != wiring * xv {
+                        return Err(node_err("convolution input sumcheck does not close"));
+                    }
+                    claims.on_tensor(*x, sub2.point, xv)?;
+                }
+            }
             QOp::Gather { x, map } => {
                 // v = Σ_i w_r(i)·x̃(i), w̃_r(ρ) = Σ_j eq(r, j)·eq(ρ, π(j)) (index_map.rs).
                 let xt = &g.tensors[*x];

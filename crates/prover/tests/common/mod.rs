@@ -348,3 +348,87 @@ pub fn layout_ops() -> Graph {
         output_parts: Vec::new(),
     }
 }
+
+/// A convolution (`c_in → c_out`, square kernel `k`), its dense weight zero outside each of
+/// `groups` blocks.
+pub fn conv_node(
+    name: &str,
+    x: usize,
+    (c_in, h, w): (usize, usize, usize),
+    (c_out, k, stride, pad, dilation, groups): (usize, usize, usize, usize, usize, usize),
+    seed: u64,
+) -> Node {
+    use zkgrad_model::conv::ConvGeom;
+    let oh = ConvGeom::out_side(h, k, stride, dilation, pad, pad);
+    let ow = ConvGeom::out_side(w, k, stride, dilation, pad, pad);
+    let geom = ConvGeom {
+        c_in,
+        h,
+        w,
+        c_out,
+        kh: k,
+        kw: k,
+        stride: [stride, stride],
+        dilation: [dilation, dilation],
+        pad: [pad, pad],
+        oh,
+        ow,
+    };
+    let (cig, cog) = (c_in / groups, c_out / groups);
+    let scale = 1.0 / ((cig * k * k) as f64).sqrt();
+    let r = rnd(seed, c_out * geom.j_len());
+    let wd: Vec<f64> = (0..c_out * geom.j_len())
+        .map(|q| {
+            let (co, ci) = (q / geom.j_len(), q % geom.j_len() / (k * k));
+            if ci / cig == co / cog {
+                r[q] * scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Node {
+        name: name.into(),
+        op: Op::Conv {
+            x,
+            w: wd,
+            bias: Some(rnd(seed + 1, c_out).into_iter().map(|v| v * 0.1).collect()),
+            geom,
+        },
+        shape: vec![1, c_out, oh, ow],
+    }
+}
+
+/// Convolutions (padding, stride, dilation, groups), ReLU, flatten, a dense head.
+pub fn conv_ops() -> Graph {
+    let c1 = conv_node("conv1", 0, (3, 6, 6), (4, 3, 1, 1, 1, 1), 21); // [1,4,6,6]
+    let c2 = conv_node("conv2", 2, (4, 6, 6), (4, 3, 2, 1, 1, 2), 22); // [1,4,3,3]
+    let c3 = conv_node("conv3", 3, (4, 3, 3), (2, 2, 1, 1, 2, 1), 23); // dilated
+    let s3 = c3.shape.clone();
+    let flat: usize = s3.iter().product();
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 3, 6, 6],
+        nodes: vec![
+            c1, // 1
+            Node {
+                name: "relu".into(),
+                op: Op::Act {
+                    x: 1,
+                    kind: ActKind::Relu,
+                },
+                shape: vec![1, 4, 6, 6],
+            }, // 2
+            c2, // 3
+            c3, // 4
+            Node {
+                name: "flatten".into(),
+                op: Op::View { x: 4 },
+                shape: vec![1, flat],
+            }, // 5
+            linear("fc", 5, flat, 3, 24), // 6
+        ],
+        output: 6,
+        output_parts: Vec::new(),
+    }
+}
