@@ -33,6 +33,8 @@ pub enum Op {
     Add { a: usize, b: usize },
     /// Element-wise difference of two values of the same shape.
     Sub { a: usize, b: usize },
+    /// Element-wise maximum of two values of the same shape (`a + relu(b − a)`).
+    Max { a: usize, b: usize },
     /// Element-wise product of two values of the same shape.
     Mul { a: usize, b: usize },
     /// Multiplication by a scalar constant (ONNX `Mul`/`Div` by a constant).
@@ -68,7 +70,11 @@ impl Op {
             | Op::Transpose { x }
             | Op::RowSum { x }
             | Op::Gather { x, .. } => vec![*x],
-            Op::Add { a, b } | Op::Sub { a, b } | Op::Mul { a, b } | Op::MatMul { a, b } => {
+            Op::Add { a, b }
+            | Op::Sub { a, b }
+            | Op::Mul { a, b }
+            | Op::Max { a, b }
+            | Op::MatMul { a, b } => {
                 vec![*a, *b]
             }
             Op::Input { .. } => vec![],
@@ -179,6 +185,7 @@ impl Graph {
                 Op::Add { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x + y).collect(),
                 Op::Sub { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x - y).collect(),
                 Op::Mul { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x * y).collect(),
+                Op::Max { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x.max(y)).collect(),
                 Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
                 Op::AddConst { x, c } => get(*x).iter().map(|v| v + c).collect(),
                 Op::Act { x, kind } => get(*x).iter().map(|&v| kind.eval_f64(v)).collect(),

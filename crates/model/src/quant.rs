@@ -500,6 +500,56 @@ impl QGraph {
                     };
                     g.push(&name, op, rows, cols, fa)
                 }
+                Op::Max { a, b } => {
+                    // max(a, b) = a + relu(b − a): a proven comparison through the ReLU table;
+                    // the result is committed so that claims on a chain of maxima stay few.
+                    let (ta, tb) = (map[*a], map[*b]);
+                    let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                    if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: "maximum operands must have the output's shape".into(),
+                        });
+                    }
+                    let d = g.push(
+                        &format!("{name}/diff"),
+                        QOp::Sub { a: tb, b: ta },
+                        rows,
+                        cols,
+                        fa,
+                    );
+                    let d = g.push(
+                        &format!("{name}/diff/commit"),
+                        QOp::Requant { x: d, shift: 0 },
+                        rows,
+                        cols,
+                        fa,
+                    );
+                    let table = g.table_index(TableKind::Act {
+                        kind: ActKind::Relu,
+                        in_frac: fa,
+                        out_frac: fa,
+                    });
+                    let r = g.push(
+                        &format!("{name}/relu"),
+                        QOp::Act {
+                            x: d,
+                            kind: ActKind::Relu,
+                            table,
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    );
+                    let m = g.push(&name, QOp::Add { a: ta, b: r }, rows, cols, fa);
+                    g.push(
+                        &format!("{name}/commit"),
+                        QOp::Requant { x: m, shift: 0 },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
                 Op::Mul { a, b } => {
                     let (ta, tb) = (map[*a], map[*b]);
                     let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;

@@ -56,6 +56,12 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceMean",
     "Reciprocal",
     "Neg",
+    "Conv",
+    "BatchNormalization",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Pad",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -885,8 +891,6 @@ fn import_inner(
                     _ => (0..rank).collect(),
                 };
                 let kept: Vec<usize> = (0..rank).filter(|k| !reduced.contains(k)).collect();
-                let count: usize = reduced.iter().map(|&k| xs[k]).product();
-                let rest: usize = kept.iter().map(|&k| xs[k]).product();
                 let out_shape: Vec<usize> = if keep {
                     (0..rank)
                         .map(|k| if reduced.contains(&k) { 1 } else { xs[k] })
@@ -897,44 +901,282 @@ fn import_inner(
                 if reduced.is_empty() {
                     push(&mut graph, Op::View { x }, xs)
                 } else {
-                    // Reduced axes first, then a row sum of the [count, rest] matrix.
-                    let perm: Vec<usize> = reduced.iter().chain(&kept).copied().collect();
-                    let mut cur = x;
-                    if perm.iter().enumerate().any(|(k, &p)| k != p) {
-                        let map = IndexMap::transpose(&xs, &perm);
-                        let shape = map.out_shape.clone();
-                        cur = push_node(
-                            &mut graph,
-                            &format!("{name}/order"),
-                            Op::Gather { x: cur, map },
-                            shape,
-                        );
-                    }
-                    let cur = push_node(
-                        &mut graph,
-                        &format!("{name}/rows"),
-                        Op::View { x: cur },
-                        vec![count, rest],
-                    );
-                    let mut sum = push_node(
-                        &mut graph,
-                        &format!("{name}/sum"),
-                        Op::RowSum { x: cur },
-                        vec![1, rest],
-                    );
-                    if n.op_type == "ReduceMean" {
-                        sum = push_node(
-                            &mut graph,
-                            &format!("{name}/mean"),
-                            Op::Scale {
-                                x: sum,
-                                c: 1.0 / count as f64,
-                            },
-                            vec![1, rest],
-                        );
-                    }
+                    let sum =
+                        reduce_axes(&mut graph, &name, x, &reduced, n.op_type == "ReduceMean");
                     push(&mut graph, Op::View { x: sum }, out_shape)
                 }
+            }
+            "Conv" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let wc = constant(1)?;
+                let [n0, c_in, h, w] = xs[..] else {
+                    return Err(invalid(format!(
+                        "input shape {xs:?}: only 2-D convolutions (NCHW) are supported"
+                    )));
+                };
+                if n0 != 1 {
+                    return Err(invalid(format!(
+                        "batch {n0}: convolutions are supported at batch 1"
+                    )));
+                }
+                let [c_out, cig, kh, kw] = wc.dims[..] else {
+                    return Err(invalid(format!(
+                        "weight shape {:?} is not [C_out, C_in/group, kH, kW]",
+                        wc.dims
+                    )));
+                };
+                let groups = attr_i("group", 1).max(1) as usize;
+                if cig * groups != c_in || c_out % groups != 0 {
+                    return Err(invalid(format!(
+                        "group {groups} does not divide {c_in} input and {c_out} output channels (weight {:?})",
+                        wc.dims
+                    )));
+                }
+                let win = window(n, Some([kh, kw]), [h, w]).map_err(invalid)?;
+                let geom = zkgrad_model::conv::ConvGeom {
+                    c_in,
+                    h,
+                    w,
+                    c_out,
+                    kh,
+                    kw,
+                    stride: win.strides,
+                    dilation: win.dilations,
+                    pad: [win.pads[0], win.pads[1]],
+                    oh: win.out[0],
+                    ow: win.out[1],
+                };
+                // Dense weight: zero outside each group's block of input channels.
+                let (j_len, cog, kk) = (geom.j_len(), c_out / groups, kh * kw);
+                let mut wd = vec![0.0; c_out * j_len];
+                for co in 0..c_out {
+                    let g0 = (co / cog) * cig;
+                    for ci in 0..cig {
+                        for k in 0..kk {
+                            wd[co * j_len + (g0 + ci) * kk + k] = wc.data[(co * cig + ci) * kk + k];
+                        }
+                    }
+                }
+                let bias = if n.input.len() > 2 && !n.input[2].is_empty() {
+                    Some(broadcast_bias(&constant(2)?, c_out).map_err(invalid)?)
+                } else {
+                    None
+                };
+                let shape = vec![1, c_out, geom.oh, geom.ow];
+                push(
+                    &mut graph,
+                    Op::Conv {
+                        x,
+                        w: wd,
+                        bias,
+                        geom,
+                    },
+                    shape,
+                )
+            }
+            "BatchNormalization" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let c = *xs
+                    .get(1)
+                    .ok_or_else(|| invalid(format!("input shape {xs:?} has no channel axis")))?;
+                let p: Vec<Const> = (1..5).map(constant).collect::<Result<_, _>>()?;
+                if p.iter().any(|t| t.data.len() != c) {
+                    return Err(invalid(format!(
+                        "scale, bias, mean and variance must hold {c} values"
+                    )));
+                }
+                let eps = attr_f("epsilon", 1e-5);
+                // y = s·x + t per channel, s = γ/√(var + ε), t = β − mean·s.
+                let s: Vec<f64> = (0..c)
+                    .map(|k| p[0].data[k] / (p[3].data[k] + eps).sqrt())
+                    .collect();
+                let t: Vec<f64> = (0..c).map(|k| p[1].data[k] - p[2].data[k] * s[k]).collect();
+                let only_reader = readers.get(n.input[0].as_str()).copied() == Some(1);
+                match graph.nodes.get_mut(x.wrapping_sub(1)) {
+                    Some(Node {
+                        op: Op::Conv { w, bias, geom, .. },
+                        ..
+                    }) if only_reader && geom.c_out == c => {
+                        // Folded into the convolution before it.
+                        let j = geom.j_len();
+                        for co in 0..c {
+                            w[co * j..(co + 1) * j].iter_mut().for_each(|v| *v *= s[co]);
+                        }
+                        let b = bias.get_or_insert_with(|| vec![0.0; c]);
+                        for co in 0..c {
+                            b[co] = b[co] * s[co] + t[co];
+                        }
+                        Val::Value(x)
+                    }
+                    _ => {
+                        let [1, _, h, w] = xs[..] else {
+                            return Err(invalid(format!(
+                                "input shape {xs:?}: BatchNormalization needs NCHW at batch 1"
+                            )));
+                        };
+                        // A 1×1 depthwise convolution.
+                        let mut wd = vec![0.0; c * c];
+                        for k in 0..c {
+                            wd[k * c + k] = s[k];
+                        }
+                        let geom = zkgrad_model::conv::ConvGeom {
+                            c_in: c,
+                            h,
+                            w,
+                            c_out: c,
+                            kh: 1,
+                            kw: 1,
+                            stride: [1, 1],
+                            dilation: [1, 1],
+                            pad: [0, 0],
+                            oh: h,
+                            ow: w,
+                        };
+                        push(
+                            &mut graph,
+                            Op::Conv {
+                                x,
+                                w: wd,
+                                bias: Some(t),
+                                geom,
+                            },
+                            xs,
+                        )
+                    }
+                }
+            }
+            "MaxPool" | "AveragePool" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let [_, _, h, w] = xs[..] else {
+                    return Err(invalid(format!(
+                        "input shape {xs:?}: only 2-D pooling (NCHW) is supported"
+                    )));
+                };
+                if n.output.len() > 1 && n.output.get(1).is_some_and(|o| !o.is_empty()) {
+                    return Err(invalid("MaxPool indices output is not supported".into()));
+                }
+                if attr_i("ceil_mode", 0) != 0 {
+                    return Err(invalid("ceil_mode = 1 is not supported".into()));
+                }
+                let win = window(n, None, [h, w]).map_err(invalid)?;
+                let padded = win.pads.iter().any(|&p| p > 0);
+                let is_max = n.op_type == "MaxPool";
+                if padded && is_max {
+                    // Zero padding equals −∞ padding only for non-negative inputs.
+                    let relu_input = matches!(
+                        graph.nodes.get(x.wrapping_sub(1)).map(|n| &n.op),
+                        Some(Op::Act {
+                            kind: ActKind::Relu,
+                            ..
+                        })
+                    );
+                    if !relu_input {
+                        return Err(invalid(
+                            "padded MaxPool is supported only after a Relu".into(),
+                        ));
+                    }
+                }
+                if padded && !is_max && attr_i("count_include_pad", 0) == 0 {
+                    return Err(invalid(
+                        "padded AveragePool needs count_include_pad = 1 (a divisor that varies at the borders is not supported)".into(),
+                    ));
+                }
+                let shape = vec![xs[0], xs[1], win.out[0], win.out[1]];
+                let mut acc: Option<usize> = None;
+                for a in 0..win.kernel[0] {
+                    for b in 0..win.kernel[1] {
+                        let tap = push_node(
+                            &mut graph,
+                            &format!("{name}/tap{a}_{b}"),
+                            Op::Gather {
+                                x,
+                                map: window_map(&xs, &win, a, b),
+                            },
+                            shape.clone(),
+                        );
+                        acc = Some(match acc {
+                            None => tap,
+                            Some(m) => push_node(
+                                &mut graph,
+                                &format!("{name}/{}{a}_{b}", if is_max { "max" } else { "sum" }),
+                                if is_max {
+                                    Op::Max { a: m, b: tap }
+                                } else {
+                                    Op::Add { a: m, b: tap }
+                                },
+                                shape.clone(),
+                            ),
+                        });
+                    }
+                }
+                let acc = acc.unwrap_or(x);
+                if is_max {
+                    push(&mut graph, Op::View { x: acc }, shape)
+                } else {
+                    let k = (win.kernel[0] * win.kernel[1]) as f64;
+                    push(&mut graph, Op::Scale { x: acc, c: 1.0 / k }, shape)
+                }
+            }
+            "GlobalAveragePool" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                if xs.len() < 3 {
+                    return Err(invalid(format!("input shape {xs:?} has no spatial axes")));
+                }
+                let spatial: Vec<usize> = (2..xs.len()).collect();
+                let sum = reduce_axes(&mut graph, &name, x, &spatial, true);
+                let shape: Vec<usize> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &d)| if k < 2 { d } else { 1 })
+                    .collect();
+                push(&mut graph, Op::View { x: sum }, shape)
+            }
+            "Pad" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let mode = n
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "mode")
+                    .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+                    .unwrap_or_else(|| "constant".into());
+                if mode != "constant" {
+                    return Err(invalid(format!("Pad mode {mode} is not supported")));
+                }
+                let pads = match ints_input(1)? {
+                    Some(p) => p,
+                    None => attr_ints("pads").unwrap_or_default(),
+                };
+                if n.input.len() > 2 && !n.input[2].is_empty() {
+                    let v = constant(2)?;
+                    if v.data.iter().any(|&c| c != 0.0) {
+                        return Err(invalid(
+                            "Pad with a nonzero constant is not supported".into(),
+                        ));
+                    }
+                }
+                if n.input.len() > 3 && !n.input[3].is_empty() {
+                    return Err(invalid("Pad with axes is not supported".into()));
+                }
+                let r = xs.len();
+                if pads.len() != 2 * r {
+                    return Err(invalid(format!("pads {pads:?} do not match rank {r}")));
+                }
+                let mut out = Vec::with_capacity(r);
+                for k in 0..r {
+                    let d = xs[k] as i64 + pads[k] + pads[k + r];
+                    if d <= 0 {
+                        return Err(invalid(format!("pads {pads:?} empty axis {k}")));
+                    }
+                    out.push(d as usize);
+                }
+                let offs: Vec<i64> = pads[..r].iter().map(|p| -p).collect();
+                let map = IndexMap::aligned(&xs, &out, &vec![1; r], &offs);
+                push(&mut graph, Op::Gather { x, map }, out)
             }
             "Transpose" => {
                 let x = value(0)?;
@@ -1193,6 +1435,160 @@ fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
     }
 }
 
+/// Sums (or averages) `x` over the axes `reduced` (sorted): an index map bringing them first,
+/// then a row sum of the `[count, rest]` matrix. Returns the `[1, rest]` value.
+fn reduce_axes(graph: &mut Graph, name: &str, x: usize, reduced: &[usize], mean: bool) -> usize {
+    let xs = graph.shape(x).to_vec();
+    let kept: Vec<usize> = (0..xs.len()).filter(|k| !reduced.contains(k)).collect();
+    let count: usize = reduced.iter().map(|&k| xs[k]).product();
+    let rest: usize = kept.iter().map(|&k| xs[k]).product();
+    let perm: Vec<usize> = reduced.iter().chain(&kept).copied().collect();
+    let mut cur = x;
+    if perm.iter().enumerate().any(|(k, &p)| k != p) {
+        let map = IndexMap::transpose(&xs, &perm);
+        let shape = map.out_shape.clone();
+        cur = push_node(
+            graph,
+            &format!("{name}/order"),
+            Op::Gather { x: cur, map },
+            shape,
+        );
+    }
+    let cur = push_node(
+        graph,
+        &format!("{name}/rows"),
+        Op::View { x: cur },
+        vec![count, rest],
+    );
+    let mut sum = push_node(
+        graph,
+        &format!("{name}/sum"),
+        Op::RowSum { x: cur },
+        vec![1, rest],
+    );
+    if mean {
+        sum = push_node(
+            graph,
+            &format!("{name}/mean"),
+            Op::Scale {
+                x: sum,
+                c: 1.0 / count as f64,
+            },
+            vec![1, rest],
+        );
+    }
+    sum
+}
+
+/// The input positions a pooling or convolution window reads, per spatial axis: kernel,
+/// strides, dilations, pads (begin, end) from the node's attributes (ONNX defaults), with
+/// `auto_pad` resolved.
+struct Window {
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilations: [usize; 2],
+    pads: [usize; 4],
+    out: [usize; 2],
+}
+
+fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<Window, String> {
+    let ints = |k: &str| {
+        n.attribute
+            .iter()
+            .find(|a| a.name == k)
+            .map(|a| a.ints.clone())
+    };
+    let two = |v: Option<Vec<i64>>, d: usize, what: &str| -> Result<[usize; 2], String> {
+        match v.as_deref() {
+            None => Ok([d, d]),
+            Some([a, b]) if *a >= 0 && *b >= 0 => Ok([*a as usize, *b as usize]),
+            Some(v) => Err(format!("{what} {v:?}: only 2-D windows are supported")),
+        }
+    };
+    let kernel = match kernel {
+        Some(k) => k,
+        None => two(ints("kernel_shape"), 0, "kernel_shape")?,
+    };
+    if kernel.contains(&0) {
+        return Err("missing kernel_shape".into());
+    }
+    let strides = two(ints("strides"), 1, "strides")?;
+    let dilations = two(ints("dilations"), 1, "dilations")?;
+    if strides.contains(&0) || dilations.contains(&0) {
+        return Err("strides and dilations must be positive".into());
+    }
+    let auto_pad = n
+        .attribute
+        .iter()
+        .find(|a| a.name == "auto_pad")
+        .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+        .unwrap_or_default();
+    let mut pads = match ints("pads").as_deref() {
+        None => [0; 4],
+        Some([t, l, b, r]) if [t, l, b, r].iter().all(|v| **v >= 0) => {
+            [*t as usize, *l as usize, *b as usize, *r as usize]
+        }
+        Some(v) => return Err(format!("pads {v:?}: expected 4 non-negative values")),
+    };
+    match auto_pad.as_str() {
+        "" | "NOTSET" | "VALID" => {}
+        "SAME_UPPER" | "SAME_LOWER" => {
+            for k in 0..2 {
+                let out = hw[k].div_ceil(strides[k]);
+                let span = dilations[k] * (kernel[k] - 1) + 1;
+                let total = ((out - 1) * strides[k] + span).saturating_sub(hw[k]);
+                let (small, big) = (total / 2, total - total / 2);
+                (pads[k], pads[k + 2]) = if auto_pad == "SAME_UPPER" {
+                    (small, big)
+                } else {
+                    (big, small)
+                };
+            }
+        }
+        other => return Err(format!("auto_pad {other} is not supported")),
+    }
+    let out = [0, 1].map(|k| {
+        zkgrad_model::conv::ConvGeom::out_side(
+            hw[k],
+            kernel[k],
+            strides[k],
+            dilations[k],
+            pads[k],
+            pads[k + 2],
+        )
+    });
+    if out.contains(&0) {
+        return Err(format!(
+            "the window is larger than the padded {}×{} input",
+            hw[0], hw[1]
+        ));
+    }
+    Ok(Window {
+        kernel,
+        strides,
+        dilations,
+        pads,
+        out,
+    })
+}
+
+/// The index map reading window offset `(a, b)` of every output position of a pooling window
+/// over `[n, c, h, w]` (0 in the padding).
+fn window_map(shape: &[usize], win: &Window, a: usize, b: usize) -> IndexMap {
+    let out = [shape[0], shape[1], win.out[0], win.out[1]];
+    IndexMap::aligned(
+        shape,
+        &out,
+        &[1, 1, win.strides[0] as i64, win.strides[1] as i64],
+        &[
+            0,
+            0,
+            (a * win.dilations[0]) as i64 - win.pads[0] as i64,
+            (b * win.dilations[1]) as i64 - win.pads[1] as i64,
+        ],
+    )
+}
+
 /// Appends a node; returns its value.
 fn push_node(graph: &mut Graph, name: &str, op: Op, shape: Vec<usize>) -> usize {
     graph.nodes.push(Node {
@@ -1402,6 +1798,29 @@ mod tests {
         assert_eq!(g.output_parts.len(), 2);
         assert_eq!(g.output_parts[0].1, vec![2, 8]);
         assert_eq!(g.output_parts[1].1, vec![3]);
+    }
+
+    #[test]
+    fn cnn_layers_agree_with_onnx_runtime() {
+        // examples/gen_cnn.py: Conv (padding, stride, dilation, groups, depthwise), BatchNorm
+        // (folded and standalone), MaxPool, AveragePool, SiLU, GlobalAveragePool, Gemm.
+        let g = import(&example("cnn/mixed.onnx")).unwrap();
+        let read = |f: &str, k: &str| -> Vec<f64> {
+            let v: serde_json::Value =
+                serde_json::from_slice(&example(&format!("cnn/{f}"))).unwrap();
+            v[k][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let got = &g.forward_f64(&read("input.json", "input_data"))[g.output];
+        let expect = read("onnxruntime_output.json", "output_data");
+        assert_eq!(got.len(), expect.len());
+        for (a, b) in got.iter().zip(&expect) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -340,8 +340,9 @@ fn proof_checked_against_another_index_map_is_rejected() {
 fn cheating_prover_off_by_one_in_an_exported_sgd_step_is_rejected() {
     // The PyTorch export of the seed step (examples/gen_sgd_step.py): Slice, Reshape, broadcast
     // Add, Greater + Cast, ReduceSum, Concat and two outputs, all through index maps.
-    // Also the layout example (examples/gen_examples.py layout).
-    for model in ["sgd_step/step.onnx", "layout/layout.onnx"] {
+    // Also the layout example (examples/gen_examples.py layout) and a CNN exported from PyTorch
+    // (examples/gen_cnn.py: Conv, BatchNorm, MaxPool, AveragePool, SiLU, GlobalAveragePool).
+    for model in ["sgd_step/step.onnx", "layout/layout.onnx", "cnn/mixed.onnx"] {
         let path = format!("{}/../../examples/{model}", env!("CARGO_MANIFEST_DIR"));
         let g = zkgrad_onnx::import(&std::fs::read(path).unwrap()).unwrap();
         let s = setup(g, 16, 7);
