@@ -8,6 +8,9 @@ usage: python3 examples/gen_cnn.py     (needs: pip install torch onnx onnxruntim
   (Sigmoid·Mul), ZeroPad2d, GlobalAveragePool, Flatten, Linear; input 1×3×16×16.
 - examples/cnn/input.json, examples/cnn/onnxruntime_output.json: one input from numpy seed 4 and
   ONNX Runtime's output for it (the Rust tests compare zkgrad's f64 reference with it).
+- examples/cnn/pointwise.onnx (+ pointwise_input.json, pointwise_onnxruntime_output.json):
+  LayerNorm, LeakyReLU, ReLU6 (Clip), GELU (Erf), x² + x (Pow), a square root, a quotient of two
+  computed tensors, softmax; input 1×8×16.
 Weights: PyTorch's default init under torch.manual_seed(0); BatchNorm statistics set to
 non-trivial values so that folding is exercised.
 """
@@ -46,7 +49,53 @@ class Mixed(nn.Module):
         return self.fc(x)
 
 
+class Pointwise(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 16)
+
+    def forward(self, x):
+        x = self.ln(x)
+        a = nn.functional.leaky_relu(x, 0.1)
+        b = nn.functional.relu6(3.0 * x)
+        c = nn.functional.gelu(x)
+        d = torch.pow(x, 2) + x
+        e = torch.sqrt(d * d + 1.0)
+        f = self.fc(a + b + c) / e
+        return torch.softmax(f, dim=-1)
+
+
+def export(m, x, name, opset):
+    import onnx
+    import onnxruntime as ort
+    path = os.path.join(HERE, "cnn", f"{name}.onnx")
+    torch.onnx.export(m, (torch.from_numpy(x),), path, input_names=["x"], output_names=["y"],
+                      opset_version=opset, dynamo=True)
+    # The dynamo exporter writes weights to an external .data file; keep them inline.
+    model = onnx.load(path)
+    onnx.save(model, path, save_as_external_data=False)
+    if os.path.exists(path + ".data"):
+        os.remove(path + ".data")
+    onnx.checker.check_model(onnx.load(path))
+    (y,) = ort.InferenceSession(path).run(None, {"x": x})
+    prefix = "" if name == "mixed" else f"{name}_"
+    with open(os.path.join(HERE, "cnn", f"{prefix}input.json"), "w") as f:
+        json.dump({"input_data": [[float(v) for v in x.reshape(-1)]]}, f)
+        f.write("\n")
+    with open(os.path.join(HERE, "cnn", f"{prefix}onnxruntime_output.json"), "w") as f:
+        json.dump({"output_data": [[float(v) for v in y.reshape(-1)]]}, f)
+        f.write("\n")
+    print("wrote", os.path.relpath(path, os.path.dirname(HERE)),
+          sorted({n.op_type for n in onnx.load(path).graph.node}))
+
+
 def main():
+    torch.manual_seed(0)
+    pw = Pointwise().eval()
+    xp = np.random.default_rng(5).uniform(-2, 2, size=(1, 8, 16)).astype(np.float32)
+    os.makedirs(os.path.join(HERE, "cnn"), exist_ok=True)
+    export(pw, xp, "pointwise", 18)
     torch.manual_seed(0)
     m = Mixed().eval()
     with torch.no_grad():
@@ -56,27 +105,7 @@ def main():
             bn.weight.uniform_(0.5, 1.5)
             bn.bias.uniform_(-0.2, 0.2)
     x = np.random.default_rng(4).uniform(-1, 1, size=(1, 3, 16, 16)).astype(np.float32)
-    path = os.path.join(HERE, "cnn", "mixed.onnx")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    torch.onnx.export(m, (torch.from_numpy(x),), path, input_names=["x"], output_names=["y"],
-                      opset_version=18, dynamo=True)
-    import onnx
-    import onnxruntime as ort
-    # The dynamo exporter writes weights to an external .data file; keep them inline.
-    model = onnx.load(path)
-    onnx.save(model, path, save_as_external_data=False)
-    if os.path.exists(path + ".data"):
-        os.remove(path + ".data")
-    onnx.checker.check_model(onnx.load(path))
-    (y,) = ort.InferenceSession(path).run(None, {"x": x})
-    with open(os.path.join(HERE, "cnn", "input.json"), "w") as f:
-        json.dump({"input_data": [[float(v) for v in x.reshape(-1)]]}, f)
-        f.write("\n")
-    with open(os.path.join(HERE, "cnn", "onnxruntime_output.json"), "w") as f:
-        json.dump({"output_data": [[float(v) for v in y.reshape(-1)]]}, f)
-        f.write("\n")
-    print("wrote", os.path.relpath(path, os.path.dirname(HERE)),
-          sorted({n.op_type for n in onnx.load(path).graph.node}))
+    export(m, x, "mixed", 18)
 
 
 if __name__ == "__main__":

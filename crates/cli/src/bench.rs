@@ -355,7 +355,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let [w] = chosen.as_slice() else {
             bail!("--child runs exactly one workload")
         };
-        println!("{}", run_one(w, a.runs)?);
+        out!("{}", run_one(w, a.runs)?);
         return Ok(());
     }
     let exe = std::env::current_exe().context("cannot find the zkgrad binary")?;
@@ -385,7 +385,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let v: Value =
             serde_json::from_slice(&out.stdout).context("benchmark child printed no JSON")?;
         if a.json {
-            println!("{v}");
+            out!("{v}");
         }
         rows.push(v);
     }

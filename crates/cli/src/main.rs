@@ -4,6 +4,14 @@
 //! was unusable (missing or malformed file, unsupported model, bad arguments). Results go to
 //! stdout, progress and summaries to stderr.
 
+/// `println!` that ignores a closed stdout (`zkgrad … | head` must not panic).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod bench;
 mod data;
 mod input;
@@ -265,7 +273,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     eprintln!("max |error| against the float model: {max_err:.3e}");
     eprintln!("model commitment: {commitment}");
     if a.json {
-        println!(
+        out!(
             "{}",
             json!({
                 "output_data": parts,
@@ -282,7 +290,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             })
         );
     } else {
-        println!("{}", json!(parts));
+        out!("{}", json!(parts));
     }
     Ok(())
 }
@@ -341,21 +349,21 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
                 None => vec![y],
             };
             if a.json {
-                println!(
+                out!(
                     "{}",
                     json!({"verified": true, "input_data": [x], "output_data": parts, "model_commitment": commitment, "verify_ms": ms})
                 );
             } else {
-                println!("verified");
-                println!("input: {}", json!([x]));
-                println!("output: {}", json!(parts));
+                out!("verified");
+                out!("input: {}", json!([x]));
+                out!("output: {}", json!(parts));
                 eprintln!("model commitment {commitment}; checked in {ms:.1} ms");
             }
             Ok(())
         }
         Err(e) => {
             if a.json {
-                println!("{}", json!({"verified": false, "error": e.to_string()}));
+                out!("{}", json!({"verified": false, "error": e.to_string()}));
             }
             Err(Failure::Invalid(e.to_string()))
         }
@@ -375,12 +383,12 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
         t0.elapsed().as_secs_f64() * 1e3
     );
     if a.json {
-        println!(
+        out!(
             "{}",
             json!({"model_commitment": c, "weight_root": hex(&root), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
         );
     } else {
-        println!("{c}");
+        out!("{c}");
     }
     Ok(())
 }
@@ -390,14 +398,17 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
         .with_context(|| format!("cannot read model file {}", a.model.display()))?;
     let raw =
         zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
-    println!("model {}", a.model.display());
+    out!("model {}", a.model.display());
     let imported = zkgrad_onnx::import(&bytes);
     if let Ok(g) = &imported {
-        println!("input {} {:?}", g.input_name, g.input_shape);
+        out!("input {} {:?}", g.input_name, g.input_shape);
     }
-    println!(
+    out!(
         "{:<4} {:<28} {:<10} {:<10} output shape",
-        "#", "node", "op", "supported"
+        "#",
+        "node",
+        "op",
+        "supported"
     );
     for (i, n) in raw.iter().enumerate() {
         let shape = match &imported {
@@ -409,7 +420,7 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
                 .unwrap_or_else(|| "(constant or fused)".into()),
             Err(_) => "?".into(),
         };
-        println!(
+        out!(
             "{:<4} {:<28} {:<10} {:<10} {}",
             i,
             n.name,
@@ -420,11 +431,11 @@ fn cmd_inspect(a: InspectArgs) -> Result<()> {
     }
     match imported {
         Ok(g) => {
-            println!("parameters: {}", g.n_params());
-            println!("output shape: {:?}", g.shape(g.output));
-            println!("status: supported");
+            out!("parameters: {}", g.n_params());
+            out!("output shape: {:?}", g.shape(g.output));
+            out!("status: supported");
         }
-        Err(e) => println!("status: not supported: {e}"),
+        Err(e) => out!("status: not supported: {e}"),
     }
     Ok(())
 }

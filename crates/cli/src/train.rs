@@ -391,7 +391,7 @@ fn run_steps(
         a.out.display()
     );
     if a.json {
-        println!(
+        out!(
             "{}",
             json!({"run": a.out, "steps": a.steps, "total_ms": total_ms, "prove_ms": prove_ms, "proof_bytes": proof_bytes,
                    "final_weight_root": hex(&model.root()), "max_weight_deviation_from_f64_sgd": max_dev,
@@ -590,13 +590,13 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
     }
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if a.json {
-        println!(
+        out!(
             "{}",
             json!({"verified": true, "steps": steps.len(), "final_weight_root": final_root, "verify_ms": ms})
         );
     } else {
-        println!("verified {} steps", steps.len());
-        println!("final weight root: {final_root}");
+        out!("verified {} steps", steps.len());
+        out!("final weight root: {final_root}");
         eprintln!("checked in {ms:.1} ms");
     }
     Ok(())

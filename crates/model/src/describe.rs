@@ -29,16 +29,18 @@ fn bad<T>(why: impl Into<String>) -> Result<T, DescError> {
     Err(DescError::Invalid(why.into()))
 }
 
-fn act_kind(code: u8) -> Result<ActKind, DescError> {
-    match code {
-        1 => Ok(ActKind::Relu),
-        2 => Ok(ActKind::Sigmoid),
-        3 => Ok(ActKind::Tanh),
-        4 => Ok(ActKind::ReluGrad),
-        5 => Ok(ActKind::SigmoidGrad),
-        6 => Ok(ActKind::TanhGrad),
-        7 => Ok(ActKind::Exp),
-        c => bad(format!("unknown activation {c}")),
+fn act_kind(code: u8, r: &mut Reader) -> Result<ActKind, DescError> {
+    let mut params_ok = true;
+    let kind = ActKind::from_code(code, || match r.u32() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            params_ok = false;
+            None
+        }
+    });
+    match kind {
+        Some(k) if params_ok => Ok(k),
+        _ => bad(format!("unknown or truncated activation {code}")),
     }
 }
 
@@ -122,7 +124,7 @@ impl QGraph {
             let t = match r.u8()? {
                 0 => return bad(format!("table {i}: range tables are implied, not listed")),
                 code => {
-                    let kind = act_kind(code)?;
+                    let kind = act_kind(code, &mut r)?;
                     let in_frac = r.u32()?;
                     let out_frac = r.u32()?;
                     if in_frac > 40 || out_frac > 40 {
@@ -296,7 +298,8 @@ impl QGraph {
                 }
                 6 => {
                     let x = index(&mut r, out, "operand")?;
-                    let kind = act_kind(r.u8()?)?;
+                    let code = r.u8()?;
+                    let kind = act_kind(code, &mut r)?;
                     let table = index(&mut r, n_tables, "table")?;
                     match tables.get(table) {
                         Some(TableKind::Act { kind: k, .. }) if *k == kind && same(x) => {}

@@ -51,6 +51,8 @@ pub enum Op {
     MatMul { a: usize, b: usize },
     /// The transpose of a matrix.
     Transpose { x: usize },
+    /// Softmax over the last axis (each row of the matrix view).
+    Softmax { x: usize },
     /// `out[0, c] = Σ_r x[r, c]`.
     RowSum { x: usize },
     /// `out[j] = x[π(j)]` (0 where `π(j)` is undefined): Slice, Pad, Concat's parts, N-D
@@ -68,6 +70,7 @@ impl Op {
             | Op::Act { x, .. }
             | Op::View { x }
             | Op::Transpose { x }
+            | Op::Softmax { x }
             | Op::RowSum { x }
             | Op::Gather { x, .. } => vec![*x],
             Op::Add { a, b }
@@ -214,6 +217,18 @@ impl Graph {
                     (0..r * c).map(|i| xv[(i % r) * c + i / r]).collect()
                 }
                 Op::Gather { x, map } => map.apply(&get(*x)),
+                Op::Softmax { x } => {
+                    let xv = get(*x);
+                    let c = matrix_dims(self.shape(*x)).1;
+                    xv.chunks(c.max(1))
+                        .flat_map(|row| {
+                            let m = row.iter().copied().fold(f64::MIN, f64::max);
+                            let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
+                            let s: f64 = e.iter().sum();
+                            e.into_iter().map(move |v| v / s)
+                        })
+                        .collect()
+                }
                 Op::RowSum { x } => {
                     let xv = get(*x);
                     let (r, c) = matrix_dims(self.shape(*x));

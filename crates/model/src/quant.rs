@@ -500,6 +500,7 @@ impl QGraph {
                     };
                     g.push(&name, op, rows, cols, fa)
                 }
+                Op::Softmax { x } => crate::train::softmax(&mut g, map[*x], rows, cols)?,
                 Op::Max { a, b } => {
                     // max(a, b) = a + relu(b − a): a proven comparison through the ReLU table;
                     // the result is committed so that claims on a chain of maxima stay few.
@@ -1175,7 +1176,7 @@ impl QGraph {
                                 bits: k,
                             });
                         }
-                        out.push(kind.eval_q(v, fin, out_t.frac));
+                        out.push(kind.eval_q(v, fin, out_t.frac, self.config.table_bits));
                     }
                     out
                 }
@@ -1253,6 +1254,9 @@ impl QGraph {
                     out_frac,
                 } => {
                     w.u8(kind.code());
+                    for v in kind.params() {
+                        w.u32(v);
+                    }
                     w.u32(*in_frac);
                     w.u32(*out_frac);
                 }
@@ -1307,6 +1311,9 @@ impl QGraph {
                 QOp::Act { x, kind, table } => {
                     w.u64(*x as u64);
                     w.u8(kind.code());
+                    for v in kind.params() {
+                        w.u32(v);
+                    }
                     w.u64(*table as u64);
                 }
                 QOp::Conv {

@@ -22,6 +22,64 @@ pub enum ActKind {
     TanhGrad,
     /// `exp(x)`, saturating below 2^30 (softmax reads it at x ≤ 0).
     Exp,
+    /// `x` for `x > 0`, else `α·x`; `α` as the bits of an `f32` (ONNX's attribute type).
+    LeakyRelu {
+        alpha: u32,
+    },
+    /// `min(max(x, lo), hi)`, bounds as `f32` bits.
+    Clip {
+        lo: u32,
+        hi: u32,
+    },
+    Erf,
+    /// `x·Φ(x) = x/2·(1 + erf(x/√2))`.
+    Gelu,
+    /// `x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    GeluTanh,
+    /// `√max(x, 0)`.
+    Sqrt,
+    /// `1/x` (0 at 0).
+    Reciprocal,
+    /// `1/√x` (0 at x ≤ 0).
+    Rsqrt,
+}
+
+/// The error function, to about 1e-14 (Taylor series below 2.5, Lentz's continued fraction for
+/// erfc above, ±1 beyond 6).
+pub fn erf(x: f64) -> f64 {
+    let a = x.abs();
+    let v = if a >= 6.0 {
+        1.0
+    } else if a < 2.5 {
+        let (mut term, mut sum, x2) = (a, a, a * a);
+        let mut n = 0.0;
+        while term.abs() > 1e-17 * sum.abs() {
+            n += 1.0;
+            term *= -x2 / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // erfc(a) = exp(−a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + …)))).
+        let tiny = 1e-300;
+        let mut f = a;
+        let (mut c, mut d) = (a, 0.0);
+        for k in 1..200 {
+            let num = k as f64 / 2.0;
+            d = a + num * d;
+            d = if d.abs() < tiny { tiny } else { d };
+            c = a + num / c;
+            c = if c.abs() < tiny { tiny } else { c };
+            d = 1.0 / d;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        1.0 - (-a * a).exp() / (std::f64::consts::PI.sqrt() * f)
+    };
+    v.copysign(x)
 }
 
 impl ActKind {
@@ -43,6 +101,37 @@ impl ActKind {
             }
             ActKind::TanhGrad => 1.0 - x.tanh() * x.tanh(),
             ActKind::Exp => x.exp(),
+            ActKind::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    f32::from_bits(alpha) as f64 * x
+                }
+            }
+            ActKind::Clip { lo, hi } => x
+                .max(f32::from_bits(lo) as f64)
+                .min(f32::from_bits(hi) as f64),
+            ActKind::Erf => erf(x),
+            ActKind::Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+            ActKind::GeluTanh => {
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+            }
+            ActKind::Sqrt => x.max(0.0).sqrt(),
+            ActKind::Reciprocal => {
+                if x == 0.0 {
+                    0.0
+                } else {
+                    1.0 / x
+                }
+            }
+            ActKind::Rsqrt => {
+                if x > 0.0 {
+                    1.0 / x.sqrt()
+                } else {
+                    0.0
+                }
+            }
         }
     }
     /// The derivative's kind, for the activations that have one.
@@ -51,12 +140,32 @@ impl ActKind {
             ActKind::Relu => Some(ActKind::ReluGrad),
             ActKind::Sigmoid => Some(ActKind::SigmoidGrad),
             ActKind::Tanh => Some(ActKind::TanhGrad),
-            ActKind::ReluGrad | ActKind::SigmoidGrad | ActKind::TanhGrad | ActKind::Exp => None,
+            _ => None,
         }
     }
-    /// The quantized function: input at `in_frac` fractional bits, output at `out_frac`.
-    pub fn eval_q(self, x: i64, in_frac: u32, out_frac: u32) -> i64 {
+    /// The quantized function: input at `in_frac` fractional bits, output at `out_frac`; the
+    /// functions added for CNNs and normalizations saturate to the `bits`-bit signed range (their
+    /// outputs feed products, whose operands must stay below 2^(bits−1)).
+    pub fn eval_q(self, x: i64, in_frac: u32, out_frac: u32, bits: u32) -> i64 {
+        let half = 1i64 << (bits.clamp(2, 62) - 1);
+        let real = |v: f64| -> i64 {
+            let q = (v * (1u64 << out_frac) as f64).round();
+            if q.is_nan() {
+                0
+            } else {
+                (q.clamp(-(half as f64), (half - 1) as f64)) as i64
+            }
+        };
+        let xf = x as f64 / (1u64 << in_frac) as f64;
         match self {
+            ActKind::LeakyRelu { .. }
+            | ActKind::Clip { .. }
+            | ActKind::Erf
+            | ActKind::Gelu
+            | ActKind::GeluTanh
+            | ActKind::Sqrt
+            | ActKind::Reciprocal
+            | ActKind::Rsqrt => real(self.eval_f64(xf)),
             ActKind::Relu => x.max(0) << out_frac.saturating_sub(in_frac),
             ActKind::ReluGrad => i64::from(x > 0) << out_frac,
             ActKind::Exp => {
@@ -83,7 +192,47 @@ impl ActKind {
             ActKind::SigmoidGrad => 5,
             ActKind::TanhGrad => 6,
             ActKind::Exp => 7,
+            ActKind::LeakyRelu { .. } => 8,
+            ActKind::Clip { .. } => 9,
+            ActKind::Erf => 10,
+            ActKind::Gelu => 11,
+            ActKind::GeluTanh => 12,
+            ActKind::Sqrt => 13,
+            ActKind::Reciprocal => 14,
+            ActKind::Rsqrt => 15,
         }
+    }
+    /// Parameters written after the code in a circuit description.
+    pub fn params(self) -> Vec<u32> {
+        match self {
+            ActKind::LeakyRelu { alpha } => vec![alpha],
+            ActKind::Clip { lo, hi } => vec![lo, hi],
+            _ => vec![],
+        }
+    }
+    /// The kind for a code and a reader of its parameters.
+    pub fn from_code(code: u8, mut param: impl FnMut() -> Option<u32>) -> Option<Self> {
+        Some(match code {
+            1 => ActKind::Relu,
+            2 => ActKind::Sigmoid,
+            3 => ActKind::Tanh,
+            4 => ActKind::ReluGrad,
+            5 => ActKind::SigmoidGrad,
+            6 => ActKind::TanhGrad,
+            7 => ActKind::Exp,
+            8 => ActKind::LeakyRelu { alpha: param()? },
+            9 => ActKind::Clip {
+                lo: param()?,
+                hi: param()?,
+            },
+            10 => ActKind::Erf,
+            11 => ActKind::Gelu,
+            12 => ActKind::GeluTanh,
+            13 => ActKind::Sqrt,
+            14 => ActKind::Reciprocal,
+            15 => ActKind::Rsqrt,
+            _ => return None,
+        })
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -94,6 +243,14 @@ impl ActKind {
             ActKind::SigmoidGrad => "Sigmoid'",
             ActKind::TanhGrad => "Tanh'",
             ActKind::Exp => "Exp",
+            ActKind::LeakyRelu { .. } => "LeakyReLU",
+            ActKind::Clip { .. } => "Clip",
+            ActKind::Erf => "Erf",
+            ActKind::Gelu => "GELU",
+            ActKind::GeluTanh => "GELU(tanh)",
+            ActKind::Sqrt => "Sqrt",
+            ActKind::Reciprocal => "Reciprocal",
+            ActKind::Rsqrt => "Rsqrt",
         }
     }
 }
@@ -129,7 +286,7 @@ impl TableKind {
                 out_frac,
             } => {
                 let x = j as i64 - (1i64 << (bits - 1));
-                e_from_i64(j as i64) + gamma * e_from_i64(kind.eval_q(x, in_frac, out_frac))
+                e_from_i64(j as i64) + gamma * e_from_i64(kind.eval_q(x, in_frac, out_frac, bits))
             }
         }
     }
@@ -190,9 +347,35 @@ mod tests {
 
     #[test]
     fn quantized_activations() {
-        assert_eq!(ActKind::Relu.eval_q(-5, 8, 8), 0);
-        assert_eq!(ActKind::Relu.eval_q(5, 8, 8), 5);
-        assert_eq!(ActKind::Sigmoid.eval_q(0, 8, 8), 128);
-        assert_eq!(ActKind::Tanh.eval_q(0, 8, 8), 0);
+        assert_eq!(ActKind::Relu.eval_q(-5, 8, 8, 16), 0);
+        assert_eq!(ActKind::Relu.eval_q(5, 8, 8, 16), 5);
+        assert_eq!(ActKind::Sigmoid.eval_q(0, 8, 8, 16), 128);
+        assert_eq!(ActKind::Tanh.eval_q(0, 8, 8, 16), 0);
+        let leaky = ActKind::LeakyRelu {
+            alpha: 0.125f32.to_bits(),
+        };
+        assert_eq!(leaky.eval_q(-64, 8, 8, 16), -8);
+        // Saturation to the table's signed range.
+        assert_eq!(ActKind::Reciprocal.eval_q(1, 8, 8, 12), 2047);
+        assert_eq!(ActKind::Rsqrt.eval_q(256, 8, 8, 16), 256);
+    }
+
+    #[test]
+    fn erf_matches_reference_values() {
+        // erf(0.5), erf(1), erf(2), erf(3) to 15 digits (Abramowitz & Stegun, table 7.1).
+        for (x, v) in [
+            (0.5, 0.520499877813047),
+            (1.0, 0.842700792949715),
+            (2.0, 0.995322265018953),
+            (3.0, 0.999977909503001),
+            (-1.0, -0.842700792949715),
+        ] {
+            assert!((erf(x) - v).abs() < 1e-13, "erf({x}) = {}", erf(x));
+        }
+        for k in 0..400 {
+            let x = -6.0 + k as f64 * 0.03;
+            let d = erf(x + 1e-6) - erf(x - 1e-6);
+            assert!(d >= 0.0, "erf not monotone at {x}");
+        }
     }
 }

@@ -405,7 +405,12 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
 /// `Σ_c s_c − 2^fa`. So `s` is exactly `exp(z − L)` for the prover's `L`, and `L` is pinned to
 /// within the rounding: the proven `s` is softmax(out) up to a relative normalization error
 /// below `slack / 2^fa` (2^-11 at `fa = 18`).
-fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usize, QuantError> {
+pub(crate) fn softmax(
+    g: &mut QGraph,
+    out: usize,
+    rows: usize,
+    n: usize,
+) -> Result<usize, QuantError> {
     let fa = g.tensors[out].frac;
     let fz = SOFTMAX_IN_FRAC.min(fa);
     let lse = g.push_node("softmax/logsumexp", QOp::LogSumExp { x: out }, rows, 1, fa);

@@ -62,6 +62,14 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "AveragePool",
     "GlobalAveragePool",
     "Pad",
+    "LeakyRelu",
+    "Clip",
+    "Erf",
+    "Gelu",
+    "Sqrt",
+    "Pow",
+    "Softmax",
+    "LayerNormalization",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -479,6 +487,26 @@ fn import_inner(
                 let (a, b) = (get(0)?, get(1)?);
                 match (a, b) {
                     (Val::Value(a), Val::Value(b)) => {
+                        // a / b = a · (1/b) through a reciprocal table; a / √z = a · rsqrt(z).
+                        let b = if n.op_type == "Div" {
+                            let sb = graph.shape(b).to_vec();
+                            let (x, kind) = match graph.nodes.get(b.wrapping_sub(1)).map(|n| &n.op)
+                            {
+                                Some(Op::Act {
+                                    x,
+                                    kind: ActKind::Sqrt,
+                                }) => (*x, ActKind::Rsqrt),
+                                _ => (b, ActKind::Reciprocal),
+                            };
+                            push_node(
+                                &mut graph,
+                                &format!("{name}/reciprocal"),
+                                Op::Act { x, kind },
+                                sb,
+                            )
+                        } else {
+                            b
+                        };
                         let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
                         // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
                         // matrix; otherwise numpy broadcasting through index maps.
@@ -518,13 +546,7 @@ fn import_inner(
                         let op = match n.op_type.as_str() {
                             "Add" => Op::Add { a, b },
                             "Sub" => Op::Sub { a, b },
-                            "Mul" => Op::Mul { a, b },
-                            _ => {
-                                return Err(invalid(
-                                    "the quotient of two computed tensors is not supported yet"
-                                        .into(),
-                                ))
-                            }
+                            _ => Op::Mul { a, b },
                         };
                         push(&mut graph, op, shape)
                     }
@@ -597,6 +619,45 @@ fn import_inner(
                         );
                         push(&mut graph, Op::AddConst { x: neg, c }, shape)
                     }
+                    (Val::Value(a), Val::Const(c))
+                        if (n.op_type == "Mul" || n.op_type == "Div")
+                            && c.data.len() > 1
+                            && graph.shape(a).last() == Some(&c.data.len())
+                            && c.dims.iter().rev().skip(1).all(|&d| d == 1) =>
+                    {
+                        // A per-feature scale (LayerNorm's γ): a Linear layer with a diagonal
+                        // weight (a following Add of a constant becomes its bias).
+                        let d = c.data.len();
+                        let mut w = vec![0.0; d * d];
+                        for k in 0..d {
+                            let v = c.data[k];
+                            w[k * d + k] = if n.op_type == "Mul" { v } else { 1.0 / v };
+                        }
+                        if w.iter().any(|v| !v.is_finite()) {
+                            return Err(invalid("division by zero".into()));
+                        }
+                        let shape = graph.shape(a).to_vec();
+                        sources.insert(
+                            graph.nodes.len(),
+                            LinearSource {
+                                weight: n.input[1].clone(),
+                                trans_b: false,
+                                alpha: 1.0,
+                                bias: None,
+                            },
+                        );
+                        push(
+                            &mut graph,
+                            Op::Linear {
+                                x: a,
+                                w,
+                                bias: None,
+                                in_features: d,
+                                out_features: d,
+                            },
+                            shape,
+                        )
+                    }
                     (Val::Value(a), Val::Const(c)) if n.op_type == "Mul" || n.op_type == "Div" => {
                         let [s] = c.data[..] else {
                             return Err(invalid(format!(
@@ -640,12 +701,58 @@ fn import_inner(
                     }
                 }
             }
-            "Relu" | "Sigmoid" | "Tanh" => {
+            "Relu" | "Sigmoid" | "Tanh" | "LeakyRelu" | "Clip" | "Erf" | "Gelu" | "Sqrt"
+            | "Reciprocal"
+                if matches!(get(0)?, Val::Value(_)) =>
+            {
                 let x = value(0)?;
+                let f32_bits = |v: f64| (v as f32).to_bits();
                 let kind = match n.op_type.as_str() {
                     "Relu" => ActKind::Relu,
                     "Sigmoid" => ActKind::Sigmoid,
-                    _ => ActKind::Tanh,
+                    "Tanh" => ActKind::Tanh,
+                    "LeakyRelu" => ActKind::LeakyRelu {
+                        alpha: f32_bits(attr_f("alpha", 0.01)),
+                    },
+                    "Clip" => {
+                        // Opset ≥ 11: min and max are optional constant inputs; before, attributes.
+                        let bound = |i: usize, attr: &str, d: f64| -> Result<f64, OnnxError> {
+                            match n.input.get(i) {
+                                Some(k) if !k.is_empty() => constant(i)?
+                                    .data
+                                    .first()
+                                    .copied()
+                                    .ok_or_else(|| invalid(format!("empty {attr}"))),
+                                _ => Ok(attr_f(attr, d)),
+                            }
+                        };
+                        let lo = bound(1, "min", f32::MIN as f64)?;
+                        let hi = bound(2, "max", f32::MAX as f64)?;
+                        if lo == 0.0 && hi >= f32::MAX as f64 {
+                            ActKind::Relu
+                        } else {
+                            ActKind::Clip {
+                                lo: f32_bits(lo),
+                                hi: f32_bits(hi),
+                            }
+                        }
+                    }
+                    "Erf" => ActKind::Erf,
+                    "Gelu" => {
+                        let approx = n
+                            .attribute
+                            .iter()
+                            .find(|a| a.name == "approximate")
+                            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+                            .unwrap_or_default();
+                        if approx == "tanh" {
+                            ActKind::GeluTanh
+                        } else {
+                            ActKind::Gelu
+                        }
+                    }
+                    "Sqrt" => ActKind::Sqrt,
+                    _ => ActKind::Reciprocal,
                 };
                 let shape = graph.shape(x).to_vec();
                 push(&mut graph, Op::Act { x, kind }, shape)
@@ -905,6 +1012,151 @@ fn import_inner(
                         reduce_axes(&mut graph, &name, x, &reduced, n.op_type == "ReduceMean");
                     push(&mut graph, Op::View { x: sum }, out_shape)
                 }
+            }
+            "Pow" => {
+                let x = value(0)?;
+                let e = constant(1)?;
+                let [e] = e.data[..] else {
+                    return Err(invalid("Pow needs a scalar constant exponent".into()));
+                };
+                let shape = graph.shape(x).to_vec();
+                let act = |graph: &mut Graph, kind| {
+                    push_node(
+                        graph,
+                        &format!("{name}/{kind:?}"),
+                        Op::Act { x, kind },
+                        shape.clone(),
+                    )
+                };
+                let v = match e {
+                    1.0 => x,
+                    2.0 | 3.0 | 4.0 => {
+                        let mut acc = x;
+                        for k in 1..e as usize {
+                            acc = push_node(
+                                &mut graph,
+                                &format!("{name}/mul{k}"),
+                                Op::Mul { a: acc, b: x },
+                                shape.clone(),
+                            );
+                        }
+                        acc
+                    }
+                    0.5 => act(&mut graph, ActKind::Sqrt),
+                    -0.5 => act(&mut graph, ActKind::Rsqrt),
+                    -1.0 => act(&mut graph, ActKind::Reciprocal),
+                    _ => {
+                        return Err(invalid(format!(
+                            "Pow with exponent {e}: only 0.5, −0.5, −1, 1, 2, 3, 4 are supported"
+                        )))
+                    }
+                };
+                push(&mut graph, Op::View { x: v }, shape)
+            }
+            "Softmax" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let axis = axis_of(attr_i("axis", -1), xs.len().max(1))?;
+                if axis + 1 != xs.len() || xs.len() == 4 {
+                    return Err(invalid(format!(
+                        "Softmax over axis {axis} of {xs:?}: only the last axis (rank ≤ 3) is supported"
+                    )));
+                }
+                push(&mut graph, Op::Softmax { x }, xs)
+            }
+            "LayerNormalization" => {
+                let x = value(0)?;
+                let xs = graph.shape(x).to_vec();
+                let axis = axis_of(attr_i("axis", -1), xs.len().max(1))?;
+                if axis + 1 != xs.len() || xs.len() == 4 {
+                    return Err(invalid(format!(
+                        "LayerNormalization over axis {axis} of {xs:?}: only the last axis (rank ≤ 3) is supported"
+                    )));
+                }
+                let d = xs[axis];
+                let eps = attr_f("epsilon", 1e-5);
+                let gamma = constant(1)?;
+                let beta = if n.input.len() > 2 && !n.input[2].is_empty() {
+                    Some(broadcast_bias(&constant(2)?, d).map_err(invalid)?)
+                } else {
+                    None
+                };
+                let gamma = broadcast_bias(&gamma, d).map_err(invalid)?;
+                // mean, x − mean, mean of squares, 1/√(var + ε), product, then γ·y + β as a
+                // diagonal Linear layer.
+                let (rows, _) = matrix_dims(&xs);
+                let col = vec![rows, 1];
+                let col_mean = |graph: &mut Graph, v: usize, tag: &str| {
+                    let sum = reduce_axes(graph, &format!("{name}/{tag}"), v, &[axis], true);
+                    push_node(
+                        graph,
+                        &format!("{name}/{tag}/col"),
+                        Op::View { x: sum },
+                        col.clone(),
+                    )
+                };
+                let spread = |graph: &mut Graph, v: usize, tag: &str| {
+                    let map = IndexMap::broadcast(&col, &[rows, d])
+                        .unwrap_or_else(|| IndexMap::reshape(rows));
+                    push_node(
+                        graph,
+                        &format!("{name}/{tag}/broadcast"),
+                        Op::Gather { x: v, map },
+                        xs.clone(),
+                    )
+                };
+                let mean = col_mean(&mut graph, x, "mean");
+                let mean = spread(&mut graph, mean, "mean");
+                let dev = push_node(
+                    &mut graph,
+                    &format!("{name}/centered"),
+                    Op::Sub { a: x, b: mean },
+                    xs.clone(),
+                );
+                let sq = push_node(
+                    &mut graph,
+                    &format!("{name}/square"),
+                    Op::Mul { a: dev, b: dev },
+                    xs.clone(),
+                );
+                let var = col_mean(&mut graph, sq, "var");
+                let var = push_node(
+                    &mut graph,
+                    &format!("{name}/var+eps"),
+                    Op::AddConst { x: var, c: eps },
+                    col.clone(),
+                );
+                let inv = push_node(
+                    &mut graph,
+                    &format!("{name}/rsqrt"),
+                    Op::Act {
+                        x: var,
+                        kind: ActKind::Rsqrt,
+                    },
+                    col.clone(),
+                );
+                let inv = spread(&mut graph, inv, "rsqrt");
+                let normed = push_node(
+                    &mut graph,
+                    &format!("{name}/normalized"),
+                    Op::Mul { a: dev, b: inv },
+                    xs.clone(),
+                );
+                let mut w = vec![0.0; d * d];
+                for k in 0..d {
+                    w[k * d + k] = gamma[k];
+                }
+                push(
+                    &mut graph,
+                    Op::Linear {
+                        x: normed,
+                        w,
+                        bias: beta,
+                        in_features: d,
+                        out_features: d,
+                    },
+                    xs,
+                )
             }
             "Conv" => {
                 let x = value(0)?;
@@ -1801,25 +2053,28 @@ mod tests {
     }
 
     #[test]
-    fn cnn_layers_agree_with_onnx_runtime() {
-        // examples/gen_cnn.py: Conv (padding, stride, dilation, groups, depthwise), BatchNorm
-        // (folded and standalone), MaxPool, AveragePool, SiLU, GlobalAveragePool, Gemm.
-        let g = import(&example("cnn/mixed.onnx")).unwrap();
-        let read = |f: &str, k: &str| -> Vec<f64> {
-            let v: serde_json::Value =
-                serde_json::from_slice(&example(&format!("cnn/{f}"))).unwrap();
-            v[k][0]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .collect()
-        };
-        let got = &g.forward_f64(&read("input.json", "input_data"))[g.output];
-        let expect = read("onnxruntime_output.json", "output_data");
-        assert_eq!(got.len(), expect.len());
-        for (a, b) in got.iter().zip(&expect) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    fn cnn_layers_and_pointwise_ops_agree_with_onnx_runtime() {
+        // examples/gen_cnn.py. mixed: Conv (padding, stride, dilation, groups, depthwise),
+        // BatchNorm (folded and standalone), MaxPool, AveragePool, SiLU, GlobalAveragePool, Gemm.
+        // pointwise: LayerNormalization, LeakyRelu, Clip, Erf, Pow, Sqrt, Div, Softmax.
+        for (model, prefix) in [("mixed", ""), ("pointwise", "pointwise_")] {
+            let g = import(&example(&format!("cnn/{model}.onnx"))).unwrap();
+            let read = |f: &str, k: &str| -> Vec<f64> {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&example(&format!("cnn/{prefix}{f}"))).unwrap();
+                v[k][0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            };
+            let got = &g.forward_f64(&read("input.json", "input_data"))[g.output];
+            let expect = read("onnxruntime_output.json", "output_data");
+            assert_eq!(got.len(), expect.len());
+            for (a, b) in got.iter().zip(&expect) {
+                assert!((a - b).abs() < 1e-6, "{model}: {a} vs {b}");
+            }
         }
     }
 

@@ -341,8 +341,14 @@ fn cheating_prover_off_by_one_in_an_exported_sgd_step_is_rejected() {
     // The PyTorch export of the seed step (examples/gen_sgd_step.py): Slice, Reshape, broadcast
     // Add, Greater + Cast, ReduceSum, Concat and two outputs, all through index maps.
     // Also the layout example (examples/gen_examples.py layout) and a CNN exported from PyTorch
-    // (examples/gen_cnn.py: Conv, BatchNorm, MaxPool, AveragePool, SiLU, GlobalAveragePool).
-    for model in ["sgd_step/step.onnx", "layout/layout.onnx", "cnn/mixed.onnx"] {
+    // (examples/gen_cnn.py: Conv, BatchNorm, MaxPool, AveragePool, SiLU, GlobalAveragePool) and
+    // its pointwise model (LayerNorm, LeakyRelu, Clip, Erf, Pow, Sqrt, Div, Softmax).
+    for model in [
+        "sgd_step/step.onnx",
+        "layout/layout.onnx",
+        "cnn/mixed.onnx",
+        "cnn/pointwise.onnx",
+    ] {
         let path = format!("{}/../../examples/{model}", env!("CARGO_MANIFEST_DIR"));
         let g = zkgrad_onnx::import(&std::fs::read(path).unwrap()).unwrap();
         let s = setup(g, 16, 7);
