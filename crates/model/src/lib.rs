@@ -9,6 +9,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod build;
 pub mod conv;
 pub mod describe;
 pub mod graph;

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
+use zkgrad_model::build::{self, push as push_node, reduce_axes, Window};
 use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
 use zkgrad_model::index_map::IndexMap;
 use zkgrad_model::table::ActKind;
@@ -1082,81 +1083,7 @@ fn import_inner(
                     None
                 };
                 let gamma = broadcast_bias(&gamma, d).map_err(invalid)?;
-                // mean, x − mean, mean of squares, 1/√(var + ε), product, then γ·y + β as a
-                // diagonal Linear layer.
-                let (rows, _) = matrix_dims(&xs);
-                let col = vec![rows, 1];
-                let col_mean = |graph: &mut Graph, v: usize, tag: &str| {
-                    let sum = reduce_axes(graph, &format!("{name}/{tag}"), v, &[axis], true);
-                    push_node(
-                        graph,
-                        &format!("{name}/{tag}/col"),
-                        Op::View { x: sum },
-                        col.clone(),
-                    )
-                };
-                let spread = |graph: &mut Graph, v: usize, tag: &str| {
-                    let map = IndexMap::broadcast(&col, &[rows, d])
-                        .unwrap_or_else(|| IndexMap::reshape(rows));
-                    push_node(
-                        graph,
-                        &format!("{name}/{tag}/broadcast"),
-                        Op::Gather { x: v, map },
-                        xs.clone(),
-                    )
-                };
-                let mean = col_mean(&mut graph, x, "mean");
-                let mean = spread(&mut graph, mean, "mean");
-                let dev = push_node(
-                    &mut graph,
-                    &format!("{name}/centered"),
-                    Op::Sub { a: x, b: mean },
-                    xs.clone(),
-                );
-                let sq = push_node(
-                    &mut graph,
-                    &format!("{name}/square"),
-                    Op::Mul { a: dev, b: dev },
-                    xs.clone(),
-                );
-                let var = col_mean(&mut graph, sq, "var");
-                let var = push_node(
-                    &mut graph,
-                    &format!("{name}/var+eps"),
-                    Op::AddConst { x: var, c: eps },
-                    col.clone(),
-                );
-                let inv = push_node(
-                    &mut graph,
-                    &format!("{name}/rsqrt"),
-                    Op::Act {
-                        x: var,
-                        kind: ActKind::Rsqrt,
-                    },
-                    col.clone(),
-                );
-                let inv = spread(&mut graph, inv, "rsqrt");
-                let normed = push_node(
-                    &mut graph,
-                    &format!("{name}/normalized"),
-                    Op::Mul { a: dev, b: inv },
-                    xs.clone(),
-                );
-                let mut w = vec![0.0; d * d];
-                for k in 0..d {
-                    w[k * d + k] = gamma[k];
-                }
-                push(
-                    &mut graph,
-                    Op::Linear {
-                        x: normed,
-                        w,
-                        bias: beta,
-                        in_features: d,
-                        out_features: d,
-                    },
-                    xs,
-                )
+                Val::Value(build::layer_norm(&mut graph, &name, x, &gamma, beta, eps))
             }
             "Conv" => {
                 let x = value(0)?;
@@ -1186,45 +1113,14 @@ fn import_inner(
                     )));
                 }
                 let win = window(n, Some([kh, kw]), [h, w]).map_err(invalid)?;
-                let geom = zkgrad_model::conv::ConvGeom {
-                    c_in,
-                    h,
-                    w,
-                    c_out,
-                    kh,
-                    kw,
-                    stride: win.strides,
-                    dilation: win.dilations,
-                    pad: [win.pads[0], win.pads[1]],
-                    oh: win.out[0],
-                    ow: win.out[1],
-                };
-                // Dense weight: zero outside each group's block of input channels.
-                let (j_len, cog, kk) = (geom.j_len(), c_out / groups, kh * kw);
-                let mut wd = vec![0.0; c_out * j_len];
-                for co in 0..c_out {
-                    let g0 = (co / cog) * cig;
-                    for ci in 0..cig {
-                        for k in 0..kk {
-                            wd[co * j_len + (g0 + ci) * kk + k] = wc.data[(co * cig + ci) * kk + k];
-                        }
-                    }
-                }
                 let bias = if n.input.len() > 2 && !n.input[2].is_empty() {
                     Some(broadcast_bias(&constant(2)?, c_out).map_err(invalid)?)
                 } else {
                     None
                 };
-                let shape = vec![1, c_out, geom.oh, geom.ow];
-                push(
-                    &mut graph,
-                    Op::Conv {
-                        x,
-                        w: wd,
-                        bias,
-                        geom,
-                    },
-                    shape,
+                Val::Value(
+                    build::conv(&mut graph, &name, x, &wc.data, bias, c_out, groups, &win)
+                        .map_err(invalid)?,
                 )
             }
             "BatchNormalization" => {
@@ -1262,41 +1158,9 @@ fn import_inner(
                         }
                         Val::Value(x)
                     }
-                    _ => {
-                        let [1, _, h, w] = xs[..] else {
-                            return Err(invalid(format!(
-                                "input shape {xs:?}: BatchNormalization needs NCHW at batch 1"
-                            )));
-                        };
-                        // A 1×1 depthwise convolution.
-                        let mut wd = vec![0.0; c * c];
-                        for k in 0..c {
-                            wd[k * c + k] = s[k];
-                        }
-                        let geom = zkgrad_model::conv::ConvGeom {
-                            c_in: c,
-                            h,
-                            w,
-                            c_out: c,
-                            kh: 1,
-                            kw: 1,
-                            stride: [1, 1],
-                            dilation: [1, 1],
-                            pad: [0, 0],
-                            oh: h,
-                            ow: w,
-                        };
-                        push(
-                            &mut graph,
-                            Op::Conv {
-                                x,
-                                w: wd,
-                                bias: Some(t),
-                                geom,
-                            },
-                            xs,
-                        )
-                    }
+                    _ => Val::Value(
+                        build::channel_affine(&mut graph, &name, x, &s, t).map_err(invalid)?,
+                    ),
                 }
             }
             "MaxPool" | "AveragePool" => {
@@ -1336,41 +1200,7 @@ fn import_inner(
                         "padded AveragePool needs count_include_pad = 1 (a divisor that varies at the borders is not supported)".into(),
                     ));
                 }
-                let shape = vec![xs[0], xs[1], win.out[0], win.out[1]];
-                let mut acc: Option<usize> = None;
-                for a in 0..win.kernel[0] {
-                    for b in 0..win.kernel[1] {
-                        let tap = push_node(
-                            &mut graph,
-                            &format!("{name}/tap{a}_{b}"),
-                            Op::Gather {
-                                x,
-                                map: window_map(&xs, &win, a, b),
-                            },
-                            shape.clone(),
-                        );
-                        acc = Some(match acc {
-                            None => tap,
-                            Some(m) => push_node(
-                                &mut graph,
-                                &format!("{name}/{}{a}_{b}", if is_max { "max" } else { "sum" }),
-                                if is_max {
-                                    Op::Max { a: m, b: tap }
-                                } else {
-                                    Op::Add { a: m, b: tap }
-                                },
-                                shape.clone(),
-                            ),
-                        });
-                    }
-                }
-                let acc = acc.unwrap_or(x);
-                if is_max {
-                    push(&mut graph, Op::View { x: acc }, shape)
-                } else {
-                    let k = (win.kernel[0] * win.kernel[1]) as f64;
-                    push(&mut graph, Op::Scale { x: acc, c: 1.0 / k }, shape)
-                }
+                Val::Value(build::pool(&mut graph, &name, x, &win, is_max))
             }
             "GlobalAveragePool" => {
                 let x = value(0)?;
@@ -1378,14 +1208,7 @@ fn import_inner(
                 if xs.len() < 3 {
                     return Err(invalid(format!("input shape {xs:?} has no spatial axes")));
                 }
-                let spatial: Vec<usize> = (2..xs.len()).collect();
-                let sum = reduce_axes(&mut graph, &name, x, &spatial, true);
-                let shape: Vec<usize> = xs
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &d)| if k < 2 { d } else { 1 })
-                    .collect();
-                push(&mut graph, Op::View { x: sum }, shape)
+                Val::Value(build::global_avg_pool(&mut graph, &name, x))
             }
             "Pad" => {
                 let x = value(0)?;
@@ -1687,62 +1510,9 @@ fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
     }
 }
 
-/// Sums (or averages) `x` over the axes `reduced` (sorted): an index map bringing them first,
-/// then a row sum of the `[count, rest]` matrix. Returns the `[1, rest]` value.
-fn reduce_axes(graph: &mut Graph, name: &str, x: usize, reduced: &[usize], mean: bool) -> usize {
-    let xs = graph.shape(x).to_vec();
-    let kept: Vec<usize> = (0..xs.len()).filter(|k| !reduced.contains(k)).collect();
-    let count: usize = reduced.iter().map(|&k| xs[k]).product();
-    let rest: usize = kept.iter().map(|&k| xs[k]).product();
-    let perm: Vec<usize> = reduced.iter().chain(&kept).copied().collect();
-    let mut cur = x;
-    if perm.iter().enumerate().any(|(k, &p)| k != p) {
-        let map = IndexMap::transpose(&xs, &perm);
-        let shape = map.out_shape.clone();
-        cur = push_node(
-            graph,
-            &format!("{name}/order"),
-            Op::Gather { x: cur, map },
-            shape,
-        );
-    }
-    let cur = push_node(
-        graph,
-        &format!("{name}/rows"),
-        Op::View { x: cur },
-        vec![count, rest],
-    );
-    let mut sum = push_node(
-        graph,
-        &format!("{name}/sum"),
-        Op::RowSum { x: cur },
-        vec![1, rest],
-    );
-    if mean {
-        sum = push_node(
-            graph,
-            &format!("{name}/mean"),
-            Op::Scale {
-                x: sum,
-                c: 1.0 / count as f64,
-            },
-            vec![1, rest],
-        );
-    }
-    sum
-}
-
 /// The input positions a pooling or convolution window reads, per spatial axis: kernel,
 /// strides, dilations, pads (begin, end) from the node's attributes (ONNX defaults), with
 /// `auto_pad` resolved.
-struct Window {
-    kernel: [usize; 2],
-    strides: [usize; 2],
-    dilations: [usize; 2],
-    pads: [usize; 4],
-    out: [usize; 2],
-}
-
 fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<Window, String> {
     let ints = |k: &str| {
         n.attribute
@@ -1799,56 +1569,12 @@ fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<W
         }
         other => return Err(format!("auto_pad {other} is not supported")),
     }
-    let out = [0, 1].map(|k| {
-        zkgrad_model::conv::ConvGeom::out_side(
-            hw[k],
-            kernel[k],
-            strides[k],
-            dilations[k],
-            pads[k],
-            pads[k + 2],
-        )
-    });
-    if out.contains(&0) {
-        return Err(format!(
+    Window::new(hw, kernel, strides, dilations, pads).ok_or_else(|| {
+        format!(
             "the window is larger than the padded {}×{} input",
             hw[0], hw[1]
-        ));
-    }
-    Ok(Window {
-        kernel,
-        strides,
-        dilations,
-        pads,
-        out,
+        )
     })
-}
-
-/// The index map reading window offset `(a, b)` of every output position of a pooling window
-/// over `[n, c, h, w]` (0 in the padding).
-fn window_map(shape: &[usize], win: &Window, a: usize, b: usize) -> IndexMap {
-    let out = [shape[0], shape[1], win.out[0], win.out[1]];
-    IndexMap::aligned(
-        shape,
-        &out,
-        &[1, 1, win.strides[0] as i64, win.strides[1] as i64],
-        &[
-            0,
-            0,
-            (a * win.dilations[0]) as i64 - win.pads[0] as i64,
-            (b * win.dilations[1]) as i64 - win.pads[1] as i64,
-        ],
-    )
-}
-
-/// Appends a node; returns its value.
-fn push_node(graph: &mut Graph, name: &str, op: Op, shape: Vec<usize>) -> usize {
-    graph.nodes.push(Node {
-        name: name.to_string(),
-        op,
-        shape,
-    });
-    graph.nodes.len()
 }
 
 /// Numpy broadcasting of two shapes (trailing axes aligned).
