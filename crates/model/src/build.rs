@@ -102,7 +102,7 @@ pub fn conv(
     };
     let groups = groups.max(1);
     let (kh, kw) = (win.kernel[0], win.kernel[1]);
-    if c_in % groups != 0 || c_out % groups != 0 {
+    if !c_in.is_multiple_of(groups) || !c_out.is_multiple_of(groups) {
         return Err(format!(
             "group {groups} does not divide {c_in} input and {c_out} output channels"
         ));
