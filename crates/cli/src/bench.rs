@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use zkgrad_model::table::ActKind;
-use zkgrad_model::zoo;
+use zkgrad_model::{zoo, zoo_cnn};
 use zkgrad_model::{Graph, QConfig, QGraph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
@@ -40,100 +40,112 @@ pub struct BenchArgs {
 }
 
 struct Workload {
-    name: &'static str,
-    what: &'static str,
+    name: String,
+    what: String,
     build: fn() -> Graph,
     /// `Some(batch)`: one proven SGD step (lr 0.01) instead of inference.
     train: Option<usize>,
     /// Softmax cross-entropy (with one-hot targets) instead of MSE.
     xent: bool,
+    /// Table width K (the precision setting: activations calibrated below 2^(K−1)).
+    table_bits: u32,
+    /// Inputs on which to compare the proven (quantized) top-1 class with the float model's.
+    top1: usize,
+}
+
+/// An inference workload at the default precision.
+fn inference(name: &str, what: &str, build: fn() -> Graph) -> Workload {
+    Workload {
+        name: name.into(),
+        what: what.into(),
+        build,
+        train: None,
+        xent: false,
+        table_bits: QConfig::DEFAULT_TABLE_BITS,
+        top1: 0,
+    }
+}
+
+/// The coarse precision setting of the CNN suite: tables of 2^12 (activations near 2^-8,
+/// weights at 2^-12); the fine one is the default, tables of 2^20.
+const COARSE_TABLE_BITS: u32 = 12;
+
+fn cnn_workloads() -> Vec<Workload> {
+    let mut v = Vec::new();
+    for (name, what, build) in zoo_cnn::suite() {
+        for (tag, bits) in [("fine", QConfig::DEFAULT_TABLE_BITS), ("coarse", COARSE_TABLE_BITS)] {
+            let mut w = inference(&format!("{name}@{tag}"), what, build);
+            w.table_bits = bits;
+            v.push(w);
+        }
+    }
+    for (name, what, build) in zoo_cnn::real_models() {
+        let mut w = inference(name, what, build);
+        w.top1 = if name == "resnet18" || name == "vgg16" { 20 } else { 100 };
+        v.push(w);
+    }
+    v
 }
 
 fn training_workloads() -> Vec<Workload> {
     let seed = || zoo::seed_mlp(0);
     vec![
         Workload {
-            name: "sgd-seed",
-            what: "B: one SGD step of the seed MLP, batch 1",
+            name: "sgd-seed".into(),
+            what: "B: one SGD step of the seed MLP, batch 1".into(),
             build: seed,
             train: Some(1),
             xent: false,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
         },
         Workload {
-            name: "sgd-seed-b8",
-            what: "B: seed MLP step, batch 8",
+            name: "sgd-seed-b8".into(),
+            what: "B: seed MLP step, batch 8".into(),
             build: seed,
             train: Some(8),
             xent: false,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
         },
         Workload {
-            name: "sgd-seed-b64",
-            what: "B: seed MLP step, batch 64",
+            name: "sgd-seed-b64".into(),
+            what: "B: seed MLP step, batch 64".into(),
             build: seed,
             train: Some(64),
             xent: false,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
         },
         Workload {
-            name: "sgd-784-256-256-10",
-            what: "B: MLP 784-256-256-10 (ReLU), batch 32, MSE",
+            name: "sgd-784-256-256-10".into(),
+            what: "B: MLP 784-256-256-10 (ReLU), batch 32, MSE".into(),
             build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
             train: Some(32),
             xent: false,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
         },
         Workload {
-            name: "sgd-784-256-256-10-xent",
-            what: "B: MLP 784-256-256-10 (ReLU), batch 32, softmax cross-entropy",
+            name: "sgd-784-256-256-10-xent".into(),
+            what: "B: MLP 784-256-256-10 (ReLU), batch 32, softmax cross-entropy".into(),
             build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
             train: Some(32),
             xent: true,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
         },
     ]
 }
 
 fn workloads() -> Vec<Workload> {
     vec![
-        Workload {
-            name: "seed-mlp",
-            what: "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params",
-            build: || zoo::seed_mlp(0),
-            train: None,
-            xent: false,
-        },
-        Workload {
-            name: "linear-64",
-            what: "Linear(64,64), 4.2k params",
-            build: || zoo::mlp(&[64, 64], ActKind::Relu, 1),
-            train: None,
-            xent: false,
-        },
-        Workload {
-            name: "linear-1024",
-            what: "Linear(1024,1024), 1.05M params",
-            build: || zoo::mlp(&[1024, 1024], ActKind::Relu, 2),
-            train: None,
-            xent: false,
-        },
-        Workload {
-            name: "dense-1m",
-            what: "MLP 784-1024-256-10, ReLU, 1.07M params",
-            build: || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3),
-            train: None,
-            xent: false,
-        },
-        Workload {
-            name: "linear-4096x1024",
-            what: "Linear(4096,1024), 4.2M params",
-            build: || zoo::mlp(&[4096, 1024], ActKind::Relu, 4),
-            train: None,
-            xent: false,
-        },
-        Workload {
-            name: "dense-4m",
-            what: "MLP 1024-2048-1024-10, ReLU, 4.2M params",
-            build: || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
-            train: None,
-            xent: false,
-        },
+        inference("seed-mlp", "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params", || zoo::seed_mlp(0)),
+        inference("linear-64", "Linear(64,64), 4.2k params", || zoo::mlp(&[64, 64], ActKind::Relu, 1)),
+        inference("linear-1024", "Linear(1024,1024), 1.05M params", || zoo::mlp(&[1024, 1024], ActKind::Relu, 2)),
+        inference("dense-1m", "MLP 784-1024-256-10, ReLU, 1.07M params", || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3)),
+        inference("linear-4096x1024", "Linear(4096,1024), 4.2M params", || zoo::mlp(&[4096, 1024], ActKind::Relu, 4)),
+        inference("dense-4m", "MLP 1024-2048-1024-10, ReLU, 4.2M params", || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5)),
     ]
 }
 
@@ -281,11 +293,7 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
     }
     let graph = (w.build)();
     let x = zoo::uniform(99, graph.n_inputs());
-    let config = QConfig::calibrate(
-        &graph,
-        std::slice::from_ref(&x),
-        QConfig::DEFAULT_TABLE_BITS,
-    );
+    let config = QConfig::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
     let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
     let params = PcsParams::default();
     let t = Instant::now();
@@ -311,7 +319,30 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         .map(|(a, b)| (*a as f64 / s - b).abs())
         .fold(0.0, f64::max);
     let max_abs = fy.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    // Top-1 agreement of the proven (quantized) output with the float model on further inputs.
+    let argmax = |v: &[f64]| {
+        v.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i)
+    };
+    let (mut agree, mut top1_err) = (0usize, 0.0f64);
+    for k in 0..w.top1 {
+        let x = zoo::uniform(1000 + k as u64, graph.n_inputs());
+        let xq: Vec<i64> = x
+            .iter()
+            .map(|&v| zkgrad_model::quant::quantize_input(v, config.act_frac).unwrap_or(0))
+            .collect();
+        let wit = q.forward(&xq).map_err(|e| anyhow!("input {k}: {e}"))?;
+        let yq: Vec<f64> = wit.values[q.output].iter().map(|&v| v as f64 / s).collect();
+        let yf = graph.forward_f64(&x)[graph.output].clone();
+        agree += usize::from(argmax(&yq) == argmax(&yf));
+        top1_err = yq.iter().zip(&yf).map(|(a, b)| (a - b).abs()).fold(top1_err, f64::max);
+    }
     Ok(json!({
+        "top1_inputs": w.top1,
+        "top1_agree": agree,
+        "top1_max_logit_error": top1_err,
         "workload": w.name,
         "what": w.what,
         "params": graph.n_params(),
@@ -334,7 +365,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let all = match a.suite.as_str() {
         "inference" => workloads(),
         "training" => training_workloads(),
-        other => bail!("unknown suite {other:?}; available: inference, training"),
+        "cnn" => cnn_workloads(),
+        other => bail!("unknown suite {other:?}; available: inference, training, cnn"),
     };
     let chosen: Vec<&Workload> = if a.workload.is_empty() {
         all.iter().collect()
@@ -342,10 +374,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
         a.workload
             .iter()
             .map(|n| {
-                all.iter().find(|w| w.name == n).ok_or_else(|| {
+                all.iter().find(|w| w.name == *n).ok_or_else(|| {
                     anyhow!(
                         "unknown workload {n}; available: {}",
-                        all.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+                        all.iter()
+                            .map(|w| w.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 })
             })
@@ -369,7 +404,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 "--suite",
                 &a.suite,
                 "--workload",
-                w.name,
+                &w.name,
                 "--runs",
                 &a.runs.to_string(),
             ])
@@ -405,6 +440,25 @@ pub fn run(a: BenchArgs) -> Result<()> {
             v["max_abs_error"].as_f64().unwrap_or(f64::NAN),
             v["max_abs_output"].as_f64().unwrap_or(f64::NAN),
             v["act_frac"], v["weight_frac"], v["table_bits"],
+        );
+    }
+    let real: Vec<String> = rows
+        .iter()
+        .filter(|v| v["top1_inputs"].as_u64().unwrap_or(0) > 0)
+        .map(|v| {
+            format!(
+                "{} {}/{} (max logit error {:.1e})",
+                v["workload"].as_str().unwrap_or("?"),
+                v["top1_agree"],
+                v["top1_inputs"],
+                v["top1_max_logit_error"].as_f64().unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    if !real.is_empty() {
+        table += &format!(
+            "\ntop-1 class of the proven output equal to the float model's: {}\n",
+            real.join(", ")
         );
     }
     if a.suite == "training" {

@@ -19,6 +19,7 @@ pub mod quant;
 pub mod table;
 pub mod train;
 pub mod zoo;
+pub mod zoo_cnn;
 
 pub use graph::{Graph, Node, Op};
 pub use layout::{CommitRef, Lookup, Operand, WitnessLayout};
