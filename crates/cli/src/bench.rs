@@ -73,7 +73,10 @@ const COARSE_TABLE_BITS: u32 = 12;
 fn cnn_workloads() -> Vec<Workload> {
     let mut v = Vec::new();
     for (name, what, build) in zoo_cnn::suite() {
-        for (tag, bits) in [("fine", QConfig::DEFAULT_TABLE_BITS), ("coarse", COARSE_TABLE_BITS)] {
+        for (tag, bits) in [
+            ("fine", QConfig::DEFAULT_TABLE_BITS),
+            ("coarse", COARSE_TABLE_BITS),
+        ] {
             let mut w = inference(&format!("{name}@{tag}"), what, build);
             w.table_bits = bits;
             v.push(w);
@@ -81,7 +84,11 @@ fn cnn_workloads() -> Vec<Workload> {
     }
     for (name, what, build) in zoo_cnn::real_models() {
         let mut w = inference(name, what, build);
-        w.top1 = if name == "resnet18" || name == "vgg16" { 20 } else { 100 };
+        w.top1 = if name == "resnet18" || name == "vgg16" {
+            20
+        } else {
+            100
+        };
         v.push(w);
     }
     v
@@ -140,12 +147,30 @@ fn training_workloads() -> Vec<Workload> {
 
 fn workloads() -> Vec<Workload> {
     vec![
-        inference("seed-mlp", "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params", || zoo::seed_mlp(0)),
-        inference("linear-64", "Linear(64,64), 4.2k params", || zoo::mlp(&[64, 64], ActKind::Relu, 1)),
-        inference("linear-1024", "Linear(1024,1024), 1.05M params", || zoo::mlp(&[1024, 1024], ActKind::Relu, 2)),
-        inference("dense-1m", "MLP 784-1024-256-10, ReLU, 1.07M params", || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3)),
-        inference("linear-4096x1024", "Linear(4096,1024), 4.2M params", || zoo::mlp(&[4096, 1024], ActKind::Relu, 4)),
-        inference("dense-4m", "MLP 1024-2048-1024-10, ReLU, 4.2M params", || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5)),
+        inference(
+            "seed-mlp",
+            "A: Linear(5,8)-ReLU-Linear(8,8)-Sigmoid-Linear(8,2), 138 params",
+            || zoo::seed_mlp(0),
+        ),
+        inference("linear-64", "Linear(64,64), 4.2k params", || {
+            zoo::mlp(&[64, 64], ActKind::Relu, 1)
+        }),
+        inference("linear-1024", "Linear(1024,1024), 1.05M params", || {
+            zoo::mlp(&[1024, 1024], ActKind::Relu, 2)
+        }),
+        inference(
+            "dense-1m",
+            "MLP 784-1024-256-10, ReLU, 1.07M params",
+            || zoo::mlp(&[784, 1024, 256, 10], ActKind::Relu, 3),
+        ),
+        inference("linear-4096x1024", "Linear(4096,1024), 4.2M params", || {
+            zoo::mlp(&[4096, 1024], ActKind::Relu, 4)
+        }),
+        inference(
+            "dense-4m",
+            "MLP 1024-2048-1024-10, ReLU, 4.2M params",
+            || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
+        ),
     ]
 }
 
@@ -175,6 +200,11 @@ fn phases(t: &zkgrad_prover::ProveTimings) -> Value {
         "lookups_ms": ms(t.lookups),
         "layers_ms": ms(t.layers),
         "openings_ms": ms(t.openings),
+        "bytes_commitments": t.bytes[0],
+        "bytes_lookups": t.bytes[1],
+        "bytes_layers": t.bytes[2],
+        "bytes_witness_opening": t.bytes[3],
+        "bytes_weight_openings": t.bytes[4],
     })
 }
 
@@ -337,7 +367,11 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         let yq: Vec<f64> = wit.values[q.output].iter().map(|&v| v as f64 / s).collect();
         let yf = graph.forward_f64(&x)[graph.output].clone();
         agree += usize::from(argmax(&yq) == argmax(&yf));
-        top1_err = yq.iter().zip(&yf).map(|(a, b)| (a - b).abs()).fold(top1_err, f64::max);
+        top1_err = yq
+            .iter()
+            .zip(&yf)
+            .map(|(a, b)| (a - b).abs())
+            .fold(top1_err, f64::max);
     }
     Ok(json!({
         "top1_inputs": w.top1,

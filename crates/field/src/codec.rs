@@ -12,6 +12,8 @@ pub enum CodecError {
     UnexpectedEnd { offset: usize, needed: usize },
     #[error("non-canonical field element at offset {offset}")]
     NonCanonical { offset: usize },
+    #[error("non-canonical variable-length integer at offset {offset}")]
+    BadVarint { offset: usize },
     #[error("{what} too large ({value}) at offset {offset}")]
     TooLarge {
         what: &'static str,
@@ -41,6 +43,14 @@ impl Writer {
     }
     pub fn f(&mut self, v: F) {
         self.u64(v.as_canonical_u64());
+    }
+    /// LEB128: 7 bits a byte, low bits first, the high bit set on every byte but the last.
+    pub fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.bytes.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.bytes.push(v as u8);
     }
     pub fn e(&mut self, v: E) {
         for c in e_coords(&v) {
@@ -103,6 +113,27 @@ impl<'a> Reader<'a> {
     pub fn u64(&mut self) -> Result<u64, CodecError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
+    /// A LEB128 integer in its one canonical form (no trailing zero byte, at most 64 bits), so
+    /// that a value has exactly one encoding.
+    pub fn varint(&mut self) -> Result<u64, CodecError> {
+        let offset = self.pos;
+        let mut v: u64 = 0;
+        for k in 0..10 {
+            let b = self.u8()?;
+            let bits = (b & 0x7f) as u64;
+            if k == 9 && bits > 1 {
+                return Err(CodecError::BadVarint { offset });
+            }
+            v |= bits << (7 * k);
+            if b & 0x80 == 0 {
+                if k > 0 && b == 0 {
+                    return Err(CodecError::BadVarint { offset });
+                }
+                return Ok(v);
+            }
+        }
+        Err(CodecError::BadVarint { offset })
+    }
     /// A length prefix, bounded so a forged length cannot make the reader allocate unboundedly.
     pub fn len(&mut self, max: usize, what: &'static str) -> Result<usize, CodecError> {
         let offset = self.pos;
@@ -133,6 +164,27 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn varints_round_trip_and_only_canonical_forms_decode() {
+        use super::*;
+        for v in [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX] {
+            let mut w = Writer::new();
+            w.varint(v);
+            let mut r = Reader::new(&w.bytes);
+            assert_eq!(r.varint().unwrap(), v);
+            assert_eq!(r.remaining(), 0);
+        }
+        // A trailing zero byte (overlong), an 11th byte, bits past 64: refused.
+        for bad in [
+            &[0x80u8, 0x00][..],
+            &[0xff; 11][..],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..],
+            &[0x80][..],
+        ] {
+            assert!(Reader::new(bad).varint().is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -36,7 +36,10 @@ impl Net {
 
     fn draw(&mut self, n: usize, bound: f64) -> Vec<f64> {
         self.seed = self.seed.wrapping_add(1);
-        uniform(self.seed, n).into_iter().map(|v| v * bound).collect()
+        uniform(self.seed, n)
+            .into_iter()
+            .map(|v| v * bound)
+            .collect()
     }
 
     fn push(&mut self, name: &str, op: Op, shape: Vec<usize>) -> &mut Self {
@@ -45,7 +48,14 @@ impl Net {
     }
 
     /// `Conv2d(c_in → c_out, k×k, stride, padding, groups)` with a bias.
-    pub fn conv(&mut self, c_out: usize, k: usize, stride: usize, pad: usize, groups: usize) -> &mut Self {
+    pub fn conv(
+        &mut self,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        groups: usize,
+    ) -> &mut Self {
         let s = self.shape();
         let (c_in, h, w) = (s[1], s[2], s[3]);
         let fan_in = c_in / groups * k * k;
@@ -55,7 +65,16 @@ impl Net {
         let name = format!("conv{}", self.g.nodes.len() + 1);
         // The suite's geometries always fit.
         if let Some(win) = Window::square([h, w], k, stride, pad) {
-            if let Ok(v) = build::conv(&mut self.g, &name, self.cur, &weight, bias, c_out, groups, &win) {
+            if let Ok(v) = build::conv(
+                &mut self.g,
+                &name,
+                self.cur,
+                &weight,
+                bias,
+                c_out,
+                groups,
+                &win,
+            ) {
                 self.cur = v;
             }
         }
@@ -100,7 +119,14 @@ impl Net {
     pub fn silu(&mut self) -> &mut Self {
         let s = self.shape();
         let x = self.cur;
-        self.push("silu/sigmoid", Op::Act { x, kind: ActKind::Sigmoid }, s.clone());
+        self.push(
+            "silu/sigmoid",
+            Op::Act {
+                x,
+                kind: ActKind::Sigmoid,
+            },
+            s.clone(),
+        );
         let sg = self.cur;
         self.push("silu", Op::Mul { a: x, b: sg }, s)
     }
@@ -178,7 +204,9 @@ impl Net {
     pub fn basic_block(&mut self, c_out: usize, stride: usize) -> &mut Self {
         let input = self.cur;
         let c_in = self.shape()[1];
-        self.conv(c_out, 3, stride, 1, 1).batch_norm().act(ActKind::Relu);
+        self.conv(c_out, 3, stride, 1, 1)
+            .batch_norm()
+            .act(ActKind::Relu);
         self.conv(c_out, 3, 1, 1, 1).batch_norm();
         let main = self.cur;
         let shortcut = if stride != 1 || c_in != c_out {
@@ -189,7 +217,14 @@ impl Net {
             input
         };
         let s = self.shape();
-        self.push("residual", Op::Add { a: main, b: shortcut }, s);
+        self.push(
+            "residual",
+            Op::Add {
+                a: main,
+                b: shortcut,
+            },
+            s,
+        );
         self.act(ActKind::Relu)
     }
 
@@ -207,48 +242,130 @@ fn image(c: usize, h: usize, seed: u64) -> Net {
 /// The single-layer entries and composites of workload C, by name.
 pub fn suite() -> Vec<(&'static str, &'static str, fn() -> Graph)> {
     vec![
-        ("relu", "ReLU on 1×16×32×32", || image(16, 32, 1).act(ActKind::Relu).finish()),
-        ("silu", "SiLU (x·σ(x)) on 1×16×32×32", || image(16, 32, 2).silu().finish()),
-        ("tanh", "Tanh on 1×16×32×32", || image(16, 32, 3).act(ActKind::Tanh).finish()),
-        ("poly", "x² + x on 1×16×32×32", || image(16, 32, 4).poly().finish()),
-        ("gelu", "GELU (erf) on 1×16×32×32", || image(16, 32, 5).act(ActKind::Gelu).finish()),
-        ("maxpool", "MaxPool2d(2) on 1×16×32×32", || image(16, 32, 6).max_pool(2).finish()),
-        ("avgpool", "AvgPool2d(2) on 1×16×32×32", || image(16, 32, 7).avg_pool(2).finish()),
-        ("gap", "GlobalAveragePool on 1×16×32×32", || image(16, 32, 8).global_avg_pool().finish()),
-        ("batchnorm", "BatchNorm2d(16) on 1×16×32×32", || image(16, 32, 9).batch_norm().finish()),
-        ("dense", "Linear(1024, 256)", || Net::new(vec![1, 1024], 10).linear(256).finish()),
-        ("conv-3-16", "Conv2d(3→16, 3×3, pad 1) on 1×3×32×32", || image(3, 32, 11).conv(16, 3, 1, 1, 1).finish()),
-        ("conv-16-32", "Conv2d(16→32, 3×3, pad 1) on 1×16×32×32", || image(16, 32, 12).conv(32, 3, 1, 1, 1).finish()),
-        ("conv-16-32-s2", "Conv2d(16→32, 3×3, stride 2, pad 1) on 1×16×32×32", || image(16, 32, 13).conv(32, 3, 2, 1, 1).finish()),
-        ("dwconv-32", "depthwise Conv2d(32, 3×3, groups 32, pad 1) on 1×32×32×32", || image(32, 32, 14).conv(32, 3, 1, 1, 32).finish()),
-        ("layernorm", "LayerNorm(256) on 1×64×256", || Net::new(vec![1, 64, 256], 15).layer_norm().finish()),
-        ("linear-64", "Linear(64, 64)", || Net::new(vec![1, 64], 16).linear(64).finish()),
-        ("linear-1024", "Linear(1024, 1024)", || Net::new(vec![1, 1024], 17).linear(1024).finish()),
-        ("linear-4096x1024", "Linear(4096, 1024), 4.2M params", || Net::new(vec![1, 4096], 18).linear(1024).finish()),
-        ("cnn-relu", "[Conv 3→16, ReLU, MaxPool] [Conv 16→32, ReLU, MaxPool] Linear(2048, 10)", || {
-            image(3, 32, 19)
-                .conv(16, 3, 1, 1, 1).act(ActKind::Relu).max_pool(2)
-                .conv(32, 3, 1, 1, 1).act(ActKind::Relu).max_pool(2)
-                .flatten().linear(10).finish()
+        ("relu", "ReLU on 1×16×32×32", || {
+            image(16, 32, 1).act(ActKind::Relu).finish()
         }),
-        ("cnn-mixed", "Conv-BN-ReLU, Conv-SiLU-AvgPool, Conv-Tanh-MaxPool, Linear(2048, 10)", || {
-            image(3, 32, 20)
-                .conv(16, 3, 1, 1, 1).batch_norm().act(ActKind::Relu)
-                .conv(32, 3, 1, 1, 1).silu().avg_pool(2)
-                .conv(32, 3, 1, 1, 1).act(ActKind::Tanh).max_pool(2)
-                .flatten().linear(10).finish()
+        ("silu", "SiLU (x·σ(x)) on 1×16×32×32", || {
+            image(16, 32, 2).silu().finish()
         }),
-        ("cnn-strided", "[Conv 3→16 s2, ReLU] [Conv 16→32 s2, ReLU] Linear(2048, 10)", || {
-            image(3, 32, 21)
-                .conv(16, 3, 2, 1, 1).act(ActKind::Relu)
-                .conv(32, 3, 2, 1, 1).act(ActKind::Relu)
-                .flatten().linear(10).finish()
+        ("tanh", "Tanh on 1×16×32×32", || {
+            image(16, 32, 3).act(ActKind::Tanh).finish()
         }),
+        ("poly", "x² + x on 1×16×32×32", || {
+            image(16, 32, 4).poly().finish()
+        }),
+        ("gelu", "GELU (erf) on 1×16×32×32", || {
+            image(16, 32, 5).act(ActKind::Gelu).finish()
+        }),
+        ("maxpool", "MaxPool2d(2) on 1×16×32×32", || {
+            image(16, 32, 6).max_pool(2).finish()
+        }),
+        ("avgpool", "AvgPool2d(2) on 1×16×32×32", || {
+            image(16, 32, 7).avg_pool(2).finish()
+        }),
+        ("gap", "GlobalAveragePool on 1×16×32×32", || {
+            image(16, 32, 8).global_avg_pool().finish()
+        }),
+        ("batchnorm", "BatchNorm2d(16) on 1×16×32×32", || {
+            image(16, 32, 9).batch_norm().finish()
+        }),
+        ("dense", "Linear(1024, 256)", || {
+            Net::new(vec![1, 1024], 10).linear(256).finish()
+        }),
+        (
+            "conv-3-16",
+            "Conv2d(3→16, 3×3, pad 1) on 1×3×32×32",
+            || image(3, 32, 11).conv(16, 3, 1, 1, 1).finish(),
+        ),
+        (
+            "conv-16-32",
+            "Conv2d(16→32, 3×3, pad 1) on 1×16×32×32",
+            || image(16, 32, 12).conv(32, 3, 1, 1, 1).finish(),
+        ),
+        (
+            "conv-16-32-s2",
+            "Conv2d(16→32, 3×3, stride 2, pad 1) on 1×16×32×32",
+            || image(16, 32, 13).conv(32, 3, 2, 1, 1).finish(),
+        ),
+        (
+            "dwconv-32",
+            "depthwise Conv2d(32, 3×3, groups 32, pad 1) on 1×32×32×32",
+            || image(32, 32, 14).conv(32, 3, 1, 1, 32).finish(),
+        ),
+        ("layernorm", "LayerNorm(256) on 1×64×256", || {
+            Net::new(vec![1, 64, 256], 15).layer_norm().finish()
+        }),
+        ("linear-64", "Linear(64, 64)", || {
+            Net::new(vec![1, 64], 16).linear(64).finish()
+        }),
+        ("linear-1024", "Linear(1024, 1024)", || {
+            Net::new(vec![1, 1024], 17).linear(1024).finish()
+        }),
+        (
+            "linear-4096x1024",
+            "Linear(4096, 1024), 4.2M params",
+            || Net::new(vec![1, 4096], 18).linear(1024).finish(),
+        ),
+        (
+            "cnn-relu",
+            "[Conv 3→16, ReLU, MaxPool] [Conv 16→32, ReLU, MaxPool] Linear(2048, 10)",
+            || {
+                image(3, 32, 19)
+                    .conv(16, 3, 1, 1, 1)
+                    .act(ActKind::Relu)
+                    .max_pool(2)
+                    .conv(32, 3, 1, 1, 1)
+                    .act(ActKind::Relu)
+                    .max_pool(2)
+                    .flatten()
+                    .linear(10)
+                    .finish()
+            },
+        ),
+        (
+            "cnn-mixed",
+            "Conv-BN-ReLU, Conv-SiLU-AvgPool, Conv-Tanh-MaxPool, Linear(2048, 10)",
+            || {
+                image(3, 32, 20)
+                    .conv(16, 3, 1, 1, 1)
+                    .batch_norm()
+                    .act(ActKind::Relu)
+                    .conv(32, 3, 1, 1, 1)
+                    .silu()
+                    .avg_pool(2)
+                    .conv(32, 3, 1, 1, 1)
+                    .act(ActKind::Tanh)
+                    .max_pool(2)
+                    .flatten()
+                    .linear(10)
+                    .finish()
+            },
+        ),
+        (
+            "cnn-strided",
+            "[Conv 3→16 s2, ReLU] [Conv 16→32 s2, ReLU] Linear(2048, 10)",
+            || {
+                image(3, 32, 21)
+                    .conv(16, 3, 2, 1, 1)
+                    .act(ActKind::Relu)
+                    .conv(32, 3, 2, 1, 1)
+                    .act(ActKind::Relu)
+                    .flatten()
+                    .linear(10)
+                    .finish()
+            },
+        ),
         ("cnn-poly", "cnn-relu with x² + x in place of ReLU", || {
             image(3, 32, 22)
-                .conv(16, 3, 1, 1, 1).poly().max_pool(2)
-                .conv(32, 3, 1, 1, 1).poly().max_pool(2)
-                .flatten().linear(10).finish()
+                .conv(16, 3, 1, 1, 1)
+                .poly()
+                .max_pool(2)
+                .conv(32, 3, 1, 1, 1)
+                .poly()
+                .max_pool(2)
+                .flatten()
+                .linear(10)
+                .finish()
         }),
     ]
 }
@@ -256,25 +373,47 @@ pub fn suite() -> Vec<(&'static str, &'static str, fn() -> Graph)> {
 /// LeNet-5 on 1×28×28 (ReLU, max pooling).
 pub fn lenet5() -> Graph {
     image(1, 28, 30)
-        .conv(6, 5, 1, 2, 1).act(ActKind::Relu).max_pool(2)
-        .conv(16, 5, 1, 0, 1).act(ActKind::Relu).max_pool(2)
-        .flatten().linear(120).act(ActKind::Relu).linear(84).act(ActKind::Relu).linear(10)
+        .conv(6, 5, 1, 2, 1)
+        .act(ActKind::Relu)
+        .max_pool(2)
+        .conv(16, 5, 1, 0, 1)
+        .act(ActKind::Relu)
+        .max_pool(2)
+        .flatten()
+        .linear(120)
+        .act(ActKind::Relu)
+        .linear(84)
+        .act(ActKind::Relu)
+        .linear(10)
         .finish()
 }
 
 /// A CIFAR-10 CNN of 262,714 parameters: two conv pairs with max pooling, a 48-unit hidden layer.
 pub fn cifar_cnn() -> Graph {
     image(3, 32, 31)
-        .conv(32, 3, 1, 1, 1).act(ActKind::Relu).conv(32, 3, 1, 1, 1).act(ActKind::Relu).max_pool(2)
-        .conv(64, 3, 1, 1, 1).act(ActKind::Relu).conv(64, 3, 1, 1, 1).act(ActKind::Relu).max_pool(2)
-        .flatten().linear(48).act(ActKind::Relu).linear(10)
+        .conv(32, 3, 1, 1, 1)
+        .act(ActKind::Relu)
+        .conv(32, 3, 1, 1, 1)
+        .act(ActKind::Relu)
+        .max_pool(2)
+        .conv(64, 3, 1, 1, 1)
+        .act(ActKind::Relu)
+        .conv(64, 3, 1, 1, 1)
+        .act(ActKind::Relu)
+        .max_pool(2)
+        .flatten()
+        .linear(48)
+        .act(ActKind::Relu)
+        .linear(10)
         .finish()
 }
 
 /// VGG-16 at CIFAR size (13 convolutions with ReLU, 5 max pools, Linear(512, 10)).
 pub fn vgg16() -> Graph {
     let mut n = image(3, 32, 32);
-    for c in [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0] {
+    for c in [
+        64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0,
+    ] {
         if c == 0 {
             n.max_pool(2);
         } else {

@@ -65,6 +65,9 @@ pub struct ProveTimings {
     pub lookups: Duration,
     pub layers: Duration,
     pub openings: Duration,
+    /// Proof body bytes written by each phase: commitments, lookups, layers, the witness
+    /// opening, the weight openings.
+    pub bytes: [usize; 5],
 }
 
 /// A proof, the witness it was made from, and where the time went.
@@ -228,6 +231,13 @@ fn prove_with(
     }
     let weight_root_after = weights_root(g, &roots_after);
     timings.commit = t1.elapsed();
+    let mut mark = 0;
+    let mut bytes_since = |t: &ProverTranscript| {
+        let n = t.proof_len() - mark;
+        mark = t.proof_len();
+        n
+    };
+    timings.bytes[0] = bytes_since(&t);
 
     let t2 = Instant::now();
     let mut claims = Claims {
@@ -240,14 +250,17 @@ fn prove_with(
     lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
     lookups::prove_decompositions(g, &w, &mut claims, &mut t);
     timings.lookups = t2.elapsed();
+    timings.bytes[1] = bytes_since(&t);
 
     let t3 = Instant::now();
     ops::prove_nodes(g, &w, model, &mut claims, &mut t);
     timings.layers = t3.elapsed();
+    timings.bytes[2] = bytes_since(&t);
 
     let t4 = Instant::now();
     let witness_claims = block_claims(&wpd, &claims.witness, |what| wl.find(what));
     zkgrad_pcs::prove_batch(&wpd, &witness_claims, params, &mut t);
+    timings.bytes[3] = bytes_since(&t);
     for (wi, pd) in model.tensors.iter().enumerate() {
         let points: Vec<Vec<E>> = claims
             .weights
@@ -271,6 +284,7 @@ fn prove_with(
         }
     }
     timings.openings = t4.elapsed();
+    timings.bytes[4] = bytes_since(&t);
 
     let proof = ProofFile {
         config: g.config,

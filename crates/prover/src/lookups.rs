@@ -1,7 +1,7 @@
 //! LogUp arguments, write side: the sparse multiplicities of every used table, then one
 //! value-side fractional-sum GKR per lookup (see `zkgrad-lookup` and `zkgrad-verifier`).
 
-use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E};
 use zkgrad_model::layout::{Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
 use zkgrad_poly::eval_mle_base;
@@ -88,10 +88,17 @@ pub(crate) fn prove(
 ) {
     for (ti, _) in g.used_tables() {
         let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
-        t.write_fs(b"lookup/nnz", &[F::from_u64(nz.len() as u64)]);
-        let mut msg: Vec<F> = nz.iter().map(|&(j, _)| F::from_u64(j as u64)).collect();
-        msg.extend(nz.iter().map(|&(_, m)| F::from_u64(m)));
-        t.write_fs(b"lookup/mult", &msg);
+        // Sparse, compactly: the entries as gaps (j − previous − 1), then the counts less one,
+        // all in canonical LEB128 (verify.rs reads exactly this).
+        t.write_varints(b"lookup/nnz", &[nz.len() as u64]);
+        let mut msg: Vec<u64> = Vec::with_capacity(2 * nz.len());
+        let mut next = 0u64;
+        for &(j, _) in nz {
+            msg.push(j as u64 - next);
+            next = j as u64 + 1;
+        }
+        msg.extend(nz.iter().map(|&(_, m)| m - 1));
+        t.write_varints(b"lookup/mult", &msg);
     }
     let gamma = t.challenge_e(b"lookup/gamma");
     let alpha = t.challenge_e(b"lookup/alpha");

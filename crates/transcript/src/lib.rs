@@ -139,6 +139,15 @@ impl ProverTranscript {
         self.sponge.absorb(label, d);
         self.proof.raw(d);
     }
+    /// Small integers, each in canonical LEB128.
+    pub fn write_varints(&mut self, label: &'static [u8], vs: &[u64]) {
+        let mut w = Writer::new();
+        for v in vs {
+            w.varint(*v);
+        }
+        self.sponge.absorb(label, &w.bytes);
+        self.proof.raw(&w.bytes);
+    }
     /// The proof bytes written so far.
     pub fn finish(self) -> Vec<u8> {
         self.proof.bytes
@@ -223,6 +232,30 @@ impl<'a> VerifierTranscript<'a> {
         for _ in 0..n {
             let v = self.proof.f()?;
             w.f(v);
+            out.push(v);
+        }
+        self.sponge.absorb(label, &w.bytes);
+        Ok(out)
+    }
+    /// `n` canonical LEB128 integers (at least one byte each, so `n` is checked against the
+    /// bytes left before anything is allocated).
+    pub fn read_varints(
+        &mut self,
+        label: &'static [u8],
+        n: usize,
+    ) -> Result<Vec<u64>, TranscriptError> {
+        if n > self.proof.remaining() {
+            return Err(CodecError::UnexpectedEnd {
+                offset: self.proof.position(),
+                needed: n - self.proof.remaining(),
+            }
+            .into());
+        }
+        let mut w = Writer::new();
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let v = self.proof.varint()?;
+            w.varint(v);
             out.push(v);
         }
         self.sponge.absorb(label, &w.bytes);

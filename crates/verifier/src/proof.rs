@@ -14,7 +14,7 @@ use zkgrad_model::QConfig;
 
 pub const MAGIC: &[u8; 8] = b"ZKGRADPF";
 /// The version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Largest public input or output a proof file may declare.
 const MAX_PUBLIC: usize = 1 << 26;
 /// Largest circuit description a proof file may declare.
@@ -60,10 +60,11 @@ impl ProofFile {
         w.raw(&self.protocol_id);
         w.u32(self.circuit.len() as u32);
         w.raw(&self.circuit);
+        // Public values as zigzag LEB128 (small magnitudes take few bytes).
         for vals in [&self.input, &self.output] {
             w.u32(vals.len() as u32);
             for v in vals.iter() {
-                w.u64(*v as u64);
+                w.varint(((v << 1) ^ (v >> 63)) as u64);
             }
         }
         w.u64(self.body.len() as u64);
@@ -101,14 +102,19 @@ impl ProofFile {
         let circuit = r.raw(n).map_err(t)?.to_vec();
         let read_vals = |r: &mut Reader| -> Result<Vec<i64>, ProofFormatError> {
             let n = r.len(MAX_PUBLIC, "public data length").map_err(t)?;
-            if n.saturating_mul(8) > r.remaining() {
+            // At least one byte a value: bound the count before allocating.
+            if n > r.remaining() {
                 return Err(t(CodecError::UnexpectedEnd {
                     offset: r.position(),
-                    needed: n * 8 - r.remaining(),
+                    needed: n - r.remaining(),
                 }));
             }
             (0..n)
-                .map(|_| r.u64().map(|v| v as i64).map_err(t))
+                .map(|_| {
+                    r.varint()
+                        .map(|z| ((z >> 1) as i64) ^ -((z & 1) as i64))
+                        .map_err(t)
+                })
                 .collect()
         };
         let input = read_vals(&mut r)?;

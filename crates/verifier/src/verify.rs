@@ -3,7 +3,8 @@
 //! Order (the prover in `zkgrad-prover` writes exactly this):
 //! 1. observe the public input and output;
 //! 2. read the witness commitment root; per used table, read its multiplicities as a sparse
-//!    list (strictly increasing entries `j < 2^K`, counts `m_j ≥ 1`); draw `γ`, `α`;
+//!    list (strictly increasing entries `j < 2^K` as gaps, counts `m_j ≥ 1` less one, all in
+//!    canonical LEB128); draw `γ`, `α`;
 //! 3. per used table: one value-side fractional-sum GKR per lookup into it (leaves
 //!    `[i real] / (α − v_i)`), and check that their fractions add up to the table side
 //!    `Σ_j m_j / (α − t_j)`, which the verifier computes itself from the sparse list;
@@ -17,7 +18,7 @@
 //! from the proof); no value read from the proof is ever used as an index.
 #![allow(clippy::indexing_slicing)]
 
-use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, PrimeField64, E, F};
+use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Operand, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
@@ -154,25 +155,26 @@ pub fn verify(
             .filter(|l| l.table == ti)
             .map(|l| g.operand_tensor(l.a).len())
             .sum();
-        let nnz = t.read_fs(b"lookup/nnz", 1)?;
-        let nnz = nnz.first().map_or(u64::MAX, |v| v.as_canonical_u64());
+        let nnz = t.read_varints(b"lookup/nnz", 1)?;
+        let nnz = nnz.first().copied().unwrap_or(u64::MAX);
         let bits = table.log_size(g.config.table_bits);
         if nnz > n_lookups as u64 || bits > 62 {
             return Err(bad("more table entries than lookups"));
         }
-        let msg = t.read_fs(b"lookup/mult", 2 * nnz as usize)?;
-        let (idx, cnt) = msg.split_at(nnz as usize);
-        let mut prev: Option<u64> = None;
+        let msg = t.read_varints(b"lookup/mult", 2 * nnz as usize)?;
+        let (gaps, cnt) = msg.split_at(nnz as usize);
+        let mut next: u64 = 0;
         let mut total: u64 = 0;
         let mut entries = Vec::with_capacity(nnz as usize);
-        for (j, m) in idx.iter().zip(cnt) {
-            let (j, m) = (j.as_canonical_u64(), m.as_canonical_u64());
-            if j >= 1u64 << bits || prev.is_some_and(|p| j <= p) || m == 0 {
+        for (gap, m) in gaps.iter().zip(cnt) {
+            // Entries strictly increasing below 2^bits; counts ≥ 1.
+            let j = next.saturating_add(*gap);
+            if j >= 1u64 << bits || *m >= n_lookups as u64 {
                 return Err(bad("malformed multiplicities"));
             }
-            total = total.saturating_add(m);
-            prev = Some(j);
-            entries.push((j as usize, m));
+            total = total.saturating_add(m + 1);
+            next = j + 1;
+            entries.push((j as usize, m + 1));
         }
         if total != n_lookups as u64 {
             return Err(bad("multiplicities do not count every lookup"));
