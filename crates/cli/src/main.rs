@@ -77,6 +77,10 @@ struct ProveArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Also print, per layer, the largest error of the proven (quantized) values against the
+    /// float model (stderr; with --json, as "report").
+    #[arg(long)]
+    report: bool,
     #[command(flatten)]
     precision: Precision,
 }
@@ -244,6 +248,32 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     let parts = split_outputs(&m.graph, &y);
+    let report = if a.report {
+        let rows = m.layer_errors(&float, &out.witness.values);
+        eprintln!(
+            "{:<36} {:<12} {:<18} {:>6} {:>12} {:>12}",
+            "node", "op", "shape", "scale", "max |error|", "max |value|"
+        );
+        for r in &rows {
+            eprintln!(
+                "{:<36} {:<12} {:<18} {:>6} {:>12.3e} {:>12.3e}",
+                r.node,
+                r.op,
+                format!("{:?}", r.shape),
+                format!("2^-{}", r.scale_bits),
+                r.max_abs_error,
+                r.max_abs_value
+            );
+        }
+        rows.iter()
+            .map(|r| {
+                json!({"node": r.node, "op": r.op, "shape": r.shape, "scale_bits": r.scale_bits,
+                       "max_abs_error": r.max_abs_error, "max_abs_value": r.max_abs_value})
+            })
+            .collect::<Vec<_>>()
+    } else {
+        Vec::new()
+    };
     let output_json = json!({ "output_data": parts });
     let mut files = vec![(a.proof.as_path(), bytes.clone())];
     if let Some(o) = &a.output {
@@ -278,6 +308,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             json!({
                 "output_data": parts,
                 "float_output": split_outputs(&m.graph, fy),
+                "report": report,
                 "max_abs_error": max_err,
                 "prove_ms": prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": commit_time.as_secs_f64() * 1e3,

@@ -414,3 +414,28 @@ fn sgd_steps_exported_from_pytorch_prove_through_the_inference_path() {
         assert_ne!(v.status.code(), Some(0));
     }
 }
+
+#[test]
+fn prove_report_lists_every_layer_with_its_error() {
+    let d = tmpdir("report");
+    let o = run(bin()
+        .args(["prove", "--json", "--report", "--model"])
+        .arg(example("cnn/mixed.onnx"))
+        .arg("--input")
+        .arg(example("cnn/input.json"))
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = j["report"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["op"] == "Conv"));
+    assert!(rows.iter().any(|r| r["op"] == "Max"));
+    for r in rows {
+        let (e, v) = (
+            r["max_abs_error"].as_f64().unwrap(),
+            r["max_abs_value"].as_f64().unwrap(),
+        );
+        assert!(e.is_finite() && e < 1e-3 * v.max(1.0), "{r}");
+    }
+    assert!(stderr(&o).contains("max |error|"));
+}

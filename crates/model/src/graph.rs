@@ -61,6 +61,28 @@ pub enum Op {
 }
 
 impl Op {
+    /// The op's name, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Linear { .. } => "Linear",
+            Op::Conv { .. } => "Conv",
+            Op::Add { .. } => "Add",
+            Op::Sub { .. } => "Sub",
+            Op::Max { .. } => "Max",
+            Op::Mul { .. } => "Mul",
+            Op::Scale { .. } => "Scale",
+            Op::AddConst { .. } => "AddConst",
+            Op::Act { kind, .. } => kind.name(),
+            Op::View { .. } => "View",
+            Op::Input { .. } => "Input",
+            Op::MatMul { .. } => "MatMul",
+            Op::Transpose { .. } => "Transpose",
+            Op::Softmax { .. } => "Softmax",
+            Op::RowSum { .. } => "RowSum",
+            Op::Gather { .. } => "Gather",
+        }
+    }
+
     pub fn inputs(&self) -> Vec<usize> {
         match self {
             Op::Linear { x, .. }

@@ -375,6 +375,15 @@ impl QGraph {
 
     /// Builds the quantized circuit for `graph` at the given precision.
     pub fn from_graph(graph: &Graph, config: QConfig) -> Result<Self, QuantError> {
+        Self::from_graph_with_map(graph, config).map(|(g, _)| g)
+    }
+
+    /// Builds the circuit and says, for each float value (index as in [`Graph`]), the quantized
+    /// tensor that holds it.
+    pub fn from_graph_with_map(
+        graph: &Graph,
+        config: QConfig,
+    ) -> Result<(Self, Vec<usize>), QuantError> {
         let k = config.table_bits;
         if !(4..=20).contains(&k) {
             return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
@@ -714,7 +723,7 @@ impl QGraph {
         if let Some(t) = g.tensors.get_mut(g.output) {
             t.kind = TensorKind::Public;
         }
-        Ok(g)
+        Ok((g, map))
     }
 
     /// Quantizes a layer's weight matrix (`rows × cols`, row-major) and bias, checks the row sums

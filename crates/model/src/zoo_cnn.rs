@@ -239,8 +239,11 @@ fn image(c: usize, h: usize, seed: u64) -> Net {
     Net::new(vec![1, c, h, h], seed)
 }
 
+/// A named model: name, description, builder.
+pub type Entry = (&'static str, &'static str, fn() -> Graph);
+
 /// The single-layer entries and composites of workload C, by name.
-pub fn suite() -> Vec<(&'static str, &'static str, fn() -> Graph)> {
+pub fn suite() -> Vec<Entry> {
     vec![
         ("relu", "ReLU on 1×16×32×32", || {
             image(16, 32, 1).act(ActKind::Relu).finish()
@@ -434,7 +437,7 @@ pub fn resnet18() -> Graph {
 }
 
 /// The real models of workload C, by name.
-pub fn real_models() -> Vec<(&'static str, &'static str, fn() -> Graph)> {
+pub fn real_models() -> Vec<Entry> {
     vec![
         ("lenet5", "LeNet-5 on 1×28×28", lenet5),
         ("cifar-cnn-264k", "CIFAR-10 CNN, 262,714 params", cifar_cnn),
