@@ -337,7 +337,7 @@ fn proof_checked_against_another_index_map_is_rejected() {
 }
 
 #[test]
-fn cheating_prover_off_by_one_in_an_exported_sgd_step_is_rejected() {
+fn cheating_provers_and_mutated_proofs_of_exported_models_are_rejected() {
     // The PyTorch export of the seed step (examples/gen_sgd_step.py): Slice, Reshape, broadcast
     // Add, Greater + Cast, ReduceSum, Concat and two outputs, all through index maps.
     // Also the layout example (examples/gen_examples.py layout) and a CNN exported from PyTorch
@@ -352,8 +352,16 @@ fn cheating_prover_off_by_one_in_an_exported_sgd_step_is_rejected() {
         let path = format!("{}/../../examples/{model}", env!("CARGO_MANIFEST_DIR"));
         let g = zkgrad_onnx::import(&std::fs::read(path).unwrap()).unwrap();
         let s = setup(g, 16, 7);
-        check(&s, &prove_ok(&s).proof).unwrap();
+        let p = prove_ok(&s).proof;
+        check(&s, &p).unwrap();
         perturbations_rejected(&s);
+        // Mutated proofs: 200 byte flips spread over the body.
+        let step = (p.body.len() / 200).max(1);
+        for pos in (0..p.body.len()).step_by(step) {
+            let mut b = p.clone();
+            b.body[pos] ^= 0x10;
+            assert!(check(&s, &b).is_err(), "{model}: flip at {pos} accepted");
+        }
     }
 }
 
