@@ -15,6 +15,7 @@ pub mod describe;
 pub mod graph;
 pub mod index_map;
 pub mod layout;
+pub mod lora;
 pub mod quant;
 pub mod table;
 pub mod train;

@@ -1,0 +1,663 @@
+//! One LoRA fine-tuning step as a circuit (Hu et al., "LoRA: Low-Rank Adaptation of Large
+//! Language Models", ICLR 2022, §4.1).
+//!
+//! A target Linear layer `y = W·x + b` gets adapters `A` (`r × d_in`) and `B` (`d_out × r`) and
+//! computes `y = W·x + b + s·B·(A·x)` with `s = α/r`; `B·A` is never formed. `W` and `b` are
+//! frozen: they are never updated, so their commitments (and the weight root's part for them)
+//! stay those of the base model. With `G = ∂L/∂y` (`B_s × d_out` for a batch of `B_s` samples) and
+//! `a = A·x`:
+//!
+//! ```text
+//! ∇B = s·Gᵀ·a        g_a = G·B        ∇A = s·g_aᵀ·X        G_x = G·W + s·g_a·A
+//! A' = A − lr·∇A     B' = B − lr·∇B
+//! ```
+//! (`1/B_s` of the batch mean folded into the learning rate, as in `train`). Only `A'` and `B'`
+//! are committed after the step; the proof binds the base weights, the adapters before and
+//! after, the batch, the learning rate, and `r`, `α` (through the circuit description: the
+//! scale `s` and the adapter shapes are part of it).
+
+use crate::graph::{Graph, Node, Op};
+use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError};
+use crate::table::{ActKind, TableKind};
+use crate::train::{batched, softmax, Loss, SgdSpec, TrainConfig};
+
+/// Which layers get adapters, and their rank and scale numerator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoraSpec {
+    pub rank: usize,
+    pub alpha: f64,
+    /// Names of the Linear nodes to adapt; empty: every Linear node.
+    pub targets: Vec<String>,
+}
+
+impl LoraSpec {
+    /// `s = α/r`.
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank.max(1) as f64
+    }
+}
+
+/// Where an adapted layer's parts sit in the float graph (values, as in [`Graph`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adapter {
+    /// The base Linear node's name.
+    pub name: String,
+    /// Values: the base layer's output, `A·x`, `B·A·x`, and the layer's output `W·x + b + s·B·A·x`.
+    pub base: usize,
+    pub a: usize,
+    pub b: usize,
+    pub out: usize,
+}
+
+/// Inserts adapters into every target Linear layer: `A` drawn from U(−1/√d_in, 1/√d_in) with
+/// `seed`, `B` from U(−b_init, b_init) (0 is LoRA's own initialization: the adapted model starts
+/// as the base model).
+pub fn with_adapters(
+    graph: &Graph,
+    lora: &LoraSpec,
+    seed: u64,
+    b_init: f64,
+) -> Result<(Graph, Vec<Adapter>), String> {
+    if lora.rank == 0 || !(lora.alpha.is_finite() && lora.alpha > 0.0) {
+        return Err(format!(
+            "LoRA needs a positive rank and alpha, got rank {} and alpha {}",
+            lora.rank, lora.alpha
+        ));
+    }
+    for t in &lora.targets {
+        if !graph
+            .nodes
+            .iter()
+            .any(|n| &n.name == t && matches!(n.op, Op::Linear { .. }))
+        {
+            return Err(format!("--lora-targets: no Linear node named {t}"));
+        }
+    }
+    let s = lora.scale();
+    let mut g = Graph {
+        input_name: graph.input_name.clone(),
+        input_shape: graph.input_shape.clone(),
+        nodes: Vec::new(),
+        output: 0,
+        output_parts: graph.output_parts.clone(),
+    };
+    let mut remap: Vec<usize> = vec![0];
+    let mut adapters = Vec::new();
+    let mut k = 0u64;
+    for node in &graph.nodes {
+        let mut op = node.op.clone();
+        remap_inputs(&mut op, &remap);
+        let target = match &op {
+            Op::Linear { .. } => lora.targets.is_empty() || lora.targets.contains(&node.name),
+            _ => false,
+        };
+        g.nodes.push(Node {
+            name: node.name.clone(),
+            op: op.clone(),
+            shape: node.shape.clone(),
+        });
+        let base = g.nodes.len();
+        if let (
+            true,
+            Op::Linear {
+                x,
+                in_features,
+                out_features,
+                ..
+            },
+        ) = (target, &op)
+        {
+            let (din, dout, r) = (*in_features, *out_features, lora.rank);
+            k += 1;
+            let bound = 1.0 / (din as f64).sqrt();
+            let mut rows_shape = node.shape.clone();
+            let push = |g: &mut Graph, name: String, op: Op, shape: Vec<usize>| {
+                g.nodes.push(Node { name, op, shape });
+                g.nodes.len()
+            };
+            if let Some(l) = rows_shape.last_mut() {
+                *l = r;
+            }
+            let a = push(
+                &mut g,
+                format!("{}.lora_A", node.name),
+                Op::Linear {
+                    x: *x,
+                    w: crate::zoo::uniform(seed.wrapping_add(2 * k), r * din)
+                        .into_iter()
+                        .map(|v| v * bound)
+                        .collect(),
+                    bias: None,
+                    in_features: din,
+                    out_features: r,
+                },
+                rows_shape,
+            );
+            let b = push(
+                &mut g,
+                format!("{}.lora_B", node.name),
+                Op::Linear {
+                    x: a,
+                    w: crate::zoo::uniform(seed.wrapping_add(2 * k + 1), dout * r)
+                        .into_iter()
+                        .map(|v| v * b_init)
+                        .collect(),
+                    bias: None,
+                    in_features: r,
+                    out_features: dout,
+                },
+                node.shape.clone(),
+            );
+            let sb = push(
+                &mut g,
+                format!("{}.lora_scale", node.name),
+                Op::Scale { x: b, c: s },
+                node.shape.clone(),
+            );
+            let out = push(
+                &mut g,
+                format!("{}.lora", node.name),
+                Op::Add { a: base, b: sb },
+                node.shape.clone(),
+            );
+            adapters.push(Adapter {
+                name: node.name.clone(),
+                base,
+                a,
+                b,
+                out,
+            });
+            remap.push(out);
+        } else {
+            remap.push(base);
+        }
+    }
+    g.output = remap.get(graph.output).copied().unwrap_or(0);
+    if adapters.is_empty() {
+        return Err("the model has no Linear layer to adapt".into());
+    }
+    Ok((g, adapters))
+}
+
+fn remap_inputs(op: &mut Op, remap: &[usize]) {
+    let m = |v: &mut usize| *v = remap.get(*v).copied().unwrap_or(*v);
+    match op {
+        Op::Linear { x, .. }
+        | Op::Conv { x, .. }
+        | Op::Scale { x, .. }
+        | Op::AddConst { x, .. }
+        | Op::Act { x, .. }
+        | Op::View { x }
+        | Op::Transpose { x }
+        | Op::Softmax { x }
+        | Op::RowSum { x }
+        | Op::Gather { x, .. } => m(x),
+        Op::Add { a, b }
+        | Op::Sub { a, b }
+        | Op::Mul { a, b }
+        | Op::Max { a, b }
+        | Op::MatMul { a, b } => {
+            m(a);
+            m(b);
+        }
+        Op::Input { .. } => {}
+    }
+}
+
+/// The base model with the adapters merged: `W + s·B·A` for every adapted layer.
+pub fn merged(adapted: &Graph, adapters: &[Adapter], s: f64) -> Graph {
+    let weight = |v: usize| match adapted.nodes.get(v.wrapping_sub(1)).map(|n| &n.op) {
+        Some(Op::Linear { w, .. }) => w.clone(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut remap: Vec<usize> = vec![0];
+    let skip: std::collections::HashSet<usize> = adapters
+        .iter()
+        .flat_map(|a| [a.a, a.b, a.b + 1, a.out])
+        .collect();
+    for (i, node) in adapted.nodes.iter().enumerate() {
+        let v = i + 1;
+        if skip.contains(&v) {
+            // The adapter's nodes disappear; its output is the merged layer's.
+            let base = adapters.iter().find(|a| a.out == v).map(|a| a.base);
+            remap.push(base.map_or(0, |b| remap.get(b).copied().unwrap_or(0)));
+            continue;
+        }
+        let mut op = node.op.clone();
+        remap_inputs(&mut op, &remap);
+        if let (
+            Some(ad),
+            Op::Linear {
+                w,
+                in_features,
+                out_features,
+                ..
+            },
+        ) = (adapters.iter().find(|a| a.base == v), &mut op)
+        {
+            let (din, dout) = (*in_features, *out_features);
+            let (a, b) = (weight(ad.a), weight(ad.b));
+            let r = a.len() / din.max(1);
+            for o in 0..dout {
+                for i in 0..din {
+                    let ba: f64 = (0..r).map(|k| b[o * r + k] * a[k * din + i]).sum();
+                    w[o * din + i] += s * ba;
+                }
+            }
+        }
+        out.push(Node {
+            name: node.name.clone(),
+            op,
+            shape: node.shape.clone(),
+        });
+        remap.push(out.len());
+    }
+    Graph {
+        input_name: adapted.input_name.clone(),
+        input_shape: adapted.input_shape.clone(),
+        nodes: out,
+        output: remap.get(adapted.output).copied().unwrap_or(0),
+        output_parts: adapted.output_parts.clone(),
+    }
+}
+
+/// One layer of the chain, in the quantized circuit.
+struct Layer {
+    /// The committed input of the base Gemm, its weight and the Act that follows (if any), with
+    /// the committed pre-activation it reads.
+    x: usize,
+    w: usize,
+    pre: Option<(usize, ActKind)>,
+    /// Adapters: the weights `A`, `B` and the committed `a = A·x`.
+    lora: Option<(usize, usize, usize)>,
+}
+
+/// The quantized Gemm node behind a float Linear value: (input tensor, weight index).
+fn gemm_of(q: &QGraph, tensor: usize) -> Option<(usize, usize)> {
+    // A Linear lowers to Gemm then Requant: the Requant's input is the Gemm's output.
+    let requant = q.nodes.get(tensor.checked_sub(1)?)?;
+    let QOp::Requant { x: acc, .. } = requant.op else {
+        return None;
+    };
+    match q.nodes.get(acc.checked_sub(1)?)?.op {
+        QOp::Gemm { x, w, .. } => Some((x, w)),
+        _ => None,
+    }
+}
+
+/// Builds the circuit of one LoRA step of `adapted` (from [`with_adapters`]; an MLP of Linear
+/// layers with ReLU, Sigmoid or Tanh between them) on a batch of `spec.batch` samples.
+pub fn lora_step(
+    adapted: &Graph,
+    adapters: &[Adapter],
+    lora: &LoraSpec,
+    spec: &SgdSpec,
+    cfg: TrainConfig,
+) -> Result<QGraph, QuantError> {
+    let bad = |why: String| QuantError::Config(why);
+    if !(spec.lr.is_finite() && spec.lr > 0.0) {
+        return Err(bad(format!(
+            "the learning rate must be a positive number, got {}",
+            spec.lr
+        )));
+    }
+    if spec.batch == 0 {
+        return Err(bad("the batch must hold at least one sample".into()));
+    }
+    let (k, fa, fw) = (cfg.table_bits, cfg.act_frac, cfg.weight_frac);
+    let fd = cfg.grad_frac.min(2 * fa);
+    let gb = batched(adapted, spec.batch);
+    let (mut g, map) = QGraph::from_graph_with_map(
+        &gb,
+        QConfig {
+            act_frac: fa,
+            weight_frac: fw,
+            table_bits: k,
+        },
+    )?;
+    let max_dim = g
+        .weights
+        .iter()
+        .map(|w| w.rows.max(w.cols))
+        .max()
+        .unwrap_or(1)
+        .max(spec.batch);
+    let wbits = (60 - (k + 1) - zkgrad_poly::log2_ceil(max_dim) as u32).min(40);
+    // The chain of layers: every Linear of the base model, in order.
+    let adapter_values: Vec<usize> = adapters.iter().flat_map(|a| [a.a, a.b]).collect();
+    let mut layers = Vec::new();
+    for (i, node) in gb.nodes.iter().enumerate() {
+        let v = i + 1;
+        if !matches!(node.op, Op::Linear { .. }) || adapter_values.contains(&v) {
+            continue;
+        }
+        let (x, w) = gemm_of(&g, map[v]).ok_or_else(|| bad(format!("{}: no Gemm", node.name)))?;
+        let ad = adapters.iter().find(|a| a.base == v);
+        let out_v = ad.map_or(v, |a| a.out);
+        // The activation reading this layer's output, if any.
+        let pre = gb.nodes.iter().enumerate().find_map(|(j, n)| match n.op {
+            Op::Act { x, kind } if x == out_v => {
+                let act_t = map[j + 1];
+                match g.nodes.get(act_t - 1).map(|n| &n.op) {
+                    Some(QOp::Act { x, .. }) => Some((*x, kind)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        });
+        let lora_w = match ad {
+            Some(a) => {
+                let (_, wa) = gemm_of(&g, map[a.a]).ok_or_else(|| bad("adapter A".into()))?;
+                let (_, wb) = gemm_of(&g, map[a.b]).ok_or_else(|| bad("adapter B".into()))?;
+                Some((wa, wb, map[a.a]))
+            }
+            None => None,
+        };
+        layers.push(Layer {
+            x,
+            w,
+            pre,
+            lora: lora_w,
+        });
+    }
+    if layers.iter().all(|l| l.lora.is_none()) {
+        return Err(bad("no adapted layer".into()));
+    }
+    for (wa, wb) in layers.iter().filter_map(|l| l.lora.map(|(a, b, _)| (a, b))) {
+        let half = 1i64 << (wbits - 1);
+        for wi in [wa, wb] {
+            if let Some(v) = g.weights[wi]
+                .data
+                .iter()
+                .find(|v| !(-half..half).contains(*v))
+            {
+                return Err(QuantError::Unsupported {
+                    node: g.weights[wi].name.clone(),
+                    why: format!("adapter weight {v} exceeds the {wbits}-bit range training keeps"),
+                });
+            }
+        }
+    }
+    // lr·s/B at the finest scale below 2^27; s at 2^-20 for the backward product.
+    let s = lora.scale();
+    let lr_s = spec.lr * s / spec.batch as f64;
+    let mut fl = 40u32;
+    while fl > 0 && lr_s * ((1u64 << fl) as f64) >= (1u64 << 27) as f64 {
+        fl -= 1;
+    }
+    let lr_q = (lr_s * (1u64 << fl) as f64).round() as i64;
+    if lr_q == 0 {
+        return Err(bad(format!(
+            "learning rate {} is too small to represent",
+            spec.lr
+        )));
+    }
+    const FS: u32 = 20;
+    let s_q = (s * (1u64 << FS) as f64).round() as i64;
+    let out = g.output;
+    let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
+    let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
+    let pred = match spec.loss {
+        Loss::Mse => out,
+        Loss::SoftmaxCrossEntropy => softmax(&mut g, out, rows, n_out)?,
+    };
+    let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
+    let mut grad = g.push_node(
+        "loss/grad/commit",
+        QOp::Requant { x: diff, shift: 0 },
+        rows,
+        n_out,
+        fa,
+    );
+    let gbits = (k + 1).min(62);
+    g.tensors[grad].bits = gbits;
+    // ∇ = s·Pᵀ·Q rounded to 2^-fd, then lr·s/B applied and rounded to the weights' scale.
+    let update =
+        |g: &mut QGraph, name: &str, p: usize, qt: usize, wi: usize| -> Result<(), QuantError> {
+            let (wr, wc) = (g.weights[wi].rows, g.weights[wi].cols);
+            let pr = g.tensors[p].rows;
+            let pt = g.push_node(&format!("{name}/t"), QOp::Transpose { x: p }, wr, pr, fa);
+            let d = g.push_node(
+                &format!("{name}/grad"),
+                QOp::MatMul {
+                    a: pt,
+                    b: MatRhs::Tensor(qt),
+                },
+                wr,
+                wc,
+                2 * fa,
+            );
+            let dq = g.push_node(
+                &format!("{name}/grad/round"),
+                QOp::Requant {
+                    x: d,
+                    shift: 2 * fa - fd,
+                },
+                wr,
+                wc,
+                fd,
+            );
+            g.tensors[dq].bits = (fd + zkgrad_poly::log2_ceil(spec.batch) as u32 + 5).min(34);
+            let sc = g.push_node(
+                &format!("{name}/lr"),
+                QOp::Scale { x: dq, c: lr_q },
+                wr,
+                wc,
+                fd + fl,
+            );
+            let shift = (fd + fl).checked_sub(fw).ok_or_else(|| {
+                QuantError::Config("learning-rate precision below the weights'".into())
+            })?;
+            let u = g.push_node(
+                &format!("{name}/update"),
+                QOp::Requant { x: sc, shift },
+                wr,
+                wc,
+                fw,
+            );
+            g.push_node(
+                &format!("{name}'"),
+                QOp::Update {
+                    w: wi,
+                    u,
+                    bits: wbits,
+                },
+                wr,
+                wc,
+                fw,
+            );
+            Ok(())
+        };
+    for li in (0..layers.len()).rev() {
+        let name = format!("layer{}", li + 1);
+        let (x, w, lora_w) = (layers[li].x, layers[li].w, layers[li].lora);
+        let din = g.weights[w].cols;
+        let mut ga = None;
+        if let Some((wa, wb, ta)) = lora_w {
+            update(&mut g, &format!("{name}.lora_B"), grad, ta, wb)?;
+            let r = g.weights[wa].rows;
+            let p = g.push_node(
+                &format!("{name}/g_a"),
+                QOp::MatMul {
+                    a: grad,
+                    b: MatRhs::Weight(wb),
+                },
+                rows,
+                r,
+                fa + fw,
+            );
+            let p = g.push_node(
+                &format!("{name}/g_a/round"),
+                QOp::Requant { x: p, shift: fw },
+                rows,
+                r,
+                fa,
+            );
+            g.tensors[p].bits = gbits;
+            update(&mut g, &format!("{name}.lora_A"), p, x, wa)?;
+            ga = Some((p, wa));
+        }
+        if li == 0 {
+            break;
+        }
+        let gw = g.push_node(
+            &format!("{name}/dX"),
+            QOp::MatMul {
+                a: grad,
+                b: MatRhs::Weight(w),
+            },
+            rows,
+            din,
+            fa + fw,
+        );
+        let mut gin = g.push_node(
+            &format!("{name}/dX/round"),
+            QOp::Requant { x: gw, shift: fw },
+            rows,
+            din,
+            fa,
+        );
+        if let Some((p, wa)) = ga {
+            let t = g.push_node(
+                &format!("{name}/dX_lora"),
+                QOp::MatMul {
+                    a: p,
+                    b: MatRhs::Weight(wa),
+                },
+                rows,
+                din,
+                fa + fw,
+            );
+            let t = g.push_node(
+                &format!("{name}/dX_lora/round"),
+                QOp::Requant { x: t, shift: fw },
+                rows,
+                din,
+                fa,
+            );
+            let t = g.push_node(
+                &format!("{name}/dX_lora/s"),
+                QOp::Scale { x: t, c: s_q },
+                rows,
+                din,
+                fa + FS,
+            );
+            let t = g.push_node(
+                &format!("{name}/dX_lora/s/round"),
+                QOp::Requant { x: t, shift: FS },
+                rows,
+                din,
+                fa,
+            );
+            let sum = g.push_node(
+                &format!("{name}/dX_total"),
+                QOp::Add { a: gin, b: t },
+                rows,
+                din,
+                fa,
+            );
+            gin = g.push_node(
+                &format!("{name}/dX_total/commit"),
+                QOp::Requant { x: sum, shift: 0 },
+                rows,
+                din,
+                fa,
+            );
+        }
+        g.tensors[gin].bits = gbits;
+        grad = match layers[li - 1].pre {
+            None => gin,
+            Some((pre, kind)) => {
+                let grad_kind = kind
+                    .grad()
+                    .ok_or_else(|| bad(format!("{name}: activation without a derivative")))?;
+                let out_frac = if grad_kind == ActKind::ReluGrad {
+                    0
+                } else {
+                    fa
+                };
+                let table = g.table_index(TableKind::Act {
+                    kind: grad_kind,
+                    in_frac: fa,
+                    out_frac,
+                });
+                let d = g.push_node(
+                    &format!("layer{li}/act'"),
+                    QOp::Act {
+                        x: pre,
+                        kind: grad_kind,
+                        table,
+                    },
+                    rows,
+                    din,
+                    out_frac,
+                );
+                let p = g.push_node(
+                    &format!("layer{li}/dH"),
+                    QOp::Mul { a: gin, b: d },
+                    rows,
+                    din,
+                    fa + out_frac,
+                );
+                let h = g.push_node(
+                    &format!("layer{li}/dH/round"),
+                    QOp::Requant {
+                        x: p,
+                        shift: out_frac,
+                    },
+                    rows,
+                    din,
+                    fa,
+                );
+                g.tensors[h].bits = gbits;
+                h
+            }
+        };
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapters_add_s_b_a_and_merge_back() {
+        let base = crate::zoo::mlp(&[6, 5, 3], ActKind::Tanh, 3);
+        let lora = LoraSpec {
+            rank: 2,
+            alpha: 4.0,
+            targets: vec![],
+        };
+        let (adapted, ads) = with_adapters(&base, &lora, 9, 0.3).unwrap();
+        assert_eq!(ads.len(), 2);
+        let x = crate::zoo::uniform(5, 6);
+        let ya = adapted.forward_f64(&x)[adapted.output].clone();
+        let m = merged(&adapted, &ads, lora.scale());
+        assert_eq!(m.nodes.len(), base.nodes.len());
+        let ym = m.forward_f64(&x)[m.output].clone();
+        for (a, b) in ya.iter().zip(&ym) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+        // B = 0: the adapted model is the base model.
+        let (zero, _) = with_adapters(&base, &lora, 9, 0.0).unwrap();
+        let yb = base.forward_f64(&x)[base.output].clone();
+        assert_eq!(zero.forward_f64(&x)[zero.output], yb);
+        assert!(with_adapters(
+            &base,
+            &LoraSpec {
+                rank: 0,
+                ..lora.clone()
+            },
+            1,
+            0.0
+        )
+        .is_err());
+        let missing = LoraSpec {
+            targets: vec!["nope".into()],
+            ..lora
+        };
+        assert!(with_adapters(&base, &missing, 1, 0.0).is_err());
+    }
+}
