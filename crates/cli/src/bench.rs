@@ -42,7 +42,7 @@ pub struct BenchArgs {
 struct Workload {
     name: String,
     what: String,
-    build: fn() -> Graph,
+    build: Box<dyn Fn() -> Graph>,
     /// `Some(batch)`: one proven SGD step (lr 0.01) instead of inference.
     train: Option<usize>,
     /// Softmax cross-entropy (with one-hot targets) instead of MSE.
@@ -51,6 +51,8 @@ struct Workload {
     table_bits: u32,
     /// Inputs on which to compare the proven (quantized) top-1 class with the float model's.
     top1: usize,
+    /// `Some(rank)`: a LoRA step (α = 2·rank) instead of full SGD.
+    lora: Option<usize>,
 }
 
 /// An inference workload at the default precision.
@@ -58,12 +60,65 @@ fn inference(name: &str, what: &str, build: fn() -> Graph) -> Workload {
     Workload {
         name: name.into(),
         what: what.into(),
-        build,
+        build: Box::new(build),
         train: None,
         xent: false,
         table_bits: QConfig::DEFAULT_TABLE_BITS,
         top1: 0,
+        lora: None,
     }
+}
+
+/// Workload D: LoRA steps of one linear layer `d_out × d_in` at batch 16, each beside the full
+/// SGD step of the same layer (where that fits in memory).
+fn lora_workloads() -> Vec<Workload> {
+    let mut v = Vec::new();
+    let shapes: [(usize, usize, usize, bool); 11] = [
+        (768, 768, 16, true),
+        (1024, 4096, 32, true),
+        (1024, 1024, 24, true),
+        // Full SGD commits W', ∇W's rounding and range witness (about a dozen values per
+        // parameter): 590k parameters take 1.4 GB and 6 s, so 16.7M (4096×4096, 1024×16384)
+        // and 67M (8192×8192) are beyond this machine's 24 GB; only the LoRA steps run there.
+        (4096, 4096, 64, false),
+        (1024, 16384, 48, false),
+        (8192, 8192, 128, false),
+        (768, 768, 1, false),
+        (768, 768, 2, false),
+        (768, 768, 4, false),
+        (768, 768, 8, false),
+        (768, 768, 16, false),
+    ];
+    for (k, &(dout, din, r, full)) in shapes.iter().enumerate() {
+        let build = move || zoo::mlp(&[din, dout], ActKind::Relu, 40 + k as u64);
+        let tag = if k >= 6 { "-ranks" } else { "" };
+        v.push(Workload {
+            name: format!("lora-{dout}x{din}-r{r}{tag}"),
+            what: format!(
+                "D: LoRA step, {dout}×{din}, rank {r}, α {}, batch 16",
+                2 * r
+            ),
+            build: Box::new(build),
+            train: Some(16),
+            xent: false,
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            top1: 0,
+            lora: Some(r),
+        });
+        if full {
+            v.push(Workload {
+                name: format!("sgd-{dout}x{din}"),
+                what: format!("D: full SGD step, {dout}×{din}, batch 16"),
+                build: Box::new(build),
+                train: Some(16),
+                xent: false,
+                table_bits: QConfig::DEFAULT_TABLE_BITS,
+                top1: 0,
+                lora: None,
+            });
+        }
+    }
+    v
 }
 
 /// The coarse precision setting of the CNN suite: tables of 2^12 (activations near 2^-8,
@@ -100,47 +155,52 @@ fn training_workloads() -> Vec<Workload> {
         Workload {
             name: "sgd-seed".into(),
             what: "B: one SGD step of the seed MLP, batch 1".into(),
-            build: seed,
+            build: Box::new(seed),
             train: Some(1),
             xent: false,
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
+            lora: None,
         },
         Workload {
             name: "sgd-seed-b8".into(),
             what: "B: seed MLP step, batch 8".into(),
-            build: seed,
+            build: Box::new(seed),
             train: Some(8),
             xent: false,
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
+            lora: None,
         },
         Workload {
             name: "sgd-seed-b64".into(),
             what: "B: seed MLP step, batch 64".into(),
-            build: seed,
+            build: Box::new(seed),
             train: Some(64),
             xent: false,
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
+            lora: None,
         },
         Workload {
             name: "sgd-784-256-256-10".into(),
             what: "B: MLP 784-256-256-10 (ReLU), batch 32, MSE".into(),
-            build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
+            build: Box::new(|| zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6)),
             train: Some(32),
             xent: false,
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
+            lora: None,
         },
         Workload {
             name: "sgd-784-256-256-10-xent".into(),
             what: "B: MLP 784-256-256-10 (ReLU), batch 32, softmax cross-entropy".into(),
-            build: || zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6),
+            build: Box::new(|| zoo::mlp(&[784, 256, 256, 10], ActKind::Relu, 6)),
             train: Some(32),
             xent: true,
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
+            lora: None,
         },
     ]
 }
@@ -317,7 +377,75 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     }))
 }
 
+fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Value> {
+    use zkgrad_model::lora::{lora_step, with_adapters, LoraSpec};
+    use zkgrad_model::train::{Loss, SgdSpec, TrainConfig};
+    let base = (w.build)();
+    let lora = LoraSpec {
+        rank,
+        alpha: 2.0 * rank as f64,
+        targets: vec![],
+    };
+    // B drawn small rather than 0, so that both adapters have a gradient at this step.
+    let (adapted, adapters) = with_adapters(&base, &lora, 3, 0.01).map_err(|e| anyhow!("{e}"))?;
+    let (n_in, n_out) = (
+        base.n_inputs(),
+        base.shape(base.output).iter().product::<usize>(),
+    );
+    let x = zoo::uniform(7, batch * n_in);
+    let y: Vec<f64> = zoo::uniform(8, batch * n_out)
+        .iter()
+        .map(|v| v * 0.5)
+        .collect();
+    let rows: Vec<Vec<f64>> = x.chunks(n_in).map(|c| c.to_vec()).collect();
+    let cfg = TrainConfig::calibrate(&adapted, &rows, 0);
+    let spec = SgdSpec {
+        batch,
+        lr: 0.01,
+        loss: Loss::Mse,
+    };
+    let q = lora_step(&adapted, &adapters, &lora, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
+    let params = PcsParams::default();
+    let t = Instant::now();
+    let model = CommittedModel::new(&q, &params);
+    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
+    let public: Vec<i64> = x
+        .iter()
+        .chain(&y)
+        .map(|&v| {
+            zkgrad_model::quant::quantize_input(v, cfg.act_frac).ok_or_else(|| anyhow!("bad input"))
+        })
+        .collect::<Result<_>>()?;
+    let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &public, &params, runs)?;
+    let adapter_params: usize = q
+        .updates()
+        .iter()
+        .map(|&(_, wi)| q.weights[wi].data.len())
+        .sum();
+    Ok(json!({
+        "workload": w.name,
+        "what": w.what,
+        "params": adapter_params,
+        "prove_ms": prove_ms,
+        "verify_ms": verify_ms,
+        "proof_bytes": bytes.len(),
+        "commit_ms": commit_ms,
+        "peak_rss_mb": peak_rss_mb(),
+        "max_abs_error": 0.0,
+        "max_abs_output": 0.0,
+        "prove_phases": phases(&out.timings),
+        "act_frac": cfg.act_frac,
+        "weight_frac": cfg.weight_frac,
+        "table_bits": cfg.table_bits,
+        "runs": runs.max(1),
+        "top1_inputs": 0,
+    }))
+}
+
 fn run_one(w: &Workload, runs: usize) -> Result<Value> {
+    if let (Some(batch), Some(rank)) = (w.train, w.lora) {
+        return run_lora(w, batch, rank, runs);
+    }
     if let Some(batch) = w.train {
         return run_train(w, batch, runs);
     }
@@ -400,7 +528,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "inference" => workloads(),
         "training" => training_workloads(),
         "cnn" => cnn_workloads(),
-        other => bail!("unknown suite {other:?}; available: inference, training, cnn"),
+        "lora" => lora_workloads(),
+        other => bail!("unknown suite {other:?}; available: inference, training, cnn, lora"),
     };
     let chosen: Vec<&Workload> = if a.workload.is_empty() {
         all.iter().collect()

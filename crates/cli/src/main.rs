@@ -58,6 +58,8 @@ enum Cmd {
     Train(train::TrainArgs),
     /// Verify every step proof of a run and the chain of weight commitments.
     VerifyRun(train::VerifyRunArgs),
+    /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment.
+    MergeLora(train::MergeLoraArgs),
 }
 
 #[derive(Args)]
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::run(a).map_err(Failure::from),
         Cmd::Train(a) => train::cmd_train(a).map_err(Failure::from),
         Cmd::VerifyRun(a) => train::cmd_verify_run(a),
+        Cmd::MergeLora(a) => train::cmd_merge_lora(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
+use zkgrad_model::lora::{lora_step, lora_step_f64, merged, with_adapters, Adapter, LoraSpec};
 use zkgrad_model::quant::quantize_input;
 use zkgrad_model::train::{sgd_step, sgd_step_f64, Loss, SgdSpec, TrainConfig};
 use zkgrad_model::{Graph, Op, QGraph};
@@ -60,6 +61,69 @@ pub struct TrainArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// LoRA: train rank-R adapters A (R × in), B (out × R) on the Linear layers; the base
+    /// weights stay frozen. A starts from U(−1/√in, 1/√in) (a fixed seed), B from 0.
+    #[arg(long)]
+    lora_rank: Option<usize>,
+    /// LoRA: the adapters' output is scaled by α/R (default α = R).
+    #[arg(long, allow_hyphen_values = true)]
+    lora_alpha: Option<f64>,
+    /// LoRA: adapt only these Linear nodes (comma-separated names; default: all).
+    #[arg(long, value_delimiter = ',')]
+    lora_targets: Vec<String>,
+}
+
+/// The seed of LoRA's initial A (B starts at 0): fixed, so that a run's first weight root
+/// follows from the base model, the rank and the targets.
+pub const LORA_SEED: u64 = 0x1042A;
+
+fn lora_of(a: &TrainArgs) -> Result<Option<LoraSpec>> {
+    match a.lora_rank {
+        None if a.lora_alpha.is_some() || !a.lora_targets.is_empty() => {
+            bail!("--lora-alpha and --lora-targets need --lora-rank")
+        }
+        None => Ok(None),
+        Some(0) => bail!("--lora-rank must be at least 1"),
+        Some(rank) => {
+            let alpha = a.lora_alpha.unwrap_or(rank as f64);
+            if !(alpha.is_finite() && alpha > 0.0) {
+                bail!("--lora-alpha must be a positive number, got {alpha}");
+            }
+            Ok(Some(LoraSpec {
+                rank,
+                alpha,
+                targets: a.lora_targets.clone(),
+            }))
+        }
+    }
+}
+
+/// The LoRA settings a manifest records, if any.
+fn manifest_lora(m: &Value) -> Option<LoraSpec> {
+    let l = m.get("lora").filter(|l| !l.is_null())?;
+    Some(LoraSpec {
+        rank: l["rank"].as_u64()? as usize,
+        alpha: l["alpha"].as_f64()?,
+        targets: l["targets"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
+    })
+}
+
+#[derive(Args)]
+pub struct MergeLoraArgs {
+    /// The run directory of a LoRA run.
+    run: PathBuf,
+    /// Where to write the merged model (the base graph with W + (α/r)·B·A).
+    #[arg(long)]
+    out: PathBuf,
+    /// The base model (default: the path recorded in the manifest).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -76,6 +140,10 @@ pub struct VerifyRunArgs {
     /// For a CSV data file: how many of the last columns are targets.
     #[arg(long)]
     targets: Option<usize>,
+    /// For a LoRA run: also check that this model is the base model with W + (α/r)·B·A for the
+    /// run's final adapters.
+    #[arg(long)]
+    merged: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -209,9 +277,18 @@ pub fn cmd_train(a: TrainArgs) -> Result<()> {
         lr,
         loss,
     };
-    let cfg = train_config(&graph, &d, a.steps);
-    let q0 =
-        sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let lora = lora_of(&a)?;
+    let (train_graph, adapters) = match &lora {
+        Some(l) => with_adapters(&graph, l, LORA_SEED, 0.0)
+            .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?,
+        None => (graph.clone(), Vec::new()),
+    };
+    let cfg = train_config(&train_graph, &d, a.steps);
+    let q0 = match &lora {
+        Some(l) => lora_step(&train_graph, &adapters, l, &spec, cfg),
+        None => sgd_step(&graph, &spec, cfg),
+    }
+    .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     if a.out.exists() && std::fs::read_dir(&a.out).map_or(true, |mut r| r.next().is_some()) {
         bail!(
             "run directory {} already exists and is not empty",
@@ -220,7 +297,18 @@ pub fn cmd_train(a: TrainArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let result = run_steps(&a, &bytes, &graph, &sources, &d, &spec, cfg, &q0);
+    let lora_run = lora.as_ref().map(|l| (l, adapters.as_slice()));
+    let result = run_steps(
+        &a,
+        &bytes,
+        &train_graph,
+        &sources,
+        &d,
+        &spec,
+        cfg,
+        &q0,
+        lora_run,
+    );
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&a.out); // ours, and incomplete
     }
@@ -237,6 +325,7 @@ fn run_steps(
     spec: &SgdSpec,
     cfg: TrainConfig,
     q0: &QGraph,
+    lora: Option<(&LoraSpec, &[Adapter])>,
 ) -> Result<()> {
     let params = PcsParams::default();
     let fw = cfg.weight_frac;
@@ -311,7 +400,10 @@ fn run_steps(
                     / a.batch as f64
             }
         };
-        let (f_next, loss_f64) = sgd_step_f64(&float, &xb, &yb, spec);
+        let (f_next, loss_f64) = match lora {
+            Some((_, ads)) => lora_step_f64(&float, ads, &xb, &yb, spec),
+            None => sgd_step_f64(&float, &xb, &yb, spec),
+        };
         float = f_next;
         eprintln!(
             "step {}/{}: loss {loss:.6} (f64 SGD {loss_f64:.6}){}",
@@ -354,7 +446,30 @@ fn run_steps(
             }
         }
     }
-    let onnx = zkgrad_onnx::export_weights(bytes, &trained, sources)
+    // A LoRA run's final model is the base with the adapters merged (W + (α/r)·B·A); its exact
+    // adapters go to adapters.json.
+    let final_graph = match lora {
+        Some((l, ads)) => {
+            let adapters: Vec<Value> = ads
+                .iter()
+                .map(|ad| {
+                    let ints_of = |v: usize| {
+                        q0.weights
+                            .iter()
+                            .position(|w| w.name == format!("{}.weight", graph.nodes[v - 1].name))
+                            .map(|wi| ints[wi].clone())
+                    };
+                    json!({"layer": ad.name, "A": ints_of(ad.a), "B": ints_of(ad.b)})
+                })
+                .collect();
+            let doc =
+                json!({"weight_frac": fw, "rank": l.rank, "alpha": l.alpha, "adapters": adapters});
+            write_atomic(&a.out.join("adapters.json"), format!("{doc}\n").as_bytes())?;
+            merged(&trained, ads, l.scale())
+        }
+        None => trained.clone(),
+    };
+    let onnx = zkgrad_onnx::export_weights(bytes, &final_graph, sources)
         .map_err(|e| anyhow!("writing final.onnx: {e}"))?;
     write_atomic(&a.out.join("final.onnx"), &onnx)?;
     let manifest = json!({
@@ -372,6 +487,7 @@ fn run_steps(
         "initial_weight_root": hex(&initial_root),
         "final_weight_root": hex(&model.root()),
         "max_weight_deviation_from_f64_sgd": max_dev,
+        "lora": lora.map(|(l, _)| json!({"rank": l.rank, "alpha": l.alpha, "targets": l.targets})),
         "steps": steps,
         "complete": true,
     });
@@ -486,6 +602,13 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
         Some(p) => Some(Dataset::load(p, a.targets).map_err(unusable)?),
         None => None,
     };
+    let lora = manifest_lora(&m);
+    if a.merged.is_some() && lora.is_none() {
+        return Err(unusable(anyhow!(
+            "--merged: {} is not a LoRA run",
+            a.run.display()
+        )));
+    }
     let params = PcsParams::default();
     let t0 = Instant::now();
     let mut root: Option<[u8; 32]> = None;
@@ -504,8 +627,16 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
                 grad_frac: TrainConfig::GRAD_FRAC,
             };
             let loss = parse_loss(m["loss"].as_str().unwrap_or("mse")).map_err(unusable)?;
-            let q = sgd_step(&graph, &SgdSpec { batch, lr, loss }, cfg)
-                .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
+            let spec = SgdSpec { batch, lr, loss };
+            let q = match &lora {
+                Some(l) => with_adapters(&graph, l, LORA_SEED, 0.0)
+                    .map_err(|e| anyhow!(e))
+                    .and_then(|(g, ads)| {
+                        lora_step(&g, &ads, l, &spec, cfg).map_err(|e| anyhow!("{e}"))
+                    }),
+                None => sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("{e}")),
+            }
+            .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
             let start = CommittedModel::new(&q, &params).root();
             if p.weight_root != start {
                 return Err(Failure::Invalid(format!(
@@ -588,6 +719,21 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
             "the manifest's final weight root is not where the proofs end".into(),
         ));
     }
+    if let (Some(path), Some(l), Some(q)) = (&a.merged, &lora, &q0) {
+        // Adapters that are not the ones the proofs end with make the run invalid (exit 1).
+        let want = merged_from_run(&a.run, &graph, l, q, &final_root)
+            .map_err(|e| Failure::Invalid(format!("{e:#}")))?;
+        let mbytes = std::fs::read(path)
+            .map_err(|e| unusable(anyhow!("cannot read {}: {e}", path.display())))?;
+        let got = zkgrad_onnx::import(&mbytes)
+            .map_err(|e| unusable(anyhow!("model {}: {e}", path.display())))?;
+        if let Err(why) = same_weights(&got, &want) {
+            return Err(Failure::Invalid(format!(
+                "{} is not W + (α/r)·B·A for the run's final adapters: {why}",
+                path.display()
+            )));
+        }
+    }
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if a.json {
         out!(
@@ -598,6 +744,174 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
         out!("verified {} steps", steps.len());
         out!("final weight root: {final_root}");
         eprintln!("checked in {ms:.1} ms");
+    }
+    Ok(())
+}
+
+/// The merged model of a LoRA run: the base with W + (α/r)·B·A for the adapters in
+/// `adapters.json`, which must be the ones the run's final weight root commits to.
+fn merged_from_run(
+    run: &Path,
+    base: &Graph,
+    lora: &LoraSpec,
+    q0: &QGraph,
+    final_root: &str,
+) -> Result<Graph> {
+    let path = run.join("adapters.json");
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    )
+    .with_context(|| format!("{}", path.display()))?;
+    let (adapted, ads) = with_adapters(base, lora, LORA_SEED, 0.0).map_err(|e| anyhow!(e))?;
+    // The run's final weights: the base's (frozen) and the adapters from the file.
+    let mut q = q0.clone();
+    for (ad, entry) in ads.iter().zip(
+        doc["adapters"]
+            .as_array()
+            .map(|v| v.as_slice())
+            .unwrap_or(&[]),
+    ) {
+        for (v, key) in [(ad.a, "A"), (ad.b, "B")] {
+            let name = format!("{}.weight", adapted.nodes[v - 1].name);
+            let vals: Vec<i64> = entry[key]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_i64()).collect())
+                .unwrap_or_default();
+            let w = q
+                .weights
+                .iter_mut()
+                .find(|w| w.name == name)
+                .ok_or_else(|| anyhow!("{}: no adapter {name}", path.display()))?;
+            if vals.len() != w.data.len() {
+                bail!(
+                    "{}: adapter {name} holds {} values, expected {}",
+                    path.display(),
+                    vals.len(),
+                    w.data.len()
+                );
+            }
+            w.data = vals;
+        }
+    }
+    let root = CommittedModel::new(&q, &PcsParams::default()).root();
+    if hex(&root) != final_root {
+        bail!(
+            "{}: these adapters are not the ones the run ended with",
+            path.display()
+        );
+    }
+    let ints: Vec<Vec<i64>> = q.weights.iter().map(|w| w.data.clone()).collect();
+    let trained = dequantized(&adapted, &ints, q.config.weight_frac);
+    Ok(merged(&trained, &ads, lora.scale()))
+}
+
+/// Whether two graphs hold the same Linear weights up to float32 rounding.
+fn same_weights(got: &Graph, want: &Graph) -> std::result::Result<(), String> {
+    let lin = |g: &Graph| -> Vec<Vec<f64>> {
+        g.nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::Linear { w, bias, .. } => {
+                    let mut v = w.clone();
+                    v.extend(bias.iter().flatten());
+                    Some(v)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let (a, b) = (lin(got), lin(want));
+    if a.len() != b.len() {
+        return Err(format!("{} Linear layers, expected {}", a.len(), b.len()));
+    }
+    for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+        if x.len() != y.len() {
+            return Err(format!(
+                "layer {k} has {} parameters, expected {}",
+                x.len(),
+                y.len()
+            ));
+        }
+        for (i, (p, q)) in x.iter().zip(y).enumerate() {
+            if (p - q).abs() > 1e-6 * q.abs().max(1.0) {
+                return Err(format!(
+                    "layer {k}, parameter {i}: {p} where W + (α/r)·B·A is {q}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
+    let mpath = a.run.join("manifest.json");
+    let text = std::fs::read_to_string(&mpath).map_err(|_| {
+        unusable(anyhow!(
+            "{} holds no manifest.json: not a run, or an incomplete one",
+            a.run.display()
+        ))
+    })?;
+    let m: Value =
+        serde_json::from_str(&text).map_err(|e| unusable(anyhow!("{}: {e}", mpath.display())))?;
+    let lora = manifest_lora(&m)
+        .ok_or_else(|| unusable(anyhow!("{} is not a LoRA run", a.run.display())))?;
+    let model_path = match &a.model {
+        Some(p) => p.clone(),
+        None => PathBuf::from(m["model"].as_str().ok_or_else(|| {
+            unusable(anyhow!(
+                "{}: no model recorded; give --model",
+                mpath.display()
+            ))
+        })?),
+    };
+    let bytes = std::fs::read(&model_path).map_err(|e| {
+        unusable(anyhow!(
+            "cannot read model file {}: {e}",
+            model_path.display()
+        ))
+    })?;
+    let (graph, sources) = zkgrad_onnx::import_with_sources(&bytes)
+        .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
+    let cfg = TrainConfig {
+        table_bits: m["table_bits"].as_u64().unwrap_or(20) as u32,
+        act_frac: m["act_frac"].as_u64().unwrap_or(0) as u32,
+        weight_frac: m["weight_frac"]
+            .as_u64()
+            .unwrap_or(TrainConfig::WEIGHT_FRAC as u64) as u32,
+        grad_frac: TrainConfig::GRAD_FRAC,
+    };
+    let spec = SgdSpec {
+        batch: m["batch"].as_u64().unwrap_or(1) as usize,
+        lr: m["lr"].as_f64().unwrap_or(0.01),
+        loss: parse_loss(m["loss"].as_str().unwrap_or("mse")).map_err(unusable)?,
+    };
+    let (adapted, ads) =
+        with_adapters(&graph, &lora, LORA_SEED, 0.0).map_err(|e| unusable(anyhow!(e)))?;
+    let q0 = lora_step(&adapted, &ads, &lora, &spec, cfg).map_err(|e| unusable(anyhow!("{e}")))?;
+    let final_root = m["final_weight_root"].as_str().unwrap_or_default();
+    let merged_graph = merged_from_run(&a.run, &graph, &lora, &q0, final_root).map_err(unusable)?;
+    let onnx = zkgrad_onnx::export_weights(&bytes, &merged_graph, &sources)
+        .map_err(|e| unusable(anyhow!("writing {}: {e}", a.out.display())))?;
+    write_atomic(&a.out, &onnx).map_err(unusable)?;
+    // The merged model's commitment, as `zkgrad commit` prints it (default precision).
+    let precision = crate::load::Precision {
+        table_bits: zkgrad_model::QConfig::DEFAULT_TABLE_BITS,
+        ..Default::default()
+    };
+    let lm = crate::load::LoadedModel::load(&a.out, &precision).map_err(unusable)?;
+    let root = CommittedModel::new(&lm.q, &PcsParams::default()).root();
+    let c = hex(&zkgrad_verifier::model_commitment(&lm.q.describe(), &root));
+    if a.json {
+        out!("{}", json!({"merged": a.out, "model_commitment": c}));
+    } else {
+        eprintln!(
+            "merged W + ({}/{})·B·A into {}",
+            lora.alpha,
+            lora.rank,
+            a.out.display()
+        );
+        out!("{c}");
     }
     Ok(())
 }

@@ -261,3 +261,99 @@ fn shuffled_runs_record_their_samples_and_verify() {
         Some(0)
     );
 }
+
+#[test]
+fn lora_runs_verify_merge_and_refuse_tampering() {
+    let d = tmpdir("lora");
+    // Adapters on the first and last layer: the backward pass crosses the frozen middle one.
+    let (run, o) = train(
+        &d,
+        &[
+            "--lora-rank",
+            "2",
+            "--lora-alpha",
+            "4",
+            "--lora-targets",
+            "/fc1/Gemm,/fc3/Gemm",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "adapters.json",
+        "final.onnx",
+        "manifest.json",
+        "step-0001.zkp",
+    ] {
+        assert!(run.join(f).exists(), "{f}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["lora"]["rank"], 2);
+    let model = example("mlp/mlp.onnx");
+    let v = verify_run(&run, &model);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    // merge-lora writes W + (α/r)·B·A and prints its commitment; final.onnx is the same model.
+    let merged = d.join("merged.onnx");
+    let o = bin()
+        .args(["merge-lora"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim().len(), 64);
+    let check_merged = |m: &Path| {
+        bin()
+            .arg("verify-run")
+            .arg(&run)
+            .arg("--merged")
+            .arg(m)
+            .output()
+            .unwrap()
+    };
+    for m in [&merged, &run.join("final.onnx")] {
+        let v = check_merged(m);
+        assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    }
+    // The base model is not the merged one.
+    let v = check_merged(&model);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("is not W + (α/r)·B·A"),
+        "{}",
+        stderr(&v)
+    );
+    // Adapters that are not the ones the proofs end with.
+    let apath = run.join("adapters.json");
+    let good = std::fs::read_to_string(&apath).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let a0 = doc["adapters"][0]["A"][0].as_i64().unwrap();
+    doc["adapters"][0]["A"][0] = serde_json::json!(a0 + 1);
+    std::fs::write(&apath, doc.to_string()).unwrap();
+    let v = check_merged(&merged);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    std::fs::write(&apath, good).unwrap();
+    // A LoRA run checked against another base model is refused.
+    let v = verify_run(&run, &example("iris/mlp.onnx"));
+    assert_ne!(v.status.code(), Some(0));
+}
+
+#[test]
+fn lora_flags_without_a_rank_or_with_unknown_targets_are_refused() {
+    let d = tmpdir("loraflags");
+    let (run, o) = train(&d, &["--lora-alpha", "4"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("need --lora-rank"));
+    assert!(!run.exists());
+    let (run, o) = train(&d, &["--lora-rank", "2", "--lora-targets", "no_such_node"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no Linear node named no_such_node"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!run.exists());
+    let (_, o) = train(&d, &["--lora-rank", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -262,6 +262,110 @@ pub fn merged(adapted: &Graph, adapters: &[Adapter], s: f64) -> Graph {
     }
 }
 
+/// One LoRA step in f64 (the reference): backpropagation through the adapted graph, updating
+/// only the adapters; returns the updated graph and the loss.
+pub fn lora_step_f64(
+    adapted: &Graph,
+    adapters: &[Adapter],
+    x: &[f64],
+    y: &[f64],
+    spec: &SgdSpec,
+) -> (Graph, f64) {
+    let gb = batched(adapted, spec.batch);
+    let vals = gb.forward_f64(x);
+    let out = &vals[gb.output];
+    let bs = spec.batch as f64;
+    let (loss, g_out) = match spec.loss {
+        Loss::Mse => (
+            out.iter()
+                .zip(y)
+                .map(|(o, t)| 0.5 * (o - t) * (o - t))
+                .sum::<f64>()
+                / bs,
+            out.iter()
+                .zip(y)
+                .map(|(o, t)| (o - t) / bs)
+                .collect::<Vec<f64>>(),
+        ),
+        Loss::SoftmaxCrossEntropy => {
+            let n = out.len() / spec.batch.max(1);
+            let mut loss = 0.0;
+            let mut grad = Vec::with_capacity(out.len());
+            for (o, t) in out.chunks(n.max(1)).zip(y.chunks(n.max(1))) {
+                let m = o.iter().copied().fold(f64::MIN, f64::max);
+                let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                loss -= o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>();
+                grad.extend(o.iter().zip(t).map(|(v, y)| ((v - lse).exp() - y) / bs));
+            }
+            (loss / bs, grad)
+        }
+    };
+    let trainable: Vec<usize> = adapters.iter().flat_map(|a| [a.a, a.b]).collect();
+    let mut grads: Vec<Option<Vec<f64>>> = vec![None; vals.len()];
+    grads[gb.output] = Some(g_out);
+    let add = |grads: &mut Vec<Option<Vec<f64>>>, v: usize, d: Vec<f64>| match &mut grads[v] {
+        Some(g) => g.iter_mut().zip(&d).for_each(|(a, b)| *a += b),
+        slot @ None => *slot = Some(d),
+    };
+    let mut new = adapted.clone();
+    for i in (0..gb.nodes.len()).rev() {
+        let v = i + 1;
+        let Some(g) = grads[v].take() else { continue };
+        match &gb.nodes[i].op {
+            Op::Linear {
+                x,
+                w,
+                in_features,
+                out_features,
+                ..
+            } => {
+                let (din, dout) = (*in_features, *out_features);
+                let a = &vals[*x];
+                let rows = a.len() / din.max(1);
+                if trainable.contains(&v) {
+                    if let Some(Node {
+                        op: Op::Linear { w: nw, .. },
+                        ..
+                    }) = new.nodes.get_mut(i)
+                    {
+                        for o in 0..dout {
+                            for k in 0..din {
+                                let d: f64 =
+                                    (0..rows).map(|r| g[r * dout + o] * a[r * din + k]).sum();
+                                nw[o * din + k] -= spec.lr * d;
+                            }
+                        }
+                    }
+                }
+                let gx: Vec<f64> = (0..rows * din)
+                    .map(|q| {
+                        let (r, k) = (q / din, q % din);
+                        (0..dout).map(|o| g[r * dout + o] * w[o * din + k]).sum()
+                    })
+                    .collect();
+                add(&mut grads, *x, gx);
+            }
+            Op::Act { x, kind } => {
+                let d = kind.grad().map_or(ActKind::ReluGrad, |k| k);
+                let gx = g
+                    .iter()
+                    .zip(&vals[*x])
+                    .map(|(g, h)| g * d.eval_f64(*h))
+                    .collect();
+                add(&mut grads, *x, gx);
+            }
+            Op::Add { a, b } => {
+                add(&mut grads, *a, g.clone());
+                add(&mut grads, *b, g);
+            }
+            Op::Scale { x, c } => add(&mut grads, *x, g.iter().map(|v| v * c).collect()),
+            Op::View { x } => add(&mut grads, *x, g),
+            _ => {}
+        }
+    }
+    (new, loss)
+}
+
 /// One layer of the chain, in the quantized circuit.
 struct Layer {
     /// The committed input of the base Gemm, its weight and the Act that follows (if any), with

@@ -132,6 +132,14 @@ fn single_layer_lora_step_matches_the_f64_update_and_freezes_the_base() {
         }
     }
     let _ = w;
+    // The generic f64 reference agrees with the hand-written update.
+    let (after, _) =
+        zkgrad_model::lora::lora_step_f64(&c.adapted, &c.adapters, &c.x, &c.y, &c.spec);
+    for (v, want) in [(ad.a, &a_new), (ad.b, &b_new)] {
+        for (p, q) in linear_weights(&after, v).iter().zip(want.iter()) {
+            assert!((p - q).abs() < 1e-12);
+        }
+    }
     let scale = (1u64 << c.cfg.weight_frac) as f64;
     let mut max_err = 0.0f64;
     for &(node, wi) in &c.q.updates() {
