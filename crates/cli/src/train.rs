@@ -624,7 +624,6 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
                 table_bits: p.config.table_bits,
                 act_frac: p.config.act_frac,
                 weight_frac: p.config.weight_frac,
-                grad_frac: TrainConfig::GRAD_FRAC,
             };
             let loss = parse_loss(m["loss"].as_str().unwrap_or("mse")).map_err(unusable)?;
             let spec = SgdSpec { batch, lr, loss };
@@ -879,7 +878,6 @@ pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
         weight_frac: m["weight_frac"]
             .as_u64()
             .unwrap_or(TrainConfig::WEIGHT_FRAC as u64) as u32,
-        grad_frac: TrainConfig::GRAD_FRAC,
     };
     let spec = SgdSpec {
         batch: m["batch"].as_u64().unwrap_or(1) as usize,

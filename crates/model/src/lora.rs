@@ -410,7 +410,6 @@ pub fn lora_step(
         return Err(bad("the batch must hold at least one sample".into()));
     }
     let (k, fa, fw) = (cfg.table_bits, cfg.act_frac, cfg.weight_frac);
-    let fd = cfg.grad_frac.min(2 * fa);
     let gb = batched(adapted, spec.batch);
     let (mut g, map) = QGraph::from_graph_with_map(
         &gb,
@@ -483,15 +482,28 @@ pub fn lora_step(
             }
         }
     }
-    // lr·s/B at the finest scale below 2^27; s at 2^-20 for the backward product.
+    // One rounding per update: u = round(lr·s/B · Pᵀ·Q). The raw product is below
+    // B·2^(gbits−1)·2^(K−1) (both operands are range-checked), so lr·s/B is taken at the finest
+    // scale that keeps lr_q·|Pᵀ·Q| below 2^61 (the field identity of the rounding is then the
+    // integer one).
+    let gbits = (k + 1).min(62);
+    let lr_bits = 63u32
+        .checked_sub(gbits + k + zkgrad_poly::log2_ceil(spec.batch) as u32)
+        .filter(|b| *b >= 8)
+        .ok_or_else(|| {
+            bad(format!(
+                "batch {} is too large for exact updates",
+                spec.batch
+            ))
+        })?;
     let s = lora.scale();
     let lr_s = spec.lr * s / spec.batch as f64;
-    let mut fl = 40u32;
-    while fl > 0 && lr_s * ((1u64 << fl) as f64) >= (1u64 << 27) as f64 {
+    let mut fl = 60u32;
+    while fl > 0 && lr_s * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
         fl -= 1;
     }
     let lr_q = (lr_s * (1u64 << fl) as f64).round() as i64;
-    if lr_q == 0 {
+    if lr_q == 0 || 2 * fa + fl < fw {
         return Err(bad(format!(
             "learning rate {} is too small to represent",
             spec.lr
@@ -514,9 +526,8 @@ pub fn lora_step(
         n_out,
         fa,
     );
-    let gbits = (k + 1).min(62);
     g.tensors[grad].bits = gbits;
-    // ∇ = s·Pᵀ·Q rounded to 2^-fd, then lr·s/B applied and rounded to the weights' scale.
+    // u = round(lr·s/B · Pᵀ·Q) at the weights. scale, then the Update.
     let update =
         |g: &mut QGraph, name: &str, p: usize, qt: usize, wi: usize| -> Result<(), QuantError> {
             let (wr, wc) = (g.weights[wi].rows, g.weights[wi].cols);
@@ -532,27 +543,14 @@ pub fn lora_step(
                 wc,
                 2 * fa,
             );
-            let dq = g.push_node(
-                &format!("{name}/grad/round"),
-                QOp::Requant {
-                    x: d,
-                    shift: 2 * fa - fd,
-                },
-                wr,
-                wc,
-                fd,
-            );
-            g.tensors[dq].bits = (fd + zkgrad_poly::log2_ceil(spec.batch) as u32 + 5).min(34);
             let sc = g.push_node(
                 &format!("{name}/lr"),
-                QOp::Scale { x: dq, c: lr_q },
+                QOp::Scale { x: d, c: lr_q },
                 wr,
                 wc,
-                fd + fl,
+                2 * fa + fl,
             );
-            let shift = (fd + fl).checked_sub(fw).ok_or_else(|| {
-                QuantError::Config("learning-rate precision below the weights'".into())
-            })?;
+            let shift = 2 * fa + fl - fw;
             let u = g.push_node(
                 &format!("{name}/update"),
                 QOp::Requant { x: sc, shift },

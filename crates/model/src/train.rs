@@ -14,9 +14,10 @@
 //! the weight root after the step.
 //!
 //! Precision: activations and backpropagated gradients at `2^-act_frac` (calibrated), weights
-//! at `2^-weight_frac` (28 by default: updates down to 3.7e-9 survive), weight gradients at
-//! `2^-grad_frac`, the learning rate at `2^-lr_frac`. Every product's operands are range-checked
-//! so that no accumulator reaches 2^62 (see docs/SECURITY.md, "No wrap-around").
+//! at `2^-weight_frac` (28 by default: updates down to 3.7e-9 survive). Each update is rounded
+//! once, `u = round(lr/B · Gᵀ·A)`, with `lr/B` at the finest scale that keeps the product below
+//! 2^61 (15–18 significant bits). Every product's operands are range-checked so that no
+//! accumulator reaches 2^62 (see docs/SECURITY.md, "No wrap-around").
 
 use crate::graph::{Graph, Node, Op};
 use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError, TensorKind};
@@ -50,29 +51,23 @@ pub struct TrainConfig {
     pub table_bits: u32,
     pub act_frac: u32,
     pub weight_frac: u32,
-    pub grad_frac: u32,
 }
 
 impl TrainConfig {
     /// Weights at 2^-28: updates down to 3.7e-9 survive.
     pub const WEIGHT_FRAC: u32 = 28;
-    /// Weight gradients at 2^-22.
-    pub const GRAD_FRAC: u32 = 22;
-
     /// Headroom of activations, over what the initial weights produce, for runs of several
     /// steps: training moves the weights, and the logits of a classifier grow as it learns.
     pub const RUN_HEADROOM_BITS: u32 = 3;
 
     /// Activations calibrated on the samples like inference, less `headroom_bits` (0 for a
-    /// single step, [`Self::RUN_HEADROOM_BITS`] for a run); weights and gradients at the default
-    /// scales.
+    /// single step, [`Self::RUN_HEADROOM_BITS`] for a run); weights at the default scale.
     pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], headroom_bits: u32) -> Self {
         let q = QConfig::calibrate(graph, samples, QConfig::DEFAULT_TABLE_BITS);
         Self {
             table_bits: q.table_bits,
             act_frac: q.act_frac.saturating_sub(headroom_bits),
             weight_frac: Self::WEIGHT_FRAC,
-            grad_frac: Self::GRAD_FRAC,
         }
     }
 }
@@ -139,7 +134,6 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
         ));
     }
     let (k, fa, fw) = (cfg.table_bits, cfg.act_frac, cfg.weight_frac);
-    let fd = cfg.grad_frac.min(2 * fa);
     let gb = batched(graph, spec.batch);
     let max_dim = graph
         .nodes
@@ -176,16 +170,33 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             });
         }
     }
-    // The learning rate (with 1/B folded in) at the finest scale that keeps lr_q < 2^27.
+    // One rounding per update: u = round(lr/B · Gᵀ·A). The raw product is below
+    // B·2^(gbits−1)·2^(K−1) (both operands are range-checked), so lr/B is taken at the finest
+    // scale that keeps lr_q·|Gᵀ·A| below 2^61: the rounding's field identity is the integer one.
+    let lr_bits = 63u32
+        .checked_sub((k + 1).min(62) + k + log2_ceil(spec.batch))
+        .filter(|b| *b >= 8)
+        .ok_or_else(|| {
+            QuantError::Config(format!(
+                "batch {} is too large for exact updates",
+                spec.batch
+            ))
+        })?;
     let lr_b = spec.lr / spec.batch as f64;
-    let mut fl = 40u32;
-    while fl > 0 && lr_b * ((1u64 << fl) as f64) >= (1u64 << 27) as f64 {
+    let mut fl = 60u32;
+    while fl > 0 && lr_b * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
         fl -= 1;
     }
     let lr_q = (lr_b * (1u64 << fl) as f64).round() as i64;
-    if lr_q == 0 {
+    if lr_q == 0 || 2 * fa + fl < fw || fa + fl < fw {
         return Err(QuantError::Config(format!(
             "learning rate {} is too small to represent",
+            spec.lr
+        )));
+    }
+    if lr_q >= 1 << lr_bits {
+        return Err(QuantError::Config(format!(
+            "learning rate {} is too large for exact updates",
             spec.lr
         )));
     }
@@ -245,29 +256,14 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             wc,
             2 * fa,
         );
-        let dwq = g.push_node(
-            &format!("{name}/dW/round"),
-            QOp::Requant {
-                x: dw,
-                shift: 2 * fa - fd,
-            },
-            wr,
-            wc,
-            fd,
-        );
-        // |∇W| ≤ B·|G|·|A| with |G|, |A| < 4 in practice: fd + log2(B) + 4 bits and a sign bit
-        // (the honest prover refuses, naming the node, if a gradient is larger).
-        g.tensors[dwq].bits = (fd + log2_ceil(spec.batch) + 5).min(34);
         let scaled = g.push_node(
             &format!("{name}/dW/lr"),
-            QOp::Scale { x: dwq, c: lr_q },
+            QOp::Scale { x: dw, c: lr_q },
             wr,
             wc,
-            fd + fl,
+            2 * fa + fl,
         );
-        let shift = (fd + fl).checked_sub(fw).ok_or_else(|| {
-            QuantError::Config("learning-rate precision below the weights'".into())
-        })?;
+        let shift = 2 * fa + fl - fw;
         let u = g.push_node(
             &format!("{name}/dW/update"),
             QOp::Requant { x: scaled, shift },

@@ -194,7 +194,6 @@ impl Step {
             table_bits: self.q.config.table_bits,
             act_frac: self.q.config.act_frac,
             weight_frac: self.q.config.weight_frac,
-            grad_frac: TrainConfig::GRAD_FRAC,
         }
     }
 }
