@@ -974,28 +974,57 @@ impl QGraph {
                 } => {
                     let (xv, wt) = (&values[*x], &self.weights[*w]);
                     let (rows, inf, outf) = (out_t.rows, wt.cols, wt.rows);
-                    let mut y = vec![0i64; rows * outf];
-                    for r in 0..rows {
-                        let xr = &xv[r * inf..(r + 1) * inf];
-                        for o in 0..outf {
-                            let wr = &wt.data[o * inf..(o + 1) * inf];
-                            let mut acc: i128 = xr
-                                .iter()
-                                .zip(wr)
-                                .map(|(a, b)| (*a as i128) * (*b as i128))
-                                .sum();
-                            if let Some(b) = bias {
-                                acc += (self.weights[*b].data[o] as i128) << bias_shift;
-                            }
-                            if acc.abs() >= limit as i128 {
-                                return Err(ForwardError::Overflow {
-                                    node: node.name.clone(),
-                                });
-                            }
-                            y[r * outf + o] = acc as i64;
+                    let bias_v = bias.map(|b| &self.weights[b].data);
+                    // The quantizer bounds every weight row's Σ|W| by 2^61 / 2^(K−1): with inputs
+                    // in range, the accumulators fit in i64 (computed in parallel); otherwise the
+                    // exact i128 path below names the overflow.
+                    let half = 1i64 << (self.config.table_bits - 1);
+                    if xv.iter().all(|v| (-half..half).contains(v)) {
+                        use rayon::prelude::*;
+                        let mut y = vec![0i64; rows * outf];
+                        y.par_chunks_mut(outf.max(1))
+                            .enumerate()
+                            .for_each(|(r, yr)| {
+                                let xr = &xv[r * inf..(r + 1) * inf];
+                                for (o, out) in yr.iter_mut().enumerate() {
+                                    let wr = &wt.data[o * inf..(o + 1) * inf];
+                                    let mut acc: i64 = xr.iter().zip(wr).map(|(a, b)| a * b).sum();
+                                    if let Some(bv) = bias_v {
+                                        acc += bv[o] << bias_shift;
+                                    }
+                                    *out = acc;
+                                }
+                            });
+                        if y.iter().any(|v| v.unsigned_abs() >= limit as u64) {
+                            return Err(ForwardError::Overflow {
+                                node: node.name.clone(),
+                            });
                         }
+                        y
+                    } else {
+                        let mut y = vec![0i64; rows * outf];
+                        for r in 0..rows {
+                            let xr = &xv[r * inf..(r + 1) * inf];
+                            for o in 0..outf {
+                                let wr = &wt.data[o * inf..(o + 1) * inf];
+                                let mut acc: i128 = xr
+                                    .iter()
+                                    .zip(wr)
+                                    .map(|(a, b)| (*a as i128) * (*b as i128))
+                                    .sum();
+                                if let Some(b) = bias {
+                                    acc += (self.weights[*b].data[o] as i128) << bias_shift;
+                                }
+                                if acc.abs() >= limit as i128 {
+                                    return Err(ForwardError::Overflow {
+                                        node: node.name.clone(),
+                                    });
+                                }
+                                y[r * outf + o] = acc as i64;
+                            }
+                        }
+                        y
                     }
-                    y
                 }
                 QOp::Add { a, b } => values[*a]
                     .iter()
