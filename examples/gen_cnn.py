@@ -8,6 +8,10 @@ usage: python3 examples/gen_cnn.py     (needs: pip install torch onnx onnxruntim
   (Sigmoid·Mul), ZeroPad2d, GlobalAveragePool, Flatten, Linear; input 1×3×16×16.
 - examples/cnn/input.json, examples/cnn/onnxruntime_output.json: one input from numpy seed 4 and
   ONNX Runtime's output for it (the Rust tests compare zkgrad's f64 reference with it).
+- examples/cnn_external/mixed.onnx + mixed.onnx.data: the same model with its weights in an
+  external data file, as the dynamo exporter writes large models; and
+  examples/unsupported/outside_data.onnx, whose external data location escapes its directory
+  (refused).
 - examples/cnn/pointwise.onnx (+ pointwise_input.json, pointwise_onnxruntime_output.json):
   LayerNorm, LeakyReLU, ReLU6 (Clip), GELU (Erf), x² + x (Pow), a square root, a quotient of two
   computed tensors, softmax; input 1×8×16.
@@ -106,6 +110,17 @@ def main():
             bn.bias.uniform_(-0.2, 0.2)
     x = np.random.default_rng(4).uniform(-1, 1, size=(1, 3, 16, 16)).astype(np.float32)
     export(m, x, "mixed", 18)
+    import onnx
+    model = onnx.load(os.path.join(HERE, "cnn", "mixed.onnx"))
+    os.makedirs(os.path.join(HERE, "cnn_external"), exist_ok=True)
+    onnx.save(model, os.path.join(HERE, "cnn_external", "mixed.onnx"), save_as_external_data=True,
+              all_tensors_to_one_file=True, location="mixed.onnx.data", size_threshold=0)
+    bad = onnx.load(os.path.join(HERE, "cnn_external", "mixed.onnx"), load_external_data=False)
+    for t in bad.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../cnn_external/mixed.onnx.data"
+    onnx.save(bad, os.path.join(HERE, "unsupported", "outside_data.onnx"))
 
 
 if __name__ == "__main__":

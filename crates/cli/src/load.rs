@@ -111,10 +111,36 @@ pub struct LoadedModel {
     pub value_tensors: Vec<usize>,
 }
 
+/// A model file's bytes, with initializers stored in external data files (as PyTorch's dynamo
+/// exporter writes them) read in. A location must be a relative path inside the model's
+/// directory.
+pub fn read_model(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut files: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+    zkgrad_onnx::inline_external_data(&bytes, |location| {
+        let rel = Path::new(location);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err("must be a relative path inside the model's directory".into());
+        }
+        if let Some(d) = files.get(location) {
+            return Ok(d.clone());
+        }
+        let d = std::fs::read(dir.join(rel)).map_err(|e| e.to_string())?;
+        files.insert(location.to_string(), d.clone());
+        Ok(d)
+    })
+    .map_err(|e| anyhow!("model {}: {e}", path.display()))
+}
+
 impl LoadedModel {
     pub fn import(path: &Path) -> Result<Graph> {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read model file {}", path.display()))?;
+        let bytes = read_model(path)?;
         zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))
     }
 
@@ -248,15 +274,19 @@ pub fn weight_root_cached(
     if !use_cache {
         return Ok(compute());
     }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    // Keyed on the quantized weights themselves (not the file, whose data may live in an
+    // external .data file): a changed weight is a cache miss.
+    let _ = path;
     let mut h = blake3::Hasher::new();
-    h.update(b"zkgrad/cache/weight-root/");
+    h.update(b"zkgrad/cache/weight-root/v2/");
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
     h.update(&params.to_bytes());
     h.update(&q.describe());
-    h.update(&bytes);
+    for w in &q.weights {
+        let bytes: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        h.update(&bytes);
+    }
     let key = h.finalize().to_hex().to_string();
     let file = cache_dir().map(|d| d.join("weight-roots").join(&key));
     if let Some(f) = &file {

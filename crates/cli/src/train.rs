@@ -242,8 +242,7 @@ pub fn cmd_train(a: TrainArgs) -> Result<()> {
     if a.batch == 0 || a.steps == 0 {
         bail!("--batch and --steps must be at least 1");
     }
-    let bytes = std::fs::read(&a.model)
-        .with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let bytes = crate::load::read_model(&a.model)?;
     let (graph, sources) = zkgrad_onnx::import_with_sources(&bytes)
         .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     let d = Dataset::load(&a.data, a.targets)?;
@@ -583,12 +582,7 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
             ))
         })?),
     };
-    let bytes = std::fs::read(&model_path).map_err(|e| {
-        unusable(anyhow!(
-            "cannot read model file {}: {e}",
-            model_path.display()
-        ))
-    })?;
+    let bytes = crate::load::read_model(&model_path).map_err(unusable)?;
     let graph = zkgrad_onnx::import(&bytes)
         .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
     let lr = m["lr"]
@@ -722,8 +716,7 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
         // Adapters that are not the ones the proofs end with make the run invalid (exit 1).
         let want = merged_from_run(&a.run, &graph, l, q, &final_root)
             .map_err(|e| Failure::Invalid(format!("{e:#}")))?;
-        let mbytes = std::fs::read(path)
-            .map_err(|e| unusable(anyhow!("cannot read {}: {e}", path.display())))?;
+        let mbytes = crate::load::read_model(path).map_err(unusable)?;
         let got = zkgrad_onnx::import(&mbytes)
             .map_err(|e| unusable(anyhow!("model {}: {e}", path.display())))?;
         if let Err(why) = same_weights(&got, &want) {
@@ -864,12 +857,7 @@ pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
             ))
         })?),
     };
-    let bytes = std::fs::read(&model_path).map_err(|e| {
-        unusable(anyhow!(
-            "cannot read model file {}: {e}",
-            model_path.display()
-        ))
-    })?;
+    let bytes = crate::load::read_model(&model_path).map_err(unusable)?;
     let (graph, sources) = zkgrad_onnx::import_with_sources(&bytes)
         .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
     let cfg = TrainConfig {

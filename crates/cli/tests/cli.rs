@@ -439,3 +439,29 @@ fn prove_report_lists_every_layer_with_its_error() {
     }
     assert!(stderr(&o).contains("max |error|"));
 }
+
+#[test]
+fn weights_in_an_external_data_file_are_read_and_must_stay_beside_the_model() {
+    // examples/gen_cnn.py: the same CNN with its initializers in mixed.onnx.data.
+    let d = tmpdir("external");
+    let ext = example("cnn_external/mixed.onnx");
+    let o = prove(&d, &ext, &example("cnn/input.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same model, the same commitment: the inline copy verifies the proof.
+    for m in [ext, example("cnn/mixed.onnx")] {
+        let v = verify(&m, d.join("p.zkp"));
+        assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    }
+    // A location that leaves the model's directory is refused.
+    let o = prove(
+        &d.join("x"),
+        &example("unsupported/outside_data.onnx"),
+        &example("cnn/input.json"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("inside the model's directory"),
+        "{}",
+        stderr(&o)
+    );
+}
