@@ -179,6 +179,17 @@ impl QGraph {
         self.lookup_plan().decomps
     }
 
+    /// A requantization remainder split into limbs is not committed itself: it *is*
+    /// `Σ_k 2^(16k)·limb_k` (its limbs are range-checked, so it lies in `[0, 2^shift)`), and
+    /// claims on it become claims on its limbs. Returns the decomposition and its limb count.
+    pub fn rem_limbs(&self, node: usize) -> Option<(usize, u32)> {
+        self.decompositions()
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.a == Operand::Rem(node) && d.offset == 0)
+            .map(|(i, d)| (i, d.n_limbs()))
+    }
+
     /// The tables the lookups read (each distinct kind once, in order of first use), the
     /// lookups, and the decompositions. A range check of `b` bits reads the table
     /// `{0, …, 2^b − 1}` of exactly that width — with multiplicities sent sparsely a table's width
@@ -259,14 +270,18 @@ impl QGraph {
                 items.push((CommitRef::Tensor(i), t.log_size()));
             }
         }
+        let decomps = self.decompositions();
         for (ni, node) in self.nodes.iter().enumerate() {
             if let QOp::Requant { shift, .. } = node.op {
-                if shift > 0 {
+                let by_limbs = decomps
+                    .iter()
+                    .any(|d| d.a == Operand::Rem(ni) && d.offset == 0);
+                if shift > 0 && !by_limbs {
                     items.push((CommitRef::Rem(ni), self.tensors[ni + 1].log_size()));
                 }
             }
         }
-        for (d, dec) in self.decompositions().iter().enumerate() {
+        for (d, dec) in decomps.iter().enumerate() {
             let log = self.operand_tensor(dec.a).log_size();
             for k in 0..dec.n_limbs() {
                 items.push((CommitRef::Limb(d, k), log));

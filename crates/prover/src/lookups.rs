@@ -18,6 +18,9 @@ pub(crate) fn prove_decompositions(
     t: &mut ProverTranscript,
 ) {
     for (d, dec) in g.decompositions().iter().enumerate() {
+        if matches!(dec.a, Operand::Rem(_)) && dec.offset == 0 {
+            continue; // defined by its limbs (QGraph::rem_limbs): nothing to recompose
+        }
         let n_vars = g.operand_tensor(dec.a).log_size();
         let r = t.challenge_vec(b"limbs/r", n_vars);
         t.write_e(b"limbs/a", eval_mle_base(&padded(g, w, dec.a), &r));

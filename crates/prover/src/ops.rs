@@ -46,9 +46,21 @@ pub(crate) fn prove_nodes(
                     claims.witness.push((CommitRef::Tensor(o), r.clone()));
                 }
                 if *shift > 0 {
-                    let rem = padded(g, w, Operand::Rem(ni));
-                    t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
-                    claims.witness.push((CommitRef::Rem(ni), r.clone()));
+                    match g.rem_limbs(ni) {
+                        // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
+                        Some((d, n_limbs)) => {
+                            for k in 0..n_limbs {
+                                let limb = padded(g, w, Operand::Limb(d, k));
+                                t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
+                                claims.witness.push((CommitRef::Limb(d, k), r.clone()));
+                            }
+                        }
+                        None => {
+                            let rem = padded(g, w, Operand::Rem(ni));
+                            t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
+                            claims.witness.push((CommitRef::Rem(ni), r.clone()));
+                        }
+                    }
                 }
                 claims.on_tensor(*x, r);
             }

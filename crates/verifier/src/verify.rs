@@ -262,6 +262,9 @@ pub fn verify(
 
     // Limb decompositions: a + offset = Σ_k 2^(16k)·limb_k at a fresh point each.
     for (d, dec) in g.decompositions().iter().enumerate() {
+        if matches!(dec.a, Operand::Rem(_)) && dec.offset == 0 {
+            continue; // a remainder defined by its limbs (QGraph::rem_limbs)
+        }
         let shape = g.operand_tensor(dec.a).clone();
         let r = t.challenge_vec(b"limbs/r", shape.log_size());
         let a = t.read_e(b"limbs/a")?;
@@ -307,8 +310,24 @@ pub fn verify(
                     y
                 };
                 let xv = if *shift > 0 {
-                    let rem = t.read_e(b"requant/rem")?;
-                    claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                    let rem = match g.rem_limbs(ni) {
+                        Some((d, n_limbs)) => {
+                            let mut rem = E::ZERO;
+                            for k in 0..n_limbs {
+                                let limb = t.read_e(b"requant/limb")?;
+                                rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+                                claims
+                                    .witness
+                                    .push((CommitRef::Limb(d, k), r.clone(), limb));
+                            }
+                            rem
+                        }
+                        None => {
+                            let rem = t.read_e(b"requant/rem")?;
+                            claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                            rem
+                        }
+                    };
                     pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
                 } else {
                     y
