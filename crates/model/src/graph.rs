@@ -84,6 +84,12 @@ impl Op {
     }
 
     pub fn inputs(&self) -> Vec<usize> {
+        let mut op = self.clone();
+        op.inputs_mut().into_iter().map(|v| *v).collect()
+    }
+
+    /// The values this op reads, to rewrite them.
+    pub fn inputs_mut(&mut self) -> Vec<&mut usize> {
         match self {
             Op::Linear { x, .. }
             | Op::Conv { x, .. }
@@ -94,14 +100,12 @@ impl Op {
             | Op::Transpose { x }
             | Op::Softmax { x }
             | Op::RowSum { x }
-            | Op::Gather { x, .. } => vec![*x],
+            | Op::Gather { x, .. } => vec![x],
             Op::Add { a, b }
             | Op::Sub { a, b }
             | Op::Mul { a, b }
             | Op::Max { a, b }
-            | Op::MatMul { a, b } => {
-                vec![*a, *b]
-            }
+            | Op::MatMul { a, b } => vec![a, b],
             Op::Input { .. } => vec![],
         }
     }

@@ -18,8 +18,11 @@
 
 use crate::graph::{Graph, Node, Op};
 use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError};
-use crate::table::{ActKind, TableKind};
-use crate::train::{batched, softmax, Loss, SgdSpec, TrainConfig};
+use crate::table::ActKind;
+use crate::train::{
+    act_backward, batched, loss_and_grad_f64, loss_gradient, push_update, update_scale, SgdSpec,
+    TrainConfig,
+};
 
 /// Which layers get adapters, and their rank and scale numerator.
 #[derive(Clone, Debug, PartialEq)]
@@ -180,27 +183,8 @@ pub fn with_adapters(
 }
 
 fn remap_inputs(op: &mut Op, remap: &[usize]) {
-    let m = |v: &mut usize| *v = remap.get(*v).copied().unwrap_or(*v);
-    match op {
-        Op::Linear { x, .. }
-        | Op::Conv { x, .. }
-        | Op::Scale { x, .. }
-        | Op::AddConst { x, .. }
-        | Op::Act { x, .. }
-        | Op::View { x }
-        | Op::Transpose { x }
-        | Op::Softmax { x }
-        | Op::RowSum { x }
-        | Op::Gather { x, .. } => m(x),
-        Op::Add { a, b }
-        | Op::Sub { a, b }
-        | Op::Mul { a, b }
-        | Op::Max { a, b }
-        | Op::MatMul { a, b } => {
-            m(a);
-            m(b);
-        }
-        Op::Input { .. } => {}
+    for v in op.inputs_mut() {
+        *v = remap.get(*v).copied().unwrap_or(*v);
     }
 }
 
@@ -274,32 +258,7 @@ pub fn lora_step_f64(
     let gb = batched(adapted, spec.batch);
     let vals = gb.forward_f64(x);
     let out = &vals[gb.output];
-    let bs = spec.batch as f64;
-    let (loss, g_out) = match spec.loss {
-        Loss::Mse => (
-            out.iter()
-                .zip(y)
-                .map(|(o, t)| 0.5 * (o - t) * (o - t))
-                .sum::<f64>()
-                / bs,
-            out.iter()
-                .zip(y)
-                .map(|(o, t)| (o - t) / bs)
-                .collect::<Vec<f64>>(),
-        ),
-        Loss::SoftmaxCrossEntropy => {
-            let n = out.len() / spec.batch.max(1);
-            let mut loss = 0.0;
-            let mut grad = Vec::with_capacity(out.len());
-            for (o, t) in out.chunks(n.max(1)).zip(y.chunks(n.max(1))) {
-                let m = o.iter().copied().fold(f64::MIN, f64::max);
-                let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                loss -= o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>();
-                grad.extend(o.iter().zip(t).map(|(v, y)| ((v - lse).exp() - y) / bs));
-            }
-            (loss / bs, grad)
-        }
-    };
+    let (loss, g_out) = loss_and_grad_f64(out, y, spec);
     let trainable: Vec<usize> = adapters.iter().flat_map(|a| [a.a, a.b]).collect();
     let mut grads: Vec<Option<Vec<f64>>> = vec![None; vals.len()];
     grads[gb.output] = Some(g_out);
@@ -482,102 +441,30 @@ pub fn lora_step(
             }
         }
     }
-    // One rounding per update: u = round(lr·s/B · Pᵀ·Q). The raw product is below
-    // B·2^(gbits−1)·2^(K−1) (both operands are range-checked), so lr·s/B is taken at the finest
-    // scale that keeps lr_q·|Pᵀ·Q| below 2^61 (the field identity of the rounding is then the
-    // integer one).
-    let gbits = (k + 1).min(62);
-    let lr_bits = 63u32
-        .checked_sub(gbits + k + zkgrad_poly::log2_ceil(spec.batch) as u32)
-        .filter(|b| *b >= 8)
-        .ok_or_else(|| {
-            bad(format!(
-                "batch {} is too large for exact updates",
-                spec.batch
-            ))
-        })?;
     let s = lora.scale();
-    let lr_s = spec.lr * s / spec.batch as f64;
-    let mut fl = 60u32;
-    while fl > 0 && lr_s * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
-        fl -= 1;
-    }
-    let lr_q = (lr_s * (1u64 << fl) as f64).round() as i64;
-    if lr_q == 0 || 2 * fa + fl < fw {
-        return Err(bad(format!(
-            "learning rate {} is too small to represent",
-            spec.lr
-        )));
-    }
+    let (lr_q, fl) = update_scale(
+        spec.lr * s / spec.batch as f64,
+        spec.lr,
+        spec.batch,
+        k,
+        fa,
+        fw,
+    )?;
     const FS: u32 = 20;
     let s_q = (s * (1u64 << FS) as f64).round() as i64;
-    let out = g.output;
-    let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
-    let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
-    let pred = match spec.loss {
-        Loss::Mse => out,
-        Loss::SoftmaxCrossEntropy => softmax(&mut g, out, rows, n_out)?,
+    let rows = g.tensors[g.output].rows;
+    let mut grad = loss_gradient(&mut g, spec.loss)?;
+    let gbits = g.tensors[grad].bits;
+    let update = |g: &mut QGraph, name: &str, p: usize, q: usize, wi: usize| {
+        push_update(g, name, p, q, wi, lr_q, fl, wbits);
     };
-    let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
-    let mut grad = g.push_node(
-        "loss/grad/commit",
-        QOp::Requant { x: diff, shift: 0 },
-        rows,
-        n_out,
-        fa,
-    );
-    g.tensors[grad].bits = gbits;
-    // u = round(lr·s/B · Pᵀ·Q) at the weights. scale, then the Update.
-    let update =
-        |g: &mut QGraph, name: &str, p: usize, qt: usize, wi: usize| -> Result<(), QuantError> {
-            let (wr, wc) = (g.weights[wi].rows, g.weights[wi].cols);
-            let pr = g.tensors[p].rows;
-            let pt = g.push_node(&format!("{name}/t"), QOp::Transpose { x: p }, wr, pr, fa);
-            let d = g.push_node(
-                &format!("{name}/grad"),
-                QOp::MatMul {
-                    a: pt,
-                    b: MatRhs::Tensor(qt),
-                },
-                wr,
-                wc,
-                2 * fa,
-            );
-            let sc = g.push_node(
-                &format!("{name}/lr"),
-                QOp::Scale { x: d, c: lr_q },
-                wr,
-                wc,
-                2 * fa + fl,
-            );
-            let shift = 2 * fa + fl - fw;
-            let u = g.push_node(
-                &format!("{name}/update"),
-                QOp::Requant { x: sc, shift },
-                wr,
-                wc,
-                fw,
-            );
-            g.push_node(
-                &format!("{name}'"),
-                QOp::Update {
-                    w: wi,
-                    u,
-                    bits: wbits,
-                },
-                wr,
-                wc,
-                fw,
-            );
-            Ok(())
-        };
     for li in (0..layers.len()).rev() {
         let name = format!("layer{}", li + 1);
         let (x, w, lora_w) = (layers[li].x, layers[li].w, layers[li].lora);
         let din = g.weights[w].cols;
         let mut ga = None;
         if let Some((wa, wb, ta)) = lora_w {
-            update(&mut g, &format!("{name}.lora_B"), grad, ta, wb)?;
+            update(&mut g, &format!("{name}.lora_B"), grad, ta, wb);
             let r = g.weights[wa].rows;
             let p = g.push_node(
                 &format!("{name}/g_a"),
@@ -597,7 +484,7 @@ pub fn lora_step(
                 fa,
             );
             g.tensors[p].bits = gbits;
-            update(&mut g, &format!("{name}.lora_A"), p, x, wa)?;
+            update(&mut g, &format!("{name}.lora_A"), p, x, wa);
             ga = Some((p, wa));
         }
         if li == 0 {
@@ -670,51 +557,7 @@ pub fn lora_step(
         g.tensors[gin].bits = gbits;
         grad = match layers[li - 1].pre {
             None => gin,
-            Some((pre, kind)) => {
-                let grad_kind = kind
-                    .grad()
-                    .ok_or_else(|| bad(format!("{name}: activation without a derivative")))?;
-                let out_frac = if grad_kind == ActKind::ReluGrad {
-                    0
-                } else {
-                    fa
-                };
-                let table = g.table_index(TableKind::Act {
-                    kind: grad_kind,
-                    in_frac: fa,
-                    out_frac,
-                });
-                let d = g.push_node(
-                    &format!("layer{li}/act'"),
-                    QOp::Act {
-                        x: pre,
-                        kind: grad_kind,
-                        table,
-                    },
-                    rows,
-                    din,
-                    out_frac,
-                );
-                let p = g.push_node(
-                    &format!("layer{li}/dH"),
-                    QOp::Mul { a: gin, b: d },
-                    rows,
-                    din,
-                    fa + out_frac,
-                );
-                let h = g.push_node(
-                    &format!("layer{li}/dH/round"),
-                    QOp::Requant {
-                        x: p,
-                        shift: out_frac,
-                    },
-                    rows,
-                    din,
-                    fa,
-                );
-                g.tensors[h].bits = gbits;
-                h
-            }
+            Some((pre, kind)) => act_backward(&mut g, &format!("layer{li}"), gin, pre, kind)?,
         };
     }
     Ok(g)

@@ -170,36 +170,7 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             });
         }
     }
-    // One rounding per update: u = round(lr/B · Gᵀ·A). The raw product is below
-    // B·2^(gbits−1)·2^(K−1) (both operands are range-checked), so lr/B is taken at the finest
-    // scale that keeps lr_q·|Gᵀ·A| below 2^61: the rounding's field identity is the integer one.
-    let lr_bits = 63u32
-        .checked_sub((k + 1).min(62) + k + log2_ceil(spec.batch))
-        .filter(|b| *b >= 8)
-        .ok_or_else(|| {
-            QuantError::Config(format!(
-                "batch {} is too large for exact updates",
-                spec.batch
-            ))
-        })?;
-    let lr_b = spec.lr / spec.batch as f64;
-    let mut fl = 60u32;
-    while fl > 0 && lr_b * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
-        fl -= 1;
-    }
-    let lr_q = (lr_b * (1u64 << fl) as f64).round() as i64;
-    if lr_q == 0 || 2 * fa + fl < fw || fa + fl < fw {
-        return Err(QuantError::Config(format!(
-            "learning rate {} is too small to represent",
-            spec.lr
-        )));
-    }
-    if lr_q >= 1 << lr_bits {
-        return Err(QuantError::Config(format!(
-            "learning rate {} is too large for exact updates",
-            spec.lr
-        )));
-    }
+    let (lr_q, fl) = update_scale(spec.lr / spec.batch as f64, spec.lr, spec.batch, k, fa, fw)?;
     // The layers of the forward circuit.
     let mut layers = Vec::new();
     for (ni, n) in g.nodes.iter().enumerate() {
@@ -218,69 +189,21 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             });
         }
     }
-    let out = g.output;
-    let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
-    let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
-    let pred = match spec.loss {
-        Loss::Mse => out,
-        Loss::SoftmaxCrossEntropy => softmax(&mut g, out, rows, n_out)?,
-    };
-    let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
-    let mut grad = g.push_node(
-        "loss/grad/commit",
-        QOp::Requant { x: diff, shift: 0 },
-        rows,
-        n_out,
-        fa,
-    );
-    let gbits = (k + 1).min(62); // out − y spans twice the activation range
-    g.tensors[grad].bits = gbits;
+    let rows = g.tensors[g.output].rows;
+    let mut grad = loss_gradient(&mut g, spec.loss)?;
+    let gbits = g.tensors[grad].bits;
     for (li, layer) in layers.iter().enumerate().rev() {
         let name = format!("layer{}", li + 1);
         let (wr, wc) = (g.weights[layer.w].rows, g.weights[layer.w].cols);
-        // ∇W = Gᵀ·A, then rounded to 2^-fd and range-checked wide.
-        let gt = g.push_node(
-            &format!("{name}/grad_t"),
-            QOp::Transpose { x: grad },
-            wr,
-            rows,
-            fa,
-        );
-        let dw = g.push_node(
-            &format!("{name}/dW"),
-            QOp::MatMul {
-                a: gt,
-                b: MatRhs::Tensor(layer.x),
-            },
-            wr,
-            wc,
-            2 * fa,
-        );
-        let scaled = g.push_node(
-            &format!("{name}/dW/lr"),
-            QOp::Scale { x: dw, c: lr_q },
-            wr,
-            wc,
-            2 * fa + fl,
-        );
-        let shift = 2 * fa + fl - fw;
-        let u = g.push_node(
-            &format!("{name}/dW/update"),
-            QOp::Requant { x: scaled, shift },
-            wr,
-            wc,
-            fw,
-        );
-        g.push_node(
-            &format!("{name}.weight'"),
-            QOp::Update {
-                w: layer.w,
-                u,
-                bits: wbits,
-            },
-            wr,
-            wc,
-            fw,
+        push_update(
+            &mut g,
+            &format!("{name}.weight"),
+            grad,
+            layer.x,
+            layer.w,
+            lr_q,
+            fl,
+            wbits,
         );
         if let Some(b) = layer.bias {
             let db = g.push_node(&format!("{name}/db"), QOp::RowSum { x: grad }, 1, wr, fa);
@@ -338,51 +261,7 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
         grad = match layers[li - 1].act {
             None => gin,
             Some(kind) => {
-                let grad_kind = kind
-                    .grad()
-                    .ok_or_else(|| unsupported(&name, "activation without a derivative"))?;
-                let out_frac = if grad_kind == ActKind::ReluGrad {
-                    0
-                } else {
-                    fa
-                };
-                let tk = TableKind::Act {
-                    kind: grad_kind,
-                    in_frac: fa,
-                    out_frac,
-                };
-                let table = g.table_index(tk);
-                let pre = layers[li - 1].pre;
-                let d = g.push_node(
-                    &format!("layer{li}/act'"),
-                    QOp::Act {
-                        x: pre,
-                        kind: grad_kind,
-                        table,
-                    },
-                    rows,
-                    wc,
-                    out_frac,
-                );
-                let p = g.push_node(
-                    &format!("layer{li}/dH"),
-                    QOp::Mul { a: gin, b: d },
-                    rows,
-                    wc,
-                    fa + out_frac,
-                );
-                let h = g.push_node(
-                    &format!("layer{li}/dH/round"),
-                    QOp::Requant {
-                        x: p,
-                        shift: out_frac,
-                    },
-                    rows,
-                    wc,
-                    fa,
-                );
-                g.tensors[h].bits = gbits;
-                h
+                act_backward(&mut g, &format!("layer{li}"), gin, layers[li - 1].pre, kind)?
             }
         };
     }
@@ -391,6 +270,210 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
         .iter()
         .all(|t| t.kind != TensorKind::After || t.frac == fw));
     Ok(g)
+}
+
+/// The learning-rate factor of an update, `c` (lr/B; lr·s/B for LoRA), as `lr_q` at `2^-fl`:
+/// one rounding per update, `u = round(lr_q·Pᵀ·Q / 2^(2fa+fl−fw))`. `|Pᵀ·Q| < B·2^(gbits−1)·2^(K−1)`
+/// (both operands range-checked), so `lr_q` is taken at the finest scale that keeps the product
+/// below 2^61: the rounding's field identity is then the integer one.
+pub(crate) fn update_scale(
+    c: f64,
+    lr: f64,
+    batch: usize,
+    k: u32,
+    fa: u32,
+    fw: u32,
+) -> Result<(i64, u32), QuantError> {
+    let lr_bits = 63u32
+        .checked_sub((k + 1).min(62) + k + log2_ceil(batch))
+        .filter(|b| *b >= 8)
+        .ok_or_else(|| {
+            QuantError::Config(format!("batch {batch} is too large for exact updates"))
+        })?;
+    let mut fl = 60u32;
+    while fl > 0 && c * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
+        fl -= 1;
+    }
+    let lr_q = (c * (1u64 << fl) as f64).round() as i64;
+    if lr_q == 0 || 2 * fa + fl < fw || fa + fl < fw {
+        return Err(QuantError::Config(format!(
+            "learning rate {lr} is too small to represent"
+        )));
+    }
+    if lr_q >= 1 << lr_bits {
+        return Err(QuantError::Config(format!(
+            "learning rate {lr} is too large for exact updates"
+        )));
+    }
+    Ok((lr_q, fl))
+}
+
+/// Appends the targets (public input 1) and the loss gradient `G = pred − Y` (`pred` the output,
+/// or its softmax for cross-entropy), committed and range-checked to K+1 bits; returns `G`.
+pub(crate) fn loss_gradient(g: &mut QGraph, loss: Loss) -> Result<usize, QuantError> {
+    let (out, fa, k) = (g.output, g.config.act_frac, g.config.table_bits);
+    let (rows, n_out) = (g.tensors[out].rows, g.tensors[out].cols);
+    let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
+    let pred = match loss {
+        Loss::Mse => out,
+        Loss::SoftmaxCrossEntropy => softmax(g, out, rows, n_out)?,
+    };
+    let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
+    let grad = g.push_node(
+        "loss/grad/commit",
+        QOp::Requant { x: diff, shift: 0 },
+        rows,
+        n_out,
+        fa,
+    );
+    g.tensors[grad].bits = (k + 1).min(62); // out − y spans twice the activation range
+    Ok(grad)
+}
+
+/// `W' = W[wi] − u` with `u = round(lr_q·Pᵀ·Q / 2^(2fa+fl−fw))` ([`update_scale`]): the SGD
+/// update of a weight `W[wi]` (`rows × cols`) from `P` (`B × rows`) and `Q` (`B × cols`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_update(
+    g: &mut QGraph,
+    name: &str,
+    p: usize,
+    q: usize,
+    wi: usize,
+    lr_q: i64,
+    fl: u32,
+    wbits: u32,
+) {
+    let (fa, fw) = (g.config.act_frac, g.config.weight_frac);
+    let (wr, wc) = (g.weights[wi].rows, g.weights[wi].cols);
+    let pr = g.tensors[p].rows;
+    let pt = g.push_node(
+        &format!("{name}/grad_t"),
+        QOp::Transpose { x: p },
+        wr,
+        pr,
+        fa,
+    );
+    let raw = g.push_node(
+        &format!("{name}/grad"),
+        QOp::MatMul {
+            a: pt,
+            b: MatRhs::Tensor(q),
+        },
+        wr,
+        wc,
+        2 * fa,
+    );
+    let scaled = g.push_node(
+        &format!("{name}/lr"),
+        QOp::Scale { x: raw, c: lr_q },
+        wr,
+        wc,
+        2 * fa + fl,
+    );
+    let u = g.push_node(
+        &format!("{name}/update"),
+        QOp::Requant {
+            x: scaled,
+            shift: 2 * fa + fl - fw,
+        },
+        wr,
+        wc,
+        fw,
+    );
+    g.push_node(
+        &format!("{name}'"),
+        QOp::Update {
+            w: wi,
+            u,
+            bits: wbits,
+        },
+        wr,
+        wc,
+        fw,
+    );
+}
+
+/// `round(G_in ⊙ f'(pre))`: a gradient through the activation `kind` that read `pre`.
+pub(crate) fn act_backward(
+    g: &mut QGraph,
+    name: &str,
+    gin: usize,
+    pre: usize,
+    kind: ActKind,
+) -> Result<usize, QuantError> {
+    let (fa, k) = (g.config.act_frac, g.config.table_bits);
+    let (rows, cols) = (g.tensors[gin].rows, g.tensors[gin].cols);
+    let grad_kind = kind.grad().ok_or_else(|| QuantError::Unsupported {
+        node: name.into(),
+        why: "activation without a derivative".into(),
+    })?;
+    let out_frac = if grad_kind == ActKind::ReluGrad {
+        0
+    } else {
+        fa
+    };
+    let table = g.table_index(TableKind::Act {
+        kind: grad_kind,
+        in_frac: fa,
+        out_frac,
+    });
+    let d = g.push_node(
+        &format!("{name}/act'"),
+        QOp::Act {
+            x: pre,
+            kind: grad_kind,
+            table,
+        },
+        rows,
+        cols,
+        out_frac,
+    );
+    let p = g.push_node(
+        &format!("{name}/dH"),
+        QOp::Mul { a: gin, b: d },
+        rows,
+        cols,
+        fa + out_frac,
+    );
+    let h = g.push_node(
+        &format!("{name}/dH/round"),
+        QOp::Requant {
+            x: p,
+            shift: out_frac,
+        },
+        rows,
+        cols,
+        fa,
+    );
+    g.tensors[h].bits = (k + 1).min(62);
+    Ok(h)
+}
+
+/// The batch-mean loss and its gradient with respect to the output (f64 references).
+pub(crate) fn loss_and_grad_f64(out: &[f64], y: &[f64], spec: &SgdSpec) -> (f64, Vec<f64>) {
+    let b = spec.batch as f64;
+    match spec.loss {
+        Loss::Mse => (
+            out.iter()
+                .zip(y)
+                .map(|(o, t)| 0.5 * (o - t) * (o - t))
+                .sum::<f64>()
+                / b,
+            out.iter().zip(y).map(|(o, t)| (o - t) / b).collect(),
+        ),
+        Loss::SoftmaxCrossEntropy => {
+            let n = out.len() / spec.batch.max(1);
+            let mut loss = 0.0;
+            let mut grad = Vec::with_capacity(out.len());
+            for (o, t) in out.chunks(n.max(1)).zip(y.chunks(n.max(1))) {
+                let m = o.iter().copied().fold(f64::MIN, f64::max);
+                let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+                loss -= o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>();
+                grad.extend(o.iter().zip(t).map(|(v, y)| ((v - lse).exp() - y) / b));
+            }
+            (loss / b, grad)
+        }
+    }
 }
 
 /// Appends a proven softmax over the rows of `out` (`[rows, n]`, at `2^-fa`); returns `s`.
@@ -485,32 +568,7 @@ pub fn sgd_step_f64(graph: &Graph, x: &[f64], y: &[f64], spec: &SgdSpec) -> (Gra
     let gb = batched(graph, spec.batch);
     let vals = gb.forward_f64(x);
     let out = &vals[gb.output];
-    let b = spec.batch as f64;
-    let (loss, mut grad) = match spec.loss {
-        Loss::Mse => (
-            out.iter()
-                .zip(y)
-                .map(|(o, t)| 0.5 * (o - t) * (o - t))
-                .sum::<f64>()
-                / b,
-            out.iter()
-                .zip(y)
-                .map(|(o, t)| (o - t) / b)
-                .collect::<Vec<f64>>(),
-        ),
-        Loss::SoftmaxCrossEntropy => {
-            let n = out.len() / spec.batch.max(1);
-            let mut loss = 0.0;
-            let mut grad = Vec::with_capacity(out.len());
-            for (o, t) in out.chunks(n.max(1)).zip(y.chunks(n.max(1))) {
-                let m = o.iter().copied().fold(f64::MIN, f64::max);
-                let lse = m + o.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
-                loss -= o.iter().zip(t).map(|(v, y)| y * (v - lse)).sum::<f64>();
-                grad.extend(o.iter().zip(t).map(|(v, y)| ((v - lse).exp() - y) / b));
-            }
-            (loss / b, grad)
-        }
-    };
+    let (loss, mut grad) = loss_and_grad_f64(out, y, spec);
     let mut new = graph.clone();
     // Walk the nodes backwards, carrying the gradient with respect to the current value.
     let mut cur = gb.output;

@@ -74,6 +74,9 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn apply(b: &mut Vec<u8>, m: &Mutation) -> bool {
     let len = b.len();
+    if len == 0 && !matches!(m, Mutation::Insert { .. }) {
+        return false; // an earlier mutation emptied the file: nothing to index
+    }
     let before = b.clone();
     match m {
         Mutation::Flip { pos, mask } => b[pos % len] ^= mask,
