@@ -466,7 +466,7 @@ pub fn lora_step(
         if let Some((wa, wb, ta)) = lora_w {
             update(&mut g, &format!("{name}.lora_B"), grad, ta, wb);
             let r = g.weights[wa].rows;
-            let p = g.push_node(
+            let p = g.push_rounded(
                 &format!("{name}/g_a"),
                 QOp::MatMul {
                     a: grad,
@@ -474,14 +474,8 @@ pub fn lora_step(
                 },
                 rows,
                 r,
-                fa + fw,
-            );
-            let p = g.push_node(
-                &format!("{name}/g_a/round"),
-                QOp::Requant { x: p, shift: fw },
-                rows,
-                r,
                 fa,
+                fw,
             );
             g.tensors[p].bits = gbits;
             update(&mut g, &format!("{name}.lora_A"), p, x, wa);
@@ -508,7 +502,7 @@ pub fn lora_step(
             fa,
         );
         if let Some((p, wa)) = ga {
-            let t = g.push_node(
+            let t = g.push_rounded(
                 &format!("{name}/dX_lora"),
                 QOp::MatMul {
                     a: p,
@@ -516,28 +510,16 @@ pub fn lora_step(
                 },
                 rows,
                 din,
-                fa + fw,
-            );
-            let t = g.push_node(
-                &format!("{name}/dX_lora/round"),
-                QOp::Requant { x: t, shift: fw },
-                rows,
-                din,
                 fa,
+                fw,
             );
-            let t = g.push_node(
+            let t = g.push_rounded(
                 &format!("{name}/dX_lora/s"),
                 QOp::Scale { x: t, c: s_q },
                 rows,
                 din,
-                fa + FS,
-            );
-            let t = g.push_node(
-                &format!("{name}/dX_lora/s/round"),
-                QOp::Requant { x: t, shift: FS },
-                rows,
-                din,
                 fa,
+                FS,
             );
             let sum = g.push_node(
                 &format!("{name}/dX_total"),

@@ -436,7 +436,7 @@ impl QGraph {
                     }
                     let (wi, bi) =
                         g.push_weights(&name, w, *out_features, *in_features, bias.as_deref())?;
-                    let acc = g.push(
+                    g.push_rounded(
                         &name,
                         QOp::Gemm {
                             x: xt,
@@ -446,14 +446,8 @@ impl QGraph {
                         },
                         rows,
                         cols,
-                        fa + fw,
-                    );
-                    g.push(
-                        &format!("{name}/requant"),
-                        QOp::Requant { x: acc, shift: fw },
-                        rows,
-                        cols,
                         fa,
+                        fw,
                     )
                 }
                 Op::Conv { x, w, bias, geom } => {
@@ -471,7 +465,7 @@ impl QGraph {
                     }
                     let (wi, bi) =
                         g.push_weights(&name, w, geom.c_out, geom.j_len(), bias.as_deref())?;
-                    let acc = g.push(
+                    g.push_rounded(
                         &name,
                         QOp::Conv {
                             x: xt,
@@ -482,14 +476,8 @@ impl QGraph {
                         },
                         rows,
                         cols,
-                        fa + fw,
-                    );
-                    g.push(
-                        &format!("{name}/requant"),
-                        QOp::Requant { x: acc, shift: fw },
-                        rows,
-                        cols,
                         fa,
+                        fw,
                     )
                 }
                 Op::Add { a, b } | Op::Sub { a, b } => {
@@ -570,14 +558,7 @@ impl QGraph {
                                 .into(),
                         });
                     }
-                    let p = g.push(&name, QOp::Mul { a: ta, b: tb }, rows, cols, 2 * fa);
-                    g.push(
-                        &format!("{name}/requant"),
-                        QOp::Requant { x: p, shift: fa },
-                        rows,
-                        cols,
-                        fa,
-                    )
+                    g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
                 }
                 Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
                     // An integer factor keeps the scale: no rounding, no committed value.
@@ -608,14 +589,7 @@ impl QGraph {
                         value: *c,
                         frac: fw,
                     })?;
-                    let s = g.push(&name, QOp::Scale { x: map[*x], c: cq }, rows, cols, fa + fw);
-                    g.push(
-                        &format!("{name}/requant"),
-                        QOp::Requant { x: s, shift: fw },
-                        rows,
-                        cols,
-                        fa,
-                    )
+                    g.push_rounded(&name, QOp::Scale { x: map[*x], c: cq }, rows, cols, fa, fw)
                 }
                 Op::Act { x, kind } => {
                     let mut xt = map[*x];
@@ -666,7 +640,7 @@ impl QGraph {
                         });
                     }
                     let (ta, tb) = (g.committed(ta, &name), g.committed(tb, &name));
-                    let p = g.push(
+                    g.push_rounded(
                         &name,
                         QOp::MatMul {
                             a: ta,
@@ -674,13 +648,7 @@ impl QGraph {
                         },
                         rows,
                         cols,
-                        2 * fa,
-                    );
-                    g.push(
-                        &format!("{name}/requant"),
-                        QOp::Requant { x: p, shift: fa },
-                        rows,
-                        cols,
+                        fa,
                         fa,
                     )
                 }
@@ -788,6 +756,27 @@ impl QGraph {
             None => None,
         };
         Ok((wi, bi))
+    }
+
+    /// Appends `op` (its result at `2^-(frac + shift)`) and its rounding by `shift` bits to
+    /// `2^-frac` (a Requant named `{name}/requant`); returns the rounded tensor.
+    pub fn push_rounded(
+        &mut self,
+        name: &str,
+        op: QOp,
+        rows: usize,
+        cols: usize,
+        frac: u32,
+        shift: u32,
+    ) -> usize {
+        let x = self.push(name, op, rows, cols, frac + shift);
+        self.push(
+            &format!("{name}/requant"),
+            QOp::Requant { x, shift },
+            rows,
+            cols,
+            frac,
+        )
     }
 
     /// Appends a node writing a new tensor; returns the tensor.

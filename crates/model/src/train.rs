@@ -240,7 +240,7 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             break;
         }
         // G_in = G·W, back to 2^-fa, then through the previous layer's activation derivative.
-        let gin = g.push_node(
+        let gin = g.push_rounded(
             &format!("{name}/dX"),
             QOp::MatMul {
                 a: grad,
@@ -248,14 +248,8 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             },
             rows,
             wc,
-            fa + fw,
-        );
-        let gin = g.push_node(
-            &format!("{name}/dX/round"),
-            QOp::Requant { x: gin, shift: fw },
-            rows,
-            wc,
             fa,
+            fw,
         );
         g.tensors[gin].bits = gbits;
         grad = match layers[li - 1].act {
