@@ -8,6 +8,8 @@ usage: python3 examples/gen_cnn.py     (needs: pip install torch onnx onnxruntim
   (Sigmoid·Mul), ZeroPad2d, GlobalAveragePool, Flatten, Linear; input 1×3×16×16.
 - examples/cnn/input.json, examples/cnn/onnxruntime_output.json: one input from numpy seed 4 and
   ONNX Runtime's output for it (the Rust tests compare zkgrad's f64 reference with it).
+- examples/cnn/mixed_torchscript.onnx: the same model from the TorchScript exporter at opset 13
+  (same input and output files).
 - examples/cnn_external/mixed.onnx + mixed.onnx.data: the same model with its weights in an
   external data file, as the dynamo exporter writes large models; and
   examples/unsupported/outside_data.onnx, whose external data location escapes its directory
@@ -111,6 +113,11 @@ def main():
     x = np.random.default_rng(4).uniform(-1, 1, size=(1, 3, 16, 16)).astype(np.float32)
     export(m, x, "mixed", 18)
     import onnx
+    # The same model from the TorchScript exporter at opset 13: its ZeroPad2d becomes shape
+    # arithmetic on constants (ConstantOfShape, Concat, Slice, Transpose, Cast) feeding a Pad.
+    ts = os.path.join(HERE, "cnn", "mixed_torchscript.onnx")
+    torch.onnx.export(m, (torch.from_numpy(x),), ts, input_names=["x"], output_names=["y"],
+                      opset_version=13, dynamo=False)
     model = onnx.load(os.path.join(HERE, "cnn", "mixed.onnx"))
     os.makedirs(os.path.join(HERE, "cnn_external"), exist_ok=True)
     onnx.save(model, os.path.join(HERE, "cnn_external", "mixed.onnx"), save_as_external_data=True,

@@ -71,6 +71,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Pow",
     "Softmax",
     "LayerNormalization",
+    "ConstantOfShape",
 ];
 
 /// One node as written in the file, for `zkgrad inspect`.
@@ -421,6 +422,26 @@ fn import_inner(
             });
             Val::Value(graph.nodes.len())
         };
+        // Shape arithmetic on constants (as the TorchScript exporter writes a Pad's pads:
+        // ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast) is folded.
+        let all_const = !n.input.is_empty()
+            && n.input
+                .iter()
+                .all(|i| i.is_empty() || matches!(names.get(i), Some(Val::Const(_))));
+        if all_const || (n.op_type == "ConstantOfShape" && n.input.len() == 1) {
+            let consts: Vec<Option<Const>> = n
+                .input
+                .iter()
+                .map(|i| match names.get(i) {
+                    Some(Val::Const(c)) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(c) = fold_const(n, &consts).map_err(&invalid)? {
+                names.insert(out_name, Val::Const(c));
+                continue;
+            }
+        }
         let result: Val = match n.op_type.as_str() {
             "Constant" => {
                 let a = n
@@ -1633,6 +1654,209 @@ fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<W
     })
 }
 
+/// Folds an op whose inputs are all constants, for the shape-arithmetic ops exporters emit;
+/// `None` for any other op (the caller then treats it as usual).
+fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, String> {
+    let ints = |k: &str| {
+        n.attribute
+            .iter()
+            .find(|a| a.name == k)
+            .map(|a| a.ints.clone())
+    };
+    let int = |k: &str, d: i64| n.attribute.iter().find(|a| a.name == k).map_or(d, |a| a.i);
+    let input = |i: usize| ins.get(i).cloned().flatten();
+    let first = || input(0).ok_or_else(|| "missing input 0".to_string());
+    let as_ints = |c: &Const| c.data.iter().map(|&v| v as i64).collect::<Vec<i64>>();
+    let axis = |a: i64, rank: usize| -> Result<usize, String> {
+        let v = if a < 0 { a + rank as i64 } else { a };
+        usize::try_from(v)
+            .ok()
+            .filter(|&v| v < rank)
+            .ok_or_else(|| format!("axis {a} out of range for rank {rank}"))
+    };
+    let c = match n.op_type.as_str() {
+        "Identity" | "Cast" => first()?,
+        "ConstantOfShape" => {
+            let shape = input(0).ok_or("ConstantOfShape of a computed shape")?;
+            let dims: Vec<usize> = as_ints(&shape)
+                .iter()
+                .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+                .collect::<Result<_, _>>()?;
+            let fill = match n.attribute.iter().find(|a| a.name == "value") {
+                Some(a) => to_const(&a.t)?.data.first().copied().unwrap_or(0.0),
+                None => 0.0,
+            };
+            let len: usize = dims.iter().product();
+            if len > 1 << 24 {
+                return Err(format!("ConstantOfShape of {len} values"));
+            }
+            Const {
+                dims,
+                data: vec![fill; len],
+            }
+        }
+        "Reshape" | "Squeeze" | "Unsqueeze" | "Flatten" => {
+            let x = first()?;
+            let total = x.data.len();
+            let dims = match n.op_type.as_str() {
+                "Reshape" => {
+                    let spec = as_ints(&input(1).ok_or("Reshape without a shape")?);
+                    let mut dims: Vec<usize> = Vec::with_capacity(spec.len());
+                    let mut infer = None;
+                    for (i, &d) in spec.iter().enumerate() {
+                        match d {
+                            -1 => {
+                                infer = Some(i);
+                                dims.push(1);
+                            }
+                            0 => dims.push(x.dims.get(i).copied().unwrap_or(1)),
+                            d if d > 0 => dims.push(d as usize),
+                            _ => return Err(format!("invalid shape {spec:?}")),
+                        }
+                    }
+                    if let Some(i) = infer {
+                        let known: usize = dims.iter().product();
+                        dims[i] = total / known.max(1);
+                    }
+                    dims
+                }
+                "Flatten" => {
+                    let a = int("axis", 1).clamp(0, x.dims.len() as i64) as usize;
+                    vec![x.dims[..a].iter().product(), x.dims[a..].iter().product()]
+                }
+                "Squeeze" => x.dims.iter().copied().filter(|&d| d != 1).collect(),
+                _ => {
+                    let axes = input(1)
+                        .map(|c| as_ints(&c))
+                        .or_else(|| ints("axes"))
+                        .unwrap_or_default();
+                    let rank = x.dims.len() + axes.len();
+                    let add: Vec<usize> = axes
+                        .iter()
+                        .map(|&a| axis(a, rank))
+                        .collect::<Result<_, _>>()?;
+                    let mut rest = x.dims.iter();
+                    (0..rank)
+                        .map(|k| {
+                            if add.contains(&k) {
+                                1
+                            } else {
+                                rest.next().copied().unwrap_or(1)
+                            }
+                        })
+                        .collect()
+                }
+            };
+            if dims.iter().product::<usize>() != total {
+                return Err(format!("cannot reshape {:?} to {dims:?}", x.dims));
+            }
+            Const { dims, data: x.data }
+        }
+        "Transpose" => {
+            let x = first()?;
+            let perm: Vec<usize> = match ints("perm") {
+                Some(p) => p
+                    .iter()
+                    .map(|&a| axis(a, x.dims.len()))
+                    .collect::<Result<_, _>>()?,
+                None => (0..x.dims.len()).rev().collect(),
+            };
+            let map = IndexMap::transpose(&x.dims, &perm);
+            map.validate(1 << 24)?;
+            Const {
+                dims: map.out_shape.clone(),
+                data: map.apply(&x.data),
+            }
+        }
+        "Concat" => {
+            let parts: Vec<Const> = ins.iter().flatten().cloned().collect();
+            let Some(p0) = parts.first() else {
+                return Err("Concat of nothing".into());
+            };
+            let rank = p0.dims.len().max(1);
+            let ax = axis(int("axis", 0), rank)?;
+            let dims_of = |c: &Const| {
+                if c.dims.is_empty() {
+                    vec![1]
+                } else {
+                    c.dims.clone()
+                }
+            };
+            let mut out = dims_of(p0);
+            out[ax] = parts
+                .iter()
+                .map(|c| dims_of(c).get(ax).copied().unwrap_or(1))
+                .sum();
+            let mut data = vec![0.0; out.iter().product()];
+            let mut offset = 0i64;
+            for c in &parts {
+                let d = dims_of(c);
+                let mut offs = vec![0i64; d.len()];
+                offs[ax] = -offset;
+                offset += d[ax] as i64;
+                let map = IndexMap::aligned(&d, &out, &vec![1; d.len()], &offs);
+                map.validate(1 << 24)?;
+                for (o, v) in data.iter_mut().zip(map.apply(&c.data)) {
+                    *o += v;
+                }
+            }
+            Const { dims: out, data }
+        }
+        "Slice" => {
+            let x = first()?;
+            let req = |i: usize| input(i).map(|c| as_ints(&c));
+            let (starts, ends) = (
+                req(1).ok_or("Slice without starts")?,
+                req(2).ok_or("Slice without ends")?,
+            );
+            let axes = req(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
+            let steps = req(4).unwrap_or_else(|| vec![1; starts.len()]);
+            let rank = x.dims.len();
+            let (mut out, mut st, mut off) = (x.dims.clone(), vec![1i64; rank], vec![0i64; rank]);
+            for k in 0..starts
+                .len()
+                .min(ends.len())
+                .min(axes.len())
+                .min(steps.len())
+            {
+                let ax = axis(axes[k], rank)?;
+                let (d, step) = (x.dims[ax] as i64, steps[k]);
+                if step == 0 {
+                    return Err("slice step 0".into());
+                }
+                let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+                let (s0, e0) = (norm(starts[k]), norm(ends[k]));
+                let (s0, e0) = if step > 0 {
+                    (s0.clamp(0, d), e0.clamp(0, d))
+                } else {
+                    (s0.clamp(0, d - 1), e0.clamp(-1, d - 1))
+                };
+                let len = if step > 0 {
+                    (e0 - s0 + step - 1).div_euclid(step).max(0)
+                } else {
+                    (s0 - e0 - step - 1).div_euclid(-step).max(0)
+                };
+                out[ax] = len as usize;
+                st[ax] = step;
+                off[ax] = s0;
+            }
+            if out.contains(&0) {
+                return Err("a slice of a constant is empty".into());
+            }
+            let map = IndexMap::aligned(&x.dims, &out, &st, &off);
+            if !x.dims.is_empty() {
+                map.validate(1 << 24)?;
+            }
+            Const {
+                dims: out,
+                data: map.apply(&x.data),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(c))
+}
+
 /// Numpy broadcasting of two shapes (trailing axes aligned).
 fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
@@ -1839,7 +2063,13 @@ mod tests {
         // examples/gen_cnn.py. mixed: Conv (padding, stride, dilation, groups, depthwise),
         // BatchNorm (folded and standalone), MaxPool, AveragePool, SiLU, GlobalAveragePool, Gemm.
         // pointwise: LayerNormalization, LeakyRelu, Clip, Erf, Pow, Sqrt, Div, Softmax.
-        for (model, prefix) in [("mixed", ""), ("pointwise", "pointwise_")] {
+        // mixed_torchscript: the same CNN from the TorchScript exporter at opset 13, whose Pad
+        // reads pads computed by shape arithmetic on constants (folded at import).
+        for (model, prefix) in [
+            ("mixed", ""),
+            ("mixed_torchscript", ""),
+            ("pointwise", "pointwise_"),
+        ] {
             let g = import(&example(&format!("cnn/{model}.onnx"))).unwrap();
             let read = |f: &str, k: &str| -> Vec<f64> {
                 let v: serde_json::Value =
