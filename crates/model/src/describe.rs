@@ -53,6 +53,15 @@ fn dims(r: &mut Reader) -> Result<(usize, usize), DescError> {
     Ok((rows as usize, cols as usize))
 }
 
+/// A bias weight index, `u64::MAX` for none.
+fn optional_index(r: &mut Reader, below: usize, ni: usize) -> Result<Option<usize>, DescError> {
+    match r.u64()? {
+        u64::MAX => Ok(None),
+        b if b < below as u64 => Ok(Some(b as usize)),
+        _ => bad(format!("node {ni}: bias index out of range")),
+    }
+}
+
 fn index(r: &mut Reader, below: usize, what: &str) -> Result<usize, DescError> {
     let v = r.u64()?;
     if v >= below as u64 {
@@ -153,14 +162,7 @@ impl QGraph {
                 1 => {
                     let x = index(&mut r, out, "operand")?;
                     let w = index(&mut r, n_weights, "weight")?;
-                    let b = r.u64()?;
-                    let bias = if b == u64::MAX {
-                        None
-                    } else if b < n_weights as u64 {
-                        Some(b as usize)
-                    } else {
-                        return bad(format!("node {ni}: bias index out of range"));
-                    };
+                    let bias = optional_index(&mut r, n_weights, ni)?;
                     let bias_shift = r.u32()?;
                     let (Some(xs), Some(ws), Some(os)) = (shape(x), weights.get(w), o) else {
                         return bad(format!("node {ni}: operands out of range"));
@@ -310,14 +312,7 @@ impl QGraph {
                 17 => {
                     let x = index(&mut r, out, "operand")?;
                     let w = index(&mut r, n_weights, "weight")?;
-                    let b = r.u64()?;
-                    let bias = if b == u64::MAX {
-                        None
-                    } else if b < n_weights as u64 {
-                        Some(b as usize)
-                    } else {
-                        return bad(format!("node {ni}: bias index out of range"));
-                    };
+                    let bias = optional_index(&mut r, n_weights, ni)?;
                     let bias_shift = r.u32()?;
                     let mut v = [0usize; 14];
                     for slot in v.iter_mut() {
