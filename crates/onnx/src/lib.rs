@@ -906,50 +906,11 @@ fn import_inner(
                         None,
                     )
                 };
-                let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
-                let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
-                if ends.len() != starts.len()
-                    || axes.len() != starts.len()
-                    || steps.len() != starts.len()
-                {
-                    return Err(invalid(
-                        "starts, ends, axes and steps differ in length".into(),
-                    ));
-                }
-                let rank = xs.len();
-                let mut out = xs.clone();
-                let mut st = vec![1i64; rank];
-                let mut off = vec![0i64; rank];
-                for k in 0..starts.len() {
-                    let ax = axis_of(axes[k], rank)?;
-                    let d = xs[ax] as i64;
-                    let step = steps[k];
-                    if step == 0 {
-                        return Err(invalid("slice step 0".into()));
-                    }
-                    let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
-                    let (start, end) = (norm(starts[k]), norm(ends[k]));
-                    let (start, end) = if step > 0 {
-                        (start.clamp(0, d), end.clamp(0, d))
-                    } else {
-                        (start.clamp(0, d - 1), end.clamp(-1, d - 1))
-                    };
-                    let len = if step > 0 {
-                        (end - start + step - 1).div_euclid(step).max(0)
-                    } else {
-                        (start - end + (-step) - 1).div_euclid(-step).max(0)
-                    };
-                    if len == 0 {
-                        return Err(invalid(format!("slice of axis {ax} is empty")));
-                    }
-                    out[ax] = len as usize;
-                    st[ax] = step;
-                    off[ax] = start;
-                }
+                let map = slice_map(&xs, &starts, &ends, axes, steps).map_err(&invalid)?;
+                let out = map.out_shape.clone();
                 if out == xs {
                     push(&mut graph, Op::View { x }, out)
                 } else {
-                    let map = IndexMap::aligned(&xs, &out, &st, &off);
                     push(&mut graph, Op::Gather { x, map }, out)
                 }
             }
@@ -1016,41 +977,14 @@ fn import_inner(
                     None => attr_ints("axes"),
                 };
                 let shape = if n.op_type == "Squeeze" {
-                    match axes {
-                        None => xs.iter().copied().filter(|&d| d != 1).collect(),
-                        Some(axes) => {
-                            let drop: Vec<usize> = axes
-                                .iter()
-                                .map(|&a| axis_of(a, xs.len()))
-                                .collect::<Result<_, _>>()?;
-                            if drop.iter().any(|&a| xs[a] != 1) {
-                                return Err(invalid(format!("cannot squeeze {xs:?} at {axes:?}")));
-                            }
-                            xs.iter()
-                                .enumerate()
-                                .filter(|(k, _)| !drop.contains(k))
-                                .map(|(_, &d)| d)
-                                .collect()
-                        }
-                    }
+                    squeeze_dims(&xs, axes.as_deref())
                 } else {
-                    let axes = axes.ok_or_else(|| invalid("Unsqueeze without axes".into()))?;
-                    let rank = xs.len() + axes.len();
-                    let add: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| axis_of(a, rank))
-                        .collect::<Result<_, _>>()?;
-                    let mut rest = xs.iter();
-                    (0..rank)
-                        .map(|k| {
-                            if add.contains(&k) {
-                                1
-                            } else {
-                                rest.next().copied().unwrap_or(1)
-                            }
-                        })
-                        .collect()
-                };
+                    unsqueeze_dims(
+                        &xs,
+                        &axes.ok_or_else(|| invalid("Unsqueeze without axes".into()))?,
+                    )
+                }
+                .map_err(&invalid)?;
                 push(&mut graph, Op::View { x }, shape)
             }
             "ReduceSum" | "ReduceMean" => {
@@ -1401,40 +1335,10 @@ fn import_inner(
             }
             "Reshape" => {
                 let x = value(0)?;
-                let spec = constant(1)?;
+                let spec: Vec<i64> = constant(1)?.data.iter().map(|&v| v as i64).collect();
                 let xs = graph.shape(x).to_vec();
-                let total: usize = xs.iter().product();
-                let mut shape = Vec::new();
-                let mut infer = None;
-                for (i, &d) in spec.data.iter().enumerate() {
-                    let d = d as i64;
-                    match d {
-                        -1 if infer.is_none() => {
-                            infer = Some(i);
-                            shape.push(1);
-                        }
-                        0 if attr_i("allowzero", 0) != 0 => {
-                            return Err(invalid("a dimension of size 0 is not supported".into()))
-                        }
-                        0 => shape.push(*xs.get(i).ok_or_else(|| {
-                            invalid("0 in shape refers past the input's rank".into())
-                        })?),
-                        d if d > 0 => shape.push(d as usize),
-                        _ => return Err(invalid(format!("invalid target shape {:?}", spec.data))),
-                    }
-                }
-                if let Some(i) = infer {
-                    let known: usize = shape.iter().product();
-                    if known == 0 || !total.is_multiple_of(known) {
-                        return Err(invalid(format!("cannot reshape {xs:?} to {:?}", spec.data)));
-                    }
-                    shape[i] = total / known;
-                }
-                if shape.iter().product::<usize>() != total {
-                    return Err(invalid(format!(
-                        "cannot reshape {xs:?} ({total} values) to {shape:?}"
-                    )));
-                }
+                let shape =
+                    reshape_dims(&xs, &spec, attr_i("allowzero", 0) != 0).map_err(&invalid)?;
                 push(&mut graph, Op::View { x }, shape)
             }
             other => {
@@ -1654,6 +1558,131 @@ fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<W
     })
 }
 
+fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
+    usize::try_from(if a < 0 { a + rank as i64 } else { a })
+        .ok()
+        .filter(|&v| v < rank)
+        .ok_or_else(|| format!("axis {a} out of range for rank {rank}"))
+}
+
+/// ONNX Squeeze: the given axes (which must have size 1) removed, or every axis of size 1.
+fn squeeze_dims(xs: &[usize], axes: Option<&[i64]>) -> Result<Vec<usize>, String> {
+    match axes {
+        None => Ok(xs.iter().copied().filter(|&d| d != 1).collect()),
+        Some(axes) => {
+            let drop: Vec<usize> = axes
+                .iter()
+                .map(|&a| norm_axis(a, xs.len()))
+                .collect::<Result<_, _>>()?;
+            if drop.iter().any(|&a| xs[a] != 1) {
+                return Err(format!("cannot squeeze {xs:?} at {axes:?}"));
+            }
+            Ok(xs
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !drop.contains(k))
+                .map(|(_, &d)| d)
+                .collect())
+        }
+    }
+}
+
+/// ONNX Unsqueeze: axes of size 1 inserted at the given positions of the output.
+fn unsqueeze_dims(xs: &[usize], axes: &[i64]) -> Result<Vec<usize>, String> {
+    let rank = xs.len() + axes.len();
+    let add: Vec<usize> = axes
+        .iter()
+        .map(|&a| norm_axis(a, rank))
+        .collect::<Result<_, _>>()?;
+    let mut rest = xs.iter();
+    Ok((0..rank)
+        .map(|k| {
+            if add.contains(&k) {
+                1
+            } else {
+                rest.next().copied().unwrap_or(1)
+            }
+        })
+        .collect())
+}
+
+/// ONNX Reshape's target shape: `-1` inferred (once), `0` copies the input's dimension unless
+/// `allowzero` (dimensions of size 0 are not supported).
+fn reshape_dims(xs: &[usize], spec: &[i64], allowzero: bool) -> Result<Vec<usize>, String> {
+    let total: usize = xs.iter().product();
+    let mut shape = Vec::with_capacity(spec.len());
+    let mut infer = None;
+    for (i, &d) in spec.iter().enumerate() {
+        match d {
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                shape.push(1);
+            }
+            0 if allowzero => return Err("a dimension of size 0 is not supported".into()),
+            0 => shape.push(*xs.get(i).ok_or("0 in shape refers past the input's rank")?),
+            d if d > 0 => shape.push(d as usize),
+            _ => return Err(format!("invalid target shape {spec:?}")),
+        }
+    }
+    if let Some(i) = infer {
+        let known: usize = shape.iter().product();
+        if known == 0 || !total.is_multiple_of(known) {
+            return Err(format!("cannot reshape {xs:?} to {spec:?}"));
+        }
+        shape[i] = total / known;
+    }
+    if shape.iter().product::<usize>() != total {
+        return Err(format!(
+            "cannot reshape {xs:?} ({total} values) to {shape:?}"
+        ));
+    }
+    Ok(shape)
+}
+
+/// ONNX Slice (starts, ends, optional axes and steps; negative indices count from the end,
+/// bounds clamped as the operator defines) as an index map over `dims`.
+fn slice_map(
+    dims: &[usize],
+    starts: &[i64],
+    ends: &[i64],
+    axes: Option<Vec<i64>>,
+    steps: Option<Vec<i64>>,
+) -> Result<IndexMap, String> {
+    let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
+    if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
+        return Err("starts, ends, axes and steps differ in length".into());
+    }
+    let rank = dims.len();
+    let (mut out, mut st, mut off) = (dims.to_vec(), vec![1i64; rank], vec![0i64; rank]);
+    for k in 0..starts.len() {
+        let ax = norm_axis(axes[k], rank)?;
+        let (d, step) = (dims[ax] as i64, steps[k]);
+        if step == 0 {
+            return Err("slice step 0".into());
+        }
+        let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+        let (start, end) = (norm(starts[k]), norm(ends[k]));
+        let (start, end) = if step > 0 {
+            (start.clamp(0, d), end.clamp(0, d))
+        } else {
+            (start.clamp(0, d - 1), end.clamp(-1, d - 1))
+        };
+        let len = if step > 0 {
+            (end - start + step - 1).div_euclid(step).max(0)
+        } else {
+            (start - end - step - 1).div_euclid(-step).max(0)
+        };
+        if len == 0 {
+            return Err(format!("slice of axis {ax} is empty"));
+        }
+        out[ax] = len as usize;
+        st[ax] = step;
+        off[ax] = start;
+    }
+    Ok(IndexMap::aligned(dims, &out, &st, &off))
+}
+
 /// Folds an op whose inputs are all constants, for the shape-arithmetic ops exporters emit;
 /// `None` for any other op (the caller then treats it as usual).
 fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, String> {
@@ -1701,50 +1730,19 @@ fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, Str
             let dims = match n.op_type.as_str() {
                 "Reshape" => {
                     let spec = as_ints(&input(1).ok_or("Reshape without a shape")?);
-                    let mut dims: Vec<usize> = Vec::with_capacity(spec.len());
-                    let mut infer = None;
-                    for (i, &d) in spec.iter().enumerate() {
-                        match d {
-                            -1 => {
-                                infer = Some(i);
-                                dims.push(1);
-                            }
-                            0 => dims.push(x.dims.get(i).copied().unwrap_or(1)),
-                            d if d > 0 => dims.push(d as usize),
-                            _ => return Err(format!("invalid shape {spec:?}")),
-                        }
-                    }
-                    if let Some(i) = infer {
-                        let known: usize = dims.iter().product();
-                        dims[i] = total / known.max(1);
-                    }
-                    dims
+                    reshape_dims(&x.dims, &spec, int("allowzero", 0) != 0)?
                 }
                 "Flatten" => {
                     let a = int("axis", 1).clamp(0, x.dims.len() as i64) as usize;
                     vec![x.dims[..a].iter().product(), x.dims[a..].iter().product()]
                 }
-                "Squeeze" => x.dims.iter().copied().filter(|&d| d != 1).collect(),
                 _ => {
-                    let axes = input(1)
-                        .map(|c| as_ints(&c))
-                        .or_else(|| ints("axes"))
-                        .unwrap_or_default();
-                    let rank = x.dims.len() + axes.len();
-                    let add: Vec<usize> = axes
-                        .iter()
-                        .map(|&a| axis(a, rank))
-                        .collect::<Result<_, _>>()?;
-                    let mut rest = x.dims.iter();
-                    (0..rank)
-                        .map(|k| {
-                            if add.contains(&k) {
-                                1
-                            } else {
-                                rest.next().copied().unwrap_or(1)
-                            }
-                        })
-                        .collect()
+                    let axes = input(1).map(|c| as_ints(&c)).or_else(|| ints("axes"));
+                    if n.op_type == "Squeeze" {
+                        squeeze_dims(&x.dims, axes.as_deref())?
+                    } else {
+                        unsqueeze_dims(&x.dims, &axes.ok_or("Unsqueeze without axes")?)?
+                    }
                 }
             };
             if dims.iter().product::<usize>() != total {
@@ -1809,46 +1807,12 @@ fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, Str
                 req(1).ok_or("Slice without starts")?,
                 req(2).ok_or("Slice without ends")?,
             );
-            let axes = req(3).unwrap_or_else(|| (0..starts.len() as i64).collect());
-            let steps = req(4).unwrap_or_else(|| vec![1; starts.len()]);
-            let rank = x.dims.len();
-            let (mut out, mut st, mut off) = (x.dims.clone(), vec![1i64; rank], vec![0i64; rank]);
-            for k in 0..starts
-                .len()
-                .min(ends.len())
-                .min(axes.len())
-                .min(steps.len())
-            {
-                let ax = axis(axes[k], rank)?;
-                let (d, step) = (x.dims[ax] as i64, steps[k]);
-                if step == 0 {
-                    return Err("slice step 0".into());
-                }
-                let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
-                let (s0, e0) = (norm(starts[k]), norm(ends[k]));
-                let (s0, e0) = if step > 0 {
-                    (s0.clamp(0, d), e0.clamp(0, d))
-                } else {
-                    (s0.clamp(0, d - 1), e0.clamp(-1, d - 1))
-                };
-                let len = if step > 0 {
-                    (e0 - s0 + step - 1).div_euclid(step).max(0)
-                } else {
-                    (s0 - e0 - step - 1).div_euclid(-step).max(0)
-                };
-                out[ax] = len as usize;
-                st[ax] = step;
-                off[ax] = s0;
-            }
-            if out.contains(&0) {
-                return Err("a slice of a constant is empty".into());
-            }
-            let map = IndexMap::aligned(&x.dims, &out, &st, &off);
+            let map = slice_map(&x.dims, &starts, &ends, req(3), req(4))?;
             if !x.dims.is_empty() {
                 map.validate(1 << 24)?;
             }
             Const {
-                dims: out,
+                dims: map.out_shape.clone(),
                 data: map.apply(&x.data),
             }
         }
