@@ -297,6 +297,29 @@ fn measure(
     Ok((median(prove_ms), median(verify_ms), out, bytes))
 }
 
+/// A step circuit's one-time weight commitment (timed), then `measure` on the batch `x`, `y`.
+fn commit_and_measure(
+    q: &QGraph,
+    x: &[f64],
+    y: &[f64],
+    runs: usize,
+) -> Result<(f64, f64, f64, zkgrad_prover::ProveOutput, Vec<u8>)> {
+    let params = PcsParams::default();
+    let t = Instant::now();
+    let model = CommittedModel::new(q, &params);
+    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
+    let public: Vec<i64> = x
+        .iter()
+        .chain(y)
+        .map(|&v| {
+            zkgrad_model::quant::quantize_input(v, q.config.act_frac)
+                .ok_or_else(|| anyhow!("bad input"))
+        })
+        .collect::<Result<_>>()?;
+    let (prove_ms, verify_ms, out, bytes) = measure(q, &model, &public, &params, runs)?;
+    Ok((commit_ms, prove_ms, verify_ms, out, bytes))
+}
+
 fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     use zkgrad_model::train::{parameter_updates, sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
     let graph = (w.build)();
@@ -328,18 +351,7 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         loss,
     };
     let q = sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
-    let params = PcsParams::default();
-    let t = Instant::now();
-    let model = CommittedModel::new(&q, &params);
-    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
-    let public: Vec<i64> = x
-        .iter()
-        .chain(&y)
-        .map(|&v| {
-            zkgrad_model::quant::quantize_input(v, cfg.act_frac).ok_or_else(|| anyhow!("bad input"))
-        })
-        .collect::<Result<_>>()?;
-    let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &public, &params, runs)?;
+    let (commit_ms, prove_ms, verify_ms, out, bytes) = commit_and_measure(&q, &x, &y, runs)?;
     // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
     let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
     let scale = (1u64 << cfg.weight_frac) as f64;
@@ -405,18 +417,7 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         loss: Loss::Mse,
     };
     let q = lora_step(&adapted, &adapters, &lora, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
-    let params = PcsParams::default();
-    let t = Instant::now();
-    let model = CommittedModel::new(&q, &params);
-    let commit_ms = t.elapsed().as_secs_f64() * 1e3;
-    let public: Vec<i64> = x
-        .iter()
-        .chain(&y)
-        .map(|&v| {
-            zkgrad_model::quant::quantize_input(v, cfg.act_frac).ok_or_else(|| anyhow!("bad input"))
-        })
-        .collect::<Result<_>>()?;
-    let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &public, &params, runs)?;
+    let (commit_ms, prove_ms, verify_ms, out, bytes) = commit_and_measure(&q, &x, &y, runs)?;
     let adapter_params: usize = q
         .updates()
         .iter()
