@@ -45,7 +45,7 @@ pub use merkle::MerkleTree;
 use p3_dft::{Radix2DFTSmallBatch, TwoAdicSubgroupDft};
 use p3_matrix::dense::RowMajorMatrix;
 use rayon::prelude::*;
-use zkgrad_field::{PrimeCharacteristicRing, TwoAdicField, E, F};
+use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::{eq_eval, eq_table, eval_mle_base};
 use zkgrad_sumcheck::{BaseExtProduct, SumcheckError};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
@@ -237,10 +237,36 @@ pub fn row_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
     out
 }
 
-/// `Enc(u)_j`: the row polynomial with coefficients `u` at `ω^j`, `ω` of order `2^log_len`.
-fn encode_at(u: &[E], log_len: usize, j: usize) -> E {
-    let x = F::two_adic_generator(log_len).exp_u64(j as u64);
-    u.iter().rev().fold(E::ZERO, |acc, &c| acc * x + c)
+/// `Enc(u)`: the row polynomial with coefficients `u` at every `ω^j`, `ω` of order
+/// `2^log_len` — the encoding `commit` applies to each row, computed for several extension-field
+/// rows at once by one base-field DFT of their coordinates (cheaper than evaluating at each
+/// queried position once the queries outnumber the DFT's layers).
+fn encode_all(us: &[&[E]], log_len: usize) -> Vec<Vec<E>> {
+    let width = 2 * us.len();
+    let height = 1usize << log_len;
+    let mut mat = vec![F::ZERO; height * width];
+    for (k, u) in us.iter().enumerate() {
+        for (i, v) in u.iter().enumerate().take(height) {
+            let [c0, c1] = zkgrad_field::e_coords(v);
+            if let Some(cell) = mat.get_mut(i * width + 2 * k..i * width + 2 * k + 2) {
+                cell.copy_from_slice(&[c0, c1]);
+            }
+        }
+    }
+    let evals = Radix2DFTSmallBatch::<F>::default()
+        .dft_batch(RowMajorMatrix::new(mat, width))
+        .values;
+    (0..us.len())
+        .map(|k| {
+            evals
+                .chunks(width)
+                .map(|row| match row.get(2 * k..2 * k + 2) {
+                    Some([c0, c1]) => zkgrad_field::e_from_coords([*c0, *c1]),
+                    _ => E::ZERO,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Opens the committed table at `point` (the value itself is the caller's claim).
@@ -341,6 +367,11 @@ pub fn verify_multi(
         evals.push((u_z, eq_table(z_hi)));
     }
     let log_len = b + params.log_inv_rate;
+    // The codewords of u_r and every u_z, once.
+    let mut rows_to_encode: Vec<&[E]> = vec![&u_r];
+    rows_to_encode.extend(evals.iter().map(|(u_z, _)| u_z.as_slice()));
+    let codewords = encode_all(&rows_to_encode, log_len);
+    let at = |k: usize, j: usize| codewords.get(k).and_then(|c| c.get(j)).copied();
     for query in 0..params.n_queries {
         let j = t.challenge_index(b"pcs/query", 1 << log_len);
         let col = t.read_fs(b"pcs/column", rows)?;
@@ -352,14 +383,14 @@ pub fn verify_multi(
             return Err(PcsError::MerklePath { query });
         }
         let dot = |w: &[E]| -> E { w.iter().zip(&col).map(|(x, c)| *x * *c).sum() };
-        if encode_at(&u_r, log_len, j) != dot(&r) {
+        if at(0, j) != Some(dot(&r)) {
             return Err(PcsError::Proximity {
                 query,
                 which: "random",
             });
         }
-        for (u_z, eq_hi) in &evals {
-            if encode_at(u_z, log_len, j) != dot(eq_hi) {
+        for (k, (_, eq_hi)) in evals.iter().enumerate() {
+            if at(k + 1, j) != Some(dot(eq_hi)) {
                 return Err(PcsError::Proximity {
                     query,
                     which: "evaluation",
