@@ -25,15 +25,25 @@ fn layouts_are_clear_for_small_tables_and_ligero_for_large() {
 
 #[test]
 fn encoding_matches_the_dft() {
-    // One row (a = 1 forces a matrix); the leaf values equal encode_at of the row.
+    // The verifier's encoding of a row equals the committed leaves (the prover's DFT), at every
+    // position; and a Horner evaluation of the row polynomial at ω^j agrees.
     let p = PcsParams::default();
     let log_n = 14;
     let vals = table(log_n);
     let pd = commit(vals.clone(), log_n, &p);
     let (a, b) = (pd.layout.log_rows, pd.layout.log_cols);
     let row0: Vec<E> = vals[..1 << b].iter().map(|&x| E::from(x)).collect();
+    let row1: Vec<E> = vals[1 << b..2 << b].iter().map(|&x| E::from(x)).collect();
+    let enc = encode_all(&[&row0, &row1], b + 2);
+    for j in 0..1usize << (b + 2) {
+        assert_eq!(enc[0][j], E::from(pd.leaves[j << a]));
+        assert_eq!(enc[1][j], E::from(pd.leaves[(j << a) + 1]));
+    }
+    use zkgrad_field::TwoAdicField;
     for j in [0usize, 1, 5, (1 << (b + 2)) - 1] {
-        assert_eq!(encode_at(&row0, b + 2, j), E::from(pd.leaves[j << a]));
+        let x = F::two_adic_generator(b + 2).exp_u64(j as u64);
+        let horner = row0.iter().rev().fold(E::ZERO, |acc, &c| acc * x + c);
+        assert_eq!(enc[0][j], horner);
     }
 }
 
