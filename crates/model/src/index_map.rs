@@ -161,8 +161,8 @@ impl IndexMap {
         }
         for a in &self.axes {
             if a.out_axis >= self.out_shape.len()
-                || a.step.abs() > MAX_COEFF
-                || a.offset.abs() > MAX_COEFF
+                || a.step.unsigned_abs() > MAX_COEFF as u64
+                || a.offset.unsigned_abs() > MAX_COEFF as u64
             {
                 return Err("index map axis out of range".into());
             }
@@ -255,6 +255,10 @@ mod tests {
         assert!(IndexMap::reshape(32).validate(16).is_err());
         let mut m = IndexMap::reshape(4);
         m.axes[0].step = i64::MAX;
+        assert!(m.validate(16).is_err());
+        // i64::MIN has no absolute value in i64: refused, not wrapped past the check.
+        let mut m = IndexMap::reshape(4);
+        m.axes[0].offset = i64::MIN;
         assert!(m.validate(16).is_err());
     }
 }
