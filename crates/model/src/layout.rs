@@ -46,6 +46,16 @@ pub struct Decomposition {
 }
 
 impl Decomposition {
+    /// The requantization node whose remainder this decomposition *defines*: such a remainder
+    /// is not committed itself, it is `Σ_k 2^(16k)·limb_k` (its limbs are range-checked, so it
+    /// lies in `[0, 2^shift)`), claims on it become claims on its limbs, and there is nothing
+    /// to recompose.
+    pub fn defined_rem(&self) -> Option<usize> {
+        match self.a {
+            Operand::Rem(n) if self.offset == 0 => Some(n),
+            _ => None,
+        }
+    }
     pub fn n_limbs(&self) -> u32 {
         self.bits.div_ceil(LIMB_BITS)
     }
@@ -57,6 +67,16 @@ impl Decomposition {
             self.bits - LIMB_BITS * (self.n_limbs() - 1)
         }
     }
+}
+
+/// The decomposition that defines node `node`'s remainder ([`Decomposition::defined_rem`]),
+/// and its limb count.
+pub fn rem_limbs(decomps: &[Decomposition], node: usize) -> Option<(usize, u32)> {
+    decomps
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.defined_rem() == Some(node))
+        .map(|(i, d)| (i, d.n_limbs()))
 }
 
 /// The lookups of a circuit, as [`QGraph::lookup_plan`] builds them.
@@ -179,17 +199,6 @@ impl QGraph {
         self.lookup_plan().decomps
     }
 
-    /// A requantization remainder split into limbs is not committed itself: it *is*
-    /// `Σ_k 2^(16k)·limb_k` (its limbs are range-checked, so it lies in `[0, 2^shift)`), and
-    /// claims on it become claims on its limbs. Returns the decomposition and its limb count.
-    pub fn rem_limbs(&self, node: usize) -> Option<(usize, u32)> {
-        self.decompositions()
-            .iter()
-            .enumerate()
-            .find(|(_, d)| d.a == Operand::Rem(node) && d.offset == 0)
-            .map(|(i, d)| (i, d.n_limbs()))
-    }
-
     /// The tables the lookups read (each distinct kind once, in order of first use), the
     /// lookups, and the decompositions. A range check of `b` bits reads the table
     /// `{0, …, 2^b − 1}` of exactly that width — with multiplicities sent sparsely a table's width
@@ -273,9 +282,7 @@ impl QGraph {
         let decomps = self.decompositions();
         for (ni, node) in self.nodes.iter().enumerate() {
             if let QOp::Requant { shift, .. } = node.op {
-                let by_limbs = decomps
-                    .iter()
-                    .any(|d| d.a == Operand::Rem(ni) && d.offset == 0);
+                let by_limbs = rem_limbs(&decomps, ni).is_some();
                 if shift > 0 && !by_limbs {
                     items.push((CommitRef::Rem(ni), self.tensors[ni + 1].log_size()));
                 }

@@ -18,8 +18,8 @@ pub(crate) fn prove_decompositions(
     t: &mut ProverTranscript,
 ) {
     for (d, dec) in g.decompositions().iter().enumerate() {
-        if matches!(dec.a, Operand::Rem(_)) && dec.offset == 0 {
-            continue; // defined by its limbs (QGraph::rem_limbs): nothing to recompose
+        if dec.defined_rem().is_some() {
+            continue; // a remainder its limbs define (Decomposition::defined_rem)
         }
         let n_vars = g.operand_tensor(dec.a).log_size();
         let r = t.challenge_vec(b"limbs/r", n_vars);

@@ -10,7 +10,7 @@
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::layout::{rem_limbs, CommitRef, Operand};
 use zkgrad_model::quant::MatRhs;
 use zkgrad_model::quant::{QGraph, QOp, TensorKind, Witness};
 use zkgrad_pcs::row_combination;
@@ -27,6 +27,7 @@ pub(crate) fn prove_nodes(
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
+    let decomps = g.decompositions();
     let out = g.output;
     if g.output_needs_claim() {
         let r = t.challenge_vec(b"output/r", g.tensors[out].log_size());
@@ -46,7 +47,7 @@ pub(crate) fn prove_nodes(
                     claims.witness.push((CommitRef::Tensor(o), r.clone()));
                 }
                 if *shift > 0 {
-                    match g.rem_limbs(ni) {
+                    match rem_limbs(&decomps, ni) {
                         // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
                         Some((d, n_limbs)) => {
                             for k in 0..n_limbs {

@@ -19,7 +19,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{CommitRef, Operand, LIMB_BITS};
+use zkgrad_model::layout::{rem_limbs, CommitRef, Operand, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::{eq_table, prefix_indicator_eval};
@@ -262,8 +262,8 @@ pub fn verify(
 
     // Limb decompositions: a + offset = Σ_k 2^(16k)·limb_k at a fresh point each.
     for (d, dec) in g.decompositions().iter().enumerate() {
-        if matches!(dec.a, Operand::Rem(_)) && dec.offset == 0 {
-            continue; // a remainder defined by its limbs (QGraph::rem_limbs)
+        if dec.defined_rem().is_some() {
+            continue; // a remainder its limbs define (Decomposition::defined_rem)
         }
         let shape = g.operand_tensor(dec.a).clone();
         let r = t.challenge_vec(b"limbs/r", shape.log_size());
@@ -284,6 +284,7 @@ pub fn verify(
     }
 
     // 4. Nodes, outputs first.
+    let decomps = g.decompositions();
     let out = g.output;
     if g.output_needs_claim() {
         let tensor = &g.tensors[out];
@@ -310,7 +311,7 @@ pub fn verify(
                     y
                 };
                 let xv = if *shift > 0 {
-                    let rem = match g.rem_limbs(ni) {
+                    let rem = match rem_limbs(&decomps, ni) {
                         Some((d, n_limbs)) => {
                             let mut rem = E::ZERO;
                             for k in 0..n_limbs {
