@@ -118,7 +118,6 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read model file {}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut files: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
     zkgrad_onnx::inline_external_data(&bytes, |location| {
         let rel = Path::new(location);
         if rel.is_absolute()
@@ -128,12 +127,7 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
         {
             return Err("must be a relative path inside the model's directory".into());
         }
-        if let Some(d) = files.get(location) {
-            return Ok(d.clone());
-        }
-        let d = std::fs::read(dir.join(rel)).map_err(|e| e.to_string())?;
-        files.insert(location.to_string(), d.clone());
-        Ok(d)
+        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
     })
     .map_err(|e| anyhow!("model {}: {e}", path.display()))
 }
@@ -283,9 +277,13 @@ pub fn weight_root_cached(
     h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
     h.update(&params.to_bytes());
     h.update(&q.describe());
+    let mut buf = Vec::with_capacity(8 << 12);
     for w in &q.weights {
-        let bytes: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        h.update(&bytes);
+        for chunk in w.data.chunks(1 << 12) {
+            buf.clear();
+            buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            h.update(&buf);
+        }
     }
     let key = h.finalize().to_hex().to_string();
     let file = cache_dir().map(|d| d.join("weight-roots").join(&key));

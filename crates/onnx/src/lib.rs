@@ -209,7 +209,7 @@ pub struct LinearSource {
 }
 
 /// Moves initializer data stored in external files (ONNX `external_data`: `location`, `offset`,
-/// `length`) into the model, reading each file through `read` (the caller decides where a
+/// `length`) into the model, reading each file once through `read` (the caller decides where a
 /// location may point). Returns the model's bytes with every initializer inline — the same
 /// bytes if none was external.
 pub fn inline_external_data(
@@ -223,6 +223,7 @@ pub fn inline_external_data(
     if g.initializer.iter().all(|t| t.external_data.is_empty()) {
         return Ok(bytes.to_vec());
     }
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     for t in g
         .initializer
         .iter_mut()
@@ -246,7 +247,11 @@ pub fn inline_external_data(
                 .transpose()
         };
         let (offset, length) = (num("offset")?.unwrap_or(0), num("length")?);
-        let data = read(&location).map_err(|e| bad(format!("external data {location}: {e}")))?;
+        if !files.contains_key(&location) {
+            let d = read(&location).map_err(|e| bad(format!("external data {location}: {e}")))?;
+            files.insert(location.clone(), d);
+        }
+        let data = files.get(&location).map(Vec::as_slice).unwrap_or_default();
         let end = match length {
             Some(n) => offset.checked_add(n),
             None => Some(data.len()),
