@@ -21,8 +21,10 @@ pub struct BenchArgs {
     /// Run only these workloads (comma-separated); default: all of the suite.
     #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
-    /// Which suite: "inference" (workload A and the dense nets) or "training" (workload B: SGD
-    /// steps; the error column is then |W_after − f64 SGD| and the bracket the largest update).
+    /// Which suite: "inference" (workload A and the dense nets), "training" (workload B: SGD
+    /// steps), "cnn" (workload C at two precisions, and the real models) or "lora" (workload D:
+    /// LoRA steps beside full SGD). For the training and LoRA suites the error column is the
+    /// largest |weight after − f64 step| and the bracket the largest f64 update.
     #[arg(long, default_value = "inference")]
     pub suite: String,
     /// Timed repetitions of prove and verify (the median is reported).
@@ -234,6 +236,15 @@ fn workloads() -> Vec<Workload> {
     ]
 }
 
+/// The bracketed magnitude of a row: two decimals, or two significant digits when small.
+fn scale_figure(v: f64) -> String {
+    if v.abs() >= 0.01 || v == 0.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -423,6 +434,38 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         .iter()
         .map(|&(_, wi)| q.weights[wi].data.len())
         .sum();
+    // Fidelity against the f64 LoRA step: the updated adapters' largest deviation, and how many
+    // updates larger than one quantum the proof keeps (nonzero, same sign).
+    let (after, _) = zkgrad_model::lora::lora_step_f64(&adapted, &adapters, &x, &y, &spec);
+    let float_of = |name: &str| {
+        after.nodes.iter().find_map(|n| match &n.op {
+            zkgrad_model::Op::Linear { w, .. } if format!("{}.weight", n.name) == name => Some(w),
+            _ => None,
+        })
+    };
+    let scale = (1u64 << cfg.weight_frac) as f64;
+    let (mut kept, mut moved, mut max_err, mut max_upd) = (0usize, 0usize, 0.0f64, 0.0f64);
+    for (node, wi) in q.updates() {
+        let wt = &q.weights[wi];
+        let f_after = float_of(&wt.name).ok_or_else(|| anyhow!("no f64 adapter {}", wt.name))?;
+        for ((before, after_q), f) in wt
+            .data
+            .iter()
+            .zip(&out.witness.values[node + 1])
+            .zip(f_after)
+        {
+            let df = f - *before as f64 / scale;
+            let dq = (after_q - before) as f64 / scale;
+            max_err = max_err.max((*after_q as f64 / scale - f).abs());
+            max_upd = max_upd.max(df.abs());
+            if df.abs() > 1.0 / scale {
+                moved += 1;
+                if dq != 0.0 && dq.signum() == df.signum() {
+                    kept += 1;
+                }
+            }
+        }
+    }
     Ok(json!({
         "workload": w.name,
         "what": w.what,
@@ -432,8 +475,10 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         "proof_bytes": bytes.len(),
         "commit_ms": commit_ms,
         "peak_rss_mb": peak_rss_mb(),
-        "max_abs_error": 0.0,
-        "max_abs_output": 0.0,
+        "max_abs_error": max_err,
+        "max_abs_output": max_upd,
+        "updates_kept": kept,
+        "updates_moved": moved,
         "prove_phases": phases(&out.timings),
         "act_frac": cfg.act_frac,
         "weight_frac": cfg.weight_frac,
@@ -490,8 +535,11 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         let x = zoo::uniform(1000 + k as u64, graph.n_inputs());
         let xq: Vec<i64> = x
             .iter()
-            .map(|&v| zkgrad_model::quant::quantize_input(v, config.act_frac).unwrap_or(0))
-            .collect();
+            .map(|&v| {
+                zkgrad_model::quant::quantize_input(v, config.act_frac)
+                    .ok_or_else(|| anyhow!("input {k}: {v} cannot be represented"))
+            })
+            .collect::<Result<_>>()?;
         let wit = q.forward(&xq).map_err(|e| anyhow!("input {k}: {e}"))?;
         let yq: Vec<f64> = wit.values[q.output].iter().map(|&v| v as f64 / s).collect();
         let yf = graph.forward_f64(&x)[graph.output].clone();
@@ -593,7 +641,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     );
     for v in &rows {
         table += &format!(
-            "| {} | {} | {:.1} ms | {:.2} ms | {:.1} KiB | {:.0} MB | {:.1} ms | {:.1e} ({:.2}) | act 2^-{}, w 2^-{}, tables 2^{} |\n",
+            "| {} | {} | {:.1} ms | {:.2} ms | {:.1} KiB | {:.0} MB | {:.1} ms | {:.1e} ({}) | act 2^-{}, w 2^-{}, tables 2^{} |\n",
             v["workload"].as_str().unwrap_or("?"),
             v["params"],
             v["prove_ms"].as_f64().unwrap_or(f64::NAN),
@@ -602,7 +650,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
             v["commit_ms"].as_f64().unwrap_or(f64::NAN),
             v["max_abs_error"].as_f64().unwrap_or(f64::NAN),
-            v["max_abs_output"].as_f64().unwrap_or(f64::NAN),
+            scale_figure(v["max_abs_output"].as_f64().unwrap_or(f64::NAN)),
             v["act_frac"], v["weight_frac"], v["table_bits"],
         );
     }
@@ -625,7 +673,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             real.join(", ")
         );
     }
-    if a.suite == "training" {
+    if a.suite == "training" || a.suite == "lora" {
         table += "\nupdates kept (parameters whose f64 update exceeds one quantum and whose proven update has its sign): ";
         let parts: Vec<String> = rows
             .iter()

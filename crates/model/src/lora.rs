@@ -45,10 +45,12 @@ impl LoraSpec {
 pub struct Adapter {
     /// The base Linear node's name.
     pub name: String,
-    /// Values: the base layer's output, `A·x`, `B·A·x`, and the layer's output `W·x + b + s·B·A·x`.
+    /// Values: the base layer's output, `A·x`, `B·A·x`, `s·B·A·x`, and the layer's output
+    /// `W·x + b + s·B·A·x`.
     pub base: usize,
     pub a: usize,
     pub b: usize,
+    pub scaled: usize,
     pub out: usize,
 }
 
@@ -168,6 +170,7 @@ pub fn with_adapters(
                 base,
                 a,
                 b,
+                scaled: sb,
                 out,
             });
             remap.push(out);
@@ -198,7 +201,7 @@ pub fn merged(adapted: &Graph, adapters: &[Adapter], s: f64) -> Graph {
     let mut remap: Vec<usize> = vec![0];
     let skip: std::collections::HashSet<usize> = adapters
         .iter()
-        .flat_map(|a| [a.a, a.b, a.b + 1, a.out])
+        .flat_map(|a| [a.a, a.b, a.scaled, a.out])
         .collect();
     for (i, node) in adapted.nodes.iter().enumerate() {
         let v = i + 1;
@@ -295,6 +298,9 @@ pub fn lora_step_f64(
                             }
                         }
                     }
+                }
+                if *x == 0 {
+                    continue; // the graph input needs no gradient
                 }
                 let gx: Vec<f64> = (0..rows * din)
                     .map(|q| {
