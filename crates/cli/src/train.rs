@@ -520,12 +520,14 @@ fn unusable(e: anyhow::Error) -> Failure {
     Failure::Unusable(e)
 }
 
-pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
-    let mpath = a.run.join("manifest.json");
+/// A run's manifest, which must be marked complete (a run directory without one, or with an
+/// incomplete one, is never mistaken for a finished run).
+fn read_manifest(run: &Path) -> std::result::Result<(Value, PathBuf), Failure> {
+    let mpath = run.join("manifest.json");
     let text = std::fs::read_to_string(&mpath).map_err(|_| {
         unusable(anyhow!(
             "{} holds no manifest.json: not a run, or an incomplete one",
-            a.run.display()
+            run.display()
         ))
     })?;
     let m: Value =
@@ -536,6 +538,28 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
             mpath.display()
         )));
     }
+    Ok((m, mpath))
+}
+
+/// The model a run started from: the one given, else the path its manifest records.
+fn run_model(
+    m: &Value,
+    mpath: &Path,
+    given: Option<&PathBuf>,
+) -> std::result::Result<PathBuf, Failure> {
+    match given {
+        Some(p) => Ok(p.clone()),
+        None => m["model"].as_str().map(PathBuf::from).ok_or_else(|| {
+            unusable(anyhow!(
+                "{}: no model recorded; give --model",
+                mpath.display()
+            ))
+        }),
+    }
+}
+
+pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
+    let (m, mpath) = read_manifest(&a.run)?;
     if m["proved"] != json!(true) {
         return Err(unusable(anyhow!(
             "{}: the run was not proven (train with --prove)",
@@ -573,15 +597,7 @@ pub fn cmd_verify_run(a: VerifyRunArgs) -> std::result::Result<(), Failure> {
             a.run.display()
         )));
     }
-    let model_path = match &a.model {
-        Some(p) => p.clone(),
-        None => PathBuf::from(m["model"].as_str().ok_or_else(|| {
-            unusable(anyhow!(
-                "{}: no model recorded; give --model",
-                mpath.display()
-            ))
-        })?),
-    };
+    let model_path = run_model(&m, &mpath, a.model.as_ref())?;
     let bytes = crate::load::read_model(&model_path).map_err(unusable)?;
     let graph = zkgrad_onnx::import(&bytes)
         .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
@@ -837,26 +853,10 @@ fn same_weights(got: &Graph, want: &Graph) -> std::result::Result<(), String> {
 }
 
 pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
-    let mpath = a.run.join("manifest.json");
-    let text = std::fs::read_to_string(&mpath).map_err(|_| {
-        unusable(anyhow!(
-            "{} holds no manifest.json: not a run, or an incomplete one",
-            a.run.display()
-        ))
-    })?;
-    let m: Value =
-        serde_json::from_str(&text).map_err(|e| unusable(anyhow!("{}: {e}", mpath.display())))?;
+    let (m, mpath) = read_manifest(&a.run)?;
     let lora = manifest_lora(&m)
         .ok_or_else(|| unusable(anyhow!("{} is not a LoRA run", a.run.display())))?;
-    let model_path = match &a.model {
-        Some(p) => p.clone(),
-        None => PathBuf::from(m["model"].as_str().ok_or_else(|| {
-            unusable(anyhow!(
-                "{}: no model recorded; give --model",
-                mpath.display()
-            ))
-        })?),
-    };
+    let model_path = run_model(&m, &mpath, a.model.as_ref())?;
     let bytes = crate::load::read_model(&model_path).map_err(unusable)?;
     let (graph, sources) = zkgrad_onnx::import_with_sources(&bytes)
         .map_err(|e| unusable(anyhow!("model {}: {e}", model_path.display())))?;
