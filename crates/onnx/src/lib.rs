@@ -405,15 +405,7 @@ fn import_inner(
             }
         };
         // Normalizes an axis against a rank.
-        let axis_of = |a: i64, rank: usize| -> Result<usize, OnnxError> {
-            let r = rank as i64;
-            let v = if a < 0 { a + r } else { a };
-            if (0..r).contains(&v) {
-                Ok(v as usize)
-            } else {
-                Err(invalid(format!("axis {a} out of range for rank {rank}")))
-            }
-        };
+        let axis_of = |a: i64, rank: usize| norm_axis(a, rank).map_err(&invalid);
         let out_name = n
             .output
             .first()
@@ -1302,14 +1294,7 @@ fn import_inner(
                             .collect::<Result<_, _>>()?,
                         None => (0..xs.len()).rev().collect(),
                     };
-                    let mut seen = perm.clone();
-                    seen.sort_unstable();
-                    if perm.len() != xs.len() || seen.iter().enumerate().any(|(k, &p)| k != p) {
-                        return Err(invalid(format!(
-                            "perm {perm:?} is not a permutation of {} axes",
-                            xs.len()
-                        )));
-                    }
+                    check_perm(&perm, xs.len()).map_err(&invalid)?;
                     let map = IndexMap::transpose(&xs, &perm);
                     let shape = map.out_shape.clone();
                     push(&mut graph, Op::Gather { x, map }, shape)
@@ -1563,6 +1548,16 @@ fn window(n: &NodeProto, kernel: Option<[usize; 2]>, hw: [usize; 2]) -> Result<W
     })
 }
 
+/// Whether `perm` is a permutation of `0..rank`.
+fn check_perm(perm: &[usize], rank: usize) -> Result<(), String> {
+    let mut seen = perm.to_vec();
+    seen.sort_unstable();
+    if perm.len() != rank || seen.iter().enumerate().any(|(k, &p)| k != p) {
+        return Err(format!("perm {perm:?} is not a permutation of {rank} axes"));
+    }
+    Ok(())
+}
+
 fn norm_axis(a: i64, rank: usize) -> Result<usize, String> {
     usize::try_from(if a < 0 { a + rank as i64 } else { a })
         .ok()
@@ -1701,13 +1696,7 @@ fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, Str
     let input = |i: usize| ins.get(i).cloned().flatten();
     let first = || input(0).ok_or_else(|| "missing input 0".to_string());
     let as_ints = |c: &Const| c.data.iter().map(|&v| v as i64).collect::<Vec<i64>>();
-    let axis = |a: i64, rank: usize| -> Result<usize, String> {
-        let v = if a < 0 { a + rank as i64 } else { a };
-        usize::try_from(v)
-            .ok()
-            .filter(|&v| v < rank)
-            .ok_or_else(|| format!("axis {a} out of range for rank {rank}"))
-    };
+    let axis = norm_axis;
     let c = match n.op_type.as_str() {
         "Identity" | "Cast" => first()?,
         "ConstantOfShape" => {
@@ -1764,6 +1753,7 @@ fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, Str
                     .collect::<Result<_, _>>()?,
                 None => (0..x.dims.len()).rev().collect(),
             };
+            check_perm(&perm, x.dims.len())?;
             let map = IndexMap::transpose(&x.dims, &perm);
             map.validate(1 << 24)?;
             Const {
@@ -1786,6 +1776,20 @@ fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, Str
                 }
             };
             let mut out = dims_of(p0);
+            for c in &parts {
+                let d = dims_of(c);
+                let agrees = d.len() == out.len()
+                    && d.iter()
+                        .zip(&out)
+                        .enumerate()
+                        .all(|(k, (a, b))| k == ax || a == b);
+                if !agrees {
+                    return Err(format!(
+                        "constant parts {:?} and {d:?} differ off axis {ax}",
+                        out
+                    ));
+                }
+            }
             out[ax] = parts
                 .iter()
                 .map(|c| dims_of(c).get(ax).copied().unwrap_or(1))
@@ -2056,6 +2060,37 @@ mod tests {
             for (a, b) in got.iter().zip(&expect) {
                 assert!((a - b).abs() < 1e-6, "{model}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn folding_malformed_constants_is_an_error_not_a_panic() {
+        let node = |op: &str, attr: Option<(&str, Vec<i64>, i64)>| {
+            let mut n = NodeProto::new();
+            n.op_type = op.into();
+            if let Some((name, ints, i)) = attr {
+                let mut a = onnx_protobuf::AttributeProto::new();
+                a.name = name.into();
+                a.ints = ints;
+                a.i = i;
+                n.attribute.push(a);
+            }
+            n
+        };
+        let c = |dims: Vec<usize>| Const {
+            data: vec![1.0; dims.iter().product::<usize>().max(1)],
+            dims,
+        };
+        // Parts of different ranks, or different sizes off the axis.
+        let concat = node("Concat", Some(("axis", vec![], 1)));
+        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 3, 1]))]).is_err());
+        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![4, 3]))]).is_err());
+        let ok = fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 1]))]).unwrap();
+        assert_eq!(ok.map(|k| k.dims), Some(vec![2, 4]));
+        // A perm that repeats an axis, or has the wrong length.
+        for perm in [vec![0, 0], vec![1, 0, 2]] {
+            let t = node("Transpose", Some(("perm", perm, 0)));
+            assert!(fold_const(&t, &[Some(c(vec![2, 3]))]).is_err());
         }
     }
 
