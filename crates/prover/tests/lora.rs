@@ -97,8 +97,7 @@ fn single_layer_lora_step_matches_the_f64_update_and_freezes_the_base() {
     assert!(updated.iter().all(|n| n.contains("lora")), "{updated:?}");
     // f64 LoRA: y = W x + b + s B A x; G = (y − t)/B; ∇B = s Gᵀ (A x); ∇A = s (G B)ᵀ X.
     let ad = &c.adapters[0];
-    let (w, a, b) = (
-        linear_weights(&c.adapted, ad.base),
+    let (a, b) = (
         linear_weights(&c.adapted, ad.a),
         linear_weights(&c.adapted, ad.b),
     );
@@ -131,7 +130,6 @@ fn single_layer_lora_step_matches_the_f64_update_and_freezes_the_base() {
             a_new[k * din + i] -= c.spec.lr * s * d;
         }
     }
-    let _ = w;
     // The generic f64 reference agrees with the hand-written update.
     let (after, _) =
         zkgrad_model::lora::lora_step_f64(&c.adapted, &c.adapters, &c.x, &c.y, &c.spec);
