@@ -254,12 +254,11 @@ fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("zkgrad"))
 }
 
-/// The weight commitment of the model in `path` at the precision of `q`, computed once per
-/// model file, precision, PCS parameters and zkgrad version, then read from the cache. The cache
+/// The weight commitment of `q`'s weights, computed once per weights, circuit, PCS parameters
+/// and zkgrad version, then read from the cache. The cache
 /// is the verifier's own (a local file it trusts like the model file itself); `use_cache:
 /// false` always recomputes.
 pub fn weight_root_cached(
-    path: &Path,
     q: &QGraph,
     params: &zkgrad_pcs::PcsParams,
     use_cache: bool,
@@ -270,7 +269,6 @@ pub fn weight_root_cached(
     }
     // Keyed on the quantized weights themselves (not the file, whose data may live in an
     // external .data file): a changed weight is a cache miss.
-    let _ = path;
     let mut h = blake3::Hasher::new();
     h.update(b"zkgrad/cache/weight-root/v2/");
     h.update(env!("CARGO_PKG_VERSION").as_bytes());

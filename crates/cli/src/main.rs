@@ -357,7 +357,7 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         (Some(model), _) => {
             let precision = Precision::from_config(proof.config);
             let m = LoadedModel::load_with_config(model, &precision)?;
-            let root = load::weight_root_cached(model, &m.q, &params, !a.no_cache)?;
+            let root = load::weight_root_cached(&m.q, &params, !a.no_cache)?;
             let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
             let fracs = (m.q.output_tensor().frac, m.q.input().frac);
             graph = Some(m.graph);
@@ -408,7 +408,7 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
     let params = PcsParams::default();
     let t0 = Instant::now();
-    let root = load::weight_root_cached(&a.model, &m.q, &params, true)?;
+    let root = load::weight_root_cached(&m.q, &params, true)?;
     let c = hex(&model_commitment(&m.q.describe(), &root));
     eprintln!(
         "committed {} ({} parameters) in {:.1} ms",
