@@ -31,7 +31,7 @@
 )]
 
 use rayon::prelude::*;
-use zkgrad_field::{PrimeCharacteristicRing, E};
+use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
 use zkgrad_poly::{eq_eval, eq_table};
 use zkgrad_sumcheck::{SumcheckError, SumcheckOracle};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
@@ -66,22 +66,36 @@ pub enum GkrError {
 }
 
 /// Builds the tree and proves its root. `p.len() == q.len() == 2^n`.
+///
+/// Leaves with `p ≡ 1` (a lookup over a whole tensor) take a cheaper bottom layer: there
+/// `p₀q₁ + p₁q₀ = q₀ + q₁`, and folding keeps `p ≡ 1`.
 #[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
 pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     assert_eq!(p.len(), q.len());
     assert!(p.len().is_power_of_two());
     let n = p.len().trailing_zeros() as usize;
+    let p_ones = p.par_iter().all(|x| *x == E::ONE);
     // layers[k] = (p_k, q_k), k = n..0 built bottom-up.
     let mut layers: Vec<(Vec<E>, Vec<E>)> = vec![(Vec::new(), Vec::new()); n + 1];
     layers[n] = (p, q);
     for k in (0..n).rev() {
         let h = 1usize << k;
         let (cp, cq) = &layers[k + 1];
-        let np: Vec<E> = (0..h)
-            .map(|x| cp[x] * cq[x + h] + cp[x + h] * cq[x])
-            .collect();
-        let nq: Vec<E> = (0..h).map(|x| cq[x] * cq[x + h]).collect();
-        layers[k] = (np, nq);
+        let ones = p_ones && k + 1 == n;
+        let next: (Vec<E>, Vec<E>) = (0..h)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|x| {
+                let (q0, q1) = (cq[x], cq[x + h]);
+                let p = if ones {
+                    q0 + q1
+                } else {
+                    cp[x] * q1 + cp[x + h] * q0
+                };
+                (p, q0 * q1)
+            })
+            .unzip();
+        layers[k] = next;
     }
     let (root_p, root_q) = (layers[0].0[0], layers[0].1[0]);
     t.write_es(b"gkr/root", &[root_p, root_q]);
@@ -90,17 +104,10 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     for k in 0..n {
         let h = 1usize << k;
         let lambda = t.challenge_e(b"gkr/lambda");
-        let (lp, lq) = &layers[k + 1];
-        let mut oracle = LayerOracle {
-            eq: eq_table(&point),
-            p0: lp[..h].to_vec(),
-            p1: lp[h..].to_vec(),
-            q0: lq[..h].to_vec(),
-            q1: lq[h..].to_vec(),
-            lambda,
-        };
+        let (lp, lq) = std::mem::take(&mut layers[k + 1]);
+        let mut oracle = LayerOracle::new(&point, lp, lq, h, lambda, p_ones && k + 1 == n);
         let rho = zkgrad_sumcheck::prove(&mut oracle, cp + lambda * cq, t);
-        let (p0, p1, q0, q1) = (oracle.p0[0], oracle.p1[0], oracle.q0[0], oracle.q1[0]);
+        let [p0, p1, q0, q1] = oracle.final_values();
         t.write_es(b"gkr/layer", &[p0, p1, q0, q1]);
         let mu = t.challenge_e(b"gkr/mu");
         cp = p0 + mu * (p1 - p0);
@@ -115,92 +122,165 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     }
 }
 
-/// The sumcheck of one GKR layer, `Σ_x eq(ρ,x)·[p₀q₁ + p₁q₀ + λq₀q₁](x)` (degree 3), written out
-/// so each point costs four products and the tables step by additions.
+/// The sumcheck of one GKR layer, `Σ_x eq(ρ,x)·φ(x)` with `φ = p₀q₁ + p₁q₀ + λq₀q₁`
+/// (degree 3), with `eq` factored out as in Gruen ("Some improvements for the PIOP for
+/// ZeroCheck", 2024, §3): in round `j`,
+/// `s_j(X) = c_j · eq(ρ_j, X) · h_j(X)`, `h_j(X) = Σ_{x'} eq(ρ_{>j}, x')·φ(r_{<j}, X, x')`,
+/// where `c_j = Π_{i<j} eq(ρ_i, r_i)`. `h_j` has degree 2: the prover evaluates it at 0 and 2
+/// and takes `h_j(1)` from the round's claim `s_j(0) + s_j(1)`, so each pair of entries costs
+/// two evaluations of `φ` and the `eq` table is never folded (the next round's is the sum of
+/// adjacent pairs of this one's). The messages are those of the plain sumcheck.
 struct LayerOracle {
+    /// `eq(ρ_{>j}, ·)`, one entry per pair of table entries.
     eq: Vec<E>,
+    rho: Vec<E>,
+    round: usize,
+    c: E,
     p0: Vec<E>,
     p1: Vec<E>,
     q0: Vec<E>,
     q1: Vec<E>,
     lambda: E,
+    /// `p₀ = p₁ = 1` throughout (the bottom layer of a lookup over whole tensors): the `p`
+    /// tables are left empty.
+    p_ones: bool,
 }
 
-#[allow(clippy::indexing_slicing)] // prover side: five tables of one length
+#[allow(clippy::indexing_slicing)] // prover side: tables of one length
 impl LayerOracle {
-    /// `g(t)` at `t = 0..=3`, without `t = 1` when `skip_one`.
-    fn evals(&self, skip_one: bool) -> Vec<E> {
+    /// The layer below a claim at `rho`: `lp`, `lq` hold `2h` entries, children `x` and `x + h`.
+    fn new(rho: &[E], mut lp: Vec<E>, mut lq: Vec<E>, h: usize, lambda: E, p_ones: bool) -> Self {
+        let q1 = lq.split_off(h);
+        let (p0, p1) = if p_ones {
+            (Vec::new(), Vec::new())
+        } else {
+            let p1 = lp.split_off(h);
+            (lp, p1)
+        };
+        Self {
+            eq: eq_table(rho.get(1..).unwrap_or(&[])),
+            rho: rho.to_vec(),
+            round: 0,
+            c: E::ONE,
+            p0,
+            p1,
+            q0: lq,
+            q1,
+            lambda,
+            p_ones,
+        }
+    }
+
+    fn final_values(&self) -> [E; 4] {
+        if self.p_ones {
+            [E::ONE, E::ONE, self.q0[0], self.q1[0]]
+        } else {
+            [self.p0[0], self.p1[0], self.q0[0], self.q1[0]]
+        }
+    }
+
+    /// `(h(0), h(1), h(2))`, without `h(1)` (returned as zero) unless `with_one`.
+    fn h(&self, with_one: bool) -> (E, E, E) {
         let lambda = self.lambda;
-        let zero = [E::ZERO; 4];
-        let acc = (0..self.eq.len() / 2)
+        let phi = |p0: E, p1: E, q0: E, q1: E| p0 * q1 + q0 * (p1 + lambda * q1);
+        let phi1 = |q0: E, q1: E| q0 + q1 * (E::ONE + lambda * q0);
+        let pairs = self.q0.len() / 2;
+        let zero = (E::ZERO, E::ZERO, E::ZERO);
+        (0..pairs)
             .into_par_iter()
             .with_min_len(1024)
             .fold(
                 || zero,
-                |mut acc, i| {
+                |(mut h0, mut h1, mut h2), i| {
                     let (a, b) = (2 * i, 2 * i + 1);
-                    let mut v = [self.eq[a], self.p0[a], self.p1[a], self.q0[a], self.q1[a]];
-                    let d = [
-                        self.eq[b] - v[0],
-                        self.p0[b] - v[1],
-                        self.p1[b] - v[2],
-                        self.q0[b] - v[3],
-                        self.q1[b] - v[4],
-                    ];
-                    for (t, slot) in acc.iter_mut().enumerate() {
-                        if t > 0 {
-                            for (x, dx) in v.iter_mut().zip(&d) {
-                                *x += *dx;
-                            }
+                    let e = self.eq[i];
+                    let (qa0, qb0, qa1, qb1) = (self.q0[a], self.q0[b], self.q1[a], self.q1[b]);
+                    let (q20, q21) = (qb0.double() - qa0, qb1.double() - qa1);
+                    if self.p_ones {
+                        h0 += e * phi1(qa0, qa1);
+                        h2 += e * phi1(q20, q21);
+                        if with_one {
+                            h1 += e * phi1(qb0, qb1);
                         }
-                        if !(skip_one && t == 1) {
-                            *slot += v[0] * (v[1] * v[4] + v[3] * (v[2] + lambda * v[4]));
+                    } else {
+                        let (pa0, pb0, pa1, pb1) = (self.p0[a], self.p0[b], self.p1[a], self.p1[b]);
+                        h0 += e * phi(pa0, pa1, qa0, qa1);
+                        h2 += e * phi(pb0.double() - pa0, pb1.double() - pa1, q20, q21);
+                        if with_one {
+                            h1 += e * phi(pb0, pb1, qb0, qb1);
                         }
                     }
-                    acc
+                    (h0, h1, h2)
                 },
             )
-            .reduce(
-                || zero,
-                |x, y| [x[0] + y[0], x[1] + y[1], x[2] + y[2], x[3] + y[3]],
-            );
-        if skip_one {
-            vec![acc[0], acc[2], acc[3]]
-        } else {
-            acc.to_vec()
+            .reduce(|| zero, |x, y| (x.0 + y.0, x.1 + y.1, x.2 + y.2))
+    }
+
+    /// `s(t) = c·eq(ρ_j, t)·h(t)` at `t = 0..=3` from `h(0), h(1), h(2)`.
+    fn s(&self, h0: E, h1: E, h2: E) -> [E; 4] {
+        let rj = self.rho[self.round];
+        let h3 = h0 - (h1 - h2) * E::from(F::from_u64(3));
+        // eq(ρ_j, t) = 1 − ρ_j + t·(2ρ_j − 1)
+        let slope = rj.double() - E::ONE;
+        let e0 = E::ONE - rj;
+        let mut out = [E::ZERO; 4];
+        for (t, (o, h)) in out.iter_mut().zip([h0, h1, h2, h3]).enumerate() {
+            *o = self.c * (e0 + slope * E::from(F::from_u64(t as u64))) * h;
         }
+        out
     }
 }
 
-#[allow(clippy::indexing_slicing)] // prover side: five tables of one length
+#[allow(clippy::indexing_slicing)] // prover side: tables of one length
 impl SumcheckOracle for LayerOracle {
     fn n_variables(&self) -> usize {
-        self.eq.len().trailing_zeros() as usize
+        self.rho.len() - self.round
     }
     fn degree(&self) -> usize {
         3
     }
     fn round_evals(&self) -> Vec<E> {
-        self.evals(false)
+        let (h0, h1, h2) = self.h(true);
+        self.s(h0, h1, h2).to_vec()
     }
-    fn round_evals_except_one(&self) -> Vec<E> {
-        self.evals(true)
+    fn round_message(&self, claim: E) -> Vec<E> {
+        let rj = self.rho[self.round];
+        let (h0, _, h2) = self.h(false);
+        // s(0) + s(1) = c·((1 − ρ_j)·h(0) + ρ_j·h(1)) = claim.
+        let h1 = match (self.c * rj).try_inverse() {
+            Some(inv) => (claim - self.c * (E::ONE - rj) * h0) * inv,
+            None => self.h(true).1,
+        };
+        let [s0, _, s2, s3] = self.s(h0, h1, h2);
+        vec![s0, s2, s3]
     }
     fn fix_first_variable(&mut self, r: E) {
+        let rj = self.rho[self.round];
+        self.c *= E::ONE - rj - r + (rj * r).double();
         for t in [
-            &mut self.eq,
             &mut self.p0,
             &mut self.p1,
             &mut self.q0,
             &mut self.q1,
         ] {
-            let half = t.len() / 2;
-            for i in 0..half {
-                let (a, b) = (t[2 * i], t[2 * i + 1]);
-                t[i] = a + r * (b - a);
+            if t.len() > 1 {
+                *t = t
+                    .par_chunks(2)
+                    .with_min_len(2048)
+                    .map(|ab| ab[0] + r * (ab[1] - ab[0]))
+                    .collect();
             }
-            t.truncate(half.max(1));
         }
+        // eq(ρ_{>j+1}, y) = Σ_b eq(ρ_{>j}, (b, y)).
+        if self.eq.len() > 1 {
+            self.eq = self
+                .eq
+                .par_chunks(2)
+                .with_min_len(2048)
+                .map(|ab| ab[0] + ab[1])
+                .collect();
+        }
+        self.round += 1;
     }
 }
 

@@ -60,6 +60,13 @@ pub trait SumcheckOracle {
         let _ = v.remove(1);
         v
     }
+    /// What the prover sends in a round whose claim is `claim = g(0) + g(1)`: by default
+    /// [`Self::round_evals_except_one`]; an oracle that uses the claim to skip a point (as the
+    /// GKR layers do, after Gruen's factoring of `eq`) overrides this.
+    fn round_message(&self, claim: E) -> Vec<E> {
+        let _ = claim;
+        self.round_evals_except_one()
+    }
     /// Binds the first variable to `r`.
     fn fix_first_variable(&mut self, r: E);
 }
