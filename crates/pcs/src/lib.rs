@@ -46,7 +46,7 @@ use p3_dft::{Radix2DFTSmallBatch, TwoAdicSubgroupDft};
 use p3_matrix::dense::RowMajorMatrix;
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
-use zkgrad_poly::{eq_eval, eq_table, eval_mle_base};
+use zkgrad_poly::{eq_eval, eq_table, eq_table_scaled, eval_mle_base};
 use zkgrad_sumcheck::{BaseExtProduct, SumcheckError};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
 
@@ -445,22 +445,72 @@ pub fn prove_batch(
         return;
     }
     let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
-    let mut g = vec![E::ZERO; 1 << log_n];
-    let mut claim = E::ZERO;
-    for (c, beta) in claims.iter().zip(&betas) {
-        let k = c.point.len();
-        let eq = eq_table(&c.point);
-        let off = c.block_index << k;
-        for (i, v) in eq.iter().enumerate() {
-            g[off + i] += *beta * *v;
-        }
-        claim += *beta * c.value;
-    }
-    let mut oracle = BaseExtProduct::new(pd.values.clone(), g);
+    let claim: E = claims.iter().zip(&betas).map(|(c, b)| *b * c.value).sum();
+    let g = batch_weights(log_n, claims, &betas);
+    let mut oracle = BaseExtProduct::new(std::borrow::Cow::Borrowed(&pd.values[..]), g);
     let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
     let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
     open(pd, &rho, params, t);
+}
+
+/// `g(x) = Σ_i β_i · eq(z_i, x − off_i)` on each claim's block, zero elsewhere, written once
+/// in parallel chunks of `2^c` entries: within an aligned chunk of claim `i`'s block,
+/// `eq(z_i, x) = eq(z_i,lo, x_lo) · eq(z_i,hi, chunk)`, so each claim contributes its
+/// `2^c`-entry low table scaled by one number per chunk.
+#[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
+fn batch_weights(log_n: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
+    const LOG_CHUNK: usize = 12;
+    let c = LOG_CHUNK.min(log_n);
+    // Per claim: its block's offset and size, and `β·eq(z_lo, ·)` over the first min(k, c)
+    // variables.
+    let lows: Vec<Vec<E>> = claims
+        .iter()
+        .zip(betas)
+        .map(|(cl, b)| eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b))
+        .collect();
+    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); 1 << (log_n - c)];
+    for (i, cl) in claims.iter().enumerate() {
+        let k = cl.point.len();
+        let off = cl.block_index << k;
+        let (first, n) = (off >> c, (1usize << k).div_ceil(1 << c));
+        for list in by_chunk.iter_mut().skip(first).take(n) {
+            list.push(i);
+        }
+    }
+    // Zeroed in parallel, so that both threads take the page faults of the fresh table.
+    let mut g: Vec<E> = (0..1usize << log_n)
+        .into_par_iter()
+        .map(|_| E::ZERO)
+        .collect();
+    g.par_chunks_mut(1 << c)
+        .zip(by_chunk.par_iter())
+        .enumerate()
+        .for_each(|(chunk, (out, list))| {
+            for &i in list {
+                let cl = &claims[i];
+                let k = cl.point.len();
+                if k <= c {
+                    // A block within the chunk.
+                    let at = (cl.block_index << k) - (chunk << c);
+                    for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&lows[i]) {
+                        *o += *v;
+                    }
+                } else {
+                    // The chunk within the block: its index in the block gives the high bits.
+                    let idx = chunk - ((cl.block_index << k) >> c);
+                    let hi: E = cl.point[c..]
+                        .iter()
+                        .enumerate()
+                        .map(|(j, z)| if (idx >> j) & 1 == 1 { *z } else { E::ONE - *z })
+                        .product();
+                    for (o, v) in out.iter_mut().zip(&lows[i]) {
+                        *o += hi * *v;
+                    }
+                }
+            }
+        });
+    g
 }
 
 /// Verifies a [`prove_batch`] opening of `claims` against `root`.

@@ -18,6 +18,7 @@
     )
 )]
 
+use rayon::prelude::*;
 use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
 
 /// `eq(a, b) = Π_i (a_i b_i + (1 - a_i)(1 - b_i))`.
@@ -44,18 +45,34 @@ pub fn eq_table(point: &[E]) -> Vec<E> {
     t
 }
 
-/// `eq_table` scaled by `s`: `s · eq(point, x)`.
+/// `eq_table` scaled by `s`: `s · eq(point, x)` (the expansion starts from `s`, at no extra cost).
 pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
-    let mut t = eq_table(point);
-    for v in t.iter_mut() {
-        *v *= s;
-    }
+    let mut t = vec![E::ZERO; 1 << point.len()];
+    eq_table_into(point, s, &mut t);
     t
+}
+
+/// Writes `s · eq(point, x)` for all `x` into `out` (`out.len() == 2^point.len()`), in place.
+#[allow(clippy::indexing_slicing)] // `out` has 2^n entries; every index is below the current length
+pub fn eq_table_into(point: &[E], s: E, out: &mut [E]) {
+    assert_eq!(out.len(), 1 << point.len(), "eq table of the wrong length");
+    out[0] = s;
+    for (i, &r) in point.iter().enumerate() {
+        let len = 1usize << i;
+        let (lo, hi) = out[..2 * len].split_at_mut(len);
+        for (l, h) in lo.iter_mut().zip(hi.iter_mut()) {
+            *h = *l * r;
+            *l -= *h;
+        }
+    }
 }
 
 /// Evaluates the MLE of a base-field table at `point` (`table.len() == 2^point.len()`; shorter
 /// tables are read as zero-padded).
 pub fn eval_mle_base(table: &[F], point: &[E]) -> E {
+    if table.len() >= 1 << 14 && point.len() >= 14 {
+        return eval_mle_base_split(table, point);
+    }
     let mut cur: Vec<E> = fold_base(
         table,
         point.first().copied().unwrap_or(E::ZERO),
@@ -65,6 +82,25 @@ pub fn eval_mle_base(table: &[F], point: &[E]) -> E {
         cur = fold(&cur, r);
     }
     cur.first().copied().unwrap_or(E::ZERO)
+}
+
+/// `Σ_hi eq(z_hi, hi)·Σ_lo eq(z_lo, lo)·table[hi·2^|z_lo| + lo]` with `z = (z_lo ‖ z_hi)`: one
+/// pass of extension-by-base products over the table, in parallel over `hi`, and two tables of
+/// `√(2^n)` entries instead of a folded copy of half the table.
+fn eval_mle_base_split(table: &[F], point: &[E]) -> E {
+    let n_lo = point.len() / 2;
+    let (z_lo, z_hi) = point.split_at(n_lo);
+    let (eq_lo, eq_hi) = (eq_table(z_lo), eq_table(z_hi));
+    let width = 1usize << n_lo;
+    table
+        .par_chunks(width)
+        .zip(eq_hi.par_iter())
+        .with_min_len(16)
+        .map(|(row, &e)| {
+            let inner: E = row.iter().zip(&eq_lo).map(|(&v, &w)| w * v).sum();
+            e * inner
+        })
+        .sum()
 }
 
 fn fold_base(table: &[F], r: E, no_vars: bool) -> Vec<E> {
@@ -225,6 +261,23 @@ mod tests {
         let vals: Vec<F> = (0..8).map(|i| f_from_i64(i * i - 7)).collect();
         let direct: E = t.iter().zip(&vals).map(|(a, b)| *a * *b).sum();
         assert_eq!(direct, eval_mle_base(&vals, &p));
+    }
+
+    #[test]
+    fn large_base_tables_evaluate_as_folded_and_scaled_eq_tables_match() {
+        // eval_mle_base switches to the split-eq evaluation at 2^14 entries; a table shorter
+        // than 2^n is read as zero-padded either way.
+        let p: Vec<E> = (0..15).map(|i| E::from(F::from_u64(7 + 13 * i))).collect();
+        for len in [1usize << 15, (1 << 15) - 777, 1 << 14] {
+            let t: Vec<F> = (0..len as u64).map(|i| F::from_u64(i * i % 1009)).collect();
+            let folded = eval_mle(&t.iter().map(|&v| E::from(v)).collect::<Vec<_>>(), &p);
+            assert_eq!(eval_mle_base(&t, &p), folded, "len {len}");
+        }
+        let s = E::from(F::from_u64(99));
+        let scaled = eq_table_scaled(&p[..6], s);
+        for (a, b) in scaled.iter().zip(eq_table(&p[..6])) {
+            assert_eq!(*a, s * b);
+        }
     }
 
     #[test]

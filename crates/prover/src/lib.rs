@@ -13,6 +13,7 @@ mod ops;
 
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Operand};
 use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
@@ -303,13 +304,13 @@ fn prove_with(
     }
 }
 
-fn block_claims<K: Copy>(
+fn block_claims<K: Copy + Sync>(
     pd: &ProverData,
     claims: &[(K, Vec<E>)],
-    find: impl Fn(K) -> Option<(usize, usize)>,
+    find: impl Fn(K) -> Option<(usize, usize)> + Sync,
 ) -> Vec<BlockClaim> {
     claims
-        .iter()
+        .par_iter()
         .filter_map(|(what, point)| {
             let (log, block_index) = find(*what)?;
             let off = block_index << log;

@@ -2,6 +2,8 @@
 //! are checked when they are built.
 #![allow(clippy::indexing_slicing)]
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::interpolate_at;
@@ -124,7 +126,7 @@ pub fn prove<O: SumcheckOracle>(oracle: &mut O, claim: E, t: &mut ProverTranscri
     let mut point = Vec::with_capacity(n);
     let mut claim = claim;
     for _ in 0..n {
-        let msg = oracle.round_evals_except_one();
+        let msg = oracle.round_message(claim);
         let mut evals = vec![msg[0], claim - msg[0]];
         evals.extend_from_slice(&msg[1..]);
         debug_assert_eq!(
@@ -144,15 +146,21 @@ pub fn prove<O: SumcheckOracle>(oracle: &mut O, claim: E, t: &mut ProverTranscri
 /// `f(x) = a(x)·b(x)` with `a` starting in the base field: the degree-2 sumcheck of matrix
 /// products and batched openings, without the generic oracle's per-point overhead and without
 /// first copying `a` into the extension (the first fold does that at half the size).
-pub struct BaseExtProduct {
-    a_base: Option<Vec<F>>,
+pub struct BaseExtProduct<'a> {
+    a_base: Option<Cow<'a, [F]>>,
     a: Vec<E>,
     b: Vec<E>,
+    /// Buffers the folds write into, swapped with `a` and `b` each round so that only the
+    /// first fold allocates.
+    spare_a: Vec<E>,
+    spare_b: Vec<E>,
     n_vars: usize,
 }
 
-impl BaseExtProduct {
-    pub fn new(a: Vec<F>, b: Vec<E>) -> Self {
+impl<'a> BaseExtProduct<'a> {
+    /// `a` may be borrowed: it is read once, by the first round, and folded into the extension.
+    pub fn new(a: impl Into<Cow<'a, [F]>>, b: Vec<E>) -> Self {
+        let a = a.into();
         assert_eq!(a.len(), b.len(), "sumcheck tables differ in length");
         assert!(
             a.len().is_power_of_two(),
@@ -163,6 +171,8 @@ impl BaseExtProduct {
             a_base: Some(a),
             a: Vec::new(),
             b,
+            spare_a: Vec::new(),
+            spare_b: Vec::new(),
         }
     }
     /// `(a(r), b(r))` once every variable is bound.
@@ -175,11 +185,21 @@ impl BaseExtProduct {
     }
 }
 
+/// `dst[i] = src[2i] + r·(src[2i+1] − src[2i])`, written into `dst`'s existing allocation.
+fn fold_into(src: &[E], r: E, dst: &mut Vec<E>) {
+    dst.clear();
+    dst.par_extend(
+        src.par_chunks(2)
+            .with_min_len(2048)
+            .map(|p| p[0] + r * (p[1] - p[0])),
+    );
+}
+
 fn sum3(x: (E, E, E), y: (E, E, E)) -> (E, E, E) {
     (x.0 + y.0, x.1 + y.1, x.2 + y.2)
 }
 
-impl SumcheckOracle for BaseExtProduct {
+impl SumcheckOracle for BaseExtProduct<'_> {
     fn n_variables(&self) -> usize {
         self.n_vars
     }
@@ -234,19 +254,17 @@ impl SumcheckOracle for BaseExtProduct {
     }
     fn fix_first_variable(&mut self, r: E) {
         if let Some(a) = self.a_base.take() {
-            self.a = a.par_chunks(2).map(|p| r * (p[1] - p[0]) + p[0]).collect();
-        } else {
-            self.a = self
-                .a
+            self.a = a
                 .par_chunks(2)
-                .map(|p| p[0] + r * (p[1] - p[0]))
+                .with_min_len(2048)
+                .map(|p| r * (p[1] - p[0]) + p[0])
                 .collect();
+        } else {
+            fold_into(&self.a, r, &mut self.spare_a);
+            std::mem::swap(&mut self.a, &mut self.spare_a);
         }
-        self.b = self
-            .b
-            .par_chunks(2)
-            .map(|p| p[0] + r * (p[1] - p[0]))
-            .collect();
+        fold_into(&self.b, r, &mut self.spare_b);
+        std::mem::swap(&mut self.b, &mut self.spare_b);
         self.n_vars -= 1;
     }
 }
