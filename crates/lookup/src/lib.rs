@@ -257,12 +257,7 @@ impl SumcheckOracle for LayerOracle {
     fn fix_first_variable(&mut self, r: E) {
         let rj = self.rho[self.round];
         self.c *= E::ONE - rj - r + (rj * r).double();
-        for t in [
-            &mut self.p0,
-            &mut self.p1,
-            &mut self.q0,
-            &mut self.q1,
-        ] {
+        for t in [&mut self.p0, &mut self.p1, &mut self.q0, &mut self.q1] {
             if t.len() > 1 {
                 *t = t
                     .par_chunks(2)

@@ -416,11 +416,22 @@ impl QGraph {
             return bad("trailing bytes");
         }
         // Kinds must be the ones the quantizer assigns.
+        let mut update_rounding = vec![false; tensors.len()];
+        for n in &nodes {
+            if let QOp::Update { u, .. } = n.op {
+                if let Some(f) = update_rounding.get_mut(u) {
+                    *f = true;
+                }
+            }
+        }
+        let update_rounding = |t: usize| update_rounding.get(t).copied().unwrap_or(false);
         for (t, tensor) in tensors.iter().enumerate() {
             let expect = if t == 0 || t == output {
                 TensorKind::Public
             } else {
                 match nodes.get(t - 1).map(|n| &n.op) {
+                    // An update's rounding is defined by W − W_after (see train::push_update).
+                    Some(QOp::Requant { .. }) if update_rounding(t) => TensorKind::Virtual,
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }

@@ -970,20 +970,26 @@ impl QGraph {
                     let half = 1i64 << (self.config.table_bits - 1);
                     if xv.iter().all(|v| (-half..half).contains(v)) {
                         use rayon::prelude::*;
-                        let mut y = vec![0i64; rows * outf];
-                        y.par_chunks_mut(outf.max(1))
+                        // W is streamed once, each of its rows against every input row (the
+                        // inputs stay in cache): yt[o][r] = W[o]·x[r].
+                        let mut yt = vec![0i64; rows * outf];
+                        yt.par_chunks_mut(rows.max(1))
                             .enumerate()
-                            .for_each(|(r, yr)| {
-                                let xr = &xv[r * inf..(r + 1) * inf];
-                                for (o, out) in yr.iter_mut().enumerate() {
-                                    let wr = &wt.data[o * inf..(o + 1) * inf];
-                                    let mut acc: i64 = xr.iter().zip(wr).map(|(a, b)| a * b).sum();
-                                    if let Some(bv) = bias_v {
-                                        acc += bv[o] << bias_shift;
-                                    }
-                                    *out = acc;
+                            .for_each(|(o, yo)| {
+                                let wr = &wt.data[o * inf..(o + 1) * inf];
+                                let b = bias_v.map_or(0, |bv| bv[o] << bias_shift);
+                                for (r, out) in yo.iter_mut().enumerate() {
+                                    let xr = &xv[r * inf..(r + 1) * inf];
+                                    let acc: i64 = xr.iter().zip(wr).map(|(a, b)| a * b).sum();
+                                    *out = acc + b;
                                 }
                             });
+                        let mut y = vec![0i64; rows * outf];
+                        for (o, yo) in yt.chunks(rows.max(1)).enumerate() {
+                            for (r, v) in yo.iter().enumerate() {
+                                y[r * outf + o] = *v;
+                            }
+                        }
                         if y.iter().any(|v| v.unsigned_abs() >= limit as u64) {
                             return Err(ForwardError::Overflow {
                                 node: node.name.clone(),

@@ -224,17 +224,7 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
                 wr,
                 fw,
             );
-            g.push_node(
-                &format!("{name}.bias'"),
-                QOp::Update {
-                    w: b,
-                    u,
-                    bits: wbits,
-                },
-                1,
-                wr,
-                fw,
-            );
+            push_update_node(&mut g, &format!("{name}.bias'"), b, u, wbits);
         }
         if li == 0 {
             break;
@@ -374,17 +364,26 @@ pub(crate) fn push_update(
         wc,
         fw,
     );
+    push_update_node(g, &format!("{name}'"), wi, u, wbits);
+}
+
+/// `W_after = W − u` for the weight `wi` and its rounded update `u`. `u = W − W_after` is
+/// defined by two committed tensors, so it is never committed itself: its rounding is checked
+/// at the point of the update's claim on it (`TensorKind::Virtual`).
+fn push_update_node(g: &mut QGraph, name: &str, wi: usize, u: usize, wbits: u32) {
+    let (rows, cols, fw) = (g.tensors[u].rows, g.tensors[u].cols, g.tensors[u].frac);
     g.push_node(
-        &format!("{name}'"),
+        name,
         QOp::Update {
             w: wi,
             u,
             bits: wbits,
         },
-        wr,
-        wc,
+        rows,
+        cols,
         fw,
     );
+    g.tensors[u].kind = TensorKind::Virtual;
 }
 
 /// `round(G_in ⊙ f'(pre))`: a gradient through the activation `kind` that read `pre`.

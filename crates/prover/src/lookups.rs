@@ -45,11 +45,27 @@ pub(crate) fn multiplicities(
     strict: bool,
 ) -> Result<Vec<Vec<(usize, u64)>>, ProveError> {
     let tables = g.used_tables();
-    let mut reads: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
+    // Counted densely (tables hold at most 2^MAX_DENSE entries in practice); wider tables, read
+    // sparsely, are sorted instead.
+    const MAX_DENSE: u32 = 24;
+    let bits_of = |t: usize| {
+        tables
+            .get(t)
+            .map_or(0, |(_, k)| k.log_size(g.config.table_bits))
+    };
+    let mut dense: Vec<Vec<u64>> = (0..tables.len())
+        .map(|t| {
+            let bits = bits_of(t);
+            if bits <= MAX_DENSE {
+                vec![0; 1 << bits]
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    let mut sparse: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
     for l in lookups {
-        let bits = tables
-            .get(l.table)
-            .map_or(0, |(_, t)| t.log_size(g.config.table_bits));
+        let bits = bits_of(l.table);
         for (i, &a) in operand_ints(g, w, l.a).iter().enumerate() {
             let j = a as i128 + l.offset as i128;
             if j < 0 || j >= 1i128 << bits {
@@ -62,12 +78,19 @@ pub(crate) fn multiplicities(
                 }
                 continue;
             }
-            reads[l.table].push(j as usize);
+            match dense.get_mut(l.table).and_then(|d| d.get_mut(j as usize)) {
+                Some(m) => *m += 1,
+                None => sparse[l.table].push(j as usize),
+            }
         }
     }
-    Ok(reads
+    Ok(dense
         .into_iter()
-        .map(|mut r| {
+        .zip(sparse)
+        .map(|(d, mut r)| {
+            if !d.is_empty() {
+                return d.into_iter().enumerate().filter(|&(_, m)| m > 0).collect();
+            }
             r.sort_unstable();
             let mut out: Vec<(usize, u64)> = Vec::new();
             for j in r {

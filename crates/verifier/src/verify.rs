@@ -302,38 +302,48 @@ pub fn verify(
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
-                let r = t.challenge_vec(b"requant/r", ot.log_size());
-                let y = if ot.kind == TensorKind::Public {
-                    eval_public(ot, output, &r)
-                } else {
-                    let y = t.read_e(b"requant/y")?;
-                    claims.witness.push((CommitRef::Tensor(o), r.clone(), y));
-                    y
+                // Fresh point for a committed or public output; the incoming claims for a
+                // virtual one (an update's rounding, u = W − W_after).
+                let points = match ot.kind {
+                    TensorKind::Virtual => pending,
+                    TensorKind::Public => {
+                        let r = t.challenge_vec(b"requant/r", ot.log_size());
+                        let y = eval_public(ot, output, &r);
+                        vec![(r, y)]
+                    }
+                    _ => {
+                        let r = t.challenge_vec(b"requant/r", ot.log_size());
+                        let y = t.read_e(b"requant/y")?;
+                        claims.witness.push((CommitRef::Tensor(o), r.clone(), y));
+                        vec![(r, y)]
+                    }
                 };
-                let xv = if *shift > 0 {
-                    let rem = match rem_limbs(&decomps, ni) {
-                        Some((d, n_limbs)) => {
-                            let mut rem = E::ZERO;
-                            for k in 0..n_limbs {
-                                let limb = t.read_e(b"requant/limb")?;
-                                rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
-                                claims
-                                    .witness
-                                    .push((CommitRef::Limb(d, k), r.clone(), limb));
+                for (r, y) in points {
+                    let xv = if *shift > 0 {
+                        let rem = match rem_limbs(&decomps, ni) {
+                            Some((d, n_limbs)) => {
+                                let mut rem = E::ZERO;
+                                for k in 0..n_limbs {
+                                    let limb = t.read_e(b"requant/limb")?;
+                                    rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+                                    claims
+                                        .witness
+                                        .push((CommitRef::Limb(d, k), r.clone(), limb));
+                                }
+                                rem
                             }
-                            rem
-                        }
-                        None => {
-                            let rem = t.read_e(b"requant/rem")?;
-                            claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
-                            rem
-                        }
+                            None => {
+                                let rem = t.read_e(b"requant/rem")?;
+                                claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                                rem
+                            }
+                        };
+                        pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
+                    } else {
+                        y
                     };
-                    pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
-                } else {
-                    y
-                };
-                claims.on_tensor(*x, r, xv)?;
+                    claims.on_tensor(*x, r, xv)?;
+                }
             }
             QOp::Act { .. } => {}
             QOp::Gemm {
