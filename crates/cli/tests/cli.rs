@@ -241,12 +241,12 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
     let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a zkgrad proof"));
-    let mut v3 = good.clone();
-    v3[8] = 3;
-    std::fs::write(&bad, &v3).unwrap();
+    let mut future = good.clone();
+    future[8] = 9;
+    std::fs::write(&bad, &future).unwrap();
     let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unsupported proof version 3"));
+    assert!(stderr(&o).contains("unsupported proof version 9"));
     assert_eq!(check(&d.join("nope.zkp")).status.code(), Some(2));
     let mut t = good.clone();
     let last = t.len() - 1;
@@ -255,27 +255,30 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
     assert_eq!(check(&bad).status.code(), Some(1));
 }
 
-/// The golden proof freezes format version 2 (version 1 sent multiplicities as field elements):
-/// this build must verify it, and refuse version 1 as unsupported. A later build that changes the
+/// The golden proof freezes format version 3 (version 2 committed an update's rounding and
+/// encoded the witness's zero tail; version 1 sent multiplicities as field elements): this build
+/// must verify it, and refuse versions 1 and 2 as unsupported. A later build that changes the
 /// format bumps the version and must reject this one with "unsupported proof version".
 #[test]
-fn golden_proof_fixture_v2_still_verifies_and_v1_is_refused() {
-    let fixture = root().join("tests/fixtures/seed_mlp_v2.zkp");
+fn golden_proof_fixture_v3_still_verifies_and_older_versions_are_refused() {
+    let fixture = root().join("tests/fixtures/seed_mlp_v3.zkp");
     let bytes = std::fs::read(&fixture).unwrap();
     assert_eq!(&bytes[..8], b"ZKGRADPF");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
     let v = verify(example("mlp/mlp.onnx"), &fixture);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
-    let old = verify(
-        example("mlp/mlp.onnx"),
-        root().join("tests/fixtures/seed_mlp_v1.zkp"),
-    );
-    assert_eq!(old.status.code(), Some(2));
-    assert!(
-        stderr(&old).contains("unsupported proof version 1"),
-        "{}",
-        stderr(&old)
-    );
+    for old_version in [1, 2] {
+        let old = verify(
+            example("mlp/mlp.onnx"),
+            root().join(format!("tests/fixtures/seed_mlp_v{old_version}.zkp")),
+        );
+        assert_eq!(old.status.code(), Some(2));
+        assert!(
+            stderr(&old).contains(&format!("unsupported proof version {old_version}")),
+            "{}",
+            stderr(&old)
+        );
+    }
     // Proving is deterministic: the same model and input give the same bytes.
     let d = tmpdir("golden");
     assert!(

@@ -168,6 +168,15 @@ impl<K: PartialEq + Copy> PackedLayout<K> {
         let log_n = zkgrad_poly::log2_ceil(offset.max(1));
         Self { log_n, blocks }
     }
+    /// Values up to the end of the last block: the packing fills this prefix, the rest of
+    /// the `2^log_n` table is zero (the commitment's *used* length, `zkgrad_pcs::commit_used`).
+    pub fn used(&self) -> usize {
+        self.blocks
+            .iter()
+            .map(|&(_, log, block)| (block + 1) << log)
+            .max()
+            .unwrap_or(0)
+    }
     pub fn find(&self, k: K) -> Option<(usize, usize)> {
         self.blocks.iter().find(|b| b.0 == k).map(|b| (b.1, b.2))
     }
@@ -319,5 +328,7 @@ mod tests {
             }
         }
         assert_eq!(l.log_n, 6);
+        // 32 + 8 + 8 + 1 values, packed largest first.
+        assert_eq!(l.used(), 49);
     }
 }

@@ -22,6 +22,11 @@
 //! a cheating opening survives with probability ≤ (1 − δ)^t + n_cols/|E|. With ρ = 1/4
 //! (δ = 3/8) and t = 148 queries, (5/8)^148 < 2^-100.
 //!
+//! A table of which only the first `used` values may be nonzero ([`commit_used`]: the
+//! witness, whose packed blocks fill a prefix) encodes and hashes only its first
+//! `⌈used/2^b⌉` rows; the others are zero by definition (Ligero on the smaller matrix), and
+//! columns open with that many values.
+//!
 //! Small tables are cheaper to send than to open: when `8·2^n` bytes is below the Ligero opening
 //! size, the layout is *clear*: the commitment is the hash of the values and the opening sends
 //! them (binding by collision resistance; nothing is hidden — zkgrad does not claim zero
@@ -46,7 +51,7 @@ use p3_dft::{Radix2DFTSmallBatch, TwoAdicSubgroupDft};
 use p3_matrix::dense::RowMajorMatrix;
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
-use zkgrad_poly::{eq_eval, eq_table, eq_table_scaled, eval_mle_base};
+use zkgrad_poly::{eq_product_prefix_eval, eq_table, eq_table_scaled, eval_mle_base};
 use zkgrad_sumcheck::{BaseExtProduct, SumcheckError};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
 
@@ -85,38 +90,59 @@ impl PcsParams {
     }
 }
 
-/// How a table of `2^log_n` values is committed: clear, or a `2^log_rows × 2^log_cols` matrix.
+/// How a table of `2^log_n` values is committed: clear, or a `2^log_rows × 2^log_cols` matrix
+/// of which only the first `rows` rows may be nonzero (the table's *used* prefix).
+///
+/// Rows at or past `rows` are zero by definition: they are neither encoded nor hashed, and a
+/// column opening sends `rows` values. `ṽ(z) = eq(z_hi)ᵀ·M·eq(z_lo)` is unchanged, its sum
+/// over rows stopping at `rows`; the Ligero argument is the one for an `rows × 2^log_cols`
+/// matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub log_n: usize,
     pub log_rows: usize,
     pub log_cols: usize,
+    /// Committed rows, `⌈used / 2^log_cols⌉` (at least 1).
+    pub rows: usize,
+    /// Values that may be nonzero: the first `used` of the `2^log_n`.
+    pub used: usize,
     pub clear: bool,
 }
 
 impl Layout {
-    /// The layout with the smallest opening, a deterministic function of `log_n` and `params`.
+    /// The layout with the smallest opening for a whole table, a deterministic function of
+    /// `log_n` and `params`.
     pub fn choose(log_n: usize, params: &PcsParams) -> Self {
-        let clear_bytes = 8usize << log_n;
+        Self::choose_used(log_n, 1 << log_n, params)
+    }
+
+    /// The layout with the smallest opening for a table of which only the first `used` values
+    /// may be nonzero, a deterministic function of `log_n`, `used` and `params`.
+    pub fn choose_used(log_n: usize, used: usize, params: &PcsParams) -> Self {
+        let used = used.clamp(1, 1 << log_n);
         let mut best = Layout {
             log_n,
             log_rows: 0,
             log_cols: log_n,
+            rows: 1,
+            used,
             clear: true,
         };
-        let mut best_bytes = clear_bytes;
+        let mut best_bytes = best.opening_bytes(params);
         for a in 1..log_n {
             let b = log_n - a;
-            let bytes = 2 * 16 * (1usize << b)
-                + params.n_queries * (8 * (1usize << a) + 32 * (b + params.log_inv_rate));
+            let candidate = Layout {
+                log_n,
+                log_rows: a,
+                log_cols: b,
+                rows: used.div_ceil(1 << b),
+                used,
+                clear: false,
+            };
+            let bytes = candidate.opening_bytes(params);
             if bytes < best_bytes {
                 best_bytes = bytes;
-                best = Layout {
-                    log_n,
-                    log_rows: a,
-                    log_cols: b,
-                    clear: false,
-                };
+                best = candidate;
             }
         }
         best
@@ -126,8 +152,7 @@ impl Layout {
             8 << self.log_n
         } else {
             2 * 16 * (1usize << self.log_cols)
-                + params.n_queries
-                    * (8 * (1usize << self.log_rows) + 32 * (self.log_cols + params.log_inv_rate))
+                + params.n_queries * (8 * self.rows + 32 * (self.log_cols + params.log_inv_rate))
         }
     }
 }
@@ -172,11 +197,26 @@ fn clear_root(log_n: usize, values: &[F]) -> Digest {
 }
 
 /// Commits to `values` (padded with zeros to `2^log_n`).
+pub fn commit(values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverData {
+    commit_used(values, log_n, 1 << log_n, params)
+}
+
+/// Commits to `values` (padded with zeros to `2^log_n`), of which only the first `used` may be
+/// nonzero ([`Layout::choose_used`]); the verifier must be given the same `used`.
 #[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
-pub fn commit(mut values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverData {
+pub fn commit_used(
+    mut values: Vec<F>,
+    log_n: usize,
+    used: usize,
+    params: &PcsParams,
+) -> ProverData {
     assert!(values.len() <= 1 << log_n, "table larger than 2^log_n");
     values.resize(1 << log_n, F::ZERO);
-    let layout = Layout::choose(log_n, params);
+    let layout = Layout::choose_used(log_n, used, params);
+    debug_assert!(
+        values[layout.used..].iter().all(|v| *v == F::ZERO),
+        "values past the used prefix"
+    );
     if layout.clear {
         let root = clear_root(log_n, &values);
         return ProverData {
@@ -187,10 +227,11 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &PcsParams) -> ProverDat
             root,
         };
     }
-    let (a, b) = (layout.log_rows, layout.log_cols);
-    let width = 1usize << a;
+    let b = layout.log_cols;
+    let width = layout.rows;
     let height = 1usize << (b + params.log_inv_rate);
-    // Column-major DFT input: entry [i][row] = M[row][i]; zero rows above 2^b.
+    // Column-major DFT input: entry [i][row] = M[row][i] for the committed rows; zero rows
+    // above 2^b.
     let mut mat = vec![F::ZERO; height * width];
     mat.par_chunks_mut(width)
         .take(1 << b)
@@ -288,13 +329,14 @@ pub fn open_multi(
         t.write_fs(b"pcs/clear", &pd.values);
         return;
     }
-    let (a, b) = (layout.log_rows, layout.log_cols);
-    let rows = 1usize << a;
+    let b = layout.log_cols;
+    let rows = layout.rows;
     let cols = 1usize << b;
     let r = t.challenge_vec(b"pcs/r", rows);
     t.write_es(b"pcs/u_r", &row_combination(&pd.values, cols, &r));
     for point in points {
-        let eq_hi = eq_table(&point[b..]);
+        let mut eq_hi = eq_table(&point[b..]);
+        eq_hi.truncate(rows);
         t.write_es(b"pcs/u_z", &row_combination(&pd.values, cols, &eq_hi));
     }
     let n_leaves = 1usize << (b + params.log_inv_rate);
@@ -331,7 +373,19 @@ pub fn verify_multi(
     params: &PcsParams,
     t: &mut VerifierTranscript,
 ) -> Result<(), PcsError> {
-    let layout = Layout::choose(log_n, params);
+    verify_multi_used(root, log_n, 1 << log_n, claims, params, t)
+}
+
+/// [`verify_multi`] for a commitment made by [`commit_used`] with this `used`.
+pub fn verify_multi_used(
+    root: &Digest,
+    log_n: usize,
+    used: usize,
+    claims: &[(Vec<E>, E)],
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    let layout = Layout::choose_used(log_n, used, params);
     for (index, (point, _)) in claims.iter().enumerate() {
         if point.len() != log_n {
             return Err(PcsError::ClaimShape {
@@ -351,8 +405,8 @@ pub fn verify_multi(
             Err(PcsError::WrongEvaluation)
         };
     }
-    let (a, b) = (layout.log_rows, layout.log_cols);
-    let rows = 1usize << a;
+    let b = layout.log_cols;
+    let rows = layout.rows;
     let cols = 1usize << b;
     let r = t.challenge_vec(b"pcs/r", rows);
     let u_r = t.read_es(b"pcs/u_r", cols)?;
@@ -364,7 +418,9 @@ pub fn verify_multi(
         if at_z != *value {
             return Err(PcsError::WrongEvaluation);
         }
-        evals.push((u_z, eq_table(z_hi)));
+        let mut eq_hi = eq_table(z_hi);
+        eq_hi.truncate(rows);
+        evals.push((u_z, eq_hi));
     }
     let log_len = b + params.log_inv_rate;
     // The codewords of u_r and every u_z, once.
@@ -446,8 +502,14 @@ pub fn prove_batch(
     }
     let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
     let claim: E = claims.iter().zip(&betas).map(|(c, b)| *b * c.value).sum();
-    let g = batch_weights(log_n, claims, &betas);
-    let mut oracle = BaseExtProduct::new(std::borrow::Cow::Borrowed(&pd.values[..]), g);
+    let g = batch_weights(log_n, pd.layout.used, claims, &betas);
+    // Only the used prefix takes part: the values are zero past it, and g is taken as zero
+    // there too (the verifier evaluates this truncated g, eq_product_prefix_eval).
+    let used = pd.layout.used;
+    let mut g = g;
+    g.truncate(used);
+    let values = &pd.values[..used];
+    let mut oracle = BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n);
     let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
     let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
@@ -459,7 +521,7 @@ pub fn prove_batch(
 /// `eq(z_i, x) = eq(z_i,lo, x_lo) · eq(z_i,hi, chunk)`, so each claim contributes its
 /// `2^c`-entry low table scaled by one number per chunk.
 #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
-fn batch_weights(log_n: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
+fn batch_weights(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
     const LOG_CHUNK: usize = 12;
     let c = LOG_CHUNK.min(log_n);
     // Per claim: its block's offset and size, and `β·eq(z_lo, ·)` over the first min(k, c)
@@ -469,7 +531,8 @@ fn batch_weights(log_n: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
         .zip(betas)
         .map(|(cl, b)| eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b))
         .collect();
-    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); 1 << (log_n - c)];
+    // Chunks past the used prefix hold no claim (an honest prover's claims lie inside it).
+    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); used.div_ceil(1 << c).max(1)];
     for (i, cl) in claims.iter().enumerate() {
         let k = cl.point.len();
         let off = cl.block_index << k;
@@ -479,7 +542,7 @@ fn batch_weights(log_n: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
         }
     }
     // Zeroed in parallel, so that both threads take the page faults of the fresh table.
-    let mut g: Vec<E> = (0..1usize << log_n)
+    let mut g: Vec<E> = (0..by_chunk.len() << c)
         .into_par_iter()
         .map(|_| E::ZERO)
         .collect();
@@ -513,10 +576,12 @@ fn batch_weights(log_n: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
     g
 }
 
-/// Verifies a [`prove_batch`] opening of `claims` against `root`.
+/// Verifies a [`prove_batch`] opening of `claims` against `root`, a [`commit_used`] commitment
+/// with this `used`.
 pub fn verify_batch(
     root: &Digest,
     log_n: usize,
+    used: usize,
     claims: &[BlockClaim],
     params: &PcsParams,
     t: &mut VerifierTranscript,
@@ -535,7 +600,7 @@ pub fn verify_batch(
             });
         }
     }
-    let layout = Layout::choose(log_n, params);
+    let layout = Layout::choose_used(log_n, used, params);
     if layout.clear {
         let values = t.read_fs(b"pcs/clear", 1 << log_n)?;
         if clear_root(log_n, &values) != *root {
@@ -563,12 +628,12 @@ pub fn verify_batch(
     let g_at_rho: E = claims
         .iter()
         .zip(&betas)
-        .map(|(c, b)| *b * eq_eval(&c.full_point(log_n), &sub.point))
+        .map(|(c, b)| *b * eq_product_prefix_eval(&c.full_point(log_n), &sub.point, used))
         .sum();
     if sub.value != at_rho * g_at_rho {
         return Err(PcsError::WrongEvaluation);
     }
-    verify(root, log_n, &sub.point, at_rho, params, t)
+    verify_multi_used(root, log_n, used, &[(sub.point, at_rho)], params, t)
 }
 
 #[cfg(test)]

@@ -47,10 +47,12 @@ fn encoding_matches_the_dft() {
     }
 }
 
-fn roundtrip(log_n: usize) {
+/// A batch opening of a table whose first `used` values may be nonzero.
+fn roundtrip(log_n: usize, used: usize) {
     let p = PcsParams::default();
-    let vals = table(log_n);
-    let pd = commit(vals.clone(), log_n, &p);
+    let mut vals = table(log_n);
+    vals[used..].fill(F::ZERO);
+    let pd = commit_used(vals.clone(), log_n, used, &p);
     let claims: Vec<BlockClaim> = (0..3)
         .map(|i| {
             let k = log_n - i;
@@ -69,33 +71,55 @@ fn roundtrip(log_n: usize) {
     prove_batch(&pd, &claims, &p, &mut t);
     let proof = t.finish();
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    verify_batch(&pd.root, log_n, &claims, &p, &mut v).unwrap();
+    verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
     v.finish().unwrap();
 
     // a wrong claimed value is rejected
     let mut bad = claims.clone();
     bad[1].value += E::ONE;
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    assert!(verify_batch(&pd.root, log_n, &bad, &p, &mut v).is_err());
+    assert!(verify_batch(&pd.root, log_n, used, &bad, &p, &mut v).is_err());
+
+    // verified as a commitment with another used length: rejected
+    let other = if used == 1 << log_n {
+        used / 2 + 1
+    } else {
+        1 << log_n
+    };
+    if !Layout::choose_used(log_n, used, &p).clear {
+        let mut v = VerifierTranscript::new(&[1; 32], &proof);
+        let ok =
+            verify_batch(&pd.root, log_n, other, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+        assert!(!ok, "accepted with used = {other}");
+    }
 
     // a flipped proof byte anywhere is rejected, never a panic
     for pos in (0..proof.len()).step_by(proof.len() / 97 + 1) {
         let mut b = proof.clone();
         b[pos] ^= 0x10;
         let mut v = VerifierTranscript::new(&[1; 32], &b);
-        let ok = verify_batch(&pd.root, log_n, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+        let ok =
+            verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
         assert!(!ok, "flipped byte {pos} accepted");
     }
 }
 
 #[test]
 fn clear_batch_opening_roundtrip_and_tamper() {
-    roundtrip(6);
+    roundtrip(6, 64);
+    roundtrip(6, 40);
 }
 
 #[test]
 fn ligero_batch_opening_roundtrip_and_tamper() {
-    roundtrip(14);
+    roundtrip(14, 1 << 14);
+    // A used prefix: fewer committed rows, and a sumcheck over the prefix only.
+    let used = (3 << 12) + 5;
+    let l = Layout::choose_used(14, used, &PcsParams::default());
+    assert!(!l.clear && l.rows < 1 << l.log_rows);
+    assert_eq!(l.rows, used.div_ceil(1 << l.log_cols));
+    roundtrip(14, used);
+    roundtrip(14, 1);
 }
 
 #[test]
@@ -118,7 +142,7 @@ fn opening_against_another_commitment_is_rejected() {
     prove_batch(&pd, &claims, &p, &mut t);
     let proof = t.finish();
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    assert!(verify_batch(&pd2.root, log_n, &claims, &p, &mut v).is_err());
+    assert!(verify_batch(&pd2.root, log_n, 1 << log_n, &claims, &p, &mut v).is_err());
 }
 
 #[test]
@@ -155,3 +179,4 @@ fn multi_point_opening_roundtrip_and_tamper() {
         }
     }
 }
+

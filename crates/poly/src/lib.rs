@@ -163,6 +163,46 @@ pub fn prefix_indicator_eval(n: usize, point: &[E]) -> E {
     acc
 }
 
+/// `Σ_{x < n} eq(a, x)·eq(b, x)` over `x ∈ {0,1}^k` (`k = a.len() = b.len()`), in `O(k)`: the
+/// MLE at `b` of `x ↦ eq(a, x)·[x < n]`, which is `eq(a, b)` when `n ≥ 2^k`.
+///
+/// With `e_i(0) = (1 − a_i)(1 − b_i)`, `e_i(1) = a_i·b_i`, the summand is `Π_i e_i(x_i)`;
+/// scanning bits from the top as in [`prefix_indicator_eval`], the bits below the first one
+/// where `x` drops under `n` are free and sum to `Π_{i<j} (e_i(0) + e_i(1))`.
+pub fn eq_product_prefix_eval(a: &[E], b: &[E], n: usize) -> E {
+    let k = a.len().min(b.len());
+    let e = |i: usize| {
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(E::ZERO),
+            b.get(i).copied().unwrap_or(E::ZERO),
+        );
+        ((E::ONE - x) * (E::ONE - y), x * y)
+    };
+    // free[j] = Π_{i<j} (e_i(0) + e_i(1))
+    let mut free = Vec::with_capacity(k + 1);
+    free.push(E::ONE);
+    for i in 0..k {
+        let (e0, e1) = e(i);
+        let last = free.last().copied().unwrap_or(E::ONE);
+        free.push(last * (e0 + e1));
+    }
+    if k >= 64 || n >= 1usize << k {
+        return free.last().copied().unwrap_or(E::ONE);
+    }
+    let mut acc = E::ZERO;
+    let mut prefix = E::ONE;
+    for j in (0..k).rev() {
+        let (e0, e1) = e(j);
+        if (n >> j) & 1 == 1 {
+            acc += prefix * e0 * free.get(j).copied().unwrap_or(E::ONE);
+            prefix *= e1;
+        } else {
+            prefix *= e0;
+        }
+    }
+    acc
+}
+
 /// MLE of `i ↦ i` (as a field element) over `2^point.len()` entries: `Σ_j 2^j r_j`.
 pub fn identity_eval(point: &[E]) -> E {
     let mut acc = E::ZERO;
@@ -278,6 +318,19 @@ mod tests {
         for (a, b) in scaled.iter().zip(eq_table(&p[..6])) {
             assert_eq!(*a, s * b);
         }
+    }
+
+    #[test]
+    fn eq_product_prefix_matches_the_sum() {
+        let a: Vec<E> = (0..5).map(|i| E::from(F::from_u64(3 + 7 * i))).collect();
+        let mut b: Vec<E> = (0..5).map(|i| E::from(F::from_u64(11 + 5 * i))).collect();
+        b[2] = E::ONE; // a boolean coordinate, as block bits are
+        let (ea, eb) = (eq_table(&a), eq_table(&b));
+        for n in [0usize, 1, 7, 16, 17, 31, 32, 40] {
+            let sum: E = (0..n.min(32)).map(|x| ea[x] * eb[x]).sum();
+            assert_eq!(eq_product_prefix_eval(&a, &b, n), sum, "n {n}");
+        }
+        assert_eq!(eq_product_prefix_eval(&a, &b, 32), eq_eval(&a, &b));
     }
 
     #[test]

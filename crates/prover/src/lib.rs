@@ -207,7 +207,7 @@ fn prove_with(
         let off = block << log;
         packed[off..off + vals.len()].copy_from_slice(&vals);
     }
-    let wpd = zkgrad_pcs::commit(packed, wl.log_n, params);
+    let wpd = zkgrad_pcs::commit_used(packed, wl.log_n, wl.used(), params);
     t.write_digest(b"witness/root", &wpd.root);
     // Updated weights: one commitment each, like the model's.
     let after: Vec<ProverData> = g

@@ -161,13 +161,30 @@ impl<'a> BaseExtProduct<'a> {
     /// `a` may be borrowed: it is read once, by the first round, and folded into the extension.
     pub fn new(a: impl Into<Cow<'a, [F]>>, b: Vec<E>) -> Self {
         let a = a.into();
-        assert_eq!(a.len(), b.len(), "sumcheck tables differ in length");
         assert!(
             a.len().is_power_of_two(),
             "sumcheck tables must have power-of-two length"
         );
+        let n_vars = a.len().trailing_zeros() as usize;
+        Self::new_prefix(a, b, n_vars)
+    }
+
+    /// Tables of `2^n_vars` entries given by their first `a.len() == b.len()` entries, the
+    /// rest zero: every round works on the prefix only (a pair past it contributes nothing,
+    /// and folds to zero).
+    pub fn new_prefix(a: impl Into<Cow<'a, [F]>>, mut b: Vec<E>, n_vars: usize) -> Self {
+        let mut a = a.into();
+        assert_eq!(a.len(), b.len(), "sumcheck tables differ in length");
+        assert!(
+            !a.is_empty() && a.len() <= 1 << n_vars,
+            "sumcheck prefix longer than the table"
+        );
+        if n_vars > 0 && a.len() % 2 == 1 {
+            a.to_mut().push(F::ZERO);
+            b.push(E::ZERO);
+        }
         Self {
-            n_vars: a.len().trailing_zeros() as usize,
+            n_vars,
             a_base: Some(a),
             a: Vec::new(),
             b,
@@ -266,5 +283,10 @@ impl SumcheckOracle for BaseExtProduct<'_> {
         fold_into(&self.b, r, &mut self.spare_b);
         std::mem::swap(&mut self.b, &mut self.spare_b);
         self.n_vars -= 1;
+        // Keep whole pairs for the next round (the prefix may now have odd length).
+        if self.n_vars > 0 && self.a.len() % 2 == 1 {
+            self.a.push(E::ZERO);
+            self.b.push(E::ZERO);
+        }
     }
 }

@@ -91,3 +91,26 @@ fn base_ext_product_matches_the_generic_oracle() {
     );
     assert_eq!(sub.value, o.final_values().0 * o.final_values().1);
 }
+
+#[test]
+fn a_prefix_product_proves_like_the_zero_padded_one() {
+    // Tables of 2^7 entries given by their first 37 (odd) and 64 entries, the rest zero: the
+    // same messages and final value of `a` as the padded tables.
+    for len in [37usize, 64, 1] {
+        let mut a: Vec<F> = (0..128u64).map(|i| F::from_u64(i * 13 + 5)).collect();
+        let mut b: Vec<E> = (0..128u64)
+            .map(|i| E::from(F::from_u64(i * i + 1)))
+            .collect();
+        a[len..].fill(F::ZERO);
+        b[len..].fill(E::ZERO);
+        let claim: E = a.iter().zip(&b).map(|(x, y)| *y * *x).sum();
+        let mut t1 = ProverTranscript::new(&[0; 32]);
+        let mut full = BaseExtProduct::new(a.clone(), b.clone());
+        prove(&mut full, claim, &mut t1);
+        let mut t2 = ProverTranscript::new(&[0; 32]);
+        let mut prefix = BaseExtProduct::new_prefix(a[..len].to_vec(), b[..len].to_vec(), 7);
+        prove(&mut prefix, claim, &mut t2);
+        assert_eq!(t1.finish(), t2.finish(), "len {len}");
+        assert_eq!(full.final_values().0, prefix.final_values().0, "len {len}");
+    }
+}

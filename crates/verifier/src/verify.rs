@@ -602,12 +602,18 @@ pub fn verify(
             value,
         });
     }
-    zkgrad_pcs::verify_batch(&witness_root, wl.log_n, &block_claims, params, &mut t).map_err(
-        |source| VerifyError::Opening {
-            which: "witness",
-            source,
-        },
-    )?;
+    zkgrad_pcs::verify_batch(
+        &witness_root,
+        wl.log_n,
+        wl.used(),
+        &block_claims,
+        params,
+        &mut t,
+    )
+    .map_err(|source| VerifyError::Opening {
+        which: "witness",
+        source,
+    })?;
     for (wi, (w, root)) in g.weights.iter().zip(&roots).enumerate() {
         let mine: Vec<(Vec<E>, E)> = claims
             .weights
