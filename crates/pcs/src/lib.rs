@@ -233,12 +233,19 @@ pub fn commit_used(
     // Column-major DFT input: entry [i][row] = M[row][i] for the committed rows; zero rows
     // above 2^b.
     let mut mat = vec![F::ZERO; height * width];
-    mat.par_chunks_mut(width)
-        .take(1 << b)
+    // Transposed in blocks of `TILE` columns, so that each row's values are read in runs.
+    const TILE: usize = 64;
+    let tile = TILE.min(1 << b);
+    mat.par_chunks_mut(width * tile)
+        .take((1 << b) / tile)
         .enumerate()
-        .for_each(|(i, out)| {
-            for (row, o) in out.iter_mut().enumerate() {
-                *o = values[(row << b) + i];
+        .for_each(|(blk, out)| {
+            let i0 = blk * tile;
+            for row in 0..width {
+                let src = &values[(row << b) + i0..(row << b) + i0 + tile];
+                for (ii, v) in src.iter().enumerate() {
+                    out[ii * width + row] = *v;
+                }
             }
         });
     let dft = Radix2DFTSmallBatch::<F>::default();
@@ -275,6 +282,43 @@ pub fn row_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
                 }
             }
         });
+    out
+}
+
+/// [`row_combination`] for several weight vectors in one pass over `M` (each value is read
+/// once for all of them): `out[k] = Σ_row weights[k][row] · M[row, ·]`.
+pub fn row_combinations(m: &[F], cols: usize, weights: &[&[E]]) -> Vec<Vec<E>> {
+    let chunk = 512.min(cols).max(1);
+    let n_rows = weights.iter().map(|w| w.len()).max().unwrap_or(0);
+    let bands: Vec<Vec<Vec<E>>> = (0..cols.div_ceil(chunk))
+        .into_par_iter()
+        .map(|ci| {
+            let c0 = ci * chunk;
+            let len = chunk.min(cols - c0);
+            let mut acc = vec![vec![E::ZERO; len]; weights.len()];
+            for row in 0..n_rows {
+                let Some(src) = m.get(row * cols + c0..row * cols + c0 + len) else {
+                    continue;
+                };
+                for (w, out) in weights.iter().zip(acc.iter_mut()) {
+                    let Some(&w) = w.get(row) else { continue };
+                    if w == E::ZERO {
+                        continue;
+                    }
+                    for (o, &v) in out.iter_mut().zip(src) {
+                        *o += w * v;
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut out: Vec<Vec<E>> = vec![Vec::with_capacity(cols); weights.len()];
+    for band in bands {
+        for (o, b) in out.iter_mut().zip(band) {
+            o.extend(b);
+        }
+    }
     out
 }
 
@@ -333,11 +377,21 @@ pub fn open_multi(
     let rows = layout.rows;
     let cols = 1usize << b;
     let r = t.challenge_vec(b"pcs/r", rows);
-    t.write_es(b"pcs/u_r", &row_combination(&pd.values, cols, &r));
-    for point in points {
-        let mut eq_hi = eq_table(&point[b..]);
-        eq_hi.truncate(rows);
-        t.write_es(b"pcs/u_z", &row_combination(&pd.values, cols, &eq_hi));
+    // u_r and every u_z in one pass over the table.
+    let eq_his: Vec<Vec<E>> = points
+        .iter()
+        .map(|point| {
+            let mut eq_hi = eq_table(&point[b..]);
+            eq_hi.truncate(rows);
+            eq_hi
+        })
+        .collect();
+    let mut weights: Vec<&[E]> = vec![&r];
+    weights.extend(eq_his.iter().map(|e| e.as_slice()));
+    let combos = row_combinations(&pd.values, cols, &weights);
+    t.write_es(b"pcs/u_r", &combos[0]);
+    for u_z in &combos[1..] {
+        t.write_es(b"pcs/u_z", u_z);
     }
     let n_leaves = 1usize << (b + params.log_inv_rate);
     let Some(tree) = pd.tree.as_ref() else {

@@ -179,4 +179,3 @@ fn multi_point_opening_roundtrip_and_tamper() {
         }
     }
 }
-
