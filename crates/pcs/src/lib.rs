@@ -559,12 +559,17 @@ pub fn prove_batch(
     let g = batch_weights(log_n, pd.layout.used, claims, &betas);
     // Only the used prefix takes part: the values are zero past it, and g is taken as zero
     // there too (the verifier evaluates this truncated g, eq_product_prefix_eval).
+    // (The prefix is taken to a whole number of SIMD words, past `used` both are zero.)
     let used = pd.layout.used;
+    let len = used.next_multiple_of(64).min(1 << log_n);
     let mut g = g;
-    g.truncate(used);
-    let values = &pd.values[..used];
+    g.resize(len, E::ZERO);
+    g[used..].fill(E::ZERO);
+    let values = &pd.values[..len];
     let mut oracle = BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n);
-    let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+    // The sumcheck binds the top variable first: its challenges, reversed, are the point.
+    let mut rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+    rho.reverse();
     let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
     open(pd, &rho, params, t);
@@ -678,16 +683,19 @@ pub fn verify_batch(
     let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
     let claim: E = claims.iter().zip(&betas).map(|(c, b)| *b * c.value).sum();
     let sub = zkgrad_sumcheck::verify(claim, log_n, 2, t)?;
+    // The prover binds the top variable first: the challenges, reversed, are the point.
+    let mut rho = sub.point;
+    rho.reverse();
     let at_rho = t.read_e(b"pcs/batch/value")?;
     let g_at_rho: E = claims
         .iter()
         .zip(&betas)
-        .map(|(c, b)| *b * eq_product_prefix_eval(&c.full_point(log_n), &sub.point, used))
+        .map(|(c, b)| *b * eq_product_prefix_eval(&c.full_point(log_n), &rho, used))
         .sum();
     if sub.value != at_rho * g_at_rho {
         return Err(PcsError::WrongEvaluation);
     }
-    verify_multi_used(root, log_n, used, &[(sub.point, at_rho)], params, t)
+    verify_multi_used(root, log_n, used, &[(rho, at_rho)], params, t)
 }
 
 #[cfg(test)]

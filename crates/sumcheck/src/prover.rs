@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use p3_field::{ExtensionField, Field, PackedFieldExtension, PackedValue};
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::interpolate_at;
@@ -143,22 +144,116 @@ pub fn prove<O: SumcheckOracle>(oracle: &mut O, claim: E, t: &mut ProverTranscri
     point
 }
 
-/// `f(x) = a(x)·b(x)` with `a` starting in the base field: the degree-2 sumcheck of matrix
-/// products and batched openings, without the generic oracle's per-point overhead and without
-/// first copying `a` into the extension (the first fold does that at half the size).
+/// `f(x) = a(x)·b(x)` with `a` starting in the base field: the degree-2 sumcheck of batched
+/// openings, **binding the variables from the top** (`x_{n−1}` first), so that a round's pairs
+/// `(i, i + 2^v)` lie in matching lanes of Plonky3's packed words and every fold runs in place.
+/// The challenges, reversed, are the point in variable order: callers (and their verifiers)
+/// reverse them.
+///
+/// The tables are given by a prefix (`a.len() == b.len() ≤ 2^n`), the rest zero, and every
+/// round works on the prefix only. `a` may be borrowed: the first round reads it in the base
+/// field and folds it into the extension.
 pub struct BaseExtProduct<'a> {
     a_base: Option<Cow<'a, [F]>>,
-    a: Vec<E>,
-    b: Vec<E>,
-    /// Buffers the folds write into, swapped with `a` and `b` each round so that only the
-    /// first fold allocates.
-    spare_a: Vec<E>,
-    spare_b: Vec<E>,
+    a: Tab,
+    b: Tab,
     n_vars: usize,
 }
 
+/// Packed extension elements (`FP` base lanes each).
+type EP = <E as ExtensionField<F>>::ExtensionPacking;
+type FP = <F as Field>::Packing;
+const LANES: usize = FP::WIDTH;
+
+/// An extension table: packed while a round's halves are whole words, scalar after.
+enum Tab {
+    Packed(Vec<EP>),
+    Scalar(Vec<E>),
+}
+
+impl Tab {
+    fn unpack(self) -> Vec<E> {
+        match self {
+            Tab::Packed(v) => <EP as PackedFieldExtension<F, E>>::to_ext_iter(v).collect(),
+            Tab::Scalar(v) => v,
+        }
+    }
+    fn first(&self) -> E {
+        match self {
+            Tab::Packed(v) => v
+                .first()
+                .and_then(|w| <EP as PackedFieldExtension<F, E>>::to_ext_iter([*w]).next())
+                .unwrap_or(E::ZERO),
+            Tab::Scalar(v) => v.first().copied().unwrap_or(E::ZERO),
+        }
+    }
+}
+
+/// `(Σ lo·lo', Σ (2hi − lo)·(2hi' − lo'))` over the pairs `(i, i + half)` of two tables given
+/// by prefixes of length `len` (entries past it zero).
+fn round_sums<A, B, P>(a: &[A], b: &[B], half: usize, mul: impl Fn(A, B) -> P + Sync) -> (P, P)
+where
+    A: PrimeCharacteristicRing + Copy + Send + Sync,
+    B: PrimeCharacteristicRing + Copy + Send + Sync,
+    P: PrimeCharacteristicRing + Copy + Send + Sync,
+{
+    let len = a.len().min(b.len());
+    let pairs = len.min(half);
+    let at = |t: &[A], i: usize| t.get(i).copied().unwrap_or(A::ZERO);
+    let bt = |t: &[B], i: usize| t.get(i).copied().unwrap_or(B::ZERO);
+    let step = |(s0, s2): (P, P), i: usize| {
+        let (a0, b0) = (at(a, i), bt(b, i));
+        let (a1, b1) = (at(a, i + half), bt(b, i + half));
+        (
+            s0 + mul(a0, b0),
+            s2 + mul(a1.double() - a0, b1.double() - b0),
+        )
+    };
+    let zero = (P::ZERO, P::ZERO);
+    if pairs < 2048 {
+        (0..pairs).fold(zero, step)
+    } else {
+        (0..pairs)
+            .into_par_iter()
+            .with_min_len(1024)
+            .fold(|| zero, step)
+            .reduce(|| zero, |x, y| (x.0 + y.0, x.1 + y.1))
+    }
+}
+
+/// Binds the top variable of a table of `2·half` entries, given by a prefix, in place.
+fn fold_top<T>(t: &mut Vec<T>, half: usize, r: E)
+where
+    T: PrimeCharacteristicRing + Copy + Send + Sync + std::ops::Mul<E, Output = T>,
+{
+    let keep = t.len().min(half);
+    if t.len() > half {
+        let (lo, hi) = t.split_at_mut(half);
+        let body = |(l, h): (&mut T, &T)| *l += (*h - *l) * r;
+        if hi.len() < 2048 {
+            lo.iter_mut().zip(hi.iter()).for_each(body);
+        } else {
+            lo.par_iter_mut()
+                .zip(hi.par_iter())
+                .with_min_len(1024)
+                .for_each(body);
+        }
+    }
+    // Entries without a partner past the prefix: l + r·(0 − l).
+    let start = t.len().saturating_sub(half).min(keep);
+    let one_minus_r = E::ONE - r;
+    t[start..keep]
+        .iter_mut()
+        .for_each(|l| *l = *l * one_minus_r);
+    t.truncate(keep);
+}
+
+fn pack(v: &[E]) -> Vec<EP> {
+    v.par_chunks(LANES).map(EP::from_ext_slice).collect()
+}
+
 impl<'a> BaseExtProduct<'a> {
-    /// `a` may be borrowed: it is read once, by the first round, and folded into the extension.
+    /// Whole tables of `2^k` entries.
     pub fn new(a: impl Into<Cow<'a, [F]>>, b: Vec<E>) -> Self {
         let a = a.into();
         assert!(
@@ -170,50 +265,58 @@ impl<'a> BaseExtProduct<'a> {
     }
 
     /// Tables of `2^n_vars` entries given by their first `a.len() == b.len()` entries, the
-    /// rest zero: every round works on the prefix only (a pair past it contributes nothing,
-    /// and folds to zero).
-    pub fn new_prefix(a: impl Into<Cow<'a, [F]>>, mut b: Vec<E>, n_vars: usize) -> Self {
-        let mut a = a.into();
+    /// rest zero.
+    pub fn new_prefix(a: impl Into<Cow<'a, [F]>>, b: Vec<E>, n_vars: usize) -> Self {
+        let a = a.into();
         assert_eq!(a.len(), b.len(), "sumcheck tables differ in length");
         assert!(
-            !a.is_empty() && a.len() <= 1 << n_vars,
+            a.len() <= 1 << n_vars,
             "sumcheck prefix longer than the table"
         );
-        if n_vars > 0 && a.len() % 2 == 1 {
-            a.to_mut().push(F::ZERO);
-            b.push(E::ZERO);
-        }
+        // Packed while the first round's halves are whole words and the prefix is too.
+        let packed = n_vars >= 1 && (1usize << (n_vars - 1)) >= LANES && a.len() % LANES == 0;
+        let b = if packed {
+            Tab::Packed(pack(&b))
+        } else {
+            Tab::Scalar(b)
+        };
         Self {
-            n_vars,
             a_base: Some(a),
-            a: Vec::new(),
+            a: Tab::Scalar(Vec::new()),
             b,
-            spare_a: Vec::new(),
-            spare_b: Vec::new(),
+            n_vars,
         }
     }
-    /// `(a(r), b(r))` once every variable is bound.
+
+    /// `(a(r), b(r))` once every variable is bound (`r` in variable order: the challenges
+    /// reversed).
     pub fn final_values(&self) -> (E, E) {
         let a = match &self.a_base {
-            Some(v) => E::from(v[0]),
-            None => self.a[0],
+            Some(v) => v.first().map(|&x| E::from(x)).unwrap_or(E::ZERO),
+            None => self.a.first(),
         };
-        (a, self.b[0])
+        (a, self.b.first())
     }
-}
 
-/// `dst[i] = src[2i] + r·(src[2i+1] − src[2i])`, written into `dst`'s existing allocation.
-fn fold_into(src: &[E], r: E, dst: &mut Vec<E>) {
-    dst.clear();
-    dst.par_extend(
-        src.par_chunks(2)
-            .with_min_len(2048)
-            .map(|p| p[0] + r * (p[1] - p[0])),
-    );
-}
-
-fn sum3(x: (E, E, E), y: (E, E, E)) -> (E, E, E) {
-    (x.0 + y.0, x.1 + y.1, x.2 + y.2)
+    /// `(g(0), g(2))` of this round.
+    fn sums(&self) -> (E, E) {
+        let half = 1usize << (self.n_vars - 1);
+        let lane_sum = |x: EP| -> E { <EP as PackedFieldExtension<F, E>>::to_ext_iter([x]).sum() };
+        match (&self.a_base, &self.a, &self.b) {
+            (Some(a), _, Tab::Packed(b)) => {
+                let aw = FP::pack_slice(a);
+                let (s0, s2) = round_sums(aw, b, half / LANES, |x: FP, y: EP| y * x);
+                (lane_sum(s0), lane_sum(s2))
+            }
+            (Some(a), _, Tab::Scalar(b)) => round_sums(a, b, half, |x: F, y: E| y * x),
+            (None, Tab::Packed(a), Tab::Packed(b)) => {
+                let (s0, s2) = round_sums(a, b, half / LANES, |x: EP, y: EP| x * y);
+                (lane_sum(s0), lane_sum(s2))
+            }
+            (None, Tab::Scalar(a), Tab::Scalar(b)) => round_sums(a, b, half, |x: E, y: E| x * y),
+            _ => unreachable!("both tables change representation together"),
+        }
+    }
 }
 
 impl SumcheckOracle for BaseExtProduct<'_> {
@@ -224,69 +327,96 @@ impl SumcheckOracle for BaseExtProduct<'_> {
         2
     }
     fn round_evals(&self) -> Vec<E> {
-        let z = (E::ZERO, E::ZERO, E::ZERO);
-        // g(0) = Σ a0 b0, g(1) = Σ a1 b1, g(2) = Σ (2a1 − a0)(2b1 − b0).
-        let (g0, g1, g2) = match &self.a_base {
-            Some(a) => a
-                .par_chunks(2)
-                .zip(self.b.par_chunks(2))
-                .with_min_len(4096)
-                .map(|(a, b)| {
-                    let (a0, a1, b0, b1) = (a[0], a[1], b[0], b[1]);
-                    (b0 * a0, b1 * a1, (b1.double() - b0) * (a1.double() - a0))
-                })
-                .reduce(|| z, sum3),
-            None => self
-                .a
-                .par_chunks(2)
-                .zip(self.b.par_chunks(2))
-                .with_min_len(4096)
-                .map(|(a, b)| {
-                    let (a0, a1, b0, b1) = (a[0], a[1], b[0], b[1]);
-                    (a0 * b0, a1 * b1, (a1.double() - a0) * (b1.double() - b0))
-                })
-                .reduce(|| z, sum3),
-        };
-        vec![g0, g1, g2]
+        // g(1) = Σ_x a(x)·b(x) − g(0), from the tables themselves (the driver's debug check
+        // compares it with the claim).
+        let (g0, g2) = self.sums();
+        let total = self.total();
+        vec![g0, total - g0, g2]
     }
     fn round_evals_except_one(&self) -> Vec<E> {
-        let z = (E::ZERO, E::ZERO);
-        let sum2 = |x: (E, E), y: (E, E)| (x.0 + y.0, x.1 + y.1);
-        let (g0, g2) = match &self.a_base {
-            Some(a) => a
-                .par_chunks(2)
-                .zip(self.b.par_chunks(2))
-                .with_min_len(4096)
-                .map(|(a, b)| (b[0] * a[0], (b[1].double() - b[0]) * (a[1].double() - a[0])))
-                .reduce(|| z, sum2),
-            None => self
-                .a
-                .par_chunks(2)
-                .zip(self.b.par_chunks(2))
-                .with_min_len(4096)
-                .map(|(a, b)| (a[0] * b[0], (a[1].double() - a[0]) * (b[1].double() - b[0])))
-                .reduce(|| z, sum2),
-        };
+        let (g0, g2) = self.sums();
         vec![g0, g2]
     }
     fn fix_first_variable(&mut self, r: E) {
+        let half = 1usize << (self.n_vars - 1);
         if let Some(a) = self.a_base.take() {
-            self.a = a
-                .par_chunks(2)
-                .with_min_len(2048)
-                .map(|p| r * (p[1] - p[0]) + p[0])
-                .collect();
+            // The first fold leaves the base field.
+            match &self.b {
+                Tab::Packed(_) => {
+                    let aw = FP::pack_slice(&a);
+                    let keep = aw.len().min(half / LANES);
+                    let folded: Vec<EP> = (0..keep)
+                        .into_par_iter()
+                        .with_min_len(1024)
+                        .map(|i| {
+                            let lo = EP::from(aw[i]);
+                            let hi = aw.get(i + half / LANES).map_or(EP::ZERO, |&h| EP::from(h));
+                            lo + (hi - lo) * r
+                        })
+                        .collect();
+                    self.a = Tab::Packed(folded);
+                }
+                Tab::Scalar(_) => {
+                    let keep = a.len().min(half);
+                    let folded: Vec<E> = (0..keep)
+                        .map(|i| {
+                            let lo = E::from(a[i]);
+                            let hi = a.get(i + half).map_or(E::ZERO, |&h| E::from(h));
+                            lo + (hi - lo) * r
+                        })
+                        .collect();
+                    self.a = Tab::Scalar(folded);
+                }
+            }
         } else {
-            fold_into(&self.a, r, &mut self.spare_a);
-            std::mem::swap(&mut self.a, &mut self.spare_a);
+            match &mut self.a {
+                Tab::Packed(v) => fold_top(v, half / LANES, r),
+                Tab::Scalar(v) => fold_top(v, half, r),
+            }
         }
-        fold_into(&self.b, r, &mut self.spare_b);
-        std::mem::swap(&mut self.b, &mut self.spare_b);
+        match &mut self.b {
+            Tab::Packed(v) => fold_top(v, half / LANES, r),
+            Tab::Scalar(v) => fold_top(v, half, r),
+        }
         self.n_vars -= 1;
-        // Keep whole pairs for the next round (the prefix may now have odd length).
-        if self.n_vars > 0 && self.a.len() % 2 == 1 {
-            self.a.push(E::ZERO);
-            self.b.push(E::ZERO);
+        // Scalar once the next round's halves would share a word.
+        let next_half = if self.n_vars > 0 {
+            1usize << (self.n_vars - 1)
+        } else {
+            0
+        };
+        if matches!(self.b, Tab::Packed(_)) && next_half < LANES {
+            let a = std::mem::replace(&mut self.a, Tab::Scalar(Vec::new())).unpack();
+            let b = std::mem::replace(&mut self.b, Tab::Scalar(Vec::new())).unpack();
+            self.a = Tab::Scalar(a);
+            self.b = Tab::Scalar(b);
+        }
+    }
+}
+
+impl BaseExtProduct<'_> {
+    /// `Σ_x a(x)·b(x)` over the current tables.
+    fn total(&self) -> E {
+        match (&self.a_base, &self.a, &self.b) {
+            (Some(a), _, b) => {
+                let b = match b {
+                    Tab::Packed(v) => {
+                        <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied()).collect()
+                    }
+                    Tab::Scalar(v) => v.clone(),
+                };
+                a.iter().zip(&b).map(|(x, y)| *y * *x).sum()
+            }
+            (None, a, b) => {
+                let to = |t: &Tab| match t {
+                    Tab::Packed(v) => {
+                        <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied())
+                            .collect::<Vec<E>>()
+                    }
+                    Tab::Scalar(v) => v.clone(),
+                };
+                to(a).iter().zip(&to(b)).map(|(x, y)| *x * *y).sum()
+            }
         }
     }
 }

@@ -68,37 +68,44 @@ fn truncated_proof_is_an_error() {
 }
 
 #[test]
-fn base_ext_product_matches_the_generic_oracle() {
-    let a: Vec<F> = (0..64u64).map(|i| F::from_u64(i * 13 + 5)).collect();
-    let b: Vec<E> = (0..64u64)
-        .map(|i| E::from(F::from_u64(i * i + 1)))
-        .collect();
-    let claim: E = a.iter().zip(&b).map(|(x, y)| *y * *x).sum();
-    let mut t1 = ProverTranscript::new(&[0; 32]);
-    let mut o = BaseExtProduct::new(a.clone(), b.clone());
-    prove(&mut o, claim, &mut t1);
-    let mut t2 = ProverTranscript::new(&[0; 32]);
-    let ae: Vec<E> = a.iter().map(|&x| E::from(x)).collect();
-    let mut g = ProductOracle::new(vec![ae, b.clone()], 2, |v: &[E]| v[0] * v[1]);
-    prove(&mut g, claim, &mut t2);
-    let proof = t1.finish();
-    assert_eq!(proof, t2.finish());
-    let mut v = VerifierTranscript::new(&[0; 32], &proof);
-    let sub = verify(claim, 6, 2, &mut v).unwrap();
-    assert_eq!(
-        o.final_values(),
-        (eval_mle_base(&a, &sub.point), eval_mle(&b, &sub.point))
-    );
-    assert_eq!(sub.value, o.final_values().0 * o.final_values().1);
+fn base_ext_product_binds_from_the_top_and_ends_at_the_reversed_challenges() {
+    // Packed (2^10) and scalar (2^3) tables: the proof verifies, and its final claim is
+    // a(ρ)·b(ρ) at the challenges in reverse (variable) order.
+    for n in [3usize, 10] {
+        let a: Vec<F> = (0..1u64 << n).map(|i| F::from_u64(i * 13 + 5)).collect();
+        let b: Vec<E> = (0..1u64 << n)
+            .map(|i| E::from(F::from_u64(i * i + 1)))
+            .collect();
+        let claim: E = a.iter().zip(&b).map(|(x, y)| *y * *x).sum();
+        let mut t1 = ProverTranscript::new(&[0; 32]);
+        let mut o = BaseExtProduct::new(a.clone(), b.clone());
+        prove(&mut o, claim, &mut t1);
+        let proof = t1.finish();
+        let mut v = VerifierTranscript::new(&[0; 32], &proof);
+        let sub = verify(claim, n, 2, &mut v).unwrap();
+        let mut rho = sub.point.clone();
+        rho.reverse();
+        assert_eq!(
+            o.final_values(),
+            (eval_mle_base(&a, &rho), eval_mle(&b, &rho)),
+            "n {n}"
+        );
+        assert_eq!(sub.value, o.final_values().0 * o.final_values().1);
+        // A wrong claim is caught at the end.
+        let mut v = VerifierTranscript::new(&[0; 32], &proof);
+        let sub = verify(claim + E::ONE, n, 2, &mut v).unwrap();
+        assert_ne!(sub.value, o.final_values().0 * o.final_values().1);
+    }
 }
 
 #[test]
 fn a_prefix_product_proves_like_the_zero_padded_one() {
-    // Tables of 2^7 entries given by their first 37 (odd) and 64 entries, the rest zero: the
-    // same messages and final value of `a` as the padded tables.
-    for len in [37usize, 64, 1] {
-        let mut a: Vec<F> = (0..128u64).map(|i| F::from_u64(i * 13 + 5)).collect();
-        let mut b: Vec<E> = (0..128u64)
+    // Tables of 2^10 entries given by a prefix (odd, whole packed words, past the first
+    // round's half), the rest zero: the same messages and final value of `a` as the padded
+    // tables.
+    for len in [37usize, 64, 1, 512, 600] {
+        let mut a: Vec<F> = (0..1024u64).map(|i| F::from_u64(i * 13 + 5)).collect();
+        let mut b: Vec<E> = (0..1024u64)
             .map(|i| E::from(F::from_u64(i * i + 1)))
             .collect();
         a[len..].fill(F::ZERO);
@@ -108,7 +115,7 @@ fn a_prefix_product_proves_like_the_zero_padded_one() {
         let mut full = BaseExtProduct::new(a.clone(), b.clone());
         prove(&mut full, claim, &mut t1);
         let mut t2 = ProverTranscript::new(&[0; 32]);
-        let mut prefix = BaseExtProduct::new_prefix(a[..len].to_vec(), b[..len].to_vec(), 7);
+        let mut prefix = BaseExtProduct::new_prefix(a[..len].to_vec(), b[..len].to_vec(), 10);
         prove(&mut prefix, claim, &mut t2);
         assert_eq!(t1.finish(), t2.finish(), "len {len}");
         assert_eq!(full.final_values().0, prefix.final_values().0, "len {len}");
