@@ -75,7 +75,7 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     assert_eq!(p.len(), q.len());
     assert!(p.len().is_power_of_two());
     let n = p.len().trailing_zeros() as usize;
-    let p_ones = p.par_iter().all(|x| *x == E::ONE);
+    let p_ones = p.iter().all(|x| *x == E::ONE);
     // layers[k] = (p_k, q_k), k = n..0 built bottom-up, packed while a half is whole words; the
     // leaves' p is dropped when it is all ones.
     let mut layers: Vec<Layer> = Vec::with_capacity(n + 1);
@@ -276,7 +276,11 @@ fn parent<T: Lane>(cp: &[T], cq: &[T], ones: bool) -> (Vec<T>, Vec<T>) {
 const SEQUENTIAL_BELOW: usize = 2048;
 
 fn pack(v: &[E]) -> Vec<EP> {
-    v.par_chunks(LANES).map(EP::from_ext_slice).collect()
+    if v.len() < 1 << 14 {
+        v.chunks(LANES).map(EP::from_ext_slice).collect()
+    } else {
+        v.par_chunks(LANES).map(EP::from_ext_slice).collect()
+    }
 }
 
 fn unpack(v: &[EP]) -> Vec<E> {

@@ -309,17 +309,22 @@ fn block_claims<K: Copy + Sync>(
     claims: &[(K, Vec<E>)],
     find: impl Fn(K) -> Option<(usize, usize)> + Sync,
 ) -> Vec<BlockClaim> {
-    claims
-        .par_iter()
-        .filter_map(|(what, point)| {
-            let (log, block_index) = find(*what)?;
-            let off = block_index << log;
-            let value = eval_mle_base(&pd.values[off..off + (1 << log)], point);
-            Some(BlockClaim {
-                block_index,
-                point: point.clone(),
-                value,
-            })
+    // In parallel when the claimed blocks are large (a small proof would pay more to wake the
+    // thread pool than the evaluations cost).
+    let large = claims.iter().map(|(_, p)| 1usize << p.len()).sum::<usize>() >= 1 << 16;
+    let eval = |(what, point): &(K, Vec<E>)| -> Option<BlockClaim> {
+        let (log, block_index) = find(*what)?;
+        let off = block_index << log;
+        let value = eval_mle_base(&pd.values[off..off + (1 << log)], point);
+        Some(BlockClaim {
+            block_index,
+            point: point.clone(),
+            value,
         })
-        .collect()
+    };
+    if large {
+        claims.par_iter().filter_map(eval).collect()
+    } else {
+        claims.iter().filter_map(eval).collect()
+    }
 }

@@ -45,18 +45,24 @@ pub(crate) fn multiplicities(
     strict: bool,
 ) -> Result<Vec<Vec<(usize, u64)>>, ProveError> {
     let tables = g.used_tables();
-    // Counted densely (tables hold at most 2^MAX_DENSE entries in practice); wider tables, read
-    // sparsely, are sorted instead.
-    const MAX_DENSE: u32 = 24;
+    // A table read at least 2^-4 of its size is counted densely (one pass, no sort); one read
+    // sparsely has its reads sorted instead (allocating and scanning a 2^20-entry count array
+    // would cost a small proof more than everything else).
     let bits_of = |t: usize| {
         tables
             .get(t)
             .map_or(0, |(_, k)| k.log_size(g.config.table_bits))
     };
+    let mut reads_of = vec![0usize; tables.len()];
+    for l in lookups {
+        if let Some(n) = reads_of.get_mut(l.table) {
+            *n += g.operand_tensor(l.a).len();
+        }
+    }
     let mut dense: Vec<Vec<u64>> = (0..tables.len())
         .map(|t| {
             let bits = bits_of(t);
-            if bits <= MAX_DENSE {
+            if bits <= 26 && reads_of[t] << 4 >= 1usize << bits {
                 vec![0; 1 << bits]
             } else {
                 Vec::new()

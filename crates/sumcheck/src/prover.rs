@@ -249,7 +249,11 @@ where
 }
 
 fn pack(v: &[E]) -> Vec<EP> {
-    v.par_chunks(LANES).map(EP::from_ext_slice).collect()
+    if v.len() < 1 << 14 {
+        v.chunks(LANES).map(EP::from_ext_slice).collect()
+    } else {
+        v.par_chunks(LANES).map(EP::from_ext_slice).collect()
+    }
 }
 
 impl<'a> BaseExtProduct<'a> {
