@@ -141,11 +141,7 @@ fn cnn_workloads() -> Vec<Workload> {
     }
     for (name, what, build) in zoo_cnn::real_models() {
         let mut w = inference(name, what, build);
-        w.top1 = if name == "resnet18" || name == "vgg16" {
-            20
-        } else {
-            100
-        };
+        w.top1 = 100;
         v.push(w);
     }
     v
