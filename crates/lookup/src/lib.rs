@@ -30,9 +30,9 @@
     )
 )]
 
-use p3_field::{ExtensionField, PackedFieldExtension, PackedValue};
 use rayon::prelude::*;
 use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
+use zkgrad_poly::packed::{lane_sum, pack, unpack, EP, LANES};
 use zkgrad_poly::{eq_eval, eq_table};
 use zkgrad_sumcheck::{SumcheckError, SumcheckOracle};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
@@ -138,11 +138,6 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     }
 }
 
-/// Packed extension elements: `WIDTH` lanes of `E` in SIMD registers (2–3× the scalar
-/// throughput of extension products on AVX2/AVX-512).
-type EP = <E as ExtensionField<F>>::ExtensionPacking;
-const LANES: usize = <F as Field>::Packing::WIDTH;
-
 /// What the layer arithmetic needs of `E` and of its packing `EP`.
 trait Lane:
     PrimeCharacteristicRing + Copy + Send + Sync + std::ops::Mul<E, Output = Self> + std::ops::AddAssign
@@ -157,10 +152,6 @@ impl<T> Lane for T where
         + std::ops::Mul<E, Output = T>
         + std::ops::AddAssign
 {
-}
-
-fn packed_sum(x: EP) -> E {
-    <EP as PackedFieldExtension<F, E>>::to_ext_iter([x]).sum()
 }
 
 /// The layer's tables, the children `x` and `x + h` of each node as `p₀, p₁, q₀, q₁`, and
@@ -275,18 +266,6 @@ fn parent<T: Lane>(cp: &[T], cq: &[T], ones: bool) -> (Vec<T>, Vec<T>) {
 /// Tables (in words or elements) below this size are processed on one thread.
 const SEQUENTIAL_BELOW: usize = 2048;
 
-fn pack(v: &[E]) -> Vec<EP> {
-    if v.len() < 1 << 14 {
-        v.chunks(LANES).map(EP::from_ext_slice).collect()
-    } else {
-        v.par_chunks(LANES).map(EP::from_ext_slice).collect()
-    }
-}
-
-fn unpack(v: &[EP]) -> Vec<E> {
-    <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied()).collect()
-}
-
 /// The sumcheck of one GKR layer, `Σ_x eq(ρ,x)·φ(x)` with `φ = p₀q₁ + p₁q₀ + λq₀q₁`
 /// (degree 3), binding the variables from the top (`x_{k−1}` first) so that a pair of
 /// entries `i`, `i + 2^(k−1)` lies in matching lanes of packed words, and with `eq` factored
@@ -357,26 +336,24 @@ impl LayerOracle {
         }
     }
 
-    /// Back to scalar tables once a pair's halves would share a word.
-    fn settle(&mut self) {
-        if let Some(t) = &self.packed {
-            if t.q0.len() < 2 {
-                if let Some(t) = self.packed.take() {
-                    self.scalar = Some(Tables {
-                        eq: unpack(&t.eq),
-                        p0: unpack(&t.p0),
-                        p1: unpack(&t.p1),
-                        q0: unpack(&t.q0),
-                        q1: unpack(&t.q1),
-                    });
-                }
+    /// Back to scalar tables once `when` holds of the packed ones.
+    fn unpack_when(&mut self, when: impl Fn(&Tables<EP>) -> bool) {
+        if self.packed.as_ref().is_some_and(when) {
+            if let Some(t) = self.packed.take() {
+                self.scalar = Some(Tables {
+                    eq: unpack(&t.eq),
+                    p0: unpack(&t.p0),
+                    p1: unpack(&t.p1),
+                    q0: unpack(&t.q0),
+                    q1: unpack(&t.q1),
+                });
             }
         }
     }
 
     fn h(&self, with_one: bool) -> (E, E, E) {
         match (&self.packed, &self.scalar) {
-            (Some(t), _) => t.h(self.lambda, self.p_ones, with_one, packed_sum),
+            (Some(t), _) => t.h(self.lambda, self.p_ones, with_one, lane_sum),
             (None, Some(t)) => t.h(self.lambda, self.p_ones, with_one, |x| x),
             (None, None) => (E::ZERO, E::ZERO, E::ZERO),
         }
@@ -438,23 +415,14 @@ impl SumcheckOracle for LayerOracle {
         let rv = self.rho[self.var()];
         self.c *= E::ONE - rv - r + (rv * r).double();
         // Packed eq of one word cannot be summed over its top variable: unpack first.
-        if self.packed.as_ref().is_some_and(|t| t.eq.len() < 2) {
-            if let Some(t) = self.packed.take() {
-                self.scalar = Some(Tables {
-                    eq: unpack(&t.eq),
-                    p0: unpack(&t.p0),
-                    p1: unpack(&t.p1),
-                    q0: unpack(&t.q0),
-                    q1: unpack(&t.q1),
-                });
-            }
-        }
+        self.unpack_when(|t| t.eq.len() < 2);
         if let Some(t) = self.packed.as_mut() {
             t.fold(r);
         } else if let Some(t) = self.scalar.as_mut() {
             t.fold(r);
         }
-        self.settle();
+        // Back to scalar once a pair's halves would share a word.
+        self.unpack_when(|t| t.q0.len() < 2);
         self.round += 1;
     }
 }

@@ -231,8 +231,12 @@ pub fn commit_used(
     let width = layout.rows;
     let height = 1usize << (b + params.log_inv_rate);
     // Column-major DFT input: entry [i][row] = M[row][i] for the committed rows; zero rows
-    // above 2^b.
-    let mut mat = vec![F::ZERO; height * width];
+    // above 2^b. Zeroed by both threads (the fresh pages' faults are much of the cost).
+    let mut mat: Vec<F> = (0..height * width)
+        .into_par_iter()
+        .with_min_len(1 << 16)
+        .map(|_| F::ZERO)
+        .collect();
     // Transposed in blocks of `TILE` columns, so that each row's values are read in runs.
     const TILE: usize = 64;
     let tile = TILE.min(1 << b);

@@ -18,6 +18,8 @@
     )
 )]
 
+pub mod packed;
+
 use rayon::prelude::*;
 use zkgrad_field::{Field, PrimeCharacteristicRing, E, F};
 

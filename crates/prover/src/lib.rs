@@ -198,13 +198,20 @@ fn prove_with(
     let lookups = g.lookups();
     let wl = g.witness_layout();
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
-    for (what, log, block) in &wl.blocks {
-        let vals: Vec<F> = match what {
-            CommitRef::Tensor(ti) => padded(g, &w, Operand::Tensor(*ti)),
-            CommitRef::Rem(n) => padded(g, &w, Operand::Rem(*n)),
-            CommitRef::Limb(d, k) => padded(g, &w, Operand::Limb(*d, *k)),
-        };
-        let off = block << log;
+    // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
+    let parts: Vec<(usize, Vec<F>)> = wl
+        .blocks
+        .par_iter()
+        .map(|(what, log, block)| {
+            let op = match what {
+                CommitRef::Tensor(ti) => Operand::Tensor(*ti),
+                CommitRef::Rem(n) => Operand::Rem(*n),
+                CommitRef::Limb(d, k) => Operand::Limb(*d, *k),
+            };
+            (block << log, padded(g, &w, op))
+        })
+        .collect();
+    for (off, vals) in parts {
         packed[off..off + vals.len()].copy_from_slice(&vals);
     }
     let wpd = zkgrad_pcs::commit_used(packed, wl.log_n, wl.used(), params);

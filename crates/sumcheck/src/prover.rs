@@ -4,10 +4,11 @@
 
 use std::borrow::Cow;
 
-use p3_field::{ExtensionField, Field, PackedFieldExtension, PackedValue};
+use p3_field::PackedValue;
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::interpolate_at;
+use zkgrad_poly::packed::{first_lane, lane_sum, pack, unpack, EP, FP, LANES};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
 use crate::SumcheckOracle;
@@ -160,11 +161,6 @@ pub struct BaseExtProduct<'a> {
     n_vars: usize,
 }
 
-/// Packed extension elements (`FP` base lanes each).
-type EP = <E as ExtensionField<F>>::ExtensionPacking;
-type FP = <F as Field>::Packing;
-const LANES: usize = FP::WIDTH;
-
 /// An extension table: packed while a round's halves are whole words, scalar after.
 enum Tab {
     Packed(Vec<EP>),
@@ -174,16 +170,13 @@ enum Tab {
 impl Tab {
     fn unpack(self) -> Vec<E> {
         match self {
-            Tab::Packed(v) => <EP as PackedFieldExtension<F, E>>::to_ext_iter(v).collect(),
+            Tab::Packed(v) => unpack(&v),
             Tab::Scalar(v) => v,
         }
     }
     fn first(&self) -> E {
         match self {
-            Tab::Packed(v) => v
-                .first()
-                .and_then(|w| <EP as PackedFieldExtension<F, E>>::to_ext_iter([*w]).next())
-                .unwrap_or(E::ZERO),
+            Tab::Packed(v) => v.first().map_or(E::ZERO, |w| first_lane(*w)),
             Tab::Scalar(v) => v.first().copied().unwrap_or(E::ZERO),
         }
     }
@@ -248,14 +241,6 @@ where
     t.truncate(keep);
 }
 
-fn pack(v: &[E]) -> Vec<EP> {
-    if v.len() < 1 << 14 {
-        v.chunks(LANES).map(EP::from_ext_slice).collect()
-    } else {
-        v.par_chunks(LANES).map(EP::from_ext_slice).collect()
-    }
-}
-
 impl<'a> BaseExtProduct<'a> {
     /// Whole tables of `2^k` entries.
     pub fn new(a: impl Into<Cow<'a, [F]>>, b: Vec<E>) -> Self {
@@ -305,7 +290,6 @@ impl<'a> BaseExtProduct<'a> {
     /// `(g(0), g(2))` of this round.
     fn sums(&self) -> (E, E) {
         let half = 1usize << (self.n_vars - 1);
-        let lane_sum = |x: EP| -> E { <EP as PackedFieldExtension<F, E>>::to_ext_iter([x]).sum() };
         match (&self.a_base, &self.a, &self.b) {
             (Some(a), _, Tab::Packed(b)) => {
                 let aw = FP::pack_slice(a);
@@ -398,29 +382,22 @@ impl SumcheckOracle for BaseExtProduct<'_> {
     }
 }
 
+impl Tab {
+    fn to_vec(&self) -> Vec<E> {
+        match self {
+            Tab::Packed(v) => unpack(v),
+            Tab::Scalar(v) => v.clone(),
+        }
+    }
+}
+
 impl BaseExtProduct<'_> {
     /// `Σ_x a(x)·b(x)` over the current tables.
     fn total(&self) -> E {
-        match (&self.a_base, &self.a, &self.b) {
-            (Some(a), _, b) => {
-                let b = match b {
-                    Tab::Packed(v) => {
-                        <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied()).collect()
-                    }
-                    Tab::Scalar(v) => v.clone(),
-                };
-                a.iter().zip(&b).map(|(x, y)| *y * *x).sum()
-            }
-            (None, a, b) => {
-                let to = |t: &Tab| match t {
-                    Tab::Packed(v) => {
-                        <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied())
-                            .collect::<Vec<E>>()
-                    }
-                    Tab::Scalar(v) => v.clone(),
-                };
-                to(a).iter().zip(&to(b)).map(|(x, y)| *x * *y).sum()
-            }
+        let b = self.b.to_vec();
+        match &self.a_base {
+            Some(a) => a.iter().zip(&b).map(|(x, y)| *y * *x).sum(),
+            None => self.a.to_vec().iter().zip(&b).map(|(x, y)| *x * *y).sum(),
         }
     }
 }
