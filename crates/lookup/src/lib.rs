@@ -78,33 +78,32 @@ pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     let p_ones = p.iter().all(|x| *x == E::ONE);
     // layers[k] = (p_k, q_k), k = n..0 built bottom-up, packed while a half is whole words; the
     // leaves' p is dropped when it is all ones.
-    let mut layers: Vec<Layer> = Vec::with_capacity(n + 1);
     let p = if p_ones { Vec::new() } else { p };
-    layers.push(if q.len() >= 2 * LANES {
+    let mut below = if q.len() >= 2 * LANES {
         Layer::Packed(pack(&p), pack(&q))
     } else {
         Layer::Scalar(p, q)
-    });
+    };
+    let mut layers: Vec<Layer> = Vec::with_capacity(n + 1);
     for k in (0..n).rev() {
         let ones = p_ones && k + 1 == n;
-        let next = match layers.last() {
-            Some(Layer::Packed(cp, cq)) if cq.len() >= 2 => {
+        let next = match &below {
+            Layer::Packed(cp, cq) if cq.len() >= 2 => {
                 let (np, nq) = parent(cp, cq, ones);
                 Layer::Packed(np, nq)
             }
-            Some(Layer::Packed(cp, cq)) => {
+            Layer::Packed(cp, cq) => {
                 let (np, nq) = parent(&unpack(cp), &unpack(cq), ones);
                 Layer::Scalar(np, nq)
             }
-            Some(Layer::Scalar(cp, cq)) => {
+            Layer::Scalar(cp, cq) => {
                 let (np, nq) = parent(cp, cq, ones);
                 Layer::Scalar(np, nq)
             }
-            None => unreachable!("the leaves are pushed first"),
         };
-        debug_assert!(k < n);
-        layers.push(next);
+        layers.push(std::mem::replace(&mut below, next));
     }
+    layers.push(below);
     layers.reverse();
     // (A single leaf whose p was dropped as all ones has p = 1.)
     let (root_p, root_q) = match &layers[0] {
@@ -499,6 +498,34 @@ mod tests {
             let claim = prove(p.clone(), q.clone(), &mut t);
             let proof = t.finish();
             let mut v = VerifierTranscript::new(&[3; 32], &proof);
+            let tree = verify(n, &mut v).unwrap();
+            v.finish().unwrap();
+            let sum: E = p.iter().zip(&q).map(|(a, b)| *a * b.inverse()).sum();
+            assert_eq!(tree.root_p * tree.root_q.inverse(), sum);
+            assert_eq!(tree.leaves, claim);
+            assert_eq!(eval_mle(&p, &claim.point), claim.p);
+            assert_eq!(eval_mle(&q, &claim.point), claim.q);
+        }
+    }
+
+    #[test]
+    fn packed_layers_and_all_ones_leaves_give_the_same_tree() {
+        // 2^10 leaves: packed layers and in-place folds; p all ones (its tables dropped) and
+        // an indicator with zeros past 1000 (a padded tensor).
+        let n = 10;
+        let q: Vec<E> = (0..1u64 << n)
+            .map(|i| E::from(F::from_u64(1 << 40)) - E::from(F::from_u64(i * 7 % 1000)))
+            .collect();
+        for p in [
+            vec![E::ONE; 1 << n],
+            (0..1u64 << n)
+                .map(|i| if i < 1000 { E::ONE } else { E::ZERO })
+                .collect(),
+        ] {
+            let mut t = ProverTranscript::new(&[5; 32]);
+            let claim = prove(p.clone(), q.clone(), &mut t);
+            let proof = t.finish();
+            let mut v = VerifierTranscript::new(&[5; 32], &proof);
             let tree = verify(n, &mut v).unwrap();
             v.finish().unwrap();
             let sum: E = p.iter().zip(&q).map(|(a, b)| *a * b.inverse()).sum();

@@ -302,7 +302,8 @@ impl<'a> BaseExtProduct<'a> {
                 (lane_sum(s0), lane_sum(s2))
             }
             (None, Tab::Scalar(a), Tab::Scalar(b)) => round_sums(a, b, half, |x: E, y: E| x * y),
-            _ => unreachable!("both tables change representation together"),
+            // (The tables change representation together; were they ever apart, scalar.)
+            (None, a, b) => round_sums(&a.to_vec(), &b.to_vec(), half, |x: E, y: E| x * y),
         }
     }
 }
