@@ -20,7 +20,9 @@ use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
 use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
-use zkgrad_verifier::protocol::{commit_weights, protocol_id, public_bytes, weights_root};
+use zkgrad_verifier::protocol::{
+    commit_weights, protocol_id, public_bytes, weight_packing, weights_root, WeightLayout,
+};
 use zkgrad_verifier::ProofFile;
 
 /// Why a proof could not be produced.
@@ -39,7 +41,9 @@ pub enum ProveError {
 /// The model's committed weights (one commitment per weight tensor), computed once per model
 /// and reused by every proof.
 pub struct CommittedModel {
+    /// One commitment per weight tensor, or one of them all packed (`packing`).
     pub tensors: Vec<ProverData>,
+    packing: Option<WeightLayout>,
     root: [u8; 32],
 }
 
@@ -49,12 +53,24 @@ impl CommittedModel {
         let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
         Self {
             root: weights_root(g, &roots),
+            packing: weight_packing(g, params),
             tensors,
         }
     }
-    /// The weight commitment (a hash of the per-tensor roots).
+    /// The weight commitment (a hash of the PCS roots and the tensors' shapes).
     pub fn root(&self) -> [u8; 32] {
         self.root
+    }
+    /// Weight tensor `wi`'s padded values.
+    #[allow(clippy::indexing_slicing)] // Prover side: the layout's blocks lie in the table
+    pub fn weight_values(&self, wi: usize) -> &[F] {
+        match (&self.packing, self.tensors.first()) {
+            (Some(layout), Some(pd)) => match layout.find(wi) {
+                Some((log, block)) => &pd.values[block << log..(block + 1) << log],
+                None => &[],
+            },
+            _ => self.tensors.get(wi).map_or(&[], |pd| &pd.values[..]),
+        }
     }
 }
 
@@ -269,15 +285,24 @@ fn prove_with(
     let witness_claims = block_claims(&wpd, &claims.witness, |what| wl.find(what));
     zkgrad_pcs::prove_batch(&wpd, &witness_claims, params, &mut t);
     timings.bytes[3] = bytes_since(&t);
-    for (wi, pd) in model.tensors.iter().enumerate() {
-        let points: Vec<Vec<E>> = claims
-            .weights
-            .iter()
-            .filter(|c| c.0 == wi)
-            .map(|c| c.1.clone())
-            .collect();
-        if !points.is_empty() {
-            zkgrad_pcs::open_multi(pd, &points, params, &mut t);
+    match (&model.packing, model.tensors.first()) {
+        // One batched opening of the packed weights, as for the witness.
+        (Some(layout), Some(pd)) => {
+            let weight_claims = block_claims(pd, &claims.weights, |wi| layout.find(wi));
+            zkgrad_pcs::prove_batch(pd, &weight_claims, params, &mut t);
+        }
+        _ => {
+            for (wi, pd) in model.tensors.iter().enumerate() {
+                let points: Vec<Vec<E>> = claims
+                    .weights
+                    .iter()
+                    .filter(|c| c.0 == wi)
+                    .map(|c| c.1.clone())
+                    .collect();
+                if !points.is_empty() {
+                    zkgrad_pcs::open_multi(pd, &points, params, &mut t);
+                }
+            }
         }
     }
     for (&(ni, _), pd) in g.updates().iter().zip(&after) {

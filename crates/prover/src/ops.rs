@@ -33,7 +33,7 @@ pub(crate) fn prove_nodes(
         let r = t.challenge_vec(b"output/r", g.tensors[out].log_size());
         claims.pending[out].push(r);
     }
-    let weight_block = |wi: usize| -> &[F] { &model.tensors[wi].values };
+    let weight_block = |wi: usize| -> &[F] { model.weight_values(wi) };
     for (ni, node) in g.nodes.iter().enumerate().rev() {
         let o = ni + 1;
         let ot = &g.tensors[o];

@@ -398,3 +398,54 @@ fn convolution_checked_against_other_geometry_or_weights_is_rejected() {
         .is_err());
     }
 }
+
+#[test]
+fn packed_weight_commitment_binds_every_weight() {
+    // The CIFAR-10 CNN's weights are committed packed in one table (weight_packing), their
+    // claims batched into one opening.
+    let s = setup(zkgrad_model::zoo_cnn::cifar_cnn(), 12, 3);
+    let packing = zkgrad_verifier::protocol::weight_packing(&s.q, &small_params());
+    assert!(packing.is_some_and(|l| l.blocks.len() == s.q.weights.len()));
+    let out = prove_ok(&s);
+    let p = out.proof;
+    check(&s, &p).unwrap();
+    // Other weights (one value of the last layer off by one quantum), same circuit: another
+    // root, and a proof made with them fails against the honest root.
+    let mut q2 = s.q.clone();
+    let last = q2.weights.len() - 2;
+    q2.weights[last].data[5] += 1;
+    let m2 = CommittedModel::new(&q2, &small_params());
+    assert_ne!(m2.root(), s.model.root());
+    let p2 = zkgrad_prover::prove(&q2, &m2, &s.input, &small_params())
+        .unwrap()
+        .proof;
+    assert!(verify(
+        &s.q,
+        &s.model.root(),
+        &p2.input,
+        &p2.output,
+        &p2.body,
+        &small_params()
+    )
+    .is_err());
+    // A prover holding the other weights' commitment but claiming the honest root fails too.
+    let cheat = zkgrad_prover::prove(&s.q, &m2, &s.input, &small_params())
+        .unwrap()
+        .proof;
+    assert!(verify(
+        &s.q,
+        &s.model.root(),
+        &cheat.input,
+        &cheat.output,
+        &cheat.body,
+        &small_params()
+    )
+    .is_err());
+    // Flipped bytes in the weight opening (the end of the body) are rejected.
+    let n = p.body.len();
+    for k in 1..=24 {
+        let mut b = p.clone();
+        b.body[n - k * 997 % (n / 3) - 1] ^= 0x08;
+        assert!(check(&s, &b).is_err(), "flip {k} accepted");
+    }
+}

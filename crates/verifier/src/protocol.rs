@@ -2,13 +2,14 @@
 //! MLEs of public tensors and padding indicators.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_model::layout::PackedLayout;
 use zkgrad_model::quant::{QGraph, QTensor};
-use zkgrad_pcs::{Digest, PcsParams};
+use zkgrad_pcs::{Digest, Layout, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
 /// Domain tag of the weight commitment. Bump it whenever the weight commitment changes (layout,
 /// PCS, hashing): it also keys the CLI's cache of weight roots.
-pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v2";
+pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v3";
 
 /// Weight tensor `wi`'s padded values as field elements, and its number of variables.
 pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
@@ -24,21 +25,86 @@ pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
     }
 }
 
-/// The weight commitment: one PCS root per weight tensor, hashed together.
+/// Where each weight tensor lies in a packed weight commitment: `(weight index, log size,
+/// block index)` in aligned blocks, largest first.
+pub type WeightLayout = PackedLayout<usize>;
+
+/// How `g`'s weights are committed: `Some(layout)` for one commitment of all of them packed in
+/// aligned blocks (its claims batched into one opening), `None` for one commitment per tensor.
+///
+/// Packed when the circuit updates no weight (a training step's updated tensors replace their
+/// own roots, so steps chain per tensor) and one opening of the packed table is at most half
+/// the bytes of the per-tensor openings: Ligero's openings grow as √n per commitment, so a
+/// model of many large tensors (a deep CNN) gains several times, while a few large matrices (a
+/// dense net, ~1.5×) keep their separate openings, which are several times cheaper to prove
+/// than the packed table's batched one. A deterministic function of `g`'s shapes and `params`.
+pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
+    if !g.updates().is_empty() || g.weights.len() < 2 {
+        return None;
+    }
+    let items: Vec<(usize, usize)> = g
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(wi, w)| (wi, w.as_tensor().log_size()))
+        .collect();
+    let separate: usize = items
+        .iter()
+        .map(|&(_, log)| Layout::choose(log, params).opening_bytes(params))
+        .sum();
+    let layout = WeightLayout::pack(items);
+    // One opening plus its batching sumcheck (degree 2: two extension elements a round).
+    let packed = Layout::choose_used(layout.log_n, layout.used(), params).opening_bytes(params)
+        + 2 * 16 * layout.log_n;
+    (2 * packed <= separate).then_some(layout)
+}
+
+/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero).
+#[allow(clippy::indexing_slicing)] // blocks lie inside the layout's used prefix by construction
+pub fn packed_weight_values(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
+    let mut table = vec![F::ZERO; layout.used()];
+    for &(wi, log, block) in &layout.blocks {
+        let (vals, _) = weight_values(g, wi);
+        let off = block << log;
+        table[off..off + vals.len()].copy_from_slice(&vals);
+    }
+    table
+}
+
+/// The weight commitment: the PCS roots (one per weight tensor, or the packed table's), hashed
+/// together with the tensors' shapes and the scheme.
 pub fn weights_root(g: &QGraph, roots: &[Digest]) -> Digest {
     let mut h = blake3::Hasher::new();
     h.update(WEIGHTS_DOMAIN);
+    h.update(if roots.len() == g.weights.len() {
+        b"per-tensor".as_slice()
+    } else {
+        b"packed".as_slice()
+    });
     h.update(&(roots.len() as u64).to_le_bytes());
-    for (w, r) in g.weights.iter().zip(roots) {
+    h.update(&(g.weights.len() as u64).to_le_bytes());
+    for w in &g.weights {
         h.update(&(w.rows as u64).to_le_bytes());
         h.update(&(w.cols as u64).to_le_bytes());
+    }
+    for r in roots {
         h.update(r);
     }
     *h.finalize().as_bytes()
 }
 
-/// Commits every weight tensor of `g` (the one-time, per-model work).
+/// Commits `g`'s weights (the one-time, per-model work): one commitment per tensor, or one of
+/// the packed table ([`weight_packing`]).
 pub fn commit_weights(g: &QGraph, params: &PcsParams) -> Vec<zkgrad_pcs::ProverData> {
+    if let Some(layout) = weight_packing(g, params) {
+        let table = packed_weight_values(g, &layout);
+        return vec![zkgrad_pcs::commit_used(
+            table,
+            layout.log_n,
+            layout.used(),
+            params,
+        )];
+    }
     (0..g.weights.len())
         .map(|wi| {
             let (vals, log_n) = weight_values(g, wi);

@@ -122,8 +122,14 @@ pub fn verify(
     t.observe(b"public/input", &public_bytes(input));
     t.observe(b"public/output", &public_bytes(output));
 
-    let mut roots = Vec::with_capacity(g.weights.len());
-    for _ in 0..g.weights.len() {
+    let packing = crate::protocol::weight_packing(g, params);
+    let n_roots = if packing.is_some() {
+        1
+    } else {
+        g.weights.len()
+    };
+    let mut roots = Vec::with_capacity(n_roots);
+    for _ in 0..n_roots {
         roots.push(t.read_digest(b"weights/root")?);
     }
     if crate::protocol::weights_root(g, &roots) != *weight_root {
@@ -614,22 +620,60 @@ pub fn verify(
         which: "witness",
         source,
     })?;
-    for (wi, (w, root)) in g.weights.iter().zip(&roots).enumerate() {
-        let mine: Vec<(Vec<E>, E)> = claims
-            .weights
-            .iter()
-            .filter(|c| c.0 == wi)
-            .map(|c| (c.1.clone(), c.2))
-            .collect();
-        if mine.is_empty() {
-            continue;
-        }
-        zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, &mut t).map_err(
-            |source| VerifyError::Opening {
+    match (&packing, roots.first()) {
+        // One batched opening of the packed weights, as for the witness.
+        (Some(layout), Some(root)) => {
+            let mut block_claims = Vec::with_capacity(claims.weights.len());
+            for (wi, point, value) in &claims.weights {
+                let Some((log, block_index)) = layout.find(*wi) else {
+                    return Err(VerifyError::Node {
+                        node: format!("weight {wi}"),
+                        why: "not in the weight layout",
+                    });
+                };
+                if point.len() != log {
+                    return Err(VerifyError::Node {
+                        node: format!("weight {wi}"),
+                        why: "claim of the wrong size",
+                    });
+                }
+                block_claims.push(BlockClaim {
+                    block_index,
+                    point: point.clone(),
+                    value: *value,
+                });
+            }
+            zkgrad_pcs::verify_batch(
+                root,
+                layout.log_n,
+                layout.used(),
+                &block_claims,
+                params,
+                &mut t,
+            )
+            .map_err(|source| VerifyError::Opening {
                 which: "weight",
                 source,
-            },
-        )?;
+            })?;
+        }
+        _ => {
+            for (wi, (w, root)) in g.weights.iter().zip(&roots).enumerate() {
+                let mine: Vec<(Vec<E>, E)> = claims
+                    .weights
+                    .iter()
+                    .filter(|c| c.0 == wi)
+                    .map(|c| (c.1.clone(), c.2))
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, &mut t)
+                    .map_err(|source| VerifyError::Opening {
+                        which: "weight",
+                        source,
+                    })?;
+            }
+        }
     }
     for (&(ni, _), root) in updates.iter().zip(&after_roots) {
         let tensor = &g.tensors[ni + 1];
