@@ -51,6 +51,7 @@ use p3_dft::{Radix2DFTSmallBatch, TwoAdicSubgroupDft};
 use p3_matrix::dense::RowMajorMatrix;
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
+use zkgrad_poly::packed::{pack_word, EP, LANES};
 use zkgrad_poly::{eq_product_prefix_eval, eq_table, eq_table_scaled, eval_mle_base};
 use zkgrad_sumcheck::{BaseExtProduct, SumcheckError};
 use zkgrad_transcript::{Challenger, ProverTranscript, TranscriptError, VerifierTranscript};
@@ -560,17 +561,20 @@ pub fn prove_batch(
     }
     let betas = t.challenge_vec(b"pcs/batch/beta", claims.len());
     let claim: E = claims.iter().zip(&betas).map(|(c, b)| *b * c.value).sum();
-    let g = batch_weights(log_n, pd.layout.used, claims, &betas);
     // Only the used prefix takes part: the values are zero past it, and g is taken as zero
-    // there too (the verifier evaluates this truncated g, eq_product_prefix_eval).
-    // (The prefix is taken to a whole number of SIMD words, past `used` both are zero.)
+    // there too (the verifier evaluates this truncated g, eq_product_prefix_eval). The prefix
+    // is taken to a whole number of SIMD words (both tables zero past `used`).
     let used = pd.layout.used;
     let len = used.next_multiple_of(64).min(1 << log_n);
-    let mut g = g;
-    g.resize(len, E::ZERO);
-    g[used..].fill(E::ZERO);
     let values = &pd.values[..len];
-    let mut oracle = BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n);
+    let mut oracle = match batch_weights(log_n, used, len, claims, &betas) {
+        Weights::Packed(g) => {
+            BaseExtProduct::new_prefix_packed(std::borrow::Cow::Borrowed(values), g, log_n)
+        }
+        Weights::Scalar(g) => {
+            BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n)
+        }
+    };
     // The sumcheck binds the top variable first: its challenges, reversed, are the point.
     let mut rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
     rho.reverse();
@@ -579,23 +583,36 @@ pub fn prove_batch(
     open(pd, &rho, params, t);
 }
 
-/// `g(x) = Σ_i β_i · eq(z_i, x − off_i)` on each claim's block, zero elsewhere, written once
-/// in parallel chunks of `2^c` entries: within an aligned chunk of claim `i`'s block,
+/// The batching weights, packed into SIMD words when the table is large enough.
+enum Weights {
+    Packed(Vec<EP>),
+    Scalar(Vec<E>),
+}
+
+/// `g(x) = Σ_i β_i · eq(z_i, x − off_i)` on each claim's block, zero elsewhere and past
+/// `used`, for the first `len` entries; written once, in parallel chunks of `2^c` entries:
+/// within an aligned chunk of claim `i`'s block,
 /// `eq(z_i, x) = eq(z_i,lo, x_lo) · eq(z_i,hi, chunk)`, so each claim contributes its
-/// `2^c`-entry low table scaled by one number per chunk.
+/// `2^c`-entry low table scaled by one number per chunk. Large tables are written straight
+/// into packed words (no second copy of a table that can reach hundreds of MB).
 #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
-fn batch_weights(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
+fn batch_weights(
+    log_n: usize,
+    used: usize,
+    len: usize,
+    claims: &[BlockClaim],
+    betas: &[E],
+) -> Weights {
     const LOG_CHUNK: usize = 12;
     let c = LOG_CHUNK.min(log_n);
-    // Per claim: its block's offset and size, and `β·eq(z_lo, ·)` over the first min(k, c)
-    // variables.
+    // Per claim: `β·eq(z_lo, ·)` over the first min(k, c) variables.
     let lows: Vec<Vec<E>> = claims
         .iter()
         .zip(betas)
         .map(|(cl, b)| eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b))
         .collect();
-    // Chunks past the used prefix hold no claim (an honest prover's claims lie inside it).
-    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); used.div_ceil(1 << c).max(1)];
+    // The claims on each chunk (an honest prover's claims lie inside the used prefix).
+    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); len.div_ceil(1 << c)];
     for (i, cl) in claims.iter().enumerate() {
         let k = cl.point.len();
         let off = cl.block_index << k;
@@ -604,39 +621,65 @@ fn batch_weights(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E]) 
             list.push(i);
         }
     }
-    // Zeroed in parallel, so that both threads take the page faults of the fresh table.
-    let mut g: Vec<E> = (0..by_chunk.len() << c)
-        .into_par_iter()
-        .map(|_| E::ZERO)
-        .collect();
-    g.par_chunks_mut(1 << c)
-        .zip(by_chunk.par_iter())
-        .enumerate()
-        .for_each(|(chunk, (out, list))| {
-            for &i in list {
-                let cl = &claims[i];
-                let k = cl.point.len();
-                if k <= c {
-                    // A block within the chunk.
-                    let at = (cl.block_index << k) - (chunk << c);
-                    for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&lows[i]) {
-                        *o += *v;
-                    }
-                } else {
-                    // The chunk within the block: its index in the block gives the high bits.
-                    let idx = chunk - ((cl.block_index << k) >> c);
-                    let hi: E = cl.point[c..]
-                        .iter()
-                        .enumerate()
-                        .map(|(j, z)| if (idx >> j) & 1 == 1 { *z } else { E::ONE - *z })
-                        .product();
-                    for (o, v) in out.iter_mut().zip(&lows[i]) {
-                        *o += hi * *v;
-                    }
+    // Chunk `chunk` of g into `out` (2^c entries, zeroed by the caller).
+    let fill = |chunk: usize, out: &mut [E]| {
+        for &i in &by_chunk[chunk] {
+            let cl = &claims[i];
+            let k = cl.point.len();
+            if k <= c {
+                // A block within the chunk.
+                let at = (cl.block_index << k) - (chunk << c);
+                for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&lows[i]) {
+                    *o += *v;
+                }
+            } else {
+                // The chunk within the block: its index in the block gives the high bits.
+                let idx = chunk - ((cl.block_index << k) >> c);
+                let hi: E = cl.point[c..]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, z)| if (idx >> j) & 1 == 1 { *z } else { E::ONE - *z })
+                    .product();
+                for (o, v) in out.iter_mut().zip(&lows[i]) {
+                    *o += hi * *v;
                 }
             }
-        });
-    g
+        }
+        // Zero past the used prefix.
+        let (start, n) = (chunk << c, out.len());
+        if start + n > used {
+            out[used.saturating_sub(start).min(n)..].fill(E::ZERO);
+        }
+    };
+    let packable = log_n >= 1 && (1usize << (log_n - 1)) >= LANES && len % LANES == 0;
+    if packable && (1usize << c) % LANES == 0 {
+        let words_per_chunk = (1usize << c) / LANES;
+        // Zeroed in parallel, so that both threads take the page faults of the fresh table.
+        let mut g: Vec<EP> = (0..len / LANES)
+            .into_par_iter()
+            .with_min_len(1 << 12)
+            .map(|_| EP::ZERO)
+            .collect();
+        g.par_chunks_mut(words_per_chunk).enumerate().for_each_init(
+            || vec![E::ZERO; 1 << c],
+            |scratch, (chunk, words)| {
+                scratch.fill(E::ZERO);
+                let n = words.len() * LANES;
+                fill(chunk, &mut scratch[..]);
+                for (w, vals) in words.iter_mut().zip(scratch[..n].chunks(LANES)) {
+                    *w = pack_word(vals);
+                }
+            },
+        );
+        Weights::Packed(g)
+    } else {
+        let mut g: Vec<E> = vec![E::ZERO; by_chunk.len() << c];
+        g.par_chunks_mut(1 << c)
+            .enumerate()
+            .for_each(|(chunk, out)| fill(chunk, out));
+        g.truncate(len);
+        Weights::Scalar(g)
+    }
 }
 
 /// Verifies a [`prove_batch`] opening of `claims` against `root`, a [`commit_used`] commitment

@@ -23,6 +23,11 @@ pub fn pack(v: &[E]) -> Vec<EP> {
     }
 }
 
+/// One word of `LANES` elements.
+pub fn pack_word(vals: &[E]) -> EP {
+    EP::from_ext_slice(vals)
+}
+
 /// The elements of packed words, in order.
 pub fn unpack(v: &[EP]) -> Vec<E> {
     <EP as PackedFieldExtension<F, E>>::to_ext_iter(v.iter().copied()).collect()

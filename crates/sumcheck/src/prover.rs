@@ -277,6 +277,23 @@ impl<'a> BaseExtProduct<'a> {
         }
     }
 
+    /// [`Self::new_prefix`] with `b` already packed (`b.len()·LANES == a.len()`), as a caller
+    /// that builds a large `b` word by word hands it over without a second copy.
+    pub fn new_prefix_packed(a: impl Into<Cow<'a, [F]>>, b: Vec<EP>, n_vars: usize) -> Self {
+        let a = a.into();
+        assert_eq!(a.len(), b.len() * LANES, "sumcheck tables differ in length");
+        assert!(
+            n_vars >= 1 && (1usize << (n_vars - 1)) >= LANES && a.len() <= 1 << n_vars,
+            "packed sumcheck tables of the wrong size"
+        );
+        Self {
+            a_base: Some(a),
+            a: Tab::Scalar(Vec::new()),
+            b: Tab::Packed(b),
+            n_vars,
+        }
+    }
+
     /// `(a(r), b(r))` once every variable is bound (`r` in variable order: the challenges
     /// reversed).
     pub fn final_values(&self) -> (E, E) {
