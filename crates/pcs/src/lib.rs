@@ -651,8 +651,8 @@ fn batch_weights(
             out[used.saturating_sub(start).min(n)..].fill(E::ZERO);
         }
     };
-    let packable = log_n >= 1 && (1usize << (log_n - 1)) >= LANES && len % LANES == 0;
-    if packable && (1usize << c) % LANES == 0 {
+    let packable = log_n >= 1 && (1usize << (log_n - 1)) >= LANES && len.is_multiple_of(LANES);
+    if packable && (1usize << c).is_multiple_of(LANES) {
         let words_per_chunk = (1usize << c) / LANES;
         // Zeroed in parallel, so that both threads take the page faults of the fresh table.
         let mut g: Vec<EP> = (0..len / LANES)
