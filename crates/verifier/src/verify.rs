@@ -19,7 +19,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{rem_limbs, CommitRef, Operand, LIMB_BITS};
+use zkgrad_model::layout::{rem_limbs, CommitRef, Operand, PackedLayout, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::{eq_table, prefix_indicator_eval};
@@ -588,26 +588,7 @@ pub fn verify(
 
     // 5. Openings.
     let wl = g.witness_layout();
-    let mut block_claims = Vec::with_capacity(claims.witness.len());
-    for (what, point, value) in claims.witness {
-        let Some((log, block_index)) = wl.find(what) else {
-            return Err(VerifyError::Node {
-                node: format!("{what:?}"),
-                why: "not in the witness layout",
-            });
-        };
-        if point.len() != log {
-            return Err(VerifyError::Node {
-                node: format!("{what:?}"),
-                why: "claim of the wrong size",
-            });
-        }
-        block_claims.push(BlockClaim {
-            block_index,
-            point,
-            value,
-        });
-    }
+    let block_claims = packed_claims(&wl, claims.witness, |what| format!("{what:?}"))?;
     zkgrad_pcs::verify_batch(
         &witness_root,
         wl.log_n,
@@ -623,26 +604,8 @@ pub fn verify(
     match (&packing, roots.first()) {
         // One batched opening of the packed weights, as for the witness.
         (Some(layout), Some(root)) => {
-            let mut block_claims = Vec::with_capacity(claims.weights.len());
-            for (wi, point, value) in &claims.weights {
-                let Some((log, block_index)) = layout.find(*wi) else {
-                    return Err(VerifyError::Node {
-                        node: format!("weight {wi}"),
-                        why: "not in the weight layout",
-                    });
-                };
-                if point.len() != log {
-                    return Err(VerifyError::Node {
-                        node: format!("weight {wi}"),
-                        why: "claim of the wrong size",
-                    });
-                }
-                block_claims.push(BlockClaim {
-                    block_index,
-                    point: point.clone(),
-                    value: *value,
-                });
-            }
+            let block_claims =
+                packed_claims(layout, claims.weights.clone(), |wi| format!("weight {wi}"))?;
             zkgrad_pcs::verify_batch(
                 root,
                 layout.log_n,
@@ -695,4 +658,35 @@ pub fn verify(
     }
     t.finish()?;
     Ok(Verified { weight_root_after })
+}
+
+/// Claims on the blocks of a packed commitment (the witness, or the packed weights), each
+/// checked to name a block of the layout and to have that block's number of variables.
+fn packed_claims<K: Copy + PartialEq>(
+    layout: &PackedLayout<K>,
+    claims: Vec<(K, Vec<E>, E)>,
+    name: impl Fn(K) -> String,
+) -> Result<Vec<BlockClaim>, VerifyError> {
+    claims
+        .into_iter()
+        .map(|(what, point, value)| {
+            let Some((log, block_index)) = layout.find(what) else {
+                return Err(VerifyError::Node {
+                    node: name(what),
+                    why: "not in the commitment's layout",
+                });
+            };
+            if point.len() != log {
+                return Err(VerifyError::Node {
+                    node: name(what),
+                    why: "claim of the wrong size",
+                });
+            }
+            Ok(BlockClaim {
+                block_index,
+                point,
+                value,
+            })
+        })
+        .collect()
 }
