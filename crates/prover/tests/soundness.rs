@@ -409,6 +409,9 @@ fn packed_weight_commitment_binds_every_weight() {
     let out = prove_ok(&s);
     let p = out.proof;
     check(&s, &p).unwrap();
+    // Through the published model commitment too (the circuit decoded from the proof).
+    let c = model_commitment(&p.circuit, &p.weight_root);
+    verify_with_commitment(&p, &c, &small_params()).unwrap();
     // Other weights (one value of the last layer off by one quantum), same circuit: another
     // root, and a proof made with them fails against the honest root.
     let mut q2 = s.q.clone();
