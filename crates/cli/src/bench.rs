@@ -327,6 +327,44 @@ fn commit_and_measure(
     Ok((commit_ms, prove_ms, verify_ms, out, bytes))
 }
 
+/// A training step's fidelity to the f64 step: the largest |weight after − f64 weight after|,
+/// the largest f64 update, and how many updates larger than one quantum the proven step keeps
+/// (nonzero, with the f64 update's sign).
+struct Fidelity {
+    scale: f64,
+    kept: usize,
+    moved: usize,
+    max_err: f64,
+    max_upd: f64,
+}
+
+impl Fidelity {
+    fn new(weight_frac: u32) -> Self {
+        Self {
+            scale: (1u64 << weight_frac) as f64,
+            kept: 0,
+            moved: 0,
+            max_err: 0.0,
+            max_upd: 0.0,
+        }
+    }
+    /// One parameter: quantized before and after the proven step, f64 before and after.
+    fn add(&mut self, q_before: i64, q_after: i64, f_before: f64, f_after: f64) {
+        let df = f_after - f_before;
+        let dq = (q_after - q_before) as f64 / self.scale;
+        self.max_err = self
+            .max_err
+            .max((q_after as f64 / self.scale - f_after).abs());
+        self.max_upd = self.max_upd.max(df.abs());
+        if df.abs() > 1.0 / self.scale {
+            self.moved += 1;
+            if dq != 0.0 && dq.signum() == df.signum() {
+                self.kept += 1;
+            }
+        }
+    }
+}
+
 fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     use zkgrad_model::train::{parameter_updates, sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
     let graph = (w.build)();
@@ -361,19 +399,9 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
     let (commit_ms, prove_ms, verify_ms, out, bytes) = commit_and_measure(&q, &x, &y, runs)?;
     // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
     let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
-    let scale = (1u64 << cfg.weight_frac) as f64;
-    let (mut kept, mut moved, mut max_err, mut max_upd) = (0usize, 0usize, 0.0f64, 0.0f64);
+    let mut fid = Fidelity::new(cfg.weight_frac);
     for p in parameter_updates(&graph, &after, &q, &out.witness) {
-        let df = p.float_after - p.float_before;
-        let dq = (p.quant_after - p.quant_before) as f64 / scale;
-        max_err = max_err.max((p.quant_after as f64 / scale - p.float_after).abs());
-        max_upd = max_upd.max(df.abs());
-        if df.abs() > 1.0 / scale {
-            moved += 1;
-            if dq != 0.0 && dq.signum() == df.signum() {
-                kept += 1;
-            }
-        }
+        fid.add(p.quant_before, p.quant_after, p.float_before, p.float_after);
     }
     Ok(json!({
         "workload": w.name,
@@ -384,11 +412,11 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         "proof_bytes": bytes.len(),
         "commit_ms": commit_ms,
         "peak_rss_mb": peak_rss_mb(),
-        "max_abs_error": max_err,
-        "max_abs_output": max_upd,
+        "max_abs_error": fid.max_err,
+        "max_abs_output": fid.max_upd,
         "prove_phases": phases(&out.timings),
-        "updates_kept": kept,
-        "updates_moved": moved,
+        "updates_kept": fid.kept,
+        "updates_moved": fid.moved,
         "act_frac": cfg.act_frac,
         "weight_frac": cfg.weight_frac,
         "table_bits": cfg.table_bits,
@@ -439,8 +467,7 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
             _ => None,
         })
     };
-    let scale = (1u64 << cfg.weight_frac) as f64;
-    let (mut kept, mut moved, mut max_err, mut max_upd) = (0usize, 0usize, 0.0f64, 0.0f64);
+    let mut fid = Fidelity::new(cfg.weight_frac);
     for (node, wi) in q.updates() {
         let wt = &q.weights[wi];
         let f_after = float_of(&wt.name).ok_or_else(|| anyhow!("no f64 adapter {}", wt.name))?;
@@ -450,16 +477,8 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
             .zip(&out.witness.values[node + 1])
             .zip(f_after)
         {
-            let df = f - *before as f64 / scale;
-            let dq = (after_q - before) as f64 / scale;
-            max_err = max_err.max((*after_q as f64 / scale - f).abs());
-            max_upd = max_upd.max(df.abs());
-            if df.abs() > 1.0 / scale {
-                moved += 1;
-                if dq != 0.0 && dq.signum() == df.signum() {
-                    kept += 1;
-                }
-            }
+            // The f64 step starts from the quantized adapters.
+            fid.add(*before, *after_q, *before as f64 / fid.scale, *f);
         }
     }
     Ok(json!({
@@ -471,10 +490,10 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         "proof_bytes": bytes.len(),
         "commit_ms": commit_ms,
         "peak_rss_mb": peak_rss_mb(),
-        "max_abs_error": max_err,
-        "max_abs_output": max_upd,
-        "updates_kept": kept,
-        "updates_moved": moved,
+        "max_abs_error": fid.max_err,
+        "max_abs_output": fid.max_upd,
+        "updates_kept": fid.kept,
+        "updates_moved": fid.moved,
         "prove_phases": phases(&out.timings),
         "act_frac": cfg.act_frac,
         "weight_frac": cfg.weight_frac,

@@ -342,6 +342,43 @@ pub fn layer_norm(
     )
 }
 
+/// Inference batch normalization `s·x + t` per channel of `x`: folded into the convolution
+/// that produced `x` when `fold` allows it (the convolution's only reader, as exporters fold
+/// it) and that convolution has `c = s.len()` output channels, else [`channel_affine`].
+/// Returns the tensor holding the result.
+pub fn batch_norm(
+    g: &mut Graph,
+    name: &str,
+    x: usize,
+    s: &[f64],
+    t: Vec<f64>,
+    fold: bool,
+) -> Result<usize, String> {
+    let c = s.len();
+    if fold {
+        if let Some(Node {
+            op: Op::Conv { w, bias, geom, .. },
+            ..
+        }) = g.nodes.get_mut(x.wrapping_sub(1))
+        {
+            if geom.c_out == c {
+                let j = geom.j_len();
+                for (co, sc) in s.iter().enumerate() {
+                    if let Some(row) = w.get_mut(co * j..(co + 1) * j) {
+                        row.iter_mut().for_each(|v| *v *= sc);
+                    }
+                }
+                let b = bias.get_or_insert_with(|| vec![0.0; c]);
+                for ((b, sc), tc) in b.iter_mut().zip(s).zip(&t) {
+                    *b = *b * sc + tc;
+                }
+                return Ok(x);
+            }
+        }
+    }
+    channel_affine(g, name, x, s, t)
+}
+
 /// Inference batch normalization `s·x + t` per channel of an `[1, c, h, w]` value, as a 1×1
 /// depthwise convolution.
 pub fn channel_affine(

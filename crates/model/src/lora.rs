@@ -490,7 +490,7 @@ pub fn lora_step(
         if li == 0 {
             break;
         }
-        let gw = g.push_node(
+        let mut gin = g.push_rounded(
             &format!("{name}/dX"),
             QOp::MatMul {
                 a: grad,
@@ -498,14 +498,8 @@ pub fn lora_step(
             },
             rows,
             din,
-            fa + fw,
-        );
-        let mut gin = g.push_node(
-            &format!("{name}/dX/round"),
-            QOp::Requant { x: gw, shift: fw },
-            rows,
-            din,
             fa,
+            fw,
         );
         if let Some((p, wa)) = ga {
             let t = g.push_rounded(

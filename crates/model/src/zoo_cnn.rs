@@ -87,23 +87,8 @@ impl Net {
         let c = self.shape()[1];
         let s: Vec<f64> = self.draw(c, 0.5).into_iter().map(|v| 1.0 + v).collect();
         let t = self.draw(c, 0.2);
-        if let Some(crate::graph::Node {
-            op: Op::Conv { w, bias, geom, .. },
-            ..
-        }) = self.g.nodes.get_mut(self.cur.wrapping_sub(1))
-        {
-            let j = geom.j_len();
-            for co in 0..c {
-                w[co * j..(co + 1) * j].iter_mut().for_each(|v| *v *= s[co]);
-            }
-            let b = bias.get_or_insert_with(|| vec![0.0; c]);
-            for co in 0..c {
-                b[co] = b[co] * s[co] + t[co];
-            }
-            return self;
-        }
         let name = format!("bn{}", self.g.nodes.len() + 1);
-        if let Ok(v) = build::channel_affine(&mut self.g, &name, self.cur, &s, t) {
+        if let Ok(v) = build::batch_norm(&mut self.g, &name, self.cur, &s, t, true) {
             self.cur = v;
         }
         self

@@ -1149,27 +1149,12 @@ fn import_inner(
                     .map(|k| p[0].data[k] / (p[3].data[k] + eps).sqrt())
                     .collect();
                 let t: Vec<f64> = (0..c).map(|k| p[1].data[k] - p[2].data[k] * s[k]).collect();
+                // Folded into the convolution before it when this is that convolution's only
+                // reader.
                 let only_reader = readers.get(n.input[0].as_str()).copied() == Some(1);
-                match graph.nodes.get_mut(x.wrapping_sub(1)) {
-                    Some(Node {
-                        op: Op::Conv { w, bias, geom, .. },
-                        ..
-                    }) if only_reader && geom.c_out == c => {
-                        // Folded into the convolution before it.
-                        let j = geom.j_len();
-                        for co in 0..c {
-                            w[co * j..(co + 1) * j].iter_mut().for_each(|v| *v *= s[co]);
-                        }
-                        let b = bias.get_or_insert_with(|| vec![0.0; c]);
-                        for co in 0..c {
-                            b[co] = b[co] * s[co] + t[co];
-                        }
-                        Val::Value(x)
-                    }
-                    _ => Val::Value(
-                        build::channel_affine(&mut graph, &name, x, &s, t).map_err(invalid)?,
-                    ),
-                }
+                Val::Value(
+                    build::batch_norm(&mut graph, &name, x, &s, t, only_reader).map_err(invalid)?,
+                )
             }
             "MaxPool" | "AveragePool" => {
                 let x = value(0)?;

@@ -21,7 +21,7 @@ use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::{
-    commit_weights, protocol_id, public_bytes, weight_packing, weights_root, WeightLayout,
+    commit_weights, protocol_id, public_bytes, weights_root, WeightLayout,
 };
 use zkgrad_verifier::ProofFile;
 
@@ -49,11 +49,11 @@ pub struct CommittedModel {
 
 impl CommittedModel {
     pub fn new(g: &QGraph, params: &PcsParams) -> Self {
-        let tensors = commit_weights(g, params);
+        let (tensors, packing) = commit_weights(g, params);
         let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
         Self {
             root: weights_root(g, &roots),
-            packing: weight_packing(g, params),
+            packing,
             tensors,
         }
     }

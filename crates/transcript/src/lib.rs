@@ -202,60 +202,43 @@ impl<'a> VerifierTranscript<'a> {
         Ok(v)
     }
     pub fn read_es(&mut self, label: &'static [u8], n: usize) -> Result<Vec<E>, TranscriptError> {
-        if n.saturating_mul(16) > self.proof.remaining() {
-            return Err(CodecError::UnexpectedEnd {
-                offset: self.proof.position(),
-                needed: n.saturating_mul(16) - self.proof.remaining(),
-            }
-            .into());
-        }
-        let mut w = Writer::new();
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let v = self.proof.e()?;
-            w.e(v);
-            out.push(v);
-        }
-        self.sponge.absorb(label, &w.bytes);
-        Ok(out)
+        self.read_many(label, n, 16, Reader::e, Writer::e)
     }
     pub fn read_fs(&mut self, label: &'static [u8], n: usize) -> Result<Vec<F>, TranscriptError> {
-        if n.saturating_mul(8) > self.proof.remaining() {
-            return Err(CodecError::UnexpectedEnd {
-                offset: self.proof.position(),
-                needed: n.saturating_mul(8) - self.proof.remaining(),
-            }
-            .into());
-        }
-        let mut w = Writer::new();
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            let v = self.proof.f()?;
-            w.f(v);
-            out.push(v);
-        }
-        self.sponge.absorb(label, &w.bytes);
-        Ok(out)
+        self.read_many(label, n, 8, Reader::f, Writer::f)
     }
-    /// `n` canonical LEB128 integers (at least one byte each, so `n` is checked against the
-    /// bytes left before anything is allocated).
+    /// `n` canonical LEB128 integers (at least one byte each).
     pub fn read_varints(
         &mut self,
         label: &'static [u8],
         n: usize,
     ) -> Result<Vec<u64>, TranscriptError> {
-        if n > self.proof.remaining() {
+        self.read_many(label, n, 1, Reader::varint, Writer::varint)
+    }
+    /// `n` values of at least `min_bytes` bytes each — `n` is checked against the bytes left
+    /// before anything is allocated — absorbed as their canonical encoding, as the prover wrote
+    /// them.
+    fn read_many<T: Copy>(
+        &mut self,
+        label: &'static [u8],
+        n: usize,
+        min_bytes: usize,
+        read: impl Fn(&mut Reader<'a>) -> Result<T, CodecError>,
+        write: impl Fn(&mut Writer, T),
+    ) -> Result<Vec<T>, TranscriptError> {
+        let needed = n.saturating_mul(min_bytes);
+        if needed > self.proof.remaining() {
             return Err(CodecError::UnexpectedEnd {
                 offset: self.proof.position(),
-                needed: n - self.proof.remaining(),
+                needed: needed - self.proof.remaining(),
             }
             .into());
         }
         let mut w = Writer::new();
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let v = self.proof.varint()?;
-            w.varint(v);
+            let v = read(&mut self.proof)?;
+            write(&mut w, v);
             out.push(v);
         }
         self.sponge.absorb(label, &w.bytes);

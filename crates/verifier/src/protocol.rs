@@ -94,28 +94,32 @@ pub fn weights_root(g: &QGraph, roots: &[Digest]) -> Digest {
 }
 
 /// Commits `g`'s weights (the one-time, per-model work): one commitment per tensor, or one of
-/// the packed table ([`weight_packing`]).
-pub fn commit_weights(g: &QGraph, params: &PcsParams) -> Vec<zkgrad_pcs::ProverData> {
+/// the packed table, whose layout comes back with it ([`weight_packing`]).
+pub fn commit_weights(
+    g: &QGraph,
+    params: &PcsParams,
+) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
     if let Some(layout) = weight_packing(g, params) {
         let table = packed_weight_values(g, &layout);
-        return vec![zkgrad_pcs::commit_used(
-            table,
-            layout.log_n,
-            layout.used(),
-            params,
-        )];
+        let pd = zkgrad_pcs::commit_used(table, layout.log_n, layout.used(), params);
+        return (vec![pd], Some(layout));
     }
-    (0..g.weights.len())
+    let per_tensor = (0..g.weights.len())
         .map(|wi| {
             let (vals, log_n) = weight_values(g, wi);
             zkgrad_pcs::commit(vals, log_n, params)
         })
-        .collect()
+        .collect();
+    (per_tensor, None)
 }
 
 /// The weight root of `g`, computed from its weights.
 pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
-    let roots: Vec<Digest> = commit_weights(g, params).iter().map(|pd| pd.root).collect();
+    let roots: Vec<Digest> = commit_weights(g, params)
+        .0
+        .iter()
+        .map(|pd| pd.root)
+        .collect();
     weights_root(g, &roots)
 }
 
