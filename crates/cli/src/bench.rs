@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use zkgrad_model::table::ActKind;
 use zkgrad_model::{zoo, zoo_cnn};
 use zkgrad_model::{Graph, QConfig, QGraph};
-use zkgrad_pcs::PcsParams;
+use zkgrad_pcs::{PcsParams, Scheme};
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{verify, ProofFile};
 
@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Also write the markdown table to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Commitment scheme: "whir" or "ligero"; by default WHIR for inference workloads (small
+    /// proofs) and Ligero for training and LoRA steps (the fastest prover).
+    #[arg(long = "pcs", value_parser = crate::load::parse_scheme)]
+    pub pcs: Option<Scheme>,
     /// Internal: run one workload in this process.
     #[arg(long, hide = true)]
     pub child: bool,
@@ -310,10 +314,10 @@ fn commit_and_measure(
     x: &[f64],
     y: &[f64],
     runs: usize,
+    params: &PcsParams,
 ) -> Result<(f64, f64, f64, zkgrad_prover::ProveOutput, Vec<u8>)> {
-    let params = PcsParams::default();
     let t = Instant::now();
-    let model = CommittedModel::new(q, &params);
+    let model = CommittedModel::new(q, params);
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
     let public: Vec<i64> = x
         .iter()
@@ -323,7 +327,7 @@ fn commit_and_measure(
                 .ok_or_else(|| anyhow!("bad input"))
         })
         .collect::<Result<_>>()?;
-    let (prove_ms, verify_ms, out, bytes) = measure(q, &model, &public, &params, runs)?;
+    let (prove_ms, verify_ms, out, bytes) = measure(q, &model, &public, params, runs)?;
     Ok((commit_ms, prove_ms, verify_ms, out, bytes))
 }
 
@@ -365,7 +369,7 @@ impl Fidelity {
     }
 }
 
-fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
+fn run_train(w: &Workload, batch: usize, runs: usize, params: &PcsParams) -> Result<Value> {
     use zkgrad_model::train::{parameter_updates, sgd_step, sgd_step_f64, SgdSpec, TrainConfig};
     let graph = (w.build)();
     let (n_in, n_out) = (
@@ -396,7 +400,8 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         loss,
     };
     let q = sgd_step(&graph, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
-    let (commit_ms, prove_ms, verify_ms, out, bytes) = commit_and_measure(&q, &x, &y, runs)?;
+    let (commit_ms, prove_ms, verify_ms, out, bytes) =
+        commit_and_measure(&q, &x, &y, runs, params)?;
     // Fidelity against f64 SGD: updates kept, largest deviation of the new weights.
     let (after, _) = sgd_step_f64(&graph, &x, &y, &spec);
     let mut fid = Fidelity::new(cfg.weight_frac);
@@ -418,13 +423,20 @@ fn run_train(w: &Workload, batch: usize, runs: usize) -> Result<Value> {
         "updates_kept": fid.kept,
         "updates_moved": fid.moved,
         "act_frac": cfg.act_frac,
+        "pcs": params.scheme().name(),
         "weight_frac": cfg.weight_frac,
         "table_bits": cfg.table_bits,
         "runs": runs.max(1),
     }))
 }
 
-fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Value> {
+fn run_lora(
+    w: &Workload,
+    batch: usize,
+    rank: usize,
+    runs: usize,
+    params: &PcsParams,
+) -> Result<Value> {
     use zkgrad_model::lora::{lora_step, with_adapters, LoraSpec};
     use zkgrad_model::train::{Loss, SgdSpec, TrainConfig};
     let base = (w.build)();
@@ -452,7 +464,8 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         loss: Loss::Mse,
     };
     let q = lora_step(&adapted, &adapters, &lora, &spec, cfg).map_err(|e| anyhow!("{e}"))?;
-    let (commit_ms, prove_ms, verify_ms, out, bytes) = commit_and_measure(&q, &x, &y, runs)?;
+    let (commit_ms, prove_ms, verify_ms, out, bytes) =
+        commit_and_measure(&q, &x, &y, runs, params)?;
     let adapter_params: usize = q
         .updates()
         .iter()
@@ -496,6 +509,7 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
         "updates_moved": fid.moved,
         "prove_phases": phases(&out.timings),
         "act_frac": cfg.act_frac,
+        "pcs": params.scheme().name(),
         "weight_frac": cfg.weight_frac,
         "table_bits": cfg.table_bits,
         "runs": runs.max(1),
@@ -503,18 +517,19 @@ fn run_lora(w: &Workload, batch: usize, rank: usize, runs: usize) -> Result<Valu
     }))
 }
 
-fn run_one(w: &Workload, runs: usize) -> Result<Value> {
+fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> {
+    let step = PcsParams::for_scheme(pcs.unwrap_or(Scheme::Ligero));
     if let (Some(batch), Some(rank)) = (w.train, w.lora) {
-        return run_lora(w, batch, rank, runs);
+        return run_lora(w, batch, rank, runs, &step);
     }
     if let Some(batch) = w.train {
-        return run_train(w, batch, runs);
+        return run_train(w, batch, runs, &step);
     }
     let graph = (w.build)();
     let x = zoo::uniform(99, graph.n_inputs());
     let config = QConfig::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
     let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
-    let params = PcsParams::default();
+    let params = PcsParams::for_scheme(pcs.unwrap_or(crate::load::DEFAULT_SCHEME));
     let t = Instant::now();
     let model = CommittedModel::new(&q, &params);
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -580,6 +595,7 @@ fn run_one(w: &Workload, runs: usize) -> Result<Value> {
         "max_abs_error": max_err,
         "max_abs_output": max_abs,
         "act_frac": config.act_frac,
+        "pcs": params.scheme().name(),
         "weight_frac": config.weight_frac,
         "table_bits": config.table_bits,
         "runs": runs.max(1),
@@ -617,26 +633,28 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let [w] = chosen.as_slice() else {
             bail!("--child runs exactly one workload")
         };
-        out!("{}", run_one(w, a.runs)?);
+        out!("{}", run_one(w, a.runs, a.pcs)?);
         return Ok(());
     }
     let exe = std::env::current_exe().context("cannot find the zkgrad binary")?;
     let mut rows = Vec::new();
     for w in chosen {
         eprintln!("bench {} ({}) ...", w.name, w.what);
-        let out = Command::new(&exe)
-            .args([
-                "bench",
-                "--child",
-                "--suite",
-                &a.suite,
-                "--workload",
-                &w.name,
-                "--runs",
-                &a.runs.to_string(),
-            ])
-            .output()
-            .context("cannot run the benchmark child")?;
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "bench",
+            "--child",
+            "--suite",
+            &a.suite,
+            "--workload",
+            &w.name,
+            "--runs",
+            &a.runs.to_string(),
+        ]);
+        if let Some(s) = a.pcs {
+            cmd.args(["--pcs", s.name()]);
+        }
+        let out = cmd.output().context("cannot run the benchmark child")?;
         if !out.status.success() {
             bail!(
                 "workload {} failed: {}",
@@ -656,7 +674,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     );
     for v in &rows {
         table += &format!(
-            "| {} | {} | {:.1} ms | {:.2} ms | {:.1} KiB | {:.0} MB | {:.1} ms | {:.1e} ({}) | act 2^-{}, w 2^-{}, tables 2^{} |\n",
+            "| {} | {} | {:.1} ms | {:.2} ms | {:.1} KiB | {:.0} MB | {:.1} ms | {:.1e} ({}) | act 2^-{}, w 2^-{}, tables 2^{}, {} |\n",
             v["workload"].as_str().unwrap_or("?"),
             v["params"],
             v["prove_ms"].as_f64().unwrap_or(f64::NAN),
@@ -667,6 +685,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             v["max_abs_error"].as_f64().unwrap_or(f64::NAN),
             scale_figure(v["max_abs_output"].as_f64().unwrap_or(f64::NAN)),
             v["act_frac"], v["weight_frac"], v["table_bits"],
+            v["pcs"].as_str().unwrap_or("ligero"),
         );
     }
     let real: Vec<String> = rows

@@ -7,6 +7,36 @@ use clap::Args;
 use zkgrad_model::quant::quantize_input;
 use zkgrad_model::{Graph, QConfig, QGraph};
 
+/// The scheme `prove` and `commit` use unless told otherwise: small proofs.
+pub const DEFAULT_SCHEME: zkgrad_pcs::Scheme = zkgrad_pcs::Scheme::Whir;
+
+/// The commitment scheme, shared by `prove`, `commit` and `bench` (the model commitment
+/// depends on it).
+#[derive(Args, Clone, Debug)]
+pub struct SchemeChoice {
+    /// Commitment scheme of the large openings: "whir" (openings of O(log² n) bytes, ~150 KB
+    /// for 2^24 values) or "ligero" (the fastest prover; openings of O(√n) bytes). The model
+    /// commitment depends on it; `verify` reads it from the proof.
+    #[arg(long = "pcs", default_value = DEFAULT_SCHEME.name(), value_parser = parse_scheme)]
+    pub scheme: zkgrad_pcs::Scheme,
+}
+
+impl SchemeChoice {
+    pub fn params(&self) -> zkgrad_pcs::PcsParams {
+        zkgrad_pcs::PcsParams::for_scheme(self.scheme)
+    }
+}
+
+pub(crate) fn parse_scheme(s: &str) -> std::result::Result<zkgrad_pcs::Scheme, String> {
+    match s {
+        "whir" => Ok(zkgrad_pcs::Scheme::Whir),
+        "ligero" => Ok(zkgrad_pcs::Scheme::Ligero),
+        _ => Err(format!(
+            "unknown scheme {s:?} (expected \"whir\" or \"ligero\")"
+        )),
+    }
+}
+
 /// Precision settings shared by `prove` and `commit` (the model commitment depends on them).
 #[derive(Args, Clone, Debug, Default)]
 pub struct Precision {

@@ -85,6 +85,8 @@ struct ProveArgs {
     report: bool,
     #[command(flatten)]
     precision: Precision,
+    #[command(flatten)]
+    scheme: load::SchemeChoice,
 }
 
 #[derive(Args)]
@@ -118,6 +120,8 @@ struct CommitArgs {
     json: bool,
     #[command(flatten)]
     precision: Precision,
+    #[command(flatten)]
+    scheme: load::SchemeChoice,
 }
 
 #[derive(Args)]
@@ -223,7 +227,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     let xq = m
         .quantize_input(x)
         .with_context(|| format!("input file {}", a.input.display()))?;
-    let params = PcsParams::default();
+    let params = a.scheme.params();
     let t0 = Instant::now();
     let committed = CommittedModel::new(&m.q, &params);
     let commit_time = t0.elapsed();
@@ -350,7 +354,7 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
     let proof = ProofFile::from_bytes(&bytes)
         .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
-    let params = PcsParams::default();
+    let params = PcsParams::for_scheme(proof.pcs);
     let t0 = Instant::now();
     let mut graph = None;
     let (result, frac, in_frac) = match (&a.model, &a.commitment) {
@@ -406,7 +410,7 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
 
 fn cmd_commit(a: CommitArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
-    let params = PcsParams::default();
+    let params = a.scheme.params();
     let t0 = Instant::now();
     let root = load::weight_root_cached(&m.q, &params, true)?;
     let c = hex(&model_commitment(&m.q.describe(), &root));
@@ -419,7 +423,7 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
     if a.json {
         out!(
             "{}",
-            json!({"model_commitment": c, "weight_root": hex(&root), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
+            json!({"model_commitment": c, "weight_root": hex(&root), "pcs": params.scheme().name(), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
         );
     } else {
         out!("{c}");

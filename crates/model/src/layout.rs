@@ -18,6 +18,8 @@ pub enum CommitRef {
     Rem(usize),
     /// Limb `k` of decomposition `d`.
     Limb(usize, u32),
+    /// The multiplicities of used table `t` (committed by succinct lookups only).
+    Mult(usize),
 }
 
 /// One column a lookup reads.
@@ -282,7 +284,19 @@ impl QGraph {
 
     /// The witness commitment: committed tensors, remainders and limbs.
     pub fn witness_layout(&self) -> WitnessLayout {
+        self.witness_layout_with(false)
+    }
+
+    /// The witness layout, with a block per used table for its multiplicities when `mults`
+    /// (succinct lookups commit them rather than sending them).
+    pub fn witness_layout_with(&self, mults: bool) -> WitnessLayout {
         let mut items = Vec::new();
+        if mults {
+            let k = self.config.table_bits;
+            for (ti, table) in self.used_tables() {
+                items.push((CommitRef::Mult(ti), table.log_size(k) as usize));
+            }
+        }
         for (i, t) in self.tensors.iter().enumerate() {
             if t.kind == TensorKind::Committed {
                 items.push((CommitRef::Tensor(i), t.log_size()));

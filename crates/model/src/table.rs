@@ -290,18 +290,61 @@ impl TableKind {
             }
         }
     }
-    /// The MLE of the folded table at `point` (`point.len() == bits`).
+    /// The MLE of the folded table at `point` (`point.len()` is the table's log size; `bits`
+    /// the activation tables' width `K`), in the little-endian variable order of
+    /// `zkgrad-poly`: `Σ_j eq(point, j)·entry(j)`.
+    ///
+    /// The input column is `j` itself (`Σ_i 2^i z_i`). Of the output columns, ReLU's and its
+    /// derivative's have closed forms in the bits of `j` (`x = j − 2^(K−1) ≥ 0` exactly when the
+    /// top bit is set, and then `x` is the lower bits): `relu(x)·2^s` is
+    /// `2^s·z_top·Σ_{i<top} 2^i z_i` and `[x > 0]·2^out` is
+    /// `2^out·z_top·(1 − Π_{i<top}(1 − z_i))`. Other functions cost `2^K` evaluations, summed
+    /// as `Σ_hi eq(z_hi, hi)·Σ_lo eq(z_lo, lo)·f(hi, lo)` over two half-size eq tables.
     pub fn mle(&self, point: &[E], bits: u32, gamma: E) -> E {
-        match self {
-            TableKind::Range { .. } => zkgrad_poly::identity_eval(point),
-            TableKind::Act { .. } => {
-                let eq = zkgrad_poly::eq_table(point);
-                eq.iter()
+        let input = zkgrad_poly::identity_eval(point);
+        let TableKind::Act {
+            kind,
+            in_frac,
+            out_frac,
+        } = *self
+        else {
+            return input;
+        };
+        let Some((&top, low)) = point.split_last() else {
+            return input + gamma * e_from_i64(kind.eval_q(-1, in_frac, out_frac, bits));
+        };
+        let pow2 = |k: u32| E::from(f_from_i64(1i64 << k));
+        let output = match kind {
+            ActKind::Relu => {
+                pow2(out_frac.saturating_sub(in_frac)) * top * zkgrad_poly::identity_eval(low)
+            }
+            ActKind::ReluGrad => {
+                let all_zero: E = low.iter().map(|z| E::ONE - *z).product();
+                pow2(out_frac) * top * (E::ONE - all_zero)
+            }
+            _ => {
+                let half = point.len() / 2;
+                let (lo, hi) = point.split_at(half);
+                let (eq_lo, eq_hi) = (zkgrad_poly::eq_table(lo), zkgrad_poly::eq_table(hi));
+                let shift = 1i64 << (bits - 1);
+                eq_hi
+                    .iter()
                     .enumerate()
-                    .map(|(j, w)| *w * self.entry(j, bits, gamma))
+                    .map(|(h, wh)| {
+                        let inner: E = eq_lo
+                            .iter()
+                            .enumerate()
+                            .map(|(l, wl)| {
+                                let j = ((h << half) | l) as i64;
+                                *wl * f_from_i64(kind.eval_q(j - shift, in_frac, out_frac, bits))
+                            })
+                            .fold(E::ZERO, |a, b| a + b);
+                        *wh * inner
+                    })
                     .fold(E::ZERO, |a, b| a + b)
             }
-        }
+        };
+        input + gamma * output
     }
     pub fn describe(&self) -> String {
         match self {
@@ -329,13 +372,19 @@ mod tests {
         let point: Vec<E> = (0..bits)
             .map(|i| E::from(F::from_u64(7 + i as u64)))
             .collect();
+        let act = |kind, in_frac, out_frac| TableKind::Act {
+            kind,
+            in_frac,
+            out_frac,
+        };
         for t in [
             TableKind::Range { bits },
-            TableKind::Act {
-                kind: ActKind::Sigmoid,
-                in_frac: 3,
-                out_frac: 4,
-            },
+            act(ActKind::Sigmoid, 3, 4),
+            act(ActKind::Relu, 3, 3),
+            act(ActKind::Relu, 2, 5),
+            act(ActKind::Relu, 5, 2),
+            act(ActKind::ReluGrad, 3, 4),
+            act(ActKind::Exp, 2, 3),
         ] {
             let entries: Vec<E> = (0..1 << bits).map(|j| t.entry(j, bits, gamma)).collect();
             assert_eq!(

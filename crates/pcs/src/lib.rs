@@ -44,6 +44,7 @@
 )]
 
 mod merkle;
+pub mod whir;
 
 pub use merkle::MerkleTree;
 
@@ -64,19 +65,72 @@ pub type Digest = [u8; 32];
 pub struct PcsParams {
     pub log_inv_rate: usize,
     pub n_queries: usize,
+    /// The scheme of the batched openings ([`commit_batched`], [`prove_batch`]): `None`,
+    /// Ligero; `Some`, WHIR for the tables where its opening is the smaller
+    /// ([`Layout::choose_batched`]).
+    pub whir: Option<whir::WhirParams>,
 }
 
 impl Default for PcsParams {
-    /// Rate 1/4, 148 queries: (1 − 3/8)^148 < 2^-100.
+    /// Rate 1/4, 148 queries: (1 − 3/8)^148 < 2^-100; Ligero only (the fast prover).
     fn default() -> Self {
         Self {
             log_inv_rate: 2,
             n_queries: 148,
+            whir: None,
+        }
+    }
+}
+
+/// Which scheme opens the large batched tables: a proof file says which it used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Ligero throughout: the fastest prover, openings of `O(√n)` bytes.
+    Ligero,
+    /// WHIR for the large batched tables: openings of `O(log² n)` bytes.
+    Whir,
+}
+
+impl Scheme {
+    pub fn code(self) -> u8 {
+        match self {
+            Scheme::Ligero => 0,
+            Scheme::Whir => 1,
+        }
+    }
+    pub fn from_code(c: u8) -> Option<Self> {
+        match c {
+            0 => Some(Scheme::Ligero),
+            1 => Some(Scheme::Whir),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Ligero => "ligero",
+            Scheme::Whir => "whir",
         }
     }
 }
 
 impl PcsParams {
+    /// The default parameters of `scheme`.
+    pub fn for_scheme(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Ligero => Self::default(),
+            Scheme::Whir => Self {
+                whir: Some(whir::WhirParams::default()),
+                ..Self::default()
+            },
+        }
+    }
+    pub fn scheme(&self) -> Scheme {
+        if self.whir.is_some() {
+            Scheme::Whir
+        } else {
+            Scheme::Ligero
+        }
+    }
     /// Bits of security of the query phase, `−t·log2(1 − δ)` with `δ = (1 − ρ)/2`.
     pub fn query_security_bits(&self) -> f64 {
         let rho = 0.5f64.powi(self.log_inv_rate as i32);
@@ -87,6 +141,9 @@ impl PcsParams {
         let mut b = b"ligero-rs-blake3".to_vec();
         b.extend_from_slice(&(self.log_inv_rate as u32).to_le_bytes());
         b.extend_from_slice(&(self.n_queries as u32).to_le_bytes());
+        if let Some(w) = &self.whir {
+            b.extend_from_slice(&w.to_bytes());
+        }
         b
     }
 }
@@ -108,6 +165,8 @@ pub struct Layout {
     /// Values that may be nonzero: the first `used` of the `2^log_n`.
     pub used: usize,
     pub clear: bool,
+    /// Committed and opened with WHIR ([`whir`]); the matrix shape is then unused.
+    pub whir: bool,
 }
 
 impl Layout {
@@ -128,6 +187,7 @@ impl Layout {
             rows: 1,
             used,
             clear: true,
+            whir: false,
         };
         let mut best_bytes = best.opening_bytes(params);
         for a in 1..log_n {
@@ -139,6 +199,7 @@ impl Layout {
                 rows: used.div_ceil(1 << b),
                 used,
                 clear: false,
+                whir: false,
             };
             let bytes = candidate.opening_bytes(params);
             if bytes < best_bytes {
@@ -148,8 +209,30 @@ impl Layout {
         }
         best
     }
+    /// The layout of a table opened by [`prove_batch`]: WHIR where `params` enable it and its
+    /// opening is estimated smaller than Ligero's ([`whir::estimated_bytes`]), else
+    /// [`Layout::choose_used`]. A deterministic function of `log_n`, `used` and `params`.
+    pub fn choose_batched(log_n: usize, used: usize, params: &PcsParams) -> Self {
+        let ligero = Self::choose_used(log_n, used, params);
+        match &params.whir {
+            Some(w)
+                if !ligero.clear
+                    && log_n >= w.min_log_n()
+                    && whir::estimated_bytes(log_n) < ligero.opening_bytes(params) =>
+            {
+                Layout {
+                    whir: true,
+                    ..ligero
+                }
+            }
+            _ => ligero,
+        }
+    }
+
     pub fn opening_bytes(&self, params: &PcsParams) -> usize {
-        if self.clear {
+        if self.whir {
+            whir::estimated_bytes(self.log_n)
+        } else if self.clear {
             8 << self.log_n
         } else {
             2 * 16 * (1usize << self.log_cols)
@@ -165,6 +248,7 @@ pub struct ProverData {
     /// Encoded matrix, one leaf (a column of `2^log_rows` values) per row of this matrix.
     leaves: Vec<F>,
     tree: Option<MerkleTree>,
+    whir: Option<whir::WhirData>,
     pub root: Digest,
 }
 
@@ -183,6 +267,8 @@ pub enum PcsError {
     WrongEvaluation,
     #[error("batched opening: {0}")]
     Sumcheck(#[from] SumcheckError),
+    #[error("WHIR opening: {0}")]
+    Whir(String),
     #[error("claim {index} does not fit the committed table ({why})")]
     ClaimShape { index: usize, why: &'static str },
 }
@@ -225,6 +311,7 @@ pub fn commit_used(
             values,
             leaves: Vec::new(),
             tree: None,
+            whir: None,
             root,
         };
     }
@@ -262,7 +349,34 @@ pub fn commit_used(
         values,
         leaves,
         tree: Some(tree),
+        whir: None,
         root,
+    }
+}
+
+/// Commits to a table that [`prove_batch`] will open: as [`commit_used`], or with WHIR where
+/// [`Layout::choose_batched`] says so. The verifier's [`verify_batch`] makes the same choice.
+pub fn commit_batched(
+    mut values: Vec<F>,
+    log_n: usize,
+    used: usize,
+    params: &PcsParams,
+) -> ProverData {
+    let layout = Layout::choose_batched(log_n, used, params);
+    match (&params.whir, layout.whir) {
+        (Some(wp), true) => {
+            values.resize(1 << log_n, F::ZERO);
+            let wd = whir::commit(values.clone(), log_n, wp);
+            ProverData {
+                layout,
+                values,
+                leaves: Vec::new(),
+                tree: None,
+                root: wd.root,
+                whir: Some(wd),
+            }
+        }
+        _ => commit_used(values, log_n, used, params),
     }
 }
 
@@ -374,6 +488,7 @@ pub fn open_multi(
     t: &mut ProverTranscript,
 ) {
     let layout = pd.layout;
+    assert!(!layout.whir, "a WHIR commitment is opened by prove_batch");
     if layout.clear {
         t.write_fs(b"pcs/clear", &pd.values);
         return;
@@ -580,7 +695,10 @@ pub fn prove_batch(
     rho.reverse();
     let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
-    open(pd, &rho, params, t);
+    match (&pd.whir, &params.whir) {
+        (Some(wd), Some(wp)) => whir::open(wd, &rho, wp, t),
+        _ => open(pd, &rho, params, t),
+    }
 }
 
 /// The batching weights, packed into SIMD words when the table is large enough.
@@ -706,7 +824,7 @@ pub fn verify_batch(
             });
         }
     }
-    let layout = Layout::choose_used(log_n, used, params);
+    let layout = Layout::choose_batched(log_n, used, params);
     if layout.clear {
         let values = t.read_fs(b"pcs/clear", 1 << log_n)?;
         if clear_root(log_n, &values) != *root {
@@ -742,7 +860,10 @@ pub fn verify_batch(
     if sub.value != at_rho * g_at_rho {
         return Err(PcsError::WrongEvaluation);
     }
-    verify_multi_used(root, log_n, used, &[(rho, at_rho)], params, t)
+    match (&params.whir, layout.whir) {
+        (Some(wp), true) => whir::verify(root, log_n, &rho, at_rho, wp, t),
+        _ => verify_multi_used(root, log_n, used, &[(rho, at_rho)], params, t),
+    }
 }
 
 #[cfg(test)]

@@ -179,3 +179,91 @@ fn multi_point_opening_roundtrip_and_tamper() {
         }
     }
 }
+
+mod whir_opening {
+    use super::{point, table};
+    use crate::whir::{self, WhirParams};
+    use crate::PcsError;
+    use zkgrad_field::{PrimeCharacteristicRing, E, F};
+    use zkgrad_poly::eval_mle_base;
+    use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
+
+    const ID: [u8; 32] = [7; 32];
+
+    /// Proof bytes of one opening of `table(log_n)` at `point(log_n, 5)`.
+    fn prove(log_n: usize, p: &WhirParams) -> (whir::WhirData, Vec<E>, E, Vec<u8>) {
+        let vals = table(log_n);
+        let z = point(log_n, 5);
+        let y = eval_mle_base(&vals, &z);
+        let wd = whir::commit(vals, log_n, p);
+        let mut t = ProverTranscript::new(&ID);
+        t.write_e(b"value", y);
+        whir::open(&wd, &z, p, &mut t);
+        (wd, z, y, t.finish())
+    }
+
+    fn check(
+        root: &[u8; 32],
+        log_n: usize,
+        z: &[E],
+        y: E,
+        p: &WhirParams,
+        proof: &[u8],
+    ) -> Result<(), PcsError> {
+        let mut t = VerifierTranscript::new(&ID, proof);
+        let got = t.read_e(b"value")?;
+        if got != y {
+            return Err(PcsError::WrongEvaluation);
+        }
+        whir::verify(root, log_n, z, y, p, &mut t)?;
+        t.finish()?;
+        Ok(())
+    }
+
+    #[test]
+    fn whir_matches_the_multilinear_extension() {
+        let p = WhirParams::default();
+        assert!(whir::params_are_sound(&p, 12));
+        let (wd, z, y, proof) = prove(12, &p);
+        check(&wd.root, 12, &z, y, &p, &proof).expect("honest opening");
+        // The variable order: the same point read most-significant-first is another point,
+        // whose value differs, so an opening proved at `z` does not verify there.
+        let mut rev = z.clone();
+        rev.reverse();
+        assert!(check(&wd.root, 12, &rev, y, &p, &proof).is_err());
+    }
+
+    #[test]
+    fn whir_rejects_a_wrong_value_a_wrong_table_and_mutated_bytes() {
+        let p = WhirParams::default();
+        let log_n = 10;
+        let (wd, z, y, proof) = prove(log_n, &p);
+        // Off by one in the claimed value (written consistently into the transcript).
+        let vals = table(log_n);
+        let mut t = ProverTranscript::new(&ID);
+        t.write_e(b"value", y + E::ONE);
+        whir::open(&wd, &z, &p, &mut t);
+        assert!(check(&wd.root, log_n, &z, y + E::ONE, &p, &t.finish()).is_err());
+        // Another table's commitment.
+        let mut other = vals.clone();
+        other[3] += F::ONE;
+        let wd2 = whir::commit(other, log_n, &p);
+        assert!(check(&wd2.root, log_n, &z, y, &p, &proof).is_err());
+        // Every mutated byte of the proof (a stride over all of them) and every truncation
+        // point is an error, never a panic.
+        for i in (16..proof.len()).step_by(proof.len() / 300 + 1) {
+            let mut bad = proof.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                check(&wd.root, log_n, &z, y, &p, &bad).is_err(),
+                "flipped byte {i}"
+            );
+        }
+        for cut in (0..proof.len()).step_by(proof.len() / 50 + 1) {
+            assert!(check(&wd.root, log_n, &z, y, &p, &proof[..cut]).is_err());
+        }
+        let mut longer = proof.clone();
+        longer.push(0);
+        assert!(check(&wd.root, log_n, &z, y, &p, &longer).is_err());
+    }
+}

@@ -21,7 +21,7 @@ use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::{
-    commit_weights, protocol_id, public_bytes, weights_root, WeightLayout,
+    commit_multiplicities, commit_weights, protocol_id, public_bytes, weights_root, WeightLayout,
 };
 use zkgrad_verifier::ProofFile;
 
@@ -52,7 +52,7 @@ impl CommittedModel {
         let (tensors, packing) = commit_weights(g, params);
         let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
         Self {
-            root: weights_root(g, &roots),
+            root: weights_root(g, &roots, params),
             packing,
             tensors,
         }
@@ -212,7 +212,15 @@ fn prove_with(
     // Witness commitment: committed tensors and remainders.
     let t1 = Instant::now();
     let lookups = g.lookups();
-    let wl = g.witness_layout();
+    // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
+    let succinct = params.whir.is_some();
+    let committed_mults = succinct && commit_multiplicities(g, &lookups);
+    let dense_mults = if committed_mults {
+        lookups::dense_multiplicities(g, &mults)
+    } else {
+        Vec::new()
+    };
+    let wl = g.witness_layout_with(committed_mults);
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
     // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
     let parts: Vec<(usize, Vec<F>)> = wl
@@ -223,6 +231,12 @@ fn prove_with(
                 CommitRef::Tensor(ti) => Operand::Tensor(*ti),
                 CommitRef::Rem(n) => Operand::Rem(*n),
                 CommitRef::Limb(d, k) => Operand::Limb(*d, *k),
+                CommitRef::Mult(ti) => {
+                    return (
+                        block << log,
+                        dense_mults.get(*ti).cloned().unwrap_or_default(),
+                    )
+                }
             };
             (block << log, padded(g, &w, op))
         })
@@ -230,7 +244,7 @@ fn prove_with(
     for (off, vals) in parts {
         packed[off..off + vals.len()].copy_from_slice(&vals);
     }
-    let wpd = zkgrad_pcs::commit_used(packed, wl.log_n, wl.used(), params);
+    let wpd = zkgrad_pcs::commit_batched(packed, wl.log_n, wl.used(), params);
     t.write_digest(b"witness/root", &wpd.root);
     // Updated weights: one commitment each, like the model's.
     let after: Vec<ProverData> = g
@@ -253,7 +267,7 @@ fn prove_with(
     for (&(_, wi), pd) in g.updates().iter().zip(&after) {
         roots_after[wi] = pd.root;
     }
-    let weight_root_after = weights_root(g, &roots_after);
+    let weight_root_after = weights_root(g, &roots_after, params);
     timings.commit = t1.elapsed();
     let mut mark = 0;
     let mut bytes_since = |t: &ProverTranscript| {
@@ -271,7 +285,11 @@ fn prove_with(
         after: Vec::new(),
         pending: vec![Vec::new(); g.tensors.len()],
     };
-    lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
+    if succinct {
+        lookups::prove_succinct(g, &w, &lookups, &mults, &dense_mults, &mut claims, &mut t);
+    } else {
+        lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
+    }
     lookups::prove_decompositions(g, &w, &mut claims, &mut t);
     timings.lookups = t2.elapsed();
     timings.bytes[1] = bytes_since(&t);
@@ -321,6 +339,7 @@ fn prove_with(
 
     let proof = ProofFile {
         config: g.config,
+        pcs: params.scheme(),
         weight_root: model.root(),
         protocol_id: id,
         circuit: g.describe(),

@@ -1,11 +1,15 @@
-//! LogUp arguments, write side: the sparse multiplicities of every used table, then one
-//! value-side fractional-sum GKR per lookup (see `zkgrad-lookup` and `zkgrad-verifier`).
+//! LogUp arguments, write side (see `zkgrad-lookup` and `zkgrad-verifier`). With Ligero: the
+//! sparse multiplicities of every used table in clear, then one value-side fractional-sum GKR
+//! per lookup. With WHIR ([`prove_succinct`]): multiplicities committed in the witness, one
+//! GKR for all lookups' values and one for all tables' entries.
 
-use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E};
-use zkgrad_model::layout::{Lookup, Operand};
+use rayon::prelude::*;
+use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_model::layout::{CommitRef, Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
+use zkgrad_verifier::protocol::{commit_multiplicities, lookup_layouts, table_id};
 
 use crate::{operand_ints, padded, Claims, ProveError};
 
@@ -118,20 +122,7 @@ pub(crate) fn prove(
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
-    for (ti, _) in g.used_tables() {
-        let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
-        // Sparse, compactly: the entries as gaps (j − previous − 1), then the counts less one,
-        // all in canonical LEB128 (verify.rs reads exactly this).
-        t.write_varints(b"lookup/nnz", &[nz.len() as u64]);
-        let mut msg: Vec<u64> = Vec::with_capacity(2 * nz.len());
-        let mut next = 0u64;
-        for &(j, _) in nz {
-            msg.push(j as u64 - next);
-            next = j as u64 + 1;
-        }
-        msg.extend(nz.iter().map(|&(_, m)| m - 1));
-        t.write_varints(b"lookup/mult", &msg);
-    }
+    write_clear_multiplicities(g, mults, t);
     let gamma = t.challenge_e(b"lookup/gamma");
     let alpha = t.challenge_e(b"lookup/alpha");
     for (ti, _) in g.used_tables() {
@@ -159,4 +150,139 @@ pub(crate) fn prove(
             }
         }
     }
+}
+
+/// Every used table's nonzero multiplicities, in clear.
+fn write_clear_multiplicities(g: &QGraph, mults: &[Vec<(usize, u64)>], t: &mut ProverTranscript) {
+    for (ti, _) in g.used_tables() {
+        let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
+        // Sparse, compactly: the entries as gaps (j − previous − 1), then the counts less one,
+        // all in canonical LEB128 (verify.rs reads exactly this).
+        t.write_varints(b"lookup/nnz", &[nz.len() as u64]);
+        let mut msg: Vec<u64> = Vec::with_capacity(2 * nz.len());
+        let mut next = 0u64;
+        for &(j, _) in nz {
+            msg.push(j as u64 - next);
+            next = j as u64 + 1;
+        }
+        msg.extend(nz.iter().map(|&(_, m)| m - 1));
+        t.write_varints(b"lookup/mult", &msg);
+    }
+}
+
+/// Succinct lookups (the WHIR scheme's; `zkgrad_verifier::protocol::lookup_layouts` has the
+/// maths): every lookup's leaves in one value-side GKR, every table's entries with their
+/// committed multiplicities in one table-side GKR.
+pub(crate) fn prove_succinct(
+    g: &QGraph,
+    w: &Witness,
+    lookups: &[Lookup],
+    sparse: &[Vec<(usize, u64)>],
+    mults: &[Vec<F>],
+    claims: &mut Claims,
+    t: &mut ProverTranscript,
+) {
+    let bits = g.config.table_bits;
+    let tables = g.used_tables();
+    let committed = commit_multiplicities(g, lookups);
+    if !committed {
+        write_clear_multiplicities(g, sparse, t);
+    }
+    let gamma = t.challenge_e(b"lookup/gamma");
+    let delta = t.challenge_e(b"lookup/delta");
+    let alpha = t.challenge_e(b"lookup/alpha");
+    if lookups.is_empty() {
+        return;
+    }
+    let (values, entries) = lookup_layouts(g, lookups);
+
+    // The value side: lookup l's block holds p = [inside its shape], q = α − δ·table − offset
+    // − a − γ·b; unused leaves p = 0, q = 1.
+    let operands: Vec<(Vec<F>, Option<Vec<F>>)> = values
+        .blocks
+        .par_iter()
+        .map(|&(li, _, _)| {
+            let l = &lookups[li];
+            (padded(g, w, l.a), l.b.map(|b| padded(g, w, b)))
+        })
+        .collect();
+    let n = 1usize << values.log_n;
+    let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
+    for (&(li, log, block), (a, b)) in values.blocks.iter().zip(&operands) {
+        let l = &lookups[li];
+        let shape = g.operand_tensor(l.a);
+        let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
+        let off = block << log;
+        let ind = shape.pad(&vec![1i64; shape.len()]);
+        p[off..off + (1 << log)]
+            .par_iter_mut()
+            .zip(&ind)
+            .for_each(|(p, i)| *p = E::from(f_from_i64(*i)));
+        q[off..off + (1 << log)]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, q)| {
+                let bv = b.as_ref().map_or(E::ZERO, |b| gamma * b[i]);
+                *q = c - E::from(a[i]) - bv;
+            });
+    }
+    let leaf = zkgrad_lookup::prove(p, q, t);
+    for (&(li, log, _), (a, b)) in values.blocks.iter().zip(&operands) {
+        let l = &lookups[li];
+        let z = &leaf.point[..log];
+        t.write_e(b"lookup/a", eval_mle_base(a, z));
+        claims.on_operand(l.a, z.to_vec());
+        if let (Some(b), Some(bo)) = (b, l.b) {
+            t.write_e(b"lookup/b", eval_mle_base(b, z));
+            claims.on_operand(bo, z.to_vec());
+        }
+    }
+
+    if !committed {
+        return; // the verifier sums the table side from the clear multiplicities
+    }
+    // The table side: table ti's block holds p = m, q = α − δ·ti − entry(j).
+    let n = 1usize << entries.log_n;
+    let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
+    for &(ti, log, block) in &entries.blocks {
+        let Some((_, table)) = tables.get(ti) else {
+            continue;
+        };
+        let off = block << log;
+        let c = alpha - delta * table_id(ti);
+        if let Some(m) = mults.get(ti) {
+            p[off..off + m.len()]
+                .par_iter_mut()
+                .zip(m)
+                .for_each(|(p, m)| *p = E::from(*m));
+        }
+        q[off..off + (1 << log)]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(j, q)| *q = c - table.entry(j, bits, gamma));
+    }
+    let leaf = zkgrad_lookup::prove(p, q, t);
+    for &(ti, log, _) in &entries.blocks {
+        let z = &leaf.point[..log];
+        let m = mults.get(ti).map_or(&[][..], |m| &m[..]);
+        t.write_e(b"lookup/m", eval_mle_base(m, z));
+        claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
+    }
+}
+
+/// Dense multiplicities (`2^log_size` per used table) from the sparse counts.
+pub(crate) fn dense_multiplicities(g: &QGraph, mults: &[Vec<(usize, u64)>]) -> Vec<Vec<F>> {
+    let bits = g.config.table_bits;
+    g.used_tables()
+        .iter()
+        .map(|(ti, table)| {
+            let mut m = vec![F::ZERO; 1 << table.log_size(bits)];
+            for &(j, c) in mults.get(*ti).map_or(&[][..], |v| &v[..]) {
+                if let Some(slot) = m.get_mut(j) {
+                    *slot = F::from_u64(c);
+                }
+            }
+            m
+        })
+        .collect()
 }

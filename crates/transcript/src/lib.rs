@@ -148,6 +148,15 @@ impl ProverTranscript {
         self.sponge.absorb(label, &w.bytes);
         self.proof.raw(&w.bytes);
     }
+    /// An opaque message (another scheme's serialized proof): its length as a canonical
+    /// LEB128 varint, then the bytes; both absorbed.
+    pub fn write_blob(&mut self, label: &'static [u8], bytes: &[u8]) {
+        let mut w = Writer::new();
+        w.varint(bytes.len() as u64);
+        w.raw(bytes);
+        self.sponge.absorb(label, &w.bytes);
+        self.proof.raw(&w.bytes);
+    }
     /// The proof bytes written so far.
     pub fn finish(self) -> Vec<u8> {
         self.proof.bytes
@@ -243,6 +252,32 @@ impl<'a> VerifierTranscript<'a> {
         }
         self.sponge.absorb(label, &w.bytes);
         Ok(out)
+    }
+    /// A [`ProverTranscript::write_blob`] message of at most `max` bytes (its length is
+    /// checked against `max` and the bytes left before anything is read).
+    pub fn read_blob(
+        &mut self,
+        label: &'static [u8],
+        max: usize,
+    ) -> Result<&'a [u8], TranscriptError> {
+        let start = self.proof.position();
+        let n = self.proof.varint()?;
+        if n > max as u64 {
+            return Err(CodecError::TooLarge {
+                what: "blob",
+                value: n,
+                offset: start,
+            }
+            .into());
+        }
+        let n = n as usize;
+        let bytes = self.proof.raw(n)?;
+        let mut w = Writer::new();
+        w.varint(n as u64);
+        w.raw(bytes);
+        debug_assert_eq!(self.proof.position() - start, w.bytes.len());
+        self.sponge.absorb(label, &w.bytes);
+        Ok(bytes)
     }
     pub fn read_digest(&mut self, label: &'static [u8]) -> Result<[u8; 32], TranscriptError> {
         let d = self.proof.array::<32>()?;

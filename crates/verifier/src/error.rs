@@ -31,6 +31,13 @@ pub enum VerifyError {
         name: String,
         source: GkrError,
     },
+    #[error("lookups, {side} side: {source}")]
+    LookupsGkr {
+        side: &'static str,
+        source: GkrError,
+    },
+    #[error("lookups: {0}")]
+    Lookups(&'static str),
     #[error("lookup into table {table} ({name}): {why}")]
     Lookup {
         table: usize,

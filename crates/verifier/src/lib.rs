@@ -46,7 +46,10 @@ pub fn model_commitment(circuit: &[u8], weight_root: &Digest) -> [u8; 32] {
 /// The header's copies of the precision and protocol id must be what the verifier recomputes:
 /// every byte of a proof file is checked, none is informational.
 fn check_header(proof: &ProofFile, g: &QGraph, params: &PcsParams) -> Result<(), VerifyError> {
-    if proof.config != g.config || proof.protocol_id != protocol_id(g, params, &proof.weight_root) {
+    if proof.config != g.config
+        || proof.pcs != params.scheme()
+        || proof.protocol_id != protocol_id(g, params, &proof.weight_root)
+    {
         return Err(VerifyError::ProtocolMismatch);
     }
     Ok(())

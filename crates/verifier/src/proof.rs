@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! magic "ZKGRADPF" | version u16 | act_frac u32 | weight_frac u32 | table_bits u32
-//! | weight root [32] | protocol id [32] | circuit_len u32 | circuit description
+//! | pcs u8 (0 Ligero, 1 WHIR: `zkgrad_pcs::Scheme`) | weight root [32] | protocol id [32] | circuit_len u32 | circuit description
 //! | n_in u32 | input i64 × n_in
 //! | n_out u32 | output i64 × n_out | body_len u64 | body
 //! ```
@@ -11,10 +11,11 @@
 
 use zkgrad_field::codec::{CodecError, Reader, Writer};
 use zkgrad_model::QConfig;
+use zkgrad_pcs::Scheme;
 
 pub const MAGIC: &[u8; 8] = b"ZKGRADPF";
 /// The version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 /// Largest public input or output a proof file may declare.
 const MAX_PUBLIC: usize = 1 << 26;
 /// Largest circuit description a proof file may declare.
@@ -24,6 +25,8 @@ const MAX_CIRCUIT: usize = 1 << 24;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProofFile {
     pub config: QConfig,
+    /// The commitment scheme of the large batched openings (bound by the protocol id).
+    pub pcs: Scheme,
     pub weight_root: [u8; 32],
     pub protocol_id: [u8; 32],
     /// The quantized circuit's description (`QGraph::describe`), weights excluded.
@@ -46,6 +49,8 @@ pub enum ProofFormatError {
     TrailingBytes(usize),
     #[error("proof header holds invalid precision settings")]
     BadConfig,
+    #[error("proof header names an unknown commitment scheme ({0})")]
+    BadScheme(u8),
 }
 
 impl ProofFile {
@@ -56,6 +61,7 @@ impl ProofFile {
         w.u32(self.config.act_frac);
         w.u32(self.config.weight_frac);
         w.u32(self.config.table_bits);
+        w.u8(self.pcs.code());
         w.raw(&self.weight_root);
         w.raw(&self.protocol_id);
         w.u32(self.circuit.len() as u32);
@@ -94,6 +100,8 @@ impl ProofFile {
             weight_frac,
             table_bits,
         };
+        let code = r.u8().map_err(t)?;
+        let pcs = Scheme::from_code(code).ok_or(ProofFormatError::BadScheme(code))?;
         let weight_root = r.array::<32>().map_err(t)?;
         let protocol_id = r.array::<32>().map_err(t)?;
         let n = r
@@ -132,6 +140,7 @@ impl ProofFile {
         }
         Ok(Self {
             config,
+            pcs,
             weight_root,
             protocol_id,
             circuit,
@@ -153,6 +162,7 @@ mod tests {
                 weight_frac: 16,
                 table_bits: 16,
             },
+            pcs: Scheme::Whir,
             weight_root: [1; 32],
             protocol_id: [2; 32],
             circuit: vec![5; 20],

@@ -2,14 +2,14 @@
 //! MLEs of public tensors and padding indicators.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::PackedLayout;
+use zkgrad_model::layout::{Lookup, PackedLayout};
 use zkgrad_model::quant::{QGraph, QTensor};
 use zkgrad_pcs::{Digest, Layout, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
 /// Domain tag of the weight commitment. Bump it whenever the weight commitment changes (layout,
 /// PCS, hashing): it also keys the CLI's cache of weight roots.
-pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v3";
+pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v4";
 
 /// Weight tensor `wi`'s padded values as field elements, and its number of variables.
 pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
@@ -39,7 +39,10 @@ pub type WeightLayout = PackedLayout<usize>;
 /// dense net, ~1.5×) keep their separate openings, which are several times cheaper to prove
 /// than the packed table's batched one. A deterministic function of `g`'s shapes and `params`.
 pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
-    if !g.updates().is_empty() || g.weights.len() < 2 {
+    if !g.updates().is_empty() || g.weights.is_empty() {
+        return None;
+    }
+    if g.weights.len() < 2 && params.whir.is_none() {
         return None;
     }
     let items: Vec<(usize, usize)> = g
@@ -54,7 +57,7 @@ pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
         .sum();
     let layout = WeightLayout::pack(items);
     // One opening plus its batching sumcheck (degree 2: two extension elements a round).
-    let packed = Layout::choose_used(layout.log_n, layout.used(), params).opening_bytes(params)
+    let packed = Layout::choose_batched(layout.log_n, layout.used(), params).opening_bytes(params)
         + 2 * 16 * layout.log_n;
     (2 * packed <= separate).then_some(layout)
 }
@@ -73,9 +76,11 @@ pub fn packed_weight_values(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
 
 /// The weight commitment: the PCS roots (one per weight tensor, or the packed table's), hashed
 /// together with the tensors' shapes and the scheme.
-pub fn weights_root(g: &QGraph, roots: &[Digest]) -> Digest {
+pub fn weights_root(g: &QGraph, roots: &[Digest], params: &PcsParams) -> Digest {
     let mut h = blake3::Hasher::new();
     h.update(WEIGHTS_DOMAIN);
+    // The scheme whose roots these are: a root is only ever read as the scheme it was made by.
+    h.update(&params.to_bytes());
     h.update(if roots.len() == g.weights.len() {
         b"per-tensor".as_slice()
     } else {
@@ -101,7 +106,7 @@ pub fn commit_weights(
 ) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
     if let Some(layout) = weight_packing(g, params) {
         let table = packed_weight_values(g, &layout);
-        let pd = zkgrad_pcs::commit_used(table, layout.log_n, layout.used(), params);
+        let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
         return (vec![pd], Some(layout));
     }
     let per_tensor = (0..g.weights.len())
@@ -120,7 +125,7 @@ pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
         .iter()
         .map(|pd| pd.root)
         .collect();
-    weights_root(g, &roots)
+    weights_root(g, &roots, params)
 }
 
 /// The protocol id: a hash of every parameter that shapes the proof — field, PCS parameters,
@@ -170,4 +175,91 @@ pub fn real_indicator(t: &QTensor, point: &[E]) -> E {
 /// `2^k` in the extension.
 pub fn pow2(k: u32) -> E {
     E::from(F::from_u64(1u64 << k))
+}
+
+/// The two trees of *succinct lookups* (the WHIR scheme's; Ligero proofs send multiplicities
+/// in clear and run one GKR per lookup instead).
+///
+/// LogUp with a table column (Haböck 2022, §2, a multi-column lookup): value `v` of a lookup
+/// into table `T` reads the row `(T, v)`, folded as `v + δ·T` with `v = a + offset + γ·b`. All
+/// values lie in their tables iff, at a random `α` (drawn with `γ` and `δ` after the witness
+/// commitment, which holds every `a`, `b` and every multiplicity `m_T`),
+///
+/// `Σ_lookups Σ_i ind_i/(α − δT − v_i)  =  Σ_T Σ_j m_T[j]/(α − δT − t_T[j])`.
+///
+/// Each side is one fractional-sum GKR (`zkgrad-lookup`) whose leaves pack the lookups (the
+/// tables) in aligned blocks, largest first ([`PackedLayout::pack`]): block `k` of `2^s`
+/// leaves starting at `blk·2^s`; leaves outside every block are `p = 0, q = 1`. At the GKR's
+/// final point `z = (z_lo ‖ z_hi)` with `|z_lo| = s`, a block's leaves contribute through its
+/// selector `sel_k = eq(z_hi, bits(blk))` ([`block_selector`]):
+///
+/// `p̃(z) = Σ_k sel_k·p̃_k(z_lo)`, `q̃(z) = Σ_k sel_k·q̃_k(z_lo) + (1 − Σ_k sel_k)`,
+///
+/// where for a lookup `p̃_k` is its shape's indicator ([`real_indicator`]) and
+/// `q̃_k = α − δT − offset − ã(z_lo) − γ·b̃(z_lo)` (the constants' MLE over a whole block is
+/// 1); for a table `p̃_k = m̃_T(z_lo)` and `q̃_k = α − δT − t̃_T(z_lo)`
+/// (`TableKind::mle`). The prover sends `ã, b̃, m̃` at their `z_lo`; they become claims on the
+/// witness. Value side, then table side: `(lookups by block, tables by block)`. When the
+/// multiplicities are sent in clear ([`commit_multiplicities`]), the verifier sums the table
+/// side itself and there is no table-side tree.
+pub fn lookup_layouts(
+    g: &QGraph,
+    lookups: &[Lookup],
+) -> (PackedLayout<usize>, PackedLayout<usize>) {
+    let k = g.config.table_bits;
+    let values = PackedLayout::pack(
+        lookups
+            .iter()
+            .enumerate()
+            .map(|(li, l)| (li, g.operand_tensor(l.a).log_size()))
+            .collect(),
+    );
+    let tables = PackedLayout::pack(
+        g.used_tables()
+            .iter()
+            .map(|(ti, t)| (*ti, t.log_size(k) as usize))
+            .collect(),
+    );
+    (values, tables)
+}
+
+/// Whether succinct lookups commit the multiplicities (and prove the table side with a GKR)
+/// rather than send them in clear: when the clear ones could take more than `2^16` entries
+/// (`Σ_T min(2^bits_T, reads_T)`, ~2 bytes each), which a committed table side beats by far
+/// inside a WHIR opening, while small proofs keep their few bytes of clear multiplicities.
+/// A deterministic function of the circuit.
+pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup]) -> bool {
+    let k = g.config.table_bits;
+    let bound: usize = g
+        .used_tables()
+        .iter()
+        .map(|(ti, table)| {
+            let reads: usize = lookups
+                .iter()
+                .filter(|l| l.table == *ti)
+                .map(|l| g.operand_tensor(l.a).len())
+                .sum();
+            reads.min(1usize << table.log_size(k).min(40))
+        })
+        .sum();
+    bound >= 1 << 16
+}
+
+/// The table column's value for used table `ti`.
+pub fn table_id(ti: usize) -> E {
+    E::from(F::from_u64(ti as u64 + 1))
+}
+
+/// `eq(hi, bits(block))`: the weight of aligned block `block` at the high coordinates `hi`.
+pub fn block_selector(hi: &[E], block: usize) -> E {
+    hi.iter()
+        .enumerate()
+        .map(|(i, z)| {
+            if (block >> i) & 1 == 1 {
+                *z
+            } else {
+                E::ONE - *z
+            }
+        })
+        .product()
 }

@@ -19,14 +19,16 @@
 #![allow(clippy::indexing_slicing)]
 
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{rem_limbs, CommitRef, Operand, PackedLayout, LIMB_BITS};
+use zkgrad_model::layout::{rem_limbs, CommitRef, Lookup, Operand, PackedLayout, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::{eq_table, prefix_indicator_eval};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
 
 use crate::error::VerifyError;
-use crate::protocol::{eval_public, pow2, public_bytes, real_indicator};
+use crate::protocol::{
+    block_selector, eval_public, lookup_layouts, pow2, public_bytes, real_indicator, table_id,
+};
 
 /// Claims collected during verification, discharged by the two openings at the end.
 struct Claims<'a> {
@@ -132,7 +134,7 @@ pub fn verify(
     for _ in 0..n_roots {
         roots.push(t.read_digest(b"weights/root")?);
     }
-    if crate::protocol::weights_root(g, &roots) != *weight_root {
+    if crate::protocol::weights_root(g, &roots, params) != *weight_root {
         return Err(VerifyError::WeightRoots);
     }
     let witness_root = t.read_digest(b"witness/root")?;
@@ -147,10 +149,13 @@ pub fn verify(
             *slot = *root;
         }
     }
-    let weight_root_after = crate::protocol::weights_root(g, &roots_after);
+    let weight_root_after = crate::protocol::weights_root(g, &roots_after, params);
     let lookups = g.lookups();
+    // Succinct lookups (with WHIR) commit the multiplicities in the witness instead.
+    let succinct = params.whir.is_some();
+    let committed_mults = succinct && crate::protocol::commit_multiplicities(g, &lookups);
     let mut mults = Vec::new();
-    for (ti, table) in g.used_tables() {
+    for (ti, table) in g.used_tables().into_iter().filter(|_| !committed_mults) {
         let bad = |why| VerifyError::Lookup {
             table: ti,
             name: table.describe(),
@@ -188,6 +193,11 @@ pub fn verify(
         mults.push(entries);
     }
     let gamma = t.challenge_e(b"lookup/gamma");
+    let delta = if succinct {
+        t.challenge_e(b"lookup/delta")
+    } else {
+        E::ZERO
+    };
     let alpha = t.challenge_e(b"lookup/alpha");
     let bits = g.config.table_bits;
     let mut claims = Claims {
@@ -201,7 +211,23 @@ pub fn verify(
     };
 
     // 3. Lookups.
-    for ((ti, table), entries) in g.used_tables().into_iter().zip(&mults) {
+    if succinct {
+        let clear = (!committed_mults).then_some(mults.as_slice());
+        succinct_lookups(
+            g,
+            &lookups,
+            clear,
+            [gamma, delta, alpha],
+            &mut claims,
+            &mut t,
+        )?;
+    }
+    for ((ti, table), entries) in g
+        .used_tables()
+        .into_iter()
+        .zip(&mults)
+        .filter(|_| !succinct)
+    {
         let name = table.describe();
         let gkr_err = |source| VerifyError::LookupGkr {
             table: ti,
@@ -587,7 +613,7 @@ pub fn verify(
     }
 
     // 5. Openings.
-    let wl = g.witness_layout();
+    let wl = g.witness_layout_with(committed_mults);
     let block_claims = packed_claims(&wl, claims.witness, |what| format!("{what:?}"))?;
     zkgrad_pcs::verify_batch(
         &witness_root,
@@ -689,4 +715,115 @@ fn packed_claims<K: Copy + PartialEq>(
             })
         })
         .collect()
+}
+
+/// Succinct lookups, read side: the value-side and table-side GKRs of
+/// [`crate::protocol::lookup_layouts`], their leaves checked against the values the prover
+/// sends (which become claims on the witness), and the two root fractions compared.
+fn succinct_lookups(
+    g: &QGraph,
+    lookups: &[Lookup],
+    clear_mults: Option<&[Vec<(usize, u64)>]>,
+    [gamma, delta, alpha]: [E; 3],
+    claims: &mut Claims,
+    t: &mut VerifierTranscript,
+) -> Result<(), VerifyError> {
+    if lookups.is_empty() {
+        return Ok(());
+    }
+    let bits = g.config.table_bits;
+    let tables = g.used_tables();
+    let (values, entries) = lookup_layouts(g, lookups);
+
+    let vt = zkgrad_lookup::verify(values.log_n, t).map_err(|source| VerifyError::LookupsGkr {
+        side: "value",
+        source,
+    })?;
+    let z = &vt.leaves.point;
+    let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
+    for &(li, log, block) in &values.blocks {
+        let (Some(l), Some((lo, hi))) = (lookups.get(li), z.split_at_checked(log)) else {
+            return Err(VerifyError::Lookups("lookup layout out of range"));
+        };
+        let sel = block_selector(hi, block);
+        let a = t.read_e(b"lookup/a")?;
+        let b = match l.b {
+            Some(_) => t.read_e(b"lookup/b")?,
+            None => E::ZERO,
+        };
+        p += sel * real_indicator(g.operand_tensor(l.a), lo);
+        q += sel * (alpha - delta * table_id(l.table) - e_from_i64(l.offset) - a - gamma * b);
+        covered += sel;
+        claims.on_operand(l.a, lo.to_vec(), a)?;
+        if let Some(bo) = l.b {
+            claims.on_operand(bo, lo.to_vec(), b)?;
+        }
+    }
+    if vt.leaves.p != p || vt.leaves.q != q + (E::ONE - covered) {
+        return Err(VerifyError::Lookups(
+            "value leaves do not match the committed values",
+        ));
+    }
+
+    if vt.root_q == E::ZERO {
+        return Err(VerifyError::Lookups("zero denominator"));
+    }
+    if let Some(mults) = clear_mults {
+        // The table side from the clear multiplicities: Σ_T Σ_j m_T[j]/(α − δT − t_T[j]).
+        let mut dens = Vec::new();
+        let mut counts = Vec::new();
+        for ((ti, table), entries) in tables.iter().zip(mults) {
+            for &(j, m) in entries {
+                dens.push(alpha - delta * table_id(*ti) - table.entry(j, bits, gamma));
+                counts.push(E::from(F::from_u64(m)));
+            }
+        }
+        // Checked first: batch inversion (one inversion for all entries) panics on a zero.
+        if dens.contains(&E::ZERO) {
+            return Err(VerifyError::Lookups("zero denominator"));
+        }
+        let table_side: E = p3_field::batch_multiplicative_inverse(&dens)
+            .iter()
+            .zip(&counts)
+            .map(|(inv, m)| *inv * *m)
+            .sum();
+        if vt.root_p != table_side * vt.root_q {
+            return Err(VerifyError::Lookups(
+                "looked-up values are not all in their tables",
+            ));
+        }
+        return Ok(());
+    }
+    let tt = zkgrad_lookup::verify(entries.log_n, t).map_err(|source| VerifyError::LookupsGkr {
+        side: "table",
+        source,
+    })?;
+    let z = &tt.leaves.point;
+    let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
+    for &(ti, log, block) in &entries.blocks {
+        let (Some((_, table)), Some((lo, hi))) = (tables.get(ti), z.split_at_checked(log)) else {
+            return Err(VerifyError::Lookups("table layout out of range"));
+        };
+        let sel = block_selector(hi, block);
+        let m = t.read_e(b"lookup/m")?;
+        p += sel * m;
+        q += sel * (alpha - delta * table_id(ti) - table.mle(lo, bits, gamma));
+        covered += sel;
+        claims.witness.push((CommitRef::Mult(ti), lo.to_vec(), m));
+    }
+    if tt.leaves.p != p || tt.leaves.q != q + (E::ONE - covered) {
+        return Err(VerifyError::Lookups(
+            "table leaves do not match the committed multiplicities",
+        ));
+    }
+    // Σ values = Σ table entries: P_v/Q_v = P_t/Q_t, both denominators nonzero.
+    if vt.root_q == E::ZERO || tt.root_q == E::ZERO {
+        return Err(VerifyError::Lookups("zero denominator"));
+    }
+    if vt.root_p * tt.root_q != tt.root_p * vt.root_q {
+        return Err(VerifyError::Lookups(
+            "looked-up values are not all in their tables",
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,324 @@
+//! A polylogarithmic opening: WHIR (Arnon, Chiesa, Fenzi, Yogev, "WHIR: Reed–Solomon Proximity
+//! Testing with Super-Fast Verification", EUROCRYPT 2025), through Plonky3's `p3-whir`.
+//!
+//! # Scheme
+//! The table `v` of `2^n` base-field values is committed as one multilinear polynomial: its
+//! Reed–Solomon encoding of rate `2^-log_inv_rate` is hashed into a BLAKE3 Merkle tree whose
+//! root is the commitment (§5: the code's message is `v`'s coefficients, folded `k` variables
+//! at a time). An opening at `z` proves `ṽ(z) = y` by WHIR's sumcheck-interleaved folding:
+//! each round folds `k` variables with the verifier's challenges, commits the folded codeword,
+//! answers out-of-domain samples and is checked at `t_i` shift queries (§5.1, Construction 5.1);
+//! the last folded polynomial is sent in clear. Its size and verifier time are `O(log² n)`
+//! rather than Ligero's `O(√n)`: at `n = 24` about 150 KB instead of 2 MB.
+//!
+//! Soundness is the library's, for the Johnson-bound list-decoding regime (proven, no
+//! conjecture: mutual correlated agreement up to `1 − √ρ − η`; WHIR §4 and p3-security's
+//! `JohnsonBound`), each error term at [`WhirParams::security_bits`] with
+//! [`WhirParams::pow_bits`] of proof-of-work grinding. [`params_are_sound`] checks the
+//! composed bound before any commitment is made with them.
+//!
+//! # Binding to zkgrad's transcript
+//! `p3-whir` draws its challenges from its own challenger (BLAKE3 over the canonical bytes of
+//! everything it observes). Before an opening, both sides squeeze a 256-bit seed from zkgrad's
+//! transcript — after it has absorbed the commitment, the point and the claimed value — and
+//! the challenger observes that seed, then the commitment. Every WHIR challenge therefore
+//! depends on the whole proof so far; the serialized WHIR proof is then written into zkgrad's
+//! transcript as one blob, so later challenges depend on it.
+//!
+//! # Variable order
+//! zkgrad's points are little-endian (`z[0]` is index bit 0, `zkgrad-poly`); `p3-whir`'s
+//! `Point` lists the most significant index bit first, so points are reversed on the way in
+//! (tested by `whir_matches_the_multilinear_extension`).
+//!
+//! # Proof bytes
+//! The WHIR proof is serialized with postcard (field elements as 8 fixed bytes, lengths as
+//! varints). The verifier decodes it, re-encodes it and requires the same bytes: an encoding
+//! is accepted only in its canonical form, and trailing bytes are refused. Every length inside
+//! is checked by `p3-whir`'s verifier against the configuration before it is used.
+//!
+//! Verifier side: [`verify`] returns an error for any malformed or wrong opening.
+
+use p3_blake3::Blake3;
+use p3_challenger::{CanObserve, HashChallenger, SerializingChallenger64};
+use p3_commit::MultilinearPcs;
+use p3_dft::Radix2DFTSmallBatch;
+use p3_field::BasedVectorSpace;
+use p3_matrix::dense::RowMajorMatrix;
+use p3_merkle_tree::MerkleTreeMmcs;
+use p3_multilinear_util::point::Point;
+use p3_sumcheck::layout::{Layout as _, SuffixProver, Table};
+use p3_sumcheck::{OpeningBatch, OpeningProtocol, PrescribedPointPcs, TableShape, TableSpec};
+use p3_symmetric::{CompressionFunctionFromHasher, MerkleCap, SerializingHasher};
+use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
+use p3_whir::pcs::proof::PcsProof;
+use p3_whir::pcs::prover::WhirProver;
+use p3_whir::pcs::WhirProverData;
+use zkgrad_field::{E, F};
+use zkgrad_transcript::{Challenger, ProverTranscript, VerifierTranscript};
+
+use crate::{Digest, PcsError};
+
+type Challenge = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
+type Mmcs = MerkleTreeMmcs<
+    F,
+    u8,
+    SerializingHasher<Blake3>,
+    CompressionFunctionFromHasher<Blake3, 2, 32>,
+    2,
+    32,
+>;
+type Dft = Radix2DFTSmallBatch<F>;
+type Lay = SuffixProver<F, E>;
+type Whir = WhirProver<E, F, Dft, Mmcs, Challenge, Lay>;
+type Proof = PcsProof<F, E, Mmcs>;
+
+/// The largest serialized WHIR proof a verifier reads (far above any honest proof's ~200 KB).
+const MAX_PROOF_BYTES: usize = 1 << 24;
+
+/// The most grinding bits [`WhirParams::config`] adds to `pow_bits` for a large table.
+const MAX_EXTRA_POW: usize = 4;
+
+/// Parameters of a WHIR opening; part of every protocol id that uses one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WhirParams {
+    /// Target bits of each error term (query phases, OOD samples, batching, sumchecks).
+    pub security_bits: usize,
+    /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries.
+    pub pow_bits: usize,
+    /// Variables folded per round.
+    pub folding: usize,
+    /// `log2(1/ρ)` of the first codeword; each later round's rate is lowered by `folding − 1`.
+    pub log_inv_rate: usize,
+}
+
+impl Default for WhirParams {
+    /// 100 bits per error term under the Johnson bound, 18 bits of grinding, folding 4, rate
+    /// 1/2 (../shared/bench/REFERENCE.md: 146 KB, 1.1 ms verify at 2^22).
+    fn default() -> Self {
+        Self {
+            security_bits: 100,
+            pow_bits: 18,
+            folding: 4,
+            log_inv_rate: 1,
+        }
+    }
+}
+
+impl WhirParams {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = b"p3-whir-0.9.0-rc.2/goldilocks2/blake3/johnson".to_vec();
+        for v in [
+            self.security_bits,
+            self.pow_bits,
+            self.folding,
+            self.log_inv_rate,
+        ] {
+            b.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        b
+    }
+
+    /// The smallest table WHIR opens with these parameters (smaller ones are Ligero's).
+    pub fn min_log_n(&self) -> usize {
+        2 * self.folding
+    }
+
+    fn protocol(&self, log_n: usize) -> ProtocolParameters {
+        let folding = FoldingFactor::Constant(self.folding);
+        let mut rates = Vec::new();
+        let mut rate = self.log_inv_rate;
+        if let Ok((rounds, _)) = folding.compute_number_of_rounds(log_n) {
+            for round in 0..rounds {
+                rate += folding.at_round(round) - 1;
+                rates.push(rate);
+            }
+        }
+        ProtocolParameters {
+            security_level: self.security_bits,
+            pow_bits: self.pow_bits,
+            folding_factor: folding,
+            soundness_type: SecurityAssumption::JohnsonBound,
+            starting_log_inv_rate: self.log_inv_rate,
+            round_log_inv_rates: rates,
+        }
+    }
+
+    /// The configuration for `2^log_n` values: the grinding is raised from `pow_bits` by
+    /// whole bits (at most [`MAX_EXTRA_POW`]) until every round reaches `security_bits` — a
+    /// deterministic function of the parameters and `log_n`, both in the protocol id.
+    fn config(&self, log_n: usize) -> Result<WhirConfig<E, F, Challenge>, PcsError> {
+        let mut last = None;
+        for extra in 0..=MAX_EXTRA_POW {
+            let mut proto = self.protocol(log_n);
+            proto.pow_bits += extra;
+            match WhirConfig::new(log_n, proto) {
+                Ok(c) if c.check_pow_bits() => return Ok(c),
+                Ok(_) => {}
+                Err(e) => last = Some(format!("{e}")),
+            }
+        }
+        Err(PcsError::Whir(last.unwrap_or_else(|| {
+            format!(
+                "no grinding up to {} bits reaches {} bits for 2^{log_n} values",
+                self.pow_bits + MAX_EXTRA_POW,
+                self.security_bits
+            )
+        })))
+    }
+
+    /// The scheme for `2^log_n` values. Its DFT precomputes no twiddles: the verifier never
+    /// transforms, and the prover's transforms compute their own (precomputing them for the
+    /// largest domain cost the verifier tens of ms at 2^25 and saved the prover nothing).
+    fn scheme(&self, log_n: usize) -> Result<Whir, PcsError> {
+        let config = self.config(log_n)?;
+        Ok(Whir::new(config, Dft::default(), mmcs()))
+    }
+}
+
+/// The opening bytes WHIR is expected to take for `2^log_n` values with the default
+/// parameters, a line through measurements (`examples/whir_sizes.rs`: 83 KB at 2^16, 125 KB at
+/// 2^20, 144 KB at 2^22, 167 KB at 2^24); only used to choose between the schemes.
+pub fn estimated_bytes(log_n: usize) -> usize {
+    (10_500 * log_n).saturating_sub(85_000)
+}
+
+/// Whether `params` reach their target for a table of `2^log_n` values (p3-whir's
+/// per-round grinding check, with the grinding [`WhirParams::config`] derives).
+pub fn params_are_sound(params: &WhirParams, log_n: usize) -> bool {
+    params
+        .config(log_n)
+        .map(|c| c.check_pow_bits())
+        .unwrap_or(false)
+}
+
+fn mmcs() -> Mmcs {
+    Mmcs::new(
+        SerializingHasher::new(Blake3 {}),
+        CompressionFunctionFromHasher::new(Blake3 {}),
+        0,
+    )
+}
+
+/// One table, one column, one opening point.
+fn opening_protocol(log_n: usize) -> OpeningProtocol {
+    OpeningProtocol::new(vec![TableSpec::new(
+        TableShape::new(log_n, 1),
+        vec![OpeningBatch::new(vec![0], Vec::new())],
+    )])
+}
+
+/// zkgrad's little-endian point as p3's most-significant-first one.
+fn p3_point(point: &[E]) -> Point<E> {
+    Point::new(point.iter().rev().copied().collect())
+}
+
+/// The challenger of one opening: seeded from zkgrad's transcript, then the commitment.
+fn challenger(scheme: &Whir, seed: &[E], root: &Digest) -> Challenge {
+    let mut ch = Challenge::new(HashChallenger::new(Vec::new(), Blake3 {}));
+    for e in seed {
+        for c in BasedVectorSpace::<F>::as_basis_coefficients_slice(e) {
+            ch.observe(*c);
+        }
+    }
+    scheme.observe_commitment(&cap(root), &mut ch);
+    ch
+}
+
+/// The commitment as p3's Merkle cap of height 0: the root alone.
+fn cap(root: &Digest) -> MerkleCap<F, Digest> {
+    MerkleCap::new(vec![*root])
+}
+
+/// Everything the prover keeps between commit and open.
+#[derive(Clone)]
+pub struct WhirData {
+    pub log_n: usize,
+    pub root: Digest,
+    data: WhirProverData<F, E, Mmcs, Lay>,
+}
+
+/// Commits to `values` (padded with zeros to `2^log_n`); `log_n ≥ params.min_log_n()`.
+#[allow(clippy::panic)] // Prover side: parameters the caller checked (Layout::choose_batched)
+pub fn commit(mut values: Vec<F>, log_n: usize, params: &WhirParams) -> WhirData {
+    assert!(values.len() <= 1 << log_n, "table larger than 2^log_n");
+    assert!(log_n >= params.min_log_n(), "table too small for WHIR");
+    values.resize(1 << log_n, F::default());
+    let scheme = params
+        .scheme(log_n)
+        .unwrap_or_else(|e| panic!("WHIR parameters for 2^{log_n}: {e}"));
+    let table = Table::new(RowMajorMatrix::new(values, 1 << log_n));
+    let witness = Lay::new_witness(vec![table], params.folding);
+    // The commit only observes its root; the opening's challenger observes it again after the
+    // transcript seed, so this one is thrown away.
+    let mut throwaway = Challenge::new(HashChallenger::new(Vec::new(), Blake3 {}));
+    let (root, data) = scheme
+        .commit(witness, &mut throwaway)
+        .unwrap_or_else(|e| panic!("WHIR commit: {e}"));
+    let root = *root
+        .roots()
+        .first()
+        .unwrap_or_else(|| panic!("WHIR commitment without a root"));
+    WhirData { log_n, root, data }
+}
+
+/// Proves `ṽ(point) = value` for the committed table (the caller has written or observed the
+/// value in `t` before).
+#[allow(clippy::panic)] // Prover side: its own commitment, at a point of the right dimension
+pub fn open(wd: &WhirData, point: &[E], params: &WhirParams, t: &mut ProverTranscript) {
+    assert_eq!(point.len(), wd.log_n, "point of the wrong dimension");
+    let scheme = params
+        .scheme(wd.log_n)
+        .unwrap_or_else(|e| panic!("WHIR parameters for 2^{}: {e}", wd.log_n));
+    let seed = t.challenge_vec(b"pcs/whir/seed", 2);
+    let mut ch = challenger(&scheme, &seed, &wd.root);
+    let proof = scheme
+        .open_at(
+            wd.data.clone(),
+            &opening_protocol(wd.log_n),
+            &[p3_point(point)],
+            &mut ch,
+        )
+        .unwrap_or_else(|e| panic!("WHIR opening: {e}"));
+    let bytes = postcard::to_allocvec(&proof).unwrap_or_else(|e| panic!("WHIR proof bytes: {e}"));
+    t.write_blob(b"pcs/whir/proof", &bytes);
+}
+
+/// Verifies an [`open`] of the table committed as `root` (`2^log_n` values) at `point`.
+pub fn verify(
+    root: &Digest,
+    log_n: usize,
+    point: &[E],
+    value: E,
+    params: &WhirParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    if point.len() != log_n || log_n < params.min_log_n() {
+        return Err(PcsError::ClaimShape {
+            index: 0,
+            why: "point does not fit the committed table",
+        });
+    }
+    let scheme = params.scheme(log_n)?;
+    let seed = t.challenge_vec(b"pcs/whir/seed", 2);
+    let bytes = t.read_blob(b"pcs/whir/proof", MAX_PROOF_BYTES)?;
+    let proof: Proof = postcard::from_bytes(bytes)
+        .map_err(|e| PcsError::Whir(format!("undecodable WHIR proof: {e}")))?;
+    match postcard::to_allocvec(&proof) {
+        Ok(again) if again == bytes => {}
+        _ => return Err(PcsError::Whir("non-canonical WHIR proof encoding".into())),
+    }
+    let mut ch = challenger(&scheme, &seed, root);
+    let evals = scheme
+        .verify_at(
+            &cap(root),
+            &proof,
+            &opening_protocol(log_n),
+            &[p3_point(point)],
+            &mut ch,
+        )
+        .map_err(|e| PcsError::Whir(format!("{e}")))?;
+    match evals.as_slice() {
+        [batch] if batch.current() == [value] && batch.next().is_empty() => Ok(()),
+        _ => Err(PcsError::WrongEvaluation),
+    }
+}
