@@ -209,22 +209,16 @@ impl Layout {
         }
         best
     }
-    /// The layout of a table opened by [`prove_batch`]: WHIR where `params` enable it and its
-    /// opening is estimated smaller than Ligero's ([`whir::estimated_bytes`]), else
+    /// The layout of a table opened by [`prove_batch`]: WHIR where `params` enable it for a
+    /// table of this size (`2^log_n ≥ 2^from_log_n` values, and not sent in clear), else
     /// [`Layout::choose_used`]. A deterministic function of `log_n`, `used` and `params`.
     pub fn choose_batched(log_n: usize, used: usize, params: &PcsParams) -> Self {
         let ligero = Self::choose_used(log_n, used, params);
         match &params.whir {
-            Some(w)
-                if !ligero.clear
-                    && log_n >= w.min_log_n()
-                    && whir::estimated_bytes(log_n) < ligero.opening_bytes(params) =>
-            {
-                Layout {
-                    whir: true,
-                    ..ligero
-                }
-            }
+            Some(w) if !ligero.clear && log_n >= w.from_log_n.max(w.min_log_n()) => Layout {
+                whir: true,
+                ..ligero
+            },
             _ => ligero,
         }
     }

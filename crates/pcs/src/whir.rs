@@ -89,6 +89,14 @@ pub struct WhirParams {
     pub folding: usize,
     /// `log2(1/ρ)` of the first codeword; each later round's rate is lowered by `folding − 1`.
     pub log_inv_rate: usize,
+    /// Batched tables of at least `2^from_log_n` values are opened with WHIR, smaller ones
+    /// with Ligero (or sent in clear): below ~2^20 values Ligero's opening is the smaller
+    /// (examples/whir_sizes.rs and pcs_sizes.rs: 125 KB against 141 KB at 2^20, 83 KB against
+    /// 35 KB at 2^16) and several times faster to prove.
+    pub from_log_n: usize,
+    /// Succinct lookups commit their multiplicities when the clear ones could hold
+    /// `2^commit_mults_from` entries or more (`zkgrad_verifier::protocol::commit_multiplicities`).
+    pub commit_mults_from: usize,
 }
 
 impl Default for WhirParams {
@@ -100,6 +108,8 @@ impl Default for WhirParams {
             pow_bits: 18,
             folding: 4,
             log_inv_rate: 1,
+            from_log_n: 20,
+            commit_mults_from: 16,
         }
     }
 }
@@ -112,6 +122,8 @@ impl WhirParams {
             self.pow_bits,
             self.folding,
             self.log_inv_rate,
+            self.from_log_n,
+            self.commit_mults_from,
         ] {
             b.extend_from_slice(&(v as u32).to_le_bytes());
         }

@@ -214,7 +214,7 @@ fn prove_with(
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
     let succinct = params.whir.is_some();
-    let committed_mults = succinct && commit_multiplicities(g, &lookups);
+    let committed_mults = commit_multiplicities(g, &lookups, params);
     let dense_mults = if committed_mults {
         lookups::dense_multiplicities(g, &mults)
     } else {
@@ -286,7 +286,16 @@ fn prove_with(
         pending: vec![Vec::new(); g.tensors.len()],
     };
     if succinct {
-        lookups::prove_succinct(g, &w, &lookups, &mults, &dense_mults, &mut claims, &mut t);
+        lookups::prove_succinct(
+            g,
+            &w,
+            &lookups,
+            &mults,
+            &dense_mults,
+            params,
+            &mut claims,
+            &mut t,
+        );
     } else {
         lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
     }

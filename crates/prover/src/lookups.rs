@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
+use zkgrad_pcs::PcsParams;
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 use zkgrad_verifier::protocol::{commit_multiplicities, lookup_layouts, table_id};
@@ -179,12 +180,13 @@ pub(crate) fn prove_succinct(
     lookups: &[Lookup],
     sparse: &[Vec<(usize, u64)>],
     mults: &[Vec<F>],
+    params: &PcsParams,
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
     let bits = g.config.table_bits;
     let tables = g.used_tables();
-    let committed = commit_multiplicities(g, lookups);
+    let committed = commit_multiplicities(g, lookups, params);
     if !committed {
         write_clear_multiplicities(g, sparse, t);
     }

@@ -287,3 +287,48 @@ proptest! {
         prop_assert!(!ok);
     }
 }
+
+/// A LeNet-5 proof under the WHIR scheme (WHIR openings of the witness and the packed weights,
+/// committed multiplicities): the fuzzer reaches the serialized WHIR proofs.
+fn whir_fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 7, whir_small());
+        let p = prove_ok(&s).proof;
+        let commitment = model_commitment(&p.circuit, &p.weight_root);
+        Fixture {
+            bytes: p.to_bytes(),
+            s,
+            commitment,
+        }
+    })
+}
+
+fn whir_accepted(bytes: &[u8]) -> bool {
+    let f = whir_fixture();
+    let Ok(p) = ProofFile::from_bytes(bytes) else {
+        return false;
+    };
+    verify_with_model(&p, &f.s.q, &f.s.model.root(), &f.s.params).is_ok()
+        || verify_with_commitment(&p, &f.commitment, &f.s.params).is_ok()
+}
+
+#[test]
+fn honest_whir_proof_is_accepted() {
+    assert!(whir_accepted(&whir_fixture().bytes));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_whir_proofs_are_rejected(ms in proptest::collection::vec(mutation(), 1..3)) {
+        let mut b = whir_fixture().bytes.clone();
+        let mut changed = false;
+        for m in &ms {
+            changed |= apply(&mut b, m);
+        }
+        prop_assume!(changed && b != whir_fixture().bytes);
+        prop_assert!(!whir_accepted(&b));
+    }
+}

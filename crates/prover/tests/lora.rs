@@ -168,6 +168,7 @@ fn cheating_lora_prover_off_by_one_anywhere_is_rejected() {
         2,
     );
     let setup = Setup {
+        params: small_params(),
         graph: c.adapted.clone(),
         q: c.q.clone(),
         model: CommittedModel::new(&c.q, &small_params()),

@@ -452,3 +452,140 @@ fn packed_weight_commitment_binds_every_weight() {
         assert!(check(&s, &b).is_err(), "flip {k} accepted");
     }
 }
+
+// The WHIR scheme: WHIR openings, one GKR for all lookups' values, committed multiplicities.
+
+/// Whether `s`'s witness and (packed) weights are opened with WHIR.
+fn opened_with_whir(s: &Setup) -> (bool, bool) {
+    let lookups = s.q.lookups();
+    let committed = zkgrad_verifier::protocol::commit_multiplicities(&s.q, &lookups, &s.params);
+    let wl = s.q.witness_layout_with(committed);
+    let witness = zkgrad_pcs::Layout::choose_batched(wl.log_n, wl.used(), &s.params).whir;
+    let weights = zkgrad_verifier::protocol::weight_packing(&s.q, &s.params)
+        .is_some_and(|l| zkgrad_pcs::Layout::choose_batched(l.log_n, l.used(), &s.params).whir);
+    (witness, weights)
+}
+
+#[test]
+fn whir_scheme_cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
+    // Too small a witness for WHIR (it is sent in clear): the succinct lookups alone.
+    let s = setup_with(all_ops(), 10, 2, whir_small());
+    assert!(zkgrad_verifier::protocol::commit_multiplicities(
+        &s.q,
+        &s.q.lookups(),
+        &s.params
+    ));
+    check(&s, &prove_ok(&s).proof).unwrap();
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn whir_scheme_with_clear_multiplicities_rejects_cheating_provers() {
+    // The default threshold keeps this small proof's multiplicities in clear; the values
+    // still go through the one batched GKR.
+    let mut params = whir_small();
+    if let Some(w) = params.whir.as_mut() {
+        w.commit_mults_from = 16;
+    }
+    let s = setup_with(all_ops(), 10, 2, params);
+    assert!(!zkgrad_verifier::protocol::commit_multiplicities(
+        &s.q,
+        &s.q.lookups(),
+        &s.params
+    ));
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn whir_scheme_cheating_prover_off_by_one_in_convolutions_is_rejected() {
+    let s = setup_with(conv_ops(), 10, 4, whir_small());
+    perturbations_rejected(&s);
+    // A whole CNN whose witness and packed weights are opened with WHIR.
+    let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 4, whir_small());
+    assert_eq!(opened_with_whir(&s), (true, true));
+    perturbations_rejected(&s);
+}
+
+#[test]
+fn whir_scheme_mutated_proofs_are_rejected() {
+    let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 5, whir_small());
+    assert_eq!(opened_with_whir(&s), (true, true));
+    let p = prove_ok(&s).proof;
+    check(&s, &p).unwrap();
+    let step = (p.body.len() / 500).max(1);
+    for pos in (0..p.body.len()).step_by(step) {
+        let mut b = p.clone();
+        b.body[pos] ^= 0x10;
+        assert!(check(&s, &b).is_err(), "flip at {pos} accepted");
+    }
+    for cut in (0..p.body.len()).step_by(p.body.len() / 40) {
+        let mut b = p.clone();
+        b.body.truncate(cut);
+        assert!(check(&s, &b).is_err(), "truncation at {cut} accepted");
+    }
+}
+
+#[test]
+fn whir_scheme_binds_the_weights_and_the_scheme() {
+    let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 6, whir_small());
+    let p = prove_ok(&s).proof;
+    assert_eq!(p.pcs, zkgrad_pcs::Scheme::Whir);
+    let c = model_commitment(&p.circuit, &p.weight_root);
+    verify_with_commitment(&p, &c, &s.params).unwrap();
+    // Other weights (one value off by one quantum): another root; their proof fails against
+    // the honest root, and so does a prover holding their commitment.
+    let mut q2 = s.q.clone();
+    q2.weights[1].data[3] += 1;
+    let m2 = CommittedModel::new(&q2, &s.params);
+    assert_ne!(m2.root(), s.model.root());
+    let p2 = zkgrad_prover::prove(&q2, &m2, &s.input, &s.params)
+        .unwrap()
+        .proof;
+    assert!(verify(
+        &s.q,
+        &s.model.root(),
+        &p2.input,
+        &p2.output,
+        &p2.body,
+        &s.params
+    )
+    .is_err());
+    let cheat = zkgrad_prover::prove(&s.q, &m2, &s.input, &s.params)
+        .unwrap()
+        .proof;
+    assert!(verify(
+        &s.q,
+        &s.model.root(),
+        &cheat.input,
+        &cheat.output,
+        &cheat.body,
+        &s.params
+    )
+    .is_err());
+    // The same model under Ligero: another weight root, and neither scheme's proof verifies
+    // under the other's parameters.
+    let ligero = setup(zkgrad_model::zoo_cnn::lenet5(), 12, 6);
+    assert_ne!(ligero.model.root(), s.model.root());
+    let pl = prove_ok(&ligero).proof;
+    assert!(verify(
+        &s.q,
+        &pl.weight_root,
+        &pl.input,
+        &pl.output,
+        &pl.body,
+        &s.params
+    )
+    .is_err());
+    assert!(verify(
+        &s.q,
+        &p.weight_root,
+        &p.input,
+        &p.output,
+        &p.body,
+        &ligero.params
+    )
+    .is_err());
+    let mut relabelled = p.clone();
+    relabelled.pcs = zkgrad_pcs::Scheme::Ligero;
+    assert!(verify_with_commitment(&relabelled, &c, &ligero.params).is_err());
+}

@@ -63,6 +63,7 @@ impl Step {
     /// Every value of the step changed by ±1 by a cheating prover is caught.
     fn assert_cheats_rejected(&self) {
         let setup = Setup {
+            params: small_params(),
             graph: self.graph.clone(),
             q: self.q.clone(),
             model: CommittedModel::new(&self.q, &small_params()),

@@ -224,11 +224,15 @@ pub fn lookup_layouts(
 }
 
 /// Whether succinct lookups commit the multiplicities (and prove the table side with a GKR)
-/// rather than send them in clear: when the clear ones could take more than `2^16` entries
-/// (`Σ_T min(2^bits_T, reads_T)`, ~2 bytes each), which a committed table side beats by far
-/// inside a WHIR opening, while small proofs keep their few bytes of clear multiplicities.
-/// A deterministic function of the circuit.
-pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup]) -> bool {
+/// rather than send them in clear: when the clear ones could take `2^commit_mults_from`
+/// entries or more (`Σ_T min(2^bits_T, reads_T)`, ~2 bytes each; 2^16 by default), which a
+/// committed table side beats by far inside a WHIR opening, while small proofs keep their few
+/// bytes of clear multiplicities. Never with Ligero. A deterministic function of the circuit
+/// and `params`.
+pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> bool {
+    let Some(w) = &params.whir else {
+        return false;
+    };
     let k = g.config.table_bits;
     let bound: usize = g
         .used_tables()
@@ -242,7 +246,7 @@ pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup]) -> bool {
             reads.min(1usize << table.log_size(k).min(40))
         })
         .sum();
-    bound >= 1 << 16
+    bound >= 1usize << w.commit_mults_from.min(40)
 }
 
 /// The table column's value for used table `ti`.

@@ -153,7 +153,7 @@ pub fn verify(
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) commit the multiplicities in the witness instead.
     let succinct = params.whir.is_some();
-    let committed_mults = succinct && crate::protocol::commit_multiplicities(g, &lookups);
+    let committed_mults = crate::protocol::commit_multiplicities(g, &lookups, params);
     let mut mults = Vec::new();
     for (ti, table) in g.used_tables().into_iter().filter(|_| !committed_mults) {
         let bad = |why| VerifyError::Lookup {

@@ -138,7 +138,21 @@ pub fn small_params() -> PcsParams {
     PcsParams::default()
 }
 
+/// The WHIR scheme on small proofs: WHIR for every batched table of 2^8 values or more and
+/// committed multiplicities from 2^4 entries, so that tests reach every succinct path.
+pub fn whir_small() -> PcsParams {
+    PcsParams {
+        whir: Some(zkgrad_pcs::whir::WhirParams {
+            from_log_n: 8,
+            commit_mults_from: 4,
+            ..Default::default()
+        }),
+        ..PcsParams::default()
+    }
+}
+
 pub struct Setup {
+    pub params: PcsParams,
     pub graph: Graph,
     pub q: QGraph,
     pub model: CommittedModel,
@@ -147,15 +161,21 @@ pub struct Setup {
 }
 
 pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
+    setup_with(graph, table_bits, seed, small_params())
+}
+
+/// [`setup`] with other commitment parameters.
+pub fn setup_with(graph: Graph, table_bits: u32, seed: u64, params: PcsParams) -> Setup {
     let input_f = rnd(seed, graph.n_inputs());
     let cfg = QConfig::calibrate(&graph, std::slice::from_ref(&input_f), table_bits);
     let q = QGraph::from_graph(&graph, cfg).unwrap();
-    let model = CommittedModel::new(&q, &small_params());
+    let model = CommittedModel::new(&q, &params);
     let input = input_f
         .iter()
         .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
         .collect();
     Setup {
+        params,
         graph,
         q,
         model,
@@ -175,7 +195,7 @@ pub fn check(
         &p.input,
         &p.output,
         &p.body,
-        &small_params(),
+        &s.params,
     )
 }
 
@@ -191,7 +211,7 @@ pub fn max_output_error(s: &Setup, p: &zkgrad_verifier::ProofFile) -> f64 {
 }
 
 pub fn prove_ok(s: &Setup) -> ProveOutput {
-    prove(&s.q, &s.model, &s.input, &small_params()).unwrap()
+    prove(&s.q, &s.model, &s.input, &s.params).unwrap()
 }
 
 /// Every committed or public value (and every remainder) of `s.q`'s witness changed by ±1 —
@@ -240,7 +260,7 @@ pub fn perturbations_rejected_public(s: &Setup) {
                         Ok(w)
                     };
                     let Ok(w) = w else { continue };
-                    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &small_params()).proof;
+                    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
                     let ok = check(s, &p).is_ok();
                     assert!(
                         !ok,
