@@ -36,10 +36,10 @@ pub struct BenchArgs {
     /// Also write the markdown table to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Commitment scheme: "whir" or "ligero"; by default WHIR for inference workloads (small
-    /// proofs) and Ligero for training and LoRA steps (the fastest prover).
-    #[arg(long = "pcs", value_parser = crate::load::parse_scheme)]
-    pub pcs: Option<Scheme>,
+    /// Commitment scheme: "auto" (the default: `zkgrad prove`'s choice for inference
+    /// workloads, Ligero for training and LoRA steps), "ligero" or "whir".
+    #[arg(long = "pcs", default_value = "auto", value_parser = crate::load::parse_scheme)]
+    pub pcs: crate::load::PcsChoice,
     /// Internal: run one workload in this process.
     #[arg(long, hide = true)]
     pub child: bool,
@@ -529,7 +529,8 @@ fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> {
     let x = zoo::uniform(99, graph.n_inputs());
     let config = QConfig::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
     let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
-    let params = PcsParams::for_scheme(pcs.unwrap_or(crate::load::DEFAULT_SCHEME));
+    let params =
+        PcsParams::for_scheme(pcs.unwrap_or_else(|| zkgrad_verifier::protocol::auto_scheme(&q)));
     let t = Instant::now();
     let model = CommittedModel::new(&q, &params);
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -633,7 +634,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let [w] = chosen.as_slice() else {
             bail!("--child runs exactly one workload")
         };
-        out!("{}", run_one(w, a.runs, a.pcs)?);
+        out!("{}", run_one(w, a.runs, a.pcs.0)?);
         return Ok(());
     }
     let exe = std::env::current_exe().context("cannot find the zkgrad binary")?;
@@ -651,7 +652,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             "--runs",
             &a.runs.to_string(),
         ]);
-        if let Some(s) = a.pcs {
+        if let Some(s) = a.pcs.0 {
             cmd.args(["--pcs", s.name()]);
         }
         let out = cmd.output().context("cannot run the benchmark child")?;

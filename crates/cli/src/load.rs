@@ -7,32 +7,40 @@ use clap::Args;
 use zkgrad_model::quant::quantize_input;
 use zkgrad_model::{Graph, QConfig, QGraph};
 
-/// The scheme `prove` and `commit` use unless told otherwise: small proofs.
-pub const DEFAULT_SCHEME: zkgrad_pcs::Scheme = zkgrad_pcs::Scheme::Whir;
-
-/// The commitment scheme, shared by `prove`, `commit` and `bench` (the model commitment
-/// depends on it).
+/// The commitment scheme, shared by `prove` and `commit` (the model commitment depends on it).
 #[derive(Args, Clone, Debug)]
 pub struct SchemeChoice {
-    /// Commitment scheme of the large openings: "whir" (openings of O(log² n) bytes, ~150 KB
-    /// for 2^24 values) or "ligero" (the fastest prover; openings of O(√n) bytes). The model
-    /// commitment depends on it; `verify` reads it from the proof.
-    #[arg(long = "pcs", default_value = DEFAULT_SCHEME.name(), value_parser = parse_scheme)]
-    pub scheme: zkgrad_pcs::Scheme,
+    /// Commitment scheme: "auto" (Ligero unless its proof would exceed 2 MiB, then WHIR),
+    /// "ligero" (the fastest prover; openings of O(√n) bytes) or "whir" (openings of
+    /// O(log² n) bytes, ~200 KB for 2^25 values, and succinct lookups; seconds more for a deep
+    /// CNN). The model commitment depends on it; `verify` reads it from the proof.
+    #[arg(long = "pcs", default_value = "auto", value_parser = parse_scheme)]
+    pub scheme: PcsChoice,
 }
 
+/// A `--pcs` value: a scheme, or `None` for "auto".
+#[derive(Clone, Copy, Debug)]
+pub struct PcsChoice(pub Option<zkgrad_pcs::Scheme>);
+
 impl SchemeChoice {
-    pub fn params(&self) -> zkgrad_pcs::PcsParams {
-        zkgrad_pcs::PcsParams::for_scheme(self.scheme)
+    /// The parameters for `q`: the chosen scheme's, or `auto`'s choice for `q`.
+    pub fn params_for(&self, q: &zkgrad_model::QGraph) -> zkgrad_pcs::PcsParams {
+        zkgrad_pcs::PcsParams::for_scheme(
+            self.scheme
+                .0
+                .unwrap_or_else(|| zkgrad_verifier::protocol::auto_scheme(q)),
+        )
     }
 }
 
-pub(crate) fn parse_scheme(s: &str) -> std::result::Result<zkgrad_pcs::Scheme, String> {
+/// "auto" (`None`), "ligero" or "whir".
+pub(crate) fn parse_scheme(s: &str) -> std::result::Result<PcsChoice, String> {
     match s {
-        "whir" => Ok(zkgrad_pcs::Scheme::Whir),
-        "ligero" => Ok(zkgrad_pcs::Scheme::Ligero),
+        "auto" => Ok(PcsChoice(None)),
+        "whir" => Ok(PcsChoice(Some(zkgrad_pcs::Scheme::Whir))),
+        "ligero" => Ok(PcsChoice(Some(zkgrad_pcs::Scheme::Ligero))),
         _ => Err(format!(
-            "unknown scheme {s:?} (expected \"whir\" or \"ligero\")"
+            "unknown scheme {s:?} (expected \"auto\", \"ligero\" or \"whir\")"
         )),
     }
 }

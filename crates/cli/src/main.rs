@@ -227,7 +227,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     let xq = m
         .quantize_input(x)
         .with_context(|| format!("input file {}", a.input.display()))?;
-    let params = a.scheme.params();
+    let params = a.scheme.params_for(&m.q);
     let t0 = Instant::now();
     let committed = CommittedModel::new(&m.q, &params);
     let commit_time = t0.elapsed();
@@ -410,7 +410,7 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
 
 fn cmd_commit(a: CommitArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
-    let params = a.scheme.params();
+    let params = a.scheme.params_for(&m.q);
     let t0 = Instant::now();
     let root = load::weight_root_cached(&m.q, &params, true)?;
     let c = hex(&model_commitment(&m.q.describe(), &root));

@@ -886,8 +886,8 @@ pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
         ..Default::default()
     };
     let lm = crate::load::LoadedModel::load(&a.out, &precision).map_err(unusable)?;
-    let root =
-        CommittedModel::new(&lm.q, &PcsParams::for_scheme(crate::load::DEFAULT_SCHEME)).root();
+    let scheme = zkgrad_verifier::protocol::auto_scheme(&lm.q);
+    let root = CommittedModel::new(&lm.q, &PcsParams::for_scheme(scheme)).root();
     let c = hex(&zkgrad_verifier::model_commitment(&lm.q.describe(), &root));
     if a.json {
         out!("{}", json!({"merged": a.out, "model_commitment": c}));

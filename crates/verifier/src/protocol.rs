@@ -267,3 +267,58 @@ pub fn block_selector(hi: &[E], block: usize) -> E {
         })
         .product()
 }
+
+/// The proof size above which [`auto_scheme`] picks WHIR.
+pub const AUTO_WHIR_ABOVE_BYTES: usize = 2 << 20;
+
+/// The scheme `zkgrad prove` and `commit` use by default for `g`: Ligero (the fastest
+/// prover) unless its proof is estimated above [`AUTO_WHIR_ABOVE_BYTES`]
+/// ([`ligero_proof_bytes`]), then WHIR, whose openings and succinct lookups keep a deep CNN's
+/// proof near 400 KB for a few seconds more of proving. A deterministic function of `g`.
+pub fn auto_scheme(g: &QGraph) -> zkgrad_pcs::Scheme {
+    if ligero_proof_bytes(g) > AUTO_WHIR_ABOVE_BYTES {
+        zkgrad_pcs::Scheme::Whir
+    } else {
+        zkgrad_pcs::Scheme::Ligero
+    }
+}
+
+/// An estimate of the bytes of `g`'s proof with Ligero, from shapes alone: the witness and
+/// weight openings exactly as their layouts size them, each table's clear multiplicities at
+/// two bytes per entry that could be read (`min(2^bits, reads)`), and each lookup's GKR at
+/// ~27·m² bytes for `2^m` values (measured: 6.8 KB at 2^16).
+pub fn ligero_proof_bytes(g: &QGraph) -> usize {
+    let params = PcsParams::default();
+    let wl = g.witness_layout();
+    let witness = Layout::choose_used(wl.log_n, wl.used(), &params).opening_bytes(&params);
+    let weights = match weight_packing(g, &params) {
+        Some(l) => Layout::choose_batched(l.log_n, l.used(), &params).opening_bytes(&params),
+        None => g
+            .weights
+            .iter()
+            .map(|w| Layout::choose(w.as_tensor().log_size(), &params).opening_bytes(&params))
+            .sum(),
+    };
+    let lookups = g.lookups();
+    let k = g.config.table_bits;
+    let mults: usize = g
+        .used_tables()
+        .iter()
+        .map(|(ti, table)| {
+            let reads: usize = lookups
+                .iter()
+                .filter(|l| l.table == *ti)
+                .map(|l| g.operand_tensor(l.a).len())
+                .sum();
+            2 * reads.min(1usize << table.log_size(k).min(40))
+        })
+        .sum();
+    let gkrs: usize = lookups
+        .iter()
+        .map(|l| {
+            let m = g.operand_tensor(l.a).log_size();
+            27 * m * m
+        })
+        .sum();
+    witness + weights + mults + gkrs
+}
