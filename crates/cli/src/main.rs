@@ -301,10 +301,11 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         tm.openings.as_secs_f64() * 1e3
     );
     eprintln!(
-        "proved in {:.1} ms (+{:.1} ms weight commitment); proof {} bytes → {}",
+        "proved in {:.1} ms (+{:.1} ms weight commitment); proof {} bytes ({}) → {}",
         prove_time.as_secs_f64() * 1e3,
         commit_time.as_secs_f64() * 1e3,
         bytes.len(),
+        params.scheme().name(),
         a.proof.display()
     );
     eprintln!("max |error| against the float model: {max_err:.3e}");
@@ -320,6 +321,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
                 "prove_ms": prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": bytes.len(),
+                "pcs": params.scheme().name(),
                 "proof": a.proof,
                 "model_commitment": commitment,
                 "act_frac": m.q.config.act_frac,

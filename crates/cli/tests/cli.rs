@@ -469,3 +469,71 @@ fn weights_in_an_external_data_file_are_read_and_must_stay_beside_the_model() {
         stderr(&o)
     );
 }
+
+/// `--pcs whir` end to end: the proof says which scheme it used and `verify` follows it; the
+/// model commitment depends on the scheme; a flipped byte or a relabelled scheme is refused.
+#[test]
+fn the_whir_scheme_end_to_end() {
+    let d = tmpdir("whir");
+    let model = example("cnn/mixed.onnx");
+    let o = run(bin()
+        .args(["prove", "--pcs", "whir", "--json", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(example("cnn/input.json"))
+        .arg("--proof")
+        .arg(d.join("p.zkp")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["pcs"], "whir");
+    let v = verify(&model, d.join("p.zkp"));
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    // The commitment `commit --pcs whir` prints verifies it; the default (auto) one does not.
+    let commit = |extra: &[&str]| {
+        let c = run(bin().arg("commit").args(extra).arg("--model").arg(&model));
+        assert!(c.status.success(), "{}", stderr(&c));
+        String::from_utf8_lossy(&c.stdout).trim().to_string()
+    };
+    let (whir, auto) = (commit(&["--pcs", "whir"]), commit(&[]));
+    assert_ne!(whir, auto);
+    let by = |c: &str| {
+        run(bin()
+            .args(["verify", "--commitment", c, "--proof"])
+            .arg(d.join("p.zkp")))
+        .status
+        .code()
+    };
+    assert_eq!(by(&whir), Some(0));
+    assert_eq!(by(&auto), Some(1));
+    // Tampering: a byte near the end (inside the WHIR-era transcript) and the scheme byte.
+    let good = std::fs::read(d.join("p.zkp")).unwrap();
+    let bad = d.join("bad.zkp");
+    let mut t = good.clone();
+    let k = t.len() - 100;
+    t[k] ^= 0x20;
+    std::fs::write(&bad, &t).unwrap();
+    assert_eq!(verify(&model, &bad).status.code(), Some(1));
+    let mut t = good.clone();
+    t[22] = 0; // the scheme byte after magic, version and three u32 precision fields
+    std::fs::write(&bad, &t).unwrap();
+    assert_eq!(verify(&model, &bad).status.code(), Some(1));
+    t[22] = 7;
+    std::fs::write(&bad, &t).unwrap();
+    let v = verify(&model, &bad);
+    assert_eq!(v.status.code(), Some(2), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("unknown commitment scheme"),
+        "{}",
+        stderr(&v)
+    );
+    // An unknown --pcs value is a usage error.
+    let o = run(bin()
+        .args(["prove", "--pcs", "kzg", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(example("cnn/input.json"))
+        .arg("--proof")
+        .arg(d.join("q.zkp")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!d.join("q.zkp").exists());
+}

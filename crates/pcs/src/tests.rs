@@ -266,4 +266,114 @@ mod whir_opening {
         longer.push(0);
         assert!(check(&wd.root, log_n, &z, y, &p, &longer).is_err());
     }
+
+    /// The WHIR proof decoded, changed in its structure (a length, a missing round, a missing
+    /// opened row) and re-encoded canonically: p3-whir's verifier must return an error for each,
+    /// never panic.
+    #[test]
+    fn whir_rejects_structurally_altered_proofs_without_panicking() {
+        use crate::whir::Proof;
+        use p3_whir::pcs::proof::QueryOpenings;
+        let p = WhirParams::default();
+        let log_n = 12;
+        let (wd, z, y, proof) = prove(log_n, &p);
+        // value (16 bytes) | LEB128 length | postcard blob
+        let mut at = 16;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let b = proof[at];
+            at += 1;
+            len |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let honest: Proof = postcard::from_bytes(&proof[at..at + len]).unwrap();
+        let rebuild = |pr: &Proof| {
+            let blob = postcard::to_allocvec(pr).unwrap();
+            let mut out = proof[..16].to_vec();
+            let mut n = blob.len();
+            loop {
+                let b = (n & 0x7f) as u8;
+                n >>= 7;
+                out.push(if n > 0 { b | 0x80 } else { b });
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&blob);
+            out
+        };
+        check(&wd.root, log_n, &z, y, &p, &rebuild(&honest)).expect("re-encoded honest proof");
+        let rows = |o: &mut QueryOpenings<F, E, _>| -> usize {
+            match o {
+                QueryOpenings::Base(s) => {
+                    s.rows.pop();
+                    s.rows.len()
+                }
+                QueryOpenings::Extension(s) => {
+                    if let Some(r) = s.rows.first_mut() {
+                        r.pop();
+                    }
+                    s.rows.len()
+                }
+            }
+        };
+        let mut cases: Vec<Proof> = Vec::new();
+        let mut c = honest.clone();
+        c.whir.rounds.pop();
+        cases.push(c);
+        let mut c = honest.clone();
+        c.whir.initial_ood_answers.pop();
+        cases.push(c);
+        let mut c = honest.clone();
+        c.whir.initial_ood_answers.push(E::ONE);
+        cases.push(c);
+        let mut c = honest.clone();
+        c.whir.final_poly = None;
+        cases.push(c);
+        let mut c = honest.clone();
+        c.whir.initial_sumcheck.polynomial_evaluations.pop();
+        cases.push(c);
+        let mut c = honest.clone();
+        c.whir.initial_sumcheck.pow_witnesses.clear();
+        cases.push(c);
+        let mut c = honest.clone();
+        rows(&mut c.whir.final_openings);
+        cases.push(c);
+        for r in 0..honest.whir.rounds.len() {
+            let mut c = honest.clone();
+            rows(&mut c.whir.rounds[r].openings);
+            cases.push(c);
+            let mut c = honest.clone();
+            c.whir.rounds[r].ood_answers.clear();
+            cases.push(c);
+            let mut c = honest.clone();
+            c.whir.rounds[r].commitment = None;
+            cases.push(c);
+            let mut c = honest.clone();
+            c.whir.rounds[r].sumcheck.polynomial_evaluations.clear();
+            cases.push(c);
+        }
+        let mut c = honest.clone();
+        c.evals.clear();
+        cases.push(c);
+        let same = rebuild(&honest);
+        let mut altered = 0;
+        for (i, c) in cases.iter().enumerate() {
+            let bytes = rebuild(c);
+            if bytes == same {
+                continue; // nothing to remove there (e.g. no grinding in that sumcheck)
+            }
+            altered += 1;
+            let r = std::panic::catch_unwind(|| check(&wd.root, log_n, &z, y, &p, &bytes));
+            match r {
+                Ok(res) => assert!(res.is_err(), "altered proof {i} accepted"),
+                Err(_) => panic!("altered proof {i} made the verifier panic"),
+            }
+        }
+        assert!(altered >= 10, "only {altered} alterations");
+    }
 }

@@ -70,7 +70,7 @@ type Mmcs = MerkleTreeMmcs<
 type Dft = Radix2DFTSmallBatch<F>;
 type Lay = SuffixProver<F, E>;
 type Whir = WhirProver<E, F, Dft, Mmcs, Challenge, Lay>;
-type Proof = PcsProof<F, E, Mmcs>;
+pub(crate) type Proof = PcsProof<F, E, Mmcs>;
 
 /// The largest serialized WHIR proof a verifier reads (far above any honest proof's ~200 KB).
 const MAX_PROOF_BYTES: usize = 1 << 24;
