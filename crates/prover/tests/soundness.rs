@@ -412,38 +412,9 @@ fn packed_weight_commitment_binds_every_weight() {
     // Through the published model commitment too (the circuit decoded from the proof).
     let c = model_commitment(&p.circuit, &p.weight_root);
     verify_with_commitment(&p, &c, &small_params()).unwrap();
-    // Other weights (one value of the last layer off by one quantum), same circuit: another
-    // root, and a proof made with them fails against the honest root.
-    let mut q2 = s.q.clone();
-    let last = q2.weights.len() - 2;
-    q2.weights[last].data[5] += 1;
-    let m2 = CommittedModel::new(&q2, &small_params());
-    assert_ne!(m2.root(), s.model.root());
-    let p2 = zkgrad_prover::prove(&q2, &m2, &s.input, &small_params())
-        .unwrap()
-        .proof;
-    assert!(verify(
-        &s.q,
-        &s.model.root(),
-        &p2.input,
-        &p2.output,
-        &p2.body,
-        &small_params()
-    )
-    .is_err());
-    // A prover holding the other weights' commitment but claiming the honest root fails too.
-    let cheat = zkgrad_prover::prove(&s.q, &m2, &s.input, &small_params())
-        .unwrap()
-        .proof;
-    assert!(verify(
-        &s.q,
-        &s.model.root(),
-        &cheat.input,
-        &cheat.output,
-        &cheat.body,
-        &small_params()
-    )
-    .is_err());
+    // Other weights (one value of the last layer off by one quantum), same circuit.
+    let last = s.q.weights.len() - 2;
+    other_weights_rejected(&s, last, 5);
     // Flipped bytes in the weight opening (the end of the body) are rejected.
     let n = p.body.len();
     for k in 1..=24 {
@@ -532,36 +503,7 @@ fn whir_scheme_binds_the_weights_and_the_scheme() {
     assert_eq!(p.pcs, zkgrad_pcs::Scheme::Whir);
     let c = model_commitment(&p.circuit, &p.weight_root);
     verify_with_commitment(&p, &c, &s.params).unwrap();
-    // Other weights (one value off by one quantum): another root; their proof fails against
-    // the honest root, and so does a prover holding their commitment.
-    let mut q2 = s.q.clone();
-    q2.weights[1].data[3] += 1;
-    let m2 = CommittedModel::new(&q2, &s.params);
-    assert_ne!(m2.root(), s.model.root());
-    let p2 = zkgrad_prover::prove(&q2, &m2, &s.input, &s.params)
-        .unwrap()
-        .proof;
-    assert!(verify(
-        &s.q,
-        &s.model.root(),
-        &p2.input,
-        &p2.output,
-        &p2.body,
-        &s.params
-    )
-    .is_err());
-    let cheat = zkgrad_prover::prove(&s.q, &m2, &s.input, &s.params)
-        .unwrap()
-        .proof;
-    assert!(verify(
-        &s.q,
-        &s.model.root(),
-        &cheat.input,
-        &cheat.output,
-        &cheat.body,
-        &s.params
-    )
-    .is_err());
+    other_weights_rejected(&s, 1, 3);
     // The same model under Ligero: another weight root, and neither scheme's proof verifies
     // under the other's parameters.
     let ligero = setup(zkgrad_model::zoo_cnn::lenet5(), 12, 6);
@@ -588,4 +530,21 @@ fn whir_scheme_binds_the_weights_and_the_scheme() {
     let mut relabelled = p.clone();
     relabelled.pcs = zkgrad_pcs::Scheme::Ligero;
     assert!(verify_with_commitment(&relabelled, &c, &ligero.params).is_err());
+}
+
+/// Weights that differ from `s`'s in one value (tensor `wi`, entry `at`, one quantum) have
+/// another root; a proof made with them fails against the honest root, and so does a prover
+/// that holds their commitment but claims the honest model.
+fn other_weights_rejected(s: &Setup, wi: usize, at: usize) {
+    let mut q2 = s.q.clone();
+    q2.weights[wi].data[at] += 1;
+    let m2 = CommittedModel::new(&q2, &s.params);
+    assert_ne!(m2.root(), s.model.root());
+    let root = s.model.root();
+    for (q, m) in [(&q2, &m2), (&s.q, &m2)] {
+        let p = zkgrad_prover::prove(q, m, &s.input, &s.params)
+            .unwrap()
+            .proof;
+        assert!(verify(&s.q, &root, &p.input, &p.output, &p.body, &s.params).is_err());
+    }
 }

@@ -233,9 +233,14 @@ pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup], params: &PcsParams)
     let Some(w) = &params.whir else {
         return false;
     };
+    readable_entries(g, lookups) >= 1usize << w.commit_mults_from.min(40)
+}
+
+/// `Σ_T min(2^bits_T, reads_T)`: how many table entries the lookups could read, a bound on the
+/// clear multiplicities' length.
+fn readable_entries(g: &QGraph, lookups: &[Lookup]) -> usize {
     let k = g.config.table_bits;
-    let bound: usize = g
-        .used_tables()
+    g.used_tables()
         .iter()
         .map(|(ti, table)| {
             let reads: usize = lookups
@@ -245,8 +250,7 @@ pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup], params: &PcsParams)
                 .sum();
             reads.min(1usize << table.log_size(k).min(40))
         })
-        .sum();
-    bound >= 1usize << w.commit_mults_from.min(40)
+        .sum()
 }
 
 /// The table column's value for used table `ti`.
@@ -300,19 +304,7 @@ pub fn ligero_proof_bytes(g: &QGraph) -> usize {
             .sum(),
     };
     let lookups = g.lookups();
-    let k = g.config.table_bits;
-    let mults: usize = g
-        .used_tables()
-        .iter()
-        .map(|(ti, table)| {
-            let reads: usize = lookups
-                .iter()
-                .filter(|l| l.table == *ti)
-                .map(|l| g.operand_tensor(l.a).len())
-                .sum();
-            2 * reads.min(1usize << table.log_size(k).min(40))
-        })
-        .sum();
+    let mults = 2 * readable_entries(g, &lookups);
     let gkrs: usize = lookups
         .iter()
         .map(|l| {
