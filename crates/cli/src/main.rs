@@ -391,13 +391,16 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
             if a.json {
                 out!(
                     "{}",
-                    json!({"verified": true, "input_data": [x], "output_data": parts, "model_commitment": commitment, "verify_ms": ms})
+                    json!({"verified": true, "input_data": [x], "output_data": parts, "model_commitment": commitment, "pcs": proof.pcs.name(), "verify_ms": ms})
                 );
             } else {
                 out!("verified");
                 out!("input: {}", json!([x]));
                 out!("output: {}", json!(parts));
-                eprintln!("model commitment {commitment}; checked in {ms:.1} ms");
+                eprintln!(
+                    "model commitment {commitment}; {} proof checked in {ms:.1} ms",
+                    proof.pcs.name()
+                );
             }
             Ok(())
         }
