@@ -210,15 +210,22 @@ impl Layout {
         best
     }
     /// The layout of a table opened by [`prove_batch`]: WHIR where `params` enable it for a
-    /// table of this size (`2^log_n ≥ 2^from_log_n` values, and not sent in clear), else
+    /// table of this size (`2^log_n ≥ 2^from_log_n` values, not sent in clear, and within the
+    /// sizes its parameters reach their target for: all up to 2^30), else
     /// [`Layout::choose_used`]. A deterministic function of `log_n`, `used` and `params`.
     pub fn choose_batched(log_n: usize, used: usize, params: &PcsParams) -> Self {
         let ligero = Self::choose_used(log_n, used, params);
         match &params.whir {
-            Some(w) if !ligero.clear && log_n >= w.from_log_n.max(w.min_log_n()) => Layout {
-                whir: true,
-                ..ligero
-            },
+            Some(w)
+                if !ligero.clear
+                    && log_n >= w.from_log_n.max(w.min_log_n())
+                    && whir::params_are_sound(w, log_n) =>
+            {
+                Layout {
+                    whir: true,
+                    ..ligero
+                }
+            }
             _ => ligero,
         }
     }

@@ -221,6 +221,14 @@ mod whir_opening {
     }
 
     #[test]
+    fn whir_parameters_reach_their_target_up_to_2_to_the_30() {
+        let p = WhirParams::default();
+        for log_n in p.min_log_n()..=30 {
+            assert!(whir::params_are_sound(&p, log_n), "2^{log_n}");
+        }
+    }
+
+    #[test]
     fn whir_matches_the_multilinear_extension() {
         let p = WhirParams::default();
         assert!(whir::params_are_sound(&p, 12));
