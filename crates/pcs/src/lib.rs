@@ -32,6 +32,9 @@
 //! them (binding by collision resistance; nothing is hidden — zkgrad does not claim zero
 //! knowledge yet).
 //!
+//! The WHIR scheme ([`whir`], [`Scheme::Whir`]) opens the large batched tables with WHIR
+//! instead: [`commit_batched`] and [`verify_batch`] choose by [`Layout::choose_batched`].
+//!
 //! Verifier side: `verify*` never panics on proof bytes.
 #![cfg_attr(
     not(test),
@@ -66,7 +69,7 @@ pub struct PcsParams {
     pub log_inv_rate: usize,
     pub n_queries: usize,
     /// The scheme of the batched openings ([`commit_batched`], [`prove_batch`]): `None`,
-    /// Ligero; `Some`, WHIR for the tables where its opening is the smaller
+    /// Ligero; `Some`, WHIR for the tables of at least `2^from_log_n` values
     /// ([`Layout::choose_batched`]).
     pub whir: Option<whir::WhirParams>,
 }
