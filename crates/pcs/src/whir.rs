@@ -83,7 +83,8 @@ const MAX_EXTRA_POW: usize = 4;
 pub struct WhirParams {
     /// Target bits of each error term (query phases, OOD samples, batching, sumchecks).
     pub security_bits: usize,
-    /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries.
+    /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries; raised
+    /// by whole bits (at most [`MAX_EXTRA_POW`]) for a table whose rounds need more (2^25: 21).
     pub pow_bits: usize,
     /// Variables folded per round.
     pub folding: usize,
@@ -203,7 +204,7 @@ pub fn estimated_bytes(log_n: usize) -> usize {
 }
 
 /// Whether `params` reach their target for a table of `2^log_n` values (p3-whir's
-/// per-round grinding check, with the grinding [`WhirParams::config`] derives).
+/// per-round grinding check, with the grinding derived as described on [`WhirParams`]).
 pub fn params_are_sound(params: &WhirParams, log_n: usize) -> bool {
     params
         .config(log_n)
