@@ -84,7 +84,7 @@ pub struct WhirParams {
     /// Target bits of each error term (query phases, OOD samples, batching, sumchecks).
     pub security_bits: usize,
     /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries; raised
-    /// by whole bits (at most [`MAX_EXTRA_POW`]) for a table whose rounds need more (2^25: 21).
+    /// by whole bits (at most 4) for a table whose rounds need more (2^25: 21).
     pub pow_bits: usize,
     /// Variables folded per round.
     pub folding: usize,
