@@ -248,12 +248,23 @@ impl Layout {
 /// Everything the prover keeps between commit and open.
 pub struct ProverData {
     pub layout: Layout,
-    pub values: Vec<F>,
+    /// The committed values, unless WHIR holds them ([`ProverData::values`]).
+    values: Vec<F>,
     /// Encoded matrix, one leaf (a column of `2^log_rows` values) per row of this matrix.
     leaves: Vec<F>,
     tree: Option<MerkleTree>,
     whir: Option<whir::WhirData>,
     pub root: Digest,
+}
+
+impl ProverData {
+    /// The committed values, `2^log_n` of them.
+    pub fn values(&self) -> &[F] {
+        match &self.whir {
+            Some(wd) => wd.values(),
+            None => &self.values,
+        }
+    }
 }
 
 /// Errors of an opening.
@@ -360,20 +371,15 @@ pub fn commit_used(
 
 /// Commits to a table that [`prove_batch`] will open: as [`commit_used`], or with WHIR where
 /// [`Layout::choose_batched`] says so. The verifier's [`verify_batch`] makes the same choice.
-pub fn commit_batched(
-    mut values: Vec<F>,
-    log_n: usize,
-    used: usize,
-    params: &PcsParams,
-) -> ProverData {
+pub fn commit_batched(values: Vec<F>, log_n: usize, used: usize, params: &PcsParams) -> ProverData {
     let layout = Layout::choose_batched(log_n, used, params);
     match (&params.whir, layout.whir) {
         (Some(wp), true) => {
-            values.resize(1 << log_n, F::ZERO);
-            let wd = whir::commit(values.clone(), log_n, wp);
+            // WHIR keeps the values (its table); they are not held twice.
+            let wd = whir::commit(values, log_n, wp);
             ProverData {
                 layout,
-                values,
+                values: Vec::new(),
                 leaves: Vec::new(),
                 tree: None,
                 root: wd.root,
@@ -685,7 +691,7 @@ pub fn prove_batch(
     // is taken to a whole number of SIMD words (both tables zero past `used`).
     let used = pd.layout.used;
     let len = used.next_multiple_of(64).min(1 << log_n);
-    let values = &pd.values[..len];
+    let values = &pd.values()[..len];
     let mut oracle = match batch_weights(log_n, used, len, claims, &betas) {
         Weights::Packed(g) => {
             BaseExtProduct::new_prefix_packed(std::borrow::Cow::Borrowed(values), g, log_n)
@@ -757,11 +763,7 @@ fn batch_weights(
             } else {
                 // The chunk within the block: its index in the block gives the high bits.
                 let idx = chunk - ((cl.block_index << k) >> c);
-                let hi: E = cl.point[c..]
-                    .iter()
-                    .enumerate()
-                    .map(|(j, z)| if (idx >> j) & 1 == 1 { *z } else { E::ONE - *z })
-                    .product();
+                let hi = zkgrad_poly::eq_at_index(&cl.point[c..], idx);
                 for (o, v) in out.iter_mut().zip(&lows[i]) {
                     *o += hi * *v;
                 }

@@ -234,6 +234,8 @@ mod whir_opening {
         assert!(whir::params_are_sound(&p, 12));
         let (wd, z, y, proof) = prove(12, &p);
         check(&wd.root, 12, &z, y, &p, &proof).expect("honest opening");
+        // The values the prover reads back are the committed table.
+        assert_eq!(wd.values(), &table(12)[..]);
         // The variable order: the same point read most-significant-first is another point,
         // whose value differs, so an opening proved at `z` does not verify there.
         let mut rev = z.clone();

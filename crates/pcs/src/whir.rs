@@ -258,6 +258,13 @@ pub struct WhirData {
     data: WhirProverData<F, E, Mmcs, Lay>,
 }
 
+impl WhirData {
+    /// The committed values (`2^log_n`), as the WHIR table holds them.
+    pub fn values(&self) -> &[F] {
+        self.data.table(0).iter_polys().next().unwrap_or_default()
+    }
+}
+
 /// Commits to `values` (padded with zeros to `2^log_n`); `log_n ≥ params.min_log_n()`.
 #[allow(clippy::panic)] // Prover side: parameters the caller checked (Layout::choose_batched)
 pub fn commit(mut values: Vec<F>, log_n: usize, params: &WhirParams) -> WhirData {

@@ -30,6 +30,22 @@ pub fn eq_eval(a: &[E], b: &[E]) -> E {
     })
 }
 
+/// `eq(point, x)` at the one hypercube point `x = bits(index)` (bit `i` of `index` is variable
+/// `i`): the entry `index` of [`eq_table`], in O(n).
+pub fn eq_at_index(point: &[E], index: usize) -> E {
+    point
+        .iter()
+        .enumerate()
+        .map(|(i, z)| {
+            if (index >> i) & 1 == 1 {
+                *z
+            } else {
+                E::ONE - *z
+            }
+        })
+        .product()
+}
+
 /// The table `eq(point, x)` for all `x ∈ {0,1}^n`, in the stated variable order.
 pub fn eq_table(point: &[E]) -> Vec<E> {
     let mut t = Vec::with_capacity(1 << point.len());
@@ -299,6 +315,7 @@ mod tests {
                 .map(|j| E::from(F::from_u64(((i >> j) & 1) as u64)))
                 .collect();
             assert_eq!(*v, eq_eval(&p, &b));
+            assert_eq!(*v, eq_at_index(&p, i));
         }
         let vals: Vec<F> = (0..8).map(|i| f_from_i64(i * i - 7)).collect();
         let direct: E = t.iter().zip(&vals).map(|(a, b)| *a * *b).sum();

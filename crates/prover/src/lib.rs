@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{CommitRef, Operand};
+use zkgrad_model::layout::{CommitRef, Operand, WitnessLayout};
 use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
 use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
@@ -66,10 +66,10 @@ impl CommittedModel {
     pub fn weight_values(&self, wi: usize) -> &[F] {
         match (&self.packing, self.tensors.first()) {
             (Some(layout), Some(pd)) => match layout.find(wi) {
-                Some((log, block)) => &pd.values[block << log..(block + 1) << log],
+                Some((log, block)) => &pd.values()[block << log..(block + 1) << log],
                 None => &[],
             },
-            _ => self.tensors.get(wi).map_or(&[], |pd| &pd.values[..]),
+            _ => self.tensors.get(wi).map_or(&[], |pd| pd.values()),
         }
     }
 }
@@ -215,34 +215,33 @@ fn prove_with(
     // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
     let succinct = params.whir.is_some();
     let committed_mults = commit_multiplicities(g, &lookups, params);
-    let dense_mults = if committed_mults {
-        lookups::dense_multiplicities(g, &mults)
-    } else {
-        Vec::new()
-    };
     let wl = g.witness_layout_with(committed_mults);
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
     // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
     let parts: Vec<(usize, Vec<F>)> = wl
         .blocks
         .par_iter()
-        .map(|(what, log, block)| {
+        .filter_map(|(what, log, block)| {
             let op = match what {
                 CommitRef::Tensor(ti) => Operand::Tensor(*ti),
                 CommitRef::Rem(n) => Operand::Rem(*n),
                 CommitRef::Limb(d, k) => Operand::Limb(*d, *k),
-                CommitRef::Mult(ti) => {
-                    return (
-                        block << log,
-                        dense_mults.get(*ti).cloned().unwrap_or_default(),
-                    )
-                }
+                CommitRef::Mult(_) => return None,
             };
-            (block << log, padded(g, &w, op))
+            Some((block << log, padded(g, &w, op)))
         })
         .collect();
     for (off, vals) in parts {
         packed[off..off + vals.len()].copy_from_slice(&vals);
+    }
+    // Committed multiplicities: each table's sparse counts written into its block.
+    for &(what, log, block) in &wl.blocks {
+        if let CommitRef::Mult(ti) = what {
+            let off = block << log;
+            for &(j, c) in mults.get(ti).map_or(&[][..], |m| &m[..]) {
+                packed[off + j] = F::from_u64(c);
+            }
+        }
     }
     let wpd = zkgrad_pcs::commit_batched(packed, wl.log_n, wl.used(), params);
     t.write_digest(b"witness/root", &wpd.root);
@@ -291,7 +290,7 @@ fn prove_with(
             &w,
             &lookups,
             &mults,
-            &dense_mults,
+            &mult_blocks(&wpd, &wl, g),
             params,
             &mut claims,
             &mut t,
@@ -364,6 +363,18 @@ fn prove_with(
     }
 }
 
+/// The committed multiplicity blocks of the witness, one per used table (empty without them).
+#[allow(clippy::indexing_slicing)] // Prover side: the layout's blocks lie in the table
+fn mult_blocks<'a>(wpd: &'a ProverData, wl: &WitnessLayout, g: &QGraph) -> Vec<&'a [F]> {
+    g.used_tables()
+        .iter()
+        .map(|(ti, _)| match wl.find(CommitRef::Mult(*ti)) {
+            Some((log, block)) => &wpd.values()[block << log..(block + 1) << log],
+            None => &[],
+        })
+        .collect()
+}
+
 fn block_claims<K: Copy + Sync>(
     pd: &ProverData,
     claims: &[(K, Vec<E>)],
@@ -375,7 +386,7 @@ fn block_claims<K: Copy + Sync>(
     let eval = |(what, point): &(K, Vec<E>)| -> Option<BlockClaim> {
         let (log, block_index) = find(*what)?;
         let off = block_index << log;
-        let value = eval_mle_base(&pd.values[off..off + (1 << log)], point);
+        let value = eval_mle_base(&pd.values()[off..off + (1 << log)], point);
         Some(BlockClaim {
             block_index,
             point: point.clone(),

@@ -4,7 +4,7 @@
 //! GKR for all lookups' values and one for all tables' entries.
 
 use rayon::prelude::*;
-use zkgrad_field::{e_from_i64, f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
 use zkgrad_pcs::PcsParams;
@@ -128,18 +128,16 @@ pub(crate) fn prove(
     let alpha = t.challenge_e(b"lookup/alpha");
     for (ti, _) in g.used_tables() {
         for l in lookups.iter().filter(|l| l.table == ti) {
-            let shape = g.operand_tensor(l.a);
             let a = padded(g, w, l.a);
             let b = l.b.map(|b| padded(g, w, b));
-            let ind: Vec<i64> = shape.pad(&vec![1i64; shape.len()]);
-            let offset = e_from_i64(l.offset);
-            let p: Vec<E> = ind.iter().map(|&x| E::from(f_from_i64(x))).collect();
-            let q: Vec<E> = (0..a.len())
-                .map(|i| {
-                    let bv = b.as_ref().map_or(E::ZERO, |b| gamma * b[i]);
-                    alpha - (E::from(a[i]) + offset + bv)
-                })
-                .collect();
+            let at = leaf_at(
+                g,
+                l,
+                (&a, b.as_deref()),
+                alpha - e_from_i64(l.offset),
+                gamma,
+            );
+            let (p, q): (Vec<E>, Vec<E>) = (0..a.len()).map(at).unzip();
             let leaf = zkgrad_lookup::prove(p, q, t);
             t.write_e(b"lookup/a", eval_mle_base(&a, &leaf.point));
             if let Some(b) = &b {
@@ -150,6 +148,25 @@ pub(crate) fn prove(
                 claims.on_operand(bo, leaf.point);
             }
         }
+    }
+}
+
+/// A lookup's leaf at padded index `i` (its padded operands `a`, `b`):
+/// `(p, q) = ([i inside the operand's shape], c − a_i − γ·b_i)`, with `c = α − offset` (and
+/// `− δ·table` in succinct lookups).
+fn leaf_at<'a>(
+    g: &QGraph,
+    l: &Lookup,
+    (a, b): (&'a [F], Option<&'a [F]>),
+    c: E,
+    gamma: E,
+) -> impl Fn(usize) -> (E, E) + Sync + 'a {
+    let shape = g.operand_tensor(l.a);
+    let (rows, cols, log_cols) = (shape.rows, shape.cols, shape.log_cols());
+    move |i| {
+        let inside = (i >> log_cols) < rows && (i & ((1 << log_cols) - 1)) < cols;
+        let bv = b.map_or(E::ZERO, |b| gamma * b[i]);
+        (E::from(F::from_bool(inside)), c - E::from(a[i]) - bv)
     }
 }
 
@@ -179,7 +196,7 @@ pub(crate) fn prove_succinct(
     w: &Witness,
     lookups: &[Lookup],
     sparse: &[Vec<(usize, u64)>],
-    mults: &[Vec<F>],
+    mults: &[&[F]],
     params: &PcsParams,
     claims: &mut Claims,
     t: &mut ProverTranscript,
@@ -212,21 +229,14 @@ pub(crate) fn prove_succinct(
     let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
     for (&(li, log, block), (a, b)) in values.blocks.iter().zip(&operands) {
         let l = &lookups[li];
-        let shape = g.operand_tensor(l.a);
         let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
-        let off = block << log;
-        let ind = shape.pad(&vec![1i64; shape.len()]);
-        p[off..off + (1 << log)]
+        let at = leaf_at(g, l, (a, b.as_deref()), c, gamma);
+        let block = (block << log)..((block + 1) << log);
+        p[block.clone()]
             .par_iter_mut()
-            .zip(&ind)
-            .for_each(|(p, i)| *p = E::from(f_from_i64(*i)));
-        q[off..off + (1 << log)]
-            .par_iter_mut()
+            .zip(&mut q[block])
             .enumerate()
-            .for_each(|(i, q)| {
-                let bv = b.as_ref().map_or(E::ZERO, |b| gamma * b[i]);
-                *q = c - E::from(a[i]) - bv;
-            });
+            .for_each(|(i, (p, q))| (*p, *q) = at(i));
     }
     let leaf = zkgrad_lookup::prove(p, q, t);
     for (&(li, log, _), (a, b)) in values.blocks.iter().zip(&operands) {
@@ -252,7 +262,7 @@ pub(crate) fn prove_succinct(
         };
         let off = block << log;
         let c = alpha - delta * table_id(ti);
-        if let Some(m) = mults.get(ti) {
+        if let Some(&m) = mults.get(ti) {
             p[off..off + m.len()]
                 .par_iter_mut()
                 .zip(m)
@@ -266,25 +276,8 @@ pub(crate) fn prove_succinct(
     let leaf = zkgrad_lookup::prove(p, q, t);
     for &(ti, log, _) in &entries.blocks {
         let z = &leaf.point[..log];
-        let m = mults.get(ti).map_or(&[][..], |m| &m[..]);
+        let m = mults.get(ti).copied().unwrap_or_default();
         t.write_e(b"lookup/m", eval_mle_base(m, z));
         claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
     }
-}
-
-/// Dense multiplicities (`2^log_size` per used table) from the sparse counts.
-pub(crate) fn dense_multiplicities(g: &QGraph, mults: &[Vec<(usize, u64)>]) -> Vec<Vec<F>> {
-    let bits = g.config.table_bits;
-    g.used_tables()
-        .iter()
-        .map(|(ti, table)| {
-            let mut m = vec![F::ZERO; 1 << table.log_size(bits)];
-            for &(j, c) in mults.get(*ti).map_or(&[][..], |v| &v[..]) {
-                if let Some(slot) = m.get_mut(j) {
-                    *slot = F::from_u64(c);
-                }
-            }
-            m
-        })
-        .collect()
 }

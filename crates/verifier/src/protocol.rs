@@ -191,7 +191,7 @@ pub fn pow2(k: u32) -> E {
 /// tables) in aligned blocks, largest first ([`PackedLayout::pack`]): block `k` of `2^s`
 /// leaves starting at `blk·2^s`; leaves outside every block are `p = 0, q = 1`. At the GKR's
 /// final point `z = (z_lo ‖ z_hi)` with `|z_lo| = s`, a block's leaves contribute through its
-/// selector `sel_k = eq(z_hi, bits(blk))` ([`block_selector`]):
+/// selector `sel_k = eq(z_hi, bits(blk))` (`zkgrad_poly::eq_at_index`):
 ///
 /// `p̃(z) = Σ_k sel_k·p̃_k(z_lo)`, `q̃(z) = Σ_k sel_k·q̃_k(z_lo) + (1 − Σ_k sel_k)`,
 ///
@@ -256,20 +256,6 @@ fn readable_entries(g: &QGraph, lookups: &[Lookup]) -> usize {
 /// The table column's value for used table `ti`.
 pub fn table_id(ti: usize) -> E {
     E::from(F::from_u64(ti as u64 + 1))
-}
-
-/// `eq(hi, bits(block))`: the weight of aligned block `block` at the high coordinates `hi`.
-pub fn block_selector(hi: &[E], block: usize) -> E {
-    hi.iter()
-        .enumerate()
-        .map(|(i, z)| {
-            if (block >> i) & 1 == 1 {
-                *z
-            } else {
-                E::ONE - *z
-            }
-        })
-        .product()
 }
 
 /// The proof size above which [`auto_scheme`] picks WHIR.

@@ -22,13 +22,11 @@ use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{rem_limbs, CommitRef, Lookup, Operand, PackedLayout, LIMB_BITS};
 use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
-use zkgrad_poly::{eq_table, prefix_indicator_eval};
+use zkgrad_poly::{eq_at_index, eq_table, prefix_indicator_eval};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
 
 use crate::error::VerifyError;
-use crate::protocol::{
-    block_selector, eval_public, lookup_layouts, pow2, public_bytes, real_indicator, table_id,
-};
+use crate::protocol::{eval_public, lookup_layouts, pow2, public_bytes, real_indicator, table_id};
 
 /// Claims collected during verification, discharged by the two openings at the end.
 struct Claims<'a> {
@@ -222,12 +220,9 @@ pub fn verify(
             &mut t,
         )?;
     }
-    for ((ti, table), entries) in g
-        .used_tables()
-        .into_iter()
-        .zip(&mults)
-        .filter(|_| !succinct)
-    {
+    // Ligero: one GKR per lookup, checked table by table against the clear multiplicities.
+    let per_lookup = if succinct { &[][..] } else { &mults[..] };
+    for ((ti, table), entries) in g.used_tables().into_iter().zip(per_lookup) {
         let name = table.describe();
         let gkr_err = |source| VerifyError::LookupGkr {
             table: ti,
@@ -235,23 +230,17 @@ pub fn verify(
             source,
         };
         // The table side, Σ_j m_j / (α − t_j), from the sparse multiplicities.
-        let dens: Vec<E> = entries
-            .iter()
-            .map(|&(j, _)| alpha - table.entry(j, bits, gamma))
-            .collect();
-        // Checked first: batch inversion (one inversion for all entries) panics on a zero.
-        if dens.contains(&E::ZERO) {
+        let Some(table_side) = fraction_sum(
+            entries
+                .iter()
+                .map(|&(j, m)| (alpha - table.entry(j, bits, gamma), m)),
+        ) else {
             return Err(VerifyError::Lookup {
                 table: ti,
                 name,
                 why: "zero denominator",
             });
-        }
-        let table_side: E = p3_field::batch_multiplicative_inverse(&dens)
-            .iter()
-            .zip(entries)
-            .map(|(inv, &(_, m))| *inv * E::from(F::from_u64(m)))
-            .sum();
+        };
         let mut sum = E::ZERO;
         for l in lookups.iter().filter(|l| l.table == ti) {
             let shape = g.operand_tensor(l.a).clone();
@@ -745,7 +734,7 @@ fn succinct_lookups(
         let (Some(l), Some((lo, hi))) = (lookups.get(li), z.split_at_checked(log)) else {
             return Err(VerifyError::Lookups("lookup layout out of range"));
         };
-        let sel = block_selector(hi, block);
+        let sel = eq_at_index(hi, block);
         let a = t.read_e(b"lookup/a")?;
         let b = match l.b {
             Some(_) => t.read_e(b"lookup/b")?,
@@ -770,23 +759,15 @@ fn succinct_lookups(
     }
     if let Some(mults) = clear_mults {
         // The table side from the clear multiplicities: Σ_T Σ_j m_T[j]/(α − δT − t_T[j]).
-        let mut dens = Vec::new();
-        let mut counts = Vec::new();
-        for ((ti, table), entries) in tables.iter().zip(mults) {
-            for &(j, m) in entries {
-                dens.push(alpha - delta * table_id(*ti) - table.entry(j, bits, gamma));
-                counts.push(E::from(F::from_u64(m)));
-            }
-        }
-        // Checked first: batch inversion (one inversion for all entries) panics on a zero.
-        if dens.contains(&E::ZERO) {
+        let terms = tables.iter().zip(mults).flat_map(|((ti, table), entries)| {
+            let c = alpha - delta * table_id(*ti);
+            entries
+                .iter()
+                .map(move |&(j, m)| (c - table.entry(j, bits, gamma), m))
+        });
+        let Some(table_side) = fraction_sum(terms) else {
             return Err(VerifyError::Lookups("zero denominator"));
-        }
-        let table_side: E = p3_field::batch_multiplicative_inverse(&dens)
-            .iter()
-            .zip(&counts)
-            .map(|(inv, m)| *inv * *m)
-            .sum();
+        };
         if vt.root_p != table_side * vt.root_q {
             return Err(VerifyError::Lookups(
                 "looked-up values are not all in their tables",
@@ -804,7 +785,7 @@ fn succinct_lookups(
         let (Some((_, table)), Some((lo, hi))) = (tables.get(ti), z.split_at_checked(log)) else {
             return Err(VerifyError::Lookups("table layout out of range"));
         };
-        let sel = block_selector(hi, block);
+        let sel = eq_at_index(hi, block);
         let m = t.read_e(b"lookup/m")?;
         p += sel * m;
         q += sel * (alpha - delta * table_id(ti) - table.mle(lo, bits, gamma));
@@ -816,8 +797,9 @@ fn succinct_lookups(
             "table leaves do not match the committed multiplicities",
         ));
     }
-    // Σ values = Σ table entries: P_v/Q_v = P_t/Q_t, both denominators nonzero.
-    if vt.root_q == E::ZERO || tt.root_q == E::ZERO {
+    // Σ values = Σ table entries: P_v/Q_v = P_t/Q_t, both denominators nonzero (Q_v checked
+    // above).
+    if tt.root_q == E::ZERO {
         return Err(VerifyError::Lookups("zero denominator"));
     }
     if vt.root_p * tt.root_q != tt.root_p * vt.root_q {
@@ -826,4 +808,20 @@ fn succinct_lookups(
         ));
     }
     Ok(())
+}
+
+/// `Σ m/d` over `(d, m)` pairs by one batch inversion; `None` if some `d` is zero (batch
+/// inversion would panic on it, so it is checked first).
+fn fraction_sum(terms: impl Iterator<Item = (E, u64)>) -> Option<E> {
+    let (dens, counts): (Vec<E>, Vec<u64>) = terms.unzip();
+    if dens.contains(&E::ZERO) {
+        return None;
+    }
+    Some(
+        p3_field::batch_multiplicative_inverse(&dens)
+            .iter()
+            .zip(&counts)
+            .map(|(inv, m)| *inv * E::from(F::from_u64(*m)))
+            .sum(),
+    )
 }
