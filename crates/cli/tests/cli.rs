@@ -50,6 +50,19 @@ fn prove(dir: &Path, model: &Path, input: &Path) -> Output {
         .arg(dir.join("out.json")))
 }
 
+/// `zkgrad prove FLAGS --model M --input I --proof P`.
+fn prove_flags(flags: &[&str], model: &Path, input: &Path, proof: &Path) -> Output {
+    run(bin()
+        .arg("prove")
+        .args(flags)
+        .arg("--model")
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--proof")
+        .arg(proof))
+}
+
 #[test]
 fn prove_verify_commit_and_inspect_the_example() {
     let d = tmpdir("happy");
@@ -422,13 +435,12 @@ fn sgd_steps_exported_from_pytorch_prove_through_the_inference_path() {
 #[test]
 fn prove_report_lists_every_layer_with_its_error() {
     let d = tmpdir("report");
-    let o = run(bin()
-        .args(["prove", "--json", "--report", "--model"])
-        .arg(example("cnn/mixed.onnx"))
-        .arg("--input")
-        .arg(example("cnn/input.json"))
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let o = prove_flags(
+        &["--json", "--report"],
+        &example("cnn/mixed.onnx"),
+        &example("cnn/input.json"),
+        &d.join("p.zkp"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rows = j["report"].as_array().unwrap();
@@ -476,13 +488,13 @@ fn weights_in_an_external_data_file_are_read_and_must_stay_beside_the_model() {
 fn the_whir_scheme_end_to_end() {
     let d = tmpdir("whir");
     let model = example("cnn/mixed.onnx");
-    let o = run(bin()
-        .args(["prove", "--pcs", "whir", "--json", "--model"])
-        .arg(&model)
-        .arg("--input")
-        .arg(example("cnn/input.json"))
-        .arg("--proof")
-        .arg(d.join("p.zkp")));
+    let input = example("cnn/input.json");
+    let o = prove_flags(
+        &["--pcs", "whir", "--json"],
+        &model,
+        &input,
+        &d.join("p.zkp"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["pcs"], "whir");
@@ -527,13 +539,7 @@ fn the_whir_scheme_end_to_end() {
         stderr(&v)
     );
     // An unknown --pcs value is a usage error.
-    let o = run(bin()
-        .args(["prove", "--pcs", "kzg", "--model"])
-        .arg(&model)
-        .arg("--input")
-        .arg(example("cnn/input.json"))
-        .arg("--proof")
-        .arg(d.join("q.zkp")));
+    let o = prove_flags(&["--pcs", "kzg"], &model, &input, &d.join("q.zkp"));
     assert_eq!(o.status.code(), Some(2));
     assert!(!d.join("q.zkp").exists());
 }

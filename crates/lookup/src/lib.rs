@@ -494,17 +494,7 @@ mod tests {
     fn root_is_the_fraction_sum_and_leaf_claim_is_true() {
         for n in 0..6 {
             let (p, q) = leaves(n);
-            let mut t = ProverTranscript::new(&[3; 32]);
-            let claim = prove(p.clone(), q.clone(), &mut t);
-            let proof = t.finish();
-            let mut v = VerifierTranscript::new(&[3; 32], &proof);
-            let tree = verify(n, &mut v).unwrap();
-            v.finish().unwrap();
-            let sum: E = p.iter().zip(&q).map(|(a, b)| *a * b.inverse()).sum();
-            assert_eq!(tree.root_p * tree.root_q.inverse(), sum);
-            assert_eq!(tree.leaves, claim);
-            assert_eq!(eval_mle(&p, &claim.point), claim.p);
-            assert_eq!(eval_mle(&q, &claim.point), claim.q);
+            assert_round_trip(n, &p, &q);
         }
     }
 
@@ -522,18 +512,24 @@ mod tests {
                 .map(|i| if i < 1000 { E::ONE } else { E::ZERO })
                 .collect(),
         ] {
-            let mut t = ProverTranscript::new(&[5; 32]);
-            let claim = prove(p.clone(), q.clone(), &mut t);
-            let proof = t.finish();
-            let mut v = VerifierTranscript::new(&[5; 32], &proof);
-            let tree = verify(n, &mut v).unwrap();
-            v.finish().unwrap();
-            let sum: E = p.iter().zip(&q).map(|(a, b)| *a * b.inverse()).sum();
-            assert_eq!(tree.root_p * tree.root_q.inverse(), sum);
-            assert_eq!(tree.leaves, claim);
-            assert_eq!(eval_mle(&p, &claim.point), claim.p);
-            assert_eq!(eval_mle(&q, &claim.point), claim.q);
+            assert_round_trip(n, &p, &q);
         }
+    }
+
+    /// A tree of `2^n` leaves proves and verifies: its root fraction is `Σ p/q` and its leaf
+    /// claim is the leaves' MLEs at the claimed point.
+    fn assert_round_trip(n: usize, p: &[E], q: &[E]) {
+        let mut t = ProverTranscript::new(&[3; 32]);
+        let claim = prove(p.to_vec(), q.to_vec(), &mut t);
+        let proof = t.finish();
+        let mut v = VerifierTranscript::new(&[3; 32], &proof);
+        let tree = verify(n, &mut v).unwrap();
+        v.finish().unwrap();
+        let sum: E = p.iter().zip(q).map(|(a, b)| *a * b.inverse()).sum();
+        assert_eq!(tree.root_p * tree.root_q.inverse(), sum);
+        assert_eq!(tree.leaves, claim);
+        assert_eq!(eval_mle(p, &claim.point), claim.p);
+        assert_eq!(eval_mle(q, &claim.point), claim.q);
     }
 
     #[test]

@@ -15,8 +15,18 @@ struct Fixture {
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let s = setup(seed_mlp(), 8, 5);
+    F.get_or_init(|| Fixture::of(setup(seed_mlp(), 8, 5)))
+}
+
+impl Fixture {
+    /// Whether the fixture's model accepts `p`, by the model or by its commitment.
+    fn accepts(&self, p: &ProofFile) -> bool {
+        verify_with_model(p, &self.s.q, &self.s.model.root(), &self.s.params).is_ok()
+            || verify_with_commitment(p, &self.commitment, &self.s.params).is_ok()
+    }
+
+    /// An honest proof of the setup, with the model commitment it verifies against.
+    fn of(s: Setup) -> Self {
         let p = prove_ok(&s).proof;
         let commitment = model_commitment(&p.circuit, &p.weight_root);
         Fixture {
@@ -24,7 +34,7 @@ fn fixture() -> &'static Fixture {
             s,
             commitment,
         }
-    })
+    }
 }
 
 /// Parses and verifies both ways; true if anything accepted.
@@ -33,9 +43,7 @@ fn accepted(bytes: &[u8]) -> bool {
     let Ok(p) = ProofFile::from_bytes(bytes) else {
         return false;
     };
-    let by_model = verify_with_model(&p, &f.s.q, &f.s.model.root(), &small_params()).is_ok();
-    let by_commitment = verify_with_commitment(&p, &f.commitment, &small_params()).is_ok();
-    by_model || by_commitment
+    f.accepts(&p)
 }
 
 #[test]
@@ -293,14 +301,12 @@ proptest! {
 fn whir_fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 7, whir_small());
-        let p = prove_ok(&s).proof;
-        let commitment = model_commitment(&p.circuit, &p.weight_root);
-        Fixture {
-            bytes: p.to_bytes(),
-            s,
-            commitment,
-        }
+        Fixture::of(setup_with(
+            zkgrad_model::zoo_cnn::lenet5(),
+            12,
+            7,
+            whir_small(),
+        ))
     })
 }
 
@@ -309,8 +315,7 @@ fn whir_accepted(bytes: &[u8]) -> bool {
     let Ok(p) = ProofFile::from_bytes(bytes) else {
         return false;
     };
-    verify_with_model(&p, &f.s.q, &f.s.model.root(), &f.s.params).is_ok()
-        || verify_with_commitment(&p, &f.commitment, &f.s.params).is_ok()
+    f.accepts(&p)
 }
 
 #[test]
