@@ -35,14 +35,15 @@ impl SchemeChoice {
 
 /// "auto" (`None`), "ligero" or "whir".
 pub(crate) fn parse_scheme(s: &str) -> std::result::Result<PcsChoice, String> {
-    match s {
-        "auto" => Ok(PcsChoice(None)),
-        "whir" => Ok(PcsChoice(Some(zkgrad_pcs::Scheme::Whir))),
-        "ligero" => Ok(PcsChoice(Some(zkgrad_pcs::Scheme::Ligero))),
-        _ => Err(format!(
-            "unknown scheme {s:?} (expected \"auto\", \"ligero\" or \"whir\")"
-        )),
+    use zkgrad_pcs::Scheme;
+    if s == "auto" {
+        return Ok(PcsChoice(None));
     }
+    [Scheme::Ligero, Scheme::Whir]
+        .into_iter()
+        .find(|scheme| scheme.name() == s)
+        .map(|scheme| PcsChoice(Some(scheme)))
+        .ok_or_else(|| format!("unknown scheme {s:?} (expected \"auto\", \"ligero\" or \"whir\")"))
 }
 
 /// Precision settings shared by `prove` and `commit` (the model commitment depends on them).

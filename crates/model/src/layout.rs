@@ -284,16 +284,16 @@ impl QGraph {
 
     /// The witness commitment: committed tensors, remainders and limbs.
     pub fn witness_layout(&self) -> WitnessLayout {
-        self.witness_layout_with(false)
+        self.witness_layout_with(&[])
     }
 
-    /// The witness layout, with a block per used table for its multiplicities when `mults`
-    /// (succinct lookups commit them rather than sending them).
-    pub fn witness_layout_with(&self, mults: bool) -> WitnessLayout {
+    /// The witness layout, with a block for the multiplicities of each used table `ti` with
+    /// `committed[ti]` (succinct lookups commit those rather than sending them).
+    pub fn witness_layout_with(&self, committed: &[bool]) -> WitnessLayout {
         let mut items = Vec::new();
-        if mults {
-            let k = self.config.table_bits;
-            for (ti, table) in self.used_tables() {
+        let k = self.config.table_bits;
+        for (ti, table) in self.used_tables() {
+            if committed.get(ti).copied().unwrap_or(false) {
                 items.push((CommitRef::Mult(ti), table.log_size(k) as usize));
             }
         }

@@ -101,9 +101,12 @@ pub struct WhirParams {
     /// (examples/whir_sizes.rs and pcs_sizes.rs: 125 KB against 141 KB at 2^20, 83 KB against
     /// 35 KB at 2^16) and several times faster to prove.
     pub from_log_n: usize,
-    /// Succinct lookups commit their multiplicities when the clear ones could hold
-    /// `2^commit_mults_from` entries or more (`zkgrad_verifier::protocol::commit_multiplicities`).
+    /// Succinct lookups commit a table's multiplicities when the clear ones could hold
+    /// `2^commit_mults_from` entries or more (`zkgrad_verifier::protocol::committed_tables`)…
     pub commit_mults_from: usize,
+    /// … and the table has at most `2^commit_mults_ratio` times as many entries as reads (its
+    /// committed block and table-side leaves grow with the table, not with the reads).
+    pub commit_mults_ratio: usize,
 }
 
 impl Default for WhirParams {
@@ -117,7 +120,8 @@ impl Default for WhirParams {
             log_inv_rate: 1,
             rate_step: 2,
             from_log_n: 20,
-            commit_mults_from: 16,
+            commit_mults_from: 12,
+            commit_mults_ratio: 2,
         }
     }
 }
@@ -133,6 +137,7 @@ impl WhirParams {
             self.rate_step,
             self.from_log_n,
             self.commit_mults_from,
+            self.commit_mults_ratio,
         ] {
             b.extend_from_slice(&(v as u32).to_le_bytes());
         }

@@ -21,7 +21,7 @@ use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::{
-    commit_multiplicities, commit_weights, protocol_id, public_bytes, weights_root, WeightLayout,
+    commit_weights, committed_tables, protocol_id, public_bytes, weights_root, WeightLayout,
 };
 use zkgrad_verifier::ProofFile;
 
@@ -214,8 +214,8 @@ fn prove_with(
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
     let succinct = params.whir.is_some();
-    let committed_mults = commit_multiplicities(g, &lookups, params);
-    let wl = g.witness_layout_with(committed_mults);
+    let committed = committed_tables(g, &lookups, params);
+    let wl = g.witness_layout_with(&committed);
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
     // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
     let parts: Vec<(usize, Vec<F>)> = wl
@@ -291,7 +291,7 @@ fn prove_with(
             &lookups,
             &mults,
             &mult_blocks(&wpd, &wl, g),
-            params,
+            &committed,
             &mut claims,
             &mut t,
         );

@@ -7,10 +7,9 @@ use rayon::prelude::*;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::layout::{CommitRef, Lookup, Operand};
 use zkgrad_model::quant::{QGraph, Witness};
-use zkgrad_pcs::PcsParams;
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
-use zkgrad_verifier::protocol::{commit_multiplicities, lookup_layouts, table_id};
+use zkgrad_verifier::protocol::{lookup_layouts, table_id};
 
 use crate::{operand_ints, padded, Claims, ProveError};
 
@@ -123,7 +122,7 @@ pub(crate) fn prove(
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
-    write_clear_multiplicities(g, mults, t);
+    write_clear_multiplicities(g, mults, &[], t);
     let gamma = t.challenge_e(b"lookup/gamma");
     let alpha = t.challenge_e(b"lookup/alpha");
     for (ti, _) in g.used_tables() {
@@ -170,9 +169,17 @@ fn leaf_at<'a>(
     }
 }
 
-/// Every used table's nonzero multiplicities, in clear.
-fn write_clear_multiplicities(g: &QGraph, mults: &[Vec<(usize, u64)>], t: &mut ProverTranscript) {
+/// The nonzero multiplicities of every used table not `committed`, in clear.
+fn write_clear_multiplicities(
+    g: &QGraph,
+    mults: &[Vec<(usize, u64)>],
+    committed: &[bool],
+    t: &mut ProverTranscript,
+) {
     for (ti, _) in g.used_tables() {
+        if committed.get(ti).copied().unwrap_or(false) {
+            continue;
+        }
         let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
         // Sparse, compactly: the entries as gaps (j − previous − 1), then the counts less one,
         // all in canonical LEB128 (verify.rs reads exactly this).
@@ -189,31 +196,28 @@ fn write_clear_multiplicities(g: &QGraph, mults: &[Vec<(usize, u64)>], t: &mut P
 }
 
 /// Succinct lookups (the WHIR scheme's; `zkgrad_verifier::protocol::lookup_layouts` has the
-/// maths): every lookup's leaves in one value-side GKR, every table's entries with their
-/// committed multiplicities in one table-side GKR.
+/// maths): every lookup's leaves in one value-side GKR, the entries of the tables whose
+/// multiplicities are committed in one table-side GKR, the others' multiplicities in clear.
 pub(crate) fn prove_succinct(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
     sparse: &[Vec<(usize, u64)>],
     mults: &[&[F]],
-    params: &PcsParams,
+    committed: &[bool],
     claims: &mut Claims,
     t: &mut ProverTranscript,
 ) {
     let bits = g.config.table_bits;
     let tables = g.used_tables();
-    let committed = commit_multiplicities(g, lookups, params);
-    if !committed {
-        write_clear_multiplicities(g, sparse, t);
-    }
+    write_clear_multiplicities(g, sparse, committed, t);
     let gamma = t.challenge_e(b"lookup/gamma");
     let delta = t.challenge_e(b"lookup/delta");
     let alpha = t.challenge_e(b"lookup/alpha");
     if lookups.is_empty() {
         return;
     }
-    let (values, entries) = lookup_layouts(g, lookups);
+    let (values, entries) = lookup_layouts(g, lookups, committed);
 
     // The value side: lookup l's block holds p = [inside its shape], q = α − δ·table − offset
     // − a − γ·b; unused leaves p = 0, q = 1.
@@ -250,7 +254,7 @@ pub(crate) fn prove_succinct(
         }
     }
 
-    if !committed {
+    if entries.blocks.is_empty() {
         return; // the verifier sums the table side from the clear multiplicities
     }
     // The table side: table ti's block holds p = m, q = α − δ·ti − entry(j).

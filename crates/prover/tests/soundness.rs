@@ -429,8 +429,8 @@ fn packed_weight_commitment_binds_every_weight() {
 /// Whether `s`'s witness and (packed) weights are opened with WHIR.
 fn opened_with_whir(s: &Setup) -> (bool, bool) {
     let lookups = s.q.lookups();
-    let committed = zkgrad_verifier::protocol::commit_multiplicities(&s.q, &lookups, &s.params);
-    let wl = s.q.witness_layout_with(committed);
+    let committed = zkgrad_verifier::protocol::committed_tables(&s.q, &lookups, &s.params);
+    let wl = s.q.witness_layout_with(&committed);
     let witness = zkgrad_pcs::Layout::choose_batched(wl.log_n, wl.used(), &s.params).whir;
     let weights = zkgrad_verifier::protocol::weight_packing(&s.q, &s.params)
         .is_some_and(|l| zkgrad_pcs::Layout::choose_batched(l.log_n, l.used(), &s.params).whir);
@@ -441,11 +441,9 @@ fn opened_with_whir(s: &Setup) -> (bool, bool) {
 fn whir_scheme_cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
     // Too small a witness for WHIR (it is sent in clear): the succinct lookups alone.
     let s = setup_with(all_ops(), 10, 2, whir_small());
-    assert!(zkgrad_verifier::protocol::commit_multiplicities(
-        &s.q,
-        &s.q.lookups(),
-        &s.params
-    ));
+    // Some tables' multiplicities committed, the others' in clear.
+    let committed = zkgrad_verifier::protocol::committed_tables(&s.q, &s.q.lookups(), &s.params);
+    assert!(committed.contains(&true) && committed.contains(&false));
     check(&s, &prove_ok(&s).proof).unwrap();
     perturbations_rejected(&s);
 }
@@ -459,11 +457,10 @@ fn whir_scheme_with_clear_multiplicities_rejects_cheating_provers() {
         w.commit_mults_from = 16;
     }
     let s = setup_with(all_ops(), 10, 2, params);
-    assert!(!zkgrad_verifier::protocol::commit_multiplicities(
-        &s.q,
-        &s.q.lookups(),
-        &s.params
-    ));
+    assert!(
+        !zkgrad_verifier::protocol::committed_tables(&s.q, &s.q.lookups(), &s.params)
+            .contains(&true)
+    );
     perturbations_rejected(&s);
 }
 

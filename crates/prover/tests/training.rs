@@ -233,3 +233,31 @@ fn softmax_cross_entropy_step_matches_f64_and_rejects_cheats() {
     assert!(max_err < 1e-4, "{max_err}");
     s.assert_cheats_rejected();
 }
+
+#[test]
+fn whir_scheme_step_keeps_wide_tables_clear_and_rejects_cheats() {
+    // A training step reads wide range tables (update remainders, up to 2^35 entries) from
+    // small tensors: committing their multiplicities would mean blocks of 2^35 values. Under
+    // the WHIR scheme only the tables near their reads are committed; the step proves,
+    // verifies, and every cheat is caught.
+    let s = step(2, 0.01, 15);
+    let params = whir_small();
+    let lookups = s.q.lookups();
+    let committed = zkgrad_verifier::protocol::committed_tables(&s.q, &lookups, &params);
+    let k = s.q.config.table_bits;
+    let tables = s.q.used_tables();
+    assert!(tables.iter().any(|(_, t)| t.log_size(k) > 26));
+    for ((_, t), c) in tables.iter().zip(&committed) {
+        assert!(!*c || t.log_size(k) <= 26, "{} committed", t.describe());
+    }
+    let setup = Setup {
+        params,
+        graph: s.graph.clone(),
+        q: s.q.clone(),
+        model: CommittedModel::new(&s.q, &params),
+        input: s.public.clone(),
+        input_f: vec![],
+    };
+    check(&setup, &prove_ok(&setup).proof).unwrap();
+    perturbations_rejected_public(&setup);
+}

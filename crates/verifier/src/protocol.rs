@@ -199,12 +199,13 @@ pub fn pow2(k: u32) -> E {
 /// `q̃_k = α − δT − offset − ã(z_lo) − γ·b̃(z_lo)` (the constants' MLE over a whole block is
 /// 1); for a table `p̃_k = m̃_T(z_lo)` and `q̃_k = α − δT − t̃_T(z_lo)`
 /// (`TableKind::mle`). The prover sends `ã, b̃, m̃` at their `z_lo`; they become claims on the
-/// witness. Value side, then table side: `(lookups by block, tables by block)`. When the
-/// multiplicities are sent in clear ([`commit_multiplicities`]), the verifier sums the table
-/// side itself and there is no table-side tree.
+/// witness. Value side, then table side: `(lookups by block, committed tables by block)`.
+/// Tables whose multiplicities are sent in clear ([`committed_tables`]) are summed by the
+/// verifier itself and have no leaves; with none committed there is no table-side tree.
 pub fn lookup_layouts(
     g: &QGraph,
     lookups: &[Lookup],
+    committed: &[bool],
 ) -> (PackedLayout<usize>, PackedLayout<usize>) {
     let k = g.config.table_bits;
     let values = PackedLayout::pack(
@@ -217,23 +218,44 @@ pub fn lookup_layouts(
     let tables = PackedLayout::pack(
         g.used_tables()
             .iter()
+            .filter(|(ti, _)| committed.get(*ti).copied().unwrap_or(false))
             .map(|(ti, t)| (*ti, t.log_size(k) as usize))
             .collect(),
     );
     (values, tables)
 }
 
-/// Whether succinct lookups commit the multiplicities (and prove the table side with a GKR)
-/// rather than send them in clear: when the clear ones could take `2^commit_mults_from`
-/// entries or more (`Σ_T min(2^bits_T, reads_T)`, ~2 bytes each; 2^16 by default), which a
-/// committed table side beats by far inside a WHIR opening, while small proofs keep their few
-/// bytes of clear multiplicities. Never with Ligero. A deterministic function of the circuit
-/// and `params`.
-pub fn commit_multiplicities(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> bool {
+/// Which used tables have their multiplicities committed by succinct lookups (proved by the
+/// table-side GKR) rather than sent in clear: a table that could have `2^commit_mults_from`
+/// entries or more read (`min(2^bits, reads)`; ~2 bytes each in clear, 2^12 by default) and
+/// is at most `2^commit_mults_ratio` times its reads (4 by default: its committed block and
+/// table-side leaves cost the prover at most that many times the values it serves — a wide
+/// range table of a small tensor, up to 2^62 entries, stays clear). Never with Ligero. Indexed by used table; a deterministic
+/// function of the circuit and `params`.
+pub fn committed_tables(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> Vec<bool> {
+    let tables = g.used_tables();
     let Some(w) = &params.whir else {
-        return false;
+        return vec![false; tables.len()];
     };
-    readable_entries(g, lookups) >= 1usize << w.commit_mults_from.min(40)
+    let k = g.config.table_bits;
+    tables
+        .iter()
+        .map(|(ti, table)| {
+            let reads = table_reads(g, lookups, *ti);
+            let size = 1u128 << table.log_size(k).min(100);
+            size.min(reads as u128) >= 1u128 << w.commit_mults_from.min(100)
+                && size <= (reads as u128) << w.commit_mults_ratio.min(60)
+        })
+        .collect()
+}
+
+/// How many values the lookups read from used table `ti`.
+pub(crate) fn table_reads(g: &QGraph, lookups: &[Lookup], ti: usize) -> usize {
+    lookups
+        .iter()
+        .filter(|l| l.table == ti)
+        .map(|l| g.operand_tensor(l.a).len())
+        .sum()
 }
 
 /// `Σ_T min(2^bits_T, reads_T)`: how many table entries the lookups could read, a bound on the
@@ -242,14 +264,7 @@ fn readable_entries(g: &QGraph, lookups: &[Lookup]) -> usize {
     let k = g.config.table_bits;
     g.used_tables()
         .iter()
-        .map(|(ti, table)| {
-            let reads: usize = lookups
-                .iter()
-                .filter(|l| l.table == *ti)
-                .map(|l| g.operand_tensor(l.a).len())
-                .sum();
-            reads.min(1usize << table.log_size(k).min(40))
-        })
+        .map(|(ti, table)| table_reads(g, lookups, *ti).min(1usize << table.log_size(k).min(40)))
         .sum()
 }
 

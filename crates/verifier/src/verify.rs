@@ -149,21 +149,22 @@ pub fn verify(
     }
     let weight_root_after = crate::protocol::weights_root(g, &roots_after, params);
     let lookups = g.lookups();
-    // Succinct lookups (with WHIR) commit the multiplicities in the witness instead.
+    // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness; the
+    // others' come in clear (an empty list stands for a committed table's).
     let succinct = params.whir.is_some();
-    let committed_mults = crate::protocol::commit_multiplicities(g, &lookups, params);
+    let committed = crate::protocol::committed_tables(g, &lookups, params);
     let mut mults = Vec::new();
-    for (ti, table) in g.used_tables().into_iter().filter(|_| !committed_mults) {
+    for (ti, table) in g.used_tables() {
+        if committed.get(ti).copied().unwrap_or(false) {
+            mults.push(Vec::new());
+            continue;
+        }
         let bad = |why| VerifyError::Lookup {
             table: ti,
             name: table.describe(),
             why,
         };
-        let n_lookups: usize = lookups
-            .iter()
-            .filter(|l| l.table == ti)
-            .map(|l| g.operand_tensor(l.a).len())
-            .sum();
+        let n_lookups = crate::protocol::table_reads(g, &lookups, ti);
         let nnz = t.read_varints(b"lookup/nnz", 1)?;
         let nnz = nnz.first().copied().unwrap_or(u64::MAX);
         let bits = table.log_size(g.config.table_bits);
@@ -210,11 +211,11 @@ pub fn verify(
 
     // 3. Lookups.
     if succinct {
-        let clear = (!committed_mults).then_some(mults.as_slice());
         succinct_lookups(
             g,
             &lookups,
-            clear,
+            &committed,
+            &mults,
             [gamma, delta, alpha],
             &mut claims,
             &mut t,
@@ -602,7 +603,7 @@ pub fn verify(
     }
 
     // 5. Openings.
-    let wl = g.witness_layout_with(committed_mults);
+    let wl = g.witness_layout_with(&committed);
     let block_claims = packed_claims(&wl, claims.witness, |what| format!("{what:?}"))?;
     zkgrad_pcs::verify_batch(
         &witness_root,
@@ -712,7 +713,8 @@ fn packed_claims<K: Copy + PartialEq>(
 fn succinct_lookups(
     g: &QGraph,
     lookups: &[Lookup],
-    clear_mults: Option<&[Vec<(usize, u64)>]>,
+    committed: &[bool],
+    clear_mults: &[Vec<(usize, u64)>],
     [gamma, delta, alpha]: [E; 3],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
@@ -722,7 +724,7 @@ fn succinct_lookups(
     }
     let bits = g.config.table_bits;
     let tables = g.used_tables();
-    let (values, entries) = lookup_layouts(g, lookups);
+    let (values, entries) = lookup_layouts(g, lookups, committed);
 
     let vt = zkgrad_lookup::verify(values.log_n, t).map_err(|source| VerifyError::LookupsGkr {
         side: "value",
@@ -757,18 +759,22 @@ fn succinct_lookups(
     if vt.root_q == E::ZERO {
         return Err(VerifyError::Lookups("zero denominator"));
     }
-    if let Some(mults) = clear_mults {
-        // The table side from the clear multiplicities: Σ_T Σ_j m_T[j]/(α − δT − t_T[j]).
-        let terms = tables.iter().zip(mults).flat_map(|((ti, table), entries)| {
+    // The clear tables' side: Σ_T Σ_j m_T[j]/(α − δT − t_T[j]) (committed tables' lists are
+    // empty).
+    let terms = tables
+        .iter()
+        .zip(clear_mults)
+        .flat_map(|((ti, table), entries)| {
             let c = alpha - delta * table_id(*ti);
             entries
                 .iter()
                 .map(move |&(j, m)| (c - table.entry(j, bits, gamma), m))
         });
-        let Some(table_side) = fraction_sum(terms) else {
-            return Err(VerifyError::Lookups("zero denominator"));
-        };
-        if vt.root_p != table_side * vt.root_q {
+    let Some(clear_side) = fraction_sum(terms) else {
+        return Err(VerifyError::Lookups("zero denominator"));
+    };
+    if entries.blocks.is_empty() {
+        if vt.root_p != clear_side * vt.root_q {
             return Err(VerifyError::Lookups(
                 "looked-up values are not all in their tables",
             ));
@@ -802,7 +808,8 @@ fn succinct_lookups(
     if tt.root_q == E::ZERO {
         return Err(VerifyError::Lookups("zero denominator"));
     }
-    if vt.root_p * tt.root_q != tt.root_p * vt.root_q {
+    // P_v/Q_v = P_t/Q_t + clear: P_v·Q_t = (P_t + clear·Q_t)·Q_v.
+    if vt.root_p * tt.root_q != (tt.root_p + clear_side * tt.root_q) * vt.root_q {
         return Err(VerifyError::Lookups(
             "looked-up values are not all in their tables",
         ));

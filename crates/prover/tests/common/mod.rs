@@ -139,12 +139,14 @@ pub fn small_params() -> PcsParams {
 }
 
 /// The WHIR scheme on small proofs: WHIR for every batched table of 2^8 values or more and
-/// committed multiplicities from 2^4 entries, so that tests reach every succinct path.
+/// committed multiplicities from 2^4 entries read of a table at most 2^8 times its reads, so
+/// that tests reach every succinct path.
 pub fn whir_small() -> PcsParams {
     PcsParams {
         whir: Some(zkgrad_pcs::whir::WhirParams {
             from_log_n: 8,
             commit_mults_from: 4,
+            commit_mults_ratio: 8,
             ..Default::default()
         }),
         ..PcsParams::default()
