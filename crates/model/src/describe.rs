@@ -93,7 +93,8 @@ impl QGraph {
         for i in 0..n_tensors {
             let (rows, cols) = dims(&mut r)?;
             let frac = r.u32()?;
-            if frac > 62 {
+            // A product's scale is the sum of its operands' (an update's reaches 2·fa + fl).
+            if frac > 126 {
                 return bad(format!("tensor {i}: scale 2^-{frac} out of range"));
             }
             let kind = match r.u8()? {
@@ -416,22 +417,11 @@ impl QGraph {
             return bad("trailing bytes");
         }
         // Kinds must be the ones the quantizer assigns.
-        let mut update_rounding = vec![false; tensors.len()];
-        for n in &nodes {
-            if let QOp::Update { u, .. } = n.op {
-                if let Some(f) = update_rounding.get_mut(u) {
-                    *f = true;
-                }
-            }
-        }
-        let update_rounding = |t: usize| update_rounding.get(t).copied().unwrap_or(false);
         for (t, tensor) in tensors.iter().enumerate() {
             let expect = if t == 0 || t == output {
                 TensorKind::Public
             } else {
                 match nodes.get(t - 1).map(|n| &n.op) {
-                    // An update's rounding is defined by W − W_after (see train::push_update).
-                    Some(QOp::Requant { .. }) if update_rounding(t) => TensorKind::Virtual,
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }
@@ -444,13 +434,16 @@ impl QGraph {
                 return bad(format!("tensor {t} has the wrong kind"));
             }
         }
-        Ok(QGraph {
+        let g = QGraph {
             config,
             tensors,
             nodes,
             weights,
             tables,
             output,
-        })
+        };
+        // Every relation unique over the integers, every hint pinned (crate::bounds).
+        g.check_relations().map_err(DescError::Invalid)?;
+        Ok(g)
     }
 }

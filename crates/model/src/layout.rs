@@ -227,10 +227,7 @@ impl QGraph {
                     if *shift > 0 {
                         p.range(Operand::Rem(ni), 0, *shift, rows, cols);
                     }
-                    if t.kind == TensorKind::Committed
-                        && !self.read_by_act(ni + 1)
-                        && !self.read_by_update(ni + 1)
-                    {
+                    if t.kind == TensorKind::Committed && !self.read_by_act(ni + 1) {
                         p.range(
                             Operand::Tensor(ni + 1),
                             1 << (t.bits - 1),

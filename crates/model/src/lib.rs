@@ -1,6 +1,7 @@
 //! The model side of zkgrad: a typed graph IR for float models ([`graph`]), its fixed-point
 //! quantization ([`quant`]), the integer forward pass that produces the witness, and the shared
-//! description of what a proof commits to and looks up ([`layout`]).
+//! description of what a proof commits to and looks up ([`layout`]); [`bounds`] states and
+//! checks the integer bounds that make every relation a proof checks mod p an integer one.
 //!
 //! Op names as strings appear only in `zkgrad-onnx`; everything here is typed. The verifier
 //! depends on this crate for the circuit description (no IO, no ONNX, no prover code here).
@@ -9,6 +10,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod bounds;
 pub mod build;
 pub mod conv;
 pub mod describe;
@@ -17,6 +19,7 @@ pub mod index_map;
 pub mod layout;
 pub mod lora;
 pub mod quant;
+pub mod softmax;
 pub mod table;
 pub mod train;
 pub mod zoo;

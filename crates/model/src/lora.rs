@@ -542,6 +542,7 @@ pub fn lora_step(
             Some((pre, kind)) => act_backward(&mut g, &format!("layer{li}"), gin, pre, kind)?,
         };
     }
+    g.check_relations().map_err(QuantError::Config)?;
     Ok(g)
 }
 

@@ -268,6 +268,10 @@ pub enum QuantError {
 pub struct Witness {
     pub values: Vec<Vec<i64>>,
     pub rems: Vec<Option<Vec<i64>>>,
+    /// Values in the padding of committed tables, as `(what, index in the padded layout,
+    /// value)`. The forward pass leaves it empty (padding is zero); nothing in the protocol
+    /// constrains padding, so the soundness tests model a prover who plants values there.
+    pub padding: Vec<(crate::layout::Operand, usize, i64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -359,6 +363,32 @@ impl QOp {
             | QOp::Input { .. }
             | QOp::Update { .. }
             | QOp::LogSumExp { .. } => false,
+        }
+    }
+}
+
+impl QOp {
+    /// The tensors this op reads (weights excluded).
+    pub fn operands(&self) -> Vec<usize> {
+        match self {
+            QOp::Gemm { x, .. }
+            | QOp::Scale { x, .. }
+            | QOp::Requant { x, .. }
+            | QOp::Transpose { x }
+            | QOp::RowSum { x }
+            | QOp::LogSumExp { x }
+            | QOp::Broadcast { x }
+            | QOp::AddConst { x, .. }
+            | QOp::Act { x, .. }
+            | QOp::Gather { x, .. }
+            | QOp::Conv { x, .. } => vec![*x],
+            QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => vec![*a, *b],
+            QOp::MatMul { a, b } => match b {
+                MatRhs::Tensor(t) => vec![*a, *t],
+                MatRhs::Weight(_) => vec![*a],
+            },
+            QOp::Update { u, .. } => vec![*u],
+            QOp::Input { .. } => vec![],
         }
     }
 }
@@ -497,7 +527,7 @@ impl QGraph {
                     };
                     g.push(&name, op, rows, cols, fa)
                 }
-                Op::Softmax { x } => crate::train::softmax(&mut g, map[*x], rows, cols)?,
+                Op::Softmax { x } => crate::softmax::softmax(&mut g, map[*x], rows, cols)?,
                 Op::Max { a, b } => {
                     // max(a, b) = a + relu(b − a): a proven comparison through the ReLU table;
                     // the result is committed so that claims on a chain of maxima stay few.
@@ -691,6 +721,7 @@ impl QGraph {
         if let Some(t) = g.tensors.get_mut(g.output) {
             t.kind = TensorKind::Public;
         }
+        g.check_relations().map_err(QuantError::Config)?;
         Ok((g, map))
     }
 
@@ -886,15 +917,6 @@ impl QGraph {
         t.checked_sub(1)
     }
 
-    /// Whether some `Act` node reads tensor `t`.
-    /// Whether some `Update` node subtracts tensor `t` (its bound then follows from the
-    /// updated weights' range check and the old weights' bound).
-    pub fn read_by_update(&self, t: usize) -> bool {
-        self.nodes
-            .iter()
-            .any(|n| matches!(n.op, QOp::Update { u, .. } if u == t))
-    }
-
     /// The `Update` nodes, in order: `(node, weight)`.
     pub fn updates(&self) -> Vec<(usize, usize)> {
         self.nodes
@@ -907,6 +929,7 @@ impl QGraph {
             .collect()
     }
 
+    /// Whether some `Act` node reads tensor `t` (its lookup then bounds `t` to K signed bits).
     pub fn read_by_act(&self, t: usize) -> bool {
         self.nodes
             .iter()
@@ -1218,7 +1241,6 @@ impl QGraph {
             if matches!(node.op, QOp::Requant { .. })
                 && out_t.kind == TensorKind::Committed
                 && !self.read_by_act(ni + 1)
-                && !self.read_by_update(ni + 1)
             {
                 let half = 1i64 << (out_t.bits - 1);
                 if let Some(&v) = out.iter().find(|&&v| v < -half || v >= half) {
@@ -1245,7 +1267,11 @@ impl QGraph {
             values.push(out);
             rems.push(rem);
         }
-        Ok(Witness { values, rems })
+        Ok(Witness {
+            values,
+            rems,
+            padding: Vec::new(),
+        })
     }
 
     /// Every parameter that shapes a proof of this circuit, as bytes (weights excluded: they

@@ -20,7 +20,8 @@ pub enum ActKind {
     SigmoidGrad,
     /// `1 − tanh²(x)`.
     TanhGrad,
-    /// `exp(x)`, saturating below 2^30 (softmax reads it at x ≤ 0).
+    /// `exp(x)`, saturating below `2^(out_frac+1)` (softmax reads it at `x ≤ 0`, where it is at
+    /// most `2^out_frac`; a row sum of such values then stays far below p).
     Exp,
     /// `x` for `x > 0`, else `α·x`; `α` as the bits of an `f32` (ONNX's attribute type).
     LeakyRelu {
@@ -171,10 +172,11 @@ impl ActKind {
             ActKind::Exp => {
                 let xf = x as f64 / (1u64 << in_frac) as f64;
                 let v = (xf.exp() * (1u64 << out_frac) as f64).round();
-                if v.is_finite() && v < (1u64 << 30) as f64 {
+                let cap = 1i64 << (out_frac + 1).min(62);
+                if v.is_finite() && v < cap as f64 {
                     v as i64
                 } else {
-                    (1 << 30) - 1
+                    cap - 1
                 }
             }
             ActKind::Sigmoid | ActKind::Tanh | ActKind::SigmoidGrad | ActKind::TanhGrad => {
@@ -345,6 +347,24 @@ impl TableKind {
             }
         };
         input + gamma * output
+    }
+    /// The largest `|output|` of the table (`2^bits − 1` for a range table): a scan of its
+    /// `2^act_bits` entries, for bound analyses ([`crate::bounds`]), not for the prover's path.
+    pub fn max_abs_output(&self, act_bits: u32) -> u64 {
+        match *self {
+            TableKind::Range { bits } => (1u64 << bits.min(63)) - 1,
+            TableKind::Act {
+                kind,
+                in_frac,
+                out_frac,
+            } => {
+                let half = 1i64 << (act_bits - 1);
+                (-half..half)
+                    .map(|x| kind.eval_q(x, in_frac, out_frac, act_bits).unsigned_abs())
+                    .max()
+                    .unwrap_or(0)
+            }
+        }
     }
     pub fn describe(&self) -> String {
         match self {

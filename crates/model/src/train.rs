@@ -42,9 +42,6 @@ pub struct SgdSpec {
     pub loss: Loss,
 }
 
-/// Fractional bits of the exp table's input in softmax (its domain is then [−128, 128)).
-pub const SOFTMAX_IN_FRAC: u32 = 12;
-
 /// Precision of a training circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrainConfig {
@@ -253,13 +250,21 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
         .tensors
         .iter()
         .all(|t| t.kind != TensorKind::After || t.frac == fw));
+    g.check_relations().map_err(QuantError::Config)?;
     Ok(g)
 }
 
+/// The largest rounding shift of an update: `u = round(x / 2^s)` is range-checked to
+/// `62 − s` signed bits (at least 2), so that `s + bits ≤ 62` ([`crate::bounds`]).
+pub const MAX_UPDATE_SHIFT: u32 = 60;
+
 /// The learning-rate factor of an update, `c` (lr/B; lr·s/B for LoRA), as `lr_q` at `2^-fl`:
-/// one rounding per update, `u = round(lr_q·Pᵀ·Q / 2^(2fa+fl−fw))`. `|Pᵀ·Q| < B·2^(gbits−1)·2^(K−1)`
-/// (both operands range-checked), so `lr_q` is taken at the finest scale that keeps the product
-/// below 2^61: the rounding's field identity is then the integer one.
+/// one rounding per update, `u = round(lr_q·Pᵀ·Q / 2^s)` with `s = 2fa + fl − fw`.
+///
+/// Bounds (docs/SECURITY.md, "Uniqueness"): `|Pᵀ·Q| < B·2^K·2^(K−1)` (`P` range-checked to
+/// K+1 bits, `Q` to K), so `lr_q < 2^(62 − (K+1) − K − ⌈log₂ B⌉)` keeps `x = lr_q·Pᵀ·Q` below
+/// `2^60`, and `u` below `2^(60−s)`, inside the `62 − s` bits it is range-checked to. `fl` is the
+/// finest scale that keeps `lr_q` in that range and `s ≤` [`MAX_UPDATE_SHIFT`].
 pub(crate) fn update_scale(
     c: f64,
     lr: f64,
@@ -268,13 +273,13 @@ pub(crate) fn update_scale(
     fa: u32,
     fw: u32,
 ) -> Result<(i64, u32), QuantError> {
-    let lr_bits = 63u32
+    let lr_bits = 62u32
         .checked_sub((k + 1).min(62) + k + log2_ceil(batch))
         .filter(|b| *b >= 8)
         .ok_or_else(|| {
             QuantError::Config(format!("batch {batch} is too large for exact updates"))
         })?;
-    let mut fl = 60u32;
+    let mut fl = 60u32.min((MAX_UPDATE_SHIFT + fw).saturating_sub(2 * fa));
     while fl > 0 && c * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
         fl -= 1;
     }
@@ -300,7 +305,7 @@ pub(crate) fn loss_gradient(g: &mut QGraph, loss: Loss) -> Result<usize, QuantEr
     let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
     let pred = match loss {
         Loss::Mse => out,
-        Loss::SoftmaxCrossEntropy => softmax(g, out, rows, n_out)?,
+        Loss::SoftmaxCrossEntropy => crate::softmax::softmax(g, out, rows, n_out)?,
     };
     let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
     let grad = g.push_node(
@@ -367,11 +372,18 @@ pub(crate) fn push_update(
     push_update_node(g, &format!("{name}'"), wi, u, wbits);
 }
 
-/// `W_after = W − u` for the weight `wi` and its rounded update `u`. `u = W − W_after` is
-/// defined by two committed tensors, so it is never committed itself: its rounding is checked
-/// at the point of the update's claim on it (`TensorKind::Virtual`).
+/// `W_after = W − u` for the weight `wi` and its rounded update `u` (a requantization by `s`
+/// bits). `u` is committed and range-checked to `62 − s` signed bits: with `rem ∈ [0, 2^s)`,
+/// `2^s·u + rem` then ranges over fewer than `2^62` integers, so its rounding identity has one
+/// solution mod p (the integer one), and `W_after` is range-checked to `wbits` for the next
+/// step's products.
 fn push_update_node(g: &mut QGraph, name: &str, wi: usize, u: usize, wbits: u32) {
     let (rows, cols, fw) = (g.tensors[u].rows, g.tensors[u].cols, g.tensors[u].frac);
+    if let Some(QOp::Requant { shift, .. }) =
+        u.checked_sub(1).and_then(|n| g.nodes.get(n)).map(|n| &n.op)
+    {
+        g.tensors[u].bits = crate::bounds::MAX_ROUNDING_BITS - shift;
+    }
     g.push_node(
         name,
         QOp::Update {
@@ -383,7 +395,6 @@ fn push_update_node(g: &mut QGraph, name: &str, wi: usize, u: usize, wbits: u32)
         cols,
         fw,
     );
-    g.tensors[u].kind = TensorKind::Virtual;
 }
 
 /// `round(G_in ⊙ f'(pre))`: a gradient through the activation `kind` that read `pre`.
@@ -467,93 +478,6 @@ pub(crate) fn loss_and_grad_f64(out: &[f64], y: &[f64], spec: &SgdSpec) -> (f64,
             (loss / b, grad)
         }
     }
-}
-
-/// Appends a proven softmax over the rows of `out` (`[rows, n]`, at `2^-fa`); returns `s`.
-///
-/// The prover supplies `L = logsumexp(out)` per row (committed, range-checked); then
-/// `s = exp(round(out − L))` through a table whose input is requantized to 2^-12 (domain
-/// [−128, 128)), and the row sums of `s` must be `1 ± slack`, checked by a range check of
-/// `Σ_c s_c − 2^fa`. So `s` is exactly `exp(z − L)` for the prover's `L`, and `L` is pinned to
-/// within the rounding: the proven `s` is softmax(out) up to a relative normalization error
-/// below `slack / 2^fa` (2^-11 at `fa = 18`).
-pub(crate) fn softmax(
-    g: &mut QGraph,
-    out: usize,
-    rows: usize,
-    n: usize,
-) -> Result<usize, QuantError> {
-    let fa = g.tensors[out].frac;
-    let fz = SOFTMAX_IN_FRAC.min(fa);
-    let lse = g.push_node("softmax/logsumexp", QOp::LogSumExp { x: out }, rows, 1, fa);
-    // L exceeds the largest logit by up to log n; it is only subtracted, never multiplied, so a
-    // range 16× the activations' is safe for the no-wrap argument.
-    g.tensors[lse].bits = g.config.table_bits + 4;
-    let lse_b = g.push_node(
-        "softmax/logsumexp/broadcast",
-        QOp::Broadcast { x: lse },
-        rows,
-        n,
-        fa,
-    );
-    let z = g.push_node(
-        "softmax/shifted",
-        QOp::Sub { a: out, b: lse_b },
-        rows,
-        n,
-        fa,
-    );
-    let zq = g.push_node(
-        "softmax/shifted/round",
-        QOp::Requant {
-            x: z,
-            shift: fa - fz,
-        },
-        rows,
-        n,
-        fz,
-    );
-    let table = g.table_index(TableKind::Act {
-        kind: ActKind::Exp,
-        in_frac: fz,
-        out_frac: fa,
-    });
-    let s = g.push_node(
-        "softmax",
-        QOp::Act {
-            x: zq,
-            kind: ActKind::Exp,
-            table,
-        },
-        rows,
-        n,
-        fa,
-    );
-    // Row sums: transpose, sum the rows, transpose back.
-    let st = g.push_node("softmax/t", QOp::Transpose { x: s }, n, rows, fa);
-    let sums_t = g.push_node("softmax/sum_t", QOp::RowSum { x: st }, 1, rows, fa);
-    let sums = g.push_node("softmax/sum", QOp::Transpose { x: sums_t }, rows, 1, fa);
-    let dev = g.push_node(
-        "softmax/sum-1",
-        QOp::AddConst {
-            x: sums,
-            c: -(1i64 << fa),
-        },
-        rows,
-        1,
-        fa,
-    );
-    let check = g.push_node(
-        "softmax/normalized",
-        QOp::Requant { x: dev, shift: 0 },
-        rows,
-        1,
-        fa,
-    );
-    // |Σ s − 2^fa| ≤ 2^fa·(e^(2^-(fz+1)) − 1) + n/2 + 2 for the honest L; the check allows twice that.
-    let slack = (1u64 << (fa - fz)) + n as u64 + 4;
-    g.tensors[check].bits = 64 - slack.leading_zeros() + 1;
-    Ok(s)
 }
 
 /// One SGD step in f64 (the reference): returns the updated float graph and the loss.

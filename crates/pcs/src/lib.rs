@@ -20,7 +20,7 @@
 //! 1.2), a matrix with a row δ-far from the code makes `u_r` δ-far except with probability
 //! ≤ 2^b·2^(log_inv_rate)/|E|, and then each column query catches it with probability ≥ δ; so
 //! a cheating opening survives with probability ≤ (1 − δ)^t + n_cols/|E|. With ρ = 1/4
-//! (δ = 3/8) and t = 148 queries, (5/8)^148 < 2^-100.
+//! (δ = 3/8) and t = 160 queries, (5/8)^160 < 2^-108.4 ([`PcsParams::ligero_opening_error`]).
 //!
 //! A table of which only the first `used` values may be nonzero ([`commit_used`]: the
 //! witness, whose packed blocks fill a prefix) encodes and hashes only its first
@@ -75,11 +75,13 @@ pub struct PcsParams {
 }
 
 impl Default for PcsParams {
-    /// Rate 1/4, 148 queries: (1 − 3/8)^148 < 2^-100; Ligero only (the fast prover).
+    /// Rate 1/4, 160 queries: (1 − 3/8)^160 < 2^-108.4 per opening, so that a proof's
+    /// openings together stay below 2^-102 (docs/SECURITY.md, "Soundness budget"); Ligero only
+    /// (the fast prover).
     fn default() -> Self {
         Self {
             log_inv_rate: 2,
-            n_queries: 148,
+            n_queries: 160,
             whir: None,
         }
     }
@@ -139,6 +141,17 @@ impl PcsParams {
         let rho = 0.5f64.powi(self.log_inv_rate as i32);
         let delta = (1.0 - rho) / 2.0;
         -(self.n_queries as f64) * (1.0 - delta).log2()
+    }
+
+    /// The soundness error of one Ligero opening of `layout` (not clear, not WHIR): the
+    /// column queries, `(1 − δ)^t`, plus the proximity test's `n/|E|` for codewords of length
+    /// `n = 2^(log_cols + log_inv_rate)` (correlated agreement in the unique-decoding regime,
+    /// Ben-Sasson et al. FOCS 2020, Thm 1.2).
+    pub fn ligero_opening_error(&self, layout: &Layout) -> f64 {
+        let queries = (-self.query_security_bits()).exp2();
+        let code =
+            ((layout.log_cols + self.log_inv_rate) as f64 - zkgrad_field::EXT_FIELD_BITS).exp2();
+        queries + code
     }
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut b = b"ligero-rs-blake3".to_vec();

@@ -13,9 +13,10 @@
 //!
 //! Soundness is the library's, for the Johnson-bound list-decoding regime (proven, no
 //! conjecture: mutual correlated agreement up to `1 − √ρ − η`; WHIR §4 and p3-security's
-//! `JohnsonBound`), each error term at [`WhirParams::security_bits`] with
-//! [`WhirParams::pow_bits`] of proof-of-work grinding. [`params_are_sound`] checks the
-//! composed bound before any commitment is made with them.
+//! `JohnsonBound`), each error term at [`WhirParams::term_bits`] with
+//! [`WhirParams::pow_bits`] of proof-of-work grinding, so that the union over an opening's
+//! [`WhirParams::error_terms`] reaches [`WhirParams::security_bits`]. [`params_are_sound`]
+//! checks the composed bound before any commitment is made with them.
 //!
 //! # Binding to zkgrad's transcript
 //! `p3-whir` draws its challenges from its own challenger (BLAKE3 over the canonical bytes of
@@ -75,16 +76,20 @@ pub(crate) type Proof = PcsProof<F, E, Mmcs>;
 /// The largest serialized WHIR proof a verifier reads (far above any honest proof's ~200 KB).
 const MAX_PROOF_BYTES: usize = 1 << 24;
 
-/// The most grinding bits [`WhirParams::config`] adds to `pow_bits` for a large table.
-const MAX_EXTRA_POW: usize = 4;
+/// The most grinding bits [`WhirParams::config`] adds to `pow_bits` for a large table (2^26
+/// values need 22 bits in all, 2^30 need 26: about 2^26 hashes per ground round).
+const MAX_EXTRA_POW: usize = 8;
 
 /// Parameters of a WHIR opening; part of every protocol id that uses one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WhirParams {
-    /// Target bits of each error term (query phases, OOD samples, batching, sumchecks).
+    /// Target bits of one opening: each of its error terms (OOD samples, query phases,
+    /// combinations, every folding sumcheck round; [`WhirParams::error_terms`]) is priced at
+    /// `security_bits + ⌈log₂(terms)⌉` (p3-whir's per-term target), so that their union
+    /// reaches `security_bits`.
     pub security_bits: usize,
     /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries; raised
-    /// by whole bits (at most 4) for a table whose rounds need more (2^25: 21).
+    /// by whole bits (at most 8) for a table whose rounds need more (2^25: 21, 2^30: 26).
     pub pow_bits: usize,
     /// Variables folded per round.
     pub folding: usize,
@@ -110,11 +115,11 @@ pub struct WhirParams {
 }
 
 impl Default for WhirParams {
-    /// 100 bits per error term under the Johnson bound, 18 bits of grinding, folding 4, rate
-    /// 1/2 (../shared/bench/REFERENCE.md: 146 KB, 1.1 ms verify at 2^22).
+    /// 102 bits per opening under the Johnson bound (each error term at 102 + ⌈log₂ terms⌉,
+    /// 107–109 bits), 18 bits of grinding, folding 4, rate 1/2.
     fn default() -> Self {
         Self {
-            security_bits: 100,
+            security_bits: 102,
             pow_bits: 18,
             folding: 4,
             log_inv_rate: 1,
@@ -149,6 +154,28 @@ impl WhirParams {
         2 * self.folding
     }
 
+    /// How many error terms an opening of `2^log_n` values has (WHIR §5, round-by-round):
+    /// the commitment's out-of-domain samples and the initial claim's combination; one per
+    /// folding sumcheck round (`log_n` in all, the final direct sumcheck included); per STIR
+    /// round its queries, out-of-domain samples and their combination; the final queries.
+    pub fn error_terms(&self, log_n: usize) -> usize {
+        let rounds = FoldingFactor::Constant(self.folding)
+            .compute_number_of_rounds(log_n)
+            .map_or(log_n, |(rounds, _)| rounds);
+        3 + log_n + 3 * rounds
+    }
+
+    /// The bits each error term of an opening of `2^log_n` values is priced at.
+    pub fn term_bits(&self, log_n: usize) -> usize {
+        self.security_bits + self.error_terms(log_n).next_power_of_two().trailing_zeros() as usize
+    }
+
+    /// `log₂` of the soundness error of one opening of `2^log_n` values: the union of its
+    /// error terms, `terms · 2^-term_bits` (at most `2^-security_bits`).
+    pub fn opening_error_log2(&self, log_n: usize) -> f64 {
+        (self.error_terms(log_n) as f64).log2() - self.term_bits(log_n) as f64
+    }
+
     fn protocol(&self, log_n: usize) -> ProtocolParameters {
         let folding = FoldingFactor::Constant(self.folding);
         let mut rates = Vec::new();
@@ -160,7 +187,7 @@ impl WhirParams {
             }
         }
         ProtocolParameters {
-            security_level: self.security_bits,
+            security_level: self.term_bits(log_n),
             pow_bits: self.pow_bits,
             folding_factor: folding,
             soundness_type: SecurityAssumption::JohnsonBound,

@@ -36,6 +36,11 @@ pub enum ProveError {
         index: usize,
         value: i64,
     },
+    #[error(
+        "proofs of this circuit would reach only {bits:.1} bits of soundness (at least {target} \
+         required): too many separate commitments or lookups for these parameters"
+    )]
+    Soundness { bits: f64, target: f64 },
 }
 
 /// The model's committed weights (one commitment per weight tensor), computed once per model
@@ -49,7 +54,25 @@ pub struct CommittedModel {
 
 impl CommittedModel {
     pub fn new(g: &QGraph, params: &PcsParams) -> Self {
-        let (tensors, packing) = commit_weights(g, params);
+        Self::from_parts(g, params, commit_weights(g, params))
+    }
+
+    /// Commits `g`'s weights from their padded tables, `padded(wi)` (`2^log_size` values of
+    /// weight `wi`): an honest committer pads with zeros ([`Self::new`]); the soundness tests
+    /// model one who plants values in the padding.
+    pub fn from_padded(g: &QGraph, params: &PcsParams, padded: &dyn Fn(usize) -> Vec<F>) -> Self {
+        Self::from_parts(
+            g,
+            params,
+            zkgrad_verifier::protocol::commit_weight_tables(g, params, padded),
+        )
+    }
+
+    fn from_parts(
+        g: &QGraph,
+        params: &PcsParams,
+        (tensors, packing): (Vec<ProverData>, Option<WeightLayout>),
+    ) -> Self {
         let roots: Vec<[u8; 32]> = tensors.iter().map(|pd| pd.root).collect();
         Self {
             root: weights_root(g, &roots, params),
@@ -144,13 +167,17 @@ pub(crate) fn operand_ints(g: &QGraph, w: &Witness, what: Operand) -> Vec<i64> {
     }
 }
 
-/// Padded field values of a witness table.
+/// Padded field values of a witness table (zero padding, unless the witness plants values
+/// there: [`Witness::padding`]).
 pub(crate) fn padded(g: &QGraph, w: &Witness, what: Operand) -> Vec<F> {
     let t = g.operand_tensor(what);
-    t.pad(&operand_ints(g, w, what))
-        .into_iter()
-        .map(f_from_i64)
-        .collect()
+    let mut vals = t.pad(&operand_ints(g, w, what));
+    for &(_, i, v) in w.padding.iter().filter(|p| p.0 == what) {
+        if let Some(slot) = vals.get_mut(i) {
+            *slot = v;
+        }
+    }
+    vals.into_iter().map(f_from_i64).collect()
 }
 
 /// Proves that `g`, committed in `model`, maps `input` to its output.
@@ -160,6 +187,13 @@ pub fn prove(
     input: &[i64],
     params: &PcsParams,
 ) -> Result<ProveOutput, ProveError> {
+    let budget = zkgrad_verifier::soundness::budget(g, params);
+    if budget.bits() < zkgrad_verifier::soundness::TARGET_BITS {
+        return Err(ProveError::Soundness {
+            bits: budget.bits(),
+            target: zkgrad_verifier::soundness::TARGET_BITS,
+        });
+    }
     let t0 = Instant::now();
     let w = g.forward(input)?;
     // Strict: a value outside its table is an error here, before anything is committed.
@@ -250,13 +284,8 @@ fn prove_with(
         .updates()
         .iter()
         .map(|&(ni, _)| {
-            let tensor = &g.tensors[ni + 1];
-            let vals: Vec<F> = tensor
-                .pad(&w.values[ni + 1])
-                .into_iter()
-                .map(f_from_i64)
-                .collect();
-            zkgrad_pcs::commit(vals, tensor.log_size(), params)
+            let vals = padded(g, &w, Operand::Tensor(ni + 1));
+            zkgrad_pcs::commit(vals, g.tensors[ni + 1].log_size(), params)
         })
         .collect();
     for pd in &after {

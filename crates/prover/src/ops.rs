@@ -3,10 +3,12 @@
 //! - Requant (`x + 2^(s−1) = 2^s·y + rem`): at a fresh point `r` the prover sends `ỹ(r)` and
 //!   `r̃em(r)`; the claim `x̃(r) = 2^s ỹ(r) + r̃em(r) − 2^(s−1)·[real](r)` moves to `x`.
 //! - Gemm (`out[r,o] = Σ_i x[r,i] W[o,i] + 2^k b[o]`): a claim `õut(r_col ‖ r_row) = v` becomes,
-//!   after the prover sends `b̃(r_col)`, the degree-2 sumcheck
-//!   `v − 2^k b̃(r_col)·[row real](r_row) = Σ_i x̃(i ‖ r_row)·W̃(i ‖ r_col)` over the contracted
-//!   index (Thaler, CRYPTO 2013, §3: matrix multiplication in linear prover time), ending in
-//!   claims on `x` and on `W`.
+//!   after the prover sends `b̃(r_col)`, the degree-3 sumcheck
+//!   `v − 2^k b̃(r_col)·[row real](r_row) = Σ_i [i real]·x̃(i ‖ r_row)·W̃(i ‖ r_col)` over the
+//!   contracted index (Thaler, CRYPTO 2013, §3: matrix multiplication in linear prover time),
+//!   ending in claims on `x` and on `W`. The mask keeps the padded columns — committed, so
+//!   prover-chosen in `x`, and in a weight the prover committed (an updated `W'`, a model
+//!   published by commitment) — out of the sum.
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
@@ -40,39 +42,31 @@ pub(crate) fn prove_nodes(
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
-                // A committed or public output is checked at a fresh point; a virtual one (an
-                // update's rounding u = W − W_after) at each point a claim on it came with.
-                let points = if ot.kind == TensorKind::Virtual {
-                    pending
-                } else {
-                    let r = t.challenge_vec(b"requant/r", ot.log_size());
-                    if ot.kind != TensorKind::Public {
-                        let y = padded(g, w, Operand::Tensor(o));
-                        t.write_e(b"requant/y", eval_mle_base(&y, &r));
-                        claims.witness.push((CommitRef::Tensor(o), r.clone()));
-                    }
-                    vec![r]
-                };
-                for r in points {
-                    if *shift > 0 {
-                        match rem_limbs(&decomps, ni) {
-                            // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
-                            Some((d, n_limbs)) => {
-                                for k in 0..n_limbs {
-                                    let limb = padded(g, w, Operand::Limb(d, k));
-                                    t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
-                                    claims.witness.push((CommitRef::Limb(d, k), r.clone()));
-                                }
-                            }
-                            None => {
-                                let rem = padded(g, w, Operand::Rem(ni));
-                                t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
-                                claims.witness.push((CommitRef::Rem(ni), r.clone()));
+                // A committed or public output (crate::bounds), checked at a fresh point.
+                let r = t.challenge_vec(b"requant/r", ot.log_size());
+                if ot.kind != TensorKind::Public {
+                    let y = padded(g, w, Operand::Tensor(o));
+                    t.write_e(b"requant/y", eval_mle_base(&y, &r));
+                    claims.witness.push((CommitRef::Tensor(o), r.clone()));
+                }
+                if *shift > 0 {
+                    match rem_limbs(&decomps, ni) {
+                        // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
+                        Some((d, n_limbs)) => {
+                            for k in 0..n_limbs {
+                                let limb = padded(g, w, Operand::Limb(d, k));
+                                t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
+                                claims.witness.push((CommitRef::Limb(d, k), r.clone()));
                             }
                         }
+                        None => {
+                            let rem = padded(g, w, Operand::Rem(ni));
+                            t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
+                            claims.witness.push((CommitRef::Rem(ni), r.clone()));
+                        }
                     }
-                    claims.on_tensor(*x, r);
                 }
+                claims.on_tensor(*x, r);
             }
             QOp::Act { .. } => {}
             QOp::Gemm { x, w: wi, bias, .. } => {
@@ -80,20 +74,30 @@ pub(crate) fn prove_nodes(
                 let xpad = padded(g, w, Operand::Tensor(*x));
                 let wmat = weight_block(*wi);
                 let in_p = 1usize << xt.log_cols();
+                let ind = real_prefix(xt.cols, in_p);
                 for r in pending {
                     let (r_col, r_row) = r.split_at(ot.log_cols());
                     if let Some(b) = bias {
                         t.write_e(b"gemm/bias", eval_mle_base(weight_block(*b), r_col));
                         claims.weights.push((*b, r_col.to_vec()));
                     }
+                    // Masked to the real columns: x's and W's padding are prover-chosen.
                     let a = row_combination(&xpad, in_p, &eq_table(r_row));
                     let bvec = row_combination(wmat, in_p, &eq_table(r_col));
-                    let claim: E = a.iter().zip(&bvec).map(|(x, y)| *x * *y).sum();
-                    let mut oracle = ProductOracle::new(vec![a, bvec], 2, |v: &[E]| v[0] * v[1]);
+                    let claim: E = a
+                        .iter()
+                        .zip(&bvec)
+                        .take(xt.cols)
+                        .map(|(x, y)| *x * *y)
+                        .sum();
+                    let mut oracle =
+                        ProductOracle::new(vec![ind.clone(), a, bvec], 3, |v: &[E]| {
+                            v[0] * v[1] * v[2]
+                        });
                     let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
                     let f = oracle.final_values();
-                    t.write_e(b"gemm/x", f[0]);
-                    t.write_e(b"gemm/w", f[1]);
+                    t.write_e(b"gemm/x", f[1]);
+                    t.write_e(b"gemm/w", f[2]);
                     let mut xp = rho.clone();
                     xp.extend_from_slice(r_row);
                     let mut wp = rho;
@@ -146,9 +150,7 @@ pub(crate) fn prove_nodes(
                     }
                     MatRhs::Weight(wi) => weight_block(*wi),
                 };
-                let ind: Vec<E> = (0..1usize << lk)
-                    .map(|k| if k < at.cols { E::ONE } else { E::ZERO })
-                    .collect();
+                let ind = real_prefix(at.cols, 1 << lk);
                 for r in pending {
                     let (r_n, r_m) = r.split_at(ln);
                     let av = row_combination(&apad, 1 << lk, &eq_table(r_m));
@@ -192,9 +194,7 @@ pub(crate) fn prove_nodes(
                 // õut(r_c) = Σ_row [row real]·x̃(r_c ‖ row): degree 2 over the row bits.
                 let xt = &g.tensors[*x];
                 let xpad = padded(g, w, Operand::Tensor(*x));
-                let ind: Vec<E> = (0..1usize << xt.log_rows())
-                    .map(|k| if k < xt.rows { E::ONE } else { E::ZERO })
-                    .collect();
+                let ind = real_prefix(xt.rows, 1 << xt.log_rows());
                 for r in pending {
                     let xv = col_combination(&xpad, 1 << xt.log_cols(), &eq_table(&r));
                     let claim: E = ind.iter().zip(&xv).map(|(i, x)| *i * *x).sum();
@@ -316,6 +316,13 @@ pub(crate) fn prove_nodes(
             }
         }
     }
+}
+
+/// The indicator of the first `real` of `len` indices (a contraction's real entries).
+fn real_prefix(real: usize, len: usize) -> Vec<E> {
+    (0..len)
+        .map(|k| if k < real { E::ONE } else { E::ZERO })
+        .collect()
 }
 
 /// `out[row] = Σ_c weights[c] · M[row, c]` for a row-major matrix `M` with `cols` columns.

@@ -5,7 +5,7 @@ use zkgrad_pcs::PcsError;
 use zkgrad_sumcheck::SumcheckError;
 use zkgrad_transcript::TranscriptError;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum VerifyError {
     #[error(
         "the proof was made for another model, precision or public data (protocol id differs)"
@@ -17,6 +17,10 @@ pub enum VerifyError {
     PublicRange,
     #[error("the proof's circuit description is invalid: {0}")]
     Circuit(String),
+    #[error(
+        "the circuit's proofs reach only {bits:.1} bits of soundness (at least {target} required)"
+    )]
+    Soundness { bits: f64, target: f64 },
     #[error("the proof's public {what} has {got} values, the model has {expected}")]
     PublicShape {
         what: &'static str,

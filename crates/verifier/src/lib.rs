@@ -5,6 +5,8 @@
 //!   commitment and protocol id; the public input and output; the proof body) shared with the
 //!   prover;
 //! - [`protocol`]: the protocol id, and the evaluations both sides compute from public data;
+//! - [`soundness`]: the union bound of a proof's soundness error, which both sides require to
+//!   be below `2^-100`;
 //! - [`verify`]: the transcript schedule, read side. The prover (`zkgrad-prover`) writes the
 //!   same schedule.
 //!
@@ -22,6 +24,7 @@
 pub mod error;
 pub mod proof;
 pub mod protocol;
+pub mod soundness;
 mod verify;
 
 pub use error::VerifyError;

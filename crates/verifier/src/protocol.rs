@@ -9,7 +9,7 @@ use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
 /// Domain tag of the weight commitment. Bump it whenever the weight commitment changes (layout,
 /// PCS, hashing): it also keys the CLI's cache of weight roots.
-pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v4";
+pub const WEIGHTS_DOMAIN: &[u8] = b"zkgrad/weights/v5";
 
 /// Weight tensor `wi`'s padded values as field elements, and its number of variables.
 pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
@@ -33,7 +33,8 @@ pub type WeightLayout = PackedLayout<usize>;
 /// aligned blocks (its claims batched into one opening), `None` for one commitment per tensor.
 ///
 /// Packed when the circuit updates no weight (a training step's updated tensors replace their
-/// own roots, so steps chain per tensor) and one opening of the packed table is at most half
+/// own roots, so steps chain per tensor) and either more than [`MAX_SEPARATE_OPENINGS`]
+/// tensors would be opened separately, or one opening of the packed table is at most half
 /// the bytes of the per-tensor openings: Ligero's openings grow as √n per commitment, so a
 /// model of many large tensors (a deep CNN) gains several times, while a few large matrices (a
 /// dense net, ~1.5×) keep their separate openings, which are several times cheaper to prove
@@ -55,21 +56,33 @@ pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
         .iter()
         .map(|&(_, log)| Layout::choose(log, params).opening_bytes(params))
         .sum();
+    // Each separate Ligero opening adds its error to the proof's soundness budget
+    // (crate::soundness): beyond MAX_SEPARATE_OPENINGS of them, the weights are packed.
+    let openings = items
+        .iter()
+        .filter(|&&(_, log)| !Layout::choose(log, params).clear)
+        .count();
     let layout = WeightLayout::pack(items);
     // One opening plus its batching sumcheck (degree 2: two extension elements a round).
     let packed = Layout::choose_batched(layout.log_n, layout.used(), params).opening_bytes(params)
         + 2 * 16 * layout.log_n;
-    (2 * packed <= separate).then_some(layout)
+    (2 * packed <= separate || openings > MAX_SEPARATE_OPENINGS).then_some(layout)
 }
 
-/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero).
+/// The most weight tensors a circuit that updates none opens separately (with Ligero's
+/// default 160 queries, 32 openings cost 2^-103.5 of the soundness budget).
+pub const MAX_SEPARATE_OPENINGS: usize = 32;
+
+/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero), from
+/// each weight tensor's padded values.
 #[allow(clippy::indexing_slicing)] // blocks lie inside the layout's used prefix by construction
-pub fn packed_weight_values(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
+fn packed_weight_values(layout: &WeightLayout, values: &dyn Fn(usize) -> Vec<F>) -> Vec<F> {
     let mut table = vec![F::ZERO; layout.used()];
     for &(wi, log, block) in &layout.blocks {
-        let (vals, _) = weight_values(g, wi);
+        let vals = values(wi);
         let off = block << log;
-        table[off..off + vals.len()].copy_from_slice(&vals);
+        let n = vals.len().min(1 << log);
+        table[off..off + n].copy_from_slice(&vals[..n]);
     }
     table
 }
@@ -104,16 +117,28 @@ pub fn commit_weights(
     g: &QGraph,
     params: &PcsParams,
 ) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
+    commit_weight_tables(g, params, &|wi| weight_values(g, wi).0)
+}
+
+/// [`commit_weights`] of the padded tables `values(wi)` (`2^log_size` values each): the
+/// weights' padding is whatever the committer puts there, which the protocol never reads
+/// (every contraction over a padded index is masked). The soundness tests commit planted
+/// padding with it.
+pub fn commit_weight_tables(
+    g: &QGraph,
+    params: &PcsParams,
+    values: &dyn Fn(usize) -> Vec<F>,
+) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
     if let Some(layout) = weight_packing(g, params) {
-        let table = packed_weight_values(g, &layout);
+        let table = packed_weight_values(&layout, values);
         let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
         return (vec![pd], Some(layout));
     }
-    let per_tensor = (0..g.weights.len())
-        .map(|wi| {
-            let (vals, log_n) = weight_values(g, wi);
-            zkgrad_pcs::commit(vals, log_n, params)
-        })
+    let per_tensor = g
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(wi, w)| zkgrad_pcs::commit(values(wi), w.as_tensor().log_size(), params))
         .collect();
     (per_tensor, None)
 }
@@ -133,7 +158,7 @@ pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
 /// data's sizes. The public values themselves are absorbed first thing in the transcript.
 pub fn protocol_id(g: &QGraph, params: &PcsParams, weight_root: &Digest) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
-    h.update(b"zkgrad/protocol/v1");
+    h.update(b"zkgrad/protocol/v2");
     h.update(b"field=goldilocks;ext=binomial2(x^2-7)");
     h.update(&params.to_bytes());
     h.update(
@@ -250,7 +275,7 @@ pub fn committed_tables(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> V
 }
 
 /// How many values the lookups read from used table `ti`.
-pub(crate) fn table_reads(g: &QGraph, lookups: &[Lookup], ti: usize) -> usize {
+pub fn table_reads(g: &QGraph, lookups: &[Lookup], ti: usize) -> usize {
     lookups
         .iter()
         .filter(|l| l.table == ti)

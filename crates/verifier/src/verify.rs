@@ -117,6 +117,22 @@ pub fn verify(
             got: output.len(),
         });
     }
+    let budget = crate::soundness::budget(g, params);
+    if budget.bits() < crate::soundness::TARGET_BITS {
+        return Err(VerifyError::Soundness {
+            bits: budget.bits(),
+            target: crate::soundness::TARGET_BITS,
+        });
+    }
+    // An output that is itself an input tensor (a model of reshapes only) is never reached by
+    // a claim: compare the values.
+    if let Some(off) = g.public_offset(g.output) {
+        if input.get(off..off + output.len()) != Some(output) {
+            return Err(VerifyError::PublicMismatch {
+                tensor: g.output_tensor().name.clone(),
+            });
+        }
+    }
     let id = crate::protocol::protocol_id(g, params, weight_root);
     let mut t = VerifierTranscript::new(&id, body);
     t.observe(b"public/input", &public_bytes(input));
@@ -324,48 +340,44 @@ pub fn verify(
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
-                // Fresh point for a committed or public output; the incoming claims for a
-                // virtual one (an update's rounding, u = W − W_after).
-                let points = match ot.kind {
-                    TensorKind::Virtual => pending,
-                    TensorKind::Public => {
-                        let r = t.challenge_vec(b"requant/r", ot.log_size());
-                        let y = eval_public(ot, output, &r);
-                        vec![(r, y)]
-                    }
-                    _ => {
-                        let r = t.challenge_vec(b"requant/r", ot.log_size());
+                // At a fresh point r: x̃(r) + 2^(s−1)·[real](r) = 2^s·ỹ(r) + r̃em(r). The output
+                // is committed or public (crate::bounds: s + b ≤ 62 makes it unique mod p).
+                let r = t.challenge_vec(b"requant/r", ot.log_size());
+                let y = match ot.kind {
+                    TensorKind::Public => eval_public(ot, output, &r),
+                    TensorKind::Committed => {
                         let y = t.read_e(b"requant/y")?;
                         claims.witness.push((CommitRef::Tensor(o), r.clone(), y));
-                        vec![(r, y)]
+                        y
+                    }
+                    TensorKind::Virtual | TensorKind::After => {
+                        return Err(node_err("a rounding's output must be committed or public"))
                     }
                 };
-                for (r, y) in points {
-                    let xv = if *shift > 0 {
-                        let rem = match rem_limbs(&decomps, ni) {
-                            Some((d, n_limbs)) => {
-                                let mut rem = E::ZERO;
-                                for k in 0..n_limbs {
-                                    let limb = t.read_e(b"requant/limb")?;
-                                    rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
-                                    claims
-                                        .witness
-                                        .push((CommitRef::Limb(d, k), r.clone(), limb));
-                                }
-                                rem
+                let xv = if *shift > 0 {
+                    let rem = match rem_limbs(&decomps, ni) {
+                        Some((d, n_limbs)) => {
+                            let mut rem = E::ZERO;
+                            for k in 0..n_limbs {
+                                let limb = t.read_e(b"requant/limb")?;
+                                rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+                                claims
+                                    .witness
+                                    .push((CommitRef::Limb(d, k), r.clone(), limb));
                             }
-                            None => {
-                                let rem = t.read_e(b"requant/rem")?;
-                                claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
-                                rem
-                            }
-                        };
-                        pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
-                    } else {
-                        y
+                            rem
+                        }
+                        None => {
+                            let rem = t.read_e(b"requant/rem")?;
+                            claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                            rem
+                        }
                     };
-                    claims.on_tensor(*x, r, xv)?;
-                }
+                    pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
+                } else {
+                    y
+                };
+                claims.on_tensor(*x, r, xv)?;
             }
             QOp::Act { .. } => {}
             QOp::Gemm {
@@ -383,7 +395,9 @@ pub fn verify(
                         claims.weights.push((*b, r_col.to_vec(), bv));
                         claim -= pow2(*bias_shift) * bv * prefix_indicator_eval(ot.rows, r_row);
                     }
-                    let sub = zkgrad_sumcheck::verify(claim, xt.log_cols(), 2, &mut t).map_err(
+                    // Σ_i [i < in]·x̃(i ‖ r_row)·W̃(i ‖ r_col): the padded columns of x and W
+                    // are prover-chosen (committed), so the contraction is masked.
+                    let sub = zkgrad_sumcheck::verify(claim, xt.log_cols(), 3, &mut t).map_err(
                         |source| VerifyError::NodeSumcheck {
                             node: node.name.clone(),
                             source,
@@ -391,7 +405,7 @@ pub fn verify(
                     )?;
                     let xv = t.read_e(b"gemm/x")?;
                     let wv = t.read_e(b"gemm/w")?;
-                    if sub.value != xv * wv {
+                    if sub.value != prefix_indicator_eval(xt.cols, &sub.point) * xv * wv {
                         return Err(node_err("matmul sumcheck does not close"));
                     }
                     let mut xp = sub.point.clone();

@@ -1,0 +1,211 @@
+//! The integer bounds that make every relation a proof checks mod p an integer relation, and
+//! the check that a circuit keeps them ([`QGraph::check_relations`]), run where circuits are
+//! built (the quantizer, the training and LoRA builders) and where descriptions are decoded
+//! (`QGraph::from_description`).
+//!
+//! The verifier checks identities in Goldilocks, `p = 2^64 − 2^32 + 1`, where
+//! `2^64 ≡ 2^32 − 1`: an identity that holds mod p holds over the integers only if both sides
+//! are bounded well below p. The rules (docs/SECURITY.md, "Uniqueness"):
+//!
+//! - **Roundings.** `x + 2^(s−1)·[real] = 2^s·y + rem` with `rem ∈ [0, 2^s)` (range-checked) and
+//!   `y ∈ [−2^(b−1), 2^(b−1))` (range-checked, or read by a table of `2^K` entries, or public):
+//!   the right side takes `2^(s+b)` distinct integer values in `[−2^(s+b−1), 2^(s+b−1))`. Two
+//!   solutions for one `x` would differ by a nonzero multiple of p smaller than `2^(s+b)`; with
+//!   `s + b ≤ 62` ([`MAX_ROUNDING_BITS`]) there is none. So `(y, rem)` is unique, and when the
+//!   integer `x` satisfies `|x| + 2^(s−1) < 2^(s+b−1)` (the builders keep every accumulator below
+//!   `2^62`) it is the integer rounding. The substitution `y → y + 2^(64−s)`,
+//!   `rem → rem − (2^32 − 1)` — a solution mod p whenever `s ≥ 33` — puts `y` out of its range.
+//! - **Range checks and limbs.** `a + 2^(b−1) = Σ_k 2^(16k)·limb_k` with each limb in its table:
+//!   the sum is an integer in `[0, 2^b)` with `b ≤ 62`, so `a`'s field value is that integer
+//!   minus the offset.
+//! - **Updates.** `W' = W − u`: `u` is the rounding above (committed, `b = 62 − s`), `W'` is
+//!   range-checked to its own width; a weight is updated at most once per step.
+//! - **Lookups** bind the whole value: `a + 2^(K−1) ∈ [0, 2^K)` for an activation's input, so
+//!   its output is the table's function of that integer. An activation reads a committed or
+//!   public tensor, never a virtual one.
+//! - **Hints.** The only prover-chosen value without a relation of its own is softmax's
+//!   log-sum-exp; it must sit in the exact template [`crate::softmax::softmax`] builds, which
+//!   pins it within a stated slack.
+
+use crate::quant::{QGraph, QOp, TensorKind};
+
+/// `s + b` of every rounding: at most 62, so that its right side spans fewer than `2^63 < p`
+/// integers.
+pub const MAX_ROUNDING_BITS: u32 = 62;
+
+impl QGraph {
+    /// The signed width a committed or public tensor is proven to fit (`None` for virtual
+    /// tensors and table outputs, which no rounding reads as its output): public values are
+    /// bounded by the verifier to `K` bits; a requantized value read by an activation is bound
+    /// by its table's domain (`K` bits); any other committed requantized value, a log-sum-exp
+    /// hint and an updated weight are range-checked to their own width.
+    pub fn proven_bits(&self, t: usize) -> Option<u32> {
+        let tensor = self.tensors.get(t)?;
+        let k = self.config.table_bits;
+        match tensor.kind {
+            TensorKind::Public => Some(k),
+            TensorKind::Virtual => None,
+            TensorKind::After => match self.nodes.get(t.checked_sub(1)?)?.op {
+                QOp::Update { bits, .. } => Some(bits),
+                _ => None,
+            },
+            TensorKind::Committed => match self.nodes.get(t.checked_sub(1)?)?.op {
+                QOp::Requant { .. } if self.read_by_act(t) => Some(k),
+                QOp::Requant { .. } | QOp::LogSumExp { .. } => Some(tensor.bits),
+                _ => None,
+            },
+        }
+    }
+
+    /// Checks the rules of this module on every node: each rounding's `s + b ≤ 62`, its output
+    /// committed or public; each activation reading a committed or public tensor; each update
+    /// subtracting a committed rounding from a weight updated only once, its result committed
+    /// apart (never the public output); each log-sum-exp hint inside its softmax template.
+    /// Indices must already be valid (as `from_description` and the builders guarantee).
+    pub fn check_relations(&self) -> Result<(), String> {
+        let mut updated = vec![false; self.weights.len()];
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let o = ni + 1;
+            let kind = |t: usize| self.tensors.get(t).map(|t| t.kind);
+            let bad = |why: String| Err(format!("node {ni} ({}): {why}", node.name));
+            match &node.op {
+                QOp::Requant { shift, .. } => {
+                    if !matches!(kind(o), Some(TensorKind::Committed | TensorKind::Public)) {
+                        return bad("a rounding's output must be committed or public".into());
+                    }
+                    if *shift > 0 {
+                        let Some(bits) = self.proven_bits(o) else {
+                            return bad("a rounding's output has no proven bound".into());
+                        };
+                        if shift + bits > MAX_ROUNDING_BITS {
+                            return bad(format!(
+                                "a rounding by {shift} bits of a {bits}-bit value: shift + bits \
+                                 must be at most {MAX_ROUNDING_BITS} for it to be unique mod p"
+                            ));
+                        }
+                    }
+                }
+                QOp::Act { x, .. } => {
+                    if !matches!(kind(*x), Some(TensorKind::Committed | TensorKind::Public)) {
+                        return bad("an activation must read a committed or public tensor".into());
+                    }
+                }
+                QOp::Update { w, u, .. } => {
+                    if kind(o) != Some(TensorKind::After) {
+                        return bad("an updated weight is committed apart, never public".into());
+                    }
+                    let rounding = u
+                        .checked_sub(1)
+                        .and_then(|n| self.nodes.get(n))
+                        .is_some_and(|n| matches!(n.op, QOp::Requant { .. }));
+                    if kind(*u) != Some(TensorKind::Committed) || !rounding {
+                        return bad("an update must subtract a committed rounding".into());
+                    }
+                    match updated.get_mut(*w) {
+                        Some(done) if !*done => *done = true,
+                        _ => return bad(format!("weight {w} is updated twice")),
+                    }
+                }
+                QOp::LogSumExp { .. } => crate::softmax::check_template(self, ni)?,
+                QOp::Gemm { .. }
+                | QOp::Add { .. }
+                | QOp::Sub { .. }
+                | QOp::Mul { .. }
+                | QOp::Scale { .. }
+                | QOp::Input { .. }
+                | QOp::MatMul { .. }
+                | QOp::Transpose { .. }
+                | QOp::RowSum { .. }
+                | QOp::Broadcast { .. }
+                | QOp::AddConst { .. }
+                | QOp::Gather { .. }
+                | QOp::Conv { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// An upper bound on `|value|` of every tensor of the forward pass, from the public range,
+    /// the weights' values (which must be present), the range checks and the tables: what the
+    /// rules of this module assume of an honest run. A value the circuit range-checks gets the
+    /// smaller of its computed and its proven bound. Tests walk circuits with it.
+    pub fn value_bounds(&self) -> Vec<u128> {
+        let k = self.config.table_bits;
+        let half = |bits: u32| 1u128 << (bits.clamp(1, 127) - 1);
+        let mut b: Vec<u128> = vec![half(k)];
+        let weight_row_sums = |wi: usize| -> u128 {
+            self.weights.get(wi).map_or(0, |w| {
+                w.data
+                    .chunks(w.cols.max(1))
+                    .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+                    .max()
+                    .unwrap_or(0)
+            })
+        };
+        let weight_max = |wi: usize| -> u128 {
+            self.weights.get(wi).map_or(0, |w| {
+                w.data
+                    .iter()
+                    .map(|v| v.unsigned_abs() as u128)
+                    .max()
+                    .unwrap_or(0)
+            })
+        };
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let o = ni + 1;
+            let get = |t: usize| b.get(t).copied().unwrap_or(u128::MAX);
+            let sat = |v: u128| v.min(u128::MAX >> 8);
+            let v = match &node.op {
+                QOp::Gemm {
+                    x,
+                    w,
+                    bias,
+                    bias_shift,
+                } => sat(weight_row_sums(*w) * get(*x)
+                    + bias.map_or(0, |bi| weight_max(bi) << bias_shift)),
+                QOp::Conv {
+                    x,
+                    w,
+                    bias,
+                    bias_shift,
+                    ..
+                } => sat(weight_row_sums(*w) * get(*x)
+                    + bias.map_or(0, |bi| weight_max(bi) << bias_shift)),
+                QOp::Add { a, b: bb } | QOp::Sub { a, b: bb } => sat(get(*a) + get(*bb)),
+                QOp::Mul { a, b: bb } => sat(get(*a).saturating_mul(get(*bb))),
+                QOp::Scale { x, c } => sat(get(*x).saturating_mul(c.unsigned_abs() as u128)),
+                QOp::AddConst { x, c } => sat(get(*x) + c.unsigned_abs() as u128),
+                QOp::MatMul { a, b: rhs } => {
+                    let kdim = self.tensors.get(*a).map_or(0, |t| t.cols) as u128;
+                    let rb = match rhs {
+                        crate::quant::MatRhs::Tensor(t) => get(*t),
+                        crate::quant::MatRhs::Weight(wi) => weight_max(*wi),
+                    };
+                    sat(kdim.saturating_mul(get(*a)).saturating_mul(rb))
+                }
+                QOp::RowSum { x } => {
+                    let rows = self.tensors.get(*x).map_or(0, |t| t.rows) as u128;
+                    sat(rows.saturating_mul(get(*x)))
+                }
+                QOp::Transpose { x } | QOp::Broadcast { x } | QOp::Gather { x, .. } => get(*x),
+                QOp::Requant { x, shift } => {
+                    let rounded = (get(*x) >> shift) + 1;
+                    match self.proven_bits(o) {
+                        Some(bits) => rounded.min(half(bits)),
+                        None => rounded,
+                    }
+                }
+                QOp::Act { table, .. } => self
+                    .tables
+                    .get(*table)
+                    .map_or(u128::MAX, |t| t.max_abs_output(k) as u128),
+                QOp::Input { .. } => half(k),
+                QOp::LogSumExp { .. } | QOp::Update { .. } => {
+                    half(self.proven_bits(o).unwrap_or(127))
+                }
+            };
+            b.push(v);
+        }
+        b
+    }
+}

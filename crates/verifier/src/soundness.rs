@@ -1,0 +1,223 @@
+//! The soundness error of a proof of a circuit: the union bound over every opening, sumcheck,
+//! GKR layer, lookup and random-point check the verifier runs (docs/SECURITY.md, "Soundness
+//! budget"). Both sides refuse a circuit whose bound is above `2^-TARGET_BITS`.
+//!
+//! Every algebraic check is a Schwartz–Zippel evaluation of a nonzero polynomial at a point
+//! drawn from `E` after the polynomial is fixed, so it errs with probability at most its
+//! degree over `|E| > 2^127` ([`zkgrad_field::EXT_FIELD_BITS`]):
+//! - a sumcheck of `n` rounds of degree `d`: `n·d`;
+//! - an identity of multilinear extensions checked at one random point (a rounding, an update,
+//!   a limb recomposition, the output's claim): the number of variables;
+//! - a fractional-sum GKR over `2^L` leaves: `Σ_{k<L} (3k + 1)` (a degree-3 sumcheck of `k`
+//!   rounds and a line point per layer);
+//! - LogUp (Haböck 2022) over `N` looked-up values and a table side of `M` terms, with the
+//!   folding challenges (γ, and δ for succinct lookups) and α: both sides are rational
+//!   functions of degree at most `N + M` in each challenge, so a false lookup survives with
+//!   probability at most `2(N + M)/|E|`;
+//! - the batching sumcheck of a batched opening over `2^n` values: `2n + 1`.
+//!
+//! Openings: a Ligero opening errs with `(1 − δ)^t + n_code/|E|`
+//! (`PcsParams::ligero_opening_error`), a WHIR opening with the union of its error terms
+//! (`WhirParams::opening_error_log2`), a clear opening only by a hash collision (`2^-128`).
+//! Claims are counted by walking the circuit exactly as the verifier routes them: claims on
+//! virtual tensors are reduced by the op that wrote them; committed and public ones stop.
+
+use zkgrad_model::layout::{Lookup, Operand};
+use zkgrad_model::quant::{QGraph, QOp, TensorKind};
+use zkgrad_pcs::{Layout, PcsParams};
+
+/// The soundness a proof must reach, in bits.
+pub const TARGET_BITS: f64 = 100.0;
+
+/// The soundness error of a proof, by source (probabilities).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Budget {
+    /// Ligero openings (column queries and proximity tests).
+    pub ligero: f64,
+    /// WHIR openings (the union of each opening's error terms).
+    pub whir: f64,
+    /// Sumchecks, GKR layers, lookups and random-point checks.
+    pub algebraic: f64,
+    /// Clear commitments (hash collisions).
+    pub hashes: f64,
+}
+
+impl Budget {
+    /// The union bound over every source.
+    pub fn error(&self) -> f64 {
+        self.ligero + self.whir + self.algebraic + self.hashes
+    }
+    /// `−log₂` of [`Self::error`].
+    pub fn bits(&self) -> f64 {
+        -self.error().log2()
+    }
+}
+
+/// The soundness budget of a proof of `g` with `params` (both sides compute it from the
+/// circuit alone).
+pub fn budget(g: &QGraph, params: &PcsParams) -> Budget {
+    let mut b = Budget::default();
+    let mut open = |layout: Layout| {
+        if layout.whir {
+            if let Some(w) = &params.whir {
+                b.whir += w.opening_error_log2(layout.log_n).exp2();
+            }
+        } else if layout.clear {
+            b.hashes += (-128f64).exp2();
+        } else {
+            b.ligero += params.ligero_opening_error(&layout);
+        }
+    };
+    let lookups = g.lookups();
+    let committed = crate::protocol::committed_tables(g, &lookups, params);
+    let wl = g.witness_layout_with(&committed);
+    open(Layout::choose_batched(wl.log_n, wl.used(), params));
+    match crate::protocol::weight_packing(g, params) {
+        Some(l) => open(Layout::choose_batched(l.log_n, l.used(), params)),
+        None => {
+            for w in &g.weights {
+                open(Layout::choose(w.as_tensor().log_size(), params));
+            }
+        }
+    }
+    for (ni, _) in g.updates() {
+        if let Some(t) = g.tensors.get(ni + 1) {
+            open(Layout::choose(t.log_size(), params));
+        }
+    }
+    let degrees = algebraic_degrees(g, &lookups, &committed, params, wl.log_n);
+    b.algebraic = degrees * (-zkgrad_field::EXT_FIELD_BITS).exp2();
+    b
+}
+
+/// The sum of the degrees of every algebraic check of a proof of `g` (see the module
+/// documentation), as a float (it only enters a probability).
+fn algebraic_degrees(
+    g: &QGraph,
+    lookups: &[Lookup],
+    committed: &[bool],
+    params: &PcsParams,
+    witness_log_n: usize,
+) -> f64 {
+    let n_tensors = g.tensors.len();
+    let log_size = |t: usize| g.tensors.get(t).map_or(0, |t| t.log_size()) as f64;
+    let gkr = |leaves_log: usize| -> f64 { (0..leaves_log).map(|k| 3.0 * k as f64 + 1.0).sum() };
+    let mut deg = 0.0;
+    // Claims pending on virtual tensors, by tensor.
+    let mut pending = vec![0.0f64; n_tensors];
+    let route = |pending: &mut Vec<f64>, t: usize, c: f64| {
+        if let (Some(p), Some(tensor)) = (pending.get_mut(t), g.tensors.get(t)) {
+            if tensor.kind == TensorKind::Virtual {
+                *p += c;
+            }
+        }
+    };
+    // Lookups: LogUp over all looked-up values and table terms, and the GKRs.
+    let k = g.config.table_bits;
+    let tables = g.used_tables();
+    let reads: f64 = lookups
+        .iter()
+        .map(|l| g.operand_tensor(l.a).len() as f64)
+        .sum();
+    let table_terms: f64 = tables
+        .iter()
+        .map(|(ti, t)| {
+            let size = (t.log_size(k) as f64).exp2();
+            let read = crate::protocol::table_reads(g, lookups, *ti) as f64;
+            if committed.get(*ti).copied().unwrap_or(false) {
+                size
+            } else {
+                size.min(read)
+            }
+        })
+        .sum();
+    deg += 2.0 * (reads + table_terms);
+    if params.whir.is_some() {
+        let (values, entries) = crate::protocol::lookup_layouts(g, lookups, committed);
+        deg += gkr(values.log_n) + gkr(entries.log_n);
+    } else {
+        deg += lookups
+            .iter()
+            .map(|l| gkr(g.operand_tensor(l.a).log_size()))
+            .sum::<f64>();
+    }
+    for l in lookups {
+        for op in std::iter::once(l.a).chain(l.b) {
+            if let Operand::Tensor(t) = op {
+                route(&mut pending, t, 1.0);
+            }
+        }
+    }
+    for dec in g.decompositions() {
+        deg += g.operand_tensor(dec.a).log_size() as f64;
+        if let Operand::Tensor(t) = dec.a {
+            route(&mut pending, t, 1.0);
+        }
+    }
+    if g.output_needs_claim() {
+        deg += log_size(g.output);
+        if let Some(p) = pending.get_mut(g.output) {
+            *p += 1.0;
+        }
+    }
+    for (ni, node) in g.nodes.iter().enumerate().rev() {
+        let o = ni + 1;
+        let c = pending.get(o).copied().unwrap_or(0.0);
+        let cols = |t: usize| g.tensors.get(t).map_or(0, |t| t.log_cols()) as f64;
+        let rows = |t: usize| g.tensors.get(t).map_or(0, |t| t.log_rows()) as f64;
+        match &node.op {
+            QOp::Requant { x, .. } => {
+                deg += log_size(o);
+                route(&mut pending, *x, 1.0);
+            }
+            QOp::Update { u, .. } => {
+                deg += log_size(o);
+                route(&mut pending, *u, 1.0);
+            }
+            QOp::Gemm { x, .. } => {
+                deg += c * 3.0 * cols(*x);
+                route(&mut pending, *x, c);
+            }
+            QOp::MatMul { a, b } => {
+                deg += c * 3.0 * cols(*a);
+                route(&mut pending, *a, c);
+                if let zkgrad_model::quant::MatRhs::Tensor(t) = b {
+                    route(&mut pending, *t, c);
+                }
+            }
+            QOp::Mul { a, b } => {
+                deg += c * 3.0 * log_size(o);
+                route(&mut pending, *a, c);
+                route(&mut pending, *b, c);
+            }
+            QOp::Add { a, b } | QOp::Sub { a, b } => {
+                route(&mut pending, *a, c);
+                route(&mut pending, *b, c);
+            }
+            QOp::RowSum { x } => {
+                deg += c * 2.0 * rows(*x);
+                route(&mut pending, *x, c);
+            }
+            QOp::Gather { x, .. } => {
+                deg += c * 2.0 * log_size(*x);
+                route(&mut pending, *x, c);
+            }
+            QOp::Conv { x, geom, .. } => {
+                let lj = zkgrad_poly::log2_ceil(geom.j_len()) as f64;
+                deg += c * 2.0 * (lj + log_size(*x));
+                route(&mut pending, *x, c);
+            }
+            QOp::Transpose { x }
+            | QOp::Broadcast { x }
+            | QOp::AddConst { x, .. }
+            | QOp::Scale { x, .. } => route(&mut pending, *x, c),
+            QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => {}
+        }
+    }
+    // The batched openings' batching sumchecks (the witness; the packed weights).
+    deg += 2.0 * witness_log_n as f64 + 1.0;
+    if let Some(l) = crate::protocol::weight_packing(g, params) {
+        deg += 2.0 * l.log_n as f64 + 1.0;
+    }
+    deg
+}
