@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+
+use crate::cache::{cached, Mode};
 use zkgrad_model::quant::quantize_input;
 use zkgrad_model::{Graph, QConfig, QGraph};
 
@@ -281,67 +283,35 @@ impl LoadedModel {
     }
 }
 
-/// Where weight roots are cached: `$ZKGRAD_CACHE_DIR`, else `$XDG_CACHE_HOME/zkgrad`, else
-/// `~/.cache/zkgrad`.
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("ZKGRAD_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("zkgrad"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("zkgrad"))
-}
-
-/// The weight commitment of `q`'s weights, computed once per weights, circuit, PCS parameters
-/// and zkgrad version, then read from the cache. The cache
-/// is the verifier's own (a local file it trusts like the model file itself); `use_cache:
-/// false` always recomputes.
-pub fn weight_root_cached(
-    q: &QGraph,
-    params: &zkgrad_pcs::PcsParams,
-    use_cache: bool,
-) -> Result<[u8; 32]> {
-    let compute = || zkgrad_verifier::commit_weights_root(q, params);
-    if !use_cache {
-        return Ok(compute());
-    }
+/// The weight commitment of `q`'s weights under `params`: read from the cache (`cache`:
+/// [`Mode::Use`]) if an authenticated entry for exactly these quantized weights, circuit, PCS
+/// parameters and zkgrad version exists, else computed (and stored unless [`Mode::Off`]).
+pub fn weight_root_cached(q: &QGraph, params: &zkgrad_pcs::PcsParams, cache: Mode) -> [u8; 32] {
     // Keyed on the quantized weights themselves (not the file, whose data may live in an
-    // external .data file): a changed weight is a cache miss.
-    let mut h = blake3::Hasher::new();
-    h.update(b"zkgrad/cache/weight-root/v2/");
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
-    h.update(&params.to_bytes());
-    h.update(&q.describe());
-    let mut buf = Vec::with_capacity(8 << 12);
-    for w in &q.weights {
-        for chunk in w.data.chunks(1 << 12) {
-            buf.clear();
-            buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
-            h.update(&buf);
-        }
-    }
-    let key = h.finalize().to_hex().to_string();
-    let file = cache_dir().map(|d| d.join("weight-roots").join(&key));
-    if let Some(f) = &file {
-        if let Ok(v) = std::fs::read(f) {
-            if let Ok(root) = <[u8; 32]>::try_from(v.as_slice()) {
-                return Ok(root);
+    // external .data file): a changed weight is another entry.
+    let key = || {
+        let mut h = blake3::Hasher::new();
+        h.update(b"zkgrad/cache/weight-root/v3/");
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
+        let pb = params.to_bytes();
+        h.update(&(pb.len() as u64).to_le_bytes());
+        h.update(&pb);
+        let d = q.describe();
+        h.update(&(d.len() as u64).to_le_bytes());
+        h.update(&d);
+        let mut buf = Vec::with_capacity(8 << 12);
+        for w in &q.weights {
+            h.update(&(w.data.len() as u64).to_le_bytes());
+            for chunk in w.data.chunks(1 << 12) {
+                buf.clear();
+                buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                h.update(&buf);
             }
         }
-    }
-    let root = compute();
-    if let Some(f) = &file {
-        // A cache that cannot be written is no error: the next run recomputes.
-        if let Some(dir) = f.parent() {
-            if std::fs::create_dir_all(dir).is_ok() {
-                let tmp = f.with_extension(format!("tmp{}", std::process::id()));
-                if std::fs::write(&tmp, root).is_ok() {
-                    let _ = std::fs::rename(&tmp, f);
-                }
-            }
-        }
-    }
-    Ok(root)
+        *h.finalize().as_bytes()
+    };
+    cached("weight-roots", key, cache, || {
+        zkgrad_verifier::commit_weights_root(q, params)
+    })
 }

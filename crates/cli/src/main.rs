@@ -13,7 +13,9 @@ macro_rules! out {
 }
 
 mod bench;
+mod cache;
 mod data;
+mod files;
 mod input;
 mod load;
 mod train;
@@ -29,6 +31,7 @@ use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify_with_commitment, verify_with_model, ProofFile};
 
+use cache::Mode;
 use load::{LoadedModel, Precision};
 
 #[derive(Parser)]
@@ -363,7 +366,8 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         (Some(model), _) => {
             let precision = Precision::from_config(proof.config);
             let m = LoadedModel::load_with_config(model, &precision)?;
-            let root = load::weight_root_cached(&m.q, &params, !a.no_cache)?;
+            let cache = if a.no_cache { Mode::Off } else { Mode::Use };
+            let root = load::weight_root_cached(&m.q, &params, cache);
             let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
             let fracs = (m.q.output_tensor().frac, m.q.input().frac);
             graph = Some(m.graph);
@@ -417,7 +421,8 @@ fn cmd_commit(a: CommitArgs) -> Result<()> {
     let m = LoadedModel::load(&a.model, &a.precision)?;
     let params = a.scheme.params_for(&m.q);
     let t0 = Instant::now();
-    let root = load::weight_root_cached(&m.q, &params, true)?;
+    // `commit` prints what it computed: the cache is refreshed, never read.
+    let root = load::weight_root_cached(&m.q, &params, Mode::Refresh);
     let c = hex(&model_commitment(&m.q.describe(), &root));
     eprintln!(
         "committed {} ({} parameters) in {:.1} ms",
