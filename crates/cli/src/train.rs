@@ -885,7 +885,8 @@ pub fn cmd_merge_lora(a: MergeLoraArgs) -> std::result::Result<(), Failure> {
         table_bits: zkgrad_model::QConfig::DEFAULT_TABLE_BITS,
         ..Default::default()
     };
-    let lm = crate::load::LoadedModel::load(&a.out, &precision).map_err(unusable)?;
+    let lm = crate::load::LoadedModel::load(&a.out, &precision, crate::cache::Mode::Off)
+        .map_err(unusable)?;
     let scheme = zkgrad_verifier::protocol::auto_scheme(&lm.q);
     let root = CommittedModel::new(&lm.q, &PcsParams::for_scheme(scheme)).root();
     let c = hex(&zkgrad_verifier::model_commitment(&lm.q.describe(), &root));

@@ -373,6 +373,7 @@ fn weight_roots_are_cached_per_model_and_precision() {
         1,
         "one cached root"
     );
+    assert_eq!(cache_entries(&d, "act-frac").len(), 1, "one calibration");
     // The key lives outside the cache, private to its owner.
     let key = d.join("config/zkgrad/cache-key");
     assert_eq!(std::fs::read(&key).unwrap().len(), 32);
@@ -382,10 +383,13 @@ fn weight_roots_are_cached_per_model_and_precision() {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
-    // A second verification reads the entry silently.
+    // A second verification reads the entries silently; another precision is another entry.
     let o = verify(&[]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!stderr(&o).contains("cache entry"), "{}", stderr(&o));
+    let o = verify(&["--table-bits", "19"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(cache_entries(&d, "act-frac").len(), 2);
     // A damaged entry is recomputed, never trusted, and said so.
     for e in cache_entries(&d, "weight-roots") {
         std::fs::write(&e, b"garbage").unwrap();
@@ -447,6 +451,7 @@ fn poisoned_or_corrupt_cache_entries_never_change_a_verdict() {
             .arg(&model)
             .arg("--proof")
             .arg(d.join(proof))
+            .args(fixed)
             .args(extra))
     };
     // Fill the cache with both models' entries and tell them apart.
@@ -626,6 +631,109 @@ fn a_cache_key_others_can_read_is_not_used() {
     );
 }
 
+/// `verify --model` checks the statement its own flags give, with prove's defaults; a proof of
+/// the same model and input at another precision or scheme is another statement.
+#[test]
+fn verify_checks_the_precision_and_scheme_it_is_asked_about() {
+    let d = tmpdir("statement");
+    let model = example("mlp/mlp.onnx");
+    let input = example("mlp/input.json");
+    let verify_flags = |proof: &Path, flags: &[&str]| {
+        run(bin()
+            .args(["verify", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(proof)
+            .args(flags))
+    };
+    // The default statement is printed with the verdict.
+    let p = d.join("default.zkp");
+    assert!(prove_flags(&[], &model, &input, &p).status.success());
+    let o = verify_flags(&p, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let so = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        so.contains("precision: activations 2^-")
+            && so.contains("weights 2^-20, tables 2^20; scheme ligero"),
+        "{so}"
+    );
+    let o = verify_flags(&p, &["--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            j["weight_frac"].as_u64(),
+            j["table_bits"].as_u64(),
+            j["pcs"].as_str()
+        ),
+        (Some(20), Some(20), Some("ligero"))
+    );
+    assert!(j["act_frac"].as_u64().is_some());
+    // The same statement asked explicitly (act_frac as calibrated) verifies too.
+    let af = j["act_frac"].as_u64().unwrap().to_string();
+    assert_eq!(
+        verify_flags(&p, &["--act-frac", &af, "--pcs", "ligero"])
+            .status
+            .code(),
+        Some(0)
+    );
+    for (flags, hint, printed) in [
+        (
+            vec!["--weight-frac", "5"],
+            "pass --weight-frac 5",
+            "weights 2^-5, tables 2^20",
+        ),
+        (vec!["--table-bits", "8"], "--table-bits 8", "tables 2^8"),
+        (
+            vec!["--act-frac", "10"],
+            "pass --act-frac 10",
+            "activations 2^-10,",
+        ),
+    ] {
+        let p = d.join(format!("{}.zkp", flags.join("")));
+        let o = prove_flags(&flags, &model, &input, &p);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // Not the model's default statement: one line naming both and the flags to pass.
+        let o = verify_flags(&p, &[]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{flags:?} accepted as the default statement"
+        );
+        let e = stderr(&o);
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+        assert!(
+            e.starts_with("invalid proof: the proof is for ")
+                && e.contains("you asked about")
+                && e.contains(hint),
+            "{e}"
+        );
+        // Asked about with the prover's flags, it is that statement, and says so.
+        let o = verify_flags(&p, &flags);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(printed));
+    }
+    // A proof made with a calibration file is checked with that file.
+    let calib = d.join("calib.json");
+    std::fs::write(&calib, r#"{"input_data": [[8, -8, 8, -8, 8]]}"#).unwrap();
+    let p = d.join("calibrated.zkp");
+    let flags = ["--calibration", calib.to_str().unwrap()];
+    assert!(prove_flags(&flags, &model, &input, &p).status.success());
+    assert_eq!(verify_flags(&p, &[]).status.code(), Some(1));
+    assert_eq!(verify_flags(&p, &flags).status.code(), Some(0));
+    // Precision flags mean nothing beside --commitment, which binds the precision itself.
+    let o = run(bin()
+        .args([
+            "verify",
+            "--commitment",
+            &"0".repeat(64),
+            "--weight-frac",
+            "5",
+            "--proof",
+        ])
+        .arg(d.join("default.zkp")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 #[test]
 fn relu_mask_as_exported_backward_passes_write_it() {
     // X * Cast(Greater(X, 0)): the mask maps onto the ReLU-derivative table.
@@ -685,8 +793,16 @@ fn sgd_steps_exported_from_pytorch_prove_through_the_inference_path() {
             })
             .count();
         assert!(moved > 100, "{moved} weights moved");
-        let v = verify(&model, d.join("p.zkp"));
+        // The statement is the calibrated one: verify calibrates on the same file.
+        let v = run(bin()
+            .args(["verify", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(d.join("p.zkp"))
+            .arg("--calibration")
+            .arg(&input));
         assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+        assert_eq!(verify(&model, d.join("p.zkp")).status.code(), Some(1));
         // Checked against another model: rejected.
         let v = verify(example("mlp/mlp.onnx"), d.join("p.zkp"));
         assert_ne!(v.status.code(), Some(0));
@@ -759,8 +875,21 @@ fn the_whir_scheme_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["pcs"], "whir");
-    let v = verify(&model, d.join("p.zkp"));
+    // The verifier asks about WHIR itself: by default (auto: Ligero for this model) the proof
+    // is another statement.
+    let verify_whir = |p: &Path| {
+        run(bin()
+            .args(["verify", "--pcs", "whir", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(p))
+    };
+    let v = verify_whir(&d.join("p.zkp"));
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("; scheme whir"));
+    let v = verify(&model, d.join("p.zkp"));
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    assert!(stderr(&v).contains("pass --pcs whir"), "{}", stderr(&v));
     // The commitment `commit --pcs whir` prints verifies it; the default (auto) one does not.
     let commit = |extra: &[&str]| {
         let c = run(bin().arg("commit").args(extra).arg("--model").arg(&model));
@@ -785,14 +914,16 @@ fn the_whir_scheme_end_to_end() {
     let k = t.len() - 100;
     t[k] ^= 0x20;
     std::fs::write(&bad, &t).unwrap();
-    assert_eq!(verify(&model, &bad).status.code(), Some(1));
+    assert_eq!(verify_whir(&bad).status.code(), Some(1));
     let mut t = good.clone();
     t[22] = 0; // the scheme byte after magic, version and three u32 precision fields
     std::fs::write(&bad, &t).unwrap();
+    assert_eq!(verify_whir(&bad).status.code(), Some(1));
+    // ... nor does asking about Ligero make the relabelled proof valid.
     assert_eq!(verify(&model, &bad).status.code(), Some(1));
     t[22] = 7;
     std::fs::write(&bad, &t).unwrap();
-    let v = verify(&model, &bad);
+    let v = verify_whir(&bad);
     assert_eq!(v.status.code(), Some(2), "{}", stderr(&v));
     assert!(
         stderr(&v).contains("unknown commitment scheme"),
