@@ -26,3 +26,8 @@ pub fn read_bounded(f: std::fs::File, limit: usize) -> std::io::Result<Vec<u8>> 
     f.take(limit as u64).read_to_end(&mut buf)?;
     Ok(buf)
 }
+
+/// At most `limit` bytes of the regular file at `path`.
+pub fn read_at_most(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    read_bounded(open_regular(path)?, limit)
+}

@@ -19,6 +19,8 @@ mod files;
 mod input;
 mod load;
 mod train;
+mod verify_run;
+mod weights_file;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,10 +60,12 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Train with SGD, optionally proving every step, into a run directory.
     Train(train::TrainArgs),
-    /// Verify every step proof of a run and the chain of weight commitments.
-    VerifyRun(train::VerifyRunArgs),
-    /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment.
-    MergeLora(train::MergeLoraArgs),
+    /// Check a run directory against a training statement: every step's proof, the chain of
+    /// weight commitments, the manifest and the final files.
+    VerifyRun(verify_run::VerifyRunArgs),
+    /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment (does not
+    /// verify the run: verify-run --merged does).
+    MergeLora(verify_run::MergeLoraArgs),
 }
 
 #[derive(Args)]
@@ -163,8 +167,8 @@ fn main() -> ExitCode {
         Cmd::Inspect(a) => cmd_inspect(a).map_err(Failure::from),
         Cmd::Bench(a) => bench::run(a).map_err(Failure::from),
         Cmd::Train(a) => train::cmd_train(a).map_err(Failure::from),
-        Cmd::VerifyRun(a) => train::cmd_verify_run(a),
-        Cmd::MergeLora(a) => train::cmd_merge_lora(a),
+        Cmd::VerifyRun(a) => verify_run::cmd_verify_run(a),
+        Cmd::MergeLora(a) => verify_run::cmd_merge_lora(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
