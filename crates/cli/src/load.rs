@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::cache::{cached, Mode};
 use clap::Args;
 use zkgrad_model::quant::quantize_input;
 use zkgrad_model::{Graph, QConfig, QGraph};
@@ -13,7 +15,7 @@ pub struct SchemeChoice {
     /// Commitment scheme: "auto" (Ligero unless its proof would exceed 2 MiB, then WHIR),
     /// "ligero" (the fastest prover; openings of O(√n) bytes) or "whir" (openings of
     /// O(log² n) bytes, ~200 KB for 2^25 values, and succinct lookups; seconds more for a deep
-    /// CNN). The model commitment depends on it; `verify` reads it from the proof.
+    /// CNN). The model commitment depends on it; `verify` checks the proof uses it.
     #[arg(long = "pcs", default_value = "auto", value_parser = parse_scheme)]
     pub scheme: PcsChoice,
 }
@@ -46,7 +48,8 @@ pub(crate) fn parse_scheme(s: &str) -> std::result::Result<PcsChoice, String> {
         .ok_or_else(|| format!("unknown scheme {s:?} (expected \"auto\", \"ligero\" or \"whir\")"))
 }
 
-/// Precision settings shared by `prove` and `commit` (the model commitment depends on them).
+/// Precision settings shared by `prove`, `verify` and `commit` (the model commitment depends on
+/// them): `verify --model` builds the circuit exactly as `prove` does with the same flags.
 #[derive(Args, Clone, Debug, Default)]
 pub struct Precision {
     /// Bits of every lookup table (range checks and activation tables); 4..=20.
@@ -64,14 +67,62 @@ pub struct Precision {
     pub weight_frac: Option<u32>,
 }
 
-impl Precision {
-    pub fn from_config(c: QConfig) -> Self {
-        Self {
-            table_bits: c.table_bits,
-            act_frac: Some(c.act_frac),
-            calibration: None,
-            weight_frac: Some(c.weight_frac),
+/// What a proof claims beyond its model and public data: the precision and the commitment
+/// scheme. The verifier's own statement is built from its arguments; a proof's is only compared
+/// with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub config: QConfig,
+    pub scheme: zkgrad_pcs::Scheme,
+}
+
+impl Statement {
+    /// `activations 2^-A, weights 2^-W, tables 2^K; scheme S`, as `verify` prints it.
+    pub fn precision_line(&self) -> String {
+        format!("{}; scheme {}", self.precision(), self.scheme.name())
+    }
+
+    fn precision(&self) -> String {
+        let c = &self.config;
+        format!(
+            "activations 2^-{}, weights 2^-{}, tables 2^{}",
+            c.act_frac, c.weight_frac, c.table_bits
+        )
+    }
+
+    /// `None` if `self` (a proof's) is `asked` (the verifier's), else one line naming both and
+    /// the flags that would check the proof's statement instead (`--pcs` only where `pcs_flag`:
+    /// training steps are always Ligero).
+    pub fn differs_from(&self, asked: &Statement, pcs_flag: bool) -> Option<String> {
+        if self == asked {
+            return None;
         }
+        let (p, q) = (&self.config, &asked.config);
+        let mut flags = Vec::new();
+        for (name, got, want) in [
+            ("--act-frac", p.act_frac, q.act_frac),
+            ("--weight-frac", p.weight_frac, q.weight_frac),
+            ("--table-bits", p.table_bits, q.table_bits),
+        ] {
+            if got != want {
+                flags.push(format!("{name} {got}"));
+            }
+        }
+        if self.scheme != asked.scheme && pcs_flag {
+            flags.push(format!("--pcs {}", self.scheme.name()));
+        }
+        let hint = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" — pass {} to check that statement", flags.join(" "))
+        };
+        Some(format!(
+            "the proof is for {} ({}); you asked about {} ({}){hint}",
+            self.precision(),
+            self.scheme.name(),
+            asked.precision(),
+            asked.scheme.name()
+        ))
     }
 }
 
@@ -96,6 +147,31 @@ fn input_sizes(graph: &Graph) -> Vec<usize> {
             .map(|n| n.shape.iter().product::<usize>()),
     );
     v
+}
+
+/// The samples `act_frac` is calibrated on: those of `--calibration FILE`, else
+/// [`default_samples`].
+fn calibration_samples(graph: &Graph, file: Option<&Path>) -> Result<Vec<Vec<f64>>> {
+    let n = graph.n_inputs();
+    let Some(c) = file else {
+        return Ok(default_samples(n));
+    };
+    let mut s = crate::input::read_input(c)?;
+    // A model with several inputs: one sample may be written as one array per graph input, as
+    // `prove --input` takes it.
+    let sizes = input_sizes(graph);
+    if sizes.len() > 1 && s.len() == sizes.len() && s.iter().zip(&sizes).all(|(a, n)| a.len() == *n)
+    {
+        s = vec![s.concat()];
+    }
+    if let Some(bad) = s.iter().find(|x| x.len() != n) {
+        bail!(
+            "calibration file {}: a sample has {} values, the model expects {n}",
+            c.display(),
+            bad.len()
+        );
+    }
+    Ok(s)
 }
 
 /// One line of `prove --report`: a float value against the quantized tensor holding it.
@@ -172,56 +248,51 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl LoadedModel {
-    pub fn import(path: &Path) -> Result<Graph> {
+    /// Imports and quantizes, calibrating `act_frac` unless it is given (the calibrated value
+    /// read from, or stored in, the cache as `cache` says).
+    pub fn load(path: &Path, p: &Precision, cache: Mode) -> Result<Self> {
         let bytes = read_model(path)?;
-        zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))
-    }
-
-    /// Imports and quantizes, calibrating `act_frac` unless it is given.
-    pub fn load(path: &Path, p: &Precision) -> Result<Self> {
-        let graph = Self::import(path)?;
+        let graph =
+            zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
-        // Calibration runs the float model on 66 samples; skip it when the precision is given
-        // (as `verify` gives it, from the proof).
-        let mut config = match p.act_frac {
-            Some(act_frac) => QConfig {
-                act_frac,
-                weight_frac: QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits),
-                table_bits: p.table_bits,
-            },
+        let act_frac = match p.act_frac {
+            Some(act_frac) => act_frac,
             None => {
-                let n = graph.n_inputs();
-                let samples = match &p.calibration {
-                    Some(c) => {
-                        let mut s = crate::input::read_input(c)?;
-                        // A model with several inputs: one sample may be written as one array
-                        // per graph input, as `prove --input` takes it.
-                        let sizes = input_sizes(&graph);
-                        if sizes.len() > 1
-                            && s.len() == sizes.len()
-                            && s.iter().zip(&sizes).all(|(a, n)| a.len() == *n)
-                        {
-                            s = vec![s.concat()];
+                let samples = calibration_samples(&graph, p.calibration.as_deref())?;
+                // 66 float forward passes: seconds for a deep CNN, so cached like a weight root.
+                let key = || {
+                    let mut h = blake3::Hasher::new();
+                    h.update(b"zkgrad/cache/act-frac/v1/");
+                    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+                    h.update(&(bytes.len() as u64).to_le_bytes());
+                    h.update(&bytes);
+                    h.update(&p.table_bits.to_le_bytes());
+                    h.update(&(samples.len() as u64).to_le_bytes());
+                    for s in &samples {
+                        h.update(&(s.len() as u64).to_le_bytes());
+                        for v in s {
+                            h.update(&v.to_bits().to_le_bytes());
                         }
-                        if let Some(bad) = s.iter().find(|x| x.len() != n) {
-                            bail!(
-                                "calibration file {}: a sample has {} values, the model expects {n}",
-                                c.display(),
-                                bad.len()
-                            );
-                        }
-                        s
                     }
-                    None => default_samples(n),
+                    *h.finalize().as_bytes()
                 };
-                QConfig::calibrate(&graph, &samples, p.table_bits)
+                let calibrate = || {
+                    QConfig::calibrate(&graph, &samples, p.table_bits)
+                        .act_frac
+                        .to_le_bytes()
+                };
+                u32::from_le_bytes(cached("act-frac", key, cache, calibrate))
             }
         };
-        if let Some(f) = p.weight_frac {
-            config.weight_frac = f;
-        }
+        let config = QConfig {
+            act_frac,
+            weight_frac: p
+                .weight_frac
+                .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
+            table_bits: p.table_bits,
+        };
         let (q, value_tensors) = QGraph::from_graph_with_map(&graph, config)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self {
@@ -229,11 +300,6 @@ impl LoadedModel {
             q,
             value_tensors,
         })
-    }
-
-    /// Imports and quantizes at exactly the given settings (used by `verify`).
-    pub fn load_with_config(path: &Path, p: &Precision) -> Result<Self> {
-        Self::load(path, p)
     }
 
     /// The public input from one array per graph input (or one array holding all of them).
@@ -281,67 +347,35 @@ impl LoadedModel {
     }
 }
 
-/// Where weight roots are cached: `$ZKGRAD_CACHE_DIR`, else `$XDG_CACHE_HOME/zkgrad`, else
-/// `~/.cache/zkgrad`.
-fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("ZKGRAD_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("zkgrad"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("zkgrad"))
-}
-
-/// The weight commitment of `q`'s weights, computed once per weights, circuit, PCS parameters
-/// and zkgrad version, then read from the cache. The cache
-/// is the verifier's own (a local file it trusts like the model file itself); `use_cache:
-/// false` always recomputes.
-pub fn weight_root_cached(
-    q: &QGraph,
-    params: &zkgrad_pcs::PcsParams,
-    use_cache: bool,
-) -> Result<[u8; 32]> {
-    let compute = || zkgrad_verifier::commit_weights_root(q, params);
-    if !use_cache {
-        return Ok(compute());
-    }
+/// The weight commitment of `q`'s weights under `params`: read from the cache (`cache`:
+/// [`Mode::Use`]) if an authenticated entry for exactly these quantized weights, circuit, PCS
+/// parameters and zkgrad version exists, else computed (and stored unless [`Mode::Off`]).
+pub fn weight_root_cached(q: &QGraph, params: &zkgrad_pcs::PcsParams, cache: Mode) -> [u8; 32] {
     // Keyed on the quantized weights themselves (not the file, whose data may live in an
-    // external .data file): a changed weight is a cache miss.
-    let mut h = blake3::Hasher::new();
-    h.update(b"zkgrad/cache/weight-root/v2/");
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
-    h.update(&params.to_bytes());
-    h.update(&q.describe());
-    let mut buf = Vec::with_capacity(8 << 12);
-    for w in &q.weights {
-        for chunk in w.data.chunks(1 << 12) {
-            buf.clear();
-            buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
-            h.update(&buf);
-        }
-    }
-    let key = h.finalize().to_hex().to_string();
-    let file = cache_dir().map(|d| d.join("weight-roots").join(&key));
-    if let Some(f) = &file {
-        if let Ok(v) = std::fs::read(f) {
-            if let Ok(root) = <[u8; 32]>::try_from(v.as_slice()) {
-                return Ok(root);
+    // external .data file): a changed weight is another entry.
+    let key = || {
+        let mut h = blake3::Hasher::new();
+        h.update(b"zkgrad/cache/weight-root/v3/");
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
+        let pb = params.to_bytes();
+        h.update(&(pb.len() as u64).to_le_bytes());
+        h.update(&pb);
+        let d = q.describe();
+        h.update(&(d.len() as u64).to_le_bytes());
+        h.update(&d);
+        let mut buf = Vec::with_capacity(8 << 12);
+        for w in &q.weights {
+            h.update(&(w.data.len() as u64).to_le_bytes());
+            for chunk in w.data.chunks(1 << 12) {
+                buf.clear();
+                buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+                h.update(&buf);
             }
         }
-    }
-    let root = compute();
-    if let Some(f) = &file {
-        // A cache that cannot be written is no error: the next run recomputes.
-        if let Some(dir) = f.parent() {
-            if std::fs::create_dir_all(dir).is_ok() {
-                let tmp = f.with_extension(format!("tmp{}", std::process::id()));
-                if std::fs::write(&tmp, root).is_ok() {
-                    let _ = std::fs::rename(&tmp, f);
-                }
-            }
-        }
-    }
-    Ok(root)
+        *h.finalize().as_bytes()
+    };
+    cached("weight-roots", key, cache, || {
+        zkgrad_verifier::commit_weights_root(q, params)
+    })
 }

@@ -13,10 +13,14 @@ macro_rules! out {
 }
 
 mod bench;
+mod cache;
 mod data;
+mod files;
 mod input;
 mod load;
 mod train;
+mod verify_run;
+mod weights_file;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,11 +29,11 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify_with_commitment, verify_with_model, ProofFile};
 
-use load::{LoadedModel, Precision};
+use cache::Mode;
+use load::{LoadedModel, Precision, Statement};
 
 #[derive(Parser)]
 #[command(
@@ -56,10 +60,12 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Train with SGD, optionally proving every step, into a run directory.
     Train(train::TrainArgs),
-    /// Verify every step proof of a run and the chain of weight commitments.
-    VerifyRun(train::VerifyRunArgs),
-    /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment.
-    MergeLora(train::MergeLoraArgs),
+    /// Check a run directory against a training statement: every step's proof, the chain of
+    /// weight commitments, the manifest and the final files.
+    VerifyRun(verify_run::VerifyRunArgs),
+    /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment (does not
+    /// verify the run: verify-run --merged does).
+    MergeLora(verify_run::MergeLoraArgs),
 }
 
 #[derive(Args)]
@@ -89,6 +95,9 @@ struct ProveArgs {
     scheme: load::SchemeChoice,
 }
 
+/// `verify --model` checks the statement its flags describe, with `prove`'s defaults: the
+/// circuit is built as `prove` builds it with the same precision flags, and the scheme chosen
+/// as `prove` chooses it. A proof of another precision or scheme is invalid.
 #[derive(Args)]
 struct VerifyArgs {
     /// The ONNX model the proof claims to be about.
@@ -98,8 +107,9 @@ struct VerifyArgs {
         required_unless_present = "commitment"
     )]
     model: Option<PathBuf>,
-    /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file.
-    #[arg(long)]
+    /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file: it
+    /// binds the circuit, precision and scheme itself, so no precision or --pcs flag goes with it.
+    #[arg(long, conflicts_with_all = ["table_bits", "act_frac", "weight_frac", "calibration", "scheme", "no_cache"])]
     commitment: Option<String>,
     /// The proof file.
     #[arg(long)]
@@ -107,9 +117,13 @@ struct VerifyArgs {
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     json: bool,
-    /// Recompute the model's weight commitment instead of reading it from the cache.
+    /// Recompute the model's weight commitment (and calibration) instead of reading the cache.
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    precision: Precision,
+    #[command(flatten)]
+    scheme: load::SchemeChoice,
 }
 
 #[derive(Args)]
@@ -153,8 +167,8 @@ fn main() -> ExitCode {
         Cmd::Inspect(a) => cmd_inspect(a).map_err(Failure::from),
         Cmd::Bench(a) => bench::run(a).map_err(Failure::from),
         Cmd::Train(a) => train::cmd_train(a).map_err(Failure::from),
-        Cmd::VerifyRun(a) => train::cmd_verify_run(a),
-        Cmd::MergeLora(a) => train::cmd_merge_lora(a),
+        Cmd::VerifyRun(a) => verify_run::cmd_verify_run(a),
+        Cmd::MergeLora(a) => verify_run::cmd_merge_lora(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -218,7 +232,7 @@ fn dequantize(vals: &[i64], frac: u32) -> Vec<f64> {
 }
 
 fn cmd_prove(a: ProveArgs) -> Result<()> {
-    let m = LoadedModel::load(&a.model, &a.precision)?;
+    let m = LoadedModel::load(&a.model, &a.precision, Mode::Off)?;
     let samples = input::read_input(&a.input)?;
     let x = m
         .join_inputs(&samples)
@@ -356,32 +370,57 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
         .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
     let proof = ProofFile::from_bytes(&bytes)
         .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
-    let params = PcsParams::for_scheme(proof.pcs);
+    let claimed = Statement {
+        config: proof.config,
+        scheme: proof.pcs,
+    };
     let t0 = Instant::now();
     let mut graph = None;
-    let (result, frac, in_frac) = match (&a.model, &a.commitment) {
+    let checked = match (&a.model, &a.commitment) {
         (Some(model), _) => {
-            let precision = Precision::from_config(proof.config);
-            let m = LoadedModel::load_with_config(model, &precision)?;
-            let root = load::weight_root_cached(&m.q, &params, !a.no_cache)?;
-            let r = verify_with_model(&proof, &m.q, &root, &params).map(|_| ());
+            // The statement is the verifier's: the circuit and scheme `prove` would use with
+            // these flags. The proof's header is only compared with it.
+            let cache = if a.no_cache { Mode::Off } else { Mode::Use };
+            let m = LoadedModel::load(model, &a.precision, cache)?;
+            let params = a.scheme.params_for(&m.q);
+            let asked = Statement {
+                config: m.q.config,
+                scheme: params.scheme(),
+            };
+            let r = match claimed.differs_from(&asked, true) {
+                Some(why) => Err(why),
+                None => {
+                    let root = load::weight_root_cached(&m.q, &params, cache);
+                    verify_with_model(&proof, &m.q, &root, &params)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            };
             let fracs = (m.q.output_tensor().frac, m.q.input().frac);
             graph = Some(m.graph);
-            (r, fracs.0, fracs.1)
+            r.map(|()| (asked, fracs))
         }
         (None, Some(c)) => {
+            // The commitment binds the circuit (precision included) and, through the weight
+            // root, the scheme: what is printed comes from the validated circuit.
             let c = parse_hex32(c)?;
-            match verify_with_commitment(&proof, &c, &params) {
-                Ok((g, _)) => (Ok(()), g.output_tensor().frac, g.input().frac),
-                Err(e) => (Err(e), 0, 0),
-            }
+            let params = zkgrad_pcs::PcsParams::for_scheme(proof.pcs);
+            verify_with_commitment(&proof, &c, &params)
+                .map(|(g, _)| {
+                    let asked = Statement {
+                        config: g.config,
+                        scheme: params.scheme(),
+                    };
+                    (asked, (g.output_tensor().frac, g.input().frac))
+                })
+                .map_err(|e| e.to_string())
         }
         (None, None) => return Err(anyhow!("give --model or --commitment").into()),
     };
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let commitment = hex(&model_commitment(&proof.circuit, &proof.weight_root));
-    match result {
-        Ok(()) => {
+    match checked {
+        Ok((st, (frac, in_frac))) => {
             let x = dequantize(&proof.input, in_frac);
             let y = dequantize(&proof.output, frac);
             let parts = match &graph {
@@ -391,38 +430,45 @@ fn cmd_verify(a: VerifyArgs) -> std::result::Result<(), Failure> {
             if a.json {
                 out!(
                     "{}",
-                    json!({"verified": true, "input_data": [x], "output_data": parts, "model_commitment": commitment, "pcs": proof.pcs.name(), "verify_ms": ms})
+                    json!({"verified": true, "input_data": [x], "output_data": parts,
+                           "model_commitment": commitment, "pcs": st.scheme.name(),
+                           "act_frac": st.config.act_frac, "weight_frac": st.config.weight_frac,
+                           "table_bits": st.config.table_bits, "verify_ms": ms})
                 );
             } else {
                 out!("verified");
+                out!("precision: {}", st.precision_line());
                 out!("input: {}", json!([x]));
                 out!("output: {}", json!(parts));
-                eprintln!(
-                    "model commitment {commitment}; {} proof checked in {ms:.1} ms",
-                    proof.pcs.name()
-                );
+                eprintln!("model commitment {commitment}; proof checked in {ms:.1} ms");
             }
             Ok(())
         }
         Err(e) => {
             if a.json {
-                out!("{}", json!({"verified": false, "error": e.to_string()}));
+                out!("{}", json!({"verified": false, "error": e}));
             }
-            Err(Failure::Invalid(e.to_string()))
+            Err(Failure::Invalid(e))
         }
     }
 }
 
 fn cmd_commit(a: CommitArgs) -> Result<()> {
-    let m = LoadedModel::load(&a.model, &a.precision)?;
+    // `commit` prints what it computed: the cache is refreshed, never read.
+    let m = LoadedModel::load(&a.model, &a.precision, Mode::Refresh)?;
     let params = a.scheme.params_for(&m.q);
     let t0 = Instant::now();
-    let root = load::weight_root_cached(&m.q, &params, true)?;
+    let root = load::weight_root_cached(&m.q, &params, Mode::Refresh);
     let c = hex(&model_commitment(&m.q.describe(), &root));
     eprintln!(
-        "committed {} ({} parameters) in {:.1} ms",
+        "committed {} ({} parameters; precision: {}) in {:.1} ms",
         a.model.display(),
         m.q.n_params(),
+        Statement {
+            config: m.q.config,
+            scheme: params.scheme()
+        }
+        .precision_line(),
         t0.elapsed().as_secs_f64() * 1e3
     );
     if a.json {
