@@ -23,6 +23,10 @@
 //! - **Lookups** bind the whole value: `a + 2^(K−1) ∈ [0, 2^K)` for an activation's input, so
 //!   its output is the table's function of that integer. An activation reads a committed or
 //!   public tensor, never a virtual one.
+//! - **No wrap.** Every value stays below `2^62` in magnitude for every input in range
+//!   ([`QGraph::value_bounds`]: products of bounded operands, weights by their row sums or
+//!   their range), so each field value is the integer; a product never reads a value whose
+//!   bound is unknown.
 //! - **Hints.** The only prover-chosen value without a relation of its own is softmax's
 //!   log-sum-exp; it must sit in the exact template [`crate::softmax::softmax`] builds, which
 //!   pins it within a stated slack.
@@ -32,6 +36,10 @@ use crate::quant::{QGraph, QOp, TensorKind};
 /// `s + b` of every rounding: at most 62, so that its right side spans fewer than `2^63 < p`
 /// integers.
 pub const MAX_ROUNDING_BITS: u32 = 62;
+
+/// Every value of a circuit stays below `2^62 < p/2` in magnitude: its field element is then
+/// the integer (negatives as `p − |x|`), and no identity holds by wrapping around p.
+pub const MAX_VALUE_BITS: u32 = 62;
 
 impl QGraph {
     /// The signed width a committed or public tensor is proven to fit (`None` for virtual
@@ -60,7 +68,8 @@ impl QGraph {
     /// Checks the rules of this module on every node: each rounding's `s + b ≤ 62`, its output
     /// committed or public; each activation reading a committed or public tensor; each update
     /// subtracting a committed rounding from a weight updated only once, its result committed
-    /// apart (never the public output); each log-sum-exp hint inside its softmax template.
+    /// apart (never the public output); each log-sum-exp hint inside its softmax template; and
+    /// no value wrapping around p ([`Self::check_no_wrap`]).
     /// Indices must already be valid (as `from_description` and the builders guarantee).
     pub fn check_relations(&self) -> Result<(), String> {
         let mut updated = vec![false; self.weights.len()];
@@ -122,90 +131,151 @@ impl QGraph {
                 | QOp::Conv { .. } => {}
             }
         }
-        Ok(())
+        self.check_no_wrap()
     }
 
-    /// An upper bound on `|value|` of every tensor of the forward pass, from the public range,
-    /// the weights' values (which must be present), the range checks and the tables: what the
-    /// rules of this module assume of an honest run. A value the circuit range-checks gets the
-    /// smaller of its computed and its proven bound. Tests walk circuits with it.
-    pub fn value_bounds(&self) -> Vec<u128> {
+    /// An upper bound on `|value|` of every tensor, over every public input in range and every
+    /// committed value in its proven range: from the public range, the weights' values (an
+    /// updated weight by its range instead, which holds at every step of a run), the range
+    /// checks and the tables. `None` where it depends on weights the circuit does not hold (a
+    /// description decoded from a proof) — until a rounding's range bounds it again.
+    pub fn value_bounds(&self) -> Vec<Option<u128>> {
         let k = self.config.table_bits;
-        let half = |bits: u32| 1u128 << (bits.clamp(1, 127) - 1);
-        let mut b: Vec<u128> = vec![half(k)];
-        let weight_row_sums = |wi: usize| -> u128 {
-            self.weights.get(wi).map_or(0, |w| {
-                w.data
+        let half = |bits: u32| 1u128 << (bits.clamp(1, 126) - 1);
+        let updated: Vec<Option<u32>> = (0..self.weights.len())
+            .map(|wi| {
+                self.nodes.iter().find_map(|n| match n.op {
+                    QOp::Update { w, bits, .. } if w == wi => Some(bits),
+                    _ => None,
+                })
+            })
+            .collect();
+        // (largest row sum of |W|, largest |W|) of a weight, if known.
+        let weight = |wi: usize| -> Option<(u128, u128)> {
+            let w = self.weights.get(wi)?;
+            let actual = |v: &[i64]| -> (u128, u128) {
+                let rows = v
                     .chunks(w.cols.max(1))
-                    .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+                    .map(|r| r.iter().map(|x| x.unsigned_abs() as u128).sum::<u128>())
                     .max()
-                    .unwrap_or(0)
-            })
+                    .unwrap_or(0);
+                (
+                    rows,
+                    v.iter()
+                        .map(|x| x.unsigned_abs() as u128)
+                        .max()
+                        .unwrap_or(0),
+                )
+            };
+            match updated.get(wi).copied().flatten() {
+                Some(bits) => Some((w.cols as u128 * half(bits), half(bits))),
+                None if w.data.len() == w.rows * w.cols => Some(actual(&w.data)),
+                None => None,
+            }
         };
-        let weight_max = |wi: usize| -> u128 {
-            self.weights.get(wi).map_or(0, |w| {
-                w.data
-                    .iter()
-                    .map(|v| v.unsigned_abs() as u128)
-                    .max()
-                    .unwrap_or(0)
-            })
-        };
+        let cap = |v: u128| v.min(1u128 << 126);
+        let mut b: Vec<Option<u128>> = vec![Some(half(k))];
         for (ni, node) in self.nodes.iter().enumerate() {
             let o = ni + 1;
-            let get = |t: usize| b.get(t).copied().unwrap_or(u128::MAX);
-            let sat = |v: u128| v.min(u128::MAX >> 8);
+            let get = |t: usize| b.get(t).copied().flatten();
+            let linear = |x: Option<u128>, w: usize, bias: &Option<usize>, shift: u32| {
+                let (rows, _) = weight(w)?;
+                let bias = match bias {
+                    Some(bi) => weight(*bi)?.1 << shift.min(60),
+                    None => 0,
+                };
+                Some(cap(rows.saturating_mul(x?) + bias))
+            };
             let v = match &node.op {
                 QOp::Gemm {
                     x,
                     w,
                     bias,
                     bias_shift,
-                } => sat(weight_row_sums(*w) * get(*x)
-                    + bias.map_or(0, |bi| weight_max(bi) << bias_shift)),
-                QOp::Conv {
+                }
+                | QOp::Conv {
                     x,
                     w,
                     bias,
                     bias_shift,
                     ..
-                } => sat(weight_row_sums(*w) * get(*x)
-                    + bias.map_or(0, |bi| weight_max(bi) << bias_shift)),
-                QOp::Add { a, b: bb } | QOp::Sub { a, b: bb } => sat(get(*a) + get(*bb)),
-                QOp::Mul { a, b: bb } => sat(get(*a).saturating_mul(get(*bb))),
-                QOp::Scale { x, c } => sat(get(*x).saturating_mul(c.unsigned_abs() as u128)),
-                QOp::AddConst { x, c } => sat(get(*x) + c.unsigned_abs() as u128),
+                } => linear(get(*x), *w, bias, *bias_shift),
+                QOp::Add { a, b: bb } | QOp::Sub { a, b: bb } => {
+                    get(*a).zip(get(*bb)).map(|(x, y)| cap(x + y))
+                }
+                QOp::Mul { a, b: bb } => {
+                    get(*a).zip(get(*bb)).map(|(x, y)| cap(x.saturating_mul(y)))
+                }
+                QOp::Scale { x, c } => {
+                    get(*x).map(|v| cap(v.saturating_mul(c.unsigned_abs() as u128)))
+                }
+                QOp::AddConst { x, c } => get(*x).map(|v| cap(v + c.unsigned_abs() as u128)),
                 QOp::MatMul { a, b: rhs } => {
                     let kdim = self.tensors.get(*a).map_or(0, |t| t.cols) as u128;
                     let rb = match rhs {
                         crate::quant::MatRhs::Tensor(t) => get(*t),
-                        crate::quant::MatRhs::Weight(wi) => weight_max(*wi),
+                        crate::quant::MatRhs::Weight(wi) => weight(*wi).map(|w| w.1),
                     };
-                    sat(kdim.saturating_mul(get(*a)).saturating_mul(rb))
+                    get(*a)
+                        .zip(rb)
+                        .map(|(x, y)| cap(kdim.saturating_mul(x).saturating_mul(y)))
                 }
                 QOp::RowSum { x } => {
                     let rows = self.tensors.get(*x).map_or(0, |t| t.rows) as u128;
-                    sat(rows.saturating_mul(get(*x)))
+                    get(*x).map(|v| cap(rows.saturating_mul(v)))
                 }
                 QOp::Transpose { x } | QOp::Broadcast { x } | QOp::Gather { x, .. } => get(*x),
                 QOp::Requant { x, shift } => {
-                    let rounded = (get(*x) >> shift) + 1;
-                    match self.proven_bits(o) {
-                        Some(bits) => rounded.min(half(bits)),
-                        None => rounded,
+                    let proven = self.proven_bits(o).map(half);
+                    match (get(*x).map(|v| (v >> shift) + 1), proven) {
+                        (Some(r), Some(p)) => Some(r.min(p)),
+                        (r, p) => r.or(p),
                     }
                 }
-                QOp::Act { table, .. } => self
-                    .tables
-                    .get(*table)
-                    .map_or(u128::MAX, |t| t.max_abs_output(k) as u128),
-                QOp::Input { .. } => half(k),
-                QOp::LogSumExp { .. } | QOp::Update { .. } => {
-                    half(self.proven_bits(o).unwrap_or(127))
-                }
+                QOp::Act { table, .. } => self.tables.get(*table).map(|t| t.output_bound(k)),
+                QOp::Input { .. } => Some(half(k)),
+                QOp::LogSumExp { .. } | QOp::Update { .. } => self.proven_bits(o).map(half),
             };
             b.push(v);
         }
         b
+    }
+
+    /// No value wraps around p: every tensor's bound ([`Self::value_bounds`]) is below
+    /// `2^MAX_VALUE_BITS`, so each field value is the integer the integer forward pass
+    /// computes, for every input in range; and no product multiplies a value whose bound is
+    /// unknown (a description's weights are not known, but its roundings' ranges are).
+    pub fn check_no_wrap(&self) -> Result<(), String> {
+        let bounds = self.value_bounds();
+        let limit = 1u128 << MAX_VALUE_BITS;
+        for (t, b) in bounds.iter().enumerate() {
+            if let Some(b) = b {
+                if *b >= limit {
+                    let name = self.tensors.get(t).map_or("", |t| t.name.as_str());
+                    return Err(format!(
+                        "tensor {t} ({name}) may reach {b} > 2^{MAX_VALUE_BITS}: its value would \
+                         wrap around p"
+                    ));
+                }
+            }
+        }
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let unknown = |t: usize| bounds.get(t).copied().flatten().is_none();
+            let operands = match &node.op {
+                QOp::Mul { a, b } => vec![*a, *b],
+                QOp::MatMul {
+                    a,
+                    b: crate::quant::MatRhs::Tensor(t),
+                } => vec![*a, *t],
+                _ => continue,
+            };
+            if operands.into_iter().any(unknown) {
+                return Err(format!(
+                    "node {ni} ({}): a product of a value with no proven bound",
+                    node.name
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -170,8 +170,9 @@ pub enum QOp {
     RowSum {
         x: usize,
     },
-    /// `out[r, 0] = round(log Σ_c exp(x[r, c]))`, a value the prover supplies (committed and
-    /// range-checked, with no relation of its own: softmax's normalization check pins it).
+    /// `out[r, 0]`: softmax's normalizer of row `r` at the output's scale, a value the prover
+    /// supplies (committed and range-checked, with no relation of its own: the two
+    /// normalization checks of `crate::softmax` pin it to one value).
     LogSumExp {
         x: usize,
     },
@@ -588,6 +589,17 @@ impl QGraph {
                                 .into(),
                         });
                     }
+                    // A product's operands are committed (range-checked to K bits) when their bounds would
+                    // let the product pass 2^61 (crate::bounds: nothing may wrap around p).
+                    let bounds = g.value_bounds();
+                    let bound = |t: usize| bounds.get(t).copied().flatten().unwrap_or(u128::MAX);
+                    let (ta, tb) = if bound(ta).saturating_mul(bound(tb)) >= 1u128 << 61 {
+                        let ca = g.committed(ta, &name);
+                        let cb = if tb == ta { ca } else { g.committed(tb, &name) };
+                        (ca, cb)
+                    } else {
+                        (ta, tb)
+                    };
                     g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
                 }
                 Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
@@ -1130,23 +1142,20 @@ impl QGraph {
                     out
                 }
                 QOp::LogSumExp { x } => {
+                    // Softmax's normalizer: the least ℓ whose exp values sum to at most 1
+                    // (crate::softmax), a function of the row.
                     let xt = &self.tensors[*x];
-                    let (c, f) = (xt.cols, xt.frac);
-                    let scale = (1u64 << f) as f64;
+                    let (c, fa, fz) = (xt.cols, xt.frac, out_t.frac);
+                    if fz > fa
+                        || fa + 2 * crate::softmax::extra_bits(c) > crate::softmax::MAX_ROW_BITS
+                    {
+                        return Err(ForwardError::Overflow {
+                            node: node.name.clone(),
+                        });
+                    }
                     let v: Vec<i64> = values[*x]
                         .chunks(c.max(1))
-                        .map(|row| {
-                            let m = row
-                                .iter()
-                                .map(|&v| v as f64 / scale)
-                                .fold(f64::MIN, f64::max);
-                            let lse = m + row
-                                .iter()
-                                .map(|&v| (v as f64 / scale - m).exp())
-                                .sum::<f64>()
-                                .ln();
-                            (lse * (1u64 << out_t.frac) as f64).round() as i64
-                        })
+                        .map(|row| crate::softmax::normalizer(row, fa, fz, k))
                         .collect();
                     let half = 1i64 << (out_t.bits - 1);
                     if let Some(&bad) = v.iter().find(|&&x| !(-half..half).contains(&x)) {

@@ -1,34 +1,35 @@
 //! A proven softmax over the rows of a tensor, and the check that a circuit description holds
 //! it exactly as [`softmax`] builds it.
 //!
-//! For a row `o` of `n` values at `2^-fa`, the prover supplies `L ≈ logsumexp(o)` (a committed,
-//! range-checked hint, [`QOp::LogSumExp`]); the circuit computes
+//! For a row `o` of `n` values at `2^-fa`, the prover supplies a normalizer `ℓ` at `2^-fz`
+//! (a committed, range-checked hint, [`QOp::LogSumExp`]); with `d = fa − fz` the circuit computes
 //!
 //! ```text
-//! z = round((o − L) / 2^(fa−fz))            (at 2^-fz, the exp table's input scale)
-//! ŝ = round(2^fs · exp(z))                  (the exp table, output at 2^-fs, fs = fa + e)
-//! Σ_c ŝ_c − 2^fs ∈ [−2^(b−1), 2^(b−1))      (a range check: the row sum is 1 within a slack)
-//! s = round(ŝ / 2^e)                        (the probabilities, at 2^-fa)
+//! z = round((o − 2^d·ℓ) / 2^d) = round(o / 2^d) − ℓ      (at 2^-fz, the exp table's input)
+//! ŝ = T(z),  ŝ⁺ = T(z + 1)                               (the exp table T(z) = round(2^fs·e^z),
+//!                                                          fs = fa + e, 2^e ≥ 2n)
+//! 2^fs − Σ_c ŝ_c ∈ [0, 2^b)      and      Σ_c ŝ⁺_c − 2^fs − 1 ∈ [0, 2^b)   (two range checks)
+//! s = round(ŝ / 2^e)                                      (the probabilities, at 2^-fa)
 //! ```
 //!
-//! with `2^e ≥ 2n`. Each `ŝ_c` is rounded to an integer once, so a row's `n` roundings move its
-//! sum by at most `n/2 ≤ 2^(e−2)` units of `2^-fs`: a relative `2^-(fa+2)` whatever `n`. The
-//! exp input's rounding (`2^-(fz+1)`, relative, per value) and `L`'s (`2^-(fa+1)`) give the rest
-//! of the honest deviation `S`; the check allows `2^(b−1) ≤ 2S`. So the prover's `L` is pinned
-//! within a factor `e^(±ρ)` of the true normalization with
+//! **The normalizer is unique.** `T` is non-decreasing, so `S(ℓ) = Σ_c T(round(o_c/2^d) − ℓ)`
+//! is non-increasing in `ℓ`, and the two checks say `S(ℓ) ≤ 2^fs < S(ℓ − 1)`: `ℓ` is the least
+//! integer with `S(ℓ) ≤ 2^fs`, a function of `o` (the forward pass finds it by a short search
+//! from `round(2^fz·logsumexp(o))`). So a circuit holding a softmax is a function of its input:
+//! no scaled, all-zero or otherwise chosen softmax verifies, whatever the row length, and two
+//! softmaxes of the same logits are equal. The width `b` only has to hold the honest
+//! deviations, which are at most `2^fs·(e^(2^-fz) − 1) + n` (each `T(z+1) ≤ e^(2^-fz)·T(z) + 1`),
+//! so the probabilities sum to 1 within a relative `2^-fz + 2^-(fa+1)` (2^-12 at the defaults).
 //!
-//! `ρ = 2^(b−1) / 2^fs ≤ 2^-(fz−2)`    (below 2^-11 at `fa = 18`, `fz = 12`),
-//!
-//! a bound that does not grow with the row length: a scaled or all-zero "softmax" fails the
-//! range check (docs/SECURITY.md, step 9). Uniqueness over the integers: the row sum has at
-//! most `n ≤ 2^(e−1)` terms of at most `2^(fs+1)` (the exp table saturates there), so it stays
-//! below `2^(fa+2e) ≤ 2^61` ([`MAX_ROW_BITS`]), and the range check reads its integer value.
+//! **No wrap.** A row sum has `n ≤ 2^(e−1)` terms of at most `2^(fs+1)` (the exp table
+//! saturates there), so it stays below `2^(fa+2e) ≤ 2^61` ([`MAX_ROW_BITS`]), and both range
+//! checks read integers (docs/SECURITY.md, step 9).
 
 use crate::quant::{QGraph, QOp, QTensor, QuantError, TensorKind};
 use crate::table::{ActKind, TableKind};
 
-/// Fractional bits of the exp table's input (its domain is then `[−2^(K−1−fz), 2^(K−1−fz))`,
-/// `[−128, 128)` at `K = 20`).
+/// Fractional bits of the exp table's input and of the normalizer (the table's domain is then
+/// `[−2^(K−1−fz), 2^(K−1−fz))`, `[−128, 128)` at `K = 20`).
 pub const SOFTMAX_IN_FRAC: u32 = 12;
 
 /// `fa + 2e` must stay at most this: the row sums of the exp values, below `2^(fa+2e)`, are then
@@ -41,21 +42,48 @@ pub fn extra_bits(n: usize) -> u32 {
     zkgrad_poly::log2_ceil(n.max(1)) as u32 + 1
 }
 
-/// The signed width of the normalization check of a row of `n` values at `2^-fa`, with the exp
-/// input at `2^-fz`: `2^(b−1)` is the first power of two above the honest deviation
-/// `S = 2^fs·(exp(2^-(fz+1) + 2^-(fa+1)) − 1) + n/2 + 1` (the first term without `2^-(fz+1)`
-/// when `fz = fa`, where the exp input is not rounded).
+/// The width `b` of the two normalization checks of a row of `n` values at `2^-fa` (exp input
+/// at `2^-fz`): `2^b` exceeds the honest deviations' bound `2^fs·(e^(2^-fz) − 1) + n`.
 pub fn check_bits(fa: u32, fz: u32, n: usize) -> u32 {
     let fs = fa + extra_bits(n);
-    let input_rounding = if fz < fa {
-        0.5 / (1u64 << fz) as f64
-    } else {
-        0.0
-    };
-    let hint_rounding = 0.5 / (1u64 << fa) as f64;
-    let relative = (input_rounding + hint_rounding).exp_m1();
-    let slack = ((1u64 << fs) as f64 * relative).ceil() as u64 + (n as u64).div_ceil(2) + 1;
-    64 - slack.leading_zeros() + 1
+    let step = (0.5f64.powi(fz as i32)).exp_m1();
+    let bound = ((1u64 << fs) as f64 * step).ceil() as u64 + 2 * n as u64 + 2;
+    64 - bound.leading_zeros()
+}
+
+/// `Σ_c T(oq_c − ℓ)`: the row sum of exp values for normalizer `ℓ`, `oq` the row at `2^-fz`.
+fn exp_sum(oq: &[i64], l: i64, fz: u32, fs: u32, k: u32) -> i128 {
+    oq.iter()
+        .map(|&o| ActKind::Exp.eval_q(o - l, fz, fs, k) as i128)
+        .sum()
+}
+
+/// The normalizer of a row `o` at `2^-fa` ([`softmax`]): the least `ℓ` (at `2^-fz`) with
+/// `Σ_c T(round(o_c/2^(fa−fz)) − ℓ) ≤ 2^fs`, found from `round(2^fz·logsumexp(o))`.
+pub fn normalizer(o: &[i64], fa: u32, fz: u32, k: u32) -> i64 {
+    let d = fa - fz;
+    let fs = fa + extra_bits(o.len());
+    let oq: Vec<i64> = o
+        .iter()
+        .map(|&v| if d == 0 { v } else { (v + (1 << (d - 1))) >> d })
+        .collect();
+    let scale = (1u64 << fa) as f64;
+    let m = o.iter().map(|&v| v as f64 / scale).fold(f64::MIN, f64::max);
+    let lse = m + o
+        .iter()
+        .map(|&v| (v as f64 / scale - m).exp())
+        .sum::<f64>()
+        .ln();
+    let target = 1i128 << fs;
+    let mut l = (lse * (1u64 << fz) as f64).round() as i64;
+    // S is non-increasing in ℓ, above 2^fs far below and 0 far above: both walks end.
+    while exp_sum(&oq, l, fz, fs, k) > target {
+        l += 1;
+    }
+    while exp_sum(&oq, l - 1, fz, fs, k) <= target {
+        l -= 1;
+    }
+    l
 }
 
 /// Appends a proven softmax over the rows of `out` (`[rows, n]`, at `2^-fa`); returns the
@@ -63,6 +91,7 @@ pub fn check_bits(fa: u32, fz: u32, n: usize) -> u32 {
 pub fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usize, QuantError> {
     let fa = g.tensors[out].frac;
     let fz = SOFTMAX_IN_FRAC.min(fa);
+    let d = fa - fz;
     let e = extra_bits(n);
     let fs = fa + e;
     if fa + 2 * e > MAX_ROW_BITS {
@@ -71,8 +100,8 @@ pub fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usiz
              (lower the activations' precision)"
         )));
     }
-    let lse = g.push_node("softmax/logsumexp", QOp::LogSumExp { x: out }, rows, 1, fa);
-    // L exceeds the largest logit by at most log n; it is only subtracted, never multiplied, so
+    let lse = g.push_node("softmax/logsumexp", QOp::LogSumExp { x: out }, rows, 1, fz);
+    // ℓ exceeds the largest logit by at most log n; it is only subtracted, never multiplied, so
     // a range 16× the activations' keeps every sum below 2^62.
     g.tensors[lse].bits = g.config.table_bits + 4;
     let lse_b = g.push_node(
@@ -80,21 +109,28 @@ pub fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usiz
         QOp::Broadcast { x: lse },
         rows,
         n,
+        fz,
+    );
+    let lse_s = g.push_node(
+        "softmax/logsumexp/scaled",
+        QOp::Scale {
+            x: lse_b,
+            c: 1 << d,
+        },
+        rows,
+        n,
         fa,
     );
     let z = g.push_node(
         "softmax/shifted",
-        QOp::Sub { a: out, b: lse_b },
+        QOp::Sub { a: out, b: lse_s },
         rows,
         n,
         fa,
     );
     let zq = g.push_node(
         "softmax/shifted/round",
-        QOp::Requant {
-            x: z,
-            shift: fa - fz,
-        },
+        QOp::Requant { x: z, shift: d },
         rows,
         n,
         fz,
@@ -104,39 +140,77 @@ pub fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usiz
         in_frac: fz,
         out_frac: fs,
     });
-    let fine = g.push_node(
-        "softmax/exp",
-        QOp::Act {
-            x: zq,
-            kind: ActKind::Exp,
-            table,
-        },
+    let exp = |g: &mut QGraph, name: &str, x: usize| {
+        g.push_node(
+            name,
+            QOp::Act {
+                x,
+                kind: ActKind::Exp,
+                table,
+            },
+            rows,
+            n,
+            fs,
+        )
+    };
+    let fine = exp(g, "softmax/exp", zq);
+    let up = g.push_node(
+        "softmax/shifted+1",
+        QOp::AddConst { x: zq, c: 1 },
         rows,
         n,
-        fs,
+        fz,
     );
+    let up = g.push_node(
+        "softmax/shifted+1/commit",
+        QOp::Requant { x: up, shift: 0 },
+        rows,
+        n,
+        fz,
+    );
+    let fine_up = exp(g, "softmax/exp+1", up);
     // Row sums: transpose, sum the rows, transpose back.
-    let st = g.push_node("softmax/t", QOp::Transpose { x: fine }, n, rows, fs);
-    let sums_t = g.push_node("softmax/sum_t", QOp::RowSum { x: st }, 1, rows, fs);
-    let sums = g.push_node("softmax/sum", QOp::Transpose { x: sums_t }, rows, 1, fs);
-    let dev = g.push_node(
-        "softmax/sum-1",
+    let row_sum = |g: &mut QGraph, name: &str, x: usize| {
+        let t = g.push_node(&format!("{name}/t"), QOp::Transpose { x }, n, rows, fs);
+        let st = g.push_node(&format!("{name}/sum_t"), QOp::RowSum { x: t }, 1, rows, fs);
+        g.push_node(
+            &format!("{name}/sum"),
+            QOp::Transpose { x: st },
+            rows,
+            1,
+            fs,
+        )
+    };
+    let sums = row_sum(g, "softmax/exp", fine);
+    let sums_up = row_sum(g, "softmax/exp+1", fine_up);
+    // 2^fs − S(ℓ) ∈ [0, 2^b) and S(ℓ − 1) − 2^fs − 1 ∈ [0, 2^b): signed range checks of b bits
+    // on the deviations less 2^(b−1).
+    let b = check_bits(fa, fz, n);
+    let neg = g.push_node("softmax/-sum", QOp::Scale { x: sums, c: -1 }, rows, 1, fs);
+    let low = g.push_node(
+        "softmax/1-sum",
         QOp::AddConst {
-            x: sums,
-            c: -(1i64 << fs),
+            x: neg,
+            c: (1i64 << fs) - (1i64 << (b - 1)),
         },
         rows,
         1,
         fs,
     );
-    let check = g.push_node(
-        "softmax/normalized",
-        QOp::Requant { x: dev, shift: 0 },
+    let high = g.push_node(
+        "softmax/sum+1-1",
+        QOp::AddConst {
+            x: sums_up,
+            c: -(1i64 << fs) - 1 - (1i64 << (b - 1)),
+        },
         rows,
         1,
         fs,
     );
-    g.tensors[check].bits = check_bits(fa, fz, n);
+    for (name, x) in [("softmax/normalized", low), ("softmax/normalized+1", high)] {
+        let check = g.push_node(name, QOp::Requant { x, shift: 0 }, rows, 1, fs);
+        g.tensors[check].bits = b;
+    }
     let s = g.push_node("softmax", QOp::Requant { x: fine, shift: e }, rows, n, fa);
     Ok(s)
 }
@@ -223,29 +297,45 @@ fn placeholder() -> QTensor {
 mod tests {
     use super::*;
 
+    fn row(seed: u64, n: usize, fa: u32, spread: f64) -> Vec<i64> {
+        crate::zoo::uniform(seed, n)
+            .iter()
+            .map(|v| (v * spread * (1u64 << fa) as f64).round() as i64)
+            .collect()
+    }
+
+    /// Exactly one normalizer passes both checks, for rows of every length: the softmax is a
+    /// function of its row (no scaled or zero softmax verifies).
     #[test]
-    fn normalization_slack_does_not_grow_with_the_row_length() {
-        for fa in [6u32, 8, 10, 12, 16, 18] {
+    fn exactly_one_normalizer_passes_for_every_row_length() {
+        let k = 20;
+        for fa in [8u32, 10, 12, 16, 18] {
             let fz = SOFTMAX_IN_FRAC.min(fa);
-            let mut rows = 0;
-            for n in [1usize, 2, 10, 600, 4096, 100_000, 1 << 20] {
-                let e = extra_bits(n);
-                if fa + 2 * e > MAX_ROW_BITS {
-                    continue;
+            for (i, n) in [1usize, 2, 3, 10, 600, 4096].into_iter().enumerate() {
+                for spread in [0.01, 1.0, 8.0] {
+                    let o = row(i as u64 * 7 + fa as u64, n, fa, spread);
+                    let fs = fa + extra_bits(n);
+                    let d = fa - fz;
+                    let oq: Vec<i64> = o
+                        .iter()
+                        .map(|&v| if d == 0 { v } else { (v + (1 << (d - 1))) >> d })
+                        .collect();
+                    let l = normalizer(&o, fa, fz, k);
+                    let b = check_bits(fa, fz, n);
+                    let passes = |l: i64| {
+                        let low = (1i128 << fs) - exp_sum(&oq, l, fz, fs, k);
+                        let high = exp_sum(&oq, l - 1, fz, fs, k) - (1i128 << fs) - 1;
+                        (0..1i128 << b).contains(&low) && (0..1i128 << b).contains(&high)
+                    };
+                    assert!(passes(l), "fa {fa} n {n}: the honest normalizer fails");
+                    for other in (l - 64..l + 64).filter(|&x| x != l) {
+                        assert!(
+                            !passes(other),
+                            "fa {fa} n {n}: normalizer {other} passes too"
+                        );
+                    }
                 }
-                // The relative deviation of the row sum the check allows.
-                let rho = (1u64 << (check_bits(fa, fz, n) - 1)) as f64 / (1u64 << (fa + e)) as f64;
-                assert!(
-                    rho <= 0.5f64.powi(fz as i32 - 2),
-                    "fa {fa}, n {n}: slack {rho} against 2^-{}",
-                    fz - 2
-                );
-                if fa == 18 {
-                    assert!(rho < 0.5f64.powi(11), "n {n}: {rho}");
-                }
-                rows += 1;
             }
-            assert!(rows >= 5);
         }
     }
 }

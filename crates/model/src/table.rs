@@ -348,21 +348,39 @@ impl TableKind {
         };
         input + gamma * output
     }
-    /// The largest `|output|` of the table (`2^bits − 1` for a range table): a scan of its
-    /// `2^act_bits` entries, for bound analyses ([`crate::bounds`]), not for the prover's path.
-    pub fn max_abs_output(&self, act_bits: u32) -> u64 {
+    /// An upper bound on `|output|` of the table (`2^bits − 1` for a range table), from each
+    /// function's range: what bound analyses ([`crate::bounds`]) assume of a table's output.
+    pub fn output_bound(&self, act_bits: u32) -> u128 {
         match *self {
-            TableKind::Range { bits } => (1u64 << bits.min(63)) - 1,
+            TableKind::Range { bits } => (1u128 << bits.min(126)) - 1,
             TableKind::Act {
                 kind,
                 in_frac,
                 out_frac,
             } => {
-                let half = 1i64 << (act_bits - 1);
-                (-half..half)
-                    .map(|x| kind.eval_q(x, in_frac, out_frac, act_bits).unsigned_abs())
-                    .max()
-                    .unwrap_or(0)
+                let half = 1u128 << (act_bits.clamp(2, 62) - 1);
+                let one = 1u128 << out_frac.min(100);
+                match kind {
+                    // x ≥ 0 of the input range, rescaled.
+                    ActKind::Relu => half << out_frac.saturating_sub(in_frac).min(60),
+                    // At most 1 (tanh: in [−1, 1]; the derivatives: at most 1).
+                    ActKind::Sigmoid
+                    | ActKind::Tanh
+                    | ActKind::ReluGrad
+                    | ActKind::SigmoidGrad
+                    | ActKind::TanhGrad => one,
+                    // Saturates below 2^(out_frac + 1).
+                    ActKind::Exp => 2 * one,
+                    // Clamped to the signed table width.
+                    ActKind::LeakyRelu { .. }
+                    | ActKind::Clip { .. }
+                    | ActKind::Erf
+                    | ActKind::Gelu
+                    | ActKind::GeluTanh
+                    | ActKind::Sqrt
+                    | ActKind::Reciprocal
+                    | ActKind::Rsqrt => half,
+                }
             }
         }
     }

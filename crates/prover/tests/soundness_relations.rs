@@ -432,6 +432,179 @@ fn scaled_softmax_rejected_at_n_600_and_4096() {
     }
 }
 
+/// The normalizer moved by one or two units (at the exp input's scale): the smallest moves the
+/// hint can make, which a slack would let through, are all rejected — the softmax is a function.
+#[test]
+fn softmax_normalizer_moved_by_one_unit_rejected() {
+    for n in [4, 600] {
+        let (_, q, input) = softmax_layer(n);
+        for delta in [-2i64, -1, 1, 2] {
+            let (ok, _) = shifted_softmax_verifies(&q, &input, delta);
+            assert!(!ok, "normalizer moved by {delta} accepted at n = {n}");
+        }
+    }
+}
+
+/// `Relu(softmax(x) − softmax(x))`, 0 for every input: two softmaxes of the same logits have
+/// one normalizer each, and a prover who moves them apart is rejected.
+#[test]
+fn twin_softmaxes_of_the_same_logits_cannot_differ() {
+    let n = 6;
+    let node = |name: &str, op: Op| Node {
+        name: name.into(),
+        op,
+        shape: vec![1, n],
+    };
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, n],
+        nodes: vec![
+            node("s1", Op::Softmax { x: 0 }),
+            node("s2", Op::Softmax { x: 0 }),
+            node("d", Op::Sub { a: 1, b: 2 }),
+            node(
+                "relu",
+                Op::Act {
+                    x: 3,
+                    kind: ActKind::Relu,
+                },
+            ),
+        ],
+        output: 4,
+        output_parts: Vec::new(),
+    };
+    let cfg = QConfig {
+        act_frac: 16,
+        weight_frac: 20,
+        table_bits: 20,
+    };
+    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let input = quantized(&rnd(77, n), cfg.act_frac);
+    let model = CommittedModel::new(&q, &small_params());
+    let honest = prove(&q, &model, &input, &small_params()).unwrap().proof;
+    assert!(honest.output.iter().all(|&v| v == 0));
+    let hints: Vec<usize> = q
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.op, QOp::LogSumExp { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    for (d1, d2) in [(-1i64, 0i64), (0, 1), (-1, 1), (-4, 4)] {
+        let w = lenient_forward(&q, &input, |ni, out, _| {
+            let d = if ni == hints[0] {
+                d1
+            } else if ni == hints[1] {
+                d2
+            } else {
+                return;
+            };
+            for v in out.iter_mut() {
+                *v += d;
+            }
+        });
+        let p = prove_witness(&q, &model, w, &small_params()).proof;
+        assert!(
+            check(&q, &model.root(), &p).is_err(),
+            "softmaxes moved apart by ({d1}, {d2}) accepted"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No value wraps around p: a product of wide virtual values.
+
+/// `(c·x)²` with an integer constant `c = 2^14`: the scaled value is virtual and up to 2^33, so
+/// its square could pass p. The quantizer commits the product's operands (range-checked to K
+/// bits), so the witness whose square wrapped around p (x = 2^18: (2^32)² = 2^64 ≡ 2^32 − 1) is
+/// rejected; a description that multiplies the wide values directly is refused.
+#[test]
+fn product_wrapping_past_p_rejected() {
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 1],
+        nodes: vec![
+            Node {
+                name: "scaled".into(),
+                op: Op::Scale {
+                    x: 0,
+                    c: (1u64 << 14) as f64,
+                },
+                shape: vec![1, 1],
+            },
+            Node {
+                name: "square".into(),
+                op: Op::Mul { a: 1, b: 1 },
+                shape: vec![1, 1],
+            },
+        ],
+        output: 2,
+        output_parts: Vec::new(),
+    };
+    let cfg = QConfig {
+        act_frac: 14,
+        weight_frac: 20,
+        table_bits: 20,
+    };
+    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let mul = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Mul { .. }))
+        .unwrap();
+    let QOp::Mul { a, b } = q.nodes[mul].op else {
+        unreachable!()
+    };
+    assert_eq!(
+        q.tensors[a].kind,
+        TensorKind::Committed,
+        "operands committed"
+    );
+    assert_eq!(a, b);
+    // The forged witness: the square taken mod p, rounded.
+    let x = 1i64 << 18;
+    let p_mod: i128 = 0xFFFF_FFFF_0000_0001;
+    let scaled = x << 14;
+    let mut sq = ((scaled as i128) * (scaled as i128)).rem_euclid(p_mod);
+    if sq > p_mod / 2 {
+        sq -= p_mod;
+    }
+    let sq = sq as i64;
+    let (y, rem) = ((sq + (1 << 13)) >> 14, (sq + (1 << 13)) & ((1 << 14) - 1));
+    let mut w = lenient_forward(&q, &[0], |_, _, _| {});
+    w.values[0] = vec![x];
+    w.values[1] = vec![scaled];
+    w.values[a] = vec![scaled];
+    w.values[mul + 1] = vec![sq];
+    w.values[q.output] = vec![y];
+    *w.rems[q.output - 1].as_mut().unwrap() = vec![rem];
+    let model = CommittedModel::new(&q, &small_params());
+    let p = prove_witness(&q, &model, w, &small_params()).proof;
+    assert!(
+        check(&q, &model.root(), &p).is_err(),
+        "a wrapped square was accepted"
+    );
+    // The product of the wide values themselves, as a description: refused.
+    use TensorKind::*;
+    let wide = bare(
+        vec![
+            tensor(1, 1, 14, Public, 20),
+            tensor(1, 1, 14, Virtual, 20),
+            tensor(1, 1, 28, Virtual, 20),
+            tensor(1, 1, 14, Public, 20),
+        ],
+        vec![
+            node(QOp::Scale { x: 0, c: 1 << 14 }),
+            node(QOp::Mul { a: 1, b: 1 }),
+            node(QOp::Requant { x: 2, shift: 14 }),
+        ],
+    );
+    let mut wide = wide;
+    wide.config = cfg;
+    let err = described(&wide).unwrap_err().to_string();
+    assert!(err.contains("wrap around p"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Finding 5: a model whose output tensor is its input.
 
@@ -660,8 +833,9 @@ fn assert_integer_bounds(q: &QGraph, what: &str) {
     q.check_relations().unwrap();
     let bounds = q.value_bounds();
     for (t, b) in bounds.iter().enumerate() {
+        let b = b.unwrap_or_else(|| panic!("{what}: tensor {t} has no bound"));
         assert!(
-            *b < 1u128 << 62,
+            b < 1u128 << 62,
             "{what}: tensor {t} ({}) may reach {b}",
             q.tensors[t].name
         );
