@@ -117,3 +117,119 @@ fn product_wrapping_past_p_in_a_quantized_model_is_rejected() {
         p.output
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same model as an ONNX file, through the importer `zkgrad prove`/`verify --model` use.
+
+/// A minimal protobuf writer (length-delimited fields and varints), enough for an ONNX model.
+#[derive(Default)]
+struct Pb(Vec<u8>);
+
+impl Pb {
+    fn varint(&mut self, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.0.push(b);
+                break;
+            }
+            self.0.push(b | 0x80);
+        }
+    }
+    fn key(&mut self, field: u32, wire: u8) {
+        self.varint(((field as u64) << 3) | wire as u64);
+    }
+    fn int(&mut self, field: u32, v: u64) -> &mut Self {
+        self.key(field, 0);
+        self.varint(v);
+        self
+    }
+    fn bytes(&mut self, field: u32, b: &[u8]) -> &mut Self {
+        self.key(field, 2);
+        self.varint(b.len() as u64);
+        self.0.extend_from_slice(b);
+        self
+    }
+    fn str(&mut self, field: u32, s: &str) -> &mut Self {
+        self.bytes(field, s.as_bytes())
+    }
+    fn msg(&mut self, field: u32, m: &Pb) -> &mut Self {
+        self.bytes(field, &m.0)
+    }
+}
+
+fn value_info(name: &str, dims: &[u64]) -> Pb {
+    let mut shape = Pb::default();
+    for &d in dims {
+        let mut dim = Pb::default();
+        dim.int(1, d);
+        shape.msg(1, &dim);
+    }
+    let mut tensor = Pb::default();
+    tensor.int(1, 1).msg(2, &shape);
+    let mut ty = Pb::default();
+    ty.msg(1, &tensor);
+    let mut vi = Pb::default();
+    vi.str(1, name).msg(2, &ty);
+    vi
+}
+
+fn node(inputs: &[&str], output: &str, op: &str) -> Pb {
+    let mut n = Pb::default();
+    for i in inputs {
+        n.str(1, i);
+    }
+    n.str(2, output).str(3, output).str(4, op);
+    n
+}
+
+/// `y = (x·16384)²` as ONNX: `Mul(x, c)`, `Mul(a, a)`.
+fn square_onnx() -> Vec<u8> {
+    let mut c = Pb::default();
+    c.int(2, 1).bytes(4, &16384f32.to_le_bytes()).str(8, "c");
+    let mut g = Pb::default();
+    g.msg(1, &node(&["x", "c"], "a", "Mul"))
+        .msg(1, &node(&["a", "a"], "y", "Mul"))
+        .str(2, "square")
+        .msg(5, &c)
+        .msg(11, &value_info("x", &[1, 1]))
+        .msg(12, &value_info("y", &[1, 1]));
+    let mut opset = Pb::default();
+    opset.int(2, 13);
+    let mut m = Pb::default();
+    m.int(1, 8).msg(7, &g).msg(8, &opset);
+    m.0
+}
+
+/// The ONNX model imported and quantized as `zkgrad prove --act-frac 14 --weight-frac 20`
+/// does; a forged proof file of (2^14·16)² "= 16.0" written to target/attack-forgery/ (with the
+/// model) for the CLI, and checked in process the way `zkgrad verify --model` checks it.
+#[test]
+fn onnx_square_of_scaled_forged_proof_is_rejected() {
+    let graph = zkgrad_onnx::import(&square_onnx()).unwrap();
+    let cfg = QConfig {
+        act_frac: 14,
+        weight_frac: 20,
+        table_bits: 20,
+    };
+    let q = QGraph::from_graph(&graph, cfg).unwrap();
+    assert_eq!(q.describe(), circuit().describe(), "the importer builds the same circuit");
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let x = 1i64 << 18;
+    assert!(matches!(q.forward(&[x]), Err(ForwardError::Overflow { .. })));
+    let p = prove_witness(&q, &model, wrapped_witness(&q, x), &params).proof;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/attack-forgery");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("square.onnx"), square_onnx()).unwrap();
+    std::fs::write(dir.join("forged.zkp"), p.to_bytes()).unwrap();
+    let root = zkgrad_verifier::commit_weights_root(&q, &params);
+    let r = zkgrad_verifier::verify_with_model(&p, &q, &root, &params);
+    assert!(
+        r.is_err(),
+        "FORGERY through the ONNX importer: (16384·16.0)² proven to be {} (files in {})",
+        p.output[0] as f64 / (1u64 << 14) as f64,
+        dir.display()
+    );
+}
