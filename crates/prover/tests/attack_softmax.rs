@@ -211,3 +211,84 @@ fn twin_softmaxes_of_the_same_logits_cannot_differ() {
     );
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Padding planted in the exp values: the row sums read only real columns.
+
+/// A softmax over rows of 5 values (padded to 8): the hint is raised so that each row's real
+/// exp values sum to about one half, and the deficit is planted in the padded columns of the
+/// committed exp values (and the rows' sums recomputed as if the padding counted). The row-sum
+/// transposes and RowSum's mask must keep the padding out of the normalization check.
+#[test]
+fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
+    use zkgrad_model::layout::Operand;
+    let (rows, n) = (3usize, 5usize);
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![rows, n],
+        nodes: vec![Node {
+            name: "softmax".into(),
+            op: Op::Softmax { x: 0 },
+            shape: vec![rows, n],
+        }],
+        output: 1,
+        output_parts: Vec::new(),
+    };
+    let q = QGraph::from_graph(&g, CFG).unwrap();
+    let x = input(rows * n);
+    let find = |name: &str| q.tensors.iter().position(|t| t.name == name).unwrap();
+    let (fine, sum_node) = (find("softmax/exp"), find("softmax/sum_t") - 1);
+    let fs = q.tensors[fine].frac;
+    // ln 2 at 2^-16: every probability halved.
+    let delta = (std::f64::consts::LN_2 * (1u64 << CFG.act_frac) as f64).round() as i64;
+    let mut w = None;
+    let mut loose = q.clone();
+    for t in loose.tensors.iter_mut() {
+        if t.kind == TensorKind::Committed {
+            t.bits = 62;
+        }
+    }
+    let lse = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
+        .unwrap();
+    let mut deficits = vec![0i64; rows];
+    let wit = loose
+        .forward_with(&x, |ni, out, _| {
+            if ni == lse {
+                for v in out.iter_mut() {
+                    *v += delta;
+                }
+            }
+            if ni + 1 == fine {
+                for (r, d) in deficits.iter_mut().enumerate() {
+                    *d = (1i64 << fs) - out[r * n..(r + 1) * n].iter().sum::<i64>();
+                }
+            }
+            if ni == sum_node {
+                // The row sums as if the planted padding were summed.
+                for (v, d) in out.iter_mut().zip(&deficits) {
+                    *v += d;
+                }
+            }
+        })
+        .unwrap();
+    let mut wit = wit;
+    for (r, d) in deficits.iter().enumerate() {
+        assert!(*d > 1 << (fs - 3), "the cheat needs the padding: {d}");
+        // Row r, padded column 5 of the committed exp values (8 columns per padded row).
+        wit.padding.push((Operand::Tensor(fine), r * 8 + 5, *d));
+    }
+    w.replace(wit);
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let p = prove_witness(&q, &model, w.unwrap(), &params).proof;
+    let r = verify(&q, &model.root(), &p.input, &p.output, &p.body, &params);
+    // Caught where the mask is: the row sum's sumcheck (summing the padding, it would close).
+    assert!(
+        matches!(&r, Err(zkgrad_verifier::VerifyError::NodeSumcheck { node, .. }
+            | zkgrad_verifier::VerifyError::Node { node, .. }) if node.contains("sum")),
+        "a halved softmax completed by planted padding: {r:?}"
+    );
+}
