@@ -233,3 +233,66 @@ fn onnx_square_of_scaled_forged_proof_is_rejected() {
         dir.display()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same class through a non-integer Scale, whose operand is not committed either.
+
+/// `y = (x·16384)·4096.5`: the second factor is not an integer, so the quantizer rounds the
+/// product by weight_frac (20) bits, with the operand `x·16384` virtual (up to 2^33) and the
+/// factor at 2^-20 (≈ 2^32): the product passes 2^64. At x = −262112 (−16.0 at 2^-14) it is
+/// ≡ 270582939649 (mod p), which rounds to an in-range output.
+#[test]
+fn non_integer_scale_of_a_virtual_wrapping_past_p_is_rejected() {
+    let n = |name: &str, op: Op| Node {
+        name: name.into(),
+        op,
+        shape: vec![1, 1],
+    };
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, 1],
+        nodes: vec![
+            n("a", Op::Scale { x: 0, c: 16384.0 }),
+            n("b", Op::Scale { x: 1, c: 4096.5 }),
+        ],
+        output: 2,
+        output_parts: Vec::new(),
+    };
+    let cfg = QConfig {
+        act_frac: 14,
+        weight_frac: 20,
+        table_bits: 20,
+    };
+    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let QOp::Scale { x: 1, c: cq } = q.nodes[1].op else {
+        panic!("{:?}", q.nodes[1].op)
+    };
+    assert!(matches!(q.nodes[2].op, QOp::Requant { x: 2, shift: 20 }));
+    let x = -262112i64;
+    assert!(matches!(q.forward(&[x]), Err(ForwardError::Overflow { .. })));
+    let a = 16384 * x;
+    let p: i128 = 0xFFFF_FFFF_0000_0001;
+    let mut v = (a as i128 * cq as i128).rem_euclid(p);
+    if v > p / 2 {
+        v -= p;
+    }
+    let v = v as i64;
+    let (s, h) = (20, 1i64 << 19);
+    let y = (v + h) >> s;
+    let rem = v + h - (y << s);
+    assert!(q.public_in_range(y));
+    let w = Witness {
+        values: vec![vec![x], vec![a], vec![v], vec![y]],
+        rems: vec![None, None, Some(vec![rem])],
+        padding: Vec::new(),
+    };
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let pf = prove_witness(&q, &model, w, &params).proof;
+    let r = verify(&q, &model.root(), &pf.input, &pf.output, &pf.body, &params);
+    assert!(
+        r.is_err(),
+        "FORGERY: (16384·x)·4096.5 at x = −16.0 proven to be {} (the real value is about −1.1e9)",
+        y as f64 / (1u64 << 14) as f64
+    );
+}
