@@ -1,0 +1,294 @@
+//! Adversarial review of the audit fixes: softmax's log-sum-exp hint.
+//!
+//! The hint `L` is pinned by the normalization check only within its slack (`softmax.rs`: a
+//! relative `2^-(fz−2)`): every `L` in an interval of a few dozen units at `2^-fa` verifies. A
+//! circuit that holds a softmax is therefore a relation, not a function of its input, and a
+//! circuit can turn that slack into an output the prover chooses:
+//!
+//! - `check_template` checks that only the broadcast reads the hint, but not who reads the
+//!   template's other tensors: a description that reads the broadcast hint `L` itself (or the
+//!   normalization deviation, or the exp values) passes `from_description`, and its output is
+//!   the hint's own freedom (below: the parity of `L`, a free bit for every input);
+//! - with exact templates only — even from the quantizer, on a float graph — two softmaxes of
+//!   the same logits have independent hints: `Relu(softmax(x) − softmax(x))`, 0 for every
+//!   input, is proven nonzero.
+
+mod common;
+use common::*;
+use zkgrad_model::graph::{Graph, Node, Op};
+use zkgrad_model::quant::{quantize_input, QOp, TensorKind, Witness};
+use zkgrad_model::table::ActKind;
+use zkgrad_model::{QConfig, QGraph};
+use zkgrad_prover::{prove, prove_witness, CommittedModel};
+use zkgrad_verifier::{model_commitment, verify, verify_with_commitment};
+
+const CFG: QConfig = QConfig {
+    act_frac: 16,
+    weight_frac: 20,
+    table_bits: 20,
+};
+
+fn input(n: usize) -> Vec<i64> {
+    rnd(11, n)
+        .iter()
+        .map(|&v| quantize_input(2.0 * v, CFG.act_frac).unwrap())
+        .collect()
+}
+
+/// The forward pass with every log-sum-exp hint `k` (in node order) moved by `deltas[k]`,
+/// everything after it recomputed.
+fn with_hints_moved(q: &QGraph, x: &[i64], deltas: &[i64]) -> Option<Witness> {
+    let hints: Vec<usize> = q
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.op, QOp::LogSumExp { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let mut loose = q.clone();
+    for t in loose.tensors.iter_mut() {
+        if t.kind == TensorKind::Committed {
+            t.bits = 62;
+        }
+    }
+    loose
+        .forward_with(x, |ni, out, _| {
+            if let Some(k) = hints.iter().position(|&h| h == ni) {
+                for v in out.iter_mut() {
+                    *v += deltas[k];
+                }
+            }
+        })
+        .ok()
+}
+
+/// Proves `w` against `q` committed as a description, and verifies it against the published
+/// commitment alone (what `zkgrad verify --commitment` runs): the output if it verifies.
+fn verified_output(q: &QGraph, w: Witness) -> Option<Vec<i64>> {
+    let params = small_params();
+    let model = CommittedModel::new(q, &params);
+    let p = prove_witness(q, &model, w, &params).proof;
+    let c = model_commitment(&p.circuit, &p.weight_root);
+    verify_with_commitment(&p, &c, &params).ok()?;
+    verify(q, &model.root(), &p.input, &p.output, &p.body, &params).ok()?;
+    Some(p.output)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The template's tensors read from outside it.
+
+/// softmax(x) over a row of `n` values, then the parity of the broadcast hint:
+/// `bit = L − 2·round(L/2)` (0 or −1), the public output. Every node is one the verifier knows;
+/// only the broadcast `softmax/logsumexp/broadcast` is read outside the template.
+fn hint_parity_circuit(n: usize) -> QGraph {
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, n],
+        nodes: vec![Node {
+            name: "softmax".into(),
+            op: Op::Softmax { x: 0 },
+            shape: vec![1, n],
+        }],
+        output: 1,
+        output_parts: Vec::new(),
+    };
+    let mut q = QGraph::from_graph(&g, CFG).unwrap();
+    let fa = CFG.act_frac;
+    let lse_b = q
+        .tensors
+        .iter()
+        .position(|t| t.name == "softmax/logsumexp/broadcast")
+        .unwrap();
+    assert_eq!(q.tensors[lse_b].kind, TensorKind::Virtual);
+    // The softmax's probabilities stop being the output.
+    let s = q.output;
+    q.tensors[s].kind = TensorKind::Committed;
+    let half = q.push_node(
+        "half",
+        QOp::Requant { x: lse_b, shift: 1 },
+        1,
+        n,
+        fa - 1,
+    );
+    let twice = q.push_node("twice", QOp::Scale { x: half, c: 2 }, 1, n, fa);
+    let bit = q.push_node("parity", QOp::Sub { a: lse_b, b: twice }, 1, n, fa);
+    q.output = bit;
+    q.tensors[bit].kind = TensorKind::Public;
+    // The description is accepted as it stands.
+    let back = QGraph::from_description(&q.describe()).expect("the description validates");
+    assert_eq!(back.describe(), q.describe());
+    q
+}
+
+/// The same input, two different outputs (the hint's parity, 0 or −1), both verifying against
+/// the model commitment. Asserts that this cannot happen: currently it does.
+#[test]
+fn hint_read_through_its_broadcast_outside_the_template_is_rejected() {
+    let n = 4;
+    let q = hint_parity_circuit(n);
+    let x = input(n);
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let honest = prove(&q, &model, &x, &params).unwrap().proof;
+    verify(&q, &model.root(), &honest.input, &honest.output, &honest.body, &params).unwrap();
+    let mut outputs = std::collections::BTreeSet::new();
+    for delta in [-2i64, -1, 1, 2] {
+        if let Some(w) = with_hints_moved(&q, &x, &[delta]) {
+            if let Some(out) = verified_output(&q, w) {
+                outputs.insert(out);
+            }
+        }
+    }
+    outputs.insert(honest.output.clone());
+    assert!(
+        outputs.len() < 2,
+        "NOT A FUNCTION: one input, verified outputs {outputs:?} (honest {:?})",
+        honest.output
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact templates only: two softmaxes of the same logits.
+
+/// `Relu(softmax(x) − softmax(x))`: 0 for every input, built by the quantizer from a float graph.
+fn twin_softmax_circuit(n: usize) -> QGraph {
+    let node = |name: &str, op: Op| Node {
+        name: name.into(),
+        op,
+        shape: vec![1, n],
+    };
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, n],
+        nodes: vec![
+            node("s1", Op::Softmax { x: 0 }),
+            node("s2", Op::Softmax { x: 0 }),
+            node("d", Op::Sub { a: 1, b: 2 }),
+            node(
+                "relu",
+                Op::Act {
+                    x: 3,
+                    kind: ActKind::Relu,
+                },
+            ),
+        ],
+        output: 4,
+        output_parts: Vec::new(),
+    };
+    let q = QGraph::from_graph(&g, CFG).unwrap();
+    assert!(QGraph::from_description(&q.describe()).is_ok());
+    q
+}
+
+#[test]
+fn twin_softmaxes_of_the_same_logits_cannot_differ() {
+    let n = 4;
+    let q = twin_softmax_circuit(n);
+    let x = input(n);
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let honest = prove(&q, &model, &x, &params).unwrap().proof;
+    assert!(honest.output.iter().all(|&v| v == 0), "{:?}", honest.output);
+    let mut forged = None;
+    // The hints' slack here is about ±16 units at 2^-16: s1 scaled up, s2 down.
+    'search: for d1 in [-16i64, -12, -8, -4] {
+        for d2 in [0i64, 4, 8] {
+            if let Some(w) = with_hints_moved(&q, &x, &[d1, d2]) {
+                if let Some(out) = verified_output(&q, w) {
+                    if out.iter().any(|&v| v != 0) {
+                        forged = Some((d1, d2, out));
+                        break 'search;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        forged.is_none(),
+        "NOT A FUNCTION: Relu(softmax(x) − softmax(x)) proven to be {forged:?} (hint shifts, \
+         output at 2^-{})",
+        CFG.act_frac
+    );
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Padding planted in the exp values: the row sums read only real columns.
+
+/// A softmax over rows of 5 values (padded to 8): the hint is raised so that each row's real
+/// exp values sum to about one half, and the deficit is planted in the padded columns of the
+/// committed exp values (and the rows' sums recomputed as if the padding counted). The row-sum
+/// transposes and RowSum's mask must keep the padding out of the normalization check.
+#[test]
+fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
+    use zkgrad_model::layout::Operand;
+    let (rows, n) = (3usize, 5usize);
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![rows, n],
+        nodes: vec![Node {
+            name: "softmax".into(),
+            op: Op::Softmax { x: 0 },
+            shape: vec![rows, n],
+        }],
+        output: 1,
+        output_parts: Vec::new(),
+    };
+    let q = QGraph::from_graph(&g, CFG).unwrap();
+    let x = input(rows * n);
+    let find = |name: &str| q.tensors.iter().position(|t| t.name == name).unwrap();
+    let (fine, sum_node) = (find("softmax/exp"), find("softmax/sum_t") - 1);
+    let fs = q.tensors[fine].frac;
+    // ln 2 at 2^-16: every probability halved.
+    let delta = (std::f64::consts::LN_2 * (1u64 << CFG.act_frac) as f64).round() as i64;
+    let mut w = None;
+    let mut loose = q.clone();
+    for t in loose.tensors.iter_mut() {
+        if t.kind == TensorKind::Committed {
+            t.bits = 62;
+        }
+    }
+    let lse = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
+        .unwrap();
+    let mut deficits = vec![0i64; rows];
+    let wit = loose
+        .forward_with(&x, |ni, out, _| {
+            if ni == lse {
+                for v in out.iter_mut() {
+                    *v += delta;
+                }
+            }
+            if ni + 1 == fine {
+                for (r, d) in deficits.iter_mut().enumerate() {
+                    *d = (1i64 << fs) - out[r * n..(r + 1) * n].iter().sum::<i64>();
+                }
+            }
+            if ni == sum_node {
+                // The row sums as if the planted padding were summed.
+                for (v, d) in out.iter_mut().zip(&deficits) {
+                    *v += d;
+                }
+            }
+        })
+        .unwrap();
+    let mut wit = wit;
+    for (r, d) in deficits.iter().enumerate() {
+        assert!(*d > 1 << (fs - 3), "the cheat needs the padding: {d}");
+        // Row r, padded column 5 of the committed exp values (8 columns per padded row).
+        wit.padding.push((Operand::Tensor(fine), r * 8 + 5, *d));
+    }
+    w.replace(wit);
+    let params = small_params();
+    let model = CommittedModel::new(&q, &params);
+    let p = prove_witness(&q, &model, w.unwrap(), &params).proof;
+    let r = verify(&q, &model.root(), &p.input, &p.output, &p.body, &params);
+    // Caught where the mask is: the row sum's sumcheck (summing the padding, it would close).
+    assert!(
+        matches!(&r, Err(zkgrad_verifier::VerifyError::NodeSumcheck { node, .. }
+            | zkgrad_verifier::VerifyError::Node { node, .. }) if node.contains("sum")),
+        "a halved softmax completed by planted padding: {r:?}"
+    );
+}
