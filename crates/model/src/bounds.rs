@@ -241,6 +241,15 @@ impl QGraph {
         b
     }
 
+    /// Tensor `t`'s bound from [`Self::value_bounds`] (`u128::MAX` if unknown).
+    pub fn value_bound(&self, t: usize) -> u128 {
+        self.value_bounds()
+            .get(t)
+            .copied()
+            .flatten()
+            .unwrap_or(u128::MAX)
+    }
+
     /// No value wraps around p: every tensor's bound ([`Self::value_bounds`]) is below
     /// `2^MAX_VALUE_BITS`, so each field value is the integer the integer forward pass
     /// computes, for every input in range; and no product multiplies a value whose bound is

@@ -591,15 +591,14 @@ impl QGraph {
                     }
                     // A product's operands are committed (range-checked to K bits) when their bounds would
                     // let the product pass 2^61 (crate::bounds: nothing may wrap around p).
-                    let bounds = g.value_bounds();
-                    let bound = |t: usize| bounds.get(t).copied().flatten().unwrap_or(u128::MAX);
-                    let (ta, tb) = if bound(ta).saturating_mul(bound(tb)) >= 1u128 << 61 {
-                        let ca = g.committed(ta, &name);
-                        let cb = if tb == ta { ca } else { g.committed(tb, &name) };
-                        (ca, cb)
-                    } else {
-                        (ta, tb)
-                    };
+                    let (ta, tb) =
+                        if g.value_bound(ta).saturating_mul(g.value_bound(tb)) >= 1u128 << 61 {
+                            let ca = g.committed(ta, &name);
+                            let cb = if tb == ta { ca } else { g.committed(tb, &name) };
+                            (ca, cb)
+                        } else {
+                            (ta, tb)
+                        };
                     g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
                 }
                 Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
@@ -631,7 +630,13 @@ impl QGraph {
                         value: *c,
                         frac: fw,
                     })?;
-                    g.push_rounded(&name, QOp::Scale { x: map[*x], c: cq }, rows, cols, fa, fw)
+                    // The operand is committed (K-bit range) when its bound times the factor
+                    // could pass 2^61 (crate::bounds: nothing may wrap around p).
+                    let xt = map[*x];
+                    let wide =
+                        g.value_bound(xt).saturating_mul(cq.unsigned_abs() as u128) >= 1u128 << 61;
+                    let xt = if wide { g.committed(xt, &name) } else { xt };
+                    g.push_rounded(&name, QOp::Scale { x: xt, c: cq }, rows, cols, fa, fw)
                 }
                 Op::Act { x, kind } => {
                     let mut xt = map[*x];

@@ -1,17 +1,17 @@
-//! Adversarial review of the audit fixes: softmax's log-sum-exp hint.
+//! Adversarial review of the audit fixes: softmax's normalizer hint.
 //!
-//! The hint `L` is pinned by the normalization check only within its slack (`softmax.rs`: a
-//! relative `2^-(fz−2)`): every `L` in an interval of a few dozen units at `2^-fa` verifies. A
-//! circuit that holds a softmax is therefore a relation, not a function of its input, and a
-//! circuit can turn that slack into an output the prover chooses:
+//! When these attacks were written the hint was pinned by one normalization check within a
+//! slack (a relative `2^-(fz−2)`): every hint in an interval of a few dozen units verified, so a
+//! circuit holding a softmax was a relation, not a function of its input, and a circuit could
+//! turn the slack into an output the prover chose:
 //!
-//! - `check_template` checks that only the broadcast reads the hint, but not who reads the
-//!   template's other tensors: a description that reads the broadcast hint `L` itself (or the
-//!   normalization deviation, or the exp values) passes `from_description`, and its output is
-//!   the hint's own freedom (below: the parity of `L`, a free bit for every input);
-//! - with exact templates only — even from the quantizer, on a float graph — two softmaxes of
-//!   the same logits have independent hints: `Relu(softmax(x) − softmax(x))`, 0 for every
-//!   input, is proven nonzero.
+//! - a description reading the broadcast hint itself (its parity: a free bit for every input);
+//! - with exact templates only — even from the quantizer — two softmaxes of the same logits
+//!   with independent hints: `Relu(softmax(x) − softmax(x))`, 0 for every input, proven nonzero.
+//!
+//! The normalizer is now unique (`model::softmax`: the least ℓ whose exp values sum to at most
+//! 1, checked from both sides), so every move of a hint is rejected; these tests keep the
+//! attacks as regressions.
 
 mod common;
 use common::*;
@@ -103,13 +103,7 @@ fn hint_parity_circuit(n: usize) -> QGraph {
     // The softmax's probabilities stop being the output.
     let s = q.output;
     q.tensors[s].kind = TensorKind::Committed;
-    let half = q.push_node(
-        "half",
-        QOp::Requant { x: lse_b, shift: 1 },
-        1,
-        n,
-        fa - 1,
-    );
+    let half = q.push_node("half", QOp::Requant { x: lse_b, shift: 1 }, 1, n, fa - 1);
     let twice = q.push_node("twice", QOp::Scale { x: half, c: 2 }, 1, n, fa);
     let bit = q.push_node("parity", QOp::Sub { a: lse_b, b: twice }, 1, n, fa);
     q.output = bit;
@@ -130,7 +124,15 @@ fn hint_read_through_its_broadcast_outside_the_template_is_rejected() {
     let params = small_params();
     let model = CommittedModel::new(&q, &params);
     let honest = prove(&q, &model, &x, &params).unwrap().proof;
-    verify(&q, &model.root(), &honest.input, &honest.output, &honest.body, &params).unwrap();
+    verify(
+        &q,
+        &model.root(),
+        &honest.input,
+        &honest.output,
+        &honest.body,
+        &params,
+    )
+    .unwrap();
     let mut outputs = std::collections::BTreeSet::new();
     for delta in [-2i64, -1, 1, 2] {
         if let Some(w) = with_hints_moved(&q, &x, &[delta]) {
@@ -211,7 +213,6 @@ fn twin_softmaxes_of_the_same_logits_cannot_differ() {
     );
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Padding planted in the exp values: the row sums read only real columns.
 
@@ -237,10 +238,17 @@ fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
     let q = QGraph::from_graph(&g, CFG).unwrap();
     let x = input(rows * n);
     let find = |name: &str| q.tensors.iter().position(|t| t.name == name).unwrap();
-    let (fine, sum_node) = (find("softmax/exp"), find("softmax/sum_t") - 1);
+    let (fine, sum_node) = (find("softmax/exp"), find("softmax/exp/sum_t") - 1);
+    let (fine_up, sum_up_node) = (find("softmax/exp+1"), find("softmax/exp+1/sum_t") - 1);
     let fs = q.tensors[fine].frac;
-    // ln 2 at 2^-16: every probability halved.
-    let delta = (std::f64::consts::LN_2 * (1u64 << CFG.act_frac) as f64).round() as i64;
+    let lse = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
+        .unwrap();
+    // ln 2 at the normalizer's scale: every probability halved.
+    let fz = q.tensors[lse + 1].frac;
+    let delta = (std::f64::consts::LN_2 * (1u64 << fz) as f64).round() as i64;
     let mut w = None;
     let mut loose = q.clone();
     for t in loose.tensors.iter_mut() {
@@ -248,12 +256,10 @@ fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
             t.bits = 62;
         }
     }
-    let lse = q
-        .nodes
-        .iter()
-        .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
-        .unwrap();
+    // Both normalization checks are met if the padding counted: the exp values' sum completed
+    // to exactly 1, the shifted ones' to 1 + 1 ulp.
     let mut deficits = vec![0i64; rows];
+    let mut deficits_up = vec![0i64; rows];
     let wit = loose
         .forward_with(&x, |ni, out, _| {
             if ni == lse {
@@ -266,19 +272,36 @@ fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
                     *d = (1i64 << fs) - out[r * n..(r + 1) * n].iter().sum::<i64>();
                 }
             }
+            if ni + 1 == fine_up {
+                for (r, d) in deficits_up.iter_mut().enumerate() {
+                    *d = (1i64 << fs) + 1 - out[r * n..(r + 1) * n].iter().sum::<i64>();
+                }
+            }
             if ni == sum_node {
                 // The row sums as if the planted padding were summed.
                 for (v, d) in out.iter_mut().zip(&deficits) {
                     *v += d;
                 }
             }
+            if ni == sum_up_node {
+                for (v, d) in out.iter_mut().zip(&deficits_up) {
+                    *v += d;
+                }
+            }
         })
         .unwrap();
     let mut wit = wit;
-    for (r, d) in deficits.iter().enumerate() {
-        assert!(*d > 1 << (fs - 3), "the cheat needs the padding: {d}");
+    for r in 0..rows {
+        assert!(
+            deficits[r] > 1 << (fs - 3),
+            "the cheat needs the padding: {}",
+            deficits[r]
+        );
         // Row r, padded column 5 of the committed exp values (8 columns per padded row).
-        wit.padding.push((Operand::Tensor(fine), r * 8 + 5, *d));
+        wit.padding
+            .push((Operand::Tensor(fine), r * 8 + 5, deficits[r]));
+        wit.padding
+            .push((Operand::Tensor(fine_up), r * 8 + 5, deficits_up[r]));
     }
     w.replace(wit);
     let params = small_params();

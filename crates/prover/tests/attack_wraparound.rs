@@ -1,15 +1,15 @@
 //! Adversarial review of the audit fixes: roundings whose *input* wraps around p.
 //!
 //! `crate::bounds` makes every rounding unique mod p (`s + b ≤ 62`); that unique solution is
-//! the integer rounding only when the integer `x` being rounded is itself below `2^(s+b−1)`,
-//! which the builders are said to guarantee ("the builders keep every accumulator below
-//! 2^62"). The verifier never checks it: only the honest forward pass refuses an overflow.
-//!
-//! The quantizer (`QGraph::from_graph`, what `zkgrad prove` runs on an ONNX file) leaves the
-//! operands of an element-wise `Mul` uncommitted, so they can be virtual tensors far wider than
-//! `K` bits (an integer `Scale` keeps up to `2^(K−1+20)`), and their product can pass `2^64`.
-//! A cheating prover then proves the rounding of the product's residue mod p: a false output for
-//! an input on which the model's integer forward pass overflows.
+//! the integer rounding only when the integer being rounded is itself below `2^62`. The review
+//! found the quantizer leaving the operands of an element-wise `Mul` and of a non-integer
+//! `Scale` uncommitted: virtual tensors far wider than `K` bits (an integer `Scale` keeps up to
+//! `2^(K−1+20)`), whose product passed `2^64`, so a cheating prover proved the rounding of the
+//! product's residue mod p — a false output for an input on which the integer forward pass
+//! overflows (through `zkgrad verify --model` too). Now the quantizer commits such operands
+//! (range-checked to K bits) and every builder and description is checked for values that could
+//! reach `2^62` (`QGraph::check_no_wrap`). These tests carry the forgeries out against what the
+//! quantizer now builds, and check that the vulnerable circuit itself is refused.
 
 mod common;
 use common::*;
@@ -38,9 +38,8 @@ fn square_of_scaled(c: f64) -> Graph {
     }
 }
 
-/// The quantizer's circuit for `square_of_scaled(2^14)` at K = 20, act_frac = 14: the
-/// builder's relations check passes (shift 14 + 20 bits ≤ 62), yet the product's operands are
-/// virtual tensors of up to 2^33.
+/// The quantizer's circuit for `square_of_scaled(2^14)` at K = 20, act_frac = 14: the scaled
+/// value (up to 2^33) is committed before it is squared.
 fn circuit() -> QGraph {
     let cfg = QConfig {
         act_frac: 14,
@@ -49,34 +48,69 @@ fn circuit() -> QGraph {
     };
     let q = QGraph::from_graph(&square_of_scaled((1u64 << 14) as f64), cfg).unwrap();
     q.check_relations().unwrap();
-    // Scale is virtual, Mul is virtual, its rounding is the public output.
-    assert!(matches!(q.nodes[0].op, QOp::Scale { x: 0, .. }));
-    assert!(matches!(q.nodes[1].op, QOp::Mul { a: 1, b: 1 }));
-    assert!(matches!(q.nodes[2].op, QOp::Requant { x: 2, shift: 14 }));
-    assert_eq!(q.output, 3);
+    let mul = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Mul { .. }))
+        .unwrap();
+    let QOp::Mul { a, b } = q.nodes[mul].op else {
+        unreachable!()
+    };
+    assert_eq!((a, b), (2, 2), "the square reads the committed copy");
+    assert_eq!(q.tensors[a].kind, zkgrad_model::TensorKind::Committed);
     q
 }
 
-/// A witness for `input` whose product is taken mod p (the field value every check sees).
-fn wrapped_witness(q: &QGraph, x: i64) -> Witness {
-    let c = 1i64 << 14;
-    let a = c * x;
-    // a² mod p as a signed representative: the value the verifier's identities see.
-    let p: i128 = 0xFFFF_FFFF_0000_0001;
-    let mut sq = ((a as i128) * (a as i128)).rem_euclid(p);
-    if sq > p / 2 {
-        sq -= p;
+/// The circuit the quantizer built before the fix: `Scale` (virtual) squared directly.
+fn vulnerable_circuit() -> QGraph {
+    let mut q = circuit();
+    // Drop the commit: the square reads the wide virtual value.
+    q.nodes.remove(1);
+    q.tensors.remove(2);
+    for n in q.nodes.iter_mut() {
+        match &mut n.op {
+            QOp::Mul { a, b } => {
+                *a = 1;
+                *b = 1;
+            }
+            QOp::Requant { x, .. } if *x > 1 => *x -= 1,
+            _ => {}
+        }
     }
-    let sq = sq as i64;
-    let s = 14;
-    let h = 1i64 << (s - 1);
-    let y = (sq + h) >> s;
-    let rem = sq + h - (y << s);
-    assert!((0..1 << s).contains(&rem));
-    assert!(q.public_in_range(y), "forged output {y} out of the public range");
+    q.output -= 1;
+    q
+}
+
+/// The forward pass in the field: every value the product or scaling of the previous ones
+/// mod p (as a signed representative), every rounding of that residue — the witness a cheating
+/// prover uses when the integer pass overflows. Handles the ops of these circuits.
+fn field_witness(q: &QGraph, x: i64) -> Witness {
+    let p: i128 = 0xFFFF_FFFF_0000_0001;
+    let signed = |v: i128| {
+        let v = v.rem_euclid(p);
+        (if v > p / 2 { v - p } else { v }) as i64
+    };
+    let mut values = vec![vec![x]];
+    let mut rems = Vec::new();
+    for n in &q.nodes {
+        let (v, rem) = match n.op {
+            QOp::Scale { x, c } => (signed(values[x][0] as i128 * c as i128), None),
+            QOp::Mul { a, b } => (signed(values[a][0] as i128 * values[b][0] as i128), None),
+            QOp::Requant { x, shift: 0 } => (values[x][0], None),
+            QOp::Requant { x, shift } => {
+                let v = values[x][0];
+                let h = 1i64 << (shift - 1);
+                let y = (v + h) >> shift;
+                (y, Some(vec![v + h - (y << shift)]))
+            }
+            ref op => panic!("{op:?}"),
+        };
+        values.push(vec![v]);
+        rems.push(rem);
+    }
     Witness {
-        values: vec![vec![x], vec![a], vec![sq], vec![y]],
-        rems: vec![None, None, Some(vec![rem])],
+        values,
+        rems,
         padding: Vec::new(),
     }
 }
@@ -95,9 +129,10 @@ fn honest_small_inputs_prove_and_verify() {
     }
 }
 
-/// x = 2^18 (0.5 + 0.5 at 2^-14 = 16.0, inside the public range): c·x = 2^32, whose square is
+/// x = 2^18 (16.0 at 2^-14, inside the public range): c·x = 2^32, whose square is
 /// 2^64 ≡ 2^32 − 1 (mod p). The integer forward pass overflows; the proof of the output 2^18
-/// (16.0, the rounding of (2^32 − 1)/2^14) must be refused. It is accepted: a forgery.
+/// (16.0, the rounding of (2^32 − 1)/2^14) must be refused (it was accepted before the fix). The
+/// circuit that allowed it is refused by the builders' and the validator's check.
 #[test]
 fn product_wrapping_past_p_in_a_quantized_model_is_rejected() {
     let q = circuit();
@@ -105,10 +140,14 @@ fn product_wrapping_past_p_in_a_quantized_model_is_rejected() {
     let model = CommittedModel::new(&q, &params);
     let x = 1i64 << 18;
     assert!(q.public_in_range(x));
-    // The model's own integer forward pass refuses this input: the product passes 2^62.
-    assert!(matches!(q.forward(&[x]), Err(ForwardError::Overflow { .. })));
-    let w = wrapped_witness(&q, x);
-    assert_eq!(w.values[3], vec![1i64 << 18]);
+    // The model's own integer forward pass refuses this input: the scaled value passes its
+    // range (before the fix: the product passed 2^62).
+    assert!(matches!(
+        q.forward(&[x]),
+        Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
+    ));
+    let w = field_witness(&q, x);
+    assert_eq!(w.values[q.output], vec![1i64 << 18]);
     let p = prove_witness(&q, &model, w, &params).proof;
     let r = verify(&q, &model.root(), &p.input, &p.output, &p.body, &params);
     assert!(
@@ -116,6 +155,11 @@ fn product_wrapping_past_p_in_a_quantized_model_is_rejected() {
         "FORGERY: (2^14·x)² for x = 2^18 proven to round to {:?} (the integer value is 2^64/2^14 = 2^50)",
         p.output
     );
+    // The vulnerable circuit: its forgery verified; the circuit itself is now refused.
+    let v = vulnerable_circuit();
+    let err = v.check_relations().unwrap_err();
+    assert!(err.contains("wrap around p"), "{err}");
+    assert!(QGraph::from_description(&v.describe()).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,12 +258,19 @@ fn onnx_square_of_scaled_forged_proof_is_rejected() {
         table_bits: 20,
     };
     let q = QGraph::from_graph(&graph, cfg).unwrap();
-    assert_eq!(q.describe(), circuit().describe(), "the importer builds the same circuit");
+    assert_eq!(
+        q.describe(),
+        circuit().describe(),
+        "the importer builds the same circuit"
+    );
     let params = small_params();
     let model = CommittedModel::new(&q, &params);
     let x = 1i64 << 18;
-    assert!(matches!(q.forward(&[x]), Err(ForwardError::Overflow { .. })));
-    let p = prove_witness(&q, &model, wrapped_witness(&q, x), &params).proof;
+    assert!(matches!(
+        q.forward(&[x]),
+        Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
+    ));
+    let p = prove_witness(&q, &model, field_witness(&q, x), &params).proof;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/attack-forgery");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("square.onnx"), square_onnx()).unwrap();
@@ -264,28 +315,24 @@ fn non_integer_scale_of_a_virtual_wrapping_past_p_is_rejected() {
         table_bits: 20,
     };
     let q = QGraph::from_graph(&g, cfg).unwrap();
-    let QOp::Scale { x: 1, c: cq } = q.nodes[1].op else {
-        panic!("{:?}", q.nodes[1].op)
+    // The wide operand is committed before the non-integer scaling.
+    let scale = q
+        .nodes
+        .iter()
+        .rposition(|n| matches!(n.op, QOp::Scale { .. }))
+        .unwrap();
+    let QOp::Scale { x: operand, .. } = q.nodes[scale].op else {
+        unreachable!()
     };
-    assert!(matches!(q.nodes[2].op, QOp::Requant { x: 2, shift: 20 }));
+    assert_eq!(q.tensors[operand].kind, zkgrad_model::TensorKind::Committed);
     let x = -262112i64;
-    assert!(matches!(q.forward(&[x]), Err(ForwardError::Overflow { .. })));
-    let a = 16384 * x;
-    let p: i128 = 0xFFFF_FFFF_0000_0001;
-    let mut v = (a as i128 * cq as i128).rem_euclid(p);
-    if v > p / 2 {
-        v -= p;
-    }
-    let v = v as i64;
-    let (s, h) = (20, 1i64 << 19);
-    let y = (v + h) >> s;
-    let rem = v + h - (y << s);
+    assert!(matches!(
+        q.forward(&[x]),
+        Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
+    ));
+    let w = field_witness(&q, x);
+    let y = w.values[q.output][0];
     assert!(q.public_in_range(y));
-    let w = Witness {
-        values: vec![vec![x], vec![a], vec![v], vec![y]],
-        rems: vec![None, None, Some(vec![rem])],
-        padding: Vec::new(),
-    };
     let params = small_params();
     let model = CommittedModel::new(&q, &params);
     let pf = prove_witness(&q, &model, w, &params).proof;

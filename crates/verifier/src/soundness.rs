@@ -8,8 +8,8 @@
 //! - a sumcheck of `n` rounds of degree `d`: `n·d`;
 //! - an identity of multilinear extensions checked at one random point (a rounding, an update,
 //!   a limb recomposition, the output's claim): the number of variables;
-//! - a fractional-sum GKR over `2^L` leaves: `Σ_{k<L} (3k + 1)` (a degree-3 sumcheck of `k`
-//!   rounds and a line point per layer);
+//! - a fractional-sum GKR over `2^L` leaves: `Σ_{k<L} (3k + 2)` (a degree-3 sumcheck of `k`
+//!   rounds, a line point and the combination of the two claims per layer);
 //! - LogUp (Haböck 2022) over `N` looked-up values and a table side of `M` terms, with the
 //!   folding challenges (γ, and δ for succinct lookups) and α: both sides are rational
 //!   functions of degree at most `N + M` in each challenge, so a false lookup survives with
@@ -101,7 +101,9 @@ fn algebraic_degrees(
 ) -> f64 {
     let n_tensors = g.tensors.len();
     let log_size = |t: usize| g.tensors.get(t).map_or(0, |t| t.log_size()) as f64;
-    let gkr = |leaves_log: usize| -> f64 { (0..leaves_log).map(|k| 3.0 * k as f64 + 1.0).sum() };
+    // Per layer k: a degree-3 sumcheck of k rounds, the line point, and the combination of the
+    // p and q claims.
+    let gkr = |leaves_log: usize| -> f64 { (0..leaves_log).map(|k| 3.0 * k as f64 + 2.0).sum() };
     let mut deg = 0.0;
     // Claims pending on virtual tensors, by tensor.
     let mut pending = vec![0.0f64; n_tensors];
