@@ -187,13 +187,10 @@ pub fn prove(
     input: &[i64],
     params: &PcsParams,
 ) -> Result<ProveOutput, ProveError> {
-    let budget = zkgrad_verifier::soundness::budget(g, params);
-    if budget.bits() < zkgrad_verifier::soundness::TARGET_BITS {
-        return Err(ProveError::Soundness {
-            bits: budget.bits(),
-            target: zkgrad_verifier::soundness::TARGET_BITS,
-        });
-    }
+    zkgrad_verifier::soundness::check(g, params).map_err(|bits| ProveError::Soundness {
+        bits,
+        target: zkgrad_verifier::soundness::TARGET_BITS,
+    })?;
     let t0 = Instant::now();
     let w = g.forward(input)?;
     // Strict: a value outside its table is an error here, before anything is committed.

@@ -966,3 +966,31 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
     let (_, q, _) = softmax_layer(4096);
     report("softmax 4096", &q, &ligero);
 }
+
+/// Parameters that leave a proof below 100 bits (Ligero with 100 queries: (5/8)^100 ≈ 2^-68)
+/// are refused by the prover and, for a proof made anyway, by the verifier.
+#[test]
+fn circuit_below_100_bits_is_refused_by_prover_and_verifier() {
+    use zkgrad_pcs::PcsParams;
+    let weak = PcsParams {
+        n_queries: 100,
+        ..PcsParams::default()
+    };
+    let g = zkgrad_model::zoo::mlp(&[512, 256], ActKind::Relu, 1);
+    let x = rnd(3, 512);
+    let cfg = QConfig::calibrate(&g, std::slice::from_ref(&x), 20);
+    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let input = quantized(&x, cfg.act_frac);
+    let model = CommittedModel::new(&q, &weak);
+    assert!(zkgrad_verifier::soundness::budget(&q, &weak).bits() < 100.0);
+    assert!(matches!(
+        prove(&q, &model, &input, &weak),
+        Err(zkgrad_prover::ProveError::Soundness { .. })
+    ));
+    let w = q.forward(&input).unwrap();
+    let p = prove_witness(&q, &model, w, &weak).proof;
+    let r = verify(&q, &model.root(), &p.input, &p.output, &p.body, &weak);
+    assert!(matches!(r, Err(VerifyError::Soundness { .. })), "{r:?}");
+    // The default parameters pass.
+    assert!(zkgrad_verifier::soundness::check(&q, &PcsParams::default()).is_ok());
+}

@@ -53,6 +53,16 @@ impl Budget {
     }
 }
 
+/// The circuit's budget, or `Err(bits)` when its proofs would reach fewer than
+/// [`TARGET_BITS`] (the prover refuses to prove it, the verifier to verify it).
+pub fn check(g: &QGraph, params: &PcsParams) -> Result<Budget, f64> {
+    let b = budget(g, params);
+    if b.bits() < TARGET_BITS {
+        return Err(b.bits());
+    }
+    Ok(b)
+}
+
 /// The soundness budget of a proof of `g` with `params` (both sides compute it from the
 /// circuit alone).
 pub fn budget(g: &QGraph, params: &PcsParams) -> Budget {

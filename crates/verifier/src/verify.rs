@@ -117,13 +117,10 @@ pub fn verify(
             got: output.len(),
         });
     }
-    let budget = crate::soundness::budget(g, params);
-    if budget.bits() < crate::soundness::TARGET_BITS {
-        return Err(VerifyError::Soundness {
-            bits: budget.bits(),
-            target: crate::soundness::TARGET_BITS,
-        });
-    }
+    crate::soundness::check(g, params).map_err(|bits| VerifyError::Soundness {
+        bits,
+        target: crate::soundness::TARGET_BITS,
+    })?;
     // An output that is itself an input tensor (a model of reshapes only) is never reached by
     // a claim: compare the values.
     if let Some(off) = g.public_offset(g.output) {
