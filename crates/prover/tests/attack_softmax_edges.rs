@@ -54,7 +54,10 @@ fn verifies(q: &QGraph, w: Witness) -> Option<Vec<i64>> {
     let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         prove_witness(q, &model, w, &params).proof
     }))
-    .ok()?;
+    .ok();
+    let Some(p) = p else {
+        panic!("the prover panicked on a moved hint");
+    };
     let c = model_commitment(&p.circuit, &p.weight_root);
     let a = verify_with_commitment(&p, &c, &params).is_ok();
     let b = verify(q, &model.root(), &p.input, &p.output, &p.body, &params).is_ok();
