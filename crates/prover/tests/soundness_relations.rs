@@ -831,6 +831,8 @@ fn proof_of_a_description_that_is_not_a_function_is_rejected_by_commitment() {
 /// `shift + bits ≤ 62`, every range check at most 62 bits wide.
 fn assert_integer_bounds(q: &QGraph, what: &str) {
     q.check_relations().unwrap();
+    // The validator accepts what the builders build (with the weights unknown).
+    QGraph::from_description(&q.describe()).unwrap_or_else(|e| panic!("{what}: {e}"));
     let bounds = q.value_bounds();
     for (t, b) in bounds.iter().enumerate() {
         let b = b.unwrap_or_else(|| panic!("{what}: tensor {t} has no bound"));
@@ -910,6 +912,7 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
     use zkgrad_pcs::{PcsParams, Scheme};
     use zkgrad_verifier::soundness::budget;
     let report = |what: &str, q: &QGraph, params: &PcsParams| {
+        QGraph::from_description(&q.describe()).unwrap_or_else(|e| panic!("{what}: {e}"));
         let b = budget(q, params);
         eprintln!(
             "{what:<34} {:>6.1} bits  (ligero 2^{:.1}, whir 2^{:.1}, algebraic 2^{:.1})",
