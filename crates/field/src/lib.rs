@@ -27,9 +27,10 @@ pub type E = p3_field::extension::BinomialExtensionField<F, 2>;
 /// The Goldilocks modulus.
 pub const P: u64 = 0xffff_ffff_0000_0001;
 
-/// `log₂ |E|` rounded down: `|E| = p² > 2^127.99`, so `1/|E| < 2^-127`, the price of one
-/// Schwartz–Zippel evaluation of a degree-1 identity in the soundness budget.
-pub const EXT_FIELD_BITS: f64 = 127.0;
+/// `log₂ |E|` rounded down to two decimals: `|E| = p² = (2^64 − 2^32 + 1)² > 2^127.99`, so
+/// `1/|E| < 2^-127.99`, the price of one Schwartz–Zippel evaluation of a degree-1 identity in
+/// the soundness budget.
+pub const EXT_FIELD_BITS: f64 = 127.99;
 
 /// Embeds a signed integer into the field: `x` for `x >= 0`, `p - |x|` for `x < 0`.
 #[inline]

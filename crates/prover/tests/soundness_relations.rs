@@ -961,6 +961,9 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
     };
     let q = lora_step(&adapted, &ads, &lora, &spec, tc).unwrap();
     report("LoRA 4096x4096 r64 b16", &q, &ligero);
+    let tc17 = TrainConfig { act_frac: 17, ..tc };
+    let q = sgd_step(&wide, &spec, tc17).unwrap();
+    report("SGD 4096x4096 b16", &q, &ligero);
     for (name, _, build) in zkgrad_model::zoo_cnn::real_models() {
         let q = QGraph::from_graph(&build(), at(8, 12, 12)).unwrap();
         report(&format!("{name} (ligero)"), &q, &ligero);

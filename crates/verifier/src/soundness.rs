@@ -4,16 +4,18 @@
 //!
 //! Every algebraic check is a Schwartz–Zippel evaluation of a nonzero polynomial at a point
 //! drawn from `E` after the polynomial is fixed, so it errs with probability at most its
-//! degree over `|E| > 2^127` ([`zkgrad_field::EXT_FIELD_BITS`]):
+//! degree over `|E| > 2^127.99` ([`zkgrad_field::EXT_FIELD_BITS`]):
 //! - a sumcheck of `n` rounds of degree `d`: `n·d`;
 //! - an identity of multilinear extensions checked at one random point (a rounding, an update,
 //!   a limb recomposition, the output's claim): the number of variables;
 //! - a fractional-sum GKR over `2^L` leaves: `Σ_{k<L} (3k + 2)` (a degree-3 sumcheck of `k`
 //!   rounds, a line point and the combination of the two claims per layer);
 //! - LogUp (Haböck 2022) over `N` looked-up values and a table side of `M` terms, with the
-//!   folding challenges (γ, and δ for succinct lookups) and α: both sides are rational
-//!   functions of degree at most `N + M` in each challenge, so a false lookup survives with
-//!   probability at most `2(N + M)/|E|`;
+//!   folding challenges (γ, and δ for succinct lookups) and α: every denominator is a linear
+//!   form in the challenges, so clearing the at most `N + M` distinct ones turns a false
+//!   identity into a nonzero polynomial of total degree below `N + M`, and a false lookup
+//!   survives with probability at most `(N + M)/|E|` (Schwartz–Zippel over all challenges
+//!   jointly);
 //! - the batching sumcheck of a batched opening over `2^n` values: `2n + 1`.
 //!
 //! Openings: a Ligero opening errs with `(1 − δ)^t + n_code/|E|`
@@ -143,7 +145,7 @@ fn algebraic_degrees(
             }
         })
         .sum();
-    deg += 2.0 * (reads + table_terms);
+    deg += reads + table_terms;
     if params.whir.is_some() {
         let (values, entries) = crate::protocol::lookup_layouts(g, lookups, committed);
         deg += gkr(values.log_n) + gkr(entries.log_n);
