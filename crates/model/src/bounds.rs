@@ -18,8 +18,10 @@
 //! - **Range checks and limbs.** `a + 2^(b−1) = Σ_k 2^(16k)·limb_k` with each limb in its table:
 //!   the sum is an integer in `[0, 2^b)` with `b ≤ 62`, so `a`'s field value is that integer
 //!   minus the offset.
-//! - **Updates.** `W' = W − u`: `u` is the rounding above (committed, `b = 62 − s`), `W'` is
-//!   range-checked to its own width; a weight is updated at most once per step.
+//! - **Updates.** `W' = W − u` with `u` the rounding above: the prover's unknowns in
+//!   `x + 2^(s−1) = 2^s·(W − W') + rem` are `W'` (range-checked to its width `b`) and `rem`, so
+//!   when `s + b ≤ 62` it is unique and `u` stays virtual; otherwise `u` is committed and
+//!   range-checked to `62 − s` bits. A weight is updated at most once per step.
 //! - **Lookups** bind the whole value: `a + 2^(K−1) ∈ [0, 2^K)` for an activation's input, so
 //!   its output is the table's function of that integer. An activation reads a committed or
 //!   public tensor, never a virtual one.
@@ -79,11 +81,30 @@ impl QGraph {
             let bad = |why: String| Err(format!("node {ni} ({}): {why}", node.name));
             match &node.op {
                 QOp::Requant { shift, .. } => {
-                    if !matches!(kind(o), Some(TensorKind::Committed | TensorKind::Public)) {
-                        return bad("a rounding's output must be committed or public".into());
-                    }
+                    // A virtual rounding is an update's `u = W − W'`: unique by the range of
+                    // `W'` (the prover's unknown beside `rem`), so `s + bits(W') ≤ 62`.
+                    let update_bits = self.nodes.iter().find_map(|n| match n.op {
+                        QOp::Update { u, bits, .. } if u == o => Some(bits),
+                        _ => None,
+                    });
+                    let readers = self
+                        .nodes
+                        .iter()
+                        .filter(|n| n.op.operands().contains(&o))
+                        .count();
+                    let bits = match (kind(o), update_bits) {
+                        (Some(TensorKind::Committed | TensorKind::Public), _) => {
+                            self.proven_bits(o)
+                        }
+                        (Some(TensorKind::Virtual), Some(bits)) if readers == 1 => Some(bits),
+                        _ => {
+                            return bad("a rounding's output must be committed or public, or an \
+                                 update's rounding read by its update alone"
+                                .into())
+                        }
+                    };
                     if *shift > 0 {
-                        let Some(bits) = self.proven_bits(o) else {
+                        let Some(bits) = bits else {
                             return bad("a rounding's output has no proven bound".into());
                         };
                         if shift + bits > MAX_ROUNDING_BITS {
@@ -107,8 +128,10 @@ impl QGraph {
                         .checked_sub(1)
                         .and_then(|n| self.nodes.get(n))
                         .is_some_and(|n| matches!(n.op, QOp::Requant { .. }));
-                    if kind(*u) != Some(TensorKind::Committed) || !rounding {
-                        return bad("an update must subtract a committed rounding".into());
+                    if !matches!(kind(*u), Some(TensorKind::Committed | TensorKind::Virtual))
+                        || !rounding
+                    {
+                        return bad("an update must subtract a rounding".into());
                     }
                     match updated.get_mut(*w) {
                         Some(done) if !*done => *done = true,

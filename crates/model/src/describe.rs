@@ -416,12 +416,23 @@ impl QGraph {
         if r.remaining() != 0 {
             return bad("trailing bytes");
         }
-        // Kinds must be the ones the quantizer assigns.
+        // Kinds must be the ones the quantizer assigns (an update's rounding may be virtual:
+        // `check_relations` decides when).
+        let update_rounding = |t: usize| {
+            nodes
+                .iter()
+                .any(|n| matches!(n.op, QOp::Update { u, .. } if u == t))
+        };
         for (t, tensor) in tensors.iter().enumerate() {
             let expect = if t == 0 || t == output {
                 TensorKind::Public
             } else {
                 match nodes.get(t - 1).map(|n| &n.op) {
+                    Some(QOp::Requant { .. })
+                        if update_rounding(t) && tensor.kind == TensorKind::Virtual =>
+                    {
+                        TensorKind::Virtual
+                    }
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }

@@ -452,9 +452,7 @@ pub fn lora_step(
         spec.lr * s / spec.batch as f64,
         spec.lr,
         spec.batch,
-        k,
-        fa,
-        fw,
+        (k, fa, fw, wbits),
     )?;
     const FS: u32 = 20;
     let s_q = (s * (1u64 << FS) as f64).round() as i64;

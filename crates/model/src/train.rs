@@ -167,7 +167,12 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
             });
         }
     }
-    let (lr_q, fl) = update_scale(spec.lr / spec.batch as f64, spec.lr, spec.batch, k, fa, fw)?;
+    let (lr_q, fl) = update_scale(
+        spec.lr / spec.batch as f64,
+        spec.lr,
+        spec.batch,
+        (k, fa, fw, wbits),
+    )?;
     // The layers of the forward circuit.
     let mut layers = Vec::new();
     for (ni, n) in g.nodes.iter().enumerate() {
@@ -254,24 +259,31 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
     Ok(g)
 }
 
-/// The largest rounding shift of an update: `u = round(x / 2^s)` is range-checked to
-/// `62 − s` signed bits (at least 2), so that `s + bits ≤ 62` ([`crate::bounds`]).
+/// The largest rounding shift of an update: `u = round(x / 2^s)`, when it is committed, is
+/// range-checked to `62 − s` signed bits (at least 2), so that `s + bits ≤ 62` ([`crate::bounds`]).
 pub const MAX_UPDATE_SHIFT: u32 = 60;
 
+/// The fewest significant bits `lr_q` keeps when [`update_scale`] coarsens the learning rate so
+/// that an update's rounding needs no range check of its own.
+pub const MIN_LR_BITS: u32 = 12;
+
 /// The learning-rate factor of an update, `c` (lr/B; lr·s/B for LoRA), as `lr_q` at `2^-fl`:
-/// one rounding per update, `u = round(lr_q·Pᵀ·Q / 2^s)` with `s = 2fa + fl − fw`.
+/// one rounding per update, `u = round(lr_q·Pᵀ·Q / 2^s)` with `s = 2fa + fl − fw`, and
+/// `W' = W − u` range-checked to `wbits`.
 ///
-/// Bounds (docs/SECURITY.md, "Uniqueness"): `|Pᵀ·Q| < B·2^K·2^(K−1)` (`P` range-checked to
-/// K+1 bits, `Q` to K), so `lr_q < 2^(62 − (K+1) − K − ⌈log₂ B⌉)` keeps `x = lr_q·Pᵀ·Q` below
-/// `2^60`, and `u` below `2^(60−s)`, inside the `62 − s` bits it is range-checked to. `fl` is the
-/// finest scale that keeps `lr_q` in that range and `s ≤` [`MAX_UPDATE_SHIFT`].
+/// Bounds (docs/SECURITY.md, "Uniqueness", R1 and R5): `|Pᵀ·Q| < B·2^K·2^(K−1)` (`P`
+/// range-checked to K+1 bits, `Q` to K), so `lr_q < 2^(62 − (K+1) − K − ⌈log₂ B⌉)` keeps
+/// `x = lr_q·Pᵀ·Q` below `2^60`, and `u` below `2^(60−s)`. The prover's unknowns in the
+/// update's identity `x + 2^(s−1) = 2^s·(W − W') + rem` are `W'` and `rem` (`W` is committed
+/// before), so it is unique mod p when `s + wbits ≤ 62`: then `u = W − W'` needs no range check
+/// of its own. `fl` is the finest scale that keeps `lr_q` in range and `s ≤` [`MAX_UPDATE_SHIFT`],
+/// coarsened to `s ≤ 62 − wbits` when `lr_q` keeps at least [`MIN_LR_BITS`] significant bits
+/// that way (otherwise `u` is committed and range-checked to `62 − s` bits, [`push_update`]).
 pub(crate) fn update_scale(
     c: f64,
     lr: f64,
     batch: usize,
-    k: u32,
-    fa: u32,
-    fw: u32,
+    (k, fa, fw, wbits): (u32, u32, u32, u32),
 ) -> Result<(i64, u32), QuantError> {
     let lr_bits = 62u32
         .checked_sub((k + 1).min(62) + k + log2_ceil(batch))
@@ -282,6 +294,12 @@ pub(crate) fn update_scale(
     let mut fl = 60u32.min((MAX_UPDATE_SHIFT + fw).saturating_sub(2 * fa));
     while fl > 0 && c * ((1u64 << fl) as f64) >= (1u64 << lr_bits) as f64 {
         fl -= 1;
+    }
+    // The coarser scale at which the rounding needs no range check of its own, if lr_q keeps
+    // enough bits there.
+    let coarse = (crate::bounds::MAX_ROUNDING_BITS + fw).saturating_sub(2 * fa + wbits);
+    if coarse < fl && c * ((1u64 << coarse) as f64) >= (1u64 << MIN_LR_BITS) as f64 {
+        fl = coarse;
     }
     let lr_q = (c * (1u64 << fl) as f64).round() as i64;
     if lr_q == 0 || 2 * fa + fl < fw || fa + fl < fw {
@@ -373,16 +391,22 @@ pub(crate) fn push_update(
 }
 
 /// `W_after = W − u` for the weight `wi` and its rounded update `u` (a requantization by `s`
-/// bits). `u` is committed and range-checked to `62 − s` signed bits: with `rem ∈ [0, 2^s)`,
-/// `2^s·u + rem` then ranges over fewer than `2^62` integers, so its rounding identity has one
-/// solution mod p (the integer one), and `W_after` is range-checked to `wbits` for the next
-/// step's products.
+/// bits), `W_after` range-checked to `wbits` for the next step's products. When
+/// `s + wbits ≤ 62` the identity `x + 2^(s−1) = 2^s·(W − W_after) + rem` is unique mod p by
+/// `W_after`'s and `rem`'s ranges alone, and `u` stays virtual (`W − W_after` defines it; its
+/// rounding is checked at the update's point). Otherwise `u` is committed and range-checked to
+/// `62 − s` signed bits, which makes its rounding unique (docs/SECURITY.md, R1 and R5).
 fn push_update_node(g: &mut QGraph, name: &str, wi: usize, u: usize, wbits: u32) {
     let (rows, cols, fw) = (g.tensors[u].rows, g.tensors[u].cols, g.tensors[u].frac);
     if let Some(QOp::Requant { shift, .. }) =
         u.checked_sub(1).and_then(|n| g.nodes.get(n)).map(|n| &n.op)
     {
-        g.tensors[u].bits = crate::bounds::MAX_ROUNDING_BITS - shift;
+        let max = crate::bounds::MAX_ROUNDING_BITS;
+        if shift + wbits <= max {
+            g.tensors[u].kind = TensorKind::Virtual;
+        } else {
+            g.tensors[u].bits = max - shift;
+        }
     }
     g.push_node(
         name,

@@ -42,31 +42,39 @@ pub(crate) fn prove_nodes(
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
-                // A committed or public output (crate::bounds), checked at a fresh point.
-                let r = t.challenge_vec(b"requant/r", ot.log_size());
-                if ot.kind != TensorKind::Public {
-                    let y = padded(g, w, Operand::Tensor(o));
-                    t.write_e(b"requant/y", eval_mle_base(&y, &r));
-                    claims.witness.push((CommitRef::Tensor(o), r.clone()));
-                }
-                if *shift > 0 {
-                    match rem_limbs(&decomps, ni) {
-                        // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
-                        Some((d, n_limbs)) => {
-                            for k in 0..n_limbs {
-                                let limb = padded(g, w, Operand::Limb(d, k));
-                                t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
-                                claims.witness.push((CommitRef::Limb(d, k), r.clone()));
+                // A committed or public output is checked at a fresh point; a virtual one (an
+                // update's u = W − W', crate::bounds) at each point a claim on it came with.
+                let points = if ot.kind == TensorKind::Virtual {
+                    pending
+                } else {
+                    let r = t.challenge_vec(b"requant/r", ot.log_size());
+                    if ot.kind != TensorKind::Public {
+                        let y = padded(g, w, Operand::Tensor(o));
+                        t.write_e(b"requant/y", eval_mle_base(&y, &r));
+                        claims.witness.push((CommitRef::Tensor(o), r.clone()));
+                    }
+                    vec![r]
+                };
+                for r in points {
+                    if *shift > 0 {
+                        match rem_limbs(&decomps, ni) {
+                            // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
+                            Some((d, n_limbs)) => {
+                                for k in 0..n_limbs {
+                                    let limb = padded(g, w, Operand::Limb(d, k));
+                                    t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
+                                    claims.witness.push((CommitRef::Limb(d, k), r.clone()));
+                                }
+                            }
+                            None => {
+                                let rem = padded(g, w, Operand::Rem(ni));
+                                t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
+                                claims.witness.push((CommitRef::Rem(ni), r.clone()));
                             }
                         }
-                        None => {
-                            let rem = padded(g, w, Operand::Rem(ni));
-                            t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
-                            claims.witness.push((CommitRef::Rem(ni), r.clone()));
-                        }
                     }
+                    claims.on_tensor(*x, r);
                 }
-                claims.on_tensor(*x, r);
             }
             QOp::Act { .. } => {}
             QOp::Gemm { x, w: wi, bias, .. } => {

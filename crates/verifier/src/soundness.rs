@@ -181,8 +181,17 @@ fn algebraic_degrees(
         let rows = |t: usize| g.tensors.get(t).map_or(0, |t| t.log_rows()) as f64;
         match &node.op {
             QOp::Requant { x, .. } => {
-                deg += log_size(o);
-                route(&mut pending, *x, 1.0);
+                // A fresh point, or (an update's virtual rounding) the points its claims came
+                // with, whose identity the update's point already prices.
+                if g.tensors
+                    .get(o)
+                    .is_some_and(|t| t.kind == TensorKind::Virtual)
+                {
+                    route(&mut pending, *x, c);
+                } else {
+                    deg += log_size(o);
+                    route(&mut pending, *x, 1.0);
+                }
             }
             QOp::Update { u, .. } => {
                 deg += log_size(o);

@@ -337,44 +337,52 @@ pub fn verify(
         let pending = std::mem::take(&mut claims.pending[o]);
         match &node.op {
             QOp::Requant { x, shift } => {
-                // At a fresh point r: x̃(r) + 2^(s−1)·[real](r) = 2^s·ỹ(r) + r̃em(r). The output
-                // is committed or public (crate::bounds: s + b ≤ 62 makes it unique mod p).
-                let r = t.challenge_vec(b"requant/r", ot.log_size());
-                let y = match ot.kind {
-                    TensorKind::Public => eval_public(ot, output, &r),
+                // x̃(r) + 2^(s−1)·[real](r) = 2^s·ỹ(r) + r̃em(r) (crate::bounds: unique mod p):
+                // at a fresh point for a committed or public output; at each point a claim
+                // came with for a virtual one (an update's u = W − W', defined by the update).
+                let points = match ot.kind {
+                    TensorKind::Public => {
+                        let r = t.challenge_vec(b"requant/r", ot.log_size());
+                        let y = eval_public(ot, output, &r);
+                        vec![(r, y)]
+                    }
                     TensorKind::Committed => {
+                        let r = t.challenge_vec(b"requant/r", ot.log_size());
                         let y = t.read_e(b"requant/y")?;
                         claims.witness.push((CommitRef::Tensor(o), r.clone(), y));
-                        y
+                        vec![(r, y)]
                     }
-                    TensorKind::Virtual | TensorKind::After => {
-                        return Err(node_err("a rounding's output must be committed or public"))
+                    TensorKind::Virtual => pending,
+                    TensorKind::After => {
+                        return Err(node_err("a rounding's output cannot be an updated weight"))
                     }
                 };
-                let xv = if *shift > 0 {
-                    let rem = match rem_limbs(&decomps, ni) {
-                        Some((d, n_limbs)) => {
-                            let mut rem = E::ZERO;
-                            for k in 0..n_limbs {
-                                let limb = t.read_e(b"requant/limb")?;
-                                rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
-                                claims
-                                    .witness
-                                    .push((CommitRef::Limb(d, k), r.clone(), limb));
+                for (r, y) in points {
+                    let xv = if *shift > 0 {
+                        let rem = match rem_limbs(&decomps, ni) {
+                            Some((d, n_limbs)) => {
+                                let mut rem = E::ZERO;
+                                for k in 0..n_limbs {
+                                    let limb = t.read_e(b"requant/limb")?;
+                                    rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+                                    claims
+                                        .witness
+                                        .push((CommitRef::Limb(d, k), r.clone(), limb));
+                                }
+                                rem
                             }
-                            rem
-                        }
-                        None => {
-                            let rem = t.read_e(b"requant/rem")?;
-                            claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
-                            rem
-                        }
+                            None => {
+                                let rem = t.read_e(b"requant/rem")?;
+                                claims.witness.push((CommitRef::Rem(ni), r.clone(), rem));
+                                rem
+                            }
+                        };
+                        pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
+                    } else {
+                        y
                     };
-                    pow2(*shift) * y + rem - pow2(shift - 1) * real_indicator(ot, &r)
-                } else {
-                    y
-                };
-                claims.on_tensor(*x, r, xv)?;
+                    claims.on_tensor(*x, r, xv)?;
+                }
             }
             QOp::Act { .. } => {}
             QOp::Gemm {
