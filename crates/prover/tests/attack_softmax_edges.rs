@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::quant::{quantize_input, QOp, TensorKind, Witness};
+use zkgrad_model::quant::{quantize_input, QOp, Witness};
 use zkgrad_model::{QConfig, QGraph};
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify, verify_with_commitment};
@@ -31,12 +31,7 @@ fn with_hints_moved(q: &QGraph, x: &[i64], delta: &[i64]) -> Option<Witness> {
         .iter()
         .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
         .unwrap();
-    let mut loose = q.clone();
-    for t in loose.tensors.iter_mut() {
-        if t.kind == TensorKind::Committed {
-            t.bits = 62;
-        }
-    }
+    let loose = loosened(q);
     loose
         .forward_with(x, |ni, out, _| {
             if ni == hint {
