@@ -117,6 +117,88 @@ fn wraparound_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> 
     (committed, virtual_u)
 }
 
+/// The same substitutions on every other rounding of a circuit — forward requantizations,
+/// gradients, softmax's — made in place on the honest witness (its output entry and remainder;
+/// nothing else moved): every one is rejected. Returns how many were carried out.
+fn rounding_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> usize {
+    let params = small_params();
+    let model = CommittedModel::new(q, &params);
+    let honest = q.forward(public).unwrap();
+    let updates: Vec<usize> = q
+        .nodes
+        .iter()
+        .filter_map(|n| match n.op {
+            QOp::Update { u, .. } => Some(u),
+            _ => None,
+        })
+        .collect();
+    let mut cases = 0;
+    for (ni, node) in q.nodes.iter().enumerate() {
+        let QOp::Requant { shift: s, .. } = node.op else {
+            continue;
+        };
+        if s < 2 || updates.contains(&(ni + 1)) {
+            continue;
+        }
+        let (delta, d_rem) = if s >= 33 {
+            (1i64 << (64 - s), -((1i64 << 32) - 1))
+        } else {
+            ((1i64 << (64 - s)) - (1i64 << (32 - s)), 1)
+        };
+        let rems = honest.rems[ni].as_ref().unwrap();
+        let Some(i) = (0..rems.len()).find(|&i| (0..1i64 << s).contains(&(rems[i] + d_rem))) else {
+            continue;
+        };
+        let mut w = honest.clone();
+        w.values[ni + 1][i] += delta;
+        w.rems[ni].as_mut().unwrap()[i] += d_rem;
+        let p = prove_witness(q, &model, w, &params).proof;
+        assert!(
+            check(q, &model.root(), &p).is_err(),
+            "{what}: rounding {} moved by {delta} through a wrap-around accepted",
+            node.name
+        );
+        cases += 1;
+    }
+    cases
+}
+
+#[test]
+fn every_rounding_wraparound_rejected_in_inference_training_and_softmax_circuits() {
+    let base = seed_mlp();
+    let x = rnd(31, 5);
+    let cfg = QConfig::calibrate(&base, std::slice::from_ref(&x), 20);
+    let q = QGraph::from_graph(&base, cfg).unwrap();
+    let mut cases = rounding_substitutions_rejected(&q, &quantized(&x, cfg.act_frac), "seed MLP");
+    for loss in [Loss::Mse, Loss::SoftmaxCrossEntropy] {
+        let spec = SgdSpec {
+            batch: 3,
+            lr: 1e-3,
+            loss,
+        };
+        let tc = TrainConfig::calibrate(&base, std::slice::from_ref(&x), 0);
+        let xs = rnd(32, 15);
+        let ys = match loss {
+            Loss::Mse => rnd(33, 6).iter().map(|v| v * 0.5).collect(),
+            Loss::SoftmaxCrossEntropy => one_hot(3, 2, 34),
+        };
+        let public = quantized(&[xs, ys].concat(), tc.act_frac);
+        let q = sgd_step(&base, &spec, tc).unwrap();
+        cases += rounding_substitutions_rejected(&q, &public, &format!("SGD {loss:?}"));
+        let lora = LoraSpec {
+            rank: 2,
+            alpha: 4.0,
+            targets: vec![],
+        };
+        let (adapted, ads) = with_adapters(&base, &lora, 5, 0.2).unwrap();
+        let q = lora_step(&adapted, &ads, &lora, &spec, tc).unwrap();
+        cases += rounding_substitutions_rejected(&q, &public, &format!("LoRA {loss:?}"));
+    }
+    let (_, q, input) = softmax_layer(600);
+    cases += rounding_substitutions_rejected(&q, &input, "softmax 600");
+    assert!(cases >= 40, "only {cases} roundings substituted");
+}
+
 fn one_hot(rows: usize, n: usize, seed: u64) -> Vec<f64> {
     let r = rnd(seed, rows);
     (0..rows)
