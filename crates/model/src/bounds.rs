@@ -43,6 +43,56 @@ pub const MAX_ROUNDING_BITS: u32 = 62;
 /// the integer (negatives as `p − |x|`), and no identity holds by wrapping around p.
 pub const MAX_VALUE_BITS: u32 = 62;
 
+/// Who reads what, computed once per pass in one walk of the nodes: the rules look these up
+/// instead of scanning the circuit again for every node, so that checking a description stays
+/// linear in its size (a proof file may declare 2^16 nodes).
+struct Uses {
+    /// How many operand slots of nodes read each tensor.
+    readers: Vec<u32>,
+    /// Whether an activation reads each tensor.
+    by_act: Vec<bool>,
+    /// For a tensor that is an update's `u`: the width of that update's `W'`.
+    update_of_u: Vec<Option<u32>>,
+    /// For each weight: the width of its update, if it is updated.
+    weight_update: Vec<Option<u32>>,
+}
+
+impl Uses {
+    fn of(g: &QGraph) -> Self {
+        let n = g.tensors.len();
+        let mut u = Uses {
+            readers: vec![0; n],
+            by_act: vec![false; n],
+            update_of_u: vec![None; n],
+            weight_update: vec![None; g.weights.len()],
+        };
+        for node in &g.nodes {
+            for t in node.op.operands() {
+                if let Some(r) = u.readers.get_mut(t) {
+                    *r += 1;
+                }
+            }
+            match node.op {
+                QOp::Act { x, .. } => {
+                    if let Some(a) = u.by_act.get_mut(x) {
+                        *a = true;
+                    }
+                }
+                QOp::Update { w, u: ut, bits } => {
+                    if let Some(slot) = u.update_of_u.get_mut(ut) {
+                        *slot = Some(bits);
+                    }
+                    if let Some(slot) = u.weight_update.get_mut(w) {
+                        slot.get_or_insert(bits);
+                    }
+                }
+                _ => {}
+            }
+        }
+        u
+    }
+}
+
 impl QGraph {
     /// The signed width a committed or public tensor is proven to fit (`None` for virtual
     /// tensors and table outputs, which no rounding reads as its output): public values are
@@ -50,8 +100,13 @@ impl QGraph {
     /// by its table's domain (`K` bits); any other committed requantized value, a log-sum-exp
     /// hint and an updated weight are range-checked to their own width.
     pub fn proven_bits(&self, t: usize) -> Option<u32> {
+        self.proven_bits_with(&Uses::of(self), t)
+    }
+
+    fn proven_bits_with(&self, uses: &Uses, t: usize) -> Option<u32> {
         let tensor = self.tensors.get(t)?;
         let k = self.config.table_bits;
+        let by_act = uses.by_act.get(t).copied().unwrap_or(false);
         match tensor.kind {
             TensorKind::Public => Some(k),
             TensorKind::Virtual => None,
@@ -60,7 +115,7 @@ impl QGraph {
                 _ => None,
             },
             TensorKind::Committed => match self.nodes.get(t.checked_sub(1)?)?.op {
-                QOp::Requant { .. } if self.read_by_act(t) => Some(k),
+                QOp::Requant { .. } if by_act => Some(k),
                 QOp::Requant { .. } | QOp::LogSumExp { .. } => Some(tensor.bits),
                 _ => None,
             },
@@ -71,9 +126,10 @@ impl QGraph {
     /// committed or public; each activation reading a committed or public tensor; each update
     /// subtracting a committed rounding from a weight updated only once, its result committed
     /// apart (never the public output); each log-sum-exp hint inside its softmax template; and
-    /// no value wrapping around p ([`Self::check_no_wrap`]).
+    /// no value wrapping around p ([`Self::check_no_wrap`]). Linear in the circuit's size.
     /// Indices must already be valid (as `from_description` and the builders guarantee).
     pub fn check_relations(&self) -> Result<(), String> {
+        let uses = Uses::of(self);
         let mut updated = vec![false; self.weights.len()];
         for (ni, node) in self.nodes.iter().enumerate() {
             let o = ni + 1;
@@ -83,18 +139,11 @@ impl QGraph {
                 QOp::Requant { shift, .. } => {
                     // A virtual rounding is an update's `u = W − W'`: unique by the range of
                     // `W'` (the prover's unknown beside `rem`), so `s + bits(W') ≤ 62`.
-                    let update_bits = self.nodes.iter().find_map(|n| match n.op {
-                        QOp::Update { u, bits, .. } if u == o => Some(bits),
-                        _ => None,
-                    });
-                    let readers = self
-                        .nodes
-                        .iter()
-                        .filter(|n| n.op.operands().contains(&o))
-                        .count();
+                    let update_bits = uses.update_of_u.get(o).copied().flatten();
+                    let readers = uses.readers.get(o).copied().unwrap_or(0);
                     let bits = match (kind(o), update_bits) {
                         (Some(TensorKind::Committed | TensorKind::Public), _) => {
-                            self.proven_bits(o)
+                            self.proven_bits_with(&uses, o)
                         }
                         (Some(TensorKind::Virtual), Some(bits)) if readers == 1 => Some(bits),
                         _ => {
@@ -138,7 +187,11 @@ impl QGraph {
                         _ => return bad(format!("weight {w} is updated twice")),
                     }
                 }
-                QOp::LogSumExp { .. } => crate::softmax::check_template(self, ni)?,
+                QOp::LogSumExp { .. } => crate::softmax::check_template(
+                    self,
+                    ni,
+                    uses.readers.get(o).copied().unwrap_or(0),
+                )?,
                 QOp::Gemm { .. }
                 | QOp::Add { .. }
                 | QOp::Sub { .. }
@@ -154,7 +207,7 @@ impl QGraph {
                 | QOp::Conv { .. } => {}
             }
         }
-        self.check_no_wrap()
+        self.check_no_wrap_with(&uses)
     }
 
     /// An upper bound on `|value|` of every tensor, over every public input in range and every
@@ -163,16 +216,23 @@ impl QGraph {
     /// checks and the tables. `None` where it depends on weights the circuit does not hold (a
     /// description decoded from a proof) — until a rounding's range bounds it again.
     pub fn value_bounds(&self) -> Vec<Option<u128>> {
+        let mut b = Vec::new();
+        self.extend_value_bounds(&mut b);
+        b
+    }
+
+    /// [`Self::value_bounds`] of the tensors past `b.len()`, appended to `b` (the earlier ones
+    /// as `b` holds them): the quantizer keeps one vector while it builds, so that each
+    /// weight's row sums are read once. An entry computed before later nodes were pushed may
+    /// be looser or tighter than a fresh one (a later activation can narrow a rounding's
+    /// proven width); it only guides what the quantizer commits — `check_relations` recomputes.
+    pub fn extend_value_bounds(&self, b: &mut Vec<Option<u128>>) {
+        self.extend_value_bounds_with(&Uses::of(self), b);
+    }
+
+    fn extend_value_bounds_with(&self, uses: &Uses, b: &mut Vec<Option<u128>>) {
         let k = self.config.table_bits;
         let half = |bits: u32| 1u128 << (bits.clamp(1, 126) - 1);
-        let updated: Vec<Option<u32>> = (0..self.weights.len())
-            .map(|wi| {
-                self.nodes.iter().find_map(|n| match n.op {
-                    QOp::Update { w, bits, .. } if w == wi => Some(bits),
-                    _ => None,
-                })
-            })
-            .collect();
         // (largest row sum of |W|, largest |W|) of a weight, if known.
         let weight = |wi: usize| -> Option<(u128, u128)> {
             let w = self.weights.get(wi)?;
@@ -190,15 +250,17 @@ impl QGraph {
                         .unwrap_or(0),
                 )
             };
-            match updated.get(wi).copied().flatten() {
+            match uses.weight_update.get(wi).copied().flatten() {
                 Some(bits) => Some((w.cols as u128 * half(bits), half(bits))),
                 None if w.data.len() == w.rows * w.cols => Some(actual(&w.data)),
                 None => None,
             }
         };
         let cap = |v: u128| v.min(1u128 << 126);
-        let mut b: Vec<Option<u128>> = vec![Some(half(k))];
-        for (ni, node) in self.nodes.iter().enumerate() {
+        if b.is_empty() {
+            b.push(Some(half(k)));
+        }
+        for (ni, node) in self.nodes.iter().enumerate().skip(b.len() - 1) {
             let o = ni + 1;
             let get = |t: usize| b.get(t).copied().flatten();
             let linear = |x: Option<u128>, w: usize, bias: &Option<usize>, shift: u32| {
@@ -207,7 +269,7 @@ impl QGraph {
                     Some(bi) => weight(*bi)?.1 << shift.min(60),
                     None => 0,
                 };
-                Some(cap(rows.saturating_mul(x?) + bias))
+                Some(cap(rows.saturating_mul(x?).saturating_add(bias)))
             };
             let v = match &node.op {
                 QOp::Gemm {
@@ -249,7 +311,7 @@ impl QGraph {
                 }
                 QOp::Transpose { x } | QOp::Broadcast { x } | QOp::Gather { x, .. } => get(*x),
                 QOp::Requant { x, shift } => {
-                    let proven = self.proven_bits(o).map(half);
+                    let proven = self.proven_bits_with(uses, o).map(half);
                     match (get(*x).map(|v| (v >> shift) + 1), proven) {
                         (Some(r), Some(p)) => Some(r.min(p)),
                         (r, p) => r.or(p),
@@ -257,20 +319,12 @@ impl QGraph {
                 }
                 QOp::Act { table, .. } => self.tables.get(*table).map(|t| t.output_bound(k)),
                 QOp::Input { .. } => Some(half(k)),
-                QOp::LogSumExp { .. } | QOp::Update { .. } => self.proven_bits(o).map(half),
+                QOp::LogSumExp { .. } | QOp::Update { .. } => {
+                    self.proven_bits_with(uses, o).map(half)
+                }
             };
             b.push(v);
         }
-        b
-    }
-
-    /// Tensor `t`'s bound from [`Self::value_bounds`] (`u128::MAX` if unknown).
-    pub fn value_bound(&self, t: usize) -> u128 {
-        self.value_bounds()
-            .get(t)
-            .copied()
-            .flatten()
-            .unwrap_or(u128::MAX)
     }
 
     /// No value wraps around p: every tensor's bound ([`Self::value_bounds`]) is below
@@ -278,7 +332,12 @@ impl QGraph {
     /// computes, for every input in range; and no product multiplies a value whose bound is
     /// unknown (a description's weights are not known, but its roundings' ranges are).
     pub fn check_no_wrap(&self) -> Result<(), String> {
-        let bounds = self.value_bounds();
+        self.check_no_wrap_with(&Uses::of(self))
+    }
+
+    fn check_no_wrap_with(&self, uses: &Uses) -> Result<(), String> {
+        let mut bounds = Vec::new();
+        self.extend_value_bounds_with(uses, &mut bounds);
         let limit = 1u128 << MAX_VALUE_BITS;
         for (t, b) in bounds.iter().enumerate() {
             if let Some(b) = b {

@@ -418,11 +418,15 @@ impl QGraph {
         }
         // Kinds must be the ones the quantizer assigns (an update's rounding may be virtual:
         // `check_relations` decides when).
-        let update_rounding = |t: usize| {
-            nodes
-                .iter()
-                .any(|n| matches!(n.op, QOp::Update { u, .. } if u == t))
-        };
+        let mut update_rounding = vec![false; tensors.len()];
+        for n in &nodes {
+            if let QOp::Update { u, .. } = n.op {
+                if let Some(f) = update_rounding.get_mut(u) {
+                    *f = true;
+                }
+            }
+        }
+        let update_rounding = |t: usize| update_rounding.get(t).copied().unwrap_or(false);
         for (t, tensor) in tensors.iter().enumerate() {
             let expect = if t == 0 || t == output {
                 TensorKind::Public

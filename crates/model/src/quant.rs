@@ -366,9 +366,6 @@ impl QOp {
             | QOp::LogSumExp { .. } => false,
         }
     }
-}
-
-impl QOp {
     /// The tensors this op reads (weights excluded).
     pub fn operands(&self) -> Vec<usize> {
         match self {
@@ -391,6 +388,37 @@ impl QOp {
             QOp::Update { u, .. } => vec![*u],
             QOp::Input { .. } => vec![],
         }
+    }
+
+    /// The op with every tensor it reads renamed by `f` (weights and tables kept).
+    pub fn map_operands(&self, f: impl Fn(usize) -> usize) -> QOp {
+        let mut op = self.clone();
+        match &mut op {
+            QOp::Gemm { x, .. }
+            | QOp::Scale { x, .. }
+            | QOp::Requant { x, .. }
+            | QOp::Transpose { x }
+            | QOp::RowSum { x }
+            | QOp::LogSumExp { x }
+            | QOp::Broadcast { x }
+            | QOp::AddConst { x, .. }
+            | QOp::Act { x, .. }
+            | QOp::Gather { x, .. }
+            | QOp::Conv { x, .. } => *x = f(*x),
+            QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => {
+                *a = f(*a);
+                *b = f(*b);
+            }
+            QOp::MatMul { a, b } => {
+                *a = f(*a);
+                if let MatRhs::Tensor(t) = b {
+                    *t = f(*t);
+                }
+            }
+            QOp::Update { u, .. } => *u = f(*u),
+            QOp::Input { .. } => {}
+        }
+        op
     }
 }
 
@@ -444,6 +472,9 @@ impl QGraph {
         };
         // float value -> quantized tensor
         let mut map: Vec<usize> = vec![0];
+        // Value bounds of the tensors so far, extended where a product needs them (see
+        // `QGraph::extend_value_bounds`).
+        let mut bounds: Vec<Option<u128>> = Vec::new();
         for node in &graph.nodes {
             let (rows, cols) = matrix_dims(&node.shape);
             let name = node.name.clone();
@@ -591,14 +622,15 @@ impl QGraph {
                     }
                     // A product's operands are committed (range-checked to K bits) when their bounds would
                     // let the product pass 2^61 (crate::bounds: nothing may wrap around p).
-                    let (ta, tb) =
-                        if g.value_bound(ta).saturating_mul(g.value_bound(tb)) >= 1u128 << 61 {
-                            let ca = g.committed(ta, &name);
-                            let cb = if tb == ta { ca } else { g.committed(tb, &name) };
-                            (ca, cb)
-                        } else {
-                            (ta, tb)
-                        };
+                    g.extend_value_bounds(&mut bounds);
+                    let bound = |t: usize| bounds.get(t).copied().flatten().unwrap_or(u128::MAX);
+                    let (ta, tb) = if bound(ta).saturating_mul(bound(tb)) >= 1u128 << 61 {
+                        let ca = g.committed(ta, &name);
+                        let cb = if tb == ta { ca } else { g.committed(tb, &name) };
+                        (ca, cb)
+                    } else {
+                        (ta, tb)
+                    };
                     g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
                 }
                 Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
@@ -633,8 +665,9 @@ impl QGraph {
                     // The operand is committed (K-bit range) when its bound times the factor
                     // could pass 2^61 (crate::bounds: nothing may wrap around p).
                     let xt = map[*x];
-                    let wide =
-                        g.value_bound(xt).saturating_mul(cq.unsigned_abs() as u128) >= 1u128 << 61;
+                    g.extend_value_bounds(&mut bounds);
+                    let bound = bounds.get(xt).copied().flatten().unwrap_or(u128::MAX);
+                    let wide = bound.saturating_mul(cq.unsigned_abs() as u128) >= 1u128 << 61;
                     let xt = if wide { g.committed(xt, &name) } else { xt };
                     g.push_rounded(&name, QOp::Scale { x: xt, c: cq }, rows, cols, fa, fw)
                 }

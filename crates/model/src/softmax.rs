@@ -25,7 +25,7 @@
 //! saturates there), so it stays below `2^(fa+2e) ≤ 2^61` ([`MAX_ROW_BITS`]), and both range
 //! checks read integers (docs/SECURITY.md, step 9).
 
-use crate::quant::{QGraph, QOp, QTensor, QuantError, TensorKind};
+use crate::quant::{QGraph, QOp, QuantError, TensorKind};
 use crate::table::{ActKind, TableKind};
 
 /// Fractional bits of the exp table's input and of the normalizer (the table's domain is then
@@ -217,9 +217,14 @@ pub fn softmax(g: &mut QGraph, out: usize, rows: usize, n: usize) -> Result<usiz
 
 /// Checks that the log-sum-exp hint written by node `ni` of `g` is pinned: the nodes from `ni`
 /// on are exactly those [`softmax`] appends for its input (ops, shapes, scales, kinds, range
-/// widths and tables), and nothing else reads the hint. A description that holds the hint any
-/// other way — alone, as the output, with a wider slack — is not a function of its input.
-pub fn check_template(g: &QGraph, ni: usize) -> Result<(), String> {
+/// widths and tables), and nothing else reads the hint (`hint_readers` operand slots read it,
+/// counted by the caller). A description that holds the hint any other way — alone, as the
+/// output, with a wider slack — is not a function of its input.
+///
+/// The template is built on a scratch circuit holding only the input tensor (index 0), so its
+/// tensor `t ≥ 1` is the description's `ni + t` and its 0 is the input: the cost is the
+/// template's size, not the circuit's.
+pub(crate) fn check_template(g: &QGraph, ni: usize, hint_readers: u32) -> Result<(), String> {
     let bad = |why: &str| Err(format!("node {ni}: log-sum-exp hint {why}"));
     let Some(QOp::LogSumExp { x }) = g.nodes.get(ni).map(|n| &n.op) else {
         return bad("expected");
@@ -227,33 +232,29 @@ pub fn check_template(g: &QGraph, ni: usize) -> Result<(), String> {
     let Some(xt) = g.tensors.get(*x) else {
         return bad("reads no tensor");
     };
-    // The builder on a scratch circuit holding the tensors up to the hint's input (only `x`'s
-    // own entry is read) and the description's tables: its nodes are the template.
     let mut scratch = QGraph {
         config: g.config,
-        tensors: vec![placeholder(); ni + 1],
+        tensors: vec![xt.clone()],
         nodes: Vec::new(),
         weights: Vec::new(),
         tables: g.tables.clone(),
         output: 0,
     };
-    if let Some(slot) = scratch.tensors.get_mut(*x) {
-        *slot = xt.clone();
-    }
-    if softmax(&mut scratch, *x, xt.rows, xt.cols).is_err() {
+    if softmax(&mut scratch, 0, xt.rows, xt.cols).is_err() {
         return bad("on a row too long for its precision");
     }
     if scratch.tables != g.tables {
         return bad("reads a table the description does not list");
     }
     let len = scratch.nodes.len();
-    let (Some(nodes), Some(tensors)) = (
+    let (Some(nodes), Some(tensors), Some(template)) = (
         g.nodes.get(ni..ni + len),
         g.tensors.get(ni + 1..ni + 1 + len),
+        scratch.tensors.get(1..),
     ) else {
         return bad("without its normalization check");
     };
-    let template = scratch.tensors.get(ni + 1..).unwrap_or(&[]);
+    let rename = |t: usize| if t == 0 { *x } else { ni + t };
     for (k, ((have, want), (ht, wt))) in nodes
         .iter()
         .zip(&scratch.nodes)
@@ -263,34 +264,17 @@ pub fn check_template(g: &QGraph, ni: usize) -> Result<(), String> {
         let last = k + 1 == len;
         // The probabilities may be the circuit's public output.
         let kind_ok = ht.kind == wt.kind || (last && ht.kind == TensorKind::Public);
-        if have.op != want.op
+        if have.op != want.op.map_operands(rename)
             || (ht.rows, ht.cols, ht.frac, ht.bits) != (wt.rows, wt.cols, wt.frac, wt.bits)
             || !kind_ok
         {
             return bad("is not followed by the softmax it must be pinned by");
         }
     }
-    let hint = ni + 1;
-    let readers = g
-        .nodes
-        .iter()
-        .filter(|n| n.op.operands().contains(&hint))
-        .count();
-    if readers != 1 {
+    if hint_readers != 1 {
         return bad("is read outside its softmax");
     }
     Ok(())
-}
-
-fn placeholder() -> QTensor {
-    QTensor {
-        name: String::new(),
-        rows: 1,
-        cols: 1,
-        frac: 0,
-        kind: TensorKind::Virtual,
-        bits: 2,
-    }
 }
 
 #[cfg(test)]

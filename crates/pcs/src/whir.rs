@@ -116,7 +116,7 @@ pub struct WhirParams {
 
 impl Default for WhirParams {
     /// 102 bits per opening under the Johnson bound (each error term at 102 + ⌈log₂ terms⌉,
-    /// 107–109 bits), 18 bits of grinding, folding 4, rate 1/2.
+    /// 106–108 bits for 2^8–2^30 values), 18 bits of grinding, folding 4, rate 1/2.
     fn default() -> Self {
         Self {
             security_bits: 102,
