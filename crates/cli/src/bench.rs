@@ -9,9 +9,10 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
-use zkgrad_model::table::ActKind;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_model::Graph;
 use zkgrad_model::{zoo, zoo_cnn};
-use zkgrad_model::{Graph, QConfig, QGraph};
 use zkgrad_pcs::{PcsParams, Scheme};
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::{verify, ProofFile};
@@ -323,8 +324,7 @@ fn commit_and_measure(
         .iter()
         .chain(y)
         .map(|&v| {
-            zkgrad_model::quant::quantize_input(v, q.config.act_frac)
-                .ok_or_else(|| anyhow!("bad input"))
+            zkgrad_model::quantize_input(v, q.config.act_frac).ok_or_else(|| anyhow!("bad input"))
         })
         .collect::<Result<_>>()?;
     let (prove_ms, verify_ms, out, bytes) = measure(q, &model, &public, params, runs)?;
@@ -527,8 +527,8 @@ fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> {
     }
     let graph = (w.build)();
     let x = zoo::uniform(99, graph.n_inputs());
-    let config = QConfig::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
-    let q = QGraph::from_graph(&graph, config).map_err(|e| anyhow!("{e}"))?;
+    let config = zkgrad_model::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
+    let q = zkgrad_model::quantize(&graph, config).map_err(|e| anyhow!("{e}"))?;
     let params =
         PcsParams::for_scheme(pcs.unwrap_or_else(|| zkgrad_verifier::protocol::auto_scheme(&q)));
     let t = Instant::now();
@@ -537,8 +537,7 @@ fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> {
     let xq: Vec<i64> = x
         .iter()
         .map(|&v| {
-            zkgrad_model::quant::quantize_input(v, config.act_frac)
-                .ok_or_else(|| anyhow!("bad input"))
+            zkgrad_model::quantize_input(v, config.act_frac).ok_or_else(|| anyhow!("bad input"))
         })
         .collect::<Result<_>>()?;
     let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &xq, &params, runs)?;
@@ -567,11 +566,11 @@ fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> {
         let xq: Vec<i64> = x
             .iter()
             .map(|&v| {
-                zkgrad_model::quant::quantize_input(v, config.act_frac)
+                zkgrad_model::quantize_input(v, config.act_frac)
                     .ok_or_else(|| anyhow!("input {k}: {v} cannot be represented"))
             })
             .collect::<Result<_>>()?;
-        let wit = q.forward(&xq).map_err(|e| anyhow!("input {k}: {e}"))?;
+        let wit = zkgrad_model::forward(&q, &xq).map_err(|e| anyhow!("input {k}: {e}"))?;
         let yq: Vec<f64> = wit.values[q.output].iter().map(|&v| v as f64 / s).collect();
         let yf = graph.forward_f64(&x)[graph.output].clone();
         agree += usize::from(argmax(&yq) == argmax(&yf));

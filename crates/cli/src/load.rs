@@ -6,8 +6,9 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::cache::{cached, Mode};
 use clap::Args;
-use zkgrad_model::quant::quantize_input;
-use zkgrad_model::{Graph, QConfig, QGraph};
+use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_model::quantize_input;
+use zkgrad_model::Graph;
 
 /// The commitment scheme, shared by `prove` and `commit` (the model commitment depends on it).
 #[derive(Args, Clone, Debug)]
@@ -26,7 +27,7 @@ pub struct PcsChoice(pub Option<zkgrad_pcs::Scheme>);
 
 impl SchemeChoice {
     /// The parameters for `q`: the chosen scheme's, or `auto`'s choice for `q`.
-    pub fn params_for(&self, q: &zkgrad_model::QGraph) -> zkgrad_pcs::PcsParams {
+    pub fn params_for(&self, q: &zkgrad_circuit::QGraph) -> zkgrad_pcs::PcsParams {
         zkgrad_pcs::PcsParams::for_scheme(
             self.scheme
                 .0
@@ -279,7 +280,7 @@ impl LoadedModel {
                     *h.finalize().as_bytes()
                 };
                 let calibrate = || {
-                    QConfig::calibrate(&graph, &samples, p.table_bits)
+                    zkgrad_model::calibrate(&graph, &samples, p.table_bits)
                         .act_frac
                         .to_le_bytes()
                 };
@@ -293,7 +294,7 @@ impl LoadedModel {
                 .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
             table_bits: p.table_bits,
         };
-        let (q, value_tensors) = QGraph::from_graph_with_map(&graph, config)
+        let (q, value_tensors) = zkgrad_model::quantize_with_map(&graph, config)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self {
             graph,

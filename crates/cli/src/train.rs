@@ -15,10 +15,11 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
+use zkgrad_circuit::{QConfig, QGraph};
 use zkgrad_model::lora::{lora_step, lora_step_f64, merged, with_adapters, Adapter, LoraSpec};
-use zkgrad_model::quant::quantize_input;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{sgd_step, sgd_step_f64, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::{Graph, Op, QConfig, QGraph};
+use zkgrad_model::{Graph, Op};
 use zkgrad_onnx::LinearSource;
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
@@ -237,7 +238,7 @@ impl RunSpec {
                 } else {
                     0
                 };
-                let mut f = QConfig::calibrate(graph, &d.x, k)
+                let mut f = zkgrad_model::calibrate(graph, &d.x, k)
                     .act_frac
                     .saturating_sub(headroom);
                 let max_y = d.y.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -643,7 +644,7 @@ fn run_steps(a: &TrainArgs, spec: &RunSpec, run: &RunCircuit, d: &Dataset) -> Re
             (out.witness, Some(name))
         } else {
             (
-                q.forward(&public)
+                zkgrad_model::forward(&q, &public)
                     .map_err(|e| anyhow!("step {}: {e}", step + 1))?,
                 None,
             )

@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 use clap::Args;
 use serde_json::{json, Value};
-use zkgrad_model::quant::quantize_input;
+use zkgrad_model::quantize_input;
 use zkgrad_model::{Graph, Op};
 use zkgrad_pcs::PcsParams;
 use zkgrad_verifier::{commit_weights_root, verify_with_model, ProofFile};
@@ -592,7 +592,7 @@ pub fn cmd_merge_lora(a: MergeLoraArgs) -> Result<(), Failure> {
     write_atomic(&a.out, &onnx).map_err(unusable)?;
     // The merged model's commitment, as `zkgrad commit` prints it (default precision and scheme).
     let precision = crate::load::Precision {
-        table_bits: zkgrad_model::QConfig::DEFAULT_TABLE_BITS,
+        table_bits: zkgrad_circuit::QConfig::DEFAULT_TABLE_BITS,
         ..Default::default()
     };
     let lm = crate::load::LoadedModel::load(&a.out, &precision, crate::cache::Mode::Off)

@@ -13,7 +13,7 @@
 //! checks every name and shape against the circuit the verifier built before it reads any
 //! values, so a file's sizes never drive an allocation.
 
-use zkgrad_model::QGraph;
+use zkgrad_circuit::QGraph;
 
 pub const FILE_NAME: &str = "final-weights.bin";
 const MAGIC: &[u8; 8] = b"ZKGRADFW";

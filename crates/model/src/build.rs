@@ -2,10 +2,10 @@
 //! benchmark models: convolutions (dense weights from ONNX's grouped layout), pooling windows
 //! (index maps; maxima by proven comparisons), reductions, layer normalization.
 
-use crate::conv::ConvGeom;
 use crate::graph::{matrix_dims, Graph, Node, Op};
-use crate::index_map::IndexMap;
-use crate::table::ActKind;
+use zkgrad_circuit::conv::ConvGeom;
+use zkgrad_circuit::index_map::IndexMap;
+use zkgrad_circuit::table::ActKind;
 
 /// Appends a node; returns its value.
 pub fn push(g: &mut Graph, name: &str, op: Op, shape: Vec<usize>) -> usize {

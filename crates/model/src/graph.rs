@@ -6,9 +6,9 @@
 //! Nodes are in topological order. Every shape is kept in full; the quantized graph views each
 //! tensor as a matrix `[rows, cols]` (`matrix_dims`: `cols` the last dimension, or `H·W` for NCHW).
 
-use crate::conv::ConvGeom;
-use crate::index_map::IndexMap;
-use crate::table::ActKind;
+use zkgrad_circuit::conv::ConvGeom;
+use zkgrad_circuit::index_map::IndexMap;
+use zkgrad_circuit::table::ActKind;
 
 /// One float op. Weights live inline (they are the model's initializers).
 #[derive(Clone, Debug, PartialEq)]

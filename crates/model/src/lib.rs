@@ -1,31 +1,27 @@
-//! The model side of zkgrad: a typed graph IR for float models ([`graph`]), its fixed-point
-//! quantization ([`quant`]), the integer forward pass that produces the witness, and the shared
-//! description of what a proof commits to and looks up ([`layout`]); [`bounds`] states and
-//! checks the integer bounds that make every relation a proof checks mod p an integer one.
+//! The model side of zkgrad, used by the prover only: a typed graph IR for float models
+//! ([`graph`], built with [`build`]), calibration ([`calibrate`]), the quantizer that turns a
+//! float graph into the integer circuit of `zkgrad-circuit` ([`quantizer`]), the integer forward
+//! pass that produces the witness ([`forward`]), the training and LoRA circuit builders
+//! ([`train`], [`lora`]), and the built-in models ([`zoo`], [`zoo_cnn`]).
 //!
 //! Op names as strings appear only in `zkgrad-onnx`; everything here is typed. The verifier
-//! depends on this crate for the circuit description (no IO, no ONNX, no prover code here).
+//! does not depend on this crate.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod bounds;
 pub mod build;
-pub mod conv;
-pub mod describe;
+pub mod calibrate;
+pub mod forward;
 pub mod graph;
-pub mod index_map;
-pub mod layout;
 pub mod lora;
-pub mod quant;
-pub mod softmax;
-pub mod table;
+pub mod quantizer;
 pub mod train;
 pub mod zoo;
 pub mod zoo_cnn;
 
+pub use calibrate::calibrate;
+pub use forward::{forward, forward_with, ForwardError, Witness};
 pub use graph::{Graph, Node, Op};
-pub use layout::{CommitRef, Lookup, Operand, WitnessLayout};
-pub use quant::{QConfig, QGraph, QNode, QOp, QTensor, TensorKind, Witness};
-pub use table::{ActKind, TableKind};
+pub use quantizer::{quantize, quantize_input, quantize_with_map};

@@ -17,12 +17,12 @@
 //! scale `s` and the adapter shapes are part of it).
 
 use crate::graph::{Graph, Node, Op};
-use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError};
-use crate::table::ActKind;
 use crate::train::{
     act_backward, batched, loss_and_grad_f64, loss_gradient, push_update, update_scale, SgdSpec,
     TrainConfig,
 };
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::{MatRhs, QConfig, QGraph, QOp, QuantError};
 
 /// Which layers get adapters, and their rank and scale numerator.
 #[derive(Clone, Debug, PartialEq)]
@@ -376,7 +376,7 @@ pub fn lora_step(
     }
     let (k, fa, fw) = (cfg.table_bits, cfg.act_frac, cfg.weight_frac);
     let gb = batched(adapted, spec.batch);
-    let (mut g, map) = QGraph::from_graph_with_map(
+    let (mut g, map) = crate::quantize_with_map(
         &gb,
         QConfig {
             act_frac: fa,

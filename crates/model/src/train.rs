@@ -20,8 +20,8 @@
 //! accumulator reaches 2^62 (see docs/SECURITY.md, "No wrap-around").
 
 use crate::graph::{Graph, Node, Op};
-use crate::quant::{MatRhs, QConfig, QGraph, QOp, QuantError, TensorKind};
-use crate::table::{ActKind, TableKind};
+use zkgrad_circuit::table::{ActKind, TableKind};
+use zkgrad_circuit::{MatRhs, QConfig, QGraph, QOp, QuantError, TensorKind};
 
 /// The loss of a step (PyTorch's conventions, averaged over the batch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -60,7 +60,7 @@ impl TrainConfig {
     /// Activations calibrated on the samples like inference, less `headroom_bits` (0 for a
     /// single step, [`Self::RUN_HEADROOM_BITS`] for a run); weights at the default scale.
     pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], headroom_bits: u32) -> Self {
-        let q = QConfig::calibrate(graph, samples, QConfig::DEFAULT_TABLE_BITS);
+        let q = crate::calibrate(graph, samples, QConfig::DEFAULT_TABLE_BITS);
         Self {
             table_bits: q.table_bits,
             act_frac: q.act_frac.saturating_sub(headroom_bits),
@@ -150,7 +150,7 @@ pub fn sgd_step(graph: &Graph, spec: &SgdSpec, cfg: TrainConfig) -> Result<QGrap
     // product with a gradient (range-checked to K+1 bits), summed over any dimension, stays
     // below 2^59.
     let wbits = (60 - (k + 1) - log2_ceil(max_dim)).min(40);
-    let mut g = QGraph::from_graph(
+    let mut g = crate::quantize(
         &gb,
         QConfig {
             act_frac: fa,
@@ -297,7 +297,7 @@ pub(crate) fn update_scale(
     }
     // The coarser scale at which the rounding needs no range check of its own, if lr_q keeps
     // enough bits there.
-    let coarse = (crate::bounds::MAX_ROUNDING_BITS + fw).saturating_sub(2 * fa + wbits);
+    let coarse = (zkgrad_circuit::bounds::MAX_ROUNDING_BITS + fw).saturating_sub(2 * fa + wbits);
     if coarse < fl && c * ((1u64 << coarse) as f64) >= (1u64 << MIN_LR_BITS) as f64 {
         fl = coarse;
     }
@@ -323,7 +323,7 @@ pub(crate) fn loss_gradient(g: &mut QGraph, loss: Loss) -> Result<usize, QuantEr
     let y = g.push_node("targets", QOp::Input { index: 1 }, rows, n_out, fa);
     let pred = match loss {
         Loss::Mse => out,
-        Loss::SoftmaxCrossEntropy => crate::softmax::softmax(g, out, rows, n_out)?,
+        Loss::SoftmaxCrossEntropy => zkgrad_circuit::softmax::softmax(g, out, rows, n_out)?,
     };
     let diff = g.push_node("loss/grad", QOp::Sub { a: pred, b: y }, rows, n_out, fa);
     let grad = g.push_node(
@@ -401,7 +401,7 @@ fn push_update_node(g: &mut QGraph, name: &str, wi: usize, u: usize, wbits: u32)
     if let Some(QOp::Requant { shift, .. }) =
         u.checked_sub(1).and_then(|n| g.nodes.get(n)).map(|n| &n.op)
     {
-        let max = crate::bounds::MAX_ROUNDING_BITS;
+        let max = zkgrad_circuit::bounds::MAX_ROUNDING_BITS;
         if shift + wbits <= max {
             g.tensors[u].kind = TensorKind::Virtual;
         } else {
@@ -590,7 +590,7 @@ pub fn parameter_updates(
     before: &Graph,
     after: &Graph,
     q: &QGraph,
-    witness: &crate::quant::Witness,
+    witness: &crate::forward::Witness,
 ) -> Vec<ParamUpdate> {
     let updated: std::collections::HashMap<usize, usize> =
         q.updates().into_iter().map(|(n, w)| (w, n)).collect();

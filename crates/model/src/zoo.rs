@@ -1,7 +1,7 @@
 //! Built-in models for benchmarks and tests, with weights from a fixed seed.
 
 use crate::graph::{Graph, Node, Op};
-use crate::table::ActKind;
+use zkgrad_circuit::table::ActKind;
 
 /// SplitMix64 numbers in (-1, 1): reproducible everywhere.
 pub fn uniform(seed: u64, n: usize) -> Vec<f64> {

@@ -4,8 +4,8 @@
 
 use crate::build::{self, Window};
 use crate::graph::{Graph, Op};
-use crate::table::ActKind;
 use crate::zoo::uniform;
+use zkgrad_circuit::table::ActKind;
 
 /// A graph under construction with a seed for its weights.
 pub struct Net {

@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 
 use onnx_protobuf::{Message, ModelProto, NodeProto, TensorProto};
+use zkgrad_circuit::index_map::IndexMap;
+use zkgrad_circuit::table::ActKind;
 use zkgrad_model::build::{self, push as push_node, reduce_axes, Window};
 use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
-use zkgrad_model::index_map::IndexMap;
-use zkgrad_model::table::ActKind;
 
 /// Why an ONNX file could not be imported.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -2,21 +2,22 @@
 //! `cargo bench -p zkgrad-prover`; CI runs `cargo bench -p zkgrad-prover -- --test` as a smoke run.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use zkgrad_model::quant::quantize_input;
-use zkgrad_model::table::ActKind;
-use zkgrad_model::{zoo, Graph, QConfig, QGraph};
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QConfig;
+use zkgrad_model::quantize_input;
+use zkgrad_model::{zoo, Graph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::verify;
 
 fn bench_model(c: &mut Criterion, name: &str, graph: Graph) {
     let x = zoo::uniform(99, graph.n_inputs());
-    let cfg = QConfig::calibrate(
+    let cfg = zkgrad_model::calibrate(
         &graph,
         std::slice::from_ref(&x),
         QConfig::DEFAULT_TABLE_BITS,
     );
-    let q = QGraph::from_graph(&graph, cfg).expect("quantize");
+    let q = zkgrad_model::quantize(&graph, cfg).expect("quantize");
     let params = PcsParams::default();
     let model = CommittedModel::new(&q, &params);
     let xq: Vec<i64> = x

@@ -14,9 +14,10 @@ mod ops;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
+use zkgrad_circuit::{QGraph, TensorKind};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{CommitRef, Operand, WitnessLayout};
-use zkgrad_model::quant::{ForwardError, QGraph, TensorKind, Witness};
+use zkgrad_model::{ForwardError, Witness};
 use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
@@ -158,7 +159,7 @@ pub(crate) fn operand_ints(g: &QGraph, w: &Witness, what: Operand) -> Vec<i64> {
                 return Vec::new();
             };
             let mask = (1i64 << dec.limb_bits(k)) - 1;
-            let shift = zkgrad_model::layout::LIMB_BITS * k;
+            let shift = zkgrad_circuit::layout::LIMB_BITS * k;
             operand_ints(g, w, dec.a)
                 .iter()
                 .map(|v| ((v + dec.offset) >> shift) & mask)
@@ -192,7 +193,7 @@ pub fn prove(
         target: zkgrad_verifier::soundness::TARGET_BITS,
     })?;
     let t0 = Instant::now();
-    let w = g.forward(input)?;
+    let w = zkgrad_model::forward(&g, input)?;
     // Strict: a value outside its table is an error here, before anything is committed.
     let mults = lookups::multiplicities(g, &w, &g.lookups(), true)?;
     let forward = t0.elapsed();

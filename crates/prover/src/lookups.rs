@@ -4,9 +4,10 @@
 //! GKR for all lookups' values and one for all tables' entries.
 
 use rayon::prelude::*;
+use zkgrad_circuit::layout::{CommitRef, Lookup, Operand};
+use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{CommitRef, Lookup, Operand};
-use zkgrad_model::quant::{QGraph, Witness};
+use zkgrad_model::Witness;
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 use zkgrad_verifier::protocol::{lookup_layouts, table_id};

@@ -11,10 +11,11 @@
 //!   published by commitment) — out of the sum.
 //! - Add/Sub: the prover sends `ã(r)`; `b̃(r)` follows. Scale by `c`: `x̃(r) = v / c`.
 
+use zkgrad_circuit::layout::{rem_limbs, CommitRef, Operand};
+use zkgrad_circuit::MatRhs;
+use zkgrad_circuit::{QGraph, QOp, TensorKind};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{rem_limbs, CommitRef, Operand};
-use zkgrad_model::quant::MatRhs;
-use zkgrad_model::quant::{QGraph, QOp, TensorKind, Witness};
+use zkgrad_model::Witness;
 use zkgrad_pcs::row_combination;
 use zkgrad_poly::{eq_table, eval_mle_base};
 use zkgrad_sumcheck::ProductOracle;

@@ -2,9 +2,10 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::QOp;
+use zkgrad_circuit::{QConfig, QGraph};
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::quant::{QOp, Witness};
-use zkgrad_model::{QConfig, QGraph};
+use zkgrad_model::Witness;
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify_with_commitment};
 
@@ -41,19 +42,19 @@ fn scaled_linear() -> QGraph {
         output: 1,
         output_parts: Vec::new(),
     };
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     assert!(matches!(q.nodes[0].op, QOp::Gemm { .. }));
     assert!(matches!(q.nodes[1].op, QOp::Requant { x: 1, .. }));
     // Insert Scale(t1, 2^44) as node 1; the rounding reads it.
     let mut s = q.clone();
-    let scaled = zkgrad_model::quant::QTensor {
+    let scaled = zkgrad_circuit::QTensor {
         name: "scaled".into(),
         ..q.tensors[1].clone()
     };
     s.tensors.insert(2, scaled);
     s.nodes.insert(
         1,
-        zkgrad_model::quant::QNode {
+        zkgrad_circuit::QNode {
             name: "scale".into(),
             op: QOp::Scale { x: 1, c: 1 << 44 },
         },
@@ -93,7 +94,7 @@ fn description_scaling_an_unknown_bound_value_past_p_is_a_field_function_of_the_
     let rem = scaled + h - (y << 20);
     assert!(q.public_in_range(y));
     assert!(
-        q.forward(&[x]).is_err(),
+        zkgrad_model::forward(&q, &[x]).is_err(),
         "the integer forward pass refuses x = 3"
     );
     let params = small_params();

@@ -11,12 +11,13 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QGraph;
+use zkgrad_circuit::QOp;
 use zkgrad_field::f_from_i64;
 use zkgrad_model::lora::{lora_step, with_adapters, LoraSpec};
-use zkgrad_model::quant::{quantize_input, QOp};
-use zkgrad_model::table::ActKind;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::QGraph;
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::verify;
 
@@ -49,7 +50,7 @@ fn substitutions(s: u32) -> Vec<(i128, i128)> {
 fn substitute_every_update(q: &QGraph, public: &[i64], what: &str) -> (usize, Vec<u32>) {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = q.forward(public).unwrap();
+    let honest = zkgrad_model::forward(&q, public).unwrap();
     let mut cases = 0;
     let mut shifts = Vec::new();
     for (ni, _) in q.updates() {

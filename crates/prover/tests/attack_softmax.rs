@@ -15,10 +15,11 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_circuit::{QOp, TensorKind};
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::quant::{quantize_input, QOp, TensorKind, Witness};
-use zkgrad_model::table::ActKind;
-use zkgrad_model::{QConfig, QGraph};
+use zkgrad_model::{quantize_input, Witness};
 use zkgrad_prover::{prove, prove_witness, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify, verify_with_commitment};
 
@@ -46,15 +47,14 @@ fn with_hints_moved(q: &QGraph, x: &[i64], deltas: &[i64]) -> Option<Witness> {
         .map(|(i, _)| i)
         .collect();
     let loose = loosened(q);
-    loose
-        .forward_with(x, |ni, out, _| {
-            if let Some(k) = hints.iter().position(|&h| h == ni) {
-                for v in out.iter_mut() {
-                    *v += deltas[k];
-                }
+    zkgrad_model::forward_with(&loose, x, |ni, out, _| {
+        if let Some(k) = hints.iter().position(|&h| h == ni) {
+            for v in out.iter_mut() {
+                *v += deltas[k];
             }
-        })
-        .ok()
+        }
+    })
+    .ok()
 }
 
 /// Proves `w` against `q` committed as a description, and verifies it against the published
@@ -87,7 +87,7 @@ fn hint_parity_circuit(n: usize) -> QGraph {
         output: 1,
         output_parts: Vec::new(),
     };
-    let mut q = QGraph::from_graph(&g, CFG).unwrap();
+    let mut q = zkgrad_model::quantize(&g, CFG).unwrap();
     let fa = CFG.act_frac;
     let lse_b = q
         .tensors
@@ -172,7 +172,7 @@ fn twin_softmax_circuit(n: usize) -> QGraph {
         output: 4,
         output_parts: Vec::new(),
     };
-    let q = QGraph::from_graph(&g, CFG).unwrap();
+    let q = zkgrad_model::quantize(&g, CFG).unwrap();
     assert!(QGraph::from_description(&q.describe()).is_ok());
     q
 }
@@ -217,7 +217,7 @@ fn twin_softmaxes_of_the_same_logits_cannot_differ() {
 /// transposes and RowSum's mask must keep the padding out of the normalization check.
 #[test]
 fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
-    use zkgrad_model::layout::Operand;
+    use zkgrad_circuit::layout::Operand;
     let (rows, n) = (3usize, 5usize);
     let g = Graph {
         input_name: "x".into(),
@@ -230,7 +230,7 @@ fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
         output: 1,
         output_parts: Vec::new(),
     };
-    let q = QGraph::from_graph(&g, CFG).unwrap();
+    let q = zkgrad_model::quantize(&g, CFG).unwrap();
     let x = input(rows * n);
     let find = |name: &str| q.tensors.iter().position(|t| t.name == name).unwrap();
     let (fine, sum_node) = (find("softmax/exp"), find("softmax/exp/sum_t") - 1);
@@ -250,36 +250,35 @@ fn softmax_deficit_planted_in_padded_exp_columns_is_rejected() {
     // to exactly 1, the shifted ones' to 1 + 1 ulp.
     let mut deficits = vec![0i64; rows];
     let mut deficits_up = vec![0i64; rows];
-    let wit = loose
-        .forward_with(&x, |ni, out, _| {
-            if ni == lse {
-                for v in out.iter_mut() {
-                    *v += delta;
-                }
+    let wit = zkgrad_model::forward_with(&loose, &x, |ni, out, _| {
+        if ni == lse {
+            for v in out.iter_mut() {
+                *v += delta;
             }
-            if ni + 1 == fine {
-                for (r, d) in deficits.iter_mut().enumerate() {
-                    *d = (1i64 << fs) - out[r * n..(r + 1) * n].iter().sum::<i64>();
-                }
+        }
+        if ni + 1 == fine {
+            for (r, d) in deficits.iter_mut().enumerate() {
+                *d = (1i64 << fs) - out[r * n..(r + 1) * n].iter().sum::<i64>();
             }
-            if ni + 1 == fine_up {
-                for (r, d) in deficits_up.iter_mut().enumerate() {
-                    *d = (1i64 << fs) + 1 - out[r * n..(r + 1) * n].iter().sum::<i64>();
-                }
+        }
+        if ni + 1 == fine_up {
+            for (r, d) in deficits_up.iter_mut().enumerate() {
+                *d = (1i64 << fs) + 1 - out[r * n..(r + 1) * n].iter().sum::<i64>();
             }
-            if ni == sum_node {
-                // The row sums as if the planted padding were summed.
-                for (v, d) in out.iter_mut().zip(&deficits) {
-                    *v += d;
-                }
+        }
+        if ni == sum_node {
+            // The row sums as if the planted padding were summed.
+            for (v, d) in out.iter_mut().zip(&deficits) {
+                *v += d;
             }
-            if ni == sum_up_node {
-                for (v, d) in out.iter_mut().zip(&deficits_up) {
-                    *v += d;
-                }
+        }
+        if ni == sum_up_node {
+            for (v, d) in out.iter_mut().zip(&deficits_up) {
+                *v += d;
             }
-        })
-        .unwrap();
+        }
+    })
+    .unwrap();
     let mut wit = wit;
     for r in 0..rows {
         assert!(

@@ -5,9 +5,10 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::QOp;
+use zkgrad_circuit::{QConfig, QGraph};
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::quant::{quantize_input, QOp, Witness};
-use zkgrad_model::{QConfig, QGraph};
+use zkgrad_model::{quantize_input, Witness};
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{model_commitment, verify, verify_with_commitment};
 
@@ -32,15 +33,14 @@ fn with_hints_moved(q: &QGraph, x: &[i64], delta: &[i64]) -> Option<Witness> {
         .position(|n| matches!(n.op, QOp::LogSumExp { .. }))
         .unwrap();
     let loose = loosened(q);
-    loose
-        .forward_with(x, |ni, out, _| {
-            if ni == hint {
-                for (v, d) in out.iter_mut().zip(delta.iter().cycle()) {
-                    *v += d;
-                }
+    zkgrad_model::forward_with(&loose, x, |ni, out, _| {
+        if ni == hint {
+            for (v, d) in out.iter_mut().zip(delta.iter().cycle()) {
+                *v += d;
             }
-        })
-        .ok()
+        }
+    })
+    .ok()
 }
 
 fn verifies(q: &QGraph, w: Witness) -> Option<Vec<i64>> {
@@ -73,7 +73,7 @@ fn moved_normalizer_rejected_at_row_edges_and_d0() {
             table_bits: 20,
         };
         for (rows, n) in [(1usize, 1usize), (3, 1), (3, 3), (1, 5)] {
-            let q = QGraph::from_graph(&softmax_graph(rows, n), cfg).unwrap();
+            let q = zkgrad_model::quantize(&softmax_graph(rows, n), cfg).unwrap();
             QGraph::from_description(&q.describe()).unwrap();
             // Spread: at act_frac 10 the public range is ±512 (the table's ±128 bounds z).
             let lim = if act_frac == 10 { 100.0 } else { 7.0 };
@@ -85,7 +85,7 @@ fn moved_normalizer_rejected_at_row_edges_and_d0() {
                     quantize_input(v, act_frac).unwrap()
                 })
                 .collect();
-            let honest = q.forward(&x).expect("honest forward");
+            let honest = zkgrad_model::forward(&q, &x).expect("honest forward");
             let honest_out = honest.values[q.output].clone();
             assert!(verifies(&q, honest).is_some(), "honest proof rejected");
             for delta in [

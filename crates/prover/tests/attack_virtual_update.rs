@@ -13,12 +13,13 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QGraph;
+use zkgrad_circuit::{QOp, TensorKind};
 use zkgrad_field::f_from_i64;
 use zkgrad_model::lora::{lora_step, with_adapters, LoraSpec};
-use zkgrad_model::quant::{quantize_input, QOp, TensorKind};
-use zkgrad_model::table::ActKind;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::QGraph;
 use zkgrad_prover::{prove, prove_witness, CommittedModel};
 use zkgrad_verifier::verify;
 
@@ -255,7 +256,7 @@ fn shortest_generic_wraparounds_on_virtual_updates_rejected() {
             lora_step(&adapted, &adapters, &lora, &spec, cfg).unwrap(),
         ] {
             let model = CommittedModel::new(&q, &params);
-            let honest = q.forward(&public).unwrap();
+            let honest = zkgrad_model::forward(&q, &public).unwrap();
             for (ni, _) in q.updates() {
                 let QOp::Update { u, .. } = q.nodes[ni].op else {
                     unreachable!()
@@ -339,7 +340,7 @@ fn crafted_descriptions_around_a_virtual_rounding_rejected() {
     let push = |g: &mut QGraph, op: QOp, kind: TensorKind| {
         let mut t = g.tensors[u].clone();
         t.kind = kind;
-        g.nodes.push(zkgrad_model::QNode {
+        g.nodes.push(zkgrad_circuit::QNode {
             name: "extra".into(),
             op,
         });
@@ -367,7 +368,7 @@ fn crafted_descriptions_around_a_virtual_rounding_rejected() {
     let mut b = q.clone();
     let mut t = b.tensors[uj].clone();
     t.kind = TensorKind::After;
-    b.nodes.push(zkgrad_model::QNode {
+    b.nodes.push(zkgrad_circuit::QNode {
         name: "second update".into(),
         op: QOp::Update {
             w: other,

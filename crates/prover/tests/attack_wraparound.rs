@@ -13,9 +13,10 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::QOp;
+use zkgrad_circuit::{QConfig, QGraph};
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::quant::{ForwardError, QOp, Witness};
-use zkgrad_model::{QConfig, QGraph};
+use zkgrad_model::{ForwardError, Witness};
 use zkgrad_prover::{prove, prove_witness, CommittedModel};
 use zkgrad_verifier::verify;
 
@@ -46,7 +47,7 @@ fn circuit() -> QGraph {
         weight_frac: 20,
         table_bits: 20,
     };
-    let q = QGraph::from_graph(&square_of_scaled((1u64 << 14) as f64), cfg).unwrap();
+    let q = zkgrad_model::quantize(&square_of_scaled((1u64 << 14) as f64), cfg).unwrap();
     q.check_relations().unwrap();
     let mul = q
         .nodes
@@ -57,7 +58,7 @@ fn circuit() -> QGraph {
         unreachable!()
     };
     assert_eq!((a, b), (2, 2), "the square reads the committed copy");
-    assert_eq!(q.tensors[a].kind, zkgrad_model::TensorKind::Committed);
+    assert_eq!(q.tensors[a].kind, zkgrad_circuit::TensorKind::Committed);
     q
 }
 
@@ -143,7 +144,7 @@ fn product_wrapping_past_p_in_a_quantized_model_is_rejected() {
     // The model's own integer forward pass refuses this input: the scaled value passes its
     // range (before the fix: the product passed 2^62).
     assert!(matches!(
-        q.forward(&[x]),
+        zkgrad_model::forward(&q, &[x]),
         Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
     ));
     let w = field_witness(&q, x);
@@ -257,7 +258,7 @@ fn onnx_square_of_scaled_forged_proof_is_rejected() {
         weight_frac: 20,
         table_bits: 20,
     };
-    let q = QGraph::from_graph(&graph, cfg).unwrap();
+    let q = zkgrad_model::quantize(&graph, cfg).unwrap();
     assert_eq!(
         q.describe(),
         circuit().describe(),
@@ -267,7 +268,7 @@ fn onnx_square_of_scaled_forged_proof_is_rejected() {
     let model = CommittedModel::new(&q, &params);
     let x = 1i64 << 18;
     assert!(matches!(
-        q.forward(&[x]),
+        zkgrad_model::forward(&q, &[x]),
         Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
     ));
     let p = prove_witness(&q, &model, field_witness(&q, x), &params).proof;
@@ -314,7 +315,7 @@ fn non_integer_scale_of_a_virtual_wrapping_past_p_is_rejected() {
         weight_frac: 20,
         table_bits: 20,
     };
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     // The wide operand is committed before the non-integer scaling.
     let scale = q
         .nodes
@@ -324,10 +325,13 @@ fn non_integer_scale_of_a_virtual_wrapping_past_p_is_rejected() {
     let QOp::Scale { x: operand, .. } = q.nodes[scale].op else {
         unreachable!()
     };
-    assert_eq!(q.tensors[operand].kind, zkgrad_model::TensorKind::Committed);
+    assert_eq!(
+        q.tensors[operand].kind,
+        zkgrad_circuit::TensorKind::Committed
+    );
     let x = -262112i64;
     assert!(matches!(
-        q.forward(&[x]),
+        zkgrad_model::forward(&q, &[x]),
         Err(ForwardError::Overflow { .. } | ForwardError::OutOfRange { .. })
     ));
     let w = field_witness(&q, x);

@@ -141,7 +141,7 @@ fn training_fixture() -> &'static (Vec<u8>, [u8; 32]) {
     static F: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
     F.get_or_init(|| {
         use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
-        let graph = zkgrad_model::zoo::mlp(&[4, 6, 3], zkgrad_model::ActKind::Relu, 2);
+        let graph = zkgrad_model::zoo::mlp(&[4, 6, 3], zkgrad_circuit::ActKind::Relu, 2);
         let x = rnd(41, 8);
         let y = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
         let cfg = TrainConfig::calibrate(&graph, &[x[..4].to_vec(), x[4..].to_vec()], 0);
@@ -155,7 +155,7 @@ fn training_fixture() -> &'static (Vec<u8>, [u8; 32]) {
         let public: Vec<i64> = x
             .iter()
             .chain(&y)
-            .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
+            .map(|&v| zkgrad_model::quantize_input(v, cfg.act_frac).unwrap())
             .collect();
         let p = zkgrad_prover::prove(&q, &model, &public, &small_params())
             .unwrap()
@@ -196,7 +196,7 @@ proptest! {
         let mut p = ProofFile::from_bytes(&training_fixture().0).unwrap();
         let i = pos % p.circuit.len();
         p.circuit[i] ^= mask;
-        let _ = zkgrad_model::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout(), g.decompositions()));
+        let _ = zkgrad_circuit::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout(), g.decompositions()));
         prop_assert!(!training_accepted(&p.to_bytes()));
     }
 }
@@ -242,10 +242,10 @@ proptest! {
         let mut p = ProofFile::from_bytes(&layout_fixture().0).unwrap();
         let i = pos % p.circuit.len();
         p.circuit[i] ^= mask;
-        if let Ok(g) = zkgrad_model::QGraph::from_description(&p.circuit) {
+        if let Ok(g) = zkgrad_circuit::QGraph::from_description(&p.circuit) {
             // Small enough to expand: a decoded map must not panic either.
             for n in &g.nodes {
-                if let zkgrad_model::QOp::Gather { map, .. } = &n.op {
+                if let zkgrad_circuit::QOp::Gather { map, .. } = &n.op {
                     if map.out_len() < 1 << 16 {
                         let _ = map.sources();
                     }
@@ -285,7 +285,7 @@ proptest! {
         if in_circuit {
             let i = pos % p.circuit.len();
             p.circuit[i] ^= mask;
-            let _ = zkgrad_model::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout()));
+            let _ = zkgrad_circuit::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout()));
         } else {
             let i = pos % p.body.len();
             p.body[i] ^= mask;

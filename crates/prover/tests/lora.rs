@@ -3,11 +3,12 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QGraph;
 use zkgrad_model::lora::{lora_step, with_adapters, Adapter, LoraSpec};
-use zkgrad_model::quant::quantize_input;
-use zkgrad_model::table::ActKind;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{Loss, SgdSpec, TrainConfig};
-use zkgrad_model::{Graph, Op, QGraph};
+use zkgrad_model::{Graph, Op};
 use zkgrad_prover::{prove, CommittedModel};
 use zkgrad_verifier::verify;
 

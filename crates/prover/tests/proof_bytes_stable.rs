@@ -4,9 +4,10 @@
 //! the protocol, the quantizer or the proof format must update them on purpose (and bump
 //! `FORMAT_VERSION` when the bytes of an existing statement change).
 
-use zkgrad_model::quant::quantize_input;
+use zkgrad_circuit::QGraph;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::{zoo, zoo_cnn, Graph, QConfig, QGraph};
+use zkgrad_model::{zoo, zoo_cnn, Graph};
 use zkgrad_pcs::{PcsParams, Scheme};
 use zkgrad_prover::{prove, CommittedModel};
 
@@ -34,8 +35,8 @@ fn proof_hash(q: &QGraph, public: &[i64], scheme: Scheme) -> String {
 
 fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
     let x = inputs(seed, graph.n_inputs());
-    let cfg = QConfig::calibrate(graph, std::slice::from_ref(&x), 20);
-    let q = QGraph::from_graph(graph, cfg).unwrap();
+    let cfg = zkgrad_model::calibrate(graph, std::slice::from_ref(&x), 20);
+    let q = zkgrad_model::quantize(graph, cfg).unwrap();
     let public: Vec<i64> = x
         .iter()
         .map(|&v| quantize_input(v, cfg.act_frac).unwrap())

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use zkgrad_model::quant::QOp;
+use zkgrad_circuit::QOp;
 use zkgrad_model::Op;
 use zkgrad_prover::{prove_witness, CommittedModel};
 use zkgrad_verifier::{
@@ -18,7 +18,7 @@ fn proof_checked_against_another_model_is_rejected() {
     if let zkgrad_model::Op::Linear { w, .. } = &mut other.nodes[2].op {
         w[3] += 0.25;
     }
-    let q2 = zkgrad_model::QGraph::from_graph(&other, s.q.config).unwrap();
+    let q2 = zkgrad_model::quantize(&other, s.q.config).unwrap();
     let m2 = CommittedModel::new(&q2, &small_params());
     assert_ne!(m2.root(), p.weight_root);
     assert_eq!(
@@ -73,7 +73,7 @@ fn proof_with_another_precision_is_rejected() {
     let p = prove_ok(&s).proof;
     let mut cfg = s.q.config;
     cfg.act_frac -= 1;
-    let q2 = zkgrad_model::QGraph::from_graph(&s.graph, cfg).unwrap();
+    let q2 = zkgrad_model::quantize(&s.graph, cfg).unwrap();
     assert!(verify(
         &q2,
         &p.weight_root,
@@ -87,8 +87,8 @@ fn proof_with_another_precision_is_rejected() {
 
 /// A tiny model whose proof is small enough to flip every byte.
 fn tiny() -> Setup {
+    use zkgrad_circuit::table::ActKind;
     use zkgrad_model::graph::{Graph, Node, Op};
-    use zkgrad_model::table::ActKind;
     let g = Graph {
         input_name: "x".into(),
         input_shape: vec![1, 2],
@@ -195,7 +195,7 @@ fn cheating_prover_off_by_one_in_each_op_kind_is_rejected() {
     assert!(s.q.nodes.iter().any(|n| matches!(
         n.op,
         QOp::Act {
-            kind: zkgrad_model::ActKind::Tanh,
+            kind: zkgrad_circuit::ActKind::Tanh,
             ..
         }
     )));
@@ -208,7 +208,7 @@ fn cheating_prover_with_a_wrong_weight_is_rejected() {
     let s = setup(seed_mlp(), 10, 1);
     let mut q2 = s.q.clone();
     q2.weights[0].data[0] += 1;
-    let w = q2.forward(&s.input).unwrap();
+    let w = zkgrad_model::forward(&q2, &s.input).unwrap();
     let p = prove_witness(&s.q, &s.model, w, &small_params()).proof;
     assert!(check(&s, &p).is_err());
 }
@@ -287,17 +287,16 @@ fn output_that_is_a_huge_field_element_is_rejected() {
         QOp::Requant { shift, .. } => shift,
         _ => panic!("the seed MLP ends in a requantization"),
     };
-    let w =
-        s.q.forward_with(&s.input, |n, out, rem| {
-            if n == last {
-                if let Some(r) = rem.as_mut() {
-                    r[0] += 1;
-                }
-                let inv = F::from_u64(1u64 << shift).inverse();
-                out[0] = f_to_i64(f_from_i64(out[0]) - inv);
+    let w = zkgrad_model::forward_with(&s.q, &s.input, |n, out, rem| {
+        if n == last {
+            if let Some(r) = rem.as_mut() {
+                r[0] += 1;
             }
-        })
-        .unwrap();
+            let inv = F::from_u64(1u64 << shift).inverse();
+            out[0] = f_to_i64(f_from_i64(out[0]) - inv);
+        }
+    })
+    .unwrap();
     assert!(
         w.values[s.q.output][0].abs() > 1 << 40,
         "the forged output is huge"
@@ -314,7 +313,7 @@ fn cheating_prover_off_by_one_in_layout_ops_is_rejected() {
 
 #[test]
 fn proof_checked_against_another_index_map_is_rejected() {
-    use zkgrad_model::index_map::IndexMap;
+    use zkgrad_circuit::index_map::IndexMap;
     use zkgrad_model::Op;
     let s = setup(layout_ops(), 12, 5);
     let p = prove_ok(&s).proof;
@@ -324,7 +323,7 @@ fn proof_checked_against_another_index_map_is_rejected() {
         x: 0,
         map: IndexMap::aligned(&[2, 3, 4], &[2, 2, 2], &[1, 1, 2], &[0, 1, 1]),
     };
-    let q = zkgrad_model::QGraph::from_graph(&other, s.q.config).unwrap();
+    let q = zkgrad_model::quantize(&other, s.q.config).unwrap();
     assert!(zkgrad_verifier::verify(
         &q,
         &p.weight_root,
@@ -385,7 +384,7 @@ fn convolution_checked_against_other_geometry_or_weights_is_rejected() {
         w[5] += 0.25;
     }
     for g in [shifted, reweighted] {
-        let q = zkgrad_model::QGraph::from_graph(&g, s.q.config).unwrap();
+        let q = zkgrad_model::quantize(&g, s.q.config).unwrap();
         let model = CommittedModel::new(&q, &small_params());
         assert!(verify(
             &q,

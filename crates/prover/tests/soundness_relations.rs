@@ -6,14 +6,15 @@
 
 mod common;
 use common::*;
+use zkgrad_circuit::layout::Operand;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_circuit::{QOp, TensorKind};
 use zkgrad_field::f_from_i64;
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::layout::Operand;
 use zkgrad_model::lora::{lora_step, with_adapters, LoraSpec};
-use zkgrad_model::quant::{quantize_input, QOp, TensorKind, Witness};
-use zkgrad_model::table::ActKind;
 use zkgrad_model::train::{sgd_step, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::{QConfig, QGraph};
+use zkgrad_model::{quantize_input, Witness};
 use zkgrad_prover::{prove, prove_witness, CommittedModel};
 use zkgrad_verifier::protocol::weight_values;
 use zkgrad_verifier::{verify, VerifyError};
@@ -34,7 +35,7 @@ fn lenient_forward(
     input: &[i64],
     hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
 ) -> Witness {
-    loosened(q).forward_with(input, hook).unwrap()
+    zkgrad_model::forward_with(&loosened(q), input, hook).unwrap()
 }
 
 fn quantized(xs: &[f64], frac: u32) -> Vec<i64> {
@@ -57,7 +58,7 @@ fn quantized(xs: &[f64], frac: u32) -> Vec<i64> {
 fn wraparound_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> (usize, usize) {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = q.forward(public).unwrap();
+    let honest = zkgrad_model::forward(&q, public).unwrap();
     let (mut committed, mut virtual_u) = (0, 0);
     for (ni, wi) in q.updates() {
         let QOp::Update { u, bits: wbits, .. } = q.nodes[ni].op else {
@@ -123,7 +124,7 @@ fn wraparound_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> 
 fn rounding_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> usize {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = q.forward(public).unwrap();
+    let honest = zkgrad_model::forward(&q, public).unwrap();
     let updates: Vec<usize> = q
         .nodes
         .iter()
@@ -167,8 +168,8 @@ fn rounding_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> us
 fn every_rounding_wraparound_rejected_in_inference_training_and_softmax_circuits() {
     let base = seed_mlp();
     let x = rnd(31, 5);
-    let cfg = QConfig::calibrate(&base, std::slice::from_ref(&x), 20);
-    let q = QGraph::from_graph(&base, cfg).unwrap();
+    let cfg = zkgrad_model::calibrate(&base, std::slice::from_ref(&x), 20);
+    let q = zkgrad_model::quantize(&base, cfg).unwrap();
     let mut cases = rounding_substitutions_rejected(&q, &quantized(&x, cfg.act_frac), "seed MLP");
     for loss in [Loss::Mse, Loss::SoftmaxCrossEntropy] {
         let spec = SgdSpec {
@@ -295,8 +296,8 @@ fn planted_weight_padding_in_a_committed_model_is_rejected() {
     // (the ReLU output, column 6): unmasked, their product adds 0.5 to output 0.
     let g = padded_mlp();
     let x = rnd(41, 5);
-    let cfg = QConfig::calibrate(&g, std::slice::from_ref(&x), 20);
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let cfg = zkgrad_model::calibrate(&g, std::slice::from_ref(&x), 20);
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     let (gemm, relu_t, w2) = gemm_feeding(&q, "fc2");
     let params = small_params();
     let (fa, fw) = (cfg.act_frac, cfg.weight_frac);
@@ -317,7 +318,7 @@ fn planted_weight_padding_in_a_committed_model_is_rejected() {
         }
     });
     w.padding.push((Operand::Tensor(relu_t), 6, p_x));
-    let honest = q.forward(&input).unwrap();
+    let honest = zkgrad_model::forward(&q, &input).unwrap();
     assert_ne!(
         w.values[q.output], honest.values[q.output],
         "the plant moves the output"
@@ -363,7 +364,7 @@ fn planted_padding_in_updated_weights_cannot_steer_the_chained_step() {
     // remainder's −2^s·c (the rounding identity holds there, as x's padding is 0), W2''s −c.
     let c = 1i64 << (62 - s).min(cfg.weight_frac - 2);
     let model1 = CommittedModel::new(&q, &params);
-    let mut w1 = q.forward(&public).unwrap();
+    let mut w1 = zkgrad_model::forward(&q, &public).unwrap();
     w1.padding.push((Operand::Tensor(u), 6, c));
     w1.padding.push((Operand::Rem(u - 1), 6, -(c << s)));
     w1.padding.push((Operand::Tensor(upd + 1), 6, -c));
@@ -463,7 +464,7 @@ fn softmax_layer(n: usize) -> (Graph, QGraph, Vec<i64>) {
         weight_frac: 20,
         table_bits: 20,
     };
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     let input = quantized(&rnd(n as u64, n), cfg.act_frac);
     (g, q, input)
 }
@@ -566,7 +567,7 @@ fn reshape_only_model_with_a_foreign_output_rejected() {
         weight_frac: 8,
         table_bits: 12,
     };
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     assert_eq!(q.output, 0, "the output is the input tensor itself");
     let model = CommittedModel::new(&q, &small_params());
     let input = vec![10, -20, 30, 40];
@@ -588,8 +589,8 @@ fn tensor(
     frac: u32,
     kind: TensorKind,
     bits: u32,
-) -> zkgrad_model::QTensor {
-    zkgrad_model::QTensor {
+) -> zkgrad_circuit::QTensor {
+    zkgrad_circuit::QTensor {
         name: String::new(),
         rows,
         cols,
@@ -599,18 +600,18 @@ fn tensor(
     }
 }
 
-fn node(op: QOp) -> zkgrad_model::QNode {
-    zkgrad_model::QNode {
+fn node(op: QOp) -> zkgrad_circuit::QNode {
+    zkgrad_circuit::QNode {
         name: String::new(),
         op,
     }
 }
 
-fn described(q: &QGraph) -> Result<QGraph, zkgrad_model::describe::DescError> {
+fn described(q: &QGraph) -> Result<QGraph, zkgrad_circuit::describe::DescError> {
     QGraph::from_description(&q.describe())
 }
 
-fn bare(tensors: Vec<zkgrad_model::QTensor>, nodes: Vec<zkgrad_model::QNode>) -> QGraph {
+fn bare(tensors: Vec<zkgrad_circuit::QTensor>, nodes: Vec<zkgrad_circuit::QNode>) -> QGraph {
     let output = tensors.len() - 1;
     QGraph {
         config: QConfig {
@@ -714,7 +715,7 @@ fn activation_on_a_virtual_input_is_rejected() {
             }),
         ],
     );
-    q.tables.push(zkgrad_model::TableKind::Act {
+    q.tables.push(zkgrad_circuit::TableKind::Act {
         kind: ActKind::Relu,
         in_frac: 8,
         out_frac: 8,
@@ -826,8 +827,8 @@ fn assert_integer_bounds(q: &QGraph, what: &str) {
 fn every_rounding_and_range_check_holds_over_the_integers() {
     let base = seed_mlp();
     let x = rnd(7, 5);
-    let cfg = QConfig::calibrate(&base, std::slice::from_ref(&x), 20);
-    assert_integer_bounds(&QGraph::from_graph(&base, cfg).unwrap(), "seed MLP");
+    let cfg = zkgrad_model::calibrate(&base, std::slice::from_ref(&x), 20);
+    assert_integer_bounds(&zkgrad_model::quantize(&base, cfg).unwrap(), "seed MLP");
     for lr in [0.1, 1e-4, 1e-7] {
         for loss in [Loss::Mse, Loss::SoftmaxCrossEntropy] {
             let spec = SgdSpec { batch: 4, lr, loss };
@@ -846,8 +847,8 @@ fn every_rounding_and_range_check_holds_over_the_integers() {
     }
     let lenet = zkgrad_model::zoo_cnn::lenet5();
     let samples = vec![rnd(9, lenet.n_inputs())];
-    let cfg = QConfig::calibrate(&lenet, &samples, 12);
-    assert_integer_bounds(&QGraph::from_graph(&lenet, cfg).unwrap(), "LeNet-5");
+    let cfg = zkgrad_model::calibrate(&lenet, &samples, 12);
+    assert_integer_bounds(&zkgrad_model::quantize(&lenet, cfg).unwrap(), "LeNet-5");
     let (_, q, _) = softmax_layer(600);
     assert_integer_bounds(&q, "softmax 600");
 }
@@ -880,7 +881,7 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
     };
     let ligero = PcsParams::for_scheme(Scheme::Ligero);
     let whir = PcsParams::for_scheme(Scheme::Whir);
-    let seed = QGraph::from_graph(&seed_mlp(), at(12, 20, 20)).unwrap();
+    let seed = zkgrad_model::quantize(&seed_mlp(), at(12, 20, 20)).unwrap();
     report("seed MLP", &seed, &ligero);
     let tc = TrainConfig {
         table_bits: 20,
@@ -915,7 +916,7 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
     let q = sgd_step(&wide, &spec, tc17).unwrap();
     report("SGD 4096x4096 b16", &q, &ligero);
     for (name, _, build) in zkgrad_model::zoo_cnn::real_models() {
-        let q = QGraph::from_graph(&build(), at(8, 12, 12)).unwrap();
+        let q = zkgrad_model::quantize(&build(), at(8, 12, 12)).unwrap();
         report(&format!("{name} (ligero)"), &q, &ligero);
         report(&format!("{name} (whir)"), &q, &whir);
     }
@@ -934,8 +935,8 @@ fn circuit_below_100_bits_is_refused_by_prover_and_verifier() {
     };
     let g = zkgrad_model::zoo::mlp(&[512, 256], ActKind::Relu, 1);
     let x = rnd(3, 512);
-    let cfg = QConfig::calibrate(&g, std::slice::from_ref(&x), 20);
-    let q = QGraph::from_graph(&g, cfg).unwrap();
+    let cfg = zkgrad_model::calibrate(&g, std::slice::from_ref(&x), 20);
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
     let input = quantized(&x, cfg.act_frac);
     let model = CommittedModel::new(&q, &weak);
     assert!(zkgrad_verifier::soundness::budget(&q, &weak).bits() < 100.0);
@@ -943,7 +944,7 @@ fn circuit_below_100_bits_is_refused_by_prover_and_verifier() {
         prove(&q, &model, &input, &weak),
         Err(zkgrad_prover::ProveError::Soundness { .. })
     ));
-    let w = q.forward(&input).unwrap();
+    let w = zkgrad_model::forward(&q, &input).unwrap();
     let p = prove_witness(&q, &model, w, &weak).proof;
     let r = verify(&q, &model.root(), &p.input, &p.output, &p.body, &weak);
     assert!(matches!(r, Err(VerifyError::Soundness { .. })), "{r:?}");

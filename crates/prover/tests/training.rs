@@ -2,10 +2,11 @@
 
 mod common;
 use common::*;
-use zkgrad_model::quant::quantize_input;
-use zkgrad_model::table::ActKind;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QGraph;
+use zkgrad_model::quantize_input;
 use zkgrad_model::train::{parameter_updates, sgd_step, sgd_step_f64, Loss, SgdSpec, TrainConfig};
-use zkgrad_model::{Graph, QGraph};
+use zkgrad_model::Graph;
 use zkgrad_prover::{prove, CommittedModel, ProveOutput};
 use zkgrad_verifier::{verify, ProofFile, Verified, VerifyError};
 
@@ -140,7 +141,7 @@ fn batched_sgd_step_proves_and_verifies() {
 #[test]
 fn updated_weight_off_by_one_is_rejected() {
     let s = step(2, 0.01, 13);
-    let honest = s.q.forward(&s.public).unwrap();
+    let honest = zkgrad_model::forward(&s.q, &s.public).unwrap();
     for (ni, _) in s.q.updates() {
         for d in [-1i64, 1] {
             let mut w = honest.clone();

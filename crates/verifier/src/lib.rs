@@ -32,7 +32,7 @@ pub use proof::{ProofFile, ProofFormatError, FORMAT_VERSION};
 pub use protocol::{commit_weights_root, protocol_id, WEIGHTS_DOMAIN};
 pub use verify::{verify, Verified};
 
-use zkgrad_model::QGraph;
+use zkgrad_circuit::QGraph;
 use zkgrad_pcs::{Digest, PcsParams};
 
 /// The model commitment users publish: a hash of the circuit description (graph, shapes,

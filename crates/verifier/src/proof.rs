@@ -9,8 +9,8 @@
 //! ```
 //! All integers little-endian. Nothing may follow the body.
 
+use zkgrad_circuit::QConfig;
 use zkgrad_field::codec::{CodecError, Reader, Writer};
-use zkgrad_model::QConfig;
 use zkgrad_pcs::Scheme;
 
 pub const MAGIC: &[u8; 8] = b"ZKGRADPF";

@@ -1,9 +1,9 @@
 //! What both sides compute from public data: the protocol id, the weight commitment, and the
 //! MLEs of public tensors and padding indicators.
 
+use zkgrad_circuit::layout::{Lookup, PackedLayout};
+use zkgrad_circuit::{QGraph, QTensor};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{Lookup, PackedLayout};
-use zkgrad_model::quant::{QGraph, QTensor};
 use zkgrad_pcs::{Digest, Layout, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
 
@@ -164,8 +164,8 @@ pub fn protocol_id(g: &QGraph, params: &PcsParams, weight_root: &Digest) -> [u8;
     h.update(
         &format!(
             "limbs={}/{}",
-            zkgrad_model::layout::LIMB_BITS,
-            zkgrad_model::layout::LIMB_MIN_LEN
+            zkgrad_circuit::layout::LIMB_BITS,
+            zkgrad_circuit::layout::LIMB_MIN_LEN
         )
         .into_bytes(),
     );

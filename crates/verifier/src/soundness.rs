@@ -24,8 +24,8 @@
 //! Claims are counted by walking the circuit exactly as the verifier routes them: claims on
 //! virtual tensors are reduced by the op that wrote them; committed and public ones stop.
 
-use zkgrad_model::layout::{Lookup, Operand};
-use zkgrad_model::quant::{QGraph, QOp, TensorKind};
+use zkgrad_circuit::layout::{Lookup, Operand};
+use zkgrad_circuit::{QGraph, QOp, TensorKind};
 use zkgrad_pcs::{Layout, PcsParams};
 
 /// The soundness a proof must reach, in bits.
@@ -204,7 +204,7 @@ fn algebraic_degrees(
             QOp::MatMul { a, b } => {
                 deg += c * 3.0 * cols(*a);
                 route(&mut pending, *a, c);
-                if let zkgrad_model::quant::MatRhs::Tensor(t) = b {
+                if let zkgrad_circuit::MatRhs::Tensor(t) = b {
                     route(&mut pending, *t, c);
                 }
             }

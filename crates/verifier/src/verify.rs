@@ -18,9 +18,9 @@
 //! from the proof); no value read from the proof is ever used as an index.
 #![allow(clippy::indexing_slicing)]
 
+use zkgrad_circuit::layout::{rem_limbs, CommitRef, Lookup, Operand, PackedLayout, LIMB_BITS};
+use zkgrad_circuit::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
-use zkgrad_model::layout::{rem_limbs, CommitRef, Lookup, Operand, PackedLayout, LIMB_BITS};
-use zkgrad_model::quant::{MatRhs, QGraph, QOp, TensorKind};
 use zkgrad_pcs::{BlockClaim, Digest, PcsParams};
 use zkgrad_poly::{eq_at_index, eq_table, prefix_indicator_eval};
 use zkgrad_transcript::{Challenger, VerifierTranscript};

@@ -1,9 +1,9 @@
 //! Shared fixtures: small float graphs built in code.
 #![allow(dead_code)]
 
+use zkgrad_circuit::table::ActKind;
+use zkgrad_circuit::QGraph;
 use zkgrad_model::graph::{Graph, Node, Op};
-use zkgrad_model::table::ActKind;
-use zkgrad_model::{QConfig, QGraph};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel, ProveOutput};
 
@@ -169,12 +169,12 @@ pub fn setup(graph: Graph, table_bits: u32, seed: u64) -> Setup {
 /// [`setup`] with other commitment parameters.
 pub fn setup_with(graph: Graph, table_bits: u32, seed: u64, params: PcsParams) -> Setup {
     let input_f = rnd(seed, graph.n_inputs());
-    let cfg = QConfig::calibrate(&graph, std::slice::from_ref(&input_f), table_bits);
-    let q = QGraph::from_graph(&graph, cfg).unwrap();
+    let cfg = zkgrad_model::calibrate(&graph, std::slice::from_ref(&input_f), table_bits);
+    let q = zkgrad_model::quantize(&graph, cfg).unwrap();
     let model = CommittedModel::new(&q, &params);
     let input = input_f
         .iter()
-        .map(|&v| zkgrad_model::quant::quantize_input(v, cfg.act_frac).unwrap())
+        .map(|&v| zkgrad_model::quantize_input(v, cfg.act_frac).unwrap())
         .collect();
     Setup {
         params,
@@ -219,8 +219,8 @@ pub fn prove_ok(s: &Setup) -> ProveOutput {
 /// Every committed or public value (and every remainder) of `s.q`'s witness changed by ±1 —
 /// alone, or with every later value recomputed — is rejected by the verifier.
 pub fn perturbations_rejected_public(s: &Setup) {
-    use zkgrad_model::quant::{QOp, TensorKind};
-    let honest = s.q.forward(&s.input).unwrap();
+    use zkgrad_circuit::{QOp, TensorKind};
+    let honest = zkgrad_model::forward(&s.q, &s.input).unwrap();
     let mut cases = 0;
     for (ni, node) in s.q.nodes.iter().enumerate() {
         let t = ni + 1;
@@ -240,7 +240,7 @@ pub fn perturbations_rejected_public(s: &Setup) {
                         continue;
                     }
                     let w = if propagate {
-                        s.q.forward_with(&s.input, |n, out, r| {
+                        zkgrad_model::forward_with(&s.q, &s.input, |n, out, r| {
                             if n == ni {
                                 if rem {
                                     if let Some(r) = r.as_mut() {
@@ -279,7 +279,7 @@ pub fn perturbations_rejected_public(s: &Setup) {
 /// Layout ops through index maps: Slice (with a step), Pad, an N-D Transpose, a reshape that
 /// moves the last dimension, broadcasting, and a Concat of two parts (one reading the input).
 pub fn layout_ops() -> Graph {
-    use zkgrad_model::index_map::{AxisMap, IndexMap};
+    use zkgrad_circuit::index_map::{AxisMap, IndexMap};
     let n = |name: &str, op: Op, shape: Vec<usize>| Node {
         name: name.into(),
         op,
@@ -379,7 +379,7 @@ pub fn conv_node(
     (c_out, k, stride, pad, dilation, groups): (usize, usize, usize, usize, usize, usize),
     seed: u64,
 ) -> Node {
-    use zkgrad_model::conv::ConvGeom;
+    use zkgrad_circuit::conv::ConvGeom;
     let oh = ConvGeom::out_side(h, k, stride, dilation, pad, pad);
     let ow = ConvGeom::out_side(w, k, stride, dilation, pad, pad);
     let geom = ConvGeom {
@@ -460,7 +460,7 @@ pub fn conv_ops() -> Graph {
 pub fn loosened(q: &QGraph) -> QGraph {
     let mut loose = q.clone();
     for t in loose.tensors.iter_mut() {
-        if t.kind == zkgrad_model::quant::TensorKind::Committed {
+        if t.kind == zkgrad_circuit::TensorKind::Committed {
             t.bits = 62;
         }
     }

@@ -33,7 +33,7 @@
 //!   log-sum-exp; it must sit in the exact template [`crate::softmax::softmax`] builds, which
 //!   pins it within a stated slack.
 
-use crate::quant::{QGraph, QOp, TensorKind};
+use crate::ir::{QGraph, QOp, TensorKind};
 
 /// `s + b` of every rounding: at most 62, so that its right side spans fewer than `2^63 < p`
 /// integers.
@@ -298,8 +298,8 @@ impl QGraph {
                 QOp::MatMul { a, b: rhs } => {
                     let kdim = self.tensors.get(*a).map_or(0, |t| t.cols) as u128;
                     let rb = match rhs {
-                        crate::quant::MatRhs::Tensor(t) => get(*t),
-                        crate::quant::MatRhs::Weight(wi) => weight(*wi).map(|w| w.1),
+                        crate::ir::MatRhs::Tensor(t) => get(*t),
+                        crate::ir::MatRhs::Weight(wi) => weight(*wi).map(|w| w.1),
                     };
                     get(*a)
                         .zip(rb)
@@ -356,7 +356,7 @@ impl QGraph {
                 QOp::Mul { a, b } => vec![*a, *b],
                 QOp::MatMul {
                     a,
-                    b: crate::quant::MatRhs::Tensor(t),
+                    b: crate::ir::MatRhs::Tensor(t),
                 } => vec![*a, *t],
                 _ => continue,
             };

@@ -6,7 +6,7 @@
 //! multiple of `2^k`), so a claim `T̃(r) = v` on a table is the claim `W̃(r ‖ bits(block)) = v`
 //! on the packed polynomial.
 
-use crate::quant::{QGraph, QOp, QTensor, TensorKind};
+use crate::ir::{QGraph, QOp, QTensor, TensorKind};
 use crate::table::TableKind;
 
 /// A table inside the witness commitment.

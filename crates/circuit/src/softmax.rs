@@ -25,7 +25,7 @@
 //! saturates there), so it stays below `2^(fa+2e) ≤ 2^61` ([`MAX_ROW_BITS`]), and both range
 //! checks read integers (docs/SECURITY.md, step 9).
 
-use crate::quant::{QGraph, QOp, QuantError, TensorKind};
+use crate::ir::{QGraph, QOp, QuantError, TensorKind};
 use crate::table::{ActKind, TableKind};
 
 /// Fractional bits of the exp table's input and of the normalizer (the table's domain is then
@@ -281,10 +281,17 @@ pub(crate) fn check_template(g: &QGraph, ni: usize, hint_readers: u32) -> Result
 mod tests {
     use super::*;
 
+    /// `n` values in `(−spread, spread)` at `2^-fa`, from a xorshift64 stream (fixed seed).
     fn row(seed: u64, n: usize, fa: u32, spread: f64) -> Vec<i64> {
-        crate::zoo::uniform(seed, n)
-            .iter()
-            .map(|v| (v * spread * (1u64 << fa) as f64).round() as i64)
+        let mut s = seed.wrapping_add(0x2545_f491_4f6c_dd1d) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                (v * spread * (1u64 << fa) as f64).round() as i64
+            })
             .collect()
     }
 

@@ -6,11 +6,11 @@
 //! quantizer assigns them. A description that passes is safe for the verifier to index.
 #![deny(clippy::indexing_slicing)]
 
-use zkgrad_field::codec::{CodecError, Reader};
+use zkgrad_field::codec::{CodecError, Reader, Writer};
 
 use crate::conv::ConvGeom;
 use crate::index_map::{AxisMap, IndexMap, MAX_RANK};
-use crate::quant::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
+use crate::ir::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
 use crate::table::{ActKind, TableKind};
 
 /// Largest tensor a description may declare (values).
@@ -460,5 +460,158 @@ impl QGraph {
         // Every relation unique over the integers, every hint pinned (crate::bounds).
         g.check_relations().map_err(DescError::Invalid)?;
         Ok(g)
+    }
+}
+
+impl QGraph {
+    /// Every parameter that shapes a proof of this circuit, as bytes (weights excluded: they
+    /// enter through their commitment).
+    pub fn describe(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.raw(b"zkgrad/qgraph/v1");
+        w.u32(self.config.act_frac);
+        w.u32(self.config.weight_frac);
+        w.u32(self.config.table_bits);
+        w.u32(self.tensors.len() as u32);
+        for t in &self.tensors {
+            w.u64(t.rows as u64);
+            w.u64(t.cols as u64);
+            w.u32(t.frac);
+            w.u8(match t.kind {
+                TensorKind::Public => 0,
+                TensorKind::Committed => 1,
+                TensorKind::Virtual => 2,
+                TensorKind::After => 3,
+            });
+            w.u32(t.bits);
+        }
+        w.u32(self.weights.len() as u32);
+        for t in &self.weights {
+            w.u64(t.rows as u64);
+            w.u64(t.cols as u64);
+        }
+        w.u32(self.tables.len() as u32);
+        for t in &self.tables {
+            match t {
+                TableKind::Range { bits } => {
+                    w.u8(0);
+                    w.u32(*bits);
+                }
+                TableKind::Act {
+                    kind,
+                    in_frac,
+                    out_frac,
+                } => {
+                    w.u8(kind.code());
+                    for v in kind.params() {
+                        w.u32(v);
+                    }
+                    w.u32(*in_frac);
+                    w.u32(*out_frac);
+                }
+            }
+        }
+        w.u32(self.nodes.len() as u32);
+        for n in &self.nodes {
+            w.u8(n.op.code());
+            match &n.op {
+                QOp::Gemm {
+                    x,
+                    w: wi,
+                    bias,
+                    bias_shift,
+                } => {
+                    w.u64(*x as u64);
+                    w.u64(*wi as u64);
+                    w.u64(bias.map_or(u64::MAX, |b| b as u64));
+                    w.u32(*bias_shift);
+                }
+                QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => {
+                    w.u64(*a as u64);
+                    w.u64(*b as u64);
+                }
+                QOp::Transpose { x }
+                | QOp::RowSum { x }
+                | QOp::LogSumExp { x }
+                | QOp::Broadcast { x } => w.u64(*x as u64),
+                QOp::Input { index } => w.u64(*index as u64),
+                QOp::MatMul { a, b } => {
+                    w.u64(*a as u64);
+                    let (tag, i) = match b {
+                        MatRhs::Tensor(t) => (0, *t),
+                        MatRhs::Weight(i) => (1, *i),
+                    };
+                    w.u8(tag);
+                    w.u64(i as u64);
+                }
+                QOp::Update { w: wi, u, bits } => {
+                    w.u64(*wi as u64);
+                    w.u64(*u as u64);
+                    w.u32(*bits);
+                }
+                QOp::AddConst { x, c } | QOp::Scale { x, c } => {
+                    w.u64(*x as u64);
+                    w.u64(*c as u64);
+                }
+                QOp::Requant { x, shift } => {
+                    w.u64(*x as u64);
+                    w.u32(*shift);
+                }
+                QOp::Act { x, kind, table } => {
+                    w.u64(*x as u64);
+                    w.u8(kind.code());
+                    for v in kind.params() {
+                        w.u32(v);
+                    }
+                    w.u64(*table as u64);
+                }
+                QOp::Conv {
+                    x,
+                    w: wi,
+                    bias,
+                    bias_shift,
+                    geom,
+                } => {
+                    w.u64(*x as u64);
+                    w.u64(*wi as u64);
+                    w.u64(bias.map_or(u64::MAX, |b| b as u64));
+                    w.u32(*bias_shift);
+                    for v in [
+                        geom.c_in,
+                        geom.h,
+                        geom.w,
+                        geom.c_out,
+                        geom.kh,
+                        geom.kw,
+                        geom.stride[0],
+                        geom.stride[1],
+                        geom.dilation[0],
+                        geom.dilation[1],
+                        geom.pad[0],
+                        geom.pad[1],
+                        geom.oh,
+                        geom.ow,
+                    ] {
+                        w.u64(v as u64);
+                    }
+                }
+                QOp::Gather { x, map } => {
+                    w.u64(*x as u64);
+                    for shape in [&map.in_shape, &map.out_shape] {
+                        w.u8(shape.len() as u8);
+                        for &d in shape.iter() {
+                            w.u64(d as u64);
+                        }
+                    }
+                    for a in &map.axes {
+                        w.u8(a.out_axis as u8);
+                        w.u64(a.step as u64);
+                        w.u64(a.offset as u64);
+                    }
+                }
+            }
+        }
+        w.u64(self.output as u64);
+        w.bytes
     }
 }

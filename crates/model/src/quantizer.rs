@@ -1,0 +1,442 @@
+//! The quantizer: a float [`Graph`] at a given precision becomes the integer circuit
+//! ([`QGraph`]) a proof is about.
+//!
+//! The weights' quantization depends only on the model and `weight_frac`, so the model
+//! commitment is a fingerprint of the model alone.
+
+use crate::graph::{matrix_dims, Graph, Op};
+use zkgrad_circuit::index_map::IndexMap;
+use zkgrad_circuit::table::{ActKind, TableKind};
+use zkgrad_circuit::{MatRhs, QConfig, QGraph, QOp, QTensor, QWeight, QuantError, TensorKind};
+
+fn quantize_value(x: f64, frac: u32) -> Option<i64> {
+    let v = (x * (1u64 << frac) as f64).round();
+    if v.is_finite() && v.abs() < (1u64 << 40) as f64 {
+        Some(v as i64)
+    } else {
+        None
+    }
+}
+
+/// Quantizes an activation (input) value at `frac` bits; `None` for NaN, infinity or overflow.
+pub fn quantize_input(x: f64, frac: u32) -> Option<i64> {
+    if !x.is_finite() {
+        return None;
+    }
+    quantize_value(x, frac)
+}
+
+/// Builds the quantized circuit for `graph` at the given precision.
+pub fn quantize(graph: &Graph, config: QConfig) -> Result<QGraph, QuantError> {
+    quantize_with_map(graph, config).map(|(g, _)| g)
+}
+
+/// Builds the circuit and says, for each float value (index as in [`Graph`]), the quantized
+/// tensor that holds it.
+pub fn quantize_with_map(
+    graph: &Graph,
+    config: QConfig,
+) -> Result<(QGraph, Vec<usize>), QuantError> {
+    let k = config.table_bits;
+    if !(4..=20).contains(&k) {
+        return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
+    }
+    if config.weight_frac > 40 || config.act_frac + 1 >= k {
+        return Err(QuantError::Config(format!(
+            "weight_frac {} must be ≤ 40 and act_frac {} < table bits ({k}) − 1",
+            config.weight_frac, config.act_frac
+        )));
+    }
+    let (fa, fw) = (config.act_frac, config.weight_frac);
+    let (r0, c0) = matrix_dims(&graph.input_shape);
+    let mut g = QGraph {
+        config,
+        tensors: vec![QTensor {
+            name: graph.input_name.clone(),
+            rows: r0,
+            cols: c0,
+            frac: fa,
+            kind: TensorKind::Public,
+            bits: config.table_bits,
+        }],
+        nodes: Vec::new(),
+        weights: Vec::new(),
+        tables: Vec::new(),
+        output: 0,
+    };
+    // float value -> quantized tensor
+    let mut map: Vec<usize> = vec![0];
+    // Value bounds of the tensors so far, extended where a product needs them (see
+    // `QGraph::extend_value_bounds`).
+    let mut bounds: Vec<Option<u128>> = Vec::new();
+    for node in &graph.nodes {
+        let (rows, cols) = matrix_dims(&node.shape);
+        let name = node.name.clone();
+        let t = match &node.op {
+            Op::Linear {
+                x,
+                w,
+                bias,
+                in_features,
+                out_features,
+            } => {
+                let xt = g.committed(map[*x], &name);
+                if g.tensors[xt].cols != *in_features {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: format!(
+                            "input has {} columns, the layer expects {in_features}",
+                            g.tensors[xt].cols
+                        ),
+                    });
+                }
+                let (wi, bi) = push_weights(
+                    &mut g,
+                    &name,
+                    w,
+                    *out_features,
+                    *in_features,
+                    bias.as_deref(),
+                )?;
+                g.push_rounded(
+                    &name,
+                    QOp::Gemm {
+                        x: xt,
+                        w: wi,
+                        bias: bi,
+                        bias_shift: fa,
+                    },
+                    rows,
+                    cols,
+                    fa,
+                    fw,
+                )
+            }
+            Op::Conv { x, w, bias, geom } => {
+                let xt = g.committed(map[*x], &name);
+                if g.tensors[xt].len() != geom.c_in * geom.h * geom.w
+                    || (rows, cols) != (geom.c_out, geom.p_len())
+                {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: format!(
+                            "convolution of a {}-value input into [{rows}, {cols}] does not match its geometry",
+                            g.tensors[xt].len()
+                        ),
+                    });
+                }
+                let (wi, bi) =
+                    push_weights(&mut g, &name, w, geom.c_out, geom.j_len(), bias.as_deref())?;
+                g.push_rounded(
+                    &name,
+                    QOp::Conv {
+                        x: xt,
+                        w: wi,
+                        bias: bi,
+                        bias_shift: fa,
+                        geom: geom.clone(),
+                    },
+                    rows,
+                    cols,
+                    fa,
+                    fw,
+                )
+            }
+            Op::Add { a, b } | Op::Sub { a, b } => {
+                let (ta, tb) = (map[*a], map[*b]);
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "element-wise operands must have the output's shape (no broadcasting yet)"
+                            .into(),
+                    });
+                }
+                let op = if matches!(node.op, Op::Add { .. }) {
+                    QOp::Add { a: ta, b: tb }
+                } else {
+                    QOp::Sub { a: ta, b: tb }
+                };
+                g.push_node(&name, op, rows, cols, fa)
+            }
+            Op::Softmax { x } => zkgrad_circuit::softmax::softmax(&mut g, map[*x], rows, cols)?,
+            Op::Max { a, b } => {
+                // max(a, b) = a + relu(b − a): a proven comparison through the ReLU table;
+                // the result is committed so that claims on a chain of maxima stay few.
+                let (ta, tb) = (map[*a], map[*b]);
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "maximum operands must have the output's shape".into(),
+                    });
+                }
+                let d = g.push_node(
+                    &format!("{name}/diff"),
+                    QOp::Sub { a: tb, b: ta },
+                    rows,
+                    cols,
+                    fa,
+                );
+                let d = g.push_node(
+                    &format!("{name}/diff/commit"),
+                    QOp::Requant { x: d, shift: 0 },
+                    rows,
+                    cols,
+                    fa,
+                );
+                let table = g.table_index(TableKind::Act {
+                    kind: ActKind::Relu,
+                    in_frac: fa,
+                    out_frac: fa,
+                });
+                let r = g.push_node(
+                    &format!("{name}/relu"),
+                    QOp::Act {
+                        x: d,
+                        kind: ActKind::Relu,
+                        table,
+                    },
+                    rows,
+                    cols,
+                    fa,
+                );
+                let m = g.push_node(&name, QOp::Add { a: ta, b: r }, rows, cols, fa);
+                g.push_node(
+                    &format!("{name}/commit"),
+                    QOp::Requant { x: m, shift: 0 },
+                    rows,
+                    cols,
+                    fa,
+                )
+            }
+            Op::Mul { a, b } => {
+                let (ta, tb) = (map[*a], map[*b]);
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "element-wise operands must have the output's shape (no broadcasting yet)"
+                            .into(),
+                    });
+                }
+                // A product's operands are committed (range-checked to K bits) when their bounds would
+                // let the product pass 2^61 (crate::bounds: nothing may wrap around p).
+                g.extend_value_bounds(&mut bounds);
+                let bound = |t: usize| bounds.get(t).copied().flatten().unwrap_or(u128::MAX);
+                let (ta, tb) = if bound(ta).saturating_mul(bound(tb)) >= 1u128 << 61 {
+                    let ca = g.committed(ta, &name);
+                    let cb = if tb == ta { ca } else { g.committed(tb, &name) };
+                    (ca, cb)
+                } else {
+                    (ta, tb)
+                };
+                g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
+            }
+            Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
+                // An integer factor keeps the scale: no rounding, no committed value.
+                g.push_node(
+                    &name,
+                    QOp::Scale {
+                        x: map[*x],
+                        c: *c as i64,
+                    },
+                    rows,
+                    cols,
+                    fa,
+                )
+            }
+            Op::AddConst { x, c } => {
+                let cq = quantize_value(*c, fa)
+                    .filter(|q| q.abs() < 1 << (config.table_bits - 1))
+                    .ok_or(QuantError::WeightTooLarge {
+                        node: name.clone(),
+                        value: *c,
+                        frac: fa,
+                    })?;
+                g.push_node(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fa)
+            }
+            Op::Scale { x, c } => {
+                let cq = quantize_value(*c, fw).ok_or(QuantError::WeightTooLarge {
+                    node: name.clone(),
+                    value: *c,
+                    frac: fw,
+                })?;
+                // The operand is committed (K-bit range) when its bound times the factor
+                // could pass 2^61 (crate::bounds: nothing may wrap around p).
+                let xt = map[*x];
+                g.extend_value_bounds(&mut bounds);
+                let bound = bounds.get(xt).copied().flatten().unwrap_or(u128::MAX);
+                let wide = bound.saturating_mul(cq.unsigned_abs() as u128) >= 1u128 << 61;
+                let xt = if wide { g.committed(xt, &name) } else { xt };
+                g.push_rounded(&name, QOp::Scale { x: xt, c: cq }, rows, cols, fa, fw)
+            }
+            Op::Act { x, kind } => {
+                let mut xt = map[*x];
+                if g.tensors[xt].kind == TensorKind::Virtual {
+                    xt = g.push_node(
+                        &format!("{name}/commit"),
+                        QOp::Requant { x: xt, shift: 0 },
+                        rows,
+                        cols,
+                        fa,
+                    );
+                }
+                let tk = TableKind::Act {
+                    kind: *kind,
+                    in_frac: fa,
+                    out_frac: fa,
+                };
+                let table = match g.tables.iter().position(|t| *t == tk) {
+                    Some(i) => i,
+                    None => {
+                        g.tables.push(tk);
+                        g.tables.len() - 1
+                    }
+                };
+                g.push_node(
+                    &name,
+                    QOp::Act {
+                        x: xt,
+                        kind: *kind,
+                        table,
+                    },
+                    rows,
+                    cols,
+                    fa,
+                )
+            }
+            Op::Input { index } => g.push_node(&name, QOp::Input { index: *index }, rows, cols, fa),
+            Op::MatMul { a, b } => {
+                let (ta, tb) = (map[*a], map[*b]);
+                let (sa, sb) = (&g.tensors[ta], &g.tensors[tb]);
+                if sa.cols != sb.rows || (sa.rows, sb.cols) != (rows, cols) {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: format!(
+                            "matrix product of [{}, {}] and [{}, {}]: only 2-D products are supported",
+                            sa.rows, sa.cols, sb.rows, sb.cols
+                        ),
+                    });
+                }
+                let (ta, tb) = (g.committed(ta, &name), g.committed(tb, &name));
+                g.push_rounded(
+                    &name,
+                    QOp::MatMul {
+                        a: ta,
+                        b: MatRhs::Tensor(tb),
+                    },
+                    rows,
+                    cols,
+                    fa,
+                    fa,
+                )
+            }
+            Op::Transpose { x } => {
+                g.push_node(&name, QOp::Transpose { x: map[*x] }, rows, cols, fa)
+            }
+            Op::Gather { x, map: im } => {
+                let xt = map[*x];
+                if im.in_len() != g.tensors[xt].len() || im.out_len() != rows * cols {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "index map sizes do not match its tensors".into(),
+                    });
+                }
+                g.push_node(
+                    &name,
+                    QOp::Gather {
+                        x: xt,
+                        map: im.clone(),
+                    },
+                    rows,
+                    cols,
+                    fa,
+                )
+            }
+            Op::RowSum { x } => g.push_node(&name, QOp::RowSum { x: map[*x] }, rows, cols, fa),
+            Op::View { x } => {
+                let xt = map[*x];
+                let src = &g.tensors[xt];
+                if (src.rows, src.cols) == (rows, cols) {
+                    xt
+                } else {
+                    // The row-major values stay; their padded layout moves.
+                    let im = IndexMap::reshape(rows * cols);
+                    g.push_node(&name, QOp::Gather { x: xt, map: im }, rows, cols, fa)
+                }
+            }
+        };
+        map.push(t);
+    }
+    g.output = map[graph.output];
+    if let Some(t) = g.tensors.get_mut(g.output) {
+        t.kind = TensorKind::Public;
+    }
+    g.check_relations().map_err(QuantError::Config)?;
+    Ok((g, map))
+}
+
+/// Quantizes a layer's weight matrix (`rows × cols`, row-major) and bias, checks the row sums
+/// for exact field arithmetic, and appends them; returns their indices.
+fn push_weights(
+    g: &mut QGraph,
+    name: &str,
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    bias: Option<&[f64]>,
+) -> Result<(usize, Option<usize>), QuantError> {
+    let (fw, k) = (g.config.weight_frac, g.config.table_bits);
+    let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
+        v.iter()
+            .map(|&x| {
+                quantize_value(x, fw)
+                    .filter(|q| q.abs() < 1 << 31)
+                    .ok_or_else(|| QuantError::WeightTooLarge {
+                        node: format!("{name} ({what})"),
+                        value: x,
+                        frac: fw,
+                    })
+            })
+            .collect()
+    };
+    let wq = q(w, "weight")?;
+    // Inputs are below 2^(K-1), so Σ_j |W[o, j]| must stay below 2^(61-(K-1)) for every
+    // accumulator to stay far below p/2 (the field identity is the integer one).
+    let row_bound = wq
+        .chunks(cols.max(1))
+        .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+        .max()
+        .unwrap_or(0);
+    if row_bound << (k - 1) >= 1u128 << 61 {
+        return Err(QuantError::Unsupported {
+            node: name.to_string(),
+            why: format!(
+                "the weights' row sums (up to {row_bound} at 2^-{fw}) are too large for \
+                 exact field arithmetic; lower --weight-frac or --table-bits"
+            ),
+        });
+    }
+    g.weights.push(QWeight {
+        name: format!("{name}.weight"),
+        rows,
+        cols,
+        data: wq,
+    });
+    let wi = g.weights.len() - 1;
+    let bi = match bias {
+        Some(b) => {
+            let bq = q(b, "bias")?;
+            g.weights.push(QWeight {
+                name: format!("{name}.bias"),
+                rows: 1,
+                cols: rows,
+                data: bq,
+            });
+            Some(g.weights.len() - 1)
+        }
+        None => None,
+    };
+    Ok((wi, bi))
+}
