@@ -193,7 +193,7 @@ pub fn prove(
         target: zkgrad_verifier::soundness::TARGET_BITS,
     })?;
     let t0 = Instant::now();
-    let w = zkgrad_model::forward(&g, input)?;
+    let w = zkgrad_model::forward(g, input)?;
     // Strict: a value outside its table is an error here, before anything is committed.
     let mults = lookups::multiplicities(g, &w, &g.lookups(), true)?;
     let forward = t0.elapsed();

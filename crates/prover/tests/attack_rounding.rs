@@ -50,7 +50,7 @@ fn substitutions(s: u32) -> Vec<(i128, i128)> {
 fn substitute_every_update(q: &QGraph, public: &[i64], what: &str) -> (usize, Vec<u32>) {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = zkgrad_model::forward(&q, public).unwrap();
+    let honest = zkgrad_model::forward(q, public).unwrap();
     let mut cases = 0;
     let mut shifts = Vec::new();
     for (ni, _) in q.updates() {

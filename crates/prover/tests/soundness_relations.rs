@@ -58,7 +58,7 @@ fn quantized(xs: &[f64], frac: u32) -> Vec<i64> {
 fn wraparound_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> (usize, usize) {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = zkgrad_model::forward(&q, public).unwrap();
+    let honest = zkgrad_model::forward(q, public).unwrap();
     let (mut committed, mut virtual_u) = (0, 0);
     for (ni, wi) in q.updates() {
         let QOp::Update { u, bits: wbits, .. } = q.nodes[ni].op else {
@@ -124,7 +124,7 @@ fn wraparound_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> 
 fn rounding_substitutions_rejected(q: &QGraph, public: &[i64], what: &str) -> usize {
     let params = small_params();
     let model = CommittedModel::new(q, &params);
-    let honest = zkgrad_model::forward(&q, public).unwrap();
+    let honest = zkgrad_model::forward(q, public).unwrap();
     let updates: Vec<usize> = q
         .nodes
         .iter()
