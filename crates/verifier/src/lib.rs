@@ -7,8 +7,11 @@
 //! - [`protocol`]: the protocol id, and the evaluations both sides compute from public data;
 //! - [`soundness`]: the union bound of a proof's soundness error, which both sides require to
 //!   be below `2^-100`;
-//! - [`verify`]: the transcript schedule, read side. The prover (`zkgrad-prover`) writes the
-//!   same schedule.
+//! - [`schedule`]: the transcript schedule, read side, as a sequence of named [`phases`]
+//!   (statement and header, lookups, limb recompositions, layers, openings); the layers
+//!   phase reduces each node through its op family's module in `ops/`. The prover
+//!   (`zkgrad-prover`) writes the same schedule, module for module;
+//! - `claims`: the claims a verification collects and routes until the openings.
 //!
 //! Verifier side: builds without prover, ONNX, IO or HTTP code, and never panics on proof bytes.
 #![cfg_attr(
@@ -21,16 +24,19 @@
     )
 )]
 
+mod claims;
 pub mod error;
+mod ops;
+mod phases;
 pub mod proof;
 pub mod protocol;
+mod schedule;
 pub mod soundness;
-mod verify;
 
 pub use error::VerifyError;
 pub use proof::{ProofFile, ProofFormatError, FORMAT_VERSION};
 pub use protocol::{commit_weights_root, protocol_id, WEIGHTS_DOMAIN};
-pub use verify::{verify, Verified};
+pub use schedule::{verify, Verified};
 
 use zkgrad_circuit::QGraph;
 use zkgrad_pcs::{Digest, PcsParams};

@@ -1,0 +1,84 @@
+//! The claims a verification collects: each a point and a value on a tensor, a remainder, a
+//! limb, a weight or an updated weight, routed by who knows the values
+//! ([`Claims::on_tensor`]); the openings at the end discharge them.
+
+// These modules index only the verifier's own circuit description (built from the model or
+// checked by `from_description`, not read from the proof); no value read from the proof is
+// ever used as an index.
+#![allow(clippy::indexing_slicing)]
+
+use zkgrad_circuit::layout::{CommitRef, Operand};
+use zkgrad_circuit::{QGraph, TensorKind};
+use zkgrad_field::E;
+
+use crate::error::VerifyError;
+use crate::protocol::eval_public;
+
+/// Claims collected during verification, discharged by the two openings at the end.
+pub(crate) struct Claims<'a> {
+    pub g: &'a QGraph,
+    pub input: &'a [i64],
+    pub output: &'a [i64],
+    pub witness: Vec<(CommitRef, Vec<E>, E)>,
+    pub weights: Vec<(usize, Vec<E>, E)>,
+    pub after: Vec<(usize, Vec<E>, E)>,
+    pub pending: Vec<Vec<(Vec<E>, E)>>,
+}
+
+impl Claims<'_> {
+    fn public_values(&self, t: usize) -> &[i64] {
+        if t == self.g.output {
+            return self.output;
+        }
+        let off = self.g.public_offset(t).unwrap_or(0);
+        let len = self.g.tensors[t].len();
+        self.input.get(off..off + len).unwrap_or(&[])
+    }
+
+    /// Routes a claim `T̃_t(point) = value` by who knows `T_t`.
+    pub fn on_tensor(&mut self, t: usize, point: Vec<E>, value: E) -> Result<(), VerifyError> {
+        let tensor = &self.g.tensors[t];
+        match tensor.kind {
+            TensorKind::Public => {
+                if eval_public(tensor, self.public_values(t), &point) != value {
+                    return Err(VerifyError::PublicMismatch {
+                        tensor: tensor.name.clone(),
+                    });
+                }
+            }
+            TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point, value)),
+            TensorKind::Virtual => self.pending[t].push((point, value)),
+            TensorKind::After => self.after.push((t, point, value)),
+        }
+        Ok(())
+    }
+
+    pub fn on_operand(&mut self, op: Operand, point: Vec<E>, value: E) -> Result<(), VerifyError> {
+        match op {
+            Operand::Tensor(t) => self.on_tensor(t, point, value),
+            Operand::Rem(n) => {
+                self.witness.push((CommitRef::Rem(n), point, value));
+                Ok(())
+            }
+            Operand::Limb(d, k) => {
+                self.witness.push((CommitRef::Limb(d, k), point, value));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'a> Claims<'a> {
+    /// No claims yet, about `g` with public `input` and `output`.
+    pub fn new(g: &'a QGraph, input: &'a [i64], output: &'a [i64]) -> Self {
+        Self {
+            g,
+            input,
+            output,
+            witness: Vec::new(),
+            weights: Vec::new(),
+            after: Vec::new(),
+            pending: vec![Vec::new(); g.tensors.len()],
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Per-op reductions, read side: a claim on a node's output becomes claims on what the node
+//! reads (its input tensors, its weights, its remainder), one module per op family. The
+//! prover's `zkgrad-prover/src/ops/` writes each reduction in the same order.
+//!
+//! Requantizations check themselves at a fresh point ([`requant`]); activations, inputs and
+//! softmax normalizers are checked by lookups and range checks, not here.
+
+// These modules index only the verifier's own circuit description (built from the model or
+// checked by `from_description`, not read from the proof); no value read from the proof is
+// ever used as an index.
+#![allow(clippy::indexing_slicing)]
+
+mod conv;
+mod elementwise;
+mod gemm;
+mod layout;
+mod matmul;
+mod requant;
+mod update;
+
+use zkgrad_circuit::layout::Decomposition;
+use zkgrad_circuit::{QGraph, QNode, QOp, QTensor};
+use zkgrad_field::E;
+use zkgrad_sumcheck::SubClaim;
+use zkgrad_transcript::VerifierTranscript;
+
+use crate::claims::Claims;
+use crate::error::VerifyError;
+
+/// The node being reduced, and the errors that name it.
+pub(crate) struct At<'a> {
+    pub g: &'a QGraph,
+    /// The node's index; it writes tensor `ni + 1`.
+    pub ni: usize,
+    pub node: &'a QNode,
+}
+
+impl At<'_> {
+    /// The tensor the node writes.
+    pub fn out(&self) -> &QTensor {
+        &self.g.tensors[self.ni + 1]
+    }
+    pub fn err(&self, why: &'static str) -> VerifyError {
+        VerifyError::Node {
+            node: self.node.name.clone(),
+            why,
+        }
+    }
+    /// Reads a sumcheck of `claim` over `vars` variables of degree `degree`, naming the node on
+    /// failure.
+    pub fn sumcheck(
+        &self,
+        claim: E,
+        vars: usize,
+        degree: usize,
+        t: &mut VerifierTranscript,
+    ) -> Result<SubClaim, VerifyError> {
+        zkgrad_sumcheck::verify(claim, vars, degree, t).map_err(|source| {
+            VerifyError::NodeSumcheck {
+                node: self.node.name.clone(),
+                source,
+            }
+        })
+    }
+}
+
+/// Reduces the claims `pending` on node `at`'s output (each a point and a value).
+pub(crate) fn reduce(
+    at: &At,
+    pending: Vec<(Vec<E>, E)>,
+    decomps: &[Decomposition],
+    claims: &mut Claims,
+    t: &mut VerifierTranscript,
+) -> Result<(), VerifyError> {
+    match &at.node.op {
+        QOp::Requant { x, shift } => requant::reduce(at, *x, *shift, pending, decomps, claims, t),
+        QOp::Gemm {
+            x,
+            w,
+            bias,
+            bias_shift,
+        } => gemm::reduce(at, *x, *w, *bias, *bias_shift, pending, claims, t),
+        QOp::MatMul { a, b } => matmul::reduce(at, *a, *b, pending, claims, t),
+        QOp::RowSum { x } => matmul::reduce_row_sum(at, *x, pending, claims, t),
+        QOp::Add { a, b } => elementwise::reduce_add(*a, *b, true, pending, claims, t),
+        QOp::Sub { a, b } => elementwise::reduce_add(*a, *b, false, pending, claims, t),
+        QOp::AddConst { x, c } => elementwise::reduce_add_const(at, *x, *c, pending, claims),
+        QOp::Scale { x, c } => elementwise::reduce_scale(at, *x, *c, pending, claims),
+        QOp::Mul { a, b } => elementwise::reduce_mul(at, *a, *b, pending, claims, t),
+        QOp::Broadcast { x } => layout::reduce_broadcast(at, *x, pending, claims),
+        QOp::Transpose { x } => layout::reduce_transpose(at, *x, pending, claims),
+        QOp::Gather { x, map } => layout::reduce_gather(at, *x, map, pending, claims, t),
+        QOp::Conv {
+            x,
+            w,
+            bias,
+            bias_shift,
+            geom,
+        } => conv::reduce(at, *x, *w, *bias, *bias_shift, geom, pending, claims, t),
+        QOp::Update { w, u, .. } => update::reduce(at, *w, *u, claims, t),
+        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => Ok(()),
+    }
+}

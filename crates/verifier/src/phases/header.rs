@@ -1,0 +1,160 @@
+//! Phase 1, read side: the statement's public checks, then the header of the proof body — the
+//! weight roots (checked against the weight commitment), the witness root, the updated
+//! weights' roots, and the clear multiplicities of each used table (a sparse list: strictly
+//! increasing entries `j < 2^K` as gaps, counts `m_j ≥ 1` less one, all in canonical LEB128).
+
+use zkgrad_circuit::layout::Lookup;
+use zkgrad_circuit::QGraph;
+use zkgrad_pcs::{Digest, PcsParams};
+use zkgrad_transcript::VerifierTranscript;
+
+use crate::error::VerifyError;
+use crate::protocol::WeightLayout;
+
+/// Checks the public input and output against the circuit, before anything is read: their
+/// range, their lengths, the soundness budget of the circuit under `params`, and an output
+/// that is itself an input tensor (never reached by a claim) against the input.
+pub(crate) fn check_statement(
+    g: &QGraph,
+    input: &[i64],
+    output: &[i64],
+    params: &PcsParams,
+) -> Result<(), VerifyError> {
+    // Public values are bounded like committed ones: otherwise a field element far from any
+    // small integer could satisfy a relation by wrapping around p (e.g. the last rounding).
+    if input.iter().chain(output).any(|&v| !g.public_in_range(v)) {
+        return Err(VerifyError::PublicRange);
+    }
+    if input.len() != g.public_input_len() {
+        return Err(VerifyError::PublicShape {
+            what: "input",
+            expected: g.public_input_len(),
+            got: input.len(),
+        });
+    }
+    if output.len() != g.output_tensor().len() {
+        return Err(VerifyError::PublicShape {
+            what: "output",
+            expected: g.output_tensor().len(),
+            got: output.len(),
+        });
+    }
+    crate::soundness::check(g, params).map_err(|bits| VerifyError::Soundness {
+        bits,
+        target: crate::soundness::TARGET_BITS,
+    })?;
+    // An output that is itself an input tensor (a model of reshapes only) is never reached by
+    // a claim: compare the values.
+    if let Some(off) = g.public_offset(g.output) {
+        if input.get(off..off + output.len()) != Some(output) {
+            return Err(VerifyError::PublicMismatch {
+                tensor: g.output_tensor().name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the header of a proof body commits to.
+pub(crate) struct Header {
+    /// The weights' packed layout, when they are committed together.
+    pub packing: Option<WeightLayout>,
+    /// The weight roots (one, or one per weight tensor).
+    pub roots: Vec<Digest>,
+    pub witness_root: Digest,
+    /// One root per update, in the order of `g.updates()`.
+    pub after_roots: Vec<Digest>,
+    pub weight_root_after: Digest,
+    pub lookups: Vec<Lookup>,
+    /// Per table, whether its multiplicities are committed in the witness (succinct lookups).
+    pub committed: Vec<bool>,
+    /// Per used table, its clear multiplicities `(entry, count)` (empty for a committed one).
+    pub mults: Vec<Vec<(usize, u64)>>,
+}
+
+/// Reads the commitments and the clear multiplicities.
+pub(crate) fn read(
+    g: &QGraph,
+    weight_root: &Digest,
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<Header, VerifyError> {
+    let packing = crate::protocol::weight_packing(g, params);
+    let n_roots = if packing.is_some() {
+        1
+    } else {
+        g.weights.len()
+    };
+    let mut roots = Vec::with_capacity(n_roots);
+    for _ in 0..n_roots {
+        roots.push(t.read_digest(b"weights/root")?);
+    }
+    if crate::protocol::weights_root(g, &roots, params) != *weight_root {
+        return Err(VerifyError::WeightRoots);
+    }
+    let witness_root = t.read_digest(b"witness/root")?;
+    let updates = g.updates();
+    let mut after_roots = Vec::with_capacity(updates.len());
+    for _ in &updates {
+        after_roots.push(t.read_digest(b"after/root")?);
+    }
+    let mut roots_after = roots.clone();
+    for (&(_, wi), root) in updates.iter().zip(&after_roots) {
+        if let Some(slot) = roots_after.get_mut(wi) {
+            *slot = *root;
+        }
+    }
+    let weight_root_after = crate::protocol::weights_root(g, &roots_after, params);
+    let lookups = g.lookups();
+    // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness; the
+    // others' come in clear (an empty list stands for a committed table's).
+    let committed = crate::protocol::committed_tables(g, &lookups, params);
+    let mut mults = Vec::new();
+    for (ti, table) in g.used_tables() {
+        if committed.get(ti).copied().unwrap_or(false) {
+            mults.push(Vec::new());
+            continue;
+        }
+        let bad = |why| VerifyError::Lookup {
+            table: ti,
+            name: table.describe(),
+            why,
+        };
+        let n_lookups = crate::protocol::table_reads(g, &lookups, ti);
+        let nnz = t.read_varints(b"lookup/nnz", 1)?;
+        let nnz = nnz.first().copied().unwrap_or(u64::MAX);
+        let bits = table.log_size(g.config.table_bits);
+        if nnz > n_lookups as u64 || bits > 62 {
+            return Err(bad("more table entries than lookups"));
+        }
+        let msg = t.read_varints(b"lookup/mult", 2 * nnz as usize)?;
+        let (gaps, cnt) = msg.split_at(nnz as usize);
+        let mut next: u64 = 0;
+        let mut total: u64 = 0;
+        let mut entries = Vec::with_capacity(nnz as usize);
+        for (gap, m) in gaps.iter().zip(cnt) {
+            // Entries strictly increasing below 2^bits; counts ≥ 1.
+            let j = next.saturating_add(*gap);
+            if j >= 1u64 << bits || *m >= n_lookups as u64 {
+                return Err(bad("malformed multiplicities"));
+            }
+            total = total.saturating_add(m + 1);
+            next = j + 1;
+            entries.push((j as usize, m + 1));
+        }
+        if total != n_lookups as u64 {
+            return Err(bad("multiplicities do not count every lookup"));
+        }
+        mults.push(entries);
+    }
+    Ok(Header {
+        packing,
+        roots,
+        witness_root,
+        after_roots,
+        weight_root_after,
+        lookups,
+        committed,
+        mults,
+    })
+}

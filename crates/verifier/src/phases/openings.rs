@@ -1,0 +1,116 @@
+//! Phase 5, read side: the openings that discharge every claim — one batched opening of the
+//! witness commitment, one of the weights (batched when they are packed, else one multi-point
+//! opening per weight tensor), and one multi-point opening per updated weight tensor.
+
+use zkgrad_circuit::layout::PackedLayout;
+use zkgrad_circuit::QGraph;
+use zkgrad_field::E;
+use zkgrad_pcs::{BlockClaim, PcsParams};
+use zkgrad_transcript::VerifierTranscript;
+
+use super::header::Header;
+use crate::claims::Claims;
+use crate::error::VerifyError;
+
+pub(crate) fn verify(
+    g: &QGraph,
+    h: &Header,
+    claims: Claims,
+    params: &PcsParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), VerifyError> {
+    let wl = g.witness_layout_with(&h.committed);
+    let block_claims = packed_claims(&wl, claims.witness, |what| format!("{what:?}"))?;
+    zkgrad_pcs::verify_batch(
+        &h.witness_root,
+        wl.log_n,
+        wl.used(),
+        &block_claims,
+        params,
+        t,
+    )
+    .map_err(|source| VerifyError::Opening {
+        which: "witness",
+        source,
+    })?;
+    match (&h.packing, h.roots.first()) {
+        // One batched opening of the packed weights, as for the witness.
+        (Some(layout), Some(root)) => {
+            let block_claims =
+                packed_claims(layout, claims.weights.clone(), |wi| format!("weight {wi}"))?;
+            zkgrad_pcs::verify_batch(root, layout.log_n, layout.used(), &block_claims, params, t)
+                .map_err(|source| VerifyError::Opening {
+                which: "weight",
+                source,
+            })?;
+        }
+        _ => {
+            for (wi, (w, root)) in g.weights.iter().zip(&h.roots).enumerate() {
+                let mine: Vec<(Vec<E>, E)> = claims
+                    .weights
+                    .iter()
+                    .filter(|c| c.0 == wi)
+                    .map(|c| (c.1.clone(), c.2))
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                zkgrad_pcs::verify_multi(root, w.as_tensor().log_size(), &mine, params, t)
+                    .map_err(|source| VerifyError::Opening {
+                        which: "weight",
+                        source,
+                    })?;
+            }
+        }
+    }
+    for (&(ni, _), root) in g.updates().iter().zip(&h.after_roots) {
+        let tensor = &g.tensors[ni + 1];
+        let mine: Vec<(Vec<E>, E)> = claims
+            .after
+            .iter()
+            .filter(|c| c.0 == ni + 1)
+            .map(|c| (c.1.clone(), c.2))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        zkgrad_pcs::verify_multi(root, tensor.log_size(), &mine, params, t).map_err(|source| {
+            VerifyError::Opening {
+                which: "updated weight",
+                source,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Claims on the blocks of a packed commitment (the witness, or the packed weights), each
+/// checked to name a block of the layout and to have that block's number of variables.
+fn packed_claims<K: Copy + PartialEq>(
+    layout: &PackedLayout<K>,
+    claims: Vec<(K, Vec<E>, E)>,
+    name: impl Fn(K) -> String,
+) -> Result<Vec<BlockClaim>, VerifyError> {
+    claims
+        .into_iter()
+        .map(|(what, point, value)| {
+            let Some((log, block_index)) = layout.find(what) else {
+                return Err(VerifyError::Node {
+                    node: name(what),
+                    why: "not in the commitment's layout",
+                });
+            };
+            if point.len() != log {
+                return Err(VerifyError::Node {
+                    node: name(what),
+                    why: "claim of the wrong size",
+                });
+            }
+            Ok(BlockClaim {
+                block_index,
+                point,
+                value,
+            })
+        })
+        .collect()
+}
