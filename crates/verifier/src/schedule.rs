@@ -2,10 +2,10 @@
 //! and the prover in `zkgrad-prover` writes exactly this order.
 //!
 //! 1. **Statement and header** ([`phases::header`]): check the public input and output
-//!    against the circuit, observe them; read the weight roots, the witness root, the updated
-//!    weights' roots and the clear multiplicities of each used table;
-//! 2. **lookups** ([`phases::lookups`]): draw `γ`, `δ`, `α`; check every lookup by LogUp with
-//!    fractional-sum GKRs;
+//!    against the circuit, observe them; read the weight roots, the witness root and the
+//!    updated weights' roots;
+//! 2. **lookups** ([`phases::lookups`]): read the clear multiplicities of each used table,
+//!    draw `γ`, `δ`, `α`, and check every lookup by LogUp with fractional-sum GKRs;
 //! 3. **limb recompositions** ([`phases::limbs`]) of the range checks split into 16-bit limbs;
 //! 4. **layers** ([`phases::layers`]), outputs first: each requantization is checked at a fresh
 //!    random point, and every claim on a virtual tensor is reduced through the op that produced

@@ -1,7 +1,6 @@
 //! Phase 1, read side: the statement's public checks, then the header of the proof body — the
 //! weight roots (checked against the weight commitment), the witness root, the updated
-//! weights' roots, and the clear multiplicities of each used table (a sparse list: strictly
-//! increasing entries `j < 2^K` as gaps, counts `m_j ≥ 1` less one, all in canonical LEB128).
+//! weights' roots.
 
 use zkgrad_circuit::layout::Lookup;
 use zkgrad_circuit::QGraph;
@@ -68,11 +67,9 @@ pub(crate) struct Header {
     pub lookups: Vec<Lookup>,
     /// Per table, whether its multiplicities are committed in the witness (succinct lookups).
     pub committed: Vec<bool>,
-    /// Per used table, its clear multiplicities `(entry, count)` (empty for a committed one).
-    pub mults: Vec<Vec<(usize, u64)>>,
 }
 
-/// Reads the commitments and the clear multiplicities.
+/// Reads the commitments.
 pub(crate) fn read(
     g: &QGraph,
     weight_root: &Digest,
@@ -106,47 +103,8 @@ pub(crate) fn read(
     }
     let weight_root_after = crate::protocol::weights_root(g, &roots_after, params);
     let lookups = g.lookups();
-    // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness; the
-    // others' come in clear (an empty list stands for a committed table's).
+    // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness.
     let committed = crate::protocol::committed_tables(g, &lookups, params);
-    let mut mults = Vec::new();
-    for (ti, table) in g.used_tables() {
-        if committed.get(ti).copied().unwrap_or(false) {
-            mults.push(Vec::new());
-            continue;
-        }
-        let bad = |why| VerifyError::Lookup {
-            table: ti,
-            name: table.describe(),
-            why,
-        };
-        let n_lookups = crate::protocol::table_reads(g, &lookups, ti);
-        let nnz = t.read_varints(b"lookup/nnz", 1)?;
-        let nnz = nnz.first().copied().unwrap_or(u64::MAX);
-        let bits = table.log_size(g.config.table_bits);
-        if nnz > n_lookups as u64 || bits > 62 {
-            return Err(bad("more table entries than lookups"));
-        }
-        let msg = t.read_varints(b"lookup/mult", 2 * nnz as usize)?;
-        let (gaps, cnt) = msg.split_at(nnz as usize);
-        let mut next: u64 = 0;
-        let mut total: u64 = 0;
-        let mut entries = Vec::with_capacity(nnz as usize);
-        for (gap, m) in gaps.iter().zip(cnt) {
-            // Entries strictly increasing below 2^bits; counts ≥ 1.
-            let j = next.saturating_add(*gap);
-            if j >= 1u64 << bits || *m >= n_lookups as u64 {
-                return Err(bad("malformed multiplicities"));
-            }
-            total = total.saturating_add(m + 1);
-            next = j + 1;
-            entries.push((j as usize, m + 1));
-        }
-        if total != n_lookups as u64 {
-            return Err(bad("multiplicities do not count every lookup"));
-        }
-        mults.push(entries);
-    }
     Ok(Header {
         packing,
         roots,
@@ -155,6 +113,5 @@ pub(crate) fn read(
         weight_root_after,
         lookups,
         committed,
-        mults,
     })
 }

@@ -1,4 +1,4 @@
-//! Phase 2, read side: the lookups. After the challenges `γ` (folding a two-column lookup),
+//! Phase 2, read side: the lookups. After the clear multiplicities and the challenges `γ` (folding a two-column lookup),
 //! `δ` (separating tables, succinct lookups only) and `α` (the LogUp point):
 //! - with Ligero, one value-side fractional-sum GKR per lookup (leaves `[i real] / (α − v_i)`),
 //!   whose fractions must add up, table by table, to the table side `Σ_j m_j / (α − t_j)` the
@@ -29,6 +29,7 @@ pub(crate) fn verify(
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
+    let mults = read_multiplicities(g, h, t)?;
     let gamma = t.challenge_e(b"lookup/gamma");
     let delta = if succinct {
         t.challenge_e(b"lookup/delta")
@@ -42,14 +43,14 @@ pub(crate) fn verify(
             g,
             &h.lookups,
             &h.committed,
-            &h.mults,
+            &mults,
             [gamma, delta, alpha],
             claims,
             t,
         )?;
     }
     // Ligero: one GKR per lookup, checked table by table against the clear multiplicities.
-    let per_lookup = if succinct { &[][..] } else { &h.mults[..] };
+    let per_lookup = if succinct { &[][..] } else { &mults[..] };
     for ((ti, table), entries) in g.used_tables().into_iter().zip(per_lookup) {
         let name = table.describe();
         let gkr_err = |source| VerifyError::LookupGkr {
@@ -109,6 +110,56 @@ pub(crate) fn verify(
         }
     }
     Ok(())
+}
+
+/// Reads the clear multiplicities of each used table: a sparse list of strictly increasing
+/// entries `j < 2^K` as gaps, then the counts `m_j ≥ 1` less one, all in canonical LEB128 (an
+/// empty list stands for a table whose multiplicities are committed in the witness).
+fn read_multiplicities(
+    g: &QGraph,
+    h: &Header,
+    t: &mut VerifierTranscript,
+) -> Result<Vec<Vec<(usize, u64)>>, VerifyError> {
+    let (lookups, committed) = (&h.lookups, &h.committed);
+    let mut mults = Vec::new();
+    for (ti, table) in g.used_tables() {
+        if committed.get(ti).copied().unwrap_or(false) {
+            mults.push(Vec::new());
+            continue;
+        }
+        let bad = |why| VerifyError::Lookup {
+            table: ti,
+            name: table.describe(),
+            why,
+        };
+        let n_lookups = crate::protocol::table_reads(g, lookups, ti);
+        let nnz = t.read_varints(b"lookup/nnz", 1)?;
+        let nnz = nnz.first().copied().unwrap_or(u64::MAX);
+        let bits = table.log_size(g.config.table_bits);
+        if nnz > n_lookups as u64 || bits > 62 {
+            return Err(bad("more table entries than lookups"));
+        }
+        let msg = t.read_varints(b"lookup/mult", 2 * nnz as usize)?;
+        let (gaps, cnt) = msg.split_at(nnz as usize);
+        let mut next: u64 = 0;
+        let mut total: u64 = 0;
+        let mut entries = Vec::with_capacity(nnz as usize);
+        for (gap, m) in gaps.iter().zip(cnt) {
+            // Entries strictly increasing below 2^bits; counts ≥ 1.
+            let j = next.saturating_add(*gap);
+            if j >= 1u64 << bits || *m >= n_lookups as u64 {
+                return Err(bad("malformed multiplicities"));
+            }
+            total = total.saturating_add(m + 1);
+            next = j + 1;
+            entries.push((j as usize, m + 1));
+        }
+        if total != n_lookups as u64 {
+            return Err(bad("multiplicities do not count every lookup"));
+        }
+        mults.push(entries);
+    }
+    Ok(mults)
 }
 
 /// Succinct lookups, read side: the value-side and table-side GKRs of

@@ -1,10 +1,10 @@
-//! LogUp arguments, write side (see `zkgrad-lookup` and `zkgrad-verifier`). With Ligero: the
+//! Phase 2, write side: the lookups. LogUp arguments (see `zkgrad-lookup` and `zkgrad-verifier`). With Ligero: the
 //! sparse multiplicities of every used table in clear, then one value-side fractional-sum GKR
 //! per lookup. With WHIR ([`prove_succinct`]): multiplicities committed in the witness, one
 //! GKR for all lookups' values and one for all tables' entries.
 
 use rayon::prelude::*;
-use zkgrad_circuit::layout::{CommitRef, Lookup, Operand};
+use zkgrad_circuit::layout::{CommitRef, Lookup};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::Witness;
@@ -12,33 +12,8 @@ use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 use zkgrad_verifier::protocol::{lookup_layouts, table_id};
 
-use crate::{operand_ints, padded, Claims, ProveError};
-
-/// Limb decompositions: at a fresh point per decomposition, the prover sends the split value's
-/// evaluation and every limb's; the verifier checks `a + offset = Σ_k 2^(16k)·limb_k` there.
-pub(crate) fn prove_decompositions(
-    g: &QGraph,
-    w: &Witness,
-    claims: &mut Claims,
-    t: &mut ProverTranscript,
-) {
-    for (d, dec) in g.decompositions().iter().enumerate() {
-        if dec.defined_rem().is_some() {
-            continue; // a remainder its limbs define (Decomposition::defined_rem)
-        }
-        let n_vars = g.operand_tensor(dec.a).log_size();
-        let r = t.challenge_vec(b"limbs/r", n_vars);
-        t.write_e(b"limbs/a", eval_mle_base(&padded(g, w, dec.a), &r));
-        for k in 0..dec.n_limbs() {
-            t.write_e(
-                b"limbs/limb",
-                eval_mle_base(&padded(g, w, Operand::Limb(d, k)), &r),
-            );
-            claims.on_operand(Operand::Limb(d, k), r.clone());
-        }
-        claims.on_operand(dec.a, r);
-    }
-}
+use crate::claims::{operand_ints, padded, Claims};
+use crate::ProveError;
 
 /// How often each table entry is read, per table, as a sorted list of `(entry, count)` with
 /// counts ≥ 1. `strict`: an entry outside its table is an error; otherwise it is skipped (the

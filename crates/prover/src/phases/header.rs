@@ -1,0 +1,110 @@
+//! Phase 1, write side: the commitments — the weight roots, the witness commitment (every
+//! committed tensor, remainder and limb, and with succinct lookups the committed
+//! multiplicities, packed into one table), and one commitment per updated weight tensor.
+
+// Prover side: the layout's blocks lie in the packed table it sizes.
+#![allow(clippy::indexing_slicing)]
+
+use rayon::prelude::*;
+use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
+use zkgrad_circuit::QGraph;
+use zkgrad_field::{PrimeCharacteristicRing, F};
+use zkgrad_model::Witness;
+use zkgrad_pcs::{PcsParams, ProverData};
+use zkgrad_transcript::ProverTranscript;
+use zkgrad_verifier::protocol::weights_root;
+
+use crate::claims::padded;
+use crate::CommittedModel;
+
+/// What the prover committed to before the first challenge.
+pub(crate) struct Commitments {
+    pub wl: WitnessLayout,
+    pub wpd: ProverData,
+    /// One commitment per update, in the order of `g.updates()`.
+    pub after: Vec<ProverData>,
+    pub weight_root_after: [u8; 32],
+}
+
+/// Writes the weight roots, commits the witness and the updated weights, writes their roots.
+pub(crate) fn commit(
+    g: &QGraph,
+    w: &Witness,
+    model: &CommittedModel,
+    mults: &[Vec<(usize, u64)>],
+    committed: &[bool],
+    params: &PcsParams,
+    t: &mut ProverTranscript,
+) -> Commitments {
+    for pd in &model.tensors {
+        t.write_digest(b"weights/root", &pd.root);
+    }
+    // Witness commitment: committed tensors and remainders.
+    let wl = g.witness_layout_with(committed);
+    let mut packed = vec![F::ZERO; 1 << wl.log_n];
+    // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
+    let parts: Vec<(usize, Vec<F>)> = wl
+        .blocks
+        .par_iter()
+        .filter_map(|(what, log, block)| {
+            let op = match what {
+                CommitRef::Tensor(ti) => Operand::Tensor(*ti),
+                CommitRef::Rem(n) => Operand::Rem(*n),
+                CommitRef::Limb(d, k) => Operand::Limb(*d, *k),
+                CommitRef::Mult(_) => return None,
+            };
+            Some((block << log, padded(g, w, op)))
+        })
+        .collect();
+    for (off, vals) in parts {
+        packed[off..off + vals.len()].copy_from_slice(&vals);
+    }
+    // Committed multiplicities: each table's sparse counts written into its block.
+    for &(what, log, block) in &wl.blocks {
+        if let CommitRef::Mult(ti) = what {
+            let off = block << log;
+            for &(j, c) in mults.get(ti).map_or(&[][..], |m| &m[..]) {
+                packed[off + j] = F::from_u64(c);
+            }
+        }
+    }
+    let wpd = zkgrad_pcs::commit_batched(packed, wl.log_n, wl.used(), params);
+    t.write_digest(b"witness/root", &wpd.root);
+    // Updated weights: one commitment each, like the model's.
+    let after: Vec<ProverData> = g
+        .updates()
+        .iter()
+        .map(|&(ni, _)| {
+            let vals = padded(g, w, Operand::Tensor(ni + 1));
+            zkgrad_pcs::commit(vals, g.tensors[ni + 1].log_size(), params)
+        })
+        .collect();
+    for pd in &after {
+        t.write_digest(b"after/root", &pd.root);
+    }
+    let mut roots_after: Vec<[u8; 32]> = model.tensors.iter().map(|pd| pd.root).collect();
+    for (&(_, wi), pd) in g.updates().iter().zip(&after) {
+        roots_after[wi] = pd.root;
+    }
+    let weight_root_after = weights_root(g, &roots_after, params);
+    Commitments {
+        wl,
+        wpd,
+        after,
+        weight_root_after,
+    }
+}
+
+impl Commitments {
+    /// The committed multiplicity blocks of the witness, one per used table (empty without them).
+    pub fn mult_blocks(&self, g: &QGraph) -> Vec<&[F]> {
+        let (wpd, wl) = (&self.wpd, &self.wl);
+        g.used_tables()
+            .iter()
+            .map(|(ti, _)| match wl.find(CommitRef::Mult(*ti)) {
+                Some((log, block)) => &wpd.values()[block << log..(block + 1) << log],
+                None => &[],
+            })
+            .collect()
+    }
+}

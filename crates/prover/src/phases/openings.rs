@@ -1,0 +1,93 @@
+//! Phase 5, write side: the openings that discharge every claim — one batched opening of the
+//! witness commitment, then the weights' (batched when they are packed, else one multi-point
+//! opening per weight tensor) and one multi-point opening per updated weight tensor.
+
+use rayon::prelude::*;
+use zkgrad_circuit::QGraph;
+use zkgrad_field::E;
+use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
+use zkgrad_poly::eval_mle_base;
+use zkgrad_transcript::ProverTranscript;
+
+use super::header::Commitments;
+use crate::claims::Claims;
+use crate::CommittedModel;
+
+/// Opens the witness commitment at every claim on it, in one batch.
+pub(crate) fn open_witness(
+    c: &Commitments,
+    claims: &Claims,
+    params: &PcsParams,
+    t: &mut ProverTranscript,
+) {
+    let witness_claims = block_claims(&c.wpd, &claims.witness, |what| c.wl.find(what));
+    zkgrad_pcs::prove_batch(&c.wpd, &witness_claims, params, t);
+}
+
+/// Opens the weights and the updated weights at every claim on them.
+pub(crate) fn open_weights(
+    g: &QGraph,
+    model: &CommittedModel,
+    c: &Commitments,
+    claims: &Claims,
+    params: &PcsParams,
+    t: &mut ProverTranscript,
+) {
+    match (&model.packing, model.tensors.first()) {
+        // One batched opening of the packed weights, as for the witness.
+        (Some(layout), Some(pd)) => {
+            let weight_claims = block_claims(pd, &claims.weights, |wi| layout.find(wi));
+            zkgrad_pcs::prove_batch(pd, &weight_claims, params, t);
+        }
+        _ => {
+            for (wi, pd) in model.tensors.iter().enumerate() {
+                let points: Vec<Vec<E>> = claims
+                    .weights
+                    .iter()
+                    .filter(|c| c.0 == wi)
+                    .map(|c| c.1.clone())
+                    .collect();
+                if !points.is_empty() {
+                    zkgrad_pcs::open_multi(pd, &points, params, t);
+                }
+            }
+        }
+    }
+    for (&(ni, _), pd) in g.updates().iter().zip(&c.after) {
+        let points: Vec<Vec<E>> = claims
+            .after
+            .iter()
+            .filter(|c| c.0 == ni + 1)
+            .map(|c| c.1.clone())
+            .collect();
+        if !points.is_empty() {
+            zkgrad_pcs::open_multi(pd, &points, params, t);
+        }
+    }
+}
+
+/// Each claim's block of the committed table `pd`, evaluated there.
+fn block_claims<K: Copy + Sync>(
+    pd: &ProverData,
+    claims: &[(K, Vec<E>)],
+    find: impl Fn(K) -> Option<(usize, usize)> + Sync,
+) -> Vec<BlockClaim> {
+    // In parallel when the claimed blocks are large (a small proof would pay more to wake the
+    // thread pool than the evaluations cost).
+    let large = claims.iter().map(|(_, p)| 1usize << p.len()).sum::<usize>() >= 1 << 16;
+    let eval = |(what, point): &(K, Vec<E>)| -> Option<BlockClaim> {
+        let (log, block_index) = find(*what)?;
+        let off = block_index << log;
+        let value = eval_mle_base(&pd.values()[off..off + (1 << log)], point);
+        Some(BlockClaim {
+            block_index,
+            point: point.clone(),
+            value,
+        })
+    };
+    if large {
+        claims.par_iter().filter_map(eval).collect()
+    } else {
+        claims.iter().filter_map(eval).collect()
+    }
+}
