@@ -37,8 +37,8 @@ pub struct BenchArgs {
     pub out: Option<PathBuf>,
     /// Commitment scheme: "auto" (the default: `zkgrad prove`'s choice for inference
     /// workloads, Ligero for training and LoRA steps), "ligero" or "whir".
-    #[arg(long = "pcs", default_value = "auto", value_parser = crate::load::parse_scheme)]
-    pub pcs: crate::load::PcsChoice,
+    #[arg(long = "pcs", default_value = "auto", value_parser = zkgrad_workflow::scheme::parse_scheme)]
+    pub pcs: zkgrad_workflow::scheme::PcsChoice,
     /// Internal: run one workload in this process.
     #[arg(long, hide = true)]
     pub child: bool,
