@@ -1,0 +1,56 @@
+//! `zkgrad commit`: print a model's commitment, its public fingerprint.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+use zkgrad_workflow::cache::Mode;
+use zkgrad_workflow::commitment::{commitment_hex, weight_root_cached};
+use zkgrad_workflow::hex::hex;
+use zkgrad_workflow::model::LoadedModel;
+use zkgrad_workflow::statement::Statement;
+
+use super::args::{Precision, SchemeChoice};
+
+#[derive(Args)]
+pub struct CommitArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    precision: Precision,
+    #[command(flatten)]
+    scheme: SchemeChoice,
+}
+
+pub fn run(a: CommitArgs) -> Result<()> {
+    // `commit` prints what it computed: the cache is refreshed, never read.
+    let m = LoadedModel::load(&a.model, &a.precision.options(), Mode::Refresh)?;
+    let params = a.scheme.scheme.params_for(&m.q);
+    let t0 = Instant::now();
+    let root = weight_root_cached(&m.q, &params, Mode::Refresh);
+    let c = commitment_hex(&m.q.describe(), &root);
+    eprintln!(
+        "committed {} ({} parameters; precision: {}) in {:.1} ms",
+        a.model.display(),
+        m.q.n_params(),
+        Statement {
+            config: m.q.config,
+            scheme: params.scheme()
+        }
+        .precision_line(),
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    if a.json {
+        out!(
+            "{}",
+            json!({"model_commitment": c, "weight_root": hex(&root), "pcs": params.scheme().name(), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
+        );
+    } else {
+        out!("{c}");
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `zkgrad inspect`: print a model's graph, shapes, parameter count and what zkgrad supports.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+
+#[derive(Args)]
+pub struct InspectArgs {
+    #[arg(long)]
+    model: PathBuf,
+}
+
+pub fn run(a: InspectArgs) -> Result<()> {
+    let bytes = std::fs::read(&a.model)
+        .with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let raw =
+        zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    out!("model {}", a.model.display());
+    let imported = zkgrad_onnx::import(&bytes);
+    if let Ok(g) = &imported {
+        out!("input {} {:?}", g.input_name, g.input_shape);
+    }
+    out!(
+        "{:<4} {:<28} {:<10} {:<10} output shape",
+        "#",
+        "node",
+        "op",
+        "supported"
+    );
+    for (i, n) in raw.iter().enumerate() {
+        let shape = match &imported {
+            Ok(g) => g
+                .nodes
+                .iter()
+                .find(|x| x.name == n.name)
+                .map(|x| format!("{:?}", x.shape))
+                .unwrap_or_else(|| "(constant or fused)".into()),
+            Err(_) => "?".into(),
+        };
+        out!(
+            "{:<4} {:<28} {:<10} {:<10} {}",
+            i,
+            n.name,
+            n.op_type,
+            if n.supported { "yes" } else { "NO" },
+            shape
+        );
+    }
+    match imported {
+        Ok(g) => {
+            out!("parameters: {}", g.n_params());
+            out!("output shape: {:?}", g.shape(g.output));
+            out!("status: supported");
+        }
+        Err(e) => out!("status: not supported: {e}"),
+    }
+    Ok(())
+}

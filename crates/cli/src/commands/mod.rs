@@ -1,0 +1,12 @@
+//! One module per subcommand: its arguments, and a thin function that calls the library and
+//! prints.
+
+pub mod args;
+pub mod bench;
+pub mod commit;
+pub mod inspect;
+pub mod merge_lora;
+pub mod prove;
+pub mod train;
+pub mod verify;
+pub mod verify_run;

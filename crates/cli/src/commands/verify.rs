@@ -1,0 +1,96 @@
+//! `zkgrad verify`: check a proof against a model file or a model commitment.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::anyhow;
+use clap::Args;
+use serde_json::json;
+use zkgrad_verifier::ProofFile;
+use zkgrad_workflow::cache::Mode;
+use zkgrad_workflow::commitment::commitment_hex;
+use zkgrad_workflow::hex::parse_hex32;
+use zkgrad_workflow::model::LoadedModel;
+use zkgrad_workflow::verify::{verify_against_commitment, verify_against_model};
+use zkgrad_workflow::Failure;
+
+use super::args::{Precision, SchemeChoice};
+
+/// `verify --model` checks the statement its flags describe, with `prove`'s defaults: the
+/// circuit is built as `prove` builds it with the same precision flags, and the scheme chosen
+/// as `prove` chooses it. A proof of another precision or scheme is invalid.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The ONNX model the proof claims to be about.
+    #[arg(
+        long,
+        conflicts_with = "commitment",
+        required_unless_present = "commitment"
+    )]
+    model: Option<PathBuf>,
+    /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file: it
+    /// binds the circuit, precision and scheme itself, so no precision or --pcs flag goes with it.
+    #[arg(long, conflicts_with_all = ["table_bits", "act_frac", "weight_frac", "calibration", "scheme", "no_cache"])]
+    commitment: Option<String>,
+    /// The proof file.
+    #[arg(long)]
+    proof: PathBuf,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Recompute the model's weight commitment (and calibration) instead of reading the cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    precision: Precision,
+    #[command(flatten)]
+    scheme: SchemeChoice,
+}
+
+pub fn run(a: VerifyArgs) -> Result<(), Failure> {
+    let bytes = std::fs::read(&a.proof)
+        .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
+    let proof = ProofFile::from_bytes(&bytes)
+        .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
+    let t0 = Instant::now();
+    let checked = match (&a.model, &a.commitment) {
+        (Some(model), _) => {
+            // The statement is the verifier's: the circuit and scheme `prove` would use with
+            // these flags. The proof's header is only compared with it.
+            let cache = if a.no_cache { Mode::Off } else { Mode::Use };
+            let m = LoadedModel::load(model, &a.precision.options(), cache)?;
+            verify_against_model(&proof, &m, &a.scheme.scheme, cache)
+        }
+        (None, Some(c)) => verify_against_commitment(&proof, &parse_hex32(c)?),
+        (None, None) => return Err(anyhow!("give --model or --commitment").into()),
+    };
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let commitment = commitment_hex(&proof.circuit, &proof.weight_root);
+    match checked {
+        Ok(ok) => {
+            let (st, x, parts) = (ok.statement, ok.input, ok.output);
+            if a.json {
+                out!(
+                    "{}",
+                    json!({"verified": true, "input_data": [x], "output_data": parts,
+                           "model_commitment": commitment, "pcs": st.scheme.name(),
+                           "act_frac": st.config.act_frac, "weight_frac": st.config.weight_frac,
+                           "table_bits": st.config.table_bits, "verify_ms": ms})
+                );
+            } else {
+                out!("verified");
+                out!("precision: {}", st.precision_line());
+                out!("input: {}", json!([x]));
+                out!("output: {}", json!(parts));
+                eprintln!("model commitment {commitment}; proof checked in {ms:.1} ms");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if a.json {
+                out!("{}", json!({"verified": false, "error": e}));
+            }
+            Err(Failure::Invalid(e))
+        }
+    }
+}

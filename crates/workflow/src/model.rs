@@ -1,0 +1,171 @@
+//! Loading an ONNX model and quantizing it at the requested precision.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_model::quantize_input;
+use zkgrad_model::Graph;
+
+use crate::cache::{cached, Mode};
+use crate::calibration::calibration_samples;
+
+/// The precision to quantize a model at, as `prove`, `verify` and `commit` take it (the model
+/// commitment depends on it): `verify --model` builds the circuit exactly as `prove` does with
+/// the same settings.
+#[derive(Clone, Debug)]
+pub struct Precision {
+    /// Bits of every lookup table (range checks and activation tables); 4..=20.
+    pub table_bits: u32,
+    /// Fractional bits of activations; `None`: calibrated (see `calibration`).
+    pub act_frac: Option<u32>,
+    /// Inputs to calibrate on (`{"input_data": [[...], ...]}`, one array per sample); `None`:
+    /// [`crate::calibration::default_samples`].
+    pub calibration: Option<PathBuf>,
+    /// Fractional bits of weights (at most `table_bits`); `None`: the default, capped at
+    /// `table_bits`.
+    pub weight_frac: Option<u32>,
+}
+
+impl Default for Precision {
+    /// The default precision: tables of 2^[`QConfig::DEFAULT_TABLE_BITS`], everything else
+    /// derived.
+    fn default() -> Self {
+        Self {
+            table_bits: QConfig::DEFAULT_TABLE_BITS,
+            act_frac: None,
+            calibration: None,
+            weight_frac: None,
+        }
+    }
+}
+
+/// A model imported from ONNX and quantized: its float graph, its circuit, and where each float
+/// value sits in the circuit.
+pub struct LoadedModel {
+    pub graph: Graph,
+    pub q: QGraph,
+    /// For each float value, the quantized tensor holding it.
+    pub value_tensors: Vec<usize>,
+}
+
+/// A model file's bytes, with initializers stored in external data files (as PyTorch's dynamo
+/// exporter writes them) read in. A location must be a relative path inside the model's
+/// directory.
+pub fn read_model(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    zkgrad_onnx::inline_external_data(&bytes, |location| {
+        let rel = Path::new(location);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err("must be a relative path inside the model's directory".into());
+        }
+        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+    })
+    .map_err(|e| anyhow!("model {}: {e}", path.display()))
+}
+
+impl LoadedModel {
+    /// Imports and quantizes, calibrating `act_frac` unless it is given (the calibrated value
+    /// read from, or stored in, the cache as `cache` says).
+    pub fn load(path: &Path, p: &Precision, cache: Mode) -> Result<Self> {
+        let bytes = read_model(path)?;
+        let graph =
+            zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        if !(4..=20).contains(&p.table_bits) {
+            bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
+        }
+        let act_frac = match p.act_frac {
+            Some(act_frac) => act_frac,
+            None => {
+                let samples = calibration_samples(&graph, p.calibration.as_deref())?;
+                // 66 float forward passes: seconds for a deep CNN, so cached like a weight root.
+                let key = || {
+                    let mut h = blake3::Hasher::new();
+                    h.update(b"zkgrad/cache/act-frac/v1/");
+                    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+                    h.update(&(bytes.len() as u64).to_le_bytes());
+                    h.update(&bytes);
+                    h.update(&p.table_bits.to_le_bytes());
+                    h.update(&(samples.len() as u64).to_le_bytes());
+                    for s in &samples {
+                        h.update(&(s.len() as u64).to_le_bytes());
+                        for v in s {
+                            h.update(&v.to_bits().to_le_bytes());
+                        }
+                    }
+                    *h.finalize().as_bytes()
+                };
+                let calibrate = || {
+                    zkgrad_model::calibrate(&graph, &samples, p.table_bits)
+                        .act_frac
+                        .to_le_bytes()
+                };
+                u32::from_le_bytes(cached("act-frac", key, cache, calibrate))
+            }
+        };
+        let config = QConfig {
+            act_frac,
+            weight_frac: p
+                .weight_frac
+                .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
+            table_bits: p.table_bits,
+        };
+        let (q, value_tensors) = zkgrad_model::quantize_with_map(&graph, config)
+            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        Ok(Self {
+            graph,
+            q,
+            value_tensors,
+        })
+    }
+
+    /// The public input from one array per graph input (or one array holding all of them).
+    pub fn join_inputs(&self, arrays: &[Vec<f64>]) -> Result<Vec<f64>> {
+        let sizes: Vec<usize> = self
+            .q
+            .input_tensors()
+            .iter()
+            .map(|&t| self.q.tensors[t].len())
+            .collect();
+        if arrays.len() == 1 {
+            return Ok(arrays[0].clone());
+        }
+        if arrays.len() != sizes.len() {
+            bail!(
+                "the model has {} inputs, the file holds {} arrays",
+                sizes.len(),
+                arrays.len()
+            );
+        }
+        for (i, (a, n)) in arrays.iter().zip(&sizes).enumerate() {
+            if a.len() != *n {
+                bail!("input {i} has {} values, the model expects {n}", a.len());
+            }
+        }
+        Ok(arrays.concat())
+    }
+
+    pub fn quantize_input(&self, x: &[f64]) -> Result<Vec<i64>> {
+        let n = self.q.public_input_len();
+        if x.len() != n {
+            bail!(
+                "input has {} values, the model expects {n} (shape {:?})",
+                x.len(),
+                self.graph.input_shape
+            );
+        }
+        x.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                quantize_input(v, self.q.config.act_frac)
+                    .ok_or_else(|| anyhow!("input value {i} ({v}) cannot be represented"))
+            })
+            .collect()
+    }
+}

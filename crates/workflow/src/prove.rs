@@ -1,0 +1,91 @@
+//! Proving inference: a loaded model's weights committed once, then a proof of the model on an
+//! input, with what the CLI (or a server) reports about it.
+
+use std::time::{Duration, Instant};
+
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{prove, CommittedModel, ProveError, ProveOutput};
+
+use crate::commitment::commitment_hex;
+use crate::model::LoadedModel;
+use crate::output::{dequantize, split_outputs};
+use crate::scheme::PcsChoice;
+
+/// A model ready to prove: its weights committed under the chosen scheme.
+pub struct InferenceProver<'m> {
+    pub model: &'m LoadedModel,
+    pub params: PcsParams,
+    pub committed: CommittedModel,
+    /// How long committing to the weights took (once per model).
+    pub commit_time: Duration,
+}
+
+/// A proof of one inference.
+pub struct InferenceProof {
+    /// The proof, the witness it was made from, and the prover's phase timings.
+    pub out: ProveOutput,
+    /// The proof file's bytes.
+    pub bytes: Vec<u8>,
+    pub prove_time: Duration,
+    /// The proven output, dequantized: one array per graph output.
+    pub output: Vec<Vec<f64>>,
+    /// Every value of the float model on the same input (see [`Self::float_output`]).
+    pub float: Vec<Vec<f64>>,
+    /// The largest |proven − float| over the output.
+    pub max_abs_error: f64,
+    /// The model commitment the proof is checked against (hex).
+    pub commitment: String,
+}
+
+impl<'m> InferenceProver<'m> {
+    /// Commits to `model`'s weights under `scheme` (timed).
+    pub fn new(model: &'m LoadedModel, scheme: PcsChoice) -> Self {
+        let params = scheme.params_for(&model.q);
+        let t0 = Instant::now();
+        let committed = CommittedModel::new(&model.q, &params);
+        let commit_time = t0.elapsed();
+        Self {
+            model,
+            params,
+            committed,
+            commit_time,
+        }
+    }
+
+    /// Proves the model on the input `x`, quantized as `xq` (see
+    /// [`LoadedModel::quantize_input`]).
+    pub fn prove(&self, x: &[f64], xq: &[i64]) -> Result<InferenceProof, ProveError> {
+        let m = self.model;
+        let t1 = Instant::now();
+        let out = prove(&m.q, &self.committed, xq, &self.params)?;
+        let prove_time = t1.elapsed();
+        let bytes = out.proof.to_bytes();
+        let frac = m.q.output_tensor().frac;
+        let y = dequantize(&out.proof.output, frac);
+        let float = m.graph.forward_f64(x);
+        let fy = &float[m.graph.output];
+        let max_abs_error = y
+            .iter()
+            .zip(fy)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let output = split_outputs(&m.graph, &y);
+        let commitment = commitment_hex(&out.proof.circuit, &out.proof.weight_root);
+        Ok(InferenceProof {
+            out,
+            bytes,
+            prove_time,
+            output,
+            float,
+            max_abs_error,
+            commitment,
+        })
+    }
+}
+
+impl InferenceProof {
+    /// The float model's output, one array per graph output.
+    pub fn float_output(&self, model: &LoadedModel) -> Vec<Vec<f64>> {
+        split_outputs(&model.graph, &self.float[model.graph.output])
+    }
+}
