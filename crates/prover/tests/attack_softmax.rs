@@ -9,7 +9,7 @@
 //! - with exact templates only — even from the quantizer — two softmaxes of the same logits
 //!   with independent hints: `Relu(softmax(x) − softmax(x))`, 0 for every input, proven nonzero.
 //!
-//! The normalizer is now unique (`model::softmax`: the least ℓ whose exp values sum to at most
+//! The normalizer is now unique (`zkgrad_circuit::softmax`: the least ℓ whose exp values sum to at most
 //! 1, checked from both sides), so every move of a hint is rejected; these tests keep the
 //! attacks as regressions.
 

@@ -158,7 +158,7 @@ fn write_clear_multiplicities(
         }
         let nz = mults.get(ti).map_or(&[][..], |m| &m[..]);
         // Sparse, compactly: the entries as gaps (j − previous − 1), then the counts less one,
-        // all in canonical LEB128 (verify.rs reads exactly this).
+        // all in canonical LEB128 (the verifier's phases/lookups.rs reads exactly this).
         t.write_varints(b"lookup/nnz", &[nz.len() as u64]);
         let mut msg: Vec<u64> = Vec::with_capacity(2 * nz.len());
         let mut next = 0u64;

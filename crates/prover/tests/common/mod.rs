@@ -2,10 +2,12 @@
 #![allow(dead_code)]
 
 use zkgrad_circuit::table::ActKind;
-use zkgrad_circuit::QGraph;
+use zkgrad_circuit::{QConfig, QGraph};
 use zkgrad_model::graph::{Graph, Node, Op};
+use zkgrad_model::{quantize_input, Witness};
 use zkgrad_pcs::PcsParams;
 use zkgrad_prover::{prove, CommittedModel, ProveOutput};
+use zkgrad_verifier::{verify, VerifyError};
 
 /// Deterministic pseudo-random numbers in (-1, 1).
 pub fn rnd(seed: u64, n: usize) -> Vec<f64> {
@@ -465,4 +467,54 @@ pub fn loosened(q: &QGraph) -> QGraph {
         }
     }
     loose
+}
+
+/// Verifies a proof of `q` against the weight root `root` at the small test parameters.
+pub fn verify_against(
+    q: &QGraph,
+    root: &[u8; 32],
+    p: &zkgrad_verifier::ProofFile,
+) -> Result<zkgrad_verifier::Verified, VerifyError> {
+    verify(q, root, &p.input, &p.output, &p.body, &small_params())
+}
+
+/// The forward pass with every committed range widened to 62 bits, so that a cheating hook's
+/// values are not refused by the honest prover's own range checks (the values are the same;
+/// the proof is then made against the real circuit).
+pub fn lenient_forward(
+    q: &QGraph,
+    input: &[i64],
+    hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
+) -> Witness {
+    zkgrad_model::forward_with(&loosened(q), input, hook).unwrap()
+}
+
+/// Quantizes inputs at `frac` bits.
+pub fn quantized(xs: &[f64], frac: u32) -> Vec<i64> {
+    xs.iter()
+        .map(|&v| quantize_input(v, frac).unwrap())
+        .collect()
+}
+
+/// A softmax layer over `n` logits, quantized, and its public input.
+pub fn softmax_layer(n: usize) -> (Graph, QGraph, Vec<i64>) {
+    let g = Graph {
+        input_name: "x".into(),
+        input_shape: vec![1, n],
+        nodes: vec![Node {
+            name: "softmax".into(),
+            op: Op::Softmax { x: 0 },
+            shape: vec![1, n],
+        }],
+        output: 1,
+        output_parts: Vec::new(),
+    };
+    let cfg = QConfig {
+        act_frac: 10,
+        weight_frac: 20,
+        table_bits: 20,
+    };
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
+    let input = quantized(&rnd(n as u64, n), cfg.act_frac);
+    (g, q, input)
 }
