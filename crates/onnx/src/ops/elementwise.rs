@@ -1,0 +1,268 @@
+//! Element-wise arithmetic: Add, Sub, Mul, Div (of two computed tensors, broadcast, or by a
+//! constant: a bias, a scalar, a per-feature scale) and Pow by a constant exponent.
+
+use zkgrad_circuit::index_map::IndexMap;
+use zkgrad_circuit::table::ActKind;
+use zkgrad_model::build::push as push_node;
+use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
+
+use crate::fold::fold2;
+use crate::node::{Imported, NodeCx, Sources, Val};
+use crate::shape::broadcast_shape;
+use crate::tensor::broadcast_bias;
+use crate::LinearSource;
+
+/// Add, Sub, Mul and Div.
+pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imported {
+    let n = cx.n;
+    let name = &cx.name;
+    let (a, b) = (cx.get(0)?, cx.get(1)?);
+    Ok(match (a, b) {
+        (Val::Value(a), Val::Value(b)) => {
+            // a / b = a · (1/b) through a reciprocal table; a / √z = a · rsqrt(z).
+            let b = if n.op_type == "Div" {
+                let sb = graph.shape(b).to_vec();
+                let (x, kind) = match graph.nodes.get(b.wrapping_sub(1)).map(|n| &n.op) {
+                    Some(Op::Act {
+                        x,
+                        kind: ActKind::Sqrt,
+                    }) => (*x, ActKind::Rsqrt),
+                    _ => (b, ActKind::Reciprocal),
+                };
+                push_node(
+                    graph,
+                    &format!("{name}/reciprocal"),
+                    Op::Act { x, kind },
+                    sb,
+                )
+            } else {
+                b
+            };
+            let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
+            // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
+            // matrix; otherwise numpy broadcasting through index maps.
+            let (a, b, shape) = if matrix_dims(&sa) == matrix_dims(&sb) {
+                (a, b, if sa.len() >= sb.len() { sa } else { sb })
+            } else {
+                let shape = broadcast_shape(&sa, &sb).ok_or_else(|| {
+                    cx.invalid(format!("operand shapes {sa:?} and {sb:?} do not broadcast"))
+                })?;
+                let widen = |v: usize, s: &[usize], graph: &mut Graph| -> usize {
+                    if matrix_dims(s) == matrix_dims(&shape) {
+                        return v;
+                    }
+                    let padded: Vec<usize> = if s.is_empty() { vec![1] } else { s.to_vec() };
+                    let out = if shape.is_empty() {
+                        vec![1]
+                    } else {
+                        shape.clone()
+                    };
+                    match IndexMap::broadcast(&padded, &out) {
+                        Some(map) => push_node(
+                            graph,
+                            &format!("{name}/broadcast{v}"),
+                            Op::Gather { x: v, map },
+                            shape.clone(),
+                        ),
+                        None => v,
+                    }
+                };
+                let a = widen(a, &sa, graph);
+                let b = widen(b, &sb, graph);
+                (a, b, shape)
+            };
+            let op = match n.op_type.as_str() {
+                "Add" => Op::Add { a, b },
+                "Sub" => Op::Sub { a, b },
+                _ => Op::Mul { a, b },
+            };
+            cx.push(graph, op, shape)
+        }
+        (Val::Value(a), Val::Const(c)) | (Val::Const(c), Val::Value(a)) if n.op_type == "Add" => {
+            // Fuse a bias into the MatMul/Gemm that produced `a`, if nothing else reads it.
+            let producer_name = n
+                .input
+                .iter()
+                .find(|i| matches!(cx.names.get(*i), Some(Val::Value(_))))
+                .cloned()
+                .unwrap_or_default();
+            let only_reader = cx.readers.get(producer_name.as_str()).copied() == Some(1);
+            match graph.nodes.get_mut(a.wrapping_sub(1)) {
+                Some(Node {
+                    op:
+                        Op::Linear {
+                            bias: bias @ None,
+                            out_features,
+                            ..
+                        },
+                    ..
+                }) if only_reader => {
+                    *bias = Some(broadcast_bias(&c, *out_features).map_err(|e| cx.invalid(e))?);
+                    let const_name = n
+                        .input
+                        .iter()
+                        .find(|i| matches!(cx.names.get(*i), Some(Val::Const(_))))
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(s) = sources.get_mut(&(a - 1)) {
+                        s.bias = Some((const_name, 1.0));
+                    }
+                    Val::Value(a)
+                }
+                _ => {
+                    let [c] = c.data[..] else {
+                        return Err(cx.invalid(
+                            "adding a non-scalar constant is supported only as the bias of the MatMul/Gemm right before it".into(),
+                        ));
+                    };
+                    let shape = graph.shape(a).to_vec();
+                    cx.push(graph, Op::AddConst { x: a, c }, shape)
+                }
+            }
+        }
+        (Val::Value(a), Val::Const(c)) if n.op_type == "Sub" => {
+            let [c] = c.data[..] else {
+                return Err(cx.invalid("subtracting a non-scalar constant is not supported".into()));
+            };
+            let shape = graph.shape(a).to_vec();
+            cx.push(graph, Op::AddConst { x: a, c: -c }, shape)
+        }
+        (Val::Const(c), Val::Value(a)) if n.op_type == "Sub" => {
+            // c − a = (−1)·a + c.
+            let [c] = c.data[..] else {
+                return Err(
+                    cx.invalid("subtracting from a non-scalar constant is not supported".into())
+                );
+            };
+            let shape = graph.shape(a).to_vec();
+            let neg = push_node(
+                graph,
+                &format!("{name}/neg"),
+                Op::Scale { x: a, c: -1.0 },
+                shape.clone(),
+            );
+            cx.push(graph, Op::AddConst { x: neg, c }, shape)
+        }
+        (Val::Value(a), Val::Const(c))
+            if (n.op_type == "Mul" || n.op_type == "Div")
+                && c.data.len() > 1
+                && graph.shape(a).last() == Some(&c.data.len())
+                && c.dims.iter().rev().skip(1).all(|&d| d == 1) =>
+        {
+            // A per-feature scale (LayerNorm's γ): a Linear layer with a diagonal
+            // weight (a following Add of a constant becomes its bias).
+            let d = c.data.len();
+            let mut w = vec![0.0; d * d];
+            for k in 0..d {
+                let v = c.data[k];
+                w[k * d + k] = if n.op_type == "Mul" { v } else { 1.0 / v };
+            }
+            if w.iter().any(|v| !v.is_finite()) {
+                return Err(cx.invalid("division by zero".into()));
+            }
+            let shape = graph.shape(a).to_vec();
+            sources.insert(
+                graph.nodes.len(),
+                LinearSource {
+                    weight: n.input[1].clone(),
+                    trans_b: false,
+                    alpha: 1.0,
+                    bias: None,
+                },
+            );
+            cx.push(
+                graph,
+                Op::Linear {
+                    x: a,
+                    w,
+                    bias: None,
+                    in_features: d,
+                    out_features: d,
+                },
+                shape,
+            )
+        }
+        (Val::Value(a), Val::Const(c)) if n.op_type == "Mul" || n.op_type == "Div" => {
+            let [s] = c.data[..] else {
+                return Err(cx.invalid(format!(
+                    "{} by a constant of shape {:?}: only scalar constants are supported",
+                    n.op_type, c.dims
+                )));
+            };
+            let factor = if n.op_type == "Mul" {
+                s
+            } else if s == 0.0 {
+                return Err(cx.invalid("division by zero".into()));
+            } else {
+                1.0 / s
+            };
+            let shape = graph.shape(a).to_vec();
+            cx.push(graph, Op::Scale { x: a, c: factor }, shape)
+        }
+        (Val::Const(c), Val::Value(a)) if n.op_type == "Mul" => {
+            let [s] = c.data[..] else {
+                return Err(cx.invalid("Mul by a non-scalar constant is not supported".into()));
+            };
+            let shape = graph.shape(a).to_vec();
+            cx.push(graph, Op::Scale { x: a, c: s }, shape)
+        }
+        (Val::Const(x), Val::Const(y)) => {
+            let f = match n.op_type.as_str() {
+                "Add" => |a: f64, b: f64| a + b,
+                "Sub" => |a: f64, b: f64| a - b,
+                "Mul" => |a: f64, b: f64| a * b,
+                _ => |a: f64, b: f64| a / b,
+            };
+            Val::Const(fold2(&x, &y, f).map_err(|e| cx.invalid(e))?)
+        }
+        _ => {
+            return Err(cx.invalid(format!(
+                "{} with these operands is not supported yet",
+                n.op_type
+            )))
+        }
+    })
+}
+
+/// Pow by a scalar constant exponent: products, or a square root, rsqrt or reciprocal table.
+pub(crate) fn pow(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let name = &cx.name;
+    let x = cx.value(0)?;
+    let e = cx.constant(1)?;
+    let [e] = e.data[..] else {
+        return Err(cx.invalid("Pow needs a scalar constant exponent".into()));
+    };
+    let shape = graph.shape(x).to_vec();
+    let act = |graph: &mut Graph, kind| {
+        push_node(
+            graph,
+            &format!("{name}/{kind:?}"),
+            Op::Act { x, kind },
+            shape.clone(),
+        )
+    };
+    let v = match e {
+        1.0 => x,
+        2.0 | 3.0 | 4.0 => {
+            let mut acc = x;
+            for k in 1..e as usize {
+                acc = push_node(
+                    graph,
+                    &format!("{name}/mul{k}"),
+                    Op::Mul { a: acc, b: x },
+                    shape.clone(),
+                );
+            }
+            acc
+        }
+        0.5 => act(graph, ActKind::Sqrt),
+        -0.5 => act(graph, ActKind::Rsqrt),
+        -1.0 => act(graph, ActKind::Reciprocal),
+        _ => {
+            return Err(cx.invalid(format!(
+                "Pow with exponent {e}: only 0.5, −0.5, −1, 1, 2, 3, 4 are supported"
+            )))
+        }
+    };
+    Ok(cx.push(graph, Op::View { x: v }, shape))
+}
