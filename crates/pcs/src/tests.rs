@@ -1,5 +1,8 @@
 use super::*;
-use zkgrad_field::f_from_i64;
+use crate::ligero::encode_all;
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_poly::eval_mle_base;
+use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
 fn table(log_n: usize) -> Vec<F> {
     (0..1i64 << log_n)

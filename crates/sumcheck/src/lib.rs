@@ -8,10 +8,13 @@
 //! [`SubClaim`] `f(r) = claim_n`, which the caller discharges (Lund–Fortnow–Karloff–Nisan;
 //! Thaler, "Proofs, Arguments, and Zero-Knowledge", §4.1).
 //!
-//! Prover side: any [`SumcheckOracle`]; [`ProductOracle`] covers every sum of products of
-//! multilinear tables the protocol needs (matmul, eq-weighted GKR layers, batched openings).
+//! Prover side (`prover`, built with the `prover` feature, on by default): any
+//! [`SumcheckOracle`]; [`ProductOracle`] covers every sum of products of multilinear tables the
+//! protocol needs (matmul, eq-weighted GKR layers, batched openings).
 //!
 //! The verifier half ([`verify`]) is verifier-side code: it never panics on proof bytes.
+// Shared and verifier-side docs link to the prover side, which is not built without `prover`.
+#![cfg_attr(not(feature = "prover"), allow(rustdoc::broken_intra_doc_links))]
 #![cfg_attr(
     not(test),
     deny(
@@ -22,10 +25,12 @@
     )
 )]
 
+#[cfg(feature = "prover")]
 mod prover;
 mod verifier;
 
-pub use prover::{prove, BaseExtProduct, ProductOracle};
+#[cfg(feature = "prover")]
+pub use prover::{prove, BaseExtProduct, ProductOracle, SumcheckOracle};
 pub use verifier::verify;
 
 use zkgrad_field::E;
@@ -47,29 +52,5 @@ pub enum SumcheckError {
     },
 }
 
-/// The prover's view of a sumcheck polynomial (stwo's `MultivariatePolyOracle`).
-pub trait SumcheckOracle {
-    fn n_variables(&self) -> usize;
-    fn degree(&self) -> usize;
-    /// `g(t)` for `t = 0..=degree`, where `g(t) = Σ_{x'} f(t, x')`.
-    fn round_evals(&self) -> Vec<E>;
-    /// `g(t)` for `t = 0, 2, 3, …, degree`: what the prover sends. `g(1)` follows from the claim,
-    /// so an oracle may skip computing it.
-    fn round_evals_except_one(&self) -> Vec<E> {
-        let mut v = self.round_evals();
-        let _ = v.remove(1);
-        v
-    }
-    /// What the prover sends in a round whose claim is `claim = g(0) + g(1)`: by default
-    /// [`Self::round_evals_except_one`]; an oracle that uses the claim to skip a point (as the
-    /// GKR layers do, after Gruen's factoring of `eq`) overrides this.
-    fn round_message(&self, claim: E) -> Vec<E> {
-        let _ = claim;
-        self.round_evals_except_one()
-    }
-    /// Binds the first variable to `r`.
-    fn fix_first_variable(&mut self, r: E);
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "prover"))]
 mod tests;

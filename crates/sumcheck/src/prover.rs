@@ -11,7 +11,29 @@ use zkgrad_poly::interpolate_at;
 use zkgrad_poly::packed::{first_lane, lane_sum, pack, unpack, EP, FP, LANES};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
-use crate::SumcheckOracle;
+/// The prover's view of a sumcheck polynomial (stwo's `MultivariatePolyOracle`).
+pub trait SumcheckOracle {
+    fn n_variables(&self) -> usize;
+    fn degree(&self) -> usize;
+    /// `g(t)` for `t = 0..=degree`, where `g(t) = Σ_{x'} f(t, x')`.
+    fn round_evals(&self) -> Vec<E>;
+    /// `g(t)` for `t = 0, 2, 3, …, degree`: what the prover sends. `g(1)` follows from the claim,
+    /// so an oracle may skip computing it.
+    fn round_evals_except_one(&self) -> Vec<E> {
+        let mut v = self.round_evals();
+        let _ = v.remove(1);
+        v
+    }
+    /// What the prover sends in a round whose claim is `claim = g(0) + g(1)`: by default
+    /// [`Self::round_evals_except_one`]; an oracle that uses the claim to skip a point (as the
+    /// GKR layers do, after Gruen's factoring of `eq`) overrides this.
+    fn round_message(&self, claim: E) -> Vec<E> {
+        let _ = claim;
+        self.round_evals_except_one()
+    }
+    /// Binds the first variable to `r`.
+    fn fix_first_variable(&mut self, r: E);
+}
 
 /// `f(x) = combine(t_0(x), …, t_{k-1}(x))` for multilinear tables `t_i` and a polynomial
 /// `combine` of total degree `degree`.
