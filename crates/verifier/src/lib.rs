@@ -13,7 +13,10 @@
 //!   (`zkgrad-prover`) writes the same schedule, module for module;
 //! - `claims`: the claims a verification collects and routes until the openings.
 //!
-//! Verifier side: builds without prover, ONNX, IO or HTTP code, and never panics on proof bytes.
+//! Verifier side: builds without prover, ONNX, IO or HTTP code (it depends on the PCS, lookup
+//! and sumcheck crates without their `prover` feature), and never panics on proof bytes. The
+//! `commit` feature adds computing a weight commitment from the weights
+//! (`protocol::commit_weights`), which takes the PCS's prover side.
 #![cfg_attr(
     not(test),
     deny(
@@ -35,7 +38,9 @@ pub mod soundness;
 
 pub use error::VerifyError;
 pub use proof::{ProofFile, ProofFormatError, FORMAT_VERSION};
-pub use protocol::{commit_weights_root, protocol_id, WEIGHTS_DOMAIN};
+#[cfg(feature = "commit")]
+pub use protocol::commit_weights_root;
+pub use protocol::{protocol_id, WEIGHTS_DOMAIN};
 pub use schedule::{verify, Verified};
 
 use zkgrad_circuit::QGraph;

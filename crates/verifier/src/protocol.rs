@@ -1,11 +1,18 @@
 //! What both sides compute from public data: the protocol id, the weight commitment, and the
-//! MLEs of public tensors and padding indicators.
+//! MLEs of public tensors and padding indicators. Computing the weight commitment from the
+//! weights (`commit_weights`, `commit_weights_root`) takes the PCS's prover side: it is built
+//! with the `commit` feature.
 
 use zkgrad_circuit::layout::{Lookup, PackedLayout};
 use zkgrad_circuit::{QGraph, QTensor};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::{Digest, Layout, PcsParams};
 use zkgrad_poly::{eval_mle_base, prefix_indicator_eval};
+
+#[cfg(feature = "commit")]
+mod commit;
+#[cfg(feature = "commit")]
+pub use commit::{commit_weight_tables, commit_weights, commit_weights_root};
 
 /// Domain tag of the weight commitment. Bump it whenever the weight commitment changes (layout,
 /// PCS, hashing): it also keys the CLI's cache of weight roots.
@@ -73,20 +80,6 @@ pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
 /// default 160 queries, 32 openings cost 2^-103.5 of the soundness budget).
 pub const MAX_SEPARATE_OPENINGS: usize = 32;
 
-/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero), from
-/// each weight tensor's padded values.
-#[allow(clippy::indexing_slicing)] // blocks lie inside the layout's used prefix by construction
-fn packed_weight_values(layout: &WeightLayout, values: &dyn Fn(usize) -> Vec<F>) -> Vec<F> {
-    let mut table = vec![F::ZERO; layout.used()];
-    for &(wi, log, block) in &layout.blocks {
-        let vals = values(wi);
-        let off = block << log;
-        let n = vals.len().min(1 << log);
-        table[off..off + n].copy_from_slice(&vals[..n]);
-    }
-    table
-}
-
 /// The weight commitment: the PCS roots (one per weight tensor, or the packed table's), hashed
 /// together with the tensors' shapes and the scheme.
 pub fn weights_root(g: &QGraph, roots: &[Digest], params: &PcsParams) -> Digest {
@@ -109,48 +102,6 @@ pub fn weights_root(g: &QGraph, roots: &[Digest], params: &PcsParams) -> Digest 
         h.update(r);
     }
     *h.finalize().as_bytes()
-}
-
-/// Commits `g`'s weights (the one-time, per-model work): one commitment per tensor, or one of
-/// the packed table, whose layout comes back with it ([`weight_packing`]).
-pub fn commit_weights(
-    g: &QGraph,
-    params: &PcsParams,
-) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
-    commit_weight_tables(g, params, &|wi| weight_values(g, wi).0)
-}
-
-/// [`commit_weights`] of the padded tables `values(wi)` (`2^log_size` values each): the
-/// weights' padding is whatever the committer puts there, which the protocol never reads
-/// (every contraction over a padded index is masked). The soundness tests commit planted
-/// padding with it.
-pub fn commit_weight_tables(
-    g: &QGraph,
-    params: &PcsParams,
-    values: &dyn Fn(usize) -> Vec<F>,
-) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
-    if let Some(layout) = weight_packing(g, params) {
-        let table = packed_weight_values(&layout, values);
-        let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
-        return (vec![pd], Some(layout));
-    }
-    let per_tensor = g
-        .weights
-        .iter()
-        .enumerate()
-        .map(|(wi, w)| zkgrad_pcs::commit(values(wi), w.as_tensor().log_size(), params))
-        .collect();
-    (per_tensor, None)
-}
-
-/// The weight root of `g`, computed from its weights.
-pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
-    let roots: Vec<Digest> = commit_weights(g, params)
-        .0
-        .iter()
-        .map(|pd| pd.root)
-        .collect();
-    weights_root(g, &roots, params)
 }
 
 /// The protocol id: a hash of every parameter that shapes the proof — field, PCS parameters,

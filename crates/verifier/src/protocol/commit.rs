@@ -1,0 +1,65 @@
+//! Computing the weight commitment from the weights: the PCS commitments of the weight tables
+//! (the PCS's prover side), built with the `commit` feature. A verifier given the weight root
+//! does not need it; one that recomputes the root from a model does.
+
+use zkgrad_circuit::QGraph;
+use zkgrad_field::{PrimeCharacteristicRing, F};
+use zkgrad_pcs::{Digest, PcsParams};
+
+use super::{weight_packing, weight_values, weights_root, WeightLayout};
+
+/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero), from
+/// each weight tensor's padded values.
+#[allow(clippy::indexing_slicing)] // blocks lie inside the layout's used prefix by construction
+fn packed_weight_values(layout: &WeightLayout, values: &dyn Fn(usize) -> Vec<F>) -> Vec<F> {
+    let mut table = vec![F::ZERO; layout.used()];
+    for &(wi, log, block) in &layout.blocks {
+        let vals = values(wi);
+        let off = block << log;
+        let n = vals.len().min(1 << log);
+        table[off..off + n].copy_from_slice(&vals[..n]);
+    }
+    table
+}
+
+/// Commits `g`'s weights (the one-time, per-model work): one commitment per tensor, or one of
+/// the packed table, whose layout comes back with it ([`weight_packing`]).
+pub fn commit_weights(
+    g: &QGraph,
+    params: &PcsParams,
+) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
+    commit_weight_tables(g, params, &|wi| weight_values(g, wi).0)
+}
+
+/// [`commit_weights`] of the padded tables `values(wi)` (`2^log_size` values each): the
+/// weights' padding is whatever the committer puts there, which the protocol never reads
+/// (every contraction over a padded index is masked). The soundness tests commit planted
+/// padding with it.
+pub fn commit_weight_tables(
+    g: &QGraph,
+    params: &PcsParams,
+    values: &dyn Fn(usize) -> Vec<F>,
+) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
+    if let Some(layout) = weight_packing(g, params) {
+        let table = packed_weight_values(&layout, values);
+        let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
+        return (vec![pd], Some(layout));
+    }
+    let per_tensor = g
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(wi, w)| zkgrad_pcs::commit(values(wi), w.as_tensor().log_size(), params))
+        .collect();
+    (per_tensor, None)
+}
+
+/// The weight root of `g`, computed from its weights.
+pub fn commit_weights_root(g: &QGraph, params: &PcsParams) -> Digest {
+    let roots: Vec<Digest> = commit_weights(g, params)
+        .0
+        .iter()
+        .map(|pd| pd.root)
+        .collect();
+    weights_root(g, &roots, params)
+}
