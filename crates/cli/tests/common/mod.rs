@@ -69,3 +69,5 @@ pub fn prove_flags(flags: &[&str], model: &Path, input: &Path, proof: &Path) -> 
         .arg("--proof")
         .arg(proof))
 }
+
+pub mod hostile;
