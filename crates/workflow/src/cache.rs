@@ -229,7 +229,8 @@ impl Cache {
         entry.extend_from_slice(key);
         entry.extend_from_slice(value);
         entry.extend_from_slice(self.mac(kind, key, value).as_bytes());
-        let nonce = getrandom::u64().unwrap_or_default();
+        // No randomness, no unique temporary name: skip storing (the next run recomputes).
+        let Ok(nonce) = getrandom::u64() else { return };
         let tmp = dir.join(format!(".tmp.{}.{nonce:016x}", std::process::id()));
         if std::fs::write(&tmp, &entry).is_err() || std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);

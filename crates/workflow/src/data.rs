@@ -5,6 +5,14 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::files::{read_regular, MAX_INPUT_BYTES};
+
+/// A data file's text, read as [`read_regular`] reads (at most [`MAX_INPUT_BYTES`]).
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_regular(path, MAX_INPUT_BYTES).context("cannot read data file")?;
+    String::from_utf8(bytes).map_err(|_| anyhow!("data file {}: not UTF-8 text", path.display()))
+}
+
 /// Samples as rows.
 pub struct Dataset {
     pub x: Vec<Vec<f64>>,
@@ -84,8 +92,7 @@ fn rows_of(v: &serde_json::Value, what: &str) -> Result<Vec<Vec<f64>>> {
 }
 
 fn json(path: &Path) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read data file {}", path.display()))?;
+    let text = read_text(path)?;
     let v: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) if text.contains("NaN") || text.contains("Infinity") => {
@@ -107,8 +114,7 @@ fn json(path: &Path) -> Result<Dataset> {
 }
 
 fn csv(path: &Path, k: usize) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read data file {}", path.display()))?;
+    let text = read_text(path)?;
     let mut x = Vec::new();
     let mut y = Vec::new();
     for (ln, line) in text.lines().enumerate() {
@@ -143,7 +149,7 @@ fn csv(path: &Path, k: usize) -> Result<Dataset> {
 }
 
 fn npy_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_regular(path, MAX_INPUT_BYTES).context("cannot read data file")?;
     let (vals, shape) =
         crate::input::read_npy_shaped(&bytes).with_context(|| format!("{}", path.display()))?;
     let [n, d] = shape[..] else {
@@ -152,7 +158,7 @@ fn npy_rows(path: &Path) -> Result<Vec<Vec<f64>>> {
             path.display()
         );
     };
-    if n * d != vals.len() {
+    if n.checked_mul(d) != Some(vals.len()) {
         bail!(
             "{}: {} values for shape {shape:?}",
             path.display(),

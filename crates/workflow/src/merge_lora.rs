@@ -44,6 +44,8 @@ pub fn merge_lora(run: &Path, out: &Path, model: Option<&PathBuf>) -> Result<Mer
         return Err(unusable(anyhow!("{} is not a LoRA run", run.display())));
     };
     let model = run_model(&m, run, model)?;
+    crate::files::check_outputs(&[("--out", out)], &[("the base model", model.as_path())])
+        .map_err(unusable)?;
     let n = m.get("steps").and_then(Value::as_array).map_or(1, Vec::len);
     let circuit = spec.circuit(&model, None, n).map_err(unusable)?;
     let path = run.join(ADAPTERS_FILE);

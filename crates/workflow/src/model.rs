@@ -9,6 +9,7 @@ use zkgrad_model::Graph;
 
 use crate::cache::{cached, Mode};
 use crate::calibration::calibration_samples;
+use crate::files::{read_regular, MAX_MODEL_BYTES};
 
 /// The precision to quantize a model at, as `prove`, `verify` and `commit` take it (the model
 /// commitment depends on it): `verify --model` builds the circuit exactly as `prove` does with
@@ -53,9 +54,10 @@ pub struct LoadedModel {
 /// exporter writes them) read in. A location must be a relative path inside the model's
 /// directory.
 pub fn read_model(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read model file {}", path.display()))?;
+    let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
     let dir = path.parent().unwrap_or(Path::new("."));
+    // External data counts against the same limit as the model file.
+    let mut left = MAX_MODEL_BYTES.saturating_sub(bytes.len());
     zkgrad_onnx::inline_external_data(&bytes, |location| {
         let rel = Path::new(location);
         if rel.is_absolute()
@@ -65,7 +67,9 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
         {
             return Err("must be a relative path inside the model's directory".into());
         }
-        std::fs::read(dir.join(rel)).map_err(|e| e.to_string())
+        let data = read_regular(&dir.join(rel), left).map_err(|e| format!("{e:#}"))?;
+        left = left.saturating_sub(data.len());
+        Ok(data)
     })
     .map_err(|e| anyhow!("model {}: {e}", path.display()))
 }
@@ -74,6 +78,14 @@ impl LoadedModel {
     /// Imports and quantizes, calibrating `act_frac` unless it is given (the calibrated value
     /// read from, or stored in, the cache as `cache` says).
     pub fn load(path: &Path, p: &Precision, cache: Mode) -> Result<Self> {
+        if p.act_frac.is_some() {
+            if let Some(c) = &p.calibration {
+                bail!(
+                    "--calibration {} has no effect with --act-frac (calibration only chooses act_frac): give one of them",
+                    c.display()
+                );
+            }
+        }
         let bytes = read_model(path)?;
         let graph =
             zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))?;

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 use zkgrad_circuit::QGraph;
 
@@ -29,16 +29,58 @@ pub fn proof_name(step: usize) -> String {
     format!("step-{step:04}.zkp")
 }
 
-/// Creates the run directory `out`, which must not exist or be empty: a run never mixes with
-/// another's files.
-pub fn create(out: &Path) -> Result<()> {
-    if out.exists() && std::fs::read_dir(out).map_or(true, |mut r| r.next().is_some()) {
-        bail!(
-            "run directory {} already exists and is not empty",
-            out.display()
-        );
+/// What [`create`] made: the directories that did not exist before (deepest first), so that a
+/// failed run removes what it created and nothing the user made.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Created {
+    /// Removes `files` (those the run wrote into `out`) and then the directories [`create`]
+    /// made, if empty: never a directory, link or file the user made.
+    pub fn undo(&self, out: &Path, files: &[String]) {
+        for f in files {
+            let _ = std::fs::remove_file(out.join(f));
+        }
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir(d);
+        }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))
+}
+
+/// Creates the run directory `out`, which must not exist or be an empty directory (or a link to
+/// one): a run never mixes with another's files. Says which directories it created.
+pub fn create(out: &Path) -> Result<Created> {
+    if std::fs::symlink_metadata(out).is_ok() {
+        if !out.is_dir() {
+            bail!(
+                "run directory {}: exists and is not a directory",
+                out.display()
+            );
+        }
+        if std::fs::read_dir(out).map_or(true, |mut r| r.next().is_some()) {
+            bail!(
+                "run directory {} already exists and is not empty",
+                out.display()
+            );
+        }
+        return Ok(Created::default());
+    }
+    let mut dirs = Vec::new();
+    let mut d = Some(out);
+    while let Some(p) =
+        d.filter(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err())
+    {
+        dirs.push(p.to_path_buf());
+        d = p.parent();
+    }
+    let created = Created { dirs };
+    if let Err(e) = std::fs::create_dir_all(out) {
+        created.undo(out, &[]);
+        bail!("cannot create run directory {}: {e}", out.display());
+    }
+    Ok(created)
 }
 
 /// The largest manifest read (a million steps' entries fit).

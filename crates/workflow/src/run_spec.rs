@@ -173,7 +173,12 @@ impl RunSpec {
                     .get("lr")
                     .and_then(Value::as_f64)
                     .ok_or_else(|| anyhow!("no lr"))?,
-                loss: parse_loss(m.get("loss").and_then(Value::as_str).unwrap_or_default())?,
+                loss: match m.get("loss") {
+                    Some(Value::String(l)) if l == "mse" => Loss::Mse,
+                    Some(Value::String(l)) if l == "xent" => Loss::SoftmaxCrossEntropy,
+                    Some(other) => bail!("field \"loss\" is {other}, not \"mse\" or \"xent\""),
+                    None => bail!("no loss"),
+                },
             },
             shuffle: m.get("shuffle").and_then(Value::as_u64),
             lora,
@@ -291,7 +296,21 @@ impl RunSpec {
             Some(l) => lora_step(&graph, &adapters, l, &self.sgd, cfg),
             None => sgd_step(&graph, &self.sgd, cfg),
         }
-        .map_err(|e| anyhow!("model {}: {e}", model.display()))?;
+        .map_err(|e| {
+            let e = e.to_string();
+            // The quantizer lowers the learning rate's scale until it fits; a large rate runs
+            // out of scale, which it reports as too small.
+            if e.contains("too small to represent") && self.sgd.lr >= 1.0 {
+                anyhow!(
+                    "--lr {} is too large to represent exactly with weights at 2^-{} and activations at 2^-{}: lower --lr",
+                    self.sgd.lr,
+                    cfg.weight_frac,
+                    cfg.act_frac
+                )
+            } else {
+                anyhow!("model {}: {e}", model.display())
+            }
+        })?;
         Ok(RunCircuit {
             bytes,
             sources,

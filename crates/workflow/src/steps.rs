@@ -53,8 +53,12 @@ pub fn public_targets<'a>(q: &QGraph, public: &'a [i64]) -> Option<(&'a [i64], u
 }
 
 /// The sample of every position of the run: data order wrapping around, or a fresh seeded
-/// permutation per epoch (SplitMix64 + Fisher–Yates, so every platform draws the same).
+/// permutation per epoch (SplitMix64 + Fisher–Yates, so every platform draws the same). With
+/// no samples (`n` = 0) there is no order: empty.
 pub fn sample_order(n: usize, len: usize, shuffle: Option<u64>) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(len);
     let mut state = shuffle.unwrap_or(0);
     let mut next = || {
@@ -76,4 +80,14 @@ pub fn sample_order(n: usize, len: usize, shuffle: Option<u64>) -> Vec<usize> {
     }
     out.truncate(len);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_samples_no_order_and_no_hang() {
+        assert!(super::sample_order(0, 5, None).is_empty());
+        assert!(super::sample_order(0, 5, Some(1)).is_empty());
+        assert_eq!(super::sample_order(2, 5, None), [0, 1, 0, 1, 0]);
+    }
 }

@@ -76,7 +76,8 @@ pub struct TrainSummary {
 }
 
 /// Trains as `o` says into the new directory `o.out`, calling `progress` after each step. On
-/// failure the (incomplete) directory is removed.
+/// failure what the run wrote is removed, and the directories it created: a directory the user
+/// made beforehand (or a link to one) stays, empty as it was.
 pub fn train(o: &TrainOptions, progress: &mut dyn FnMut(&StepDone)) -> Result<TrainSummary> {
     let spec = o.step.parse()?;
     if o.steps == 0 {
@@ -97,12 +98,45 @@ pub fn train(o: &TrainOptions, progress: &mut dyn FnMut(&StepDone)) -> Result<Tr
         }
     }
     let run = spec.circuit(&o.model, Some((&d, &o.data)), o.steps)?;
-    crate::run_dir::create(&o.out)?;
-    let result = run_steps(o, &spec, &run, &d, progress);
+    if sgd_len(spec.sgd.batch, o.steps).is_none() {
+        bail!(
+            "--batch {} × --steps {} is too large",
+            spec.sgd.batch,
+            o.steps
+        );
+    }
+    let created = crate::run_dir::create(&o.out)?;
+    let mut written = Vec::new();
+    let result = run_steps(o, &spec, &run, &d, &mut written, progress);
     if result.is_err() {
-        let _ = std::fs::remove_dir_all(&o.out); // ours, and incomplete
+        // Incomplete: remove what this run wrote and the directories it created, nothing else.
+        created.undo(&o.out, &written);
     }
     result
+}
+
+fn sgd_len(batch: usize, steps: usize) -> Option<usize> {
+    batch.checked_mul(steps)
+}
+
+/// A step's forward or proving error, with advice in `train`'s own flags.
+fn step_error(step: usize, e: &dyn std::fmt::Display) -> anyhow::Error {
+    let msg = e.to_string().replace(
+        "(calibrate on inputs like it with --calibration FILE, or lower --act-frac)",
+        "(give a lower --act-frac, or a lower --lr if the weights grew during the run)",
+    );
+    anyhow!("step {step}: {msg}")
+}
+
+/// Writes `bytes` to `name` in the run directory, noting it in `written`.
+fn write_run_file(
+    o: &TrainOptions,
+    written: &mut Vec<String>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<()> {
+    written.push(name.to_string());
+    write_atomic(&o.out.join(name), bytes)
 }
 
 fn run_steps(
@@ -110,6 +144,7 @@ fn run_steps(
     spec: &RunSpec,
     run: &RunCircuit,
     d: &Dataset,
+    written: &mut Vec<String>,
     progress: &mut dyn FnMut(&StepDone),
 ) -> Result<TrainSummary> {
     let params = PcsParams::default();
@@ -118,13 +153,18 @@ fn run_steps(
     let mut float = run.graph.clone();
     let mut model = CommittedModel::new(q0, &params);
     let initial_root = model.root();
-    let order = sample_order(d.x.len(), sgd.batch * o.steps, spec.shuffle);
+    let len =
+        sgd_len(sgd.batch, o.steps).ok_or_else(|| anyhow!("--batch × --steps is too large"))?;
+    let order = sample_order(d.x.len(), len, spec.shuffle);
     let mut steps = Vec::new();
     let mut last_loss = None;
     let (mut prove_ms, mut proof_bytes) = (0.0f64, 0usize);
     let t_run = Instant::now();
     for step in 0..o.steps {
-        let idx: Vec<usize> = order[step * sgd.batch..(step + 1) * sgd.batch].to_vec();
+        let idx: Vec<usize> = order
+            .get(step * sgd.batch..(step + 1) * sgd.batch)
+            .ok_or_else(|| anyhow!("data {}: no samples", o.data.display()))?
+            .to_vec();
         let xb: Vec<f64> = idx.iter().flat_map(|&i| d.x[i].iter().copied()).collect();
         let yb: Vec<f64> = idx.iter().flat_map(|&i| d.y[i].iter().copied()).collect();
         let q = run.with_weights(&ints);
@@ -139,18 +179,16 @@ fn run_steps(
         let root_before = model.root();
         let t0 = Instant::now();
         let (witness, proof_file) = if o.prove {
-            let out = prove(&q, &model, &public, &params)
-                .map_err(|e| anyhow!("step {}: {e}", step + 1))?;
+            let out = prove(&q, &model, &public, &params).map_err(|e| step_error(step + 1, &e))?;
             prove_ms += t0.elapsed().as_secs_f64() * 1e3;
             let name = proof_name(step + 1);
             let b = out.proof.to_bytes();
             proof_bytes += b.len();
-            write_atomic(&o.out.join(&name), &b)?;
+            write_run_file(o, written, &name, &b)?;
             (out.witness, Some(name))
         } else {
             (
-                zkgrad_model::forward(&q, &public)
-                    .map_err(|e| anyhow!("step {}: {e}", step + 1))?,
+                zkgrad_model::forward(&q, &public).map_err(|e| step_error(step + 1, &e))?,
                 None,
             )
         };
@@ -198,17 +236,17 @@ fn run_steps(
     match &spec.lora {
         Some(l) => {
             let doc = run.adapters_json(&ints, l);
-            write_atomic(&o.out.join(ADAPTERS_FILE), format!("{doc}\n").as_bytes())?;
+            write_run_file(o, written, ADAPTERS_FILE, format!("{doc}\n").as_bytes())?;
         }
-        None => write_atomic(
-            &o.out.join(crate::weights_file::FILE_NAME),
+        None => write_run_file(
+            o,
+            written,
+            crate::weights_file::FILE_NAME,
             &crate::weights_file::encode(q0, &ints, cfg.weight_frac),
         )?,
     }
-    write_atomic(
-        &o.out.join(FINAL_ONNX),
-        &run.final_onnx(&ints, spec.lora.as_ref())?,
-    )?;
+    let onnx = run.final_onnx(&ints, spec.lora.as_ref())?;
+    write_run_file(o, written, FINAL_ONNX, &onnx)?;
     let manifest = json!({
         "format": RUN_FORMAT,
         "model": o.model,
@@ -228,7 +266,7 @@ fn run_steps(
         "steps": steps,
         "complete": true,
     });
-    write_atomic(&o.out.join(MANIFEST), format!("{manifest:#}\n").as_bytes())?;
+    write_run_file(o, written, MANIFEST, format!("{manifest:#}\n").as_bytes())?;
     Ok(TrainSummary {
         steps: o.steps,
         total_ms: t_run.elapsed().as_secs_f64() * 1e3,

@@ -24,7 +24,7 @@ use zkgrad_verifier::{commit_weights_root, verify_with_model, ProofFile};
 
 use crate::data::Dataset;
 use crate::failure::{invalid, unusable, Failure};
-use crate::files::{open_regular, read_at_most, read_bounded};
+use crate::files::{read_at_most, MAX_PROOF_BYTES};
 use crate::hex::hex;
 use crate::run_circuit::RunCircuit;
 use crate::run_dir::{
@@ -270,9 +270,15 @@ impl Chain<'_> {
                 )));
             }
             let name = proof_name(k);
-            let pbytes = open_regular(&self.run_dir.join(&name))
-                .and_then(|f| read_bounded(f, usize::MAX))
-                .map_err(|e| unusable(anyhow!("{}: {e}", self.run_dir.join(&name).display())))?;
+            let ppath = self.run_dir.join(&name);
+            let pbytes = read_at_most(&ppath, MAX_PROOF_BYTES + 1)
+                .map_err(|e| unusable(anyhow!("{}: {e}", ppath.display())))?;
+            if pbytes.len() > MAX_PROOF_BYTES {
+                return Err(unusable(anyhow!(
+                    "{}: larger than {MAX_PROOF_BYTES} bytes",
+                    ppath.display()
+                )));
+            }
             let p = ProofFile::from_bytes(&pbytes)
                 .map_err(|e| unusable(anyhow!("{}: {e}", self.run_dir.join(&name).display())))?;
             let claimed = Statement {
@@ -296,7 +302,9 @@ impl Chain<'_> {
             let v = verify_with_model(&p, &run.q0, &root, self.params)
                 .map_err(|e| invalid(format!("step {k}: {e}")))?;
             if let (Some(d), Some(order)) = (self.data, &order) {
-                let idx = &order[i * spec.sgd.batch..k * spec.sgd.batch];
+                let idx = order
+                    .get(i * spec.sgd.batch..k * spec.sgd.batch)
+                    .ok_or_else(|| unusable(anyhow!("the data holds no samples")))?;
                 if s.get("samples") != Some(&json!(idx)) {
                     return Err(invalid(format!(
                         "{MANIFEST}: step {k}'s samples are {}; the run's order gives {}",

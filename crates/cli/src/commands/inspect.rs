@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
+use zkgrad_workflow::files::{read_regular, MAX_MODEL_BYTES};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -12,8 +13,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&a.model)
-        .with_context(|| format!("cannot read model file {}", a.model.display()))?;
+    let bytes = read_regular(&a.model, MAX_MODEL_BYTES).context("cannot read model file")?;
     let raw =
         zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     out!("model {}", a.model.display());

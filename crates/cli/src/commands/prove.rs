@@ -6,7 +6,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use serde_json::json;
 use zkgrad_workflow::cache::Mode;
-use zkgrad_workflow::files::write_all_or_nothing;
+use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
 use zkgrad_workflow::input::read_input;
 use zkgrad_workflow::model::LoadedModel;
 use zkgrad_workflow::prove::{InferenceProof, InferenceProver};
@@ -41,6 +41,18 @@ pub struct ProveArgs {
 }
 
 pub fn run(a: ProveArgs) -> Result<()> {
+    // Every output is checked before any work: a proof is written with its output or not at all.
+    let mut outputs = vec![("--proof", a.proof.as_path())];
+    if let Some(o) = &a.output {
+        outputs.push(("--output", o.as_path()));
+    }
+    check_outputs(
+        &outputs,
+        &[
+            ("--model", a.model.as_path()),
+            ("--input", a.input.as_path()),
+        ],
+    )?;
     let m = LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?;
     let samples = read_input(&a.input)?;
     let x = m

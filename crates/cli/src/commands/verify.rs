@@ -9,6 +9,7 @@ use serde_json::json;
 use zkgrad_verifier::ProofFile;
 use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::commitment::commitment_hex;
+use zkgrad_workflow::files::{read_regular, MAX_PROOF_BYTES};
 use zkgrad_workflow::hex::parse_hex32;
 use zkgrad_workflow::model::LoadedModel;
 use zkgrad_workflow::verify::{verify_against_commitment, verify_against_model};
@@ -48,8 +49,8 @@ pub struct VerifyArgs {
 }
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
-    let bytes = std::fs::read(&a.proof)
-        .map_err(|e| anyhow!("cannot read proof file {}: {e}", a.proof.display()))?;
+    let bytes = read_regular(&a.proof, MAX_PROOF_BYTES)
+        .map_err(|e| anyhow!("cannot read proof file: {e:#}"))?;
     let proof = ProofFile::from_bytes(&bytes)
         .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
     let t0 = Instant::now();
@@ -58,7 +59,43 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             // The statement is the verifier's: the circuit and scheme `prove` would use with
             // these flags. The proof's header is only compared with it.
             let cache = if a.no_cache { Mode::Off } else { Mode::Use };
-            let m = LoadedModel::load(model, &a.precision.options(), cache)?;
+            let pc = proof.config;
+            let header = || {
+                format!(
+                    "proof file {}: its header's precision (activations 2^-{}, weights 2^-{}, tables 2^{})",
+                    a.proof.display(),
+                    pc.act_frac,
+                    pc.weight_frac,
+                    pc.table_bits
+                )
+            };
+            if !(4..=20).contains(&pc.table_bits)
+                || pc.weight_frac > 40
+                || pc.act_frac + 1 >= pc.table_bits
+            {
+                return Err(anyhow!(
+                    "{} is one no zkgrad proof has (tables 2^4..2^20, weights at most 2^-40, activations finer than the tables by 2 bits)",
+                    header()
+                )
+                .into());
+            }
+            let p = a.precision.options();
+            let m = match LoadedModel::load(model, &p, cache) {
+                Ok(m) => m,
+                // The precision asked for is the proof header's (the flags its mismatch note
+                // suggested): the header is what cannot be built, not the model.
+                Err(e)
+                    if p.weight_frac == Some(pc.weight_frac) || p.act_frac == Some(pc.act_frac) =>
+                {
+                    return Err(anyhow!(
+                        "{}, asked for with these flags, cannot be built for model {}: {e:#}",
+                        header(),
+                        model.display()
+                    )
+                    .into())
+                }
+                Err(e) => return Err(e.into()),
+            };
             verify_against_model(&proof, &m, &a.scheme.scheme, cache)
         }
         (None, Some(c)) => verify_against_commitment(&proof, &parse_hex32(c)?),
