@@ -623,7 +623,7 @@ fn huge_learning_rate_is_called_too_large() {
             .arg(mlp())
             .arg("--data")
             .arg(d.join("data.json"))
-            .args(["--lr", "1000", "--out"])
+            .args(["--lr", "1000", "--act-frac", "8", "--out"])
             .arg(d.join("run")),
     );
     assert_refused("--lr 1000", &b, &["--lr 1000", "too large"], &d, &before);

@@ -41,7 +41,15 @@ pub struct ProveArgs {
 }
 
 pub fn run(a: ProveArgs) -> Result<()> {
-    // Every output is checked before any work: a proof is written with its output or not at all.
+    let m = LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?;
+    let samples = read_input(&a.input)?;
+    let x = m
+        .join_inputs(&samples)
+        .with_context(|| format!("input file {}", a.input.display()))?;
+    let xq = m
+        .quantize_input(&x)
+        .with_context(|| format!("input file {}", a.input.display()))?;
+    // Every output is checked before proving: a proof is written with its output or not at all.
     let mut outputs = vec![("--proof", a.proof.as_path())];
     if let Some(o) = &a.output {
         outputs.push(("--output", o.as_path()));
@@ -53,14 +61,6 @@ pub fn run(a: ProveArgs) -> Result<()> {
             ("--input", a.input.as_path()),
         ],
     )?;
-    let m = LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?;
-    let samples = read_input(&a.input)?;
-    let x = m
-        .join_inputs(&samples)
-        .with_context(|| format!("input file {}", a.input.display()))?;
-    let xq = m
-        .quantize_input(&x)
-        .with_context(|| format!("input file {}", a.input.display()))?;
     let prover = InferenceProver::new(&m, a.scheme.scheme);
     eprintln!(
         "proving {} ({} parameters, {} nodes; activations at 2^-{}, weights at 2^-{}, tables of 2^{})",
