@@ -46,6 +46,8 @@ use zkgrad_model::graph::Graph;
 mod export;
 mod external;
 mod fold;
+#[cfg(test)]
+mod hostile_tests;
 mod importer;
 mod node;
 mod ops;
