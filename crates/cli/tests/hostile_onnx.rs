@@ -54,7 +54,15 @@ impl B {
         g.output.push(value_info("y", &[]));
         Self { g, opset }
     }
-    fn tensor(mut self, name: &str, dt: i32, dims: &[i64], f: &[f32], i: &[i64], raw: Option<Vec<u8>>) -> Self {
+    fn tensor(
+        mut self,
+        name: &str,
+        dt: i32,
+        dims: &[i64],
+        f: &[f32],
+        i: &[i64],
+        raw: Option<Vec<u8>>,
+    ) -> Self {
         let mut t = TensorProto::new();
         t.name = name.into();
         t.data_type = dt;
@@ -73,7 +81,15 @@ impl B {
     fn ints(self, name: &str, v: &[i64]) -> Self {
         self.tensor(name, 7, &[v.len() as i64], &[], v, None)
     }
-    fn node_in(mut self, domain: &str, op: &str, name: &str, ins: &[&str], outs: &[&str], attrs: Vec<(&str, A)>) -> Self {
+    fn node_in(
+        mut self,
+        domain: &str,
+        op: &str,
+        name: &str,
+        ins: &[&str],
+        outs: &[&str],
+        attrs: Vec<(&str, A)>,
+    ) -> Self {
         let mut n = NodeProto::new();
         n.op_type = op.into();
         n.name = name.into();
@@ -102,7 +118,14 @@ impl B {
         self.g.node.push(n);
         self
     }
-    fn node(self, op: &str, name: &str, ins: &[&str], outs: &[&str], attrs: Vec<(&str, A)>) -> Self {
+    fn node(
+        self,
+        op: &str,
+        name: &str,
+        ins: &[&str],
+        outs: &[&str],
+        attrs: Vec<(&str, A)>,
+    ) -> Self {
         self.node_in("", op, name, ins, outs, attrs)
     }
     fn bytes(self) -> Vec<u8> {
@@ -142,13 +165,29 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
     let d = 1i64 << 15;
     let mut chain = B::new(&[1, 4], 13);
     for k in 0..1001 {
-        let i = if k == 0 { "x".to_string() } else { format!("t{k}") };
-        let o = if k == 1000 { "y".to_string() } else { format!("t{}", k + 1) };
+        let i = if k == 0 {
+            "x".to_string()
+        } else {
+            format!("t{k}")
+        };
+        let o = if k == 1000 {
+            "y".to_string()
+        } else {
+            format!("t{}", k + 1)
+        };
         chain = chain.node("Identity", "", &[&i], &[&o], vec![]);
     }
     vec![
-        ("gemm_dims_wrap_to_one.onnx", gemm_w(&[7, 7905747460161236407], &[1.0]), "elements"),
-        ("gemm_dims_wrap_to_zero.onnx", gemm_w(&[1 << 32, 1 << 32], &[]), "elements"),
+        (
+            "gemm_dims_wrap_to_one.onnx",
+            gemm_w(&[7, 7905747460161236407], &[1.0]),
+            "elements",
+        ),
+        (
+            "gemm_dims_wrap_to_zero.onnx",
+            gemm_w(&[1 << 32, 1 << 32], &[]),
+            "elements",
+        ),
         (
             "constant_of_shape_wraps.onnx",
             B::new(&[1, 4], 13)
@@ -160,12 +199,16 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "input_1e12_wide.onnx",
-            B::new(&[1, 1_000_000_000_000], 13).node("Relu", "r", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1, 1_000_000_000_000], 13)
+                .node("Relu", "r", &["x"], &["y"], vec![])
+                .bytes(),
             "elements",
         ),
         (
             "input_rank3_2pow40.onnx",
-            B::new(&[1 << 20, 1 << 10, 1 << 10], 13).node("Relu", "r", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1 << 20, 1 << 10, 1 << 10], 13)
+                .node("Relu", "r", &["x"], &["y"], vec![])
+                .bytes(),
             "elements",
         ),
         (
@@ -176,11 +219,31 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
                 .bytes(),
             "limit",
         ),
-        ("conv_pads_2pow50.onnx", conv(vec![("pads", A::Ints(vec![1 << 50; 4]))]), "pads"),
-        ("conv_pads_i64_max.onnx", conv(vec![("pads", A::Ints(vec![i64::MAX, 0, 0, 0]))]), "pads"),
-        ("conv_pads_negative.onnx", conv(vec![("pads", A::Ints(vec![-1, 0, 0, 0]))]), "pads"),
-        ("conv_kernel_shape.onnx", conv(vec![("kernel_shape", A::Ints(vec![5, 5]))]), "kernel_shape"),
-        ("conv_group.onnx", conv(vec![("group", A::I(1 << 62))]), "group"),
+        (
+            "conv_pads_2pow50.onnx",
+            conv(vec![("pads", A::Ints(vec![1 << 50; 4]))]),
+            "pads",
+        ),
+        (
+            "conv_pads_i64_max.onnx",
+            conv(vec![("pads", A::Ints(vec![i64::MAX, 0, 0, 0]))]),
+            "pads",
+        ),
+        (
+            "conv_pads_negative.onnx",
+            conv(vec![("pads", A::Ints(vec![-1, 0, 0, 0]))]),
+            "pads",
+        ),
+        (
+            "conv_kernel_shape.onnx",
+            conv(vec![("kernel_shape", A::Ints(vec![5, 5]))]),
+            "kernel_shape",
+        ),
+        (
+            "conv_group.onnx",
+            conv(vec![("group", A::I(1 << 62))]),
+            "group",
+        ),
         (
             "mul_diagonal.onnx",
             B::new(&[1, d], 13)
@@ -209,12 +272,16 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "custom_domain.onnx",
-            B::new(&[1, 4], 13).node_in("com.example", "Relu", "r", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1, 4], 13)
+                .node_in("com.example", "Relu", "r", &["x"], &["y"], vec![])
+                .bytes(),
             "domain",
         ),
         (
             "opset_99.onnx",
-            B::new(&[1, 4], 99).node("Relu", "r", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1, 4], 99)
+                .node("Relu", "r", &["x"], &["y"], vec![])
+                .bytes(),
             "opset 99",
         ),
         (
@@ -229,36 +296,74 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "layernorm_negative_epsilon.onnx",
             B::new(&[1, 4], 17)
                 .floats("g", &[4], &[1.0; 4])
-                .node("LayerNormalization", "ln", &["x", "g"], &["y"], vec![("epsilon", A::F(-1e-5))])
+                .node(
+                    "LayerNormalization",
+                    "ln",
+                    &["x", "g"],
+                    &["y"],
+                    vec![("epsilon", A::F(-1e-5))],
+                )
                 .bytes(),
             "epsilon",
         ),
         (
             "gelu_opset_19.onnx",
-            B::new(&[1, 4], 19).node("Gelu", "g", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1, 4], 19)
+                .node("Gelu", "g", &["x"], &["y"], vec![])
+                .bytes(),
             "opset 19",
         ),
-        ("gemm_alpha_int.onnx", gemm_attr("alpha", A::I(2)), "must be FLOAT"),
-        ("gemm_alpha_nan.onnx", gemm_attr("alpha", A::F(f32::NAN)), "finite"),
-        ("gemm_beta_inf.onnx", gemm_attr("beta", A::F(f32::INFINITY)), "finite"),
+        (
+            "gemm_alpha_int.onnx",
+            gemm_attr("alpha", A::I(2)),
+            "must be FLOAT",
+        ),
+        (
+            "gemm_alpha_nan.onnx",
+            gemm_attr("alpha", A::F(f32::NAN)),
+            "finite",
+        ),
+        (
+            "gemm_beta_inf.onnx",
+            gemm_attr("beta", A::F(f32::INFINITY)),
+            "finite",
+        ),
         (
             "leaky_relu_nan.onnx",
             B::new(&[1, 4], 13)
-                .node("LeakyRelu", "lr", &["x"], &["y"], vec![("alpha", A::F(f32::NAN))])
+                .node(
+                    "LeakyRelu",
+                    "lr",
+                    &["x"],
+                    &["y"],
+                    vec![("alpha", A::F(f32::NAN))],
+                )
                 .bytes(),
             "finite",
         ),
         (
             "clip_nan.onnx",
             B::new(&[1, 4], 6)
-                .node("Clip", "clip", &["x"], &["y"], vec![("min", A::F(f32::NAN)), ("max", A::F(1.0))])
+                .node(
+                    "Clip",
+                    "clip",
+                    &["x"],
+                    &["y"],
+                    vec![("min", A::F(f32::NAN)), ("max", A::F(1.0))],
+                )
                 .bytes(),
             "finite",
         ),
         (
             "clip_min_above_max.onnx",
             B::new(&[1, 4], 6)
-                .node("Clip", "clip", &["x"], &["y"], vec![("min", A::F(2.0)), ("max", A::F(1.0))])
+                .node(
+                    "Clip",
+                    "clip",
+                    &["x"],
+                    &["y"],
+                    vec![("min", A::F(2.0)), ("max", A::F(1.0))],
+                )
                 .bytes(),
             "greater than max",
         ),
@@ -273,13 +378,21 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
         (
             "pad_value_opset_2.onnx",
             B::new(&[1, 4], 2)
-                .node("Pad", "pad", &["x"], &["y"], vec![("pads", A::Ints(vec![0, 1, 0, 1])), ("value", A::F(1.5))])
+                .node(
+                    "Pad",
+                    "pad",
+                    &["x"],
+                    &["y"],
+                    vec![("pads", A::Ints(vec![0, 1, 0, 1])), ("value", A::F(1.5))],
+                )
                 .bytes(),
             "nonzero",
         ),
         (
             "softmax_opset_11_rank_3.onnx",
-            B::new(&[1, 3, 4], 11).node("Softmax", "sm", &["x"], &["y"], vec![]).bytes(),
+            B::new(&[1, 3, 4], 11)
+                .node("Softmax", "sm", &["x"], &["y"], vec![])
+                .bytes(),
             "opset 11",
         ),
         (
@@ -289,7 +402,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
                 .floats("b", &[2], &[0.0; 2])
                 .floats("m", &[2], &[0.0; 2])
                 .floats("v", &[2], &[1.0, -1.0])
-                .node("BatchNormalization", "bn", &["x", "s", "b", "m", "v"], &["y"], vec![])
+                .node(
+                    "BatchNormalization",
+                    "bn",
+                    &["x", "s", "b", "m", "v"],
+                    &["y"],
+                    vec![],
+                )
                 .bytes(),
             "variance",
         ),
@@ -301,7 +420,13 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, &'static str)> {
                 .ints("en", &[i64::MIN])
                 .ints("ax", &[0])
                 .ints("sp", &[-1])
-                .node("Slice", "sl", &["c", "st", "en", "ax", "sp"], &["t"], vec![])
+                .node(
+                    "Slice",
+                    "sl",
+                    &["c", "st", "en", "ax", "sp"],
+                    &["t"],
+                    vec![],
+                )
                 .node("Relu", "r", &["x"], &["y"], vec![])
                 .bytes(),
             "empty",
@@ -352,7 +477,11 @@ fn hostile_models_are_refused_by_prove() {
     for (name, bytes, fault) in corpus().into_iter().filter(|c| pick.contains(&c.0)) {
         let dir = tmpdir(&format!("prove-{name}"));
         let model = write_case(&dir, name, &bytes);
-        let input = write_case(&dir, "input.json", br#"{"input_data": [[0.1, 0.2, 0.3, 0.4]]}"#);
+        let input = write_case(
+            &dir,
+            "input.json",
+            br#"{"input_data": [[0.1, 0.2, 0.3, 0.4]]}"#,
+        );
         let before = files_under(&dir);
         let b = run_bounded(
             bin()
@@ -406,15 +535,31 @@ fn inspect_of_100k_identity_nodes_is_bounded() {
     let mut b = B::new(&[1, 4], 13);
     let n = 100_000;
     for k in 0..n {
-        let i = if k == 0 { "x".to_string() } else { format!("t{k}") };
-        let o = if k + 1 == n { "y".to_string() } else { format!("t{}", k + 1) };
+        let i = if k == 0 {
+            "x".to_string()
+        } else {
+            format!("t{k}")
+        };
+        let o = if k + 1 == n {
+            "y".to_string()
+        } else {
+            format!("t{}", k + 1)
+        };
         b = b.node("Identity", "", &[&i], &[&o], vec![]);
     }
     let dir = tmpdir("inspect-100k");
     let model = write_case(&dir, "chain100k.onnx", &b.bytes());
     let b = run_bounded(bin().args(["inspect", "--model"]).arg(&model));
-    eprintln!("inspect of 100k Identity nodes: {:.2} s, exit {:?}", b.seconds, b.code());
+    eprintln!(
+        "inspect of 100k Identity nodes: {:.2} s, exit {:?}",
+        b.seconds,
+        b.code()
+    );
     let c = run_bounded(bin().args(["commit", "--model"]).arg(&model));
-    eprintln!("commit of 100k Identity nodes: {:.2} s, exit {:?}", c.seconds, c.code());
+    eprintln!(
+        "commit of 100k Identity nodes: {:.2} s, exit {:?}",
+        c.seconds,
+        c.code()
+    );
     assert!(b.seconds < 10.0);
 }

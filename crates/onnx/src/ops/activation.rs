@@ -49,7 +49,7 @@ fn table(cx: &NodeCx, graph: &mut Graph) -> Imported {
             };
             let lo = bound(1, "min", f32::MIN as f64)?;
             let hi = bound(2, "max", f32::MAX as f64)?;
-            if !(lo <= hi) {
+            if lo > hi || lo.is_nan() || hi.is_nan() {
                 return Err(cx.invalid(format!("min {lo} is greater than max {hi}")));
             }
             if lo == 0.0 && hi >= f32::MAX as f64 {
