@@ -61,8 +61,12 @@ pub fn export_weights(
     let g = m.graph.mut_or_insert_default();
     for init in g.initializer.iter_mut() {
         if let Some(vals) = new.remove(&init.name) {
-            let expected: i64 = init.dims.iter().product();
-            if expected as usize != vals.len() {
+            let expected =
+                init.dims.iter().try_fold(
+                    1i64,
+                    |acc, &d| if d < 0 { None } else { acc.checked_mul(d) },
+                );
+            if expected != i64::try_from(vals.len()).ok() {
                 return Err(OnnxError::Graph(format!(
                     "initializer {}: {} values for shape {:?}",
                     init.name,

@@ -6,11 +6,18 @@ use zkgrad_circuit::index_map::IndexMap;
 
 use crate::proto::{attr, attr_ints};
 use crate::shape::{check_perm, norm_axis, reshape_dims, slice_map, squeeze_dims, unsqueeze_dims};
-use crate::tensor::{to_const, Const};
+use crate::tensor::{elements, to_const, Const};
+use crate::Limits;
 
 /// Folds an op whose inputs are all constants, for the shape-arithmetic ops exporters emit;
-/// `None` for any other op (the caller then treats it as usual).
-pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<Const>, String> {
+/// `None` for any other op (the caller then treats it as usual). Every result is checked against
+/// `limits` before it is allocated.
+pub(crate) fn fold_const(
+    n: &NodeProto,
+    ins: &[Option<Const>],
+    limits: &Limits,
+) -> Result<Option<Const>, String> {
+    let max = limits.max_tensor_elements;
     let ints = |k: &str| attr_ints(n, k);
     let int = |k: &str, d: i64| attr(n, k).map_or(d, |a| a.i);
     let input = |i: usize| ins.get(i).cloned().flatten();
@@ -26,16 +33,14 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
                 .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
                 .collect::<Result<_, _>>()?;
             let fill = match attr(n, "value") {
-                Some(a) => to_const(&a.t)?.data.first().copied().unwrap_or(0.0),
+                Some(a) => to_const(&a.t, limits)?.data.first().copied().unwrap_or(0.0),
                 None => 0.0,
             };
-            let len: usize = dims.iter().product();
-            if len > 1 << 24 {
-                return Err(format!("ConstantOfShape of {len} values"));
-            }
+            let len = elements(&dims, limits)?;
+            let len = if dims.contains(&0) { 0 } else { len };
             Const {
                 dims,
-                data: vec![fill; len],
+                data: vec![fill; len].into(),
             }
         }
         "Reshape" | "Squeeze" | "Unsqueeze" | "Flatten" => {
@@ -48,6 +53,7 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
                 }
                 "Flatten" => {
                     let a = int("axis", 1).clamp(0, x.dims.len() as i64) as usize;
+                    // Bounded: the constant's dims passed `elements`.
                     vec![x.dims[..a].iter().product(), x.dims[a..].iter().product()]
                 }
                 _ => {
@@ -75,10 +81,10 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
             };
             check_perm(&perm, x.dims.len())?;
             let map = IndexMap::transpose(&x.dims, &perm);
-            map.validate(1 << 24)?;
+            map.validate(max)?;
             Const {
                 dims: map.out_shape.clone(),
-                data: map.apply(&x.data),
+                data: map.apply(&x.data).into(),
             }
         }
         "Concat" => {
@@ -110,11 +116,15 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
                     ));
                 }
             }
-            out[ax] = parts
-                .iter()
-                .map(|c| dims_of(c).get(ax).copied().unwrap_or(1))
-                .sum();
-            let mut data = vec![0.0; out.iter().product()];
+            let mut sum: usize = 0;
+            for c in &parts {
+                sum = sum
+                    .checked_add(dims_of(c).get(ax).copied().unwrap_or(1))
+                    .ok_or("Concat: the parts' sizes overflow")?;
+            }
+            out[ax] = sum;
+            let len = elements(&out, limits)?;
+            let mut data = vec![0.0; if out.contains(&0) { 0 } else { len }];
             let mut offset = 0i64;
             for c in &parts {
                 let d = dims_of(c);
@@ -122,12 +132,15 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
                 offs[ax] = -offset;
                 offset += d[ax] as i64;
                 let map = IndexMap::aligned(&d, &out, &vec![1; d.len()], &offs);
-                map.validate(1 << 24)?;
+                map.validate(max)?;
                 for (o, v) in data.iter_mut().zip(map.apply(&c.data)) {
                     *o += v;
                 }
             }
-            Const { dims: out, data }
+            Const {
+                dims: out,
+                data: data.into(),
+            }
         }
         "Slice" => {
             let x = first()?;
@@ -138,11 +151,11 @@ pub(crate) fn fold_const(n: &NodeProto, ins: &[Option<Const>]) -> Result<Option<
             );
             let map = slice_map(&x.dims, &starts, &ends, req(3), req(4))?;
             if !x.dims.is_empty() {
-                map.validate(1 << 24)?;
+                map.validate(max)?;
             }
             Const {
                 dims: map.out_shape.clone(),
-                data: map.apply(&x.data),
+                data: map.apply(&x.data).into(),
             }
         }
         _ => return Ok(None),
@@ -160,7 +173,11 @@ pub(crate) fn fold2(x: &Const, y: &Const, f: impl Fn(f64, f64) -> f64) -> Result
         };
         (
             dims.clone(),
-            x.data.iter().zip(&y.data).map(|(a, b)| f(*a, *b)).collect(),
+            x.data
+                .iter()
+                .zip(y.data.iter())
+                .map(|(a, b)| f(*a, *b))
+                .collect(),
         )
     } else if let [s] = y.data[..] {
         (x.dims.clone(), x.data.iter().map(|a| f(*a, s)).collect())
@@ -176,7 +193,10 @@ pub(crate) fn fold2(x: &Const, y: &Const, f: impl Fn(f64, f64) -> f64) -> Result
     if data.iter().any(|v| !v.is_finite()) {
         return Err("constant folding produced a non-finite value".into());
     }
-    Ok(Const { dims, data })
+    Ok(Const {
+        dims,
+        data: data.into(),
+    })
 }
 
 #[cfg(test)]
@@ -198,19 +218,20 @@ mod tests {
             n
         };
         let c = |dims: Vec<usize>| Const {
-            data: vec![1.0; dims.iter().product::<usize>().max(1)],
+            data: vec![1.0; dims.iter().product::<usize>().max(1)].into(),
             dims,
         };
+        let l = &Limits::default();
         // Parts of different ranks, or different sizes off the axis.
         let concat = node("Concat", Some(("axis", vec![], 1)));
-        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 3, 1]))]).is_err());
-        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![4, 3]))]).is_err());
-        let ok = fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 1]))]).unwrap();
+        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 3, 1]))], l).is_err());
+        assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![4, 3]))], l).is_err());
+        let ok = fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 1]))], l).unwrap();
         assert_eq!(ok.map(|k| k.dims), Some(vec![2, 4]));
         // A perm that repeats an axis, or has the wrong length.
         for perm in [vec![0, 0], vec![1, 0, 2]] {
             let t = node("Transpose", Some(("perm", perm, 0)));
-            assert!(fold_const(&t, &[Some(c(vec![2, 3]))]).is_err());
+            assert!(fold_const(&t, &[Some(c(vec![2, 3]))], l).is_err());
         }
     }
 }

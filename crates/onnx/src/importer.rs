@@ -1,7 +1,10 @@
 //! The walk over an ONNX graph: initializers and inputs, then each node in order (folded if its
 //! inputs are constants, else imported by the function the registry names), then the outputs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use onnx_protobuf::attribute_proto::AttributeType;
+use onnx_protobuf::ModelProto;
 
 use zkgrad_circuit::index_map::IndexMap;
 use zkgrad_model::build::push as push_node;
@@ -11,17 +14,169 @@ use crate::fold::fold_const;
 use crate::node::{NodeCx, Sources, Val};
 use crate::proto::{node_name, parse_model};
 use crate::registry::importer;
-use crate::tensor::{to_const, Const};
-use crate::OnnxError;
+use crate::tensor::{elements, to_const, Const};
+use crate::{Limits, OnnxError, MAX_OPSET};
+
+/// The opset of the default ONNX domain the model imports, within what this importer knows.
+pub(crate) fn default_opset(m: &ModelProto) -> Result<i64, OnnxError> {
+    let mut found = None;
+    for o in &m.opset_import {
+        if o.domain.is_empty() || o.domain == "ai.onnx" {
+            if found.is_some() {
+                return Err(OnnxError::Graph(
+                    "the model imports the default ONNX domain twice".into(),
+                ));
+            }
+            found = Some(o.version);
+        }
+    }
+    match found {
+        None => Err(OnnxError::Graph(
+            "the model imports no opset of the default ONNX domain".into(),
+        )),
+        Some(v) if v > MAX_OPSET => Err(OnnxError::Graph(format!(
+            "opset {v} is newer than the newest this importer supports ({MAX_OPSET})"
+        ))),
+        Some(v) if v < 1 => Err(OnnxError::Graph(format!("opset {v} is not an opset"))),
+        Some(v) => Ok(v),
+    }
+}
+
+/// The type an attribute of this name must have on a node of this op type, where the importer
+/// reads it.
+fn expected_type(op: &str, name: &str) -> Option<AttributeType> {
+    use AttributeType::*;
+    Some(match name {
+        "alpha" | "beta" | "epsilon" | "min" | "max" | "value_float" => FLOAT,
+        "value" if op == "Pad" => FLOAT,
+        "value" => TENSOR,
+        "axis"
+        | "transA"
+        | "transB"
+        | "group"
+        | "keepdims"
+        | "allowzero"
+        | "ceil_mode"
+        | "count_include_pad"
+        | "noop_with_empty_axes"
+        | "to"
+        | "value_int" => INT,
+        "kernel_shape" | "pads" | "strides" | "dilations" | "perm" | "axes" | "starts" | "ends"
+        | "value_ints" => INTS,
+        "auto_pad" | "mode" | "approximate" => STRING,
+        _ => return None,
+    })
+}
+
+/// Refuses what no node may be, whatever its op: a custom domain, an op used below the opset
+/// that introduced it, an attribute of the wrong type or a non-finite float attribute.
+fn check_node(n: &onnx_protobuf::NodeProto, name: &str, opset: i64) -> Result<(), OnnxError> {
+    let invalid = |why: String| OnnxError::Invalid {
+        op_type: n.op_type.clone(),
+        node: name.to_string(),
+        why,
+    };
+    if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        return Err(invalid(format!(
+            "domain {:?} is not ONNX's (only ops of the default domain are supported)",
+            n.domain
+        )));
+    }
+    let since = match n.op_type.as_str() {
+        "LayerNormalization" => 17,
+        "Gelu" => 20,
+        _ => 1,
+    };
+    if opset < since {
+        return Err(invalid(format!(
+            "{} does not exist at opset {opset} (introduced in opset {since})",
+            n.op_type
+        )));
+    }
+    for a in &n.attribute {
+        let Some(want) = expected_type(&n.op_type, &a.name) else {
+            continue;
+        };
+        let got = a.type_.enum_value();
+        if got != Ok(want) {
+            let got = match got {
+                Ok(t) => format!("{t:?}"),
+                Err(v) => format!("type {v}"),
+            };
+            return Err(invalid(format!(
+                "attribute {} is {got}, must be {want:?}",
+                a.name
+            )));
+        }
+        if want == AttributeType::FLOAT && !a.f.is_finite() {
+            return Err(invalid(format!(
+                "attribute {} is {}, must be finite",
+                a.name, a.f
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a graph larger than the limits, with duplicate initializer names, or a name that two
+/// nodes (or a node and an initializer or graph input) define.
+fn check_graph(g: &onnx_protobuf::GraphProto, limits: &Limits) -> Result<(), OnnxError> {
+    if g.node.len() > limits.max_nodes || g.initializer.len() > limits.max_nodes {
+        return Err(OnnxError::Graph(format!(
+            "{} nodes and {} initializers: more than the limit of {}",
+            g.node.len(),
+            g.initializer.len(),
+            limits.max_nodes
+        )));
+    }
+    let mut defined: HashSet<&str> = HashSet::new();
+    for init in &g.initializer {
+        if !defined.insert(init.name.as_str()) {
+            return Err(OnnxError::Graph(format!(
+                "initializer {} is defined twice",
+                init.name
+            )));
+        }
+    }
+    // A graph input may repeat an initializer (its default value) but not another input.
+    let mut inputs: HashSet<&str> = HashSet::new();
+    for i in &g.input {
+        if !inputs.insert(i.name.as_str()) {
+            return Err(OnnxError::Graph(format!(
+                "graph input {} is declared twice",
+                i.name
+            )));
+        }
+    }
+    defined.extend(inputs);
+    for (idx, n) in g.node.iter().enumerate() {
+        for o in n.output.iter().filter(|o| !o.is_empty()) {
+            if !defined.insert(o.as_str()) {
+                return Err(OnnxError::Invalid {
+                    op_type: n.op_type.clone(),
+                    node: node_name(n, idx),
+                    why: format!("output {o} is already defined (by an initializer, a graph input or another node)"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Imports the graph of the model `bytes`, recording in `sources` where each Linear node's
 /// parameters came from.
-pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph, OnnxError> {
+pub(crate) fn import_inner(
+    bytes: &[u8],
+    limits: &Limits,
+    sources: &mut Sources,
+) -> Result<Graph, OnnxError> {
     let m = parse_model(bytes)?;
+    let opset = default_opset(&m)?;
     let g = &m.graph;
+    check_graph(g, limits)?;
     let mut names: HashMap<String, Val> = HashMap::new();
     for init in &g.initializer {
-        let c = to_const(init).map_err(OnnxError::Graph)?;
+        let c = to_const(init, limits).map_err(OnnxError::Graph)?;
         names.insert(init.name.clone(), Val::Const(c));
     }
     let inputs: Vec<_> = g
@@ -41,7 +196,7 @@ pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph,
             .iter()
             .map(|d| {
                 if d.has_dim_value() && d.dim_value() > 0 {
-                    d.dim_value() as usize
+                    usize::try_from(d.dim_value()).unwrap_or(usize::MAX)
                 } else {
                     1
                 }
@@ -50,6 +205,7 @@ pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph,
         if shape.is_empty() {
             return Err(OnnxError::Graph(format!("input {} has no shape", i.name)));
         }
+        elements(&shape, limits).map_err(|e| OnnxError::Graph(format!("input {}: {e}", i.name)))?;
         Ok(shape)
     };
     let mut graph = Graph {
@@ -86,7 +242,10 @@ pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph,
             name: node_name(n, idx),
             names: &names,
             readers: &readers,
+            limits,
+            opset,
         };
+        check_node(n, &cx.name, opset)?;
         let out_name = n
             .output
             .first()
@@ -107,13 +266,17 @@ pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph,
                     _ => None,
                 })
                 .collect();
-            if let Some(c) = fold_const(n, &consts).map_err(|e| cx.invalid(e))? {
+            if let Some(c) = fold_const(n, &consts, limits).map_err(|e| cx.invalid(e))? {
                 names.insert(out_name, Val::Const(c));
                 continue;
             }
         }
         let import = importer(&n.op_type).ok_or_else(|| cx.unsupported())?;
+        let before = graph.nodes.len();
         let result = import(&cx, &mut graph, sources)?;
+        for node in &graph.nodes[before..] {
+            cx.elements(&node.shape)?;
+        }
         names.insert(out_name, result);
     }
     let mut outs = Vec::with_capacity(g.output.len());
@@ -133,10 +296,18 @@ pub(crate) fn import_inner(bytes: &[u8], sources: &mut Sources) -> Result<Graph,
         [(_, v)] => graph.output = *v,
         _ => {
             // Several outputs: their concatenation, each flattened, is the proven output.
-            let total: usize = outs
-                .iter()
-                .map(|(_, v)| graph.shape(*v).iter().product::<usize>())
-                .sum();
+            let mut total: usize = 0;
+            for (_, v) in &outs {
+                total = total
+                    .checked_add(graph.shape(*v).iter().product::<usize>())
+                    .filter(|&t| t <= limits.max_tensor_elements)
+                    .ok_or_else(|| {
+                        OnnxError::Graph(format!(
+                            "the outputs hold more than {} values (the limit on one tensor)",
+                            limits.max_tensor_elements
+                        ))
+                    })?;
+            }
             let mut acc: Option<usize> = None;
             let mut offset = 0i64;
             for (k, (out_name, v)) in outs.iter().enumerate() {

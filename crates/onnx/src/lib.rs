@@ -13,6 +13,27 @@
 //! protobuf is in `proto.rs` and `tensor.rs`, initializers in external files in `external.rs`,
 //! ONNX's shape rules in `shape.rs`, constant folding in `fold.rs`, and writing trained weights
 //! back in `export.rs`.
+//!
+//! # Hostile files
+//!
+//! A model file is untrusted input. Importing never panics, and refuses — with an error that
+//! names the node or tensor and what is wrong — anything malformed: sizes whose product
+//! overflows, a tensor whose stored bytes are not exactly its shape's, duplicate initializer or
+//! output names, ops of a custom domain, an opset newer than [`MAX_OPSET`] (or an op used below
+//! the opset that introduced it), attributes of the wrong type or non-finite floats, and
+//! parameters out of range. Every size read from the file is checked against [`Limits`]
+//! *before* anything of that size is allocated:
+//!
+//! - [`Limits::max_tensor_elements`] (default 2^28): the most elements of any one tensor — an
+//!   initializer or constant, a graph input, the output of any node, a layer's weight matrix.
+//!   VGG-16's largest (its first fully connected layer's 25088 × 4096 weight, about 2^26.6)
+//!   fits.
+//! - [`Limits::max_nodes`] (default 1,000,000): the most nodes (and initializers) in the graph.
+//!
+//! [`import`] and [`import_with_sources`] use [`Limits::default`]; [`import_with_limits`] and
+//! [`import_with_sources_and_limits`] take others. Import is linear in the number of nodes.
+//! External data ([`inline_external_data_in_dir`]) is read only from regular files inside the
+//! model's directory, and only the bytes each tensor needs.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -25,6 +46,8 @@ use zkgrad_model::graph::Graph;
 mod export;
 mod external;
 mod fold;
+#[cfg(test)]
+mod hostile_tests;
 mod importer;
 mod node;
 mod ops;
@@ -36,7 +59,7 @@ mod tensor;
 mod tests;
 
 pub use export::export_weights;
-pub use external::inline_external_data;
+pub use external::{inline_external_data, inline_external_data_in_dir};
 pub use registry::SUPPORTED_OPS;
 
 /// Why an ONNX file could not be imported.
@@ -94,16 +117,54 @@ pub struct LinearSource {
     pub bias: Option<(String, f64)>,
 }
 
-/// Imports an ONNX model into the float graph IR.
-pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
-    import_with_sources(bytes).map(|(g, _)| g)
+/// The newest opset of the default ONNX domain this importer knows the semantics of; a model
+/// importing a newer one is refused.
+pub const MAX_OPSET: i64 = 22;
+
+/// Bounds on what a model file may make the importer allocate (see the crate docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most elements of any one tensor: initializer, constant, graph input, node output,
+    /// weight matrix.
+    pub max_tensor_elements: usize,
+    /// The most nodes in the graph (and the most initializers).
+    pub max_nodes: usize,
 }
 
-/// Imports, and says for each Linear node (by node index) where its parameters came from.
+impl Default for Limits {
+    /// 2^28 elements per tensor, 1,000,000 nodes.
+    fn default() -> Self {
+        Self {
+            max_tensor_elements: 1 << 28,
+            max_nodes: 1_000_000,
+        }
+    }
+}
+
+/// Imports an ONNX model into the float graph IR (with [`Limits::default`]).
+pub fn import(bytes: &[u8]) -> Result<Graph, OnnxError> {
+    import_with_limits(bytes, &Limits::default())
+}
+
+/// Imports an ONNX model into the float graph IR, within `limits`.
+pub fn import_with_limits(bytes: &[u8], limits: &Limits) -> Result<Graph, OnnxError> {
+    import_with_sources_and_limits(bytes, limits).map(|(g, _)| g)
+}
+
+/// Imports, and says for each Linear node (by node index) where its parameters came from (with
+/// [`Limits::default`]).
 pub fn import_with_sources(
     bytes: &[u8],
 ) -> Result<(Graph, HashMap<usize, LinearSource>), OnnxError> {
+    import_with_sources_and_limits(bytes, &Limits::default())
+}
+
+/// [`import_with_sources`] within `limits`.
+pub fn import_with_sources_and_limits(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(Graph, HashMap<usize, LinearSource>), OnnxError> {
     let mut sources: HashMap<usize, LinearSource> = HashMap::new();
-    let graph = importer::import_inner(bytes, &mut sources)?;
+    let graph = importer::import_inner(bytes, limits, &mut sources)?;
     Ok((graph, sources))
 }

@@ -8,8 +8,8 @@ use zkgrad_model::graph::{Graph, Node, Op};
 
 use crate::proto::{attr, attr_ints};
 use crate::shape::norm_axis;
-use crate::tensor::Const;
-use crate::{LinearSource, OnnxError};
+use crate::tensor::{elements, Const};
+use crate::{Limits, LinearSource, OnnxError};
 
 /// What a name in the graph refers to.
 #[derive(Clone, Debug)]
@@ -34,6 +34,10 @@ pub(crate) struct NodeCx<'a> {
     pub names: &'a HashMap<String, Val>,
     /// How many nodes (and graph outputs) read each name (to know when a bias may be fused).
     pub readers: &'a HashMap<&'a str, usize>,
+    /// What the file may make the importer allocate.
+    pub limits: &'a Limits,
+    /// The model's opset of the default ONNX domain.
+    pub opset: i64,
 }
 
 impl NodeCx<'_> {
@@ -111,6 +115,11 @@ impl NodeCx<'_> {
                 self.constant(i)?.data.iter().map(|&v| v as i64).collect(),
             )),
         }
+    }
+
+    /// The number of elements of a tensor of `shape`, refused past the limit on one tensor.
+    pub fn elements(&self, shape: &[usize]) -> Result<usize, OnnxError> {
+        elements(shape, self.limits).map_err(|e| self.invalid(e))
     }
 
     /// Normalizes an axis against a rank.

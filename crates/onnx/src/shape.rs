@@ -93,7 +93,12 @@ pub(crate) fn reshape_dims(
     spec: &[i64],
     allowzero: bool,
 ) -> Result<Vec<usize>, String> {
-    let total: usize = xs.iter().product();
+    let product = |s: &[usize]| {
+        s.iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| format!("target shape {spec:?} overflows"))
+    };
+    let total: usize = product(xs)?;
     let mut shape = Vec::with_capacity(spec.len());
     let mut infer = None;
     for (i, &d) in spec.iter().enumerate() {
@@ -104,18 +109,18 @@ pub(crate) fn reshape_dims(
             }
             0 if allowzero => return Err("a dimension of size 0 is not supported".into()),
             0 => shape.push(*xs.get(i).ok_or("0 in shape refers past the input's rank")?),
-            d if d > 0 => shape.push(d as usize),
+            d if d > 0 => shape.push(usize::try_from(d).map_err(|_| format!("dimension {d}"))?),
             _ => return Err(format!("invalid target shape {spec:?}")),
         }
     }
     if let Some(i) = infer {
-        let known: usize = shape.iter().product();
+        let known: usize = product(&shape)?;
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {xs:?} to {spec:?}"));
         }
         shape[i] = total / known;
     }
-    if shape.iter().product::<usize>() != total {
+    if product(&shape)? != total {
         return Err(format!(
             "cannot reshape {xs:?} ({total} values) to {shape:?}"
         ));
@@ -142,8 +147,11 @@ pub(crate) fn slice_map(
     for k in 0..starts.len() {
         let ax = norm_axis(axes[k], rank)?;
         let (d, step) = (dims[ax] as i64, steps[k]);
-        if step == 0 {
-            return Err("slice step 0".into());
+        if step == 0 || step == i64::MIN {
+            return Err(format!("slice step {step}"));
+        }
+        if d == 0 {
+            return Err(format!("slice of axis {ax}, which is empty"));
         }
         let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
         let (start, end) = (norm(starts[k]), norm(ends[k]));
@@ -152,11 +160,14 @@ pub(crate) fn slice_map(
         } else {
             (start.clamp(0, d - 1), end.clamp(-1, d - 1))
         };
+        // In i128: `end − start + step − 1` overflows i64 for a step near i64::MAX.
+        let (s128, e128, st128) = (start as i128, end as i128, step as i128);
         let len = if step > 0 {
-            (end - start + step - 1).div_euclid(step).max(0)
+            (e128 - s128 + st128 - 1).div_euclid(st128).max(0)
         } else {
-            (start - end - step - 1).div_euclid(-step).max(0)
+            (s128 - e128 - st128 - 1).div_euclid(-st128).max(0)
         };
+        let len = len as i64; // ≤ d
         if len == 0 {
             return Err(format!("slice of axis {ax} is empty"));
         }
@@ -174,19 +185,35 @@ pub(crate) fn window(
     n: &NodeProto,
     kernel: Option<[usize; 2]>,
     hw: [usize; 2],
+    max: usize,
 ) -> Result<Window, String> {
     let ints = |k: &str| attr_ints(n, k);
+    // Every size at most `max` (the limit on one tensor's elements): sums and products of a
+    // few of them then fit in a usize.
+    let in_range = |v: i64| v >= 0 && (v as u64) <= max as u64;
     let two = |v: Option<Vec<i64>>, d: usize, what: &str| -> Result<[usize; 2], String> {
         match v.as_deref() {
             None => Ok([d, d]),
-            Some([a, b]) if *a >= 0 && *b >= 0 => Ok([*a as usize, *b as usize]),
+            Some([a, b]) if in_range(*a) && in_range(*b) => Ok([*a as usize, *b as usize]),
+            Some([_, _]) => Err(format!("{what} {v:?}: out of range (0..={max})")),
             Some(v) => Err(format!("{what} {v:?}: only 2-D windows are supported")),
         }
     };
-    let kernel = match kernel {
-        Some(k) => k,
-        None => two(ints("kernel_shape"), 0, "kernel_shape")?,
+    let kernel = match (kernel, ints("kernel_shape")) {
+        (Some(k), None) => k,
+        (Some(k), Some(given)) => {
+            if given.len() != 2 || given.iter().zip(k).any(|(&g, w)| g != w as i64) {
+                return Err(format!(
+                    "kernel_shape {given:?} disagrees with the weight's spatial dimensions {k:?}"
+                ));
+            }
+            k
+        }
+        (None, given) => two(given, 0, "kernel_shape")?,
     };
+    if kernel.iter().chain(&hw).any(|&v| v > max) {
+        return Err(format!("kernel {kernel:?} or input {hw:?} out of range"));
+    }
     if kernel.contains(&0) {
         return Err("missing kernel_shape".into());
     }
@@ -198,10 +225,14 @@ pub(crate) fn window(
     let auto_pad = attr_str(n, "auto_pad").unwrap_or_default();
     let mut pads = match ints("pads").as_deref() {
         None => [0; 4],
-        Some([t, l, b, r]) if [t, l, b, r].iter().all(|v| **v >= 0) => {
+        Some([t, l, b, r]) if [t, l, b, r].iter().all(|v| in_range(**v)) => {
             [*t as usize, *l as usize, *b as usize, *r as usize]
         }
-        Some(v) => return Err(format!("pads {v:?}: expected 4 non-negative values")),
+        Some(v) => {
+            return Err(format!(
+                "pads {v:?}: expected 4 values within 0..={max} (non-negative, at most the limit on a tensor)"
+            ))
+        }
     };
     match auto_pad.as_str() {
         "" | "NOTSET" | "VALID" => {}

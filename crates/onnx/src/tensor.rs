@@ -1,20 +1,112 @@
 //! Tensors as the file stores them: initializers and Constant values read into [`Const`].
 
+use std::rc::Rc;
+
 use onnx_protobuf::TensorProto;
 
-/// A constant tensor (initializer or Constant node).
+use crate::Limits;
+
+/// A constant tensor (initializer or Constant node). Cloning it does not copy its data (a chain
+/// of Identity or Reshape nodes on a large constant stays linear in time and memory).
 #[derive(Clone, Debug)]
 pub(crate) struct Const {
     pub dims: Vec<usize>,
-    pub data: Vec<f64>,
+    pub data: Rc<Vec<f64>>,
 }
 
-fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
-    const FLOAT: i32 = 1;
-    const INT32: i32 = 6;
-    const INT64: i32 = 7;
-    const DOUBLE: i32 = 11;
+/// The number of elements of a tensor of shape `dims` (axes of size 0 counted as 1, so that no
+/// partial product can overflow either), refused past `limits.max_tensor_elements`.
+pub(crate) fn elements(dims: &[usize], limits: &Limits) -> Result<usize, String> {
+    let mut n: usize = 1;
+    for &d in dims {
+        n = n
+            .checked_mul(d.max(1))
+            .filter(|&n| n <= limits.max_tensor_elements)
+            .ok_or_else(|| {
+                format!(
+                    "shape {dims:?} has more than {} elements (the limit on one tensor)",
+                    limits.max_tensor_elements
+                )
+            })?;
+    }
+    Ok(n)
+}
+
+/// A tensor's dimensions as the file writes them, each non-negative, and its element count
+/// (0 if an axis is 0), within `limits`.
+fn checked_dims(t: &TensorProto, limits: &Limits) -> Result<(Vec<usize>, usize), String> {
+    let dims: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| {
+            usize::try_from(d)
+                .map_err(|_| format!("tensor {} has a negative dimension {d}", t.name))
+        })
+        .collect::<Result<_, _>>()?;
+    let n = elements(&dims, limits).map_err(|e| format!("tensor {}: {e}", t.name))?;
+    let n = if dims.contains(&0) { 0 } else { n };
+    Ok((dims, n))
+}
+
+/// The size in bytes of one element of an ONNX data type this importer reads.
+pub(crate) fn element_size(data_type: i32) -> Option<usize> {
+    match data_type {
+        FLOAT | INT32 => Some(4),
+        INT64 | DOUBLE => Some(8),
+        _ => None,
+    }
+}
+
+const FLOAT: i32 = 1;
+const INT32: i32 = 6;
+const INT64: i32 = 7;
+const DOUBLE: i32 = 11;
+
+fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
+    if !t.external_data.is_empty() {
+        return Err(format!(
+            "tensor {} stores its data in an external file (load the model from its file so the data can be read)",
+            t.name
+        ));
+    }
+    let size = element_size(t.data_type).ok_or_else(|| {
+        format!(
+            "tensor {} has unsupported data type {}",
+            t.name, t.data_type
+        )
+    })?;
     let raw = &t.raw_data;
+    if !raw.is_empty() {
+        // Exactly the shape's bytes: trailing bytes are not silently dropped.
+        let want = n.checked_mul(size);
+        if want != Some(raw.len()) {
+            return Err(format!(
+                "tensor {} stores {} bytes of raw data; its shape {:?} needs {} ({n} elements of {size} bytes)",
+                t.name,
+                raw.len(),
+                t.dims,
+                n.saturating_mul(size)
+            ));
+        }
+    }
+    let stored = if !raw.is_empty() {
+        n
+    } else {
+        match t.data_type {
+            FLOAT => t.float_data.len(),
+            DOUBLE => t.double_data.len(),
+            INT64 => t.int64_data.len(),
+            _ => t.int32_data.len(),
+        }
+    };
+    // A scalar (no dims) holds one value.
+    let expected = if t.dims.is_empty() { 1 } else { n };
+    if stored != expected {
+        return Err(format!(
+            "tensor {} holds {stored} values for shape {:?}",
+            t.name, t.dims
+        ));
+    }
     let out: Vec<f64> = match t.data_type {
         FLOAT if !raw.is_empty() => raw
             .chunks_exact(4)
@@ -35,41 +127,20 @@ fn tensor_data(t: &TensorProto) -> Result<Vec<f64>, String> {
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
             .collect(),
-        INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
-        other => {
-            return Err(format!(
-                "tensor {} has unsupported data type {other}",
-                t.name
-            ))
-        }
+        _ => t.int32_data.iter().map(|&v| v as f64).collect(),
     };
-    if !t.external_data.is_empty() {
-        return Err(format!(
-            "tensor {} stores its data in an external file (load the model from its file so the data can be read)",
-            t.name
-        ));
-    }
-    let expected: i64 = t.dims.iter().product();
-    if t.dims.iter().any(|&d| d < 0)
-        || out.len() as i64 != expected.max(if t.dims.is_empty() { 1 } else { 0 })
-    {
-        return Err(format!(
-            "tensor {} holds {} values for shape {:?}",
-            t.name,
-            out.len(),
-            t.dims
-        ));
-    }
     if let Some(v) = out.iter().find(|v| !v.is_finite()) {
         return Err(format!("tensor {} holds a non-finite value {v}", t.name));
     }
     Ok(out)
 }
 
-pub(crate) fn to_const(t: &TensorProto) -> Result<Const, String> {
+/// Reads a stored tensor, its size checked against `limits` before its data is decoded.
+pub(crate) fn to_const(t: &TensorProto, limits: &Limits) -> Result<Const, String> {
+    let (dims, n) = checked_dims(t, limits)?;
     Ok(Const {
-        dims: t.dims.iter().map(|&d| d as usize).collect(),
-        data: tensor_data(t)?,
+        data: tensor_data(t, n)?.into(),
+        dims,
     })
 }
 
@@ -77,7 +148,7 @@ pub(crate) fn to_const(t: &TensorProto) -> Result<Const, String> {
 /// value repeated.
 pub(crate) fn broadcast_bias(c: &Const, outf: usize) -> Result<Vec<f64>, String> {
     if c.data.len() == outf && c.dims.iter().rev().skip(1).all(|&d| d == 1) {
-        Ok(c.data.clone())
+        Ok(c.data.to_vec())
     } else if c.data.len() == 1 {
         Ok(vec![c.data[0]; outf])
     } else {

@@ -103,12 +103,16 @@ fn greater_is_the_relu_mask_only_against_zero_and_cast_only_to_floats() {
         let mut a = onnx_protobuf::AttributeProto::new();
         a.name = "to".into();
         a.i = to;
+        a.type_ = onnx_protobuf::attribute_proto::AttributeType::INT.into();
         cast.attribute.push(a);
         g.node = vec![gt, cast];
         let mut out = ValueInfoProto::new();
         out.name = "y".into();
         g.output.push(out);
         m.graph = protobuf::MessageField::some(g);
+        let mut opset = onnx_protobuf::OperatorSetIdProto::new();
+        opset.version = 13;
+        m.opset_import.push(opset);
         m.write_to_bytes().unwrap()
     };
     let g = import(&model(0.0, 1)).unwrap();

@@ -49,6 +49,9 @@ fn table(cx: &NodeCx, graph: &mut Graph) -> Imported {
             };
             let lo = bound(1, "min", f32::MIN as f64)?;
             let hi = bound(2, "max", f32::MAX as f64)?;
+            if lo > hi || lo.is_nan() || hi.is_nan() {
+                return Err(cx.invalid(format!("min {lo} is greater than max {hi}")));
+            }
             if lo == 0.0 && hi >= f32::MAX as f64 {
                 ActKind::Relu
             } else {
@@ -97,7 +100,16 @@ pub(crate) fn relu_mask(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Impo
 pub(crate) fn softmax(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     let x = cx.value(0)?;
     let xs = graph.shape(x).to_vec();
-    let axis = cx.axis_of(cx.attr_i("axis", -1), xs.len().max(1))?;
+    // Before opset 13 Softmax flattens to 2-D at `axis` (default 1) and normalizes over
+    // everything after it: the same as over the last axis only when `axis` is the last.
+    let default_axis = if cx.opset < 13 { 1 } else { -1 };
+    let axis = cx.axis_of(cx.attr_i("axis", default_axis), xs.len().max(1))?;
+    if cx.opset < 13 && axis + 1 != xs.len() {
+        return Err(cx.invalid(format!(
+            "Softmax at opset {} over axis {axis} of {xs:?} normalizes the axes from {axis} on together (coerced to 2-D): not supported; only the last axis is",
+            cx.opset
+        )));
+    }
     if axis + 1 != xs.len() || xs.len() == 4 {
         return Err(cx.invalid(format!(
             "Softmax over axis {axis} of {xs:?}: only the last axis (rank ≤ 3) is supported"

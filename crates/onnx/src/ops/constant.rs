@@ -13,22 +13,27 @@ pub(crate) fn constant(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported 
             .first()
             .ok_or_else(|| cx.invalid("Constant without a value".into()))?;
     let c = match a.name.as_str() {
-        "value" => to_const(&a.t).map_err(|e| cx.invalid(e))?,
+        "value" => to_const(&a.t, cx.limits).map_err(|e| cx.invalid(e))?,
         "value_float" => Const {
             dims: vec![],
-            data: vec![a.f as f64],
+            data: vec![a.f as f64].into(),
         },
         "value_floats" => Const {
             dims: vec![a.floats.len()],
-            data: a.floats.iter().map(|&v| v as f64).collect(),
+            data: a
+                .floats
+                .iter()
+                .map(|&v| v as f64)
+                .collect::<Vec<_>>()
+                .into(),
         },
         "value_int" => Const {
             dims: vec![],
-            data: vec![a.i as f64],
+            data: vec![a.i as f64].into(),
         },
         "value_ints" => Const {
             dims: vec![a.ints.len()],
-            data: a.ints.iter().map(|&v| v as f64).collect(),
+            data: a.ints.iter().map(|&v| v as f64).collect::<Vec<_>>().into(),
         },
         other => return Err(cx.invalid(format!("Constant attribute {other} is not supported"))),
     };
@@ -52,7 +57,10 @@ pub(crate) fn neg_or_reciprocal(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> 
     if data.iter().any(|v| !v.is_finite()) {
         return Err(cx.invalid("reciprocal of zero".into()));
     }
-    Ok(Val::Const(Const { dims: c.dims, data }))
+    Ok(Val::Const(Const {
+        dims: c.dims,
+        data: data.into(),
+    }))
 }
 
 /// ConstantOfShape of a constant shape is folded (`fold.rs`); of a computed shape it is not

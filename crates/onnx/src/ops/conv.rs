@@ -28,14 +28,22 @@ pub(crate) fn conv(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
             wc.dims
         )));
     };
-    let groups = cx.attr_i("group", 1).max(1) as usize;
-    if cig * groups != c_in || c_out % groups != 0 {
+    let group = cx.attr_i("group", 1);
+    let groups = usize::try_from(group)
+        .ok()
+        .filter(|&g| g >= 1)
+        .ok_or_else(|| cx.invalid(format!("group {group} must be positive")))?;
+    if cig.checked_mul(groups) != Some(c_in) || c_out % groups != 0 {
         return Err(cx.invalid(format!(
             "group {groups} does not divide {c_in} input and {c_out} output channels (weight {:?})",
             wc.dims
         )));
     }
-    let win = window(n, Some([kh, kw]), [h, w]).map_err(|e| cx.invalid(e))?;
+    let win = window(n, Some([kh, kw]), [h, w], cx.limits.max_tensor_elements)
+        .map_err(|e| cx.invalid(e))?;
+    // The output, and the im2col matrix the layer's proof works on, within the limits.
+    cx.elements(&[c_out, win.out[0], win.out[1]])?;
+    cx.elements(&[win.out[0], win.out[1], cig, kh, kw])?;
     let bias = if n.input.len() > 2 && !n.input[2].is_empty() {
         Some(broadcast_bias(&cx.constant(2)?, c_out).map_err(|e| cx.invalid(e))?)
     } else {

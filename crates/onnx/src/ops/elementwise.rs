@@ -152,6 +152,8 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
             // A per-feature scale (LayerNorm's γ): a Linear layer with a diagonal
             // weight (a following Add of a constant becomes its bias).
             let d = c.data.len();
+            // The diagonal weight is d × d values.
+            cx.elements(&[d, d])?;
             let mut w = vec![0.0; d * d];
             for k in 0..d {
                 let v = c.data[k];

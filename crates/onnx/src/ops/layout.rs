@@ -234,18 +234,38 @@ pub(crate) fn pad(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     if n.input.len() > 3 && !n.input[3].is_empty() {
         return Err(cx.invalid("Pad with axes is not supported".into()));
     }
+    // Before opset 11 the constant is the attribute `value`.
+    if let Some(a) = crate::proto::attr(n, "value") {
+        if a.f != 0.0 {
+            return Err(cx.invalid(format!(
+                "Pad with a nonzero constant (value {}) is not supported",
+                a.f
+            )));
+        }
+    }
     let r = xs.len();
     if pads.len() != 2 * r {
         return Err(cx.invalid(format!("pads {pads:?} do not match rank {r}")));
     }
+    let max = cx.limits.max_tensor_elements as i64;
+    if let Some(p) = pads.iter().find(|p| p.unsigned_abs() > max as u64) {
+        return Err(cx.invalid(format!(
+            "pad {p} is larger than the limit on a tensor ({max} elements)"
+        )));
+    }
     let mut out = Vec::with_capacity(r);
     for k in 0..r {
-        let d = xs[k] as i64 + pads[k] + pads[k + r];
+        let d = (xs[k] as i64)
+            .checked_add(pads[k])
+            .and_then(|d| d.checked_add(pads[k + r]))
+            .ok_or_else(|| cx.invalid(format!("pads {pads:?} overflow axis {k}")))?;
         if d <= 0 {
             return Err(cx.invalid(format!("pads {pads:?} empty axis {k}")));
         }
-        out.push(d as usize);
+        out.push(usize::try_from(d).unwrap_or(usize::MAX));
     }
+    cx.elements(&out)?;
+    // Bounded by the check above: |pad| ≤ the padded size or the input's size.
     let offs: Vec<i64> = pads[..r].iter().map(|p| -p).collect();
     let map = IndexMap::aligned(&xs, &out, &vec![1; r], &offs);
     Ok(cx.push(graph, Op::Gather { x, map }, out))

@@ -54,7 +54,15 @@ pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imp
     } else {
         1.0
     };
-    let mut w = vec![0.0; inf * outf];
+    let len = cx.elements(&[inf, outf])?;
+    if b.data.len() != len {
+        return Err(cx.invalid(format!(
+            "weight of shape {:?} holds {} values",
+            b.dims,
+            b.data.len()
+        )));
+    }
+    let mut w = vec![0.0; len];
     for o in 0..outf {
         for i in 0..inf {
             let v = if trans_b {

@@ -23,11 +23,23 @@ pub(crate) fn batch_norm(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imp
         )));
     }
     let eps = cx.attr_f("epsilon", 1e-5);
+    if let Some(k) = (0..c).find(|&k| {
+        let v = p[3].data[k] + eps;
+        !(v.is_finite() && v > 0.0)
+    }) {
+        return Err(cx.invalid(format!(
+            "variance + epsilon of channel {k} is {}: must be positive",
+            p[3].data[k] + eps
+        )));
+    }
     // y = s·x + t per channel, s = γ/√(var + ε), t = β − mean·s.
     let s: Vec<f64> = (0..c)
         .map(|k| p[0].data[k] / (p[3].data[k] + eps).sqrt())
         .collect();
     let t: Vec<f64> = (0..c).map(|k| p[1].data[k] - p[2].data[k] * s[k]).collect();
+    if s.iter().chain(&t).any(|v| !v.is_finite()) {
+        return Err(cx.invalid("the folded scale or shift is not finite".into()));
+    }
     // Folded into the convolution before it when this is that convolution's only
     // reader.
     let only_reader = cx.readers.get(n.input[0].as_str()).copied() == Some(1);
@@ -50,6 +62,9 @@ pub(crate) fn layer_norm(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imp
     }
     let d = xs[axis];
     let eps = cx.attr_f("epsilon", 1e-5);
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(cx.invalid(format!("epsilon {eps}: must be finite and positive")));
+    }
     let gamma = cx.constant(1)?;
     let beta = if n.input.len() > 2 && !n.input[2].is_empty() {
         Some(broadcast_bias(&cx.constant(2)?, d).map_err(|e| cx.invalid(e))?)

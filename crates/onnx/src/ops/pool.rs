@@ -24,7 +24,8 @@ pub(crate) fn pool(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
     if cx.attr_i("ceil_mode", 0) != 0 {
         return Err(cx.invalid("ceil_mode = 1 is not supported".into()));
     }
-    let win = window(n, None, [h, w]).map_err(|e| cx.invalid(e))?;
+    let win = window(n, None, [h, w], cx.limits.max_tensor_elements).map_err(|e| cx.invalid(e))?;
+    cx.elements(&[xs[1], win.out[0], win.out[1], win.kernel[0], win.kernel[1]])?;
     let padded = win.pads.iter().any(|&p| p > 0);
     let is_max = n.op_type == "MaxPool";
     if padded && is_max {
