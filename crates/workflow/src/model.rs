@@ -56,21 +56,9 @@ pub struct LoadedModel {
 pub fn read_model(path: &Path) -> Result<Vec<u8>> {
     let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    // External data counts against the same limit as the model file.
-    let mut left = MAX_MODEL_BYTES.saturating_sub(bytes.len());
-    zkgrad_onnx::inline_external_data(&bytes, |location| {
-        let rel = Path::new(location);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err("must be a relative path inside the model's directory".into());
-        }
-        let data = read_regular(&dir.join(rel), left).map_err(|e| format!("{e:#}"))?;
-        left = left.saturating_sub(data.len());
-        Ok(data)
-    })
+    // External data: relative paths that resolve inside the model's directory, regular files
+    // only, exactly each tensor's bytes (zkgrad_onnx::inline_external_data_in_dir).
+    zkgrad_onnx::inline_external_data_in_dir(&bytes, dir, &zkgrad_onnx::Limits::default())
     .map_err(|e| anyhow!("model {}: {e}", path.display()))
 }
 

@@ -16,8 +16,22 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let bytes = read_regular(&a.model, MAX_MODEL_BYTES).context("cannot read model file")?;
     let raw =
         zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
-    out!("model {}", a.model.display());
     let imported = zkgrad_onnx::import(&bytes);
+    // A malformed model is refused (exit 2); one that is well formed but uses an op zkgrad does
+    // not support is listed, with what is missing.
+    if let Err(e) = &imported {
+        if !matches!(e, zkgrad_onnx::OnnxError::Unsupported { .. }) {
+            return Err(anyhow!("model {}: {e}", a.model.display()));
+        }
+    }
+    out!("model {}", a.model.display());
+    // Each name's first node, as a map: a linear scan per node is quadratic on long graphs.
+    let mut by_name = std::collections::HashMap::new();
+    if let Ok(g) = &imported {
+        for x in &g.nodes {
+            by_name.entry(x.name.as_str()).or_insert(x);
+        }
+    }
     if let Ok(g) = &imported {
         out!("input {} {:?}", g.input_name, g.input_shape);
     }
@@ -30,10 +44,8 @@ pub fn run(a: InspectArgs) -> Result<()> {
     );
     for (i, n) in raw.iter().enumerate() {
         let shape = match &imported {
-            Ok(g) => g
-                .nodes
-                .iter()
-                .find(|x| x.name == n.name)
+            Ok(_) => by_name
+                .get(n.name.as_str())
                 .map(|x| format!("{:?}", x.shape))
                 .unwrap_or_else(|| "(constant or fused)".into()),
             Err(_) => "?".into(),
