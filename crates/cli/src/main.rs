@@ -31,6 +31,13 @@ use commands::{bench, commit, inspect, merge_lora, prove, train, verify, verify_
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// The most elements one tensor of an imported model may declare (default 2^28): sizes
+    /// are checked against it before anything is allocated.
+    #[arg(long, global = true, value_name = "N")]
+    max_tensor_elements: Option<usize>,
+    /// The most nodes an imported model may have (default 1,000,000).
+    #[arg(long, global = true, value_name = "N")]
+    max_nodes: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +64,13 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let defaults = zkgrad_onnx::Limits::default();
+    zkgrad_workflow::limits::set(zkgrad_onnx::Limits {
+        max_tensor_elements: cli
+            .max_tensor_elements
+            .unwrap_or(defaults.max_tensor_elements),
+        max_nodes: cli.max_nodes.unwrap_or(defaults.max_nodes),
+    });
     let result = match cli.cmd {
         Cmd::Prove(a) => prove::run(a).map_err(Failure::from),
         Cmd::Verify(a) => verify::run(a),

@@ -562,6 +562,43 @@ fn inspect_of_100k_identity_nodes_is_bounded() {
     );
     assert_eq!(b.code(), Some(0), "{}", b.stderr);
     assert_eq!(c.code(), Some(0), "{}", c.stderr);
-    assert!(!b.killed && b.seconds < 10.0, "inspect took {:.1} s", b.seconds);
-    assert!(!c.killed && c.seconds < 10.0, "commit took {:.1} s", c.seconds);
+    assert!(
+        !b.killed && b.seconds < 10.0,
+        "inspect took {:.1} s",
+        b.seconds
+    );
+    assert!(
+        !c.killed && c.seconds < 10.0,
+        "commit took {:.1} s",
+        c.seconds
+    );
+}
+
+/// The limits are flags: lowered below what a model declares, the model is refused before
+/// anything is allocated (exit 2, naming the limit); the defaults accept it.
+#[test]
+fn lowered_limits_refuse_the_example_and_the_defaults_accept_it() {
+    let dir = tmpdir("limits-flags");
+    let before = files_under(&dir);
+    let model = example("mlp/mlp.onnx");
+    let b = run_bounded(
+        bin()
+            .args(["commit", "--max-tensor-elements", "10", "--model"])
+            .arg(&model),
+    );
+    assert_refused(
+        "--max-tensor-elements 10",
+        &b,
+        &["mlp.onnx", "limit"],
+        &dir,
+        &before,
+    );
+    let b = run_bounded(
+        bin()
+            .args(["inspect", "--max-nodes", "2", "--model"])
+            .arg(&model),
+    );
+    assert_refused("--max-nodes 2", &b, &["mlp.onnx", "limit"], &dir, &before);
+    let b = run_bounded(bin().args(["commit", "--model"]).arg(&model));
+    assert_eq!(b.code(), Some(0), "{}", b.stderr);
 }

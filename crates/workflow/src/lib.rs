@@ -27,6 +27,7 @@ pub mod files;
 pub mod hex;
 pub mod input;
 pub mod layer_errors;
+pub mod limits;
 pub mod merge_lora;
 pub mod model;
 pub mod output;

@@ -58,8 +58,8 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
     let dir = path.parent().unwrap_or(Path::new("."));
     // External data: relative paths that resolve inside the model's directory, regular files
     // only, exactly each tensor's bytes (zkgrad_onnx::inline_external_data_in_dir).
-    zkgrad_onnx::inline_external_data_in_dir(&bytes, dir, &zkgrad_onnx::Limits::default())
-    .map_err(|e| anyhow!("model {}: {e}", path.display()))
+    zkgrad_onnx::inline_external_data_in_dir(&bytes, dir, crate::limits::get())
+        .map_err(|e| anyhow!("model {}: {e}", path.display()))
 }
 
 impl LoadedModel {
@@ -75,8 +75,8 @@ impl LoadedModel {
             }
         }
         let bytes = read_model(path)?;
-        let graph =
-            zkgrad_onnx::import(&bytes).map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        let graph = zkgrad_onnx::import_with_limits(&bytes, crate::limits::get())
+            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }

@@ -270,8 +270,9 @@ impl RunSpec {
         steps: usize,
     ) -> Result<RunCircuit> {
         let bytes = crate::model::read_model(model)?;
-        let (base, sources) = zkgrad_onnx::import_with_sources(&bytes)
-            .map_err(|e| anyhow!("model {}: {e}", model.display()))?;
+        let (base, sources) =
+            zkgrad_onnx::import_with_sources_and_limits(&bytes, crate::limits::get())
+                .map_err(|e| anyhow!("model {}: {e}", model.display()))?;
         if let Some((d, path)) = data {
             let (n_in, n_out) = (
                 base.n_inputs(),

@@ -408,7 +408,7 @@ impl Chain<'_> {
         }
         if let (Some(path), Some(l)) = (merged, &spec.lora) {
             let mbytes = crate::model::read_model(path).map_err(unusable)?;
-            let got = zkgrad_onnx::import(&mbytes)
+            let got = zkgrad_onnx::import_with_limits(&mbytes, crate::limits::get())
                 .map_err(|e| unusable(anyhow!("model {}: {e}", path.display())))?;
             if let Err(why) = same_weights(&got, &run.final_graph(&ints, Some(l))) {
                 return Err(invalid(format!(

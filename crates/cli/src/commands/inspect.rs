@@ -16,7 +16,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let bytes = read_regular(&a.model, MAX_MODEL_BYTES).context("cannot read model file")?;
     let raw =
         zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
-    let imported = zkgrad_onnx::import(&bytes);
+    let imported = zkgrad_onnx::import_with_limits(&bytes, zkgrad_workflow::limits::get());
     // A malformed model is refused (exit 2); one that is well formed but uses an op zkgrad does
     // not support is listed, with what is missing.
     if let Err(e) = &imported {
