@@ -38,7 +38,13 @@ fn node(op: QOp) -> QNode {
 }
 
 fn requant_chain(n: usize) -> QGraph {
-    let mut tensors = vec![tensor(1, 1, TensorKind::Public)];
+    requant_chain_of(n, 1, 16)
+}
+
+/// `n` requantizations of `[1, cols]` tensors range-checked to `bits` (wide ones, on more
+/// than 1024 values, are split into 16-bit limbs: one decomposition per node).
+fn requant_chain_of(n: usize, cols: usize, bits: u32) -> QGraph {
+    let mut tensors = vec![tensor(1, cols, TensorKind::Public)];
     let mut nodes = Vec::new();
     for i in 0..n {
         let kind = if i + 1 == n {
@@ -46,7 +52,10 @@ fn requant_chain(n: usize) -> QGraph {
         } else {
             TensorKind::Committed
         };
-        tensors.push(tensor(1, 1, kind));
+        tensors.push(QTensor {
+            bits,
+            ..tensor(1, cols, kind)
+        });
         nodes.push(node(QOp::Requant { x: i, shift: 1 }));
     }
     QGraph {
@@ -95,8 +104,8 @@ fn proof_of(g: &QGraph, body: Vec<u8>) -> (ProofFile, [u8; 32], PcsParams) {
         weight_root,
         protocol_id: zkgrad_verifier::protocol_id(g, &params, &weight_root),
         circuit: circuit.clone(),
-        input: vec![0],
-        output: vec![0],
+        input: vec![0; g.public_input_len()],
+        output: vec![0; g.output_tensor().len()],
         body,
     };
     let c = model_commitment(&circuit, &weight_root);
@@ -145,7 +154,7 @@ fn requant_chain_of_5000_nodes_with_a_garbage_body_refused() {
 #[ignore]
 fn requant_chain_timings() {
     for n in [2_500, 5_000, 20_000, 65_000] {
-        let g = requant_chain(n);
+        let g = requant_chain_of(n, 2048, 20);
         let (proof, c, params) = proof_of(&g, garbage(1 << 16));
         let t0 = Instant::now();
         let back = QGraph::from_description(&proof.circuit).expect("valid");
