@@ -25,9 +25,10 @@ const MAX_ITEMS: usize = 1 << 16;
 /// in proportion to those values (the wiring sums of index maps and convolutions, the public
 /// tensors' evaluations): these limits bound that work before any of it is done.
 ///
-/// The defaults hold every built-in model and training step with room to spare (the
-/// largest, `vgg16` and the 4096×4096 LoRA and SGD steps, are below a quarter of each); a
-/// service that verifies proofs for clients may set its own
+/// The defaults hold every built-in model and training step (docs/SECURITY.md lists their
+/// sizes: the largest total, the 4096×4096 SGD step's, is 2^26.1 values, a fourth of the
+/// default; the largest tensor, the 8192×8192 LoRA base weight, is 2^26, the tensor limit
+/// this crate has always had); a service that verifies proofs for clients may set its own
 /// ([`QGraph::from_description_with_limits`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DescLimits {
@@ -40,11 +41,12 @@ pub struct DescLimits {
     /// Values of one tensor or weight (`rows·cols`), of one side of an index map, and of a
     /// convolution's im2col matrix (`|P|·|J|`) or output.
     pub max_tensor_elements: usize,
-    /// Values of all weights together.
+    /// Values of all weights together (the verifier never reads them, they enter through
+    /// their commitment, but a model of more is not one this verifier was sized for).
     pub max_weight_elements: usize,
-    /// The verifier's work on the circuit, in values: every tensor and weight, plus each index
-    /// map's input and output and each convolution's `|P|·|J|` im2col entries (what the
-    /// verifier's wiring sums stream over).
+    /// The verifier's work on the circuit, in values: every tensor, plus each index map's
+    /// input and output and each convolution's `|P|·|J|` im2col entries (what the verifier's
+    /// wiring sums stream over). Weights are not counted: the verifier never reads them.
     pub max_total_elements: usize,
 }
 
@@ -56,7 +58,7 @@ impl Default for DescLimits {
             max_tables: 256,
             max_tensor_elements: MAX_TENSOR,
             max_weight_elements: 1 << 28,
-            max_total_elements: 1 << 30,
+            max_total_elements: 1 << 28,
         }
     }
 }
@@ -106,7 +108,7 @@ impl QGraph {
         for w in &self.weights {
             let n = w.rows.saturating_mul(w.cols);
             s.weight_elements = s.weight_elements.saturating_add(n);
-            tensor(n, &mut s);
+            s.max_tensor_elements = s.max_tensor_elements.max(n);
         }
         for n in &self.nodes {
             match &n.op {
@@ -153,7 +155,7 @@ impl Totals<'_> {
                 self.limits.max_weight_elements
             ));
         }
-        self.add(n, what)
+        Ok(())
     }
 }
 
