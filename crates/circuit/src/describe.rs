@@ -163,13 +163,13 @@ impl Totals<'_> {
 /// the bytes left before anything is allocated for them.
 fn count(
     r: &mut Reader,
-    limit: usize,
+    (limit, name): (usize, &str),
     min_bytes: usize,
     what: &'static str,
 ) -> Result<usize, DescError> {
     let n = r.len(u32::MAX as usize, what)?;
     if n > limit {
-        return over(format!("{what} {n} is over the limit of {limit}"));
+        return over(format!("{what} {n} is over the limit of {limit} ({name})"));
     }
     if n.saturating_mul(min_bytes) > r.remaining() {
         return bad(format!(
@@ -284,7 +284,7 @@ impl QGraph {
         // A tensor takes 25 bytes, a weight 16, a table at least 9, a node at least 9.
         let n_tensors = count(
             &mut r,
-            limits.max_nodes.saturating_add(1),
+            (limits.max_nodes.saturating_add(1), "max_nodes + 1"),
             25,
             "tensor count",
         )?;
@@ -317,7 +317,12 @@ impl QGraph {
                 bits,
             });
         }
-        let n_weights = count(&mut r, limits.max_weights, 16, "weight count")?;
+        let n_weights = count(
+            &mut r,
+            (limits.max_weights, "max_weights"),
+            16,
+            "weight count",
+        )?;
         let mut weights = Vec::with_capacity(n_weights);
         for i in 0..n_weights {
             let (rows, cols) = dims(&mut r, max_t)?;
@@ -329,7 +334,12 @@ impl QGraph {
                 data: Vec::new(),
             });
         }
-        let n_tables = count(&mut r, limits.max_tables.min(256), 9, "table count")?;
+        let n_tables = count(
+            &mut r,
+            (limits.max_tables.min(256), "max_tables"),
+            9,
+            "table count",
+        )?;
         let mut tables = Vec::with_capacity(n_tables);
         for i in 0..n_tables {
             let t = match r.u8()? {
@@ -350,7 +360,7 @@ impl QGraph {
             };
             tables.push(t);
         }
-        let n_nodes = count(&mut r, limits.max_nodes, 9, "node count")?;
+        let n_nodes = count(&mut r, (limits.max_nodes, "max_nodes"), 9, "node count")?;
         if n_nodes + 1 != n_tensors {
             return bad("every node must write exactly one tensor");
         }
