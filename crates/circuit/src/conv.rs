@@ -120,18 +120,29 @@ impl ConvGeom {
 
     /// Calls `f(p, j, i)` for every im2col entry `X[p, j] = x[i]` inside the image, in order of
     /// `j` then `p`.
+    ///
+    /// Streams the entries (the taps are computed as they are visited, not tabulated): memory
+    /// O(1), work O(|P|·|J|).
     pub fn for_each_entry(&self, mut f: impl FnMut(usize, usize, usize)) {
-        let taps = self.taps();
-        let (pl, kk, hw) = (self.p_len(), self.kh * self.kw, self.h * self.w);
+        let (kk, hw) = (self.kh * self.kw, self.h * self.w);
         for ci in 0..self.c_in {
-            for k in 0..kk {
-                let j = ci * kk + k;
-                let Some(row) = taps.get(k * pl..(k + 1) * pl) else {
-                    return;
-                };
-                for (p, t) in row.iter().enumerate() {
-                    if let Some(t) = t {
-                        f(p, j, ci * hw + *t as usize);
+            for a in 0..self.kh {
+                for b in 0..self.kw {
+                    let j = ci * kk + a * self.kw + b;
+                    let mut p = 0;
+                    for oy in 0..self.oh {
+                        let iy =
+                            (oy * self.stride[0] + a * self.dilation[0]).checked_sub(self.pad[0]);
+                        for ox in 0..self.ow {
+                            let ix = (ox * self.stride[1] + b * self.dilation[1])
+                                .checked_sub(self.pad[1]);
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                if iy < self.h && ix < self.w {
+                                    f(p, j, ci * hw + iy * self.w + ix);
+                                }
+                            }
+                            p += 1;
+                        }
                     }
                 }
             }

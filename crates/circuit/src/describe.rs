@@ -13,9 +13,171 @@ use crate::index_map::{AxisMap, IndexMap, MAX_RANK};
 use crate::ir::{MatRhs, QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
 use crate::table::{ActKind, TableKind};
 
-/// Largest tensor a description may declare (values).
+/// Largest tensor a description may declare (values): [`DescLimits::default`]'s
+/// `max_tensor_elements`.
 pub const MAX_TENSOR: usize = 1 << 26;
 const MAX_ITEMS: usize = 1 << 16;
+
+/// Limits on the circuit a description may declare, checked while it is decoded, before
+/// anything proportional to a declared size is allocated or computed (docs/SECURITY.md,
+/// "Limits on what a proof may describe"). A description is a few bytes per node, but each
+/// node may declare a tensor of many values, and verifying a proof of it costs time and memory
+/// in proportion to those values (the wiring sums of index maps and convolutions, the public
+/// tensors' evaluations): these limits bound that work before any of it is done.
+///
+/// The defaults hold every built-in model and training step (docs/SECURITY.md lists their
+/// sizes: the largest total, the 4096×4096 SGD step's, is 2^26.1 values, a fourth of the
+/// default; the largest tensor, the 8192×8192 LoRA base weight, is 2^26, the tensor limit
+/// this crate has always had); a service that verifies proofs for clients may set its own
+/// ([`QGraph::from_description_with_limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DescLimits {
+    /// Nodes (the circuit then has one more tensor).
+    pub max_nodes: usize,
+    /// Weight tensors.
+    pub max_weights: usize,
+    /// Activation tables.
+    pub max_tables: usize,
+    /// Values of one tensor or weight (`rows·cols`), of one side of an index map, and of a
+    /// convolution's im2col matrix (`|P|·|J|`) or output.
+    pub max_tensor_elements: usize,
+    /// Values of all weights together (the verifier never reads them, they enter through
+    /// their commitment, but a model of more is not one this verifier was sized for).
+    pub max_weight_elements: usize,
+    /// The verifier's work on the circuit, in values: every tensor, plus each index map's
+    /// input and output and each convolution's `|P|·|J|` im2col entries (what the verifier's
+    /// wiring sums stream over). Weights are not counted: the verifier never reads them.
+    pub max_total_elements: usize,
+}
+
+impl Default for DescLimits {
+    fn default() -> Self {
+        Self {
+            max_nodes: MAX_ITEMS,
+            max_weights: MAX_ITEMS,
+            max_tables: 256,
+            max_tensor_elements: MAX_TENSOR,
+            max_weight_elements: 1 << 28,
+            max_total_elements: 1 << 28,
+        }
+    }
+}
+
+/// What a circuit declares, in the units of [`DescLimits`] ([`QGraph::declared_sizes`]): a
+/// service sizes its limits from the models it serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DescSizes {
+    pub nodes: usize,
+    pub weights: usize,
+    pub tables: usize,
+    /// The largest of the values [`DescLimits::max_tensor_elements`] bounds.
+    pub max_tensor_elements: usize,
+    pub weight_elements: usize,
+    pub total_elements: usize,
+}
+
+impl DescSizes {
+    /// Whether a description of these sizes decodes within `limits`.
+    pub fn within(&self, limits: &DescLimits) -> bool {
+        self.nodes <= limits.max_nodes
+            && self.weights <= limits.max_weights
+            && self.tables <= limits.max_tables
+            && self.max_tensor_elements <= limits.max_tensor_elements
+            && self.weight_elements <= limits.max_weight_elements
+            && self.total_elements <= limits.max_total_elements
+    }
+}
+
+impl QGraph {
+    /// The sizes [`QGraph::from_description_with_limits`] checks against its limits, counted
+    /// as it counts them.
+    pub fn declared_sizes(&self) -> DescSizes {
+        let mut s = DescSizes {
+            nodes: self.nodes.len(),
+            weights: self.weights.len(),
+            tables: self.tables.len(),
+            ..DescSizes::default()
+        };
+        let tensor = |n: usize, s: &mut DescSizes| {
+            s.max_tensor_elements = s.max_tensor_elements.max(n);
+            s.total_elements = s.total_elements.saturating_add(n);
+        };
+        for t in &self.tensors {
+            tensor(t.rows.saturating_mul(t.cols), &mut s);
+        }
+        for w in &self.weights {
+            let n = w.rows.saturating_mul(w.cols);
+            s.weight_elements = s.weight_elements.saturating_add(n);
+            s.max_tensor_elements = s.max_tensor_elements.max(n);
+        }
+        for n in &self.nodes {
+            match &n.op {
+                QOp::Gather { map, .. } => {
+                    let (i, o) = (map.in_len(), map.out_len());
+                    s.max_tensor_elements = s.max_tensor_elements.max(i).max(o);
+                    s.total_elements = s.total_elements.saturating_add(i).saturating_add(o);
+                }
+                QOp::Conv { geom, .. } => {
+                    let pj = geom.p_len().saturating_mul(geom.j_len());
+                    s.max_tensor_elements = s.max_tensor_elements.max(pj);
+                    s.total_elements = s.total_elements.saturating_add(pj);
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// What a description declares, summed as it is decoded and checked against [`DescLimits`].
+struct Totals<'l> {
+    limits: &'l DescLimits,
+    weights: usize,
+    total: usize,
+}
+
+impl Totals<'_> {
+    fn add(&mut self, n: usize, what: &str) -> Result<(), DescError> {
+        self.total = self.total.saturating_add(n);
+        if self.total > self.limits.max_total_elements {
+            return over(format!(
+                "{what}: the circuit declares more than {} values in all (max_total_elements)",
+                self.limits.max_total_elements
+            ));
+        }
+        Ok(())
+    }
+    fn add_weight(&mut self, n: usize, what: &str) -> Result<(), DescError> {
+        self.weights = self.weights.saturating_add(n);
+        if self.weights > self.limits.max_weight_elements {
+            return over(format!(
+                "{what}: the weights declare more than {} values in all (max_weight_elements)",
+                self.limits.max_weight_elements
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A count of items of at least `min_bytes` bytes each, checked against the limit and against
+/// the bytes left before anything is allocated for them.
+fn count(
+    r: &mut Reader,
+    (limit, name): (usize, &str),
+    min_bytes: usize,
+    what: &'static str,
+) -> Result<usize, DescError> {
+    let n = r.len(u32::MAX as usize, what)?;
+    if n > limit {
+        return over(format!("{what} {n} is over the limit of {limit} ({name})"));
+    }
+    if n.saturating_mul(min_bytes) > r.remaining() {
+        return bad(format!(
+            "{what} {n} needs more bytes than the description holds"
+        ));
+    }
+    Ok(n)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DescError {
@@ -23,10 +185,18 @@ pub enum DescError {
     Codec(#[from] CodecError),
     #[error("circuit description: {0}")]
     Invalid(String),
+    /// The description may be well formed, but it declares more than the verifier's
+    /// [`DescLimits`] allow.
+    #[error("circuit description over the verifier's limits: {0}")]
+    OverLimit(String),
 }
 
 fn bad<T>(why: impl Into<String>) -> Result<T, DescError> {
     Err(DescError::Invalid(why.into()))
+}
+
+fn over<T>(why: impl Into<String>) -> Result<T, DescError> {
+    Err(DescError::OverLimit(why.into()))
 }
 
 fn act_kind(code: u8, r: &mut Reader) -> Result<ActKind, DescError> {
@@ -44,11 +214,16 @@ fn act_kind(code: u8, r: &mut Reader) -> Result<ActKind, DescError> {
     }
 }
 
-fn dims(r: &mut Reader) -> Result<(usize, usize), DescError> {
+fn dims(r: &mut Reader, max: usize) -> Result<(usize, usize), DescError> {
     let rows = r.u64()?;
     let cols = r.u64()?;
-    if rows == 0 || cols == 0 || rows.saturating_mul(cols) > MAX_TENSOR as u64 {
-        return bad(format!("tensor shape [{rows}, {cols}] out of bounds"));
+    if rows == 0 || cols == 0 {
+        return bad(format!("tensor shape [{rows}, {cols}] is empty"));
+    }
+    if rows.checked_mul(cols).is_none_or(|n| n > max as u64) {
+        return over(format!(
+            "tensor shape [{rows}, {cols}] over {max} values (max_tensor_elements)"
+        ));
     }
     Ok((rows as usize, cols as usize))
 }
@@ -71,8 +246,26 @@ fn index(r: &mut Reader, below: usize, what: &str) -> Result<usize, DescError> {
 }
 
 impl QGraph {
-    /// Rebuilds the circuit from its description; weight tensors come back with empty data.
+    /// Rebuilds the circuit from its description, within the default [`DescLimits`]; weight
+    /// tensors come back with empty data.
     pub fn from_description(bytes: &[u8]) -> Result<Self, DescError> {
+        Self::from_description_with_limits(bytes, &DescLimits::default())
+    }
+
+    /// Rebuilds the circuit from its description, refusing one that declares more than
+    /// `limits` allow. Linear in the description's bytes: every count is checked against the
+    /// limits and the bytes left before anything is allocated for it, and no declared size
+    /// is expanded (index maps and convolution geometries stay in their compact form).
+    pub fn from_description_with_limits(
+        bytes: &[u8],
+        limits: &DescLimits,
+    ) -> Result<Self, DescError> {
+        let max_t = limits.max_tensor_elements;
+        let mut totals = Totals {
+            limits,
+            weights: 0,
+            total: 0,
+        };
         let mut r = Reader::new(bytes);
         if r.raw(16)? != b"zkgrad/qgraph/v1" {
             return bad("unknown description version");
@@ -88,10 +281,17 @@ impl QGraph {
             weight_frac,
             table_bits,
         };
-        let n_tensors = r.len(MAX_ITEMS, "tensor count")?;
+        // A tensor takes 25 bytes, a weight 16, a table at least 9, a node at least 9.
+        let n_tensors = count(
+            &mut r,
+            (limits.max_nodes.saturating_add(1), "max_nodes + 1"),
+            25,
+            "tensor count",
+        )?;
         let mut tensors = Vec::with_capacity(n_tensors);
         for i in 0..n_tensors {
-            let (rows, cols) = dims(&mut r)?;
+            let (rows, cols) = dims(&mut r, max_t)?;
+            totals.add(rows * cols, &format!("tensor {i}"))?;
             let frac = r.u32()?;
             // A product's scale is the sum of its operands' (an update's reaches 2·fa + fl).
             if frac > 126 {
@@ -117,10 +317,16 @@ impl QGraph {
                 bits,
             });
         }
-        let n_weights = r.len(MAX_ITEMS, "weight count")?;
+        let n_weights = count(
+            &mut r,
+            (limits.max_weights, "max_weights"),
+            16,
+            "weight count",
+        )?;
         let mut weights = Vec::with_capacity(n_weights);
         for i in 0..n_weights {
-            let (rows, cols) = dims(&mut r)?;
+            let (rows, cols) = dims(&mut r, max_t)?;
+            totals.add_weight(rows * cols, &format!("weight {i}"))?;
             weights.push(QWeight {
                 name: format!("w{i}"),
                 rows,
@@ -128,7 +334,12 @@ impl QGraph {
                 data: Vec::new(),
             });
         }
-        let n_tables = r.len(256, "table count")?;
+        let n_tables = count(
+            &mut r,
+            (limits.max_tables.min(256), "max_tables"),
+            9,
+            "table count",
+        )?;
         let mut tables = Vec::with_capacity(n_tables);
         for i in 0..n_tables {
             let t = match r.u8()? {
@@ -149,7 +360,7 @@ impl QGraph {
             };
             tables.push(t);
         }
-        let n_nodes = r.len(MAX_ITEMS, "node count")?;
+        let n_nodes = count(&mut r, (limits.max_nodes, "max_nodes"), 9, "node count")?;
         if n_nodes + 1 != n_tensors {
             return bad("every node must write exactly one tensor");
         }
@@ -318,7 +529,7 @@ impl QGraph {
                     let mut v = [0usize; 14];
                     for slot in v.iter_mut() {
                         let x = r.u64()?;
-                        if x > MAX_TENSOR as u64 {
+                        if x > max_t as u64 {
                             return bad(format!("node {ni}: convolution geometry out of range"));
                         }
                         *slot = x as usize;
@@ -337,9 +548,14 @@ impl QGraph {
                         oh,
                         ow,
                     };
-                    if let Err(why) = geom.validate(MAX_TENSOR) {
+                    if let Err(why) = geom.validate(max_t) {
                         return bad(format!("node {ni}: {why}"));
                     }
+                    // validate bounds |P|·|J| by max_t: the product cannot overflow.
+                    totals.add(
+                        geom.p_len() * geom.j_len(),
+                        &format!("node {ni}: convolution"),
+                    )?;
                     let ws = weights.get(w).map(|w| (w.rows, w.cols));
                     let xs = shape(x).map(|s| s.0 * s.1);
                     if ws != Some((c_out, geom.j_len()))
@@ -373,7 +589,7 @@ impl QGraph {
                         (0..rank)
                             .map(|_| {
                                 let d = r.u64()?;
-                                if d == 0 || d > MAX_TENSOR as u64 {
+                                if d == 0 || d > max_t as u64 {
                                     return bad(format!("node {ni}: index map dimension {d}"));
                                 }
                                 Ok(d as usize)
@@ -395,9 +611,15 @@ impl QGraph {
                         out_shape,
                         axes,
                     };
-                    if let Err(why) = map.validate(MAX_TENSOR) {
+                    // The map stays in its compact form (one axis map per input axis): its sides
+                    // are bounded here, and the verifier streams over them, never expanding it.
+                    if let Err(why) = map.validate(max_t) {
                         return bad(format!("node {ni}: {why}"));
                     }
+                    totals.add(
+                        map.in_len() + map.out_len(),
+                        &format!("node {ni}: index map"),
+                    )?;
                     match (shape(x), o) {
                         (Some(xs), Some(os))
                             if map.in_len() == xs.0 * xs.1 && map.out_len() == os.0 * os.1 => {}

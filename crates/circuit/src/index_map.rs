@@ -192,6 +192,28 @@ impl IndexMap {
         out
     }
 
+    /// Calls `f(j, π(j))` for every flat output index `j` where `π(j)` is defined, in order,
+    /// without expanding the map: memory O(rank) (the verifier's wiring sum streams over
+    /// this). Call on a validated map.
+    pub fn for_each_source(&self, mut f: impl FnMut(usize, usize)) {
+        let n = self.out_len();
+        let rank = self.out_shape.len();
+        let mut coord = vec![0usize; rank];
+        for j in 0..n {
+            if let Some(i) = self.source_of(&coord) {
+                f(j, i);
+            }
+            for d in (0..rank).rev() {
+                let Some(c) = coord.get_mut(d) else { break };
+                *c += 1;
+                if *c < self.out_shape.get(d).copied().unwrap_or(0) {
+                    break;
+                }
+                *c = 0;
+            }
+        }
+    }
+
     fn source_of(&self, coord: &[usize]) -> Option<usize> {
         let mut flat = 0usize;
         for (a, &dim) in self.axes.iter().zip(&self.in_shape) {
@@ -241,6 +263,21 @@ mod tests {
         assert_eq!(r.apply(&[1i64, 2, 3]), vec![3, 2, 1]);
         for m in [s, p, t, b, r] {
             m.validate(1 << 20).unwrap();
+        }
+    }
+
+    #[test]
+    fn streamed_sources_are_the_table() {
+        let maps = [
+            IndexMap::aligned(&[2, 3], &[2, 4], &[1, 1], &[0, -1]),
+            IndexMap::transpose(&[2, 3, 4], &[2, 0, 1]),
+            IndexMap::broadcast(&[3], &[2, 3]).unwrap(),
+            IndexMap::aligned(&[5], &[3], &[-2], &[4]),
+        ];
+        for m in maps {
+            let mut streamed = vec![None; m.out_len()];
+            m.for_each_source(|j, i| streamed[j] = Some(i));
+            assert_eq!(streamed, m.sources());
         }
     }
 

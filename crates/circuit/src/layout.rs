@@ -72,13 +72,28 @@ impl Decomposition {
 }
 
 /// The decomposition that defines node `node`'s remainder ([`Decomposition::defined_rem`]),
-/// and its limb count.
+/// and its limb count. A scan of `decomps`: a caller that asks for every node builds
+/// [`rem_limbs_by_node`] once instead.
 pub fn rem_limbs(decomps: &[Decomposition], node: usize) -> Option<(usize, u32)> {
     decomps
         .iter()
         .enumerate()
         .find(|(_, d)| d.defined_rem() == Some(node))
         .map(|(i, d)| (i, d.n_limbs()))
+}
+
+/// [`rem_limbs`] of every node `0..n_nodes`, in one pass over `decomps` (the first
+/// decomposition defining a remainder wins, as in [`rem_limbs`]).
+pub fn rem_limbs_by_node(decomps: &[Decomposition], n_nodes: usize) -> Vec<Option<(usize, u32)>> {
+    let mut out = vec![None; n_nodes];
+    for (i, d) in decomps.iter().enumerate() {
+        if let Some(slot) = d.defined_rem().and_then(|n| out.get_mut(n)) {
+            if slot.is_none() {
+                *slot = Some((i, d.n_limbs()));
+            }
+        }
+    }
+    out
 }
 
 /// The lookups of a circuit, as [`QGraph::lookup_plan`] builds them.
@@ -179,8 +194,21 @@ impl<K: PartialEq + Copy> PackedLayout<K> {
             .max()
             .unwrap_or(0)
     }
+    /// A scan of the blocks: a caller that looks up many uses [`Self::index`].
     pub fn find(&self, k: K) -> Option<(usize, usize)> {
         self.blocks.iter().find(|b| b.0 == k).map(|b| (b.1, b.2))
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Copy> PackedLayout<K> {
+    /// [`Self::find`] for every block at once: `what → (log_size, block_index)` (the first
+    /// block of a key wins, as in `find`).
+    pub fn index(&self) -> std::collections::HashMap<K, (usize, usize)> {
+        let mut m = std::collections::HashMap::with_capacity(self.blocks.len());
+        for &(k, log, block) in &self.blocks {
+            m.entry(k).or_insert((log, block));
+        }
+        m
     }
 }
 
@@ -189,13 +217,26 @@ pub type WitnessLayout = PackedLayout<CommitRef>;
 
 impl QGraph {
     /// The shape of an operand.
+    /// The shape of an operand. A limb's is its decomposition's, which this computes
+    /// ([`Self::decompositions`], linear in the circuit): a caller that asks for many operands
+    /// computes the decompositions once and calls [`Self::operand_tensor_in`].
     pub fn operand_tensor(&self, op: Operand) -> &QTensor {
+        match op {
+            Operand::Limb(..) => self.operand_tensor_in(op, &self.decompositions()),
+            _ => self.operand_tensor_in(op, &[]),
+        }
+    }
+
+    /// The shape of an operand, a limb's read from `decomps` (this circuit's
+    /// [`Self::decompositions`]).
+    pub fn operand_tensor_in(&self, op: Operand, decomps: &[Decomposition]) -> &QTensor {
         match op {
             Operand::Tensor(t) => &self.tensors[t],
             Operand::Rem(n) => &self.tensors[n + 1],
-            Operand::Limb(d, _) => match self.decompositions().get(d) {
-                Some(dec) => self.operand_tensor(dec.a),
-                None => &self.tensors[0],
+            Operand::Limb(d, _) => match decomps.get(d).map(|dec| dec.a) {
+                // A decomposition's operand is a tensor or a remainder, never a limb.
+                Some(a @ (Operand::Tensor(_) | Operand::Rem(_))) => self.operand_tensor_in(a, &[]),
+                _ => &self.tensors[0],
             },
         }
     }
@@ -219,6 +260,15 @@ impl QGraph {
     fn lookup_plan(&self) -> Plan {
         let k = self.config.table_bits;
         let mut p = Plan::default();
+        // Which tensors an activation reads, in one pass (not a scan of the nodes per node).
+        let mut by_act = vec![false; self.tensors.len()];
+        for node in &self.nodes {
+            if let QOp::Act { x, .. } = node.op {
+                if let Some(a) = by_act.get_mut(x) {
+                    *a = true;
+                }
+            }
+        }
         for (ni, node) in self.nodes.iter().enumerate() {
             let t = &self.tensors[ni + 1];
             let (rows, cols) = (t.rows, t.cols);
@@ -227,7 +277,9 @@ impl QGraph {
                     if *shift > 0 {
                         p.range(Operand::Rem(ni), 0, *shift, rows, cols);
                     }
-                    if t.kind == TensorKind::Committed && !self.read_by_act(ni + 1) {
+                    if t.kind == TensorKind::Committed
+                        && !by_act.get(ni + 1).copied().unwrap_or(false)
+                    {
                         p.range(
                             Operand::Tensor(ni + 1),
                             1 << (t.bits - 1),
@@ -300,16 +352,17 @@ impl QGraph {
             }
         }
         let decomps = self.decompositions();
+        let limbs_of = rem_limbs_by_node(&decomps, self.nodes.len());
         for (ni, node) in self.nodes.iter().enumerate() {
             if let QOp::Requant { shift, .. } = node.op {
-                let by_limbs = rem_limbs(&decomps, ni).is_some();
+                let by_limbs = limbs_of.get(ni).copied().flatten().is_some();
                 if shift > 0 && !by_limbs {
                     items.push((CommitRef::Rem(ni), self.tensors[ni + 1].log_size()));
                 }
             }
         }
         for (d, dec) in decomps.iter().enumerate() {
-            let log = self.operand_tensor(dec.a).log_size();
+            let log = self.operand_tensor_in(dec.a, &decomps).log_size();
             for k in 0..dec.n_limbs() {
                 items.push((CommitRef::Limb(d, k), log));
             }

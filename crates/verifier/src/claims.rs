@@ -23,6 +23,8 @@ pub(crate) struct Claims<'a> {
     pub weights: Vec<(usize, Vec<E>, E)>,
     pub after: Vec<(usize, Vec<E>, E)>,
     pub pending: Vec<Vec<(Vec<E>, E)>>,
+    /// Where each public input tensor's values start in the public input (computed once).
+    offsets: Vec<Option<usize>>,
 }
 
 impl Claims<'_> {
@@ -30,7 +32,7 @@ impl Claims<'_> {
         if t == self.g.output {
             return self.output;
         }
-        let off = self.g.public_offset(t).unwrap_or(0);
+        let off = self.offsets.get(t).copied().flatten().unwrap_or(0);
         let len = self.g.tensors[t].len();
         self.input.get(off..off + len).unwrap_or(&[])
     }
@@ -79,6 +81,19 @@ impl<'a> Claims<'a> {
             weights: Vec::new(),
             after: Vec::new(),
             pending: vec![Vec::new(); g.tensors.len()],
+            offsets: {
+                let mut offsets = vec![None; g.tensors.len()];
+                let mut off = 0usize;
+                for t in g.input_tensors() {
+                    if let Some(slot) = offsets.get_mut(t) {
+                        if slot.is_none() {
+                            *slot = Some(off);
+                        }
+                    }
+                    off += g.tensors.get(t).map_or(0, |t| t.len());
+                }
+                offsets
+            },
         }
     }
 }

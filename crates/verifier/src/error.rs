@@ -17,6 +17,10 @@ pub enum VerifyError {
     PublicRange,
     #[error("the proof's circuit description is invalid: {0}")]
     Circuit(String),
+    /// The proof's circuit description declares more than the verifier's limits allow
+    /// (`zkgrad_circuit::describe::DescLimits`): refused before any of it is built.
+    #[error("the proof's circuit description exceeds the verifier's limits: {0}")]
+    OverLimits(String),
     #[error(
         "the circuit's proofs reach only {bits:.1} bits of soundness (at least {target} required)"
     )]

@@ -43,6 +43,7 @@ pub use protocol::commit_weights_root;
 pub use protocol::{protocol_id, WEIGHTS_DOMAIN};
 pub use schedule::{verify, Verified};
 
+use zkgrad_circuit::describe::{DescError, DescLimits};
 use zkgrad_circuit::QGraph;
 use zkgrad_pcs::{Digest, PcsParams};
 
@@ -92,17 +93,39 @@ pub fn verify_with_model(
 }
 
 /// Verifies a proof file against a published model commitment alone: the circuit comes from
-/// the proof and must hash, with the proof's weight root, to `commitment`.
+/// the proof and must hash, with the proof's weight root, to `commitment`. The description
+/// must keep within the default [`DescLimits`] (docs/SECURITY.md, "Limits on what a proof may
+/// describe").
 pub fn verify_with_commitment(
     proof: &ProofFile,
     commitment: &[u8; 32],
     params: &PcsParams,
 ) -> Result<(QGraph, Verified), VerifyError> {
+    verify_with_commitment_limits(proof, commitment, params, &DescLimits::default())
+}
+
+/// [`verify_with_commitment`] within the caller's `limits` on the circuit the proof describes
+/// (a service verifying its clients' proofs sets them to the models it serves).
+///
+/// Work and memory before the first rejection: the commitment check hashes the description;
+/// decoding it is linear in its bytes and allocates O(its bytes); validation and every
+/// verification set-up pass (lookups, layouts, soundness budget) are O(n log n) in the number
+/// of nodes; the phases then read the body, each read checked against the bytes left, and do
+/// work bounded by `limits.max_total_elements` in all (the wiring sums stream over the
+/// declared sizes with O(√max_tensor_elements) memory).
+pub fn verify_with_commitment_limits(
+    proof: &ProofFile,
+    commitment: &[u8; 32],
+    params: &PcsParams,
+    limits: &DescLimits,
+) -> Result<(QGraph, Verified), VerifyError> {
     if model_commitment(&proof.circuit, &proof.weight_root) != *commitment {
         return Err(VerifyError::ProtocolMismatch);
     }
-    let g = QGraph::from_description(&proof.circuit)
-        .map_err(|e| VerifyError::Circuit(e.to_string()))?;
+    let g = QGraph::from_description_with_limits(&proof.circuit, limits).map_err(|e| match e {
+        DescError::OverLimit(why) => VerifyError::OverLimits(why),
+        e => VerifyError::Circuit(e.to_string()),
+    })?;
     check_header(proof, &g, params)?;
     let v = verify(
         &g,

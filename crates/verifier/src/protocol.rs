@@ -3,7 +3,7 @@
 //! weights (`commit_weights`, `commit_weights_root`) takes the PCS's prover side: it is built
 //! with the `commit` feature.
 
-use zkgrad_circuit::layout::{Lookup, PackedLayout};
+use zkgrad_circuit::layout::{Decomposition, Lookup, PackedLayout};
 use zkgrad_circuit::{QGraph, QTensor};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::{Digest, Layout, PcsParams};
@@ -184,11 +184,12 @@ pub fn lookup_layouts(
     committed: &[bool],
 ) -> (PackedLayout<usize>, PackedLayout<usize>) {
     let k = g.config.table_bits;
+    let decomps = g.decompositions();
     let values = PackedLayout::pack(
         lookups
             .iter()
             .enumerate()
-            .map(|(li, l)| (li, g.operand_tensor(l.a).log_size()))
+            .map(|(li, l)| (li, g.operand_tensor_in(l.a, &decomps).log_size()))
             .collect(),
     );
     let tables = PackedLayout::pack(
@@ -214,10 +215,11 @@ pub fn committed_tables(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> V
         return vec![false; tables.len()];
     };
     let k = g.config.table_bits;
+    let reads = reads_per_table(g, lookups, &g.decompositions());
     tables
         .iter()
         .map(|(ti, table)| {
-            let reads = table_reads(g, lookups, *ti);
+            let reads = reads.get(*ti).copied().unwrap_or(0);
             let size = 1u128 << table.log_size(k).min(100);
             size.min(reads as u128) >= 1u128 << w.commit_mults_from.min(100)
                 && size <= (reads as u128) << w.commit_mults_ratio.min(60)
@@ -227,20 +229,41 @@ pub fn committed_tables(g: &QGraph, lookups: &[Lookup], params: &PcsParams) -> V
 
 /// How many values the lookups read from used table `ti`.
 pub fn table_reads(g: &QGraph, lookups: &[Lookup], ti: usize) -> usize {
-    lookups
-        .iter()
-        .filter(|l| l.table == ti)
-        .map(|l| g.operand_tensor(l.a).len())
-        .sum()
+    reads_per_table(g, lookups, &g.decompositions())
+        .get(ti)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// [`table_reads`] of every used table, in one pass over the lookups (`decomps`: the
+/// circuit's decompositions, which give the limbs' shapes).
+pub fn reads_per_table(g: &QGraph, lookups: &[Lookup], decomps: &[Decomposition]) -> Vec<usize> {
+    let mut reads = Vec::new();
+    for l in lookups {
+        if reads.len() <= l.table {
+            reads.resize(l.table + 1, 0);
+        }
+        if let Some(r) = reads.get_mut(l.table) {
+            *r += g.operand_tensor_in(l.a, decomps).len();
+        }
+    }
+    reads
 }
 
 /// `Σ_T min(2^bits_T, reads_T)`: how many table entries the lookups could read, a bound on the
 /// clear multiplicities' length.
 fn readable_entries(g: &QGraph, lookups: &[Lookup]) -> usize {
     let k = g.config.table_bits;
+    let reads = reads_per_table(g, lookups, &g.decompositions());
     g.used_tables()
         .iter()
-        .map(|(ti, table)| table_reads(g, lookups, *ti).min(1usize << table.log_size(k).min(40)))
+        .map(|(ti, table)| {
+            reads
+                .get(*ti)
+                .copied()
+                .unwrap_or(0)
+                .min(1usize << table.log_size(k).min(40))
+        })
         .sum()
 }
 
@@ -282,10 +305,11 @@ pub fn ligero_proof_bytes(g: &QGraph) -> usize {
     };
     let lookups = g.lookups();
     let mults = 2 * readable_entries(g, &lookups);
+    let decomps = g.decompositions();
     let gkrs: usize = lookups
         .iter()
         .map(|l| {
-            let m = g.operand_tensor(l.a).log_size();
+            let m = g.operand_tensor_in(l.a, &decomps).log_size();
             27 * m * m
         })
         .sum();

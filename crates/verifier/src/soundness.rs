@@ -129,15 +129,15 @@ fn algebraic_degrees(
     // Lookups: LogUp over all looked-up values and table terms, and the GKRs.
     let k = g.config.table_bits;
     let tables = g.used_tables();
-    let reads: f64 = lookups
-        .iter()
-        .map(|l| g.operand_tensor(l.a).len() as f64)
-        .sum();
+    let decomps = g.decompositions();
+    let shape = |op: Operand| g.operand_tensor_in(op, &decomps);
+    let reads: f64 = lookups.iter().map(|l| shape(l.a).len() as f64).sum();
+    let per_table = crate::protocol::reads_per_table(g, lookups, &decomps);
     let table_terms: f64 = tables
         .iter()
         .map(|(ti, t)| {
             let size = (t.log_size(k) as f64).exp2();
-            let read = crate::protocol::table_reads(g, lookups, *ti) as f64;
+            let read = per_table.get(*ti).copied().unwrap_or(0) as f64;
             if committed.get(*ti).copied().unwrap_or(false) {
                 size
             } else {
@@ -152,7 +152,7 @@ fn algebraic_degrees(
     } else {
         deg += lookups
             .iter()
-            .map(|l| gkr(g.operand_tensor(l.a).log_size()))
+            .map(|l| gkr(shape(l.a).log_size()))
             .sum::<f64>();
     }
     for l in lookups {
@@ -162,8 +162,8 @@ fn algebraic_degrees(
             }
         }
     }
-    for dec in g.decompositions() {
-        deg += g.operand_tensor(dec.a).log_size() as f64;
+    for dec in &decomps {
+        deg += shape(dec.a).log_size() as f64;
         if let Operand::Tensor(t) = dec.a {
             route(&mut pending, t, 1.0);
         }

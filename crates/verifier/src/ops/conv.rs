@@ -6,10 +6,10 @@
 
 use zkgrad_circuit::conv::ConvGeom;
 use zkgrad_field::{PrimeCharacteristicRing, E};
-use zkgrad_poly::{eq_table, prefix_indicator_eval};
+use zkgrad_poly::prefix_indicator_eval;
 use zkgrad_transcript::VerifierTranscript;
 
-use super::At;
+use super::{At, SplitEq};
 use crate::claims::Claims;
 use crate::error::VerifyError;
 use crate::protocol::pow2;
@@ -46,13 +46,18 @@ pub(super) fn reduce(
         claims.weights.push((wi, wp, wv));
         let sub2 = at.sumcheck(av, xt.log_size(), 2, t)?;
         let xv = t.read_e(b"conv/in")?;
-        let (eq_p, eq_rho, eq_sigma) = (eq_table(r_p), eq_table(&sub.point), eq_table(&sub2.point));
+        // Split eq tables and a streamed geometry: memory O(√|P| + √|J| + √|x|).
+        let (eq_p, eq_rho, eq_sigma) = (
+            SplitEq::new(r_p),
+            SplitEq::new(&sub.point),
+            SplitEq::new(&sub2.point),
+        );
         let mut wiring = E::ZERO;
         geom.for_each_entry(|p, j, i| {
             if let (Some(a), Some(b), Some(c)) =
                 (eq_p.get(p), eq_rho.get(j), eq_sigma.get(xt.pad_index(i)))
             {
-                wiring += *a * *b * *c;
+                wiring += a * b * c;
             }
         });
         if sub2.value != wiring * xv {

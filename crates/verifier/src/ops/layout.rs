@@ -5,11 +5,11 @@
 //! `x` whose wiring sum the verifier computes itself from its own map.
 
 use zkgrad_circuit::index_map::IndexMap;
-use zkgrad_field::{Field, E};
-use zkgrad_poly::{eq_table, prefix_indicator_eval};
+use zkgrad_field::{Field, PrimeCharacteristicRing, E};
+use zkgrad_poly::prefix_indicator_eval;
 use zkgrad_transcript::VerifierTranscript;
 
-use super::At;
+use super::{At, SplitEq};
 use crate::claims::Claims;
 use crate::error::VerifyError;
 
@@ -55,19 +55,18 @@ pub(super) fn reduce_gather(
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
     let (ot, xt) = (at.out(), &at.g.tensors[x]);
-    let src = map.sources();
     for (r, v) in pending {
         let sub = at.sumcheck(v, xt.log_size(), 2, t)?;
         let xv = t.read_e(b"gather/x")?;
-        let (eq_r, eq_rho) = (eq_table(&r), eq_table(&sub.point));
-        let wv: E = src
-            .iter()
-            .enumerate()
-            .filter_map(|(j, s)| {
-                let i = (*s)?;
-                Some(*eq_r.get(ot.pad_index(j))? * *eq_rho.get(xt.pad_index(i))?)
-            })
-            .sum();
+        // The map is streamed, never expanded, and the eq tables are split: memory
+        // O(√|out| + √|x|) for O(|out|) work.
+        let (eq_r, eq_rho) = (SplitEq::new(&r), SplitEq::new(&sub.point));
+        let mut wv = E::ZERO;
+        map.for_each_source(|j, i| {
+            if let (Some(a), Some(b)) = (eq_r.get(ot.pad_index(j)), eq_rho.get(xt.pad_index(i))) {
+                wv += a * b;
+            }
+        });
         if sub.value != wv * xv {
             return Err(at.err("index map sumcheck does not close"));
         }

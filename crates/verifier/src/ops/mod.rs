@@ -18,7 +18,6 @@ mod matmul;
 mod requant;
 mod update;
 
-use zkgrad_circuit::layout::Decomposition;
 use zkgrad_circuit::{QGraph, QNode, QOp, QTensor};
 use zkgrad_field::E;
 use zkgrad_sumcheck::SubClaim;
@@ -64,16 +63,45 @@ impl At<'_> {
     }
 }
 
+/// `eq(point, i)` for every index `i < 2^n` of an `n`-variable point (variable `k` is bit `k`,
+/// as in `zkgrad_poly::eq_table`), from two tables of `2^⌊n/2⌋` and `2^⌈n/2⌉` entries:
+/// `eq(point, i) = eq(lo, i mod 2^⌊n/2⌋)·eq(hi, i / 2^⌊n/2⌋)`. The wiring sums of index maps
+/// and convolutions stream over up to `DescLimits::max_tensor_elements` indices; this keeps
+/// their memory at the square root of that (the values are the same field elements).
+pub(super) struct SplitEq {
+    lo: Vec<E>,
+    hi: Vec<E>,
+    bits: usize,
+}
+
+impl SplitEq {
+    pub fn new(point: &[E]) -> Self {
+        let bits = point.len() / 2;
+        let (lo, hi) = point.split_at(bits);
+        Self {
+            lo: zkgrad_poly::eq_table(lo),
+            hi: zkgrad_poly::eq_table(hi),
+            bits,
+        }
+    }
+    /// `eq(point, i)`, `None` for `i ≥ 2^n`.
+    pub fn get(&self, i: usize) -> Option<E> {
+        let lo = self.lo.get(i & ((1usize << self.bits) - 1))?;
+        let hi = self.hi.get(i >> self.bits)?;
+        Some(*lo * *hi)
+    }
+}
+
 /// Reduces the claims `pending` on node `at`'s output (each a point and a value).
 pub(crate) fn reduce(
     at: &At,
     pending: Vec<(Vec<E>, E)>,
-    decomps: &[Decomposition],
+    rem_limbs: &[Option<(usize, u32)>],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
     match &at.node.op {
-        QOp::Requant { x, shift } => requant::reduce(at, *x, *shift, pending, decomps, claims, t),
+        QOp::Requant { x, shift } => requant::reduce(at, *x, *shift, pending, rem_limbs, claims, t),
         QOp::Gemm {
             x,
             w,
@@ -99,5 +127,26 @@ pub(crate) fn reduce(
         } => conv::reduce(at, *x, *w, *bias, *bias_shift, geom, pending, claims, t),
         QOp::Update { w, u, .. } => update::reduce(at, *w, *u, claims, t),
         QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SplitEq;
+    use zkgrad_field::{PrimeCharacteristicRing, E, F};
+
+    #[test]
+    fn split_eq_is_the_eq_table() {
+        for n in 0..7usize {
+            let point: Vec<E> = (0..n)
+                .map(|k| E::from(F::from_u64(3 + 7 * k as u64)))
+                .collect();
+            let table = zkgrad_poly::eq_table(&point);
+            let split = SplitEq::new(&point);
+            for (i, v) in table.iter().enumerate() {
+                assert_eq!(split.get(i), Some(*v), "n = {n}, i = {i}");
+            }
+            assert_eq!(split.get(table.len()), None);
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! `u = W − W'`, defined by the update) at each point a claim on it came with. A remainder
 //! split into limbs is read limb by limb.
 
-use zkgrad_circuit::layout::{rem_limbs, CommitRef, Decomposition, LIMB_BITS};
+use zkgrad_circuit::layout::{CommitRef, LIMB_BITS};
 use zkgrad_circuit::TensorKind;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
@@ -19,7 +19,7 @@ pub(super) fn reduce(
     x: usize,
     shift: u32,
     pending: Vec<(Vec<E>, E)>,
-    decomps: &[Decomposition],
+    rem_limbs: &[Option<(usize, u32)>],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
@@ -41,7 +41,7 @@ pub(super) fn reduce(
     };
     for (r, y) in points {
         let xv = if shift > 0 {
-            let rem = match rem_limbs(decomps, ni) {
+            let rem = match rem_limbs.get(ni).copied().flatten() {
                 Some((d, n_limbs)) => {
                     let mut rem = E::ZERO;
                     for k in 0..n_limbs {

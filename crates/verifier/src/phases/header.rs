@@ -2,7 +2,7 @@
 //! weight roots (checked against the weight commitment), the witness root, the updated
 //! weights' roots.
 
-use zkgrad_circuit::layout::Lookup;
+use zkgrad_circuit::layout::{Decomposition, Lookup};
 use zkgrad_circuit::QGraph;
 use zkgrad_pcs::{Digest, PcsParams};
 use zkgrad_transcript::VerifierTranscript;
@@ -65,6 +65,10 @@ pub(crate) struct Header {
     pub after_roots: Vec<Digest>,
     pub weight_root_after: Digest,
     pub lookups: Vec<Lookup>,
+    /// The range checks split into limbs (`QGraph::decompositions`), computed once.
+    pub decomps: Vec<Decomposition>,
+    /// Per used table, how many values the lookups read from it.
+    pub reads: Vec<usize>,
     /// Per table, whether its multiplicities are committed in the witness (succinct lookups).
     pub committed: Vec<bool>,
 }
@@ -105,6 +109,8 @@ pub(crate) fn read(
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness.
     let committed = crate::protocol::committed_tables(g, &lookups, params);
+    let decomps = g.decompositions();
+    let reads = crate::protocol::reads_per_table(g, &lookups, &decomps);
     Ok(Header {
         packing,
         roots,
@@ -112,6 +118,8 @@ pub(crate) fn read(
         after_roots,
         weight_root_after,
         lookups,
+        decomps,
+        reads,
         committed,
     })
 }

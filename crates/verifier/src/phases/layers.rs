@@ -17,7 +17,8 @@ pub(crate) fn verify(
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
-    let decomps = g.decompositions();
+    // Which decomposition defines each node's remainder, computed once for the whole walk.
+    let rem_limbs = zkgrad_circuit::layout::rem_limbs_by_node(&g.decompositions(), g.nodes.len());
     let out = g.output;
     if g.output_needs_claim() {
         let tensor = &g.tensors[out];
@@ -27,7 +28,7 @@ pub(crate) fn verify(
     }
     for (ni, node) in g.nodes.iter().enumerate().rev() {
         let pending = std::mem::take(&mut claims.pending[ni + 1]);
-        ops::reduce(&At { g, ni, node }, pending, &decomps, claims, t)?;
+        ops::reduce(&At { g, ni, node }, pending, &rem_limbs, claims, t)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@
 //! The leaves' values become claims on the witness. LogUp: Haböck, ePrint 2022/1530; the
 //! fractional-sum GKR: Papini and Haböck, ePrint 2023/1284.
 
-use zkgrad_circuit::layout::{CommitRef, Lookup};
+use zkgrad_circuit::layout::{CommitRef, Decomposition, Lookup};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
 use zkgrad_poly::eq_at_index;
@@ -43,6 +43,7 @@ pub(crate) fn verify(
             g,
             &h.lookups,
             &h.committed,
+            &h.decomps,
             &mults,
             [gamma, delta, alpha],
             claims,
@@ -72,7 +73,7 @@ pub(crate) fn verify(
         };
         let mut sum = E::ZERO;
         for l in h.lookups.iter().filter(|l| l.table == ti) {
-            let shape = g.operand_tensor(l.a).clone();
+            let shape = g.operand_tensor_in(l.a, &h.decomps).clone();
             let vt = zkgrad_lookup::verify(shape.log_size(), t).map_err(gkr_err)?;
             let a = t.read_e(b"lookup/a")?;
             let b = match l.b {
@@ -120,7 +121,7 @@ fn read_multiplicities(
     h: &Header,
     t: &mut VerifierTranscript,
 ) -> Result<Vec<Vec<(usize, u64)>>, VerifyError> {
-    let (lookups, committed) = (&h.lookups, &h.committed);
+    let committed = &h.committed;
     let mut mults = Vec::new();
     for (ti, table) in g.used_tables() {
         if committed.get(ti).copied().unwrap_or(false) {
@@ -132,7 +133,7 @@ fn read_multiplicities(
             name: table.describe(),
             why,
         };
-        let n_lookups = crate::protocol::table_reads(g, lookups, ti);
+        let n_lookups = h.reads.get(ti).copied().unwrap_or(0);
         let nnz = t.read_varints(b"lookup/nnz", 1)?;
         let nnz = nnz.first().copied().unwrap_or(u64::MAX);
         let bits = table.log_size(g.config.table_bits);
@@ -169,6 +170,7 @@ fn succinct_lookups(
     g: &QGraph,
     lookups: &[Lookup],
     committed: &[bool],
+    decomps: &[Decomposition],
     clear_mults: &[Vec<(usize, u64)>],
     [gamma, delta, alpha]: [E; 3],
     claims: &mut Claims,
@@ -197,7 +199,7 @@ fn succinct_lookups(
             Some(_) => t.read_e(b"lookup/b")?,
             None => E::ZERO,
         };
-        p += sel * real_indicator(g.operand_tensor(l.a), lo);
+        p += sel * real_indicator(g.operand_tensor_in(l.a, decomps), lo);
         q += sel * (alpha - delta * table_id(l.table) - e_from_i64(l.offset) - a - gamma * b);
         covered += sel;
         claims.on_operand(l.a, lo.to_vec(), a)?;

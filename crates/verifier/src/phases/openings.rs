@@ -86,15 +86,17 @@ pub(crate) fn verify(
 
 /// Claims on the blocks of a packed commitment (the witness, or the packed weights), each
 /// checked to name a block of the layout and to have that block's number of variables.
-fn packed_claims<K: Copy + PartialEq>(
+fn packed_claims<K: Copy + Eq + std::hash::Hash>(
     layout: &PackedLayout<K>,
     claims: Vec<(K, Vec<E>, E)>,
     name: impl Fn(K) -> String,
 ) -> Result<Vec<BlockClaim>, VerifyError> {
+    // One map of the blocks, not a scan of them per claim.
+    let blocks = layout.index();
     claims
         .into_iter()
         .map(|(what, point, value)| {
-            let Some((log, block_index)) = layout.find(what) else {
+            let Some(&(log, block_index)) = blocks.get(&what) else {
                 return Err(VerifyError::Node {
                     node: name(what),
                     why: "not in the commitment's layout",
