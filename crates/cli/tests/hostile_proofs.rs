@@ -3,11 +3,9 @@
 //! within 2 s and 200 MB, before anything the description declares is built.
 //!
 //! A description over the verifier's limits (`DescLimits`) is unusable input: exit 2, one line
-//! naming the file and the limit. Today the CLI reports every verification error as an invalid
-//! proof (exit 1, "invalid proof: …", without the file): the `*_exit_2` tests wait, ignored,
-//! for `VerifyError::OverLimits` to be mapped to `Failure::Unusable` (crates/workflow
-//! `verify_against_commitment`, crates/cli `commands/verify.rs`); the others check the bounds
-//! and the message with either exit code.
+//! naming the file and the limit (`VerifyError::OverLimits` is `Failure::Unusable`). A
+//! description within the limits whose proof is wrong is an invalid proof (exit 1); either way
+//! the refusal comes within the bounds.
 
 mod common;
 use common::hostile::*;
@@ -196,7 +194,6 @@ fn descriptions_over_the_verifiers_limits_refused_within_bounds() {
 }
 
 #[test]
-#[ignore = "needs VerifyError::OverLimits mapped to exit 2 with the file's name (crates/workflow, crates/cli)"]
 fn descriptions_over_the_verifiers_limits_exit_2() {
     let dir = tmpdir("hostile-over-limits-2");
     for (name, g, what) in over_limit_cases() {

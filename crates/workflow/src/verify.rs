@@ -1,7 +1,7 @@
 //! Verifying an inference proof against the verifier's own statement: a model file at a
 //! precision and scheme (the circuit built as `prove` builds it), or a model commitment.
 
-use zkgrad_verifier::{verify_with_commitment, verify_with_model, ProofFile};
+use zkgrad_verifier::{verify_with_commitment, verify_with_model, ProofFile, VerifyError};
 
 use crate::cache::Mode;
 use crate::commitment::weight_root_cached;
@@ -57,9 +57,15 @@ pub fn verify_against_model(
 pub fn verify_against_commitment(
     proof: &ProofFile,
     commitment: &[u8; 32],
-) -> Result<Accepted, String> {
+) -> Result<Accepted, crate::Failure> {
     let params = zkgrad_pcs::PcsParams::for_scheme(proof.pcs);
-    let (g, _) = verify_with_commitment(proof, commitment, &params).map_err(|e| e.to_string())?;
+    // A description beyond the verifier's limits is refused unread (unusable, not invalid).
+    let (g, _) = verify_with_commitment(proof, commitment, &params).map_err(|e| match e {
+        VerifyError::OverLimits(why) => crate::Failure::Unusable(anyhow::anyhow!(
+            "its circuit description exceeds the verifier's limits: {why}"
+        )),
+        e => crate::Failure::Invalid(e.to_string()),
+    })?;
     Ok(Accepted {
         statement: Statement {
             config: g.config,

@@ -98,7 +98,15 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             };
             verify_against_model(&proof, &m, &a.scheme.scheme, cache)
         }
-        (None, Some(c)) => verify_against_commitment(&proof, &parse_hex32(c)?),
+        (None, Some(c)) => match verify_against_commitment(&proof, &parse_hex32(c)?) {
+            Err(Failure::Unusable(e)) => {
+                return Err(Failure::Unusable(
+                    e.context(format!("proof file {}", a.proof.display())),
+                ))
+            }
+            Err(Failure::Invalid(e)) => Err(e),
+            Ok(ok) => Ok(ok),
+        },
         (None, None) => return Err(anyhow!("give --model or --commitment").into()),
     };
     let ms = t0.elapsed().as_secs_f64() * 1e3;
