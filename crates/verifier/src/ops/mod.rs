@@ -64,31 +64,48 @@ impl At<'_> {
 }
 
 /// `eq(point, i)` for every index `i < 2^n` of an `n`-variable point (variable `k` is bit `k`,
-/// as in `zkgrad_poly::eq_table`), from two tables of `2^⌊n/2⌋` and `2^⌈n/2⌉` entries:
-/// `eq(point, i) = eq(lo, i mod 2^⌊n/2⌋)·eq(hi, i / 2^⌊n/2⌋)`. The wiring sums of index maps
-/// and convolutions stream over up to `DescLimits::max_tensor_elements` indices; this keeps
-/// their memory at the square root of that (the values are the same field elements).
-pub(super) struct SplitEq {
-    lo: Vec<E>,
-    hi: Vec<E>,
-    bits: usize,
+/// as in `zkgrad_poly::eq_table`). Up to [`FULL_EQ_BITS`] variables the whole table is kept
+/// (16 MiB at most: one lookup per index); beyond, two tables of `2^⌊n/2⌋` and `2^⌈n/2⌉`
+/// entries, `eq(point, i) = eq(lo, i mod 2^⌊n/2⌋)·eq(hi, i / 2^⌊n/2⌋)`. The wiring sums of
+/// index maps and convolutions stream over up to `DescLimits::max_tensor_elements` indices;
+/// this keeps their memory at the square root of that beyond 2^20 (the values are the same
+/// field elements either way).
+pub(super) enum SplitEq {
+    Full(Vec<E>),
+    Split { lo: Vec<E>, hi: Vec<E>, bits: usize },
 }
+
+/// Points of at most this many variables get a whole eq table.
+pub(super) const FULL_EQ_BITS: usize = 20;
 
 impl SplitEq {
     pub fn new(point: &[E]) -> Self {
+        if point.len() <= FULL_EQ_BITS {
+            return Self::Full(zkgrad_poly::eq_table(point));
+        }
+        Self::split(point)
+    }
+    /// Always the two half tables (what [`Self::new`] builds beyond [`FULL_EQ_BITS`]).
+    pub fn split(point: &[E]) -> Self {
         let bits = point.len() / 2;
         let (lo, hi) = point.split_at(bits);
-        Self {
+        Self::Split {
             lo: zkgrad_poly::eq_table(lo),
             hi: zkgrad_poly::eq_table(hi),
             bits,
         }
     }
     /// `eq(point, i)`, `None` for `i ≥ 2^n`.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<E> {
-        let lo = self.lo.get(i & ((1usize << self.bits) - 1))?;
-        let hi = self.hi.get(i >> self.bits)?;
-        Some(*lo * *hi)
+        match self {
+            Self::Full(t) => t.get(i).copied(),
+            Self::Split { lo, hi, bits } => {
+                let lo = lo.get(i & ((1usize << bits) - 1))?;
+                let hi = hi.get(i >> bits)?;
+                Some(*lo * *hi)
+            }
+        }
     }
 }
 
@@ -142,11 +159,12 @@ mod tests {
                 .map(|k| E::from(F::from_u64(3 + 7 * k as u64)))
                 .collect();
             let table = zkgrad_poly::eq_table(&point);
-            let split = SplitEq::new(&point);
-            for (i, v) in table.iter().enumerate() {
-                assert_eq!(split.get(i), Some(*v), "n = {n}, i = {i}");
+            for split in [SplitEq::new(&point), SplitEq::split(&point)] {
+                for (i, v) in table.iter().enumerate() {
+                    assert_eq!(split.get(i), Some(*v), "n = {n}, i = {i}");
+                }
+                assert_eq!(split.get(table.len()), None);
             }
-            assert_eq!(split.get(table.len()), None);
         }
     }
 }
