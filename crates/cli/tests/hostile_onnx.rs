@@ -602,3 +602,72 @@ fn lowered_limits_refuse_the_example_and_the_defaults_accept_it() {
     let b = run_bounded(bin().args(["commit", "--model"]).arg(&model));
     assert_eq!(b.code(), Some(0), "{}", b.stderr);
 }
+
+/// External data that is a FIFO, a link to /dev/zero or a link out of the model's directory is
+/// refused through the CLI (exit 2, one line naming the model and the fault, nothing written);
+/// a 1 TiB sparse data file is read only for the bytes its tensors need.
+#[test]
+fn hostile_external_data_refused_through_the_cli() {
+    use std::os::unix::fs::symlink;
+    let src = example("cnn_external");
+    let setup = |name: &str| -> (PathBuf, PathBuf) {
+        let dir = tmpdir(name);
+        let model_dir = dir.join("model");
+        std::fs::create_dir_all(&model_dir).unwrap();
+        std::fs::copy(src.join("mixed.onnx"), model_dir.join("mixed.onnx")).unwrap();
+        (dir, model_dir)
+    };
+    let commit = |m: &Path| run_bounded(bin().args(["commit", "--model"]).arg(m));
+
+    let (dir, md) = setup("ext-fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(md.join("mixed.onnx.data"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = files_under(&dir);
+    let b = commit(&md.join("mixed.onnx"));
+    assert_refused(
+        "fifo data",
+        &b,
+        &["mixed.onnx", "regular file"],
+        &dir,
+        &before,
+    );
+
+    let (dir, md) = setup("ext-zero");
+    symlink("/dev/zero", md.join("mixed.onnx.data")).unwrap();
+    let before = files_under(&dir);
+    let b = commit(&md.join("mixed.onnx"));
+    assert_refused("/dev/zero data", &b, &["mixed.onnx"], &dir, &before);
+
+    let (dir, md) = setup("ext-outside");
+    std::fs::copy(src.join("mixed.onnx.data"), dir.join("outside.data")).unwrap();
+    symlink(dir.join("outside.data"), md.join("mixed.onnx.data")).unwrap();
+    let before = files_under(&dir);
+    let b = commit(&md.join("mixed.onnx"));
+    assert_refused(
+        "data outside",
+        &b,
+        &["mixed.onnx", "outside"],
+        &dir,
+        &before,
+    );
+
+    let (dir, md) = setup("ext-sparse");
+    let f = std::fs::File::create(md.join("mixed.onnx.data")).unwrap();
+    f.set_len(1 << 40).unwrap();
+    drop(f);
+    let b = commit(&md.join("mixed.onnx"));
+    assert!(
+        !b.killed && b.seconds < MAX_SECONDS,
+        "sparse data: {:.2} s",
+        b.seconds
+    );
+    assert!(
+        b.peak_rss_mb < MAX_RSS_MB,
+        "sparse data: {:.0} MB",
+        b.peak_rss_mb
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
