@@ -6,9 +6,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use zkgrad_circuit::describe::{DescError, DescLimits};
-use zkgrad_circuit::index_map::{AxisMap, IndexMap};
 use zkgrad_circuit::table::{ActKind, TableKind};
-use zkgrad_circuit::{QConfig, QGraph, QNode, QOp, QTensor, QWeight, TensorKind};
+use zkgrad_circuit::{QGraph, QOp, QWeight, TensorKind};
+
+#[path = "fixtures/hostile_circuits.rs"]
+mod hostile_circuits;
+use hostile_circuits::*;
 
 /// This process's peak resident set (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
@@ -46,79 +49,6 @@ fn run_alone(name: &str) {
 /// A decoding that would expand a declared size of 2^26 values (at 8 bytes or more each)
 /// would peak far above this.
 const MAX_DECODE_RSS_MB: f64 = 64.0;
-
-const CONFIG: QConfig = QConfig {
-    act_frac: 8,
-    weight_frac: 8,
-    table_bits: 16,
-};
-
-fn tensor(rows: usize, cols: usize, kind: TensorKind) -> QTensor {
-    QTensor {
-        name: String::new(),
-        rows,
-        cols,
-        frac: 8,
-        kind,
-        bits: 16,
-    }
-}
-
-fn node(op: QOp) -> QNode {
-    QNode {
-        name: String::new(),
-        op,
-    }
-}
-
-/// `n` requantizations in a chain, each `[1, cols]`, the last one the public output.
-fn requant_chain(n: usize, cols: usize) -> QGraph {
-    let mut tensors = vec![tensor(1, cols, TensorKind::Public)];
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let kind = if i + 1 == n {
-            TensorKind::Public
-        } else {
-            TensorKind::Committed
-        };
-        tensors.push(tensor(1, cols, kind));
-        nodes.push(node(QOp::Requant { x: i, shift: 1 }));
-    }
-    QGraph {
-        config: CONFIG,
-        tensors,
-        nodes,
-        weights: vec![],
-        tables: vec![],
-        output: n,
-    }
-}
-
-/// One index map broadcasting the `[1, 1]` input to `[n, 1]` values, summed to the `[1, 1]`
-/// public output: a description of a few hundred bytes declaring `2n + 3` values.
-fn broadcast_map(n: usize) -> QGraph {
-    let map = IndexMap {
-        in_shape: vec![1],
-        out_shape: vec![n],
-        axes: vec![AxisMap {
-            out_axis: 0,
-            step: 0,
-            offset: 0,
-        }],
-    };
-    QGraph {
-        config: CONFIG,
-        tensors: vec![
-            tensor(1, 1, TensorKind::Public),
-            tensor(n, 1, TensorKind::Virtual),
-            tensor(1, 1, TensorKind::Public),
-        ],
-        nodes: vec![node(QOp::Gather { x: 0, map }), node(QOp::RowSum { x: 1 })],
-        weights: vec![],
-        tables: vec![],
-        output: 2,
-    }
-}
 
 /// `x·Wᵀ` by `w` weight matrices `[d, d]` in a chain of Gemm + rounding.
 fn gemm_chain(w: usize, d: usize) -> QGraph {

@@ -13,83 +13,14 @@ use common::*;
 
 use std::path::{Path, PathBuf};
 
-use zkgrad_circuit::index_map::{AxisMap, IndexMap};
-use zkgrad_circuit::{QConfig, QGraph, QNode, QOp, QTensor, TensorKind};
+use zkgrad_circuit::QGraph;
 use zkgrad_pcs::PcsParams;
 use zkgrad_verifier::protocol::weights_root;
 use zkgrad_verifier::{model_commitment, ProofFile};
 
-const CONFIG: QConfig = QConfig {
-    act_frac: 8,
-    weight_frac: 8,
-    table_bits: 16,
-};
-
-fn tensor(rows: usize, cols: usize, kind: TensorKind) -> QTensor {
-    QTensor {
-        name: String::new(),
-        rows,
-        cols,
-        frac: 8,
-        kind,
-        bits: 16,
-    }
-}
-
-fn node(op: QOp) -> QNode {
-    QNode {
-        name: String::new(),
-        op,
-    }
-}
-
-/// `n` requantizations of `[1, cols]` tensors in a chain, the last the public output.
-fn requant_chain(n: usize, cols: usize) -> QGraph {
-    let mut tensors = vec![tensor(1, cols, TensorKind::Public)];
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let kind = if i + 1 == n {
-            TensorKind::Public
-        } else {
-            TensorKind::Committed
-        };
-        tensors.push(tensor(1, cols, kind));
-        nodes.push(node(QOp::Requant { x: i, shift: 1 }));
-    }
-    QGraph {
-        config: CONFIG,
-        tensors,
-        nodes,
-        weights: vec![],
-        tables: vec![],
-        output: n,
-    }
-}
-
-/// One index map broadcasting the input to `[n, 1]`, summed to the `[1, 1]` output.
-fn broadcast_map(n: usize) -> QGraph {
-    let map = IndexMap {
-        in_shape: vec![1],
-        out_shape: vec![n],
-        axes: vec![AxisMap {
-            out_axis: 0,
-            step: 0,
-            offset: 0,
-        }],
-    };
-    QGraph {
-        config: CONFIG,
-        tensors: vec![
-            tensor(1, 1, TensorKind::Public),
-            tensor(n, 1, TensorKind::Virtual),
-            tensor(1, 1, TensorKind::Public),
-        ],
-        nodes: vec![node(QOp::Gather { x: 0, map }), node(QOp::RowSum { x: 1 })],
-        weights: vec![],
-        tables: vec![],
-        output: 2,
-    }
-}
+#[path = "../../circuit/tests/fixtures/hostile_circuits.rs"]
+mod hostile_circuits;
+use hostile_circuits::*;
 
 /// Writes a proof file of `g` with a garbage body of `body` bytes to `dir/name`, and returns
 /// its path and the commitment (hex) a client would send for it.

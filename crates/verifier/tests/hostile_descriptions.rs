@@ -5,92 +5,16 @@
 use std::time::Instant;
 
 use zkgrad_circuit::describe::DescLimits;
-use zkgrad_circuit::index_map::{AxisMap, IndexMap};
-use zkgrad_circuit::{QConfig, QGraph, QNode, QOp, QTensor, TensorKind};
+use zkgrad_circuit::QGraph;
 use zkgrad_pcs::PcsParams;
 use zkgrad_verifier::protocol::weights_root;
 use zkgrad_verifier::{
     model_commitment, verify_with_commitment, verify_with_commitment_limits, ProofFile, VerifyError,
 };
 
-const CONFIG: QConfig = QConfig {
-    act_frac: 8,
-    weight_frac: 8,
-    table_bits: 16,
-};
-
-fn tensor(rows: usize, cols: usize, kind: TensorKind) -> QTensor {
-    QTensor {
-        name: String::new(),
-        rows,
-        cols,
-        frac: 8,
-        kind,
-        bits: 16,
-    }
-}
-
-fn node(op: QOp) -> QNode {
-    QNode {
-        name: String::new(),
-        op,
-    }
-}
-
-fn requant_chain(n: usize) -> QGraph {
-    requant_chain_of(n, 1, 16)
-}
-
-/// `n` requantizations of `[1, cols]` tensors range-checked to `bits` (wide ones, on more
-/// than 1024 values, are split into 16-bit limbs: one decomposition per node).
-fn requant_chain_of(n: usize, cols: usize, bits: u32) -> QGraph {
-    let mut tensors = vec![tensor(1, cols, TensorKind::Public)];
-    let mut nodes = Vec::new();
-    for i in 0..n {
-        let kind = if i + 1 == n {
-            TensorKind::Public
-        } else {
-            TensorKind::Committed
-        };
-        tensors.push(QTensor {
-            bits,
-            ..tensor(1, cols, kind)
-        });
-        nodes.push(node(QOp::Requant { x: i, shift: 1 }));
-    }
-    QGraph {
-        config: CONFIG,
-        tensors,
-        nodes,
-        weights: vec![],
-        tables: vec![],
-        output: n,
-    }
-}
-
-fn broadcast_map(n: usize) -> QGraph {
-    let map = IndexMap {
-        in_shape: vec![1],
-        out_shape: vec![n],
-        axes: vec![AxisMap {
-            out_axis: 0,
-            step: 0,
-            offset: 0,
-        }],
-    };
-    QGraph {
-        config: CONFIG,
-        tensors: vec![
-            tensor(1, 1, TensorKind::Public),
-            tensor(n, 1, TensorKind::Virtual),
-            tensor(1, 1, TensorKind::Public),
-        ],
-        nodes: vec![node(QOp::Gather { x: 0, map }), node(QOp::RowSum { x: 1 })],
-        weights: vec![],
-        tables: vec![],
-        output: 2,
-    }
-}
+#[path = "../../circuit/tests/fixtures/hostile_circuits.rs"]
+mod hostile_circuits;
+use hostile_circuits::*;
 
 /// A proof file of `g` (no weights: its weight root is the empty commitment's, so the header
 /// checks pass) with `body`, and the commitment a client would send for it.
@@ -125,7 +49,7 @@ fn description_over_limits_refused_as_over_limits() {
         other => panic!("{:?}", other.map(|_| ())),
     }
     // A service's own limits.
-    let g = requant_chain(300);
+    let g = requant_chain(300, 1);
     let (proof, c, params) = proof_of(&g, garbage(4096));
     let limits = DescLimits {
         max_nodes: 299,
@@ -144,7 +68,7 @@ fn description_over_limits_refused_as_over_limits() {
 
 #[test]
 fn requant_chain_of_5000_nodes_with_a_garbage_body_refused() {
-    let g = requant_chain(5_000);
+    let g = requant_chain(5_000, 1);
     let (proof, c, params) = proof_of(&g, garbage(1 << 16));
     assert!(verify_with_commitment(&proof, &c, &params).is_err());
 }
