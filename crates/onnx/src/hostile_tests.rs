@@ -4,132 +4,13 @@
 
 use std::time::Instant;
 
-use onnx_protobuf::attribute_proto::AttributeType;
-use onnx_protobuf::tensor_shape_proto::Dimension;
-use onnx_protobuf::{
-    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto,
-    StringStringEntryProto, TensorProto, ValueInfoProto,
-};
+use onnx_protobuf::{Message, ModelProto, StringStringEntryProto, TensorProto};
 
 use super::*;
 
-/// A model under construction: graph input `x` of the given shape, output `y`.
-struct B {
-    g: GraphProto,
-    opset: i64,
-    domain_extra: Option<String>,
-}
-
-fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
-    let mut vi = ValueInfoProto::new();
-    vi.name = name.into();
-    let tt = vi.type_.mut_or_insert_default().mut_tensor_type();
-    tt.elem_type = 1;
-    tt.shape.mut_or_insert_default().dim = dims
-        .iter()
-        .map(|&v| {
-            let mut d = Dimension::new();
-            d.set_dim_value(v);
-            d
-        })
-        .collect();
-    vi
-}
-
-pub(crate) enum A {
-    F(f32),
-    I(i64),
-    Ints(Vec<i64>),
-}
-
-fn attr(name: &str, a: A) -> AttributeProto {
-    let mut p = AttributeProto::new();
-    p.name = name.into();
-    match a {
-        A::F(f) => {
-            p.f = f;
-            p.type_ = AttributeType::FLOAT.into();
-        }
-        A::I(i) => {
-            p.i = i;
-            p.type_ = AttributeType::INT.into();
-        }
-        A::Ints(v) => {
-            p.ints = v;
-            p.type_ = AttributeType::INTS.into();
-        }
-    }
-    p
-}
-
-impl B {
-    fn new(input: &[i64], opset: i64) -> Self {
-        let mut g = GraphProto::new();
-        g.input.push(value_info("x", input));
-        g.output.push(value_info("y", &[]));
-        Self {
-            g,
-            opset,
-            domain_extra: None,
-        }
-    }
-    fn floats(mut self, name: &str, dims: &[i64], vals: &[f32]) -> Self {
-        let mut t = TensorProto::new();
-        t.name = name.into();
-        t.data_type = 1;
-        t.dims = dims.to_vec();
-        t.float_data = vals.to_vec();
-        self.g.initializer.push(t);
-        self
-    }
-    fn ints(mut self, name: &str, vals: &[i64]) -> Self {
-        let mut t = TensorProto::new();
-        t.name = name.into();
-        t.data_type = 7;
-        t.dims = vec![vals.len() as i64];
-        t.int64_data = vals.to_vec();
-        self.g.initializer.push(t);
-        self
-    }
-    fn raw(mut self, name: &str, dims: &[i64], raw: Vec<u8>) -> Self {
-        let mut t = TensorProto::new();
-        t.name = name.into();
-        t.data_type = 1;
-        t.dims = dims.to_vec();
-        t.raw_data = raw;
-        self.g.initializer.push(t);
-        self
-    }
-    fn node(
-        mut self,
-        op: &str,
-        name: &str,
-        ins: &[&str],
-        outs: &[&str],
-        attrs: Vec<(&str, A)>,
-    ) -> Self {
-        let mut n = NodeProto::new();
-        n.op_type = op.into();
-        n.name = name.into();
-        n.input = ins.iter().map(|s| s.to_string()).collect();
-        n.output = outs.iter().map(|s| s.to_string()).collect();
-        n.attribute = attrs.into_iter().map(|(k, a)| attr(k, a)).collect();
-        if let Some(d) = &self.domain_extra {
-            n.domain = d.clone();
-        }
-        self.g.node.push(n);
-        self
-    }
-    fn bytes(self) -> Vec<u8> {
-        let mut m = ModelProto::new();
-        m.ir_version = 8;
-        m.graph = protobuf::MessageField::some(self.g);
-        let mut o = OperatorSetIdProto::new();
-        o.version = self.opset;
-        m.opset_import.push(o);
-        m.write_to_bytes().unwrap()
-    }
-}
+#[path = "../tests/fixtures/onnx_builder.rs"]
+mod onnx_builder;
+use onnx_builder::*;
 
 /// The error importing `b`, as the CLI prints it; panics if the import succeeds.
 fn refused(b: Vec<u8>) -> String {
