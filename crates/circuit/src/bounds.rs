@@ -205,6 +205,61 @@ impl QGraph {
                 | QOp::AddConst { .. }
                 | QOp::Gather { .. }
                 | QOp::Conv { .. } => {}
+                QOp::Const { data } => {
+                    let len = self.tensors.get(o).map_or(0, |t| t.len());
+                    let k = self.config.table_bits;
+                    if data.len() != len || data.iter().any(|&v| !self.public_in_range(v)) {
+                        return bad(format!(
+                            "a constant must hold its tensor's {len} values, each a {k}-bit \
+                             signed integer"
+                        ));
+                    }
+                }
+                QOp::Embed { ids, w } => {
+                    // The ids are public input at scale 2^0 that the verifier reads as indices.
+                    let is_input = *ids == 0
+                        || ids
+                            .checked_sub(1)
+                            .and_then(|n| self.nodes.get(n))
+                            .is_some_and(|n| matches!(n.op, QOp::Input { .. }));
+                    let (Some(ti), Some(wt), Some(to)) = (
+                        self.tensors.get(*ids),
+                        self.weights.get(*w),
+                        self.tensors.get(o),
+                    ) else {
+                        return bad("operands out of range".into());
+                    };
+                    if !is_input || ti.frac != 0 || ti.kind != TensorKind::Public {
+                        return bad(
+                            "an embedding reads its ids from a public input at scale 2^0".into(),
+                        );
+                    }
+                    if to.rows != ti.len() || to.cols != wt.cols {
+                        return bad(format!(
+                            "an embedding of {} ids into a [{}, {}] table cannot write [{}, {}]",
+                            ti.len(),
+                            wt.rows,
+                            wt.cols,
+                            to.rows,
+                            to.cols
+                        ));
+                    }
+                }
+                QOp::BatchMatMul { a, b, batch } => {
+                    let (Some(ta), Some(tb)) = (self.tensors.get(*a), self.tensors.get(*b)) else {
+                        return bad("operands out of range".into());
+                    };
+                    let Some(to) = self.tensors.get(o) else {
+                        return bad("output out of range".into());
+                    };
+                    if !batch_matmul_shapes(ta, tb, to, *batch) {
+                        return bad(format!(
+                            "batched product of [{}, {}] and [{}, {}] in {batch} batches: the \
+                             rows per batch must be powers of two",
+                            ta.rows, ta.cols, tb.rows, tb.cols
+                        ));
+                    }
+                }
             }
         }
         self.check_no_wrap_with(&uses)
@@ -309,6 +364,19 @@ impl QGraph {
                     let rows = self.tensors.get(*x).map_or(0, |t| t.rows) as u128;
                     get(*x).map(|v| cap(rows.saturating_mul(v)))
                 }
+                QOp::BatchMatMul { a, b: bb, .. } => {
+                    let kdim = self.tensors.get(*a).map_or(0, |t| t.cols) as u128;
+                    get(*a)
+                        .zip(get(*bb))
+                        .map(|(x, y)| cap(kdim.saturating_mul(x).saturating_mul(y)))
+                }
+                QOp::Embed { w, .. } => weight(*w).map(|w| w.1),
+                QOp::Const { data } => Some(
+                    data.iter()
+                        .map(|v| v.unsigned_abs() as u128)
+                        .max()
+                        .unwrap_or(0),
+                ),
                 QOp::Transpose { x } | QOp::Broadcast { x } | QOp::Gather { x, .. } => get(*x),
                 QOp::Requant { x, shift } => {
                     let proven = self.proven_bits_with(uses, o).map(half);
@@ -358,6 +426,7 @@ impl QGraph {
                     a,
                     b: crate::ir::MatRhs::Tensor(t),
                 } => vec![*a, *t],
+                QOp::BatchMatMul { a, b, .. } => vec![*a, *b],
                 _ => continue,
             };
             if operands.into_iter().any(unknown) {
@@ -369,4 +438,24 @@ impl QGraph {
         }
         Ok(())
     }
+}
+
+/// Whether `a` `[batch·M, K]`, `b` `[batch·K, N]` and `out` `[batch·M, N]` fit a batched
+/// product with `M` and `K` powers of two (the batch index is then the high row variables of
+/// all three tensors).
+pub fn batch_matmul_shapes(
+    a: &crate::ir::QTensor,
+    b: &crate::ir::QTensor,
+    out: &crate::ir::QTensor,
+    batch: usize,
+) -> bool {
+    if batch == 0 || a.rows % batch != 0 || b.rows % batch != 0 {
+        return false;
+    }
+    let (m, k) = (a.rows / batch, b.rows / batch);
+    m.is_power_of_two()
+        && k.is_power_of_two()
+        && a.cols == k
+        && out.rows == a.rows
+        && out.cols == b.cols
 }

@@ -627,6 +627,37 @@ impl QGraph {
                     }
                     QOp::Gather { x, map }
                 }
+                18 => {
+                    let ids = index(&mut r, out, "operand")?;
+                    let w = index(&mut r, n_weights, "weight")?;
+                    // Shapes and the ids' kind and scale: `check_relations`.
+                    QOp::Embed { ids, w }
+                }
+                19 => {
+                    let n = r.u64()?;
+                    let len = o.map_or(0, |(rows, cols)| rows * cols);
+                    if n != len as u64 || n.saturating_mul(8) > r.remaining() as u64 {
+                        return bad(format!("node {ni}: constant of {n} values"));
+                    }
+                    let data = (0..len)
+                        .map(|_| r.u64().map(|v| v as i64))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    QOp::Const { data }
+                }
+                20 => {
+                    let a = index(&mut r, out, "operand")?;
+                    let b = index(&mut r, out, "operand")?;
+                    let batch = r.u64()?;
+                    if batch == 0 || batch > max_t as u64 {
+                        return bad(format!("node {ni}: batch {batch}"));
+                    }
+                    // Shapes: `check_relations`.
+                    QOp::BatchMatMul {
+                        a,
+                        b,
+                        batch: batch as usize,
+                    }
+                }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };
             nodes.push(QNode {
@@ -662,7 +693,7 @@ impl QGraph {
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }
-                    Some(QOp::Input { .. }) => TensorKind::Public,
+                    Some(QOp::Input { .. } | QOp::Const { .. }) => TensorKind::Public,
                     Some(QOp::Update { .. }) => TensorKind::After,
                     _ => TensorKind::Virtual,
                 }
@@ -830,6 +861,21 @@ impl QGraph {
                         w.u64(a.step as u64);
                         w.u64(a.offset as u64);
                     }
+                }
+                QOp::Embed { ids, w: wi } => {
+                    w.u64(*ids as u64);
+                    w.u64(*wi as u64);
+                }
+                QOp::Const { data } => {
+                    w.u64(data.len() as u64);
+                    for &v in data {
+                        w.u64(v as u64);
+                    }
+                }
+                QOp::BatchMatMul { a, b, batch } => {
+                    w.u64(*a as u64);
+                    w.u64(*b as u64);
+                    w.u64(*batch as u64);
                 }
             }
         }

@@ -184,6 +184,26 @@ pub enum QOp {
         bias_shift: u32,
         geom: ConvGeom,
     },
+    /// `out[t, c] = W[ids[t], c]`: an embedding lookup by the public token ids `ids` (a public
+    /// tensor of integers at scale 2^0, one id per output row). The verifier derives the
+    /// lookup's wiring from the ids it holds itself; the prover never states it.
+    Embed {
+        ids: usize,
+        w: usize,
+    },
+    /// A constant tensor (row-major, unpadded) that is part of the circuit: a causal mask, a
+    /// folded position embedding. Public: the verifier evaluates its MLE itself.
+    Const {
+        data: Vec<i64>,
+    },
+    /// `out[b·M + m, n] = Σ_k a[b·M + m, k]·c[b·K + k, n]` for `batch` products of
+    /// `[M, K]·[K, N]` matrices stacked along the rows (per-head attention products), with `M`
+    /// and `K` powers of two so that the batch index is the high row variables of all three.
+    BatchMatMul {
+        a: usize,
+        b: usize,
+        batch: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,6 +284,9 @@ impl QOp {
             QOp::AddConst { .. } => 15,
             QOp::Gather { .. } => 16,
             QOp::Conv { .. } => 17,
+            QOp::Embed { .. } => 18,
+            QOp::Const { .. } => 19,
+            QOp::BatchMatMul { .. } => 20,
         }
     }
 
@@ -283,8 +306,11 @@ impl QOp {
             | QOp::Broadcast { .. }
             | QOp::AddConst { .. }
             | QOp::Gather { .. }
-            | QOp::Conv { .. } => true,
-            QOp::Requant { .. }
+            | QOp::Conv { .. }
+            | QOp::Embed { .. }
+            | QOp::BatchMatMul { .. } => true,
+            QOp::Const { .. }
+            | QOp::Requant { .. }
             | QOp::Act { .. }
             | QOp::Input { .. }
             | QOp::Update { .. }
@@ -311,7 +337,9 @@ impl QOp {
                 MatRhs::Weight(_) => vec![*a],
             },
             QOp::Update { u, .. } => vec![*u],
-            QOp::Input { .. } => vec![],
+            QOp::Embed { ids, .. } => vec![*ids],
+            QOp::BatchMatMul { a, b, .. } => vec![*a, *b],
+            QOp::Input { .. } | QOp::Const { .. } => vec![],
         }
     }
 
@@ -341,7 +369,12 @@ impl QOp {
                 }
             }
             QOp::Update { u, .. } => *u = f(*u),
-            QOp::Input { .. } => {}
+            QOp::Embed { ids, .. } => *ids = f(*ids),
+            QOp::BatchMatMul { a, b, .. } => {
+                *a = f(*a);
+                *b = f(*b);
+            }
+            QOp::Input { .. } | QOp::Const { .. } => {}
         }
         op
     }

@@ -325,7 +325,10 @@ impl QGraph {
                 | QOp::Broadcast { .. }
                 | QOp::AddConst { .. }
                 | QOp::Gather { .. }
-                | QOp::Conv { .. } => {}
+                | QOp::Conv { .. }
+                | QOp::Embed { .. }
+                | QOp::Const { .. }
+                | QOp::BatchMatMul { .. } => {}
             }
         }
         p

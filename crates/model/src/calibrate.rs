@@ -3,6 +3,17 @@
 use crate::graph::Graph;
 use zkgrad_circuit::QConfig;
 
+/// Values at or beyond this magnitude are mask sentinels (exporters write float32's
+/// `finfo.min ≈ −3.4e38` for "−∞" in attention masks): calibration ignores them, and the
+/// quantizer writes a constant's sentinels as the circuit's mask fill
+/// ([`crate::quantizer::mask_fill`]).
+pub const MASK_SENTINEL: f64 = 1e30;
+
+/// The magnitude calibration gives a masked value, so that the mask fill (`−2^(K−2)` at the
+/// activations' scale, at least `−2^(K−2)/2^act_frac ≤ −64` here at `K = 20`) takes a masked
+/// logit far enough below its row that its exp-table entry is exactly 0.
+pub const MASK_MAGNITUDE: f64 = 32.0;
+
 /// Picks `act_frac` from sample inputs: the largest number of fractional bits that keeps
 /// every value a table or range check reads below `2^(table_bits−1)` with 25% headroom.
 pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], table_bits: u32) -> QConfig {
@@ -10,7 +21,10 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<f64>], table_bits: u32) -> QConfi
     for s in samples {
         for v in graph.forward_f64(s) {
             for x in v {
-                if x.is_finite() {
+                if x.abs() >= MASK_SENTINEL {
+                    // A masked value: the fill must stay representable.
+                    max_abs = max_abs.max(MASK_MAGNITUDE);
+                } else if x.is_finite() {
                     max_abs = max_abs.max(x.abs());
                 }
             }

@@ -31,6 +31,13 @@ pub enum ForwardError {
     },
     #[error("node {node}: intermediate value overflows 62 bits")]
     Overflow { node: String },
+    #[error("token id {value} at position {position} is outside the vocabulary of {vocab} tokens (node {node})")]
+    TokenId {
+        node: String,
+        position: usize,
+        value: i64,
+        vocab: usize,
+    },
 }
 
 /// The integer forward pass: every tensor and every remainder.
@@ -258,6 +265,51 @@ pub fn forward_with(
                     .collect()
             }
             QOp::AddConst { x, c } => values[*x].iter().map(|v| v + c).collect(),
+            QOp::Const { data } => data.clone(),
+            QOp::Embed { ids, w } => {
+                let wt = &g.weights[*w];
+                let mut out = Vec::with_capacity(out_t.len());
+                for (position, &id) in values[*ids].iter().enumerate() {
+                    if !(0..wt.rows as i64).contains(&id) {
+                        return Err(ForwardError::TokenId {
+                            node: node.name.clone(),
+                            position,
+                            value: id,
+                            vocab: wt.rows,
+                        });
+                    }
+                    let r = id as usize * wt.cols;
+                    out.extend_from_slice(&wt.data[r..r + wt.cols]);
+                }
+                out
+            }
+            QOp::BatchMatMul { a, b, batch } => {
+                let (at, bt) = (&g.tensors[*a], &g.tensors[*b]);
+                let (m, k, n) = (at.rows / batch, at.cols, out_t.cols);
+                let (av, bv) = (&values[*a], &values[*b]);
+                let mut out = vec![0i64; at.rows * n];
+                for h in 0..*batch {
+                    for i in 0..m {
+                        let arow = &av[(h * m + i) * k..(h * m + i + 1) * k];
+                        for j in 0..n {
+                            let acc: i128 = arow
+                                .iter()
+                                .enumerate()
+                                .map(|(l, x)| {
+                                    *x as i128 * bv[(h * bt.rows / batch + l) * n + j] as i128
+                                })
+                                .sum();
+                            if acc.abs() >= limit as i128 {
+                                return Err(ForwardError::Overflow {
+                                    node: node.name.clone(),
+                                });
+                            }
+                            out[(h * m + i) * n + j] = acc as i64;
+                        }
+                    }
+                }
+                out
+            }
             QOp::Gather { x, map } => map.apply(&values[*x]),
             QOp::Conv {
                 x,

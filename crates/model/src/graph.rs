@@ -58,6 +58,18 @@ pub enum Op {
     /// `out[j] = x[π(j)]` (0 where `π(j)` is undefined): Slice, Pad, Concat's parts, N-D
     /// Transpose, broadcasting, reshapes that move the last dimension.
     Gather { x: usize, map: IndexMap },
+    /// `out[t, :] = table[ids[t], :]`: an embedding lookup by token ids, `ids` a graph input of
+    /// integers; `table` row-major `vocab × dim`.
+    Embed {
+        ids: usize,
+        table: Vec<f64>,
+        vocab: usize,
+        dim: usize,
+    },
+    /// A constant tensor of the node's shape (row-major).
+    Const { data: Vec<f64> },
+    /// `batch` stacked products `[M, K]·[K, N]`: `a` is `[batch·M, K]`, `b` `[batch·K, N]`.
+    BatchMatMul { a: usize, b: usize, batch: usize },
 }
 
 impl Op {
@@ -80,6 +92,9 @@ impl Op {
             Op::Softmax { .. } => "Softmax",
             Op::RowSum { .. } => "RowSum",
             Op::Gather { .. } => "Gather",
+            Op::Embed { .. } => "Embed",
+            Op::Const { .. } => "Const",
+            Op::BatchMatMul { .. } => "BatchMatMul",
         }
     }
 
@@ -101,6 +116,9 @@ impl Op {
             | Op::Softmax { x }
             | Op::RowSum { x }
             | Op::Gather { x, .. } => vec![x],
+            Op::Embed { ids, .. } => vec![ids],
+            Op::BatchMatMul { a, b, .. } => vec![a, b],
+            Op::Const { .. } => vec![],
             Op::Add { a, b }
             | Op::Sub { a, b }
             | Op::Mul { a, b }
@@ -166,6 +184,7 @@ impl Graph {
             .iter()
             .map(|n| match &n.op {
                 Op::Linear { w, bias, .. } => w.len() + bias.as_ref().map_or(0, |b| b.len()),
+                Op::Embed { table, .. } => table.len(),
                 Op::Conv { w, bias, .. } => w.len() + bias.as_ref().map_or(0, |b| b.len()),
                 _ => 0,
             })
@@ -243,6 +262,33 @@ impl Graph {
                     (0..r * c).map(|i| xv[(i % r) * c + i / r]).collect()
                 }
                 Op::Gather { x, map } => map.apply(&get(*x)),
+                Op::Embed {
+                    ids, table, dim, ..
+                } => get(*ids)
+                    .iter()
+                    .flat_map(|&id| {
+                        let r = id.round().max(0.0) as usize * dim;
+                        table.get(r..r + dim).unwrap_or(&[]).to_vec()
+                    })
+                    .collect(),
+                Op::Const { data } => data.clone(),
+                Op::BatchMatMul { a, b, batch } => {
+                    let (av, bv) = (get(*a), get(*b));
+                    let (rows, k) = matrix_dims(self.shape(*a));
+                    let n = matrix_dims(self.shape(*b)).1;
+                    let m = rows / batch.max(&1);
+                    let mut out = vec![0.0; rows * n];
+                    for h in 0..*batch {
+                        for i in 0..m {
+                            for j in 0..n {
+                                out[(h * m + i) * n + j] = (0..k)
+                                    .map(|l| av[(h * m + i) * k + l] * bv[(h * k + l) * n + j])
+                                    .sum();
+                            }
+                        }
+                    }
+                    out
+                }
                 Op::Softmax { x } => {
                     let xv = get(*x);
                     let c = matrix_dims(self.shape(*x)).1;

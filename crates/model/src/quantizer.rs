@@ -48,6 +48,16 @@ pub fn quantize_with_map(
         )));
     }
     let (fa, fw) = (config.act_frac, config.weight_frac);
+    // Values read as token ids are public integers at scale 2^0.
+    let ids: std::collections::HashSet<usize> = graph
+        .nodes
+        .iter()
+        .filter_map(|n| match n.op {
+            Op::Embed { ids, .. } => Some(ids),
+            _ => None,
+        })
+        .collect();
+    let frac_of = |v: usize| if ids.contains(&v) { 0 } else { fa };
     let (r0, c0) = matrix_dims(&graph.input_shape);
     let mut g = QGraph {
         config,
@@ -55,7 +65,7 @@ pub fn quantize_with_map(
             name: graph.input_name.clone(),
             rows: r0,
             cols: c0,
-            frac: fa,
+            frac: frac_of(0),
             kind: TensorKind::Public,
             bits: config.table_bits,
         }],
@@ -69,7 +79,7 @@ pub fn quantize_with_map(
     // Value bounds of the tensors so far, extended where a product needs them (see
     // `QGraph::extend_value_bounds`).
     let mut bounds: Vec<Option<u128>> = Vec::new();
-    for node in &graph.nodes {
+    for (vi, node) in graph.nodes.iter().enumerate() {
         let (rows, cols) = matrix_dims(&node.shape);
         let name = node.name.clone();
         let t = match &node.op {
@@ -306,7 +316,115 @@ pub fn quantize_with_map(
                     fa,
                 )
             }
-            Op::Input { index } => g.push_node(&name, QOp::Input { index: *index }, rows, cols, fa),
+            Op::Input { index } => g.push_node(
+                &name,
+                QOp::Input { index: *index },
+                rows,
+                cols,
+                frac_of(vi + 1),
+            ),
+            Op::Embed {
+                ids,
+                table,
+                vocab,
+                dim,
+            } => {
+                let it = map[*ids];
+                if g.tensors[it].frac != 0 || g.tensors[it].len() != rows || *dim != cols {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "an embedding must read token ids that are a graph input, one per \
+                              output row"
+                            .into(),
+                    });
+                }
+                let (wi, _) = push_weights_as(&mut g, &name, table, *vocab, *dim, None, true)?;
+                let e = g.push_node(&name, QOp::Embed { ids: it, w: wi }, rows, cols, fw);
+                if fw >= fa {
+                    g.push_node(
+                        &format!("{name}/requant"),
+                        QOp::Requant {
+                            x: e,
+                            shift: fw - fa,
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                } else {
+                    g.push_node(
+                        &format!("{name}/scale"),
+                        QOp::Scale {
+                            x: e,
+                            c: 1 << (fa - fw),
+                        },
+                        rows,
+                        cols,
+                        fa,
+                    )
+                }
+            }
+            Op::Const { data } => {
+                // Mask sentinels become the mask fill; other values must be representable.
+                let half = (1i64 << (k - 1)) - 1;
+                let mut q = Vec::with_capacity(data.len());
+                for &v in data {
+                    let c = if v.abs() >= crate::calibrate::MASK_SENTINEL {
+                        mask_fill(k).copysign(v) as i64
+                    } else {
+                        quantize_value(v, fa).filter(|c| c.abs() <= half).ok_or(
+                            QuantError::WeightTooLarge {
+                                node: name.clone(),
+                                value: v,
+                                frac: fa,
+                            },
+                        )?
+                    };
+                    q.push(c);
+                }
+                g.push_node(&name, QOp::Const { data: q }, rows, cols, fa)
+            }
+            Op::BatchMatMul { a, b, batch } => {
+                let (ta, tb) = (g.committed(map[*a], &name), g.committed(map[*b], &name));
+                let out = QTensor {
+                    name: String::new(),
+                    rows,
+                    cols,
+                    frac: fa,
+                    kind: TensorKind::Virtual,
+                    bits: k,
+                };
+                if !zkgrad_circuit::bounds::batch_matmul_shapes(
+                    &g.tensors[ta],
+                    &g.tensors[tb],
+                    &out,
+                    *batch,
+                ) {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: format!(
+                            "batched product of [{}, {}] and [{}, {}] in {batch} batches: the \
+                             rows per batch must be powers of two",
+                            g.tensors[ta].rows,
+                            g.tensors[ta].cols,
+                            g.tensors[tb].rows,
+                            g.tensors[tb].cols
+                        ),
+                    });
+                }
+                g.push_rounded(
+                    &name,
+                    QOp::BatchMatMul {
+                        a: ta,
+                        b: tb,
+                        batch: *batch,
+                    },
+                    rows,
+                    cols,
+                    fa,
+                    fa,
+                )
+            }
             Op::MatMul { a, b } => {
                 let (ta, tb) = (map[*a], map[*b]);
                 let (sa, sb) = (&g.tensors[ta], &g.tensors[tb]);
@@ -377,6 +495,13 @@ pub fn quantize_with_map(
     Ok((g, map))
 }
 
+/// The integer an additive mask's "−∞" becomes: `−2^(K−2)` (half the public range), which
+/// takes a masked logit far below the row's others, so that its softmax term is exactly 0
+/// (`T(z) = 0` once `z < −(fs + 1)·ln 2`), while the row stays inside the exp table's domain.
+pub fn mask_fill(table_bits: u32) -> f64 {
+    (1u64 << (table_bits - 2)) as f64
+}
+
 /// Quantizes a layer's weight matrix (`rows × cols`, row-major) and bias, checks the row sums
 /// for exact field arithmetic, and appends them; returns their indices.
 fn push_weights(
@@ -386,6 +511,22 @@ fn push_weights(
     rows: usize,
     cols: usize,
     bias: Option<&[f64]>,
+) -> Result<(usize, Option<usize>), QuantError> {
+    push_weights_as(g, name, w, rows, cols, bias, false)
+}
+
+/// The name ending of an embedding table's weight.
+const TABLE_SUFFIX: &str = ".table";
+
+/// [`push_weights`], naming the weight an embedding table if `table`.
+fn push_weights_as(
+    g: &mut QGraph,
+    name: &str,
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    bias: Option<&[f64]>,
+    table: bool,
 ) -> Result<(usize, Option<usize>), QuantError> {
     let (fw, k) = (g.config.weight_frac, g.config.table_bits);
     let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
@@ -418,13 +559,22 @@ fn push_weights(
             ),
         });
     }
-    g.weights.push(QWeight {
-        name: format!("{name}.weight"),
-        rows,
-        cols,
-        data: wq,
-    });
-    let wi = g.weights.len() - 1;
+    // An embedding table that a layer reads too (tied input and output embeddings) is
+    // committed once: the lookup and the LM head then read the same committed tensor.
+    let wi = match g.weights.iter().position(|x| {
+        x.name.ends_with(TABLE_SUFFIX) && x.rows == rows && x.cols == cols && x.data == wq
+    }) {
+        Some(i) => i,
+        None => {
+            g.weights.push(QWeight {
+                name: format!("{name}{}", if table { TABLE_SUFFIX } else { ".weight" }),
+                rows,
+                cols,
+                data: wq,
+            });
+            g.weights.len() - 1
+        }
+    };
     let bi = match bias {
         Some(b) => {
             let bq = q(b, "bias")?;

@@ -236,6 +236,10 @@ pub(crate) fn import_inner(
         *readers.entry(o.name.as_str()).or_default() += 1;
     }
 
+    let image_layout = g
+        .node
+        .iter()
+        .any(|n| IMAGE_OPS.contains(&n.op_type.as_str()));
     for (idx, n) in g.node.iter().enumerate() {
         let cx = NodeCx {
             n,
@@ -244,6 +248,8 @@ pub(crate) fn import_inner(
             readers: &readers,
             limits,
             opset,
+            extra: std::cell::RefCell::new(Vec::new()),
+            image_layout,
         };
         check_node(n, &cx.name, opset)?;
         let out_name = n
@@ -276,6 +282,10 @@ pub(crate) fn import_inner(
         let result = import(&cx, &mut graph, sources)?;
         for node in &graph.nodes[before..] {
             cx.elements(&node.shape)?;
+        }
+        let extra = cx.extra.take();
+        for (o, v) in n.output.iter().skip(1).zip(extra) {
+            names.insert(o.clone(), v);
         }
         names.insert(out_name, result);
     }
@@ -335,5 +345,33 @@ pub(crate) fn import_inner(
             graph.output = acc.unwrap_or(0);
         }
     }
+    if !image_layout {
+        view_heads_as_rows(&mut graph);
+    }
     Ok(graph)
+}
+
+/// Op types whose rank-4 tensors are NCHW images (viewed as `[N·C, H·W]`).
+const IMAGE_OPS: &[&str] = &[
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "BatchNormalization",
+];
+
+/// In a graph without image ops, a rank-4 tensor `[a, b, c, d]` (attention's
+/// `[batch, heads, tokens, head_dim]`) is held as `[a·b, c, d]`: the same row-major values,
+/// viewed as `[a·b·c, d]` like every other tensor (one row per head and token), which the
+/// batched products and the softmax over the last axis read. Index maps keep their own shapes.
+fn view_heads_as_rows(graph: &mut Graph) {
+    let merge = |s: &mut Vec<usize>| {
+        if let [a, b, c, d] = s[..] {
+            *s = vec![a * b, c, d];
+        }
+    };
+    merge(&mut graph.input_shape);
+    for n in &mut graph.nodes {
+        merge(&mut n.shape);
+    }
 }

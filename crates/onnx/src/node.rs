@@ -38,6 +38,12 @@ pub(crate) struct NodeCx<'a> {
     pub limits: &'a Limits,
     /// The model's opset of the default ONNX domain.
     pub opset: i64,
+    /// What the node's outputs after the first refer to (Split).
+    pub extra: std::cell::RefCell<Vec<Val>>,
+    /// Whether the graph holds image ops (convolutions, pooling, batch norms): its rank-4
+    /// tensors are then NCHW images, viewed as `[N·C, H·W]`; otherwise every tensor is viewed
+    /// as `[leading dims, last dim]` and rank-4 tensors are attention heads.
+    pub image_layout: bool,
 }
 
 impl NodeCx<'_> {

@@ -6,7 +6,9 @@
 use zkgrad_model::graph::Graph;
 
 use crate::node::{Imported, NodeCx, Sources};
-use crate::ops::{activation, constant, conv, elementwise, layout, linear, norm, pool, reduce};
+use crate::ops::{
+    activation, constant, conv, elementwise, gather, layout, linear, norm, pool, reduce,
+};
 
 /// Imports one node: adds what it computes to the graph (recording the sources of a Linear
 /// layer) and returns what the node's output refers to.
@@ -53,6 +55,9 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Softmax", activation::softmax),
     ("LayerNormalization", norm::layer_norm),
     ("ConstantOfShape", constant::constant_of_shape),
+    ("Gather", gather::gather),
+    ("Split", gather::split),
+    ("Dropout", gather::dropout),
 ];
 
 /// The op types this importer accepts.

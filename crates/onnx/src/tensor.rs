@@ -51,6 +51,7 @@ fn checked_dims(t: &TensorProto, limits: &Limits) -> Result<(Vec<usize>, usize),
 /// The size in bytes of one element of an ONNX data type this importer reads.
 pub(crate) fn element_size(data_type: i32) -> Option<usize> {
     match data_type {
+        BOOL => Some(1),
         FLOAT | INT32 => Some(4),
         INT64 | DOUBLE => Some(8),
         _ => None,
@@ -58,6 +59,7 @@ pub(crate) fn element_size(data_type: i32) -> Option<usize> {
 }
 
 const FLOAT: i32 = 1;
+const BOOL: i32 = 9;
 const INT32: i32 = 6;
 const INT64: i32 = 7;
 const DOUBLE: i32 = 11;
@@ -123,6 +125,12 @@ fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
             .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64)
             .collect(),
         INT64 => t.int64_data.iter().map(|&v| v as f64).collect(),
+        BOOL if !raw.is_empty() => raw.iter().map(|&b| f64::from(u8::from(b != 0))).collect(),
+        BOOL => t
+            .int32_data
+            .iter()
+            .map(|&v| f64::from(u8::from(v != 0)))
+            .collect(),
         INT32 if !raw.is_empty() => raw
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)

@@ -8,7 +8,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use zkgrad_circuit::layout::{CommitRef, Operand};
-use zkgrad_circuit::{QGraph, TensorKind};
+use zkgrad_circuit::{QGraph, QNode, QOp, TensorKind};
 use zkgrad_field::E;
 
 use crate::error::VerifyError;
@@ -28,9 +28,18 @@ pub(crate) struct Claims<'a> {
 }
 
 impl Claims<'_> {
-    fn public_values(&self, t: usize) -> &[i64] {
+    /// The values of public tensor `t`: the output, a constant of the circuit, or a slice of
+    /// the public input.
+    pub fn public_values(&self, t: usize) -> &[i64] {
         if t == self.g.output {
             return self.output;
+        }
+        if let Some(QNode {
+            op: QOp::Const { data },
+            ..
+        }) = t.checked_sub(1).and_then(|n| self.g.nodes.get(n))
+        {
+            return data;
         }
         let off = self.offsets.get(t).copied().flatten().unwrap_or(0);
         let len = self.g.tensors[t].len();

@@ -234,7 +234,20 @@ fn algebraic_degrees(
             | QOp::Broadcast { x }
             | QOp::AddConst { x, .. }
             | QOp::Scale { x, .. } => route(&mut pending, *x, c),
-            QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => {}
+            QOp::BatchMatMul { a, b, .. } => {
+                // Over the contraction and the batch variables (at most the output's rows).
+                deg += c * 3.0 * (cols(*a) + rows(o));
+                route(&mut pending, *a, c);
+                route(&mut pending, *b, c);
+            }
+            QOp::Embed { w, .. } => {
+                let lv = g
+                    .weights
+                    .get(*w)
+                    .map_or(0, |w| zkgrad_poly::log2_ceil(w.rows)) as f64;
+                deg += c * 2.0 * lv;
+            }
+            QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } | QOp::Const { .. } => {}
         }
     }
     // The batched openings' batching sumchecks (the witness; the packed weights).

@@ -16,6 +16,38 @@ pub fn default_samples(n: usize) -> Vec<Vec<f64>> {
     out
 }
 
+/// The default samples with every token-id input (read by an embedding) drawn as ids inside
+/// its vocabulary instead: calibrating on ids outside it would measure nothing.
+fn token_ids_in_range(graph: &Graph, mut samples: Vec<Vec<f64>>) -> Vec<Vec<f64>> {
+    let sizes = input_sizes(graph);
+    // The value index of each graph input, in order.
+    let mut inputs = vec![0usize];
+    inputs.extend(
+        graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.op, zkgrad_model::Op::Input { .. }))
+            .map(|(i, _)| i + 1),
+    );
+    for n in &graph.nodes {
+        let zkgrad_model::Op::Embed { ids, vocab, .. } = n.op else {
+            continue;
+        };
+        let Some(k) = inputs.iter().position(|&v| v == ids) else {
+            continue;
+        };
+        let start: usize = sizes[..k].iter().sum();
+        for (si, s) in samples.iter_mut().enumerate() {
+            for (j, v) in s[start..start + sizes[k]].iter_mut().enumerate() {
+                // A deterministic spread over the vocabulary.
+                *v = ((si * 7919 + j * 104_729 + 13) % vocab.max(1)) as f64;
+            }
+        }
+    }
+    samples
+}
+
 /// Values in each graph input, in the order the public input concatenates them.
 fn input_sizes(graph: &Graph) -> Vec<usize> {
     let mut v = vec![graph.input_shape.iter().product::<usize>()];
@@ -34,7 +66,7 @@ fn input_sizes(graph: &Graph) -> Vec<usize> {
 pub(crate) fn calibration_samples(graph: &Graph, file: Option<&Path>) -> Result<Vec<Vec<f64>>> {
     let n = graph.n_inputs();
     let Some(c) = file else {
-        return Ok(default_samples(n));
+        return Ok(token_ids_in_range(graph, default_samples(n)));
     };
     let mut s = crate::input::read_input(c)?;
     // A model with several inputs: one sample may be written as one array per graph input, as

@@ -160,12 +160,37 @@ impl LoadedModel {
                 self.graph.input_shape
             );
         }
-        x.iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                quantize_input(v, self.q.config.act_frac)
-                    .ok_or_else(|| anyhow!("input value {i} ({v}) cannot be represented"))
-            })
-            .collect()
+        // Each input tensor at its own scale; token ids (read by an embedding) are integers
+        // inside the vocabulary.
+        let mut vocab: std::collections::HashMap<usize, (usize, &str)> = Default::default();
+        for n in &self.q.nodes {
+            if let zkgrad_circuit::QOp::Embed { ids, w } = n.op {
+                vocab.insert(ids, (self.q.weights[w].rows, n.name.as_str()));
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for t in self.q.input_tensors() {
+            let tensor = &self.q.tensors[t];
+            let start = out.len();
+            for (pos, &v) in x[start..start + tensor.len()].iter().enumerate() {
+                let i = start + pos;
+                if let Some(&(vocab, node)) = vocab.get(&t) {
+                    if !v.is_finite() || v.fract() != 0.0 {
+                        bail!("token id {i} ({v}) is not an integer");
+                    }
+                    if !(0.0..vocab as f64).contains(&v) {
+                        bail!(
+                            "token id {i} ({v}) is outside the vocabulary of {vocab} tokens \
+                             (embedding {node})"
+                        );
+                    }
+                }
+                out.push(
+                    quantize_input(v, tensor.frac)
+                        .ok_or_else(|| anyhow!("input value {i} ({v}) cannot be represented"))?,
+                );
+            }
+        }
+        Ok(out)
     }
 }

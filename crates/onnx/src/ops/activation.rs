@@ -1,7 +1,9 @@
 //! Activations, each a lookup table: Relu, Sigmoid, Tanh, LeakyRelu, Clip, Erf, Gelu, Sqrt,
 //! Reciprocal; Greater against zero (the ReLU mask); and Softmax.
 
+use zkgrad_circuit::index_map::IndexMap;
 use zkgrad_circuit::table::ActKind;
+use zkgrad_model::build::push as push_node;
 use zkgrad_model::graph::{Graph, Op};
 
 use super::constant::neg_or_reciprocal;
@@ -110,10 +112,31 @@ pub(crate) fn softmax(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Import
             cx.opset
         )));
     }
-    if axis + 1 != xs.len() || xs.len() == 4 {
+    if xs.len() == 4 && cx.image_layout {
         return Err(cx.invalid(format!(
-            "Softmax over axis {axis} of {xs:?}: only the last axis (rank ≤ 3) is supported"
+            "Softmax over {xs:?} in a graph with image ops (NCHW tensors) is not supported"
         )));
+    }
+    if axis + 1 != xs.len() {
+        // Over another axis: that axis moved last, the softmax, and moved back.
+        let mut perm: Vec<usize> = (0..xs.len()).collect();
+        perm.swap(axis, xs.len() - 1);
+        let there = IndexMap::transpose(&xs, &perm);
+        let ts = there.out_shape.clone();
+        let moved = push_node(
+            graph,
+            &format!("{}/axis_last", cx.name),
+            Op::Gather { x, map: there },
+            ts.clone(),
+        );
+        let s = push_node(
+            graph,
+            &format!("{}/softmax", cx.name),
+            Op::Softmax { x: moved },
+            ts.clone(),
+        );
+        let back = IndexMap::transpose(&ts, &perm);
+        return Ok(cx.push(graph, Op::Gather { x: s, map: back }, xs));
     }
     Ok(cx.push(graph, Op::Softmax { x }, xs))
 }

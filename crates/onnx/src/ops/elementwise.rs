@@ -9,7 +9,7 @@ use zkgrad_model::graph::{matrix_dims, Graph, Node, Op};
 use crate::fold::fold2;
 use crate::node::{Imported, NodeCx, Sources, Val};
 use crate::shape::broadcast_shape;
-use crate::tensor::broadcast_bias;
+use crate::tensor::{broadcast_bias, Const};
 use crate::LinearSource;
 
 /// Add, Sub, Mul and Div.
@@ -18,66 +18,7 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
     let name = &cx.name;
     let (a, b) = (cx.get(0)?, cx.get(1)?);
     Ok(match (a, b) {
-        (Val::Value(a), Val::Value(b)) => {
-            // a / b = a · (1/b) through a reciprocal table; a / √z = a · rsqrt(z).
-            let b = if n.op_type == "Div" {
-                let sb = graph.shape(b).to_vec();
-                let (x, kind) = match graph.nodes.get(b.wrapping_sub(1)).map(|n| &n.op) {
-                    Some(Op::Act {
-                        x,
-                        kind: ActKind::Sqrt,
-                    }) => (*x, ActKind::Rsqrt),
-                    _ => (b, ActKind::Reciprocal),
-                };
-                push_node(
-                    graph,
-                    &format!("{name}/reciprocal"),
-                    Op::Act { x, kind },
-                    sb,
-                )
-            } else {
-                b
-            };
-            let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
-            // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
-            // matrix; otherwise numpy broadcasting through index maps.
-            let (a, b, shape) = if matrix_dims(&sa) == matrix_dims(&sb) {
-                (a, b, if sa.len() >= sb.len() { sa } else { sb })
-            } else {
-                let shape = broadcast_shape(&sa, &sb).ok_or_else(|| {
-                    cx.invalid(format!("operand shapes {sa:?} and {sb:?} do not broadcast"))
-                })?;
-                let widen = |v: usize, s: &[usize], graph: &mut Graph| -> usize {
-                    if matrix_dims(s) == matrix_dims(&shape) {
-                        return v;
-                    }
-                    let padded: Vec<usize> = if s.is_empty() { vec![1] } else { s.to_vec() };
-                    let out = if shape.is_empty() {
-                        vec![1]
-                    } else {
-                        shape.clone()
-                    };
-                    match IndexMap::broadcast(&padded, &out) {
-                        Some(map) => push_node(
-                            graph,
-                            &format!("{name}/broadcast{v}"),
-                            Op::Gather { x: v, map },
-                            shape.clone(),
-                        ),
-                        None => v,
-                    }
-                };
-                let a = widen(a, &sa, graph);
-                let b = widen(b, &sb, graph);
-                (a, b, shape)
-            };
-            let op = match n.op_type.as_str() {
-                "Add" => Op::Add { a, b },
-                "Sub" => Op::Sub { a, b },
-                _ => Op::Mul { a, b },
-            };
-            cx.push(graph, op, shape)
-        }
+        (Val::Value(a), Val::Value(b)) => binary(cx, graph, a, b, &n.op_type)?,
         (Val::Value(a), Val::Const(c)) | (Val::Const(c), Val::Value(a)) if n.op_type == "Add" => {
             // Fuse a bias into the MatMul/Gemm that produced `a`, if nothing else reads it.
             let producer_name = n
@@ -111,9 +52,8 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
                 }
                 _ => {
                     let [c] = c.data[..] else {
-                        return Err(cx.invalid(
-                            "adding a non-scalar constant is supported only as the bias of the MatMul/Gemm right before it".into(),
-                        ));
+                        let k = const_value(cx, graph, &c, 1);
+                        return binary(cx, graph, a, k, "Add");
                     };
                     let shape = graph.shape(a).to_vec();
                     cx.push(graph, Op::AddConst { x: a, c }, shape)
@@ -122,7 +62,8 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
         }
         (Val::Value(a), Val::Const(c)) if n.op_type == "Sub" => {
             let [c] = c.data[..] else {
-                return Err(cx.invalid("subtracting a non-scalar constant is not supported".into()));
+                let k = const_value(cx, graph, &c, 1);
+                return binary(cx, graph, a, k, "Sub");
             };
             let shape = graph.shape(a).to_vec();
             cx.push(graph, Op::AddConst { x: a, c: -c }, shape)
@@ -130,9 +71,8 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
         (Val::Const(c), Val::Value(a)) if n.op_type == "Sub" => {
             // c − a = (−1)·a + c.
             let [c] = c.data[..] else {
-                return Err(
-                    cx.invalid("subtracting from a non-scalar constant is not supported".into())
-                );
+                let k = const_value(cx, graph, &c, 0);
+                return binary(cx, graph, k, a, "Sub");
             };
             let shape = graph.shape(a).to_vec();
             let neg = push_node(
@@ -186,10 +126,19 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
         }
         (Val::Value(a), Val::Const(c)) if n.op_type == "Mul" || n.op_type == "Div" => {
             let [s] = c.data[..] else {
-                return Err(cx.invalid(format!(
-                    "{} by a constant of shape {:?}: only scalar constants are supported",
-                    n.op_type, c.dims
-                )));
+                let c = if n.op_type == "Div" {
+                    if c.data.contains(&0.0) {
+                        return Err(cx.invalid("division by zero".into()));
+                    }
+                    Const {
+                        dims: c.dims.clone(),
+                        data: std::rc::Rc::new(c.data.iter().map(|v| 1.0 / v).collect()),
+                    }
+                } else {
+                    c
+                };
+                let k = const_value(cx, graph, &c, 1);
+                return binary(cx, graph, a, k, "Mul");
             };
             let factor = if n.op_type == "Mul" {
                 s
@@ -203,7 +152,8 @@ pub(crate) fn arithmetic(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) 
         }
         (Val::Const(c), Val::Value(a)) if n.op_type == "Mul" => {
             let [s] = c.data[..] else {
-                return Err(cx.invalid("Mul by a non-scalar constant is not supported".into()));
+                let k = const_value(cx, graph, &c, 0);
+                return binary(cx, graph, k, a, "Mul");
             };
             let shape = graph.shape(a).to_vec();
             cx.push(graph, Op::Scale { x: a, c: s }, shape)
@@ -267,4 +217,85 @@ pub(crate) fn pow(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
         }
     };
     Ok(cx.push(graph, Op::View { x: v }, shape))
+}
+
+/// Add, Sub, Mul or Div (`op`) of two computed values, broadcast through index maps.
+fn binary(cx: &NodeCx, graph: &mut Graph, a: usize, b: usize, op: &str) -> Imported {
+    let name = &cx.name;
+    // a / b = a · (1/b) through a reciprocal table; a / √z = a · rsqrt(z).
+    let b = if op == "Div" {
+        let sb = graph.shape(b).to_vec();
+        let (x, kind) = match graph.nodes.get(b.wrapping_sub(1)).map(|n| &n.op) {
+            Some(Op::Act {
+                x,
+                kind: ActKind::Sqrt,
+            }) => (*x, ActKind::Rsqrt),
+            _ => (b, ActKind::Reciprocal),
+        };
+        push_node(
+            graph,
+            &format!("{name}/reciprocal"),
+            Op::Act { x, kind },
+            sb,
+        )
+    } else {
+        b
+    };
+    let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
+    // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
+    // matrix; otherwise numpy broadcasting through index maps.
+    let (a, b, shape) = if matrix_dims(&sa) == matrix_dims(&sb) {
+        (a, b, if sa.len() >= sb.len() { sa } else { sb })
+    } else {
+        let shape = broadcast_shape(&sa, &sb).ok_or_else(|| {
+            cx.invalid(format!("operand shapes {sa:?} and {sb:?} do not broadcast"))
+        })?;
+        let widen = |v: usize, s: &[usize], graph: &mut Graph| -> usize {
+            if matrix_dims(s) == matrix_dims(&shape) {
+                return v;
+            }
+            let padded: Vec<usize> = if s.is_empty() { vec![1] } else { s.to_vec() };
+            let out = if shape.is_empty() {
+                vec![1]
+            } else {
+                shape.clone()
+            };
+            match IndexMap::broadcast(&padded, &out) {
+                Some(map) => push_node(
+                    graph,
+                    &format!("{name}/broadcast{v}"),
+                    Op::Gather { x: v, map },
+                    shape.clone(),
+                ),
+                None => v,
+            }
+        };
+        let a = widen(a, &sa, graph);
+        let b = widen(b, &sb, graph);
+        (a, b, shape)
+    };
+    let op = match op {
+        "Add" => Op::Add { a, b },
+        "Sub" => Op::Sub { a, b },
+        _ => Op::Mul { a, b },
+    };
+    Ok(cx.push(graph, op, shape))
+}
+
+/// A constant operand as a value of the circuit (a mask, a position embedding): its values are
+/// part of the circuit, which the verifier builds from the model itself.
+fn const_value(cx: &NodeCx, graph: &mut Graph, c: &Const, which: usize) -> usize {
+    let shape = if c.dims.is_empty() {
+        vec![1]
+    } else {
+        c.dims.clone()
+    };
+    push_node(
+        graph,
+        &format!("{}/const{which}", cx.name),
+        Op::Const {
+            data: c.data.to_vec(),
+        },
+        shape,
+    )
 }

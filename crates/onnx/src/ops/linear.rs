@@ -16,11 +16,29 @@ pub(crate) fn matmul(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> I
     }
 }
 
-/// MatMul of two computed matrices (2-D products only).
+/// MatMul of two computed tensors: a 2-D product, or (rank ≥ 3 with the same leading
+/// dimensions, as attention's per-head Q·Kᵀ and probabilities·V) a batched one.
 fn matmul_computed(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     let (a, b) = (cx.value(0)?, cx.value(1)?);
     let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
     let lead = |s: &[usize]| s.iter().rev().skip(2).product::<usize>();
+    if sa.len() >= 3 && sa.len() == sb.len() && sa[..sa.len() - 2] == sb[..sb.len() - 2] {
+        let r = sa.len();
+        if sa[r - 1] != sb[r - 2] {
+            return Err(cx.invalid(format!(
+                "batched product of {sa:?} and {sb:?}: inner sizes differ"
+            )));
+        }
+        if cx.image_layout {
+            return Err(cx.invalid(
+                "a batched product in a graph with image ops (convolutions, pooling) is not supported".into(),
+            ));
+        }
+        let mut shape = sa[..r - 1].to_vec();
+        shape.push(sb[r - 1]);
+        let batch = lead(&sa);
+        return Ok(cx.push(graph, Op::BatchMatMul { a, b, batch }, shape));
+    }
     if sa.len() < 2
         || sb.len() < 2
         || lead(&sa) != 1

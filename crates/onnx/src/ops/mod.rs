@@ -6,6 +6,7 @@ pub(crate) mod activation;
 pub(crate) mod constant;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
+pub(crate) mod gather;
 pub(crate) mod layout;
 pub(crate) mod linear;
 pub(crate) mod norm;

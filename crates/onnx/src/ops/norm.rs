@@ -55,9 +55,9 @@ pub(crate) fn layer_norm(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imp
     let x = cx.value(0)?;
     let xs = graph.shape(x).to_vec();
     let axis = cx.axis_of(cx.attr_i("axis", -1), xs.len().max(1))?;
-    if axis + 1 != xs.len() || xs.len() == 4 {
+    if axis + 1 != xs.len() || (xs.len() == 4 && cx.image_layout) {
         return Err(cx.invalid(format!(
-            "LayerNormalization over axis {axis} of {xs:?}: only the last axis (rank ≤ 3) is supported"
+            "LayerNormalization over axis {axis} of {xs:?}: only the last axis is supported (and not on NCHW tensors of a graph with image ops)"
         )));
     }
     let d = xs[axis];

@@ -8,6 +8,7 @@
 
 mod conv;
 mod elementwise;
+mod embed;
 mod gemm;
 mod layout;
 mod matmul;
@@ -70,7 +71,11 @@ pub(crate) fn reduce(
             x, w, bias, geom, ..
         } => conv::reduce(at, *x, *w, *bias, geom, pending, claims, t),
         QOp::Update { w, u, .. } => update::reduce(at, *w, *u, claims, t),
-        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => {}
+        QOp::Embed { ids, w } => embed::reduce(at, *ids, *w, pending, claims, t),
+        QOp::BatchMatMul { a, b, batch } => {
+            matmul::reduce_batch(at, *a, *b, *batch, pending, claims, t)
+        }
+        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } | QOp::Const { .. } => {}
     }
 }
 

@@ -4,7 +4,7 @@
 
 use zkgrad_circuit::MatRhs;
 use zkgrad_field::E;
-use zkgrad_poly::prefix_indicator_eval;
+use zkgrad_poly::{eq_eval, prefix_indicator_eval};
 use zkgrad_transcript::VerifierTranscript;
 
 use super::At;
@@ -59,6 +59,45 @@ pub(super) fn reduce_row_sum(
         let mut p = r;
         p.extend_from_slice(&sub.point);
         claims.on_tensor(x, p, xv)?;
+    }
+    Ok(())
+}
+
+/// `batch` stacked products (`QOp::BatchMatMul`; `check_relations` has checked `M` and `K`
+/// powers of two): `õut(r_n ‖ r_m ‖ r_b) = Σ_{k, h} eq(r_b, h)·ã(k ‖ r_m ‖ h)·b̃(r_n ‖ k ‖ h)`,
+/// one degree-3 sumcheck over `k ‖ h` for all heads, closed with `eq(r_b, ρ_h)` computed here.
+pub(super) fn reduce_batch(
+    at: &At,
+    a: usize,
+    b: usize,
+    batch: usize,
+    pending: Vec<(Vec<E>, E)>,
+    claims: &mut Claims,
+    t: &mut VerifierTranscript,
+) -> Result<(), VerifyError> {
+    let at_ = &at.g.tensors[a];
+    let (lk, ln) = (at_.log_cols(), at.out().log_cols());
+    let lm = zkgrad_poly::log2_ceil(at_.rows / batch.max(1));
+    for (r, v) in pending {
+        if r.len() < ln + lm {
+            return Err(at.err("batched product claim of the wrong size"));
+        }
+        let (r_n, rows) = r.split_at(ln);
+        let (r_m, r_b) = rows.split_at(lm);
+        let sub = at.sumcheck(v, lk + r_b.len(), 3, t)?;
+        let av = t.read_e(b"matmul/a")?;
+        let bv = t.read_e(b"matmul/b")?;
+        let (rho_k, rho_h) = sub.point.split_at(lk);
+        if sub.value != eq_eval(r_b, rho_h) * av * bv {
+            return Err(at.err("batched product sumcheck does not close"));
+        }
+        let mut ap = rho_k.to_vec();
+        ap.extend_from_slice(r_m);
+        ap.extend_from_slice(rho_h);
+        let mut bp = r_n.to_vec();
+        bp.extend_from_slice(&sub.point);
+        claims.on_tensor(a, ap, av)?;
+        claims.on_tensor(b, bp, bv)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@
 
 mod conv;
 mod elementwise;
+mod embed;
 mod gemm;
 mod layout;
 mod matmul;
@@ -143,7 +144,11 @@ pub(crate) fn reduce(
             geom,
         } => conv::reduce(at, *x, *w, *bias, *bias_shift, geom, pending, claims, t),
         QOp::Update { w, u, .. } => update::reduce(at, *w, *u, claims, t),
-        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } => Ok(()),
+        QOp::Embed { ids, w } => embed::reduce(at, *ids, *w, pending, claims, t),
+        QOp::BatchMatMul { a, b, batch } => {
+            matmul::reduce_batch(at, *a, *b, *batch, pending, claims, t)
+        }
+        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } | QOp::Const { .. } => Ok(()),
     }
 }
 

@@ -1,0 +1,198 @@
+//! Gather, Split and the ops that are the identity at inference (Dropout).
+//!
+//! Gather of a constant table by computed indices is an embedding lookup: the indices must be
+//! token ids from a graph input (public integers), and the verifier derives the lookup's wiring
+//! from those ids itself (`QOp::Embed`). Gather of a computed tensor by constant indices is an
+//! index map (a slice along the axis when the indices step evenly).
+
+use zkgrad_circuit::index_map::{AxisMap, IndexMap};
+use zkgrad_model::build::push as push_node;
+use zkgrad_model::graph::{Graph, Op};
+
+use crate::node::{Imported, NodeCx, Sources, Val};
+
+/// The graph input a value is a reshaped view of, if it is one.
+fn source_input(graph: &Graph, mut v: usize) -> Option<usize> {
+    loop {
+        if v == 0 {
+            return Some(0);
+        }
+        match graph.nodes.get(v - 1).map(|n| &n.op) {
+            Some(Op::Input { .. }) => return Some(v),
+            Some(Op::View { x }) => v = *x,
+            _ => return None,
+        }
+    }
+}
+
+/// Gather (`axis` attribute, default 0).
+pub(crate) fn gather(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    match (cx.get(0)?, cx.get(1)?) {
+        (Val::Const(table), Val::Value(ids)) => {
+            let axis = cx.axis_of(cx.attr_i("axis", 0), table.dims.len().max(1))?;
+            let [vocab, dim] = table.dims[..] else {
+                return Err(cx.invalid(format!(
+                    "an embedding table must be 2-D, found shape {:?}",
+                    table.dims
+                )));
+            };
+            if axis != 0 {
+                return Err(cx.invalid("an embedding lookup gathers rows (axis 0) only".into()));
+            }
+            let src = source_input(graph, ids).ok_or_else(|| {
+                cx.invalid(
+                    "the indices of an embedding lookup must be token ids from a graph input \
+                     (public integers); computed indices are not supported"
+                        .into(),
+                )
+            })?;
+            let mut shape = graph.shape(ids).to_vec();
+            let t: usize = shape.iter().product();
+            shape.push(dim);
+            cx.elements(&shape)?;
+            Ok(cx.push(
+                graph,
+                Op::Embed {
+                    ids: src,
+                    table: table.data.to_vec(),
+                    vocab,
+                    dim,
+                },
+                if t == 0 { vec![1, dim] } else { shape },
+            ))
+        }
+        (Val::Value(x), Val::Const(idx)) => {
+            let xs = graph.shape(x).to_vec();
+            let axis = cx.axis_of(cx.attr_i("axis", 0), xs.len().max(1))?;
+            let d = xs[axis] as i64;
+            let ids: Vec<i64> = idx
+                .data
+                .iter()
+                .map(|&v| {
+                    let i = v as i64;
+                    let i = if i < 0 { i + d } else { i };
+                    if (0..d).contains(&i) && v.fract() == 0.0 {
+                        Ok(i)
+                    } else {
+                        Err(cx.invalid(format!("index {v} is outside axis {axis} of size {d}")))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            // Indices that step evenly (a scalar, a range, a strided range) are a slice.
+            let step = if ids.len() > 1 { ids[1] - ids[0] } else { 1 };
+            if ids.is_empty() || ids.windows(2).any(|w| w[1] - w[0] != step) {
+                return Err(cx.invalid(
+                    "Gather by constant indices that do not step evenly is not supported".into(),
+                ));
+            }
+            let scalar = idx.dims.is_empty();
+            let idx_dims: Vec<usize> = if scalar { vec![] } else { idx.dims.clone() };
+            if idx_dims.len() > 1 {
+                return Err(cx.invalid("Gather by a constant index tensor of rank > 1".into()));
+            }
+            let mut out: Vec<usize> = xs[..axis].to_vec();
+            out.extend(&idx_dims);
+            out.extend(&xs[axis + 1..]);
+            let axes = (0..xs.len())
+                .map(|k| {
+                    if k < axis {
+                        AxisMap {
+                            out_axis: k,
+                            step: 1,
+                            offset: 0,
+                        }
+                    } else if k == axis {
+                        AxisMap {
+                            out_axis: if scalar { 0 } else { axis },
+                            step: if scalar { 0 } else { step },
+                            offset: ids[0],
+                        }
+                    } else {
+                        AxisMap {
+                            out_axis: k - 1 + idx_dims.len(),
+                            step: 1,
+                            offset: 0,
+                        }
+                    }
+                })
+                .collect();
+            let out_shape = if out.is_empty() { vec![1] } else { out };
+            let map = IndexMap {
+                in_shape: xs,
+                out_shape: out_shape.clone(),
+                axes,
+            };
+            Ok(cx.push(graph, Op::Gather { x, map }, out_shape))
+        }
+        (Val::Value(_), Val::Value(_)) => {
+            Err(cx
+                .invalid("Gather of a computed tensor by computed indices is not supported".into()))
+        }
+        (Val::Const(_), Val::Const(_)) => {
+            Err(cx.invalid("Gather of constants was not folded".into()))
+        }
+    }
+}
+
+/// Split along `axis` into the sizes of the `split` input (or attribute), or into
+/// `num_outputs` (equal parts, the last smaller): each part a slice. The first part is the
+/// node's result; the others are given back in `cx.extra`.
+pub(crate) fn split(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let x = cx.value(0)?;
+    let xs = graph.shape(x).to_vec();
+    let axis = cx.axis_of(cx.attr_i("axis", 0), xs.len().max(1))?;
+    let d = xs[axis];
+    let n_out = cx.n.output.len().max(1);
+    let sizes: Vec<usize> = match cx.ints_input(1)?.or_else(|| cx.attr_ints("split")) {
+        Some(s) => s
+            .iter()
+            .map(|&v| usize::try_from(v).map_err(|_| cx.invalid(format!("split size {v}"))))
+            .collect::<Result<_, _>>()?,
+        None => {
+            let part = d.div_ceil(n_out);
+            (0..n_out)
+                .map(|i| part.min(d.saturating_sub(i * part)))
+                .collect()
+        }
+    };
+    if sizes.len() != n_out || sizes.iter().sum::<usize>() != d {
+        return Err(cx.invalid(format!(
+            "split sizes {sizes:?} do not cover axis {axis} of size {d} in {n_out} outputs"
+        )));
+    }
+    let mut vals = Vec::with_capacity(n_out);
+    let mut offset = 0usize;
+    for (i, &len) in sizes.iter().enumerate() {
+        let mut out = xs.clone();
+        out[axis] = len;
+        let mut offsets = vec![0i64; xs.len()];
+        offsets[axis] = offset as i64;
+        let map = IndexMap::aligned(&xs, &out, &vec![1; xs.len()], &offsets);
+        let name = cx.n.output.get(i).cloned().unwrap_or_default();
+        let v = push_node(
+            graph,
+            &format!("{}/{name}", cx.name),
+            Op::Gather { x, map },
+            out,
+        );
+        vals.push(Val::Value(v));
+        offset += len;
+    }
+    let first = vals.remove(0);
+    cx.extra.borrow_mut().extend(vals);
+    Ok(first)
+}
+
+/// Dropout at inference: the identity (its optional mask output is not supported).
+pub(crate) fn dropout(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported {
+    if cx
+        .n
+        .output
+        .iter()
+        .skip(1)
+        .any(|o| !o.is_empty() && cx.readers.contains_key(o.as_str()))
+    {
+        return Err(cx.invalid("Dropout's mask output is not supported".into()));
+    }
+    cx.get(0)
+}

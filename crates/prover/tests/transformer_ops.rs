@@ -1,0 +1,234 @@
+//! The ops transformers need, proved and attacked: batched products of computed tensors
+//! (per-head attention), embedding lookups by public token ids, constants of the circuit
+//! (causal masks).
+
+mod common;
+
+use common::*;
+use zkgrad_model::graph::{Graph, Node, Op};
+
+fn node(name: &str, op: Op, shape: Vec<usize>) -> Node {
+    Node {
+        name: name.into(),
+        op,
+        shape,
+    }
+}
+
+/// `a` `[B·M, K]` times `b` `[B·K, N]` in `B` batches, then tanh.
+fn batched(b: usize, m: usize, k: usize, n: usize) -> Graph {
+    Graph {
+        input_name: "a".into(),
+        input_shape: vec![b * m, k],
+        nodes: vec![
+            node("b", Op::Input { index: 1 }, vec![b * k, n]),
+            node(
+                "ab",
+                Op::BatchMatMul {
+                    a: 0,
+                    b: 1,
+                    batch: b,
+                },
+                vec![b * m, n],
+            ),
+        ],
+        output: 2,
+        output_parts: Vec::new(),
+    }
+}
+
+#[test]
+fn batched_product_proves_and_verifies() {
+    for (b, m, k, n) in [(2, 4, 4, 3), (3, 2, 8, 5), (1, 4, 2, 2), (4, 8, 4, 8)] {
+        let s = setup(batched(b, m, k, n), 16, 7);
+        let out = prove_ok(&s);
+        check(&s, &out.proof).unwrap_or_else(|e| panic!("{b}x{m}x{k}x{n}: {e}"));
+        assert!(max_output_error(&s, &out.proof) < 1e-2);
+    }
+}
+
+/// Token ids (a public input of `t` integers) → embedding `[vocab, dim]` → tanh, and, when
+/// `tied`, an LM head reading the same table (`logits = h·Eᵀ`).
+fn embedding(t: usize, vocab: usize, dim: usize, tied: bool) -> Graph {
+    let table: Vec<f64> = rnd(11, vocab * dim).iter().map(|v| v * 0.5).collect();
+    let mut nodes = vec![
+        node(
+            "embed",
+            Op::Embed {
+                ids: 0,
+                table: table.clone(),
+                vocab,
+                dim,
+            },
+            vec![t, dim],
+        ),
+        node(
+            "act",
+            Op::Act {
+                x: 1,
+                kind: zkgrad_circuit::table::ActKind::Tanh,
+            },
+            vec![t, dim],
+        ),
+    ];
+    if tied {
+        nodes.push(node(
+            "lm_head",
+            Op::Linear {
+                x: 2,
+                w: table,
+                bias: None,
+                in_features: dim,
+                out_features: vocab,
+            },
+            vec![t, vocab],
+        ));
+    }
+    Graph {
+        input_name: "ids".into(),
+        input_shape: vec![1, t],
+        output: nodes.len(),
+        nodes,
+        output_parts: Vec::new(),
+    }
+}
+
+/// A setup whose public input is the token ids `ids`.
+fn setup_ids(graph: Graph, ids: &[i64]) -> Setup {
+    let mut s = setup(graph, 16, 3);
+    s.input = ids.to_vec();
+    s.input_f = ids.iter().map(|&v| v as f64).collect();
+    s
+}
+
+#[test]
+fn embedding_proves_and_verifies() {
+    for tied in [false, true] {
+        let s = setup_ids(embedding(5, 14, 6, tied), &[3, 4, 5, 0, 0]);
+        // The tied LM head reads the embedding's committed table: one weight tensor.
+        assert_eq!(s.q.weights.len(), 1);
+        let out = prove_ok(&s);
+        check(&s, &out.proof).unwrap();
+        assert!(max_output_error(&s, &out.proof) < 1e-2);
+    }
+}
+
+#[test]
+fn token_ids_swapped_after_proving_rejected() {
+    let s = setup_ids(embedding(5, 14, 6, true), &[3, 4, 5, 0, 0]);
+    let out = prove_ok(&s);
+    for ids in [[4, 3, 5, 0, 0], [3, 4, 5, 0, 1], [3, 4, 5, 0, 13]] {
+        let mut p = out.proof.clone();
+        p.input = ids.to_vec();
+        assert!(check(&s, &p).is_err(), "ids {ids:?} accepted");
+    }
+}
+
+#[test]
+fn token_id_outside_the_table_rejected() {
+    let s = setup_ids(embedding(5, 14, 6, false), &[3, 4, 5, 0, 0]);
+    let out = prove_ok(&s);
+    for bad in [14, -1, 1 << 14] {
+        let mut p = out.proof.clone();
+        p.input[2] = bad;
+        assert!(check(&s, &p).is_err(), "id {bad} accepted");
+    }
+    // The honest prover refuses such an id before proving.
+    assert!(zkgrad_model::forward(&s.q, &[3, 4, 14, 0, 0]).is_err());
+}
+
+#[test]
+fn embedding_row_substituted_rejected() {
+    let s = setup_ids(embedding(5, 14, 6, false), &[3, 4, 5, 0, 0]);
+    let embed = s.q.nodes.iter().position(|n| n.name == "embed").unwrap();
+    let table = &s.q.weights[0];
+    let row = |i: usize| table.data[i * table.cols..(i + 1) * table.cols].to_vec();
+    // Position 1 reads row 7 instead of row 4 (what a prover who picks the wiring would do).
+    let w = lenient_forward(&s.q, &s.input, |ni, out, _| {
+        if ni == embed {
+            out[table.cols..2 * table.cols].copy_from_slice(&row(7));
+        }
+    });
+    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
+    assert!(check(&s, &p).is_err());
+}
+
+#[test]
+fn batched_product_entry_or_heads_swapped_rejected() {
+    let (b, m, k, n) = (2, 4, 4, 3);
+    let s = setup(batched(b, m, k, n), 16, 7);
+    let ab = s.q.nodes.iter().position(|x| x.name == "ab").unwrap();
+    // One entry off by one, and the two heads' results swapped.
+    let cheats: [fn(&mut Vec<i64>); 2] = [
+        |out| out[5] += 1,
+        |out| {
+            let half = out.len() / 2;
+            let (x, y) = out.split_at_mut(half);
+            x.swap_with_slice(y);
+        },
+    ];
+    for cheat in cheats {
+        let w = lenient_forward(&s.q, &s.input, |ni, out, _| {
+            if ni == ab {
+                cheat(out);
+            }
+        });
+        let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
+        assert!(check(&s, &p).is_err());
+    }
+}
+
+/// Scores `[heads·T, T]` (a public input) plus a causal mask (a constant `[T, T]` of 0 on and
+/// below the diagonal and `fill` above, broadcast over the heads), then a softmax per row.
+fn masked_softmax(heads: usize, t: usize, fill: f64) -> Graph {
+    let mask: Vec<f64> = (0..t * t)
+        .map(|i| if i % t > i / t { fill } else { 0.0 })
+        .collect();
+    let map = zkgrad_circuit::index_map::IndexMap::broadcast(&[1, t, t], &[heads, t, t]).unwrap();
+    Graph {
+        input_name: "scores".into(),
+        input_shape: vec![heads * t, t],
+        nodes: vec![
+            node("mask", Op::Const { data: mask }, vec![1, t, t]),
+            node("mask/heads", Op::Gather { x: 1, map }, vec![heads, t, t]),
+            node("masked", Op::Add { a: 0, b: 2 }, vec![heads * t, t]),
+            node("probs", Op::Softmax { x: 3 }, vec![heads * t, t]),
+        ],
+        output: 4,
+        output_parts: Vec::new(),
+    }
+}
+
+#[test]
+fn causal_mask_holds_in_proven_probabilities() {
+    let s = setup(masked_softmax(2, 4, -3.4e38), 20, 5);
+    let out = prove_ok(&s);
+    check(&s, &out.proof).unwrap();
+    // Every probability of a later position is exactly 0.
+    for (i, &v) in out.proof.output.iter().enumerate() {
+        let (row, col) = ((i / 4) % 4, i % 4);
+        if col > row {
+            assert_eq!(v, 0, "position {row} attends to {col}");
+        }
+    }
+    assert!(max_output_error(&s, &out.proof) < 1e-2);
+}
+
+#[test]
+fn position_attending_to_a_later_one_rejected() {
+    let s = setup(masked_softmax(2, 4, -3.4e38), 20, 5);
+    // A prover who lets each position attend to every other: the mask's values zeroed in
+    // the witness (the circuit's constant is the verifier's own) ...
+    let mask = s.q.nodes.iter().position(|n| n.name == "mask").unwrap();
+    let w = lenient_forward(&s.q, &s.input, |ni, out, _| {
+        if ni == mask {
+            out.iter_mut().for_each(|v| *v = 0);
+        }
+    });
+    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
+    assert!(check(&s, &p).is_err());
+    // ... or a proof of the unmasked circuit, checked against the masked one.
+    let open = setup(masked_softmax(2, 4, 0.0), 20, 5);
+    let p = prove_ok(&open).proof;
+    assert!(verify_against(&s.q, &p.weight_root, &p).is_err());
+}
