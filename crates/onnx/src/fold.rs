@@ -142,6 +142,142 @@ pub(crate) fn fold_const(
                 data: data.into(),
             }
         }
+        "Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
+            let (x, y) = (first()?, input(1).ok_or("missing input 1")?);
+            let f: fn(f64, f64) -> bool = match n.op_type.as_str() {
+                "Equal" => |a, b| a == b,
+                "Less" => |a, b| a < b,
+                "LessOrEqual" => |a, b| a <= b,
+                "Greater" => |a, b| a > b,
+                "GreaterOrEqual" => |a, b| a >= b,
+                "And" => |a, b| a != 0.0 && b != 0.0,
+                "Or" => |a, b| a != 0.0 || b != 0.0,
+                _ => |a, b| (a != 0.0) != (b != 0.0),
+            };
+            broadcast_fold(&[&x, &y], limits, |v| f64::from(u8::from(f(v[0], v[1]))))?
+        }
+        "Not" => {
+            let x = first()?;
+            Const {
+                dims: x.dims.clone(),
+                data: x
+                    .data
+                    .iter()
+                    .map(|&v| f64::from(u8::from(v == 0.0)))
+                    .collect::<Vec<_>>()
+                    .into(),
+            }
+        }
+        "Where" => {
+            let (c, x, y) = (
+                first()?,
+                input(1).ok_or("missing input 1")?,
+                input(2).ok_or("missing input 2")?,
+            );
+            broadcast_fold(
+                &[&c, &x, &y],
+                limits,
+                |v| if v[0] != 0.0 { v[1] } else { v[2] },
+            )?
+        }
+        "Expand" => {
+            let x = first()?;
+            let shape: Vec<usize> = as_ints(&input(1).ok_or("Expand without a shape")?)
+                .iter()
+                .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+                .collect::<Result<_, _>>()?;
+            let ones = Const {
+                data: vec![0.0; elements(&shape, limits)?].into(),
+                dims: shape,
+            };
+            broadcast_fold(&[&x, &ones], limits, |v| v[0])?
+        }
+        "Range" => {
+            let (start, limit, delta) = (
+                first()?,
+                input(1).ok_or("missing limit")?,
+                input(2).ok_or("missing delta")?,
+            );
+            let (a, b, d) = (start.data[0], limit.data[0], delta.data[0]);
+            if d == 0.0 || !(a.is_finite() && b.is_finite() && d.is_finite()) {
+                return Err(format!("Range({a}, {b}, {d})"));
+            }
+            let n = ((b - a) / d).ceil().max(0.0);
+            if n > max as f64 {
+                return Err(format!("Range of {n} values is over the limit"));
+            }
+            let n = n as usize;
+            Const {
+                dims: vec![n],
+                data: (0..n).map(|i| a + i as f64 * d).collect::<Vec<_>>().into(),
+            }
+        }
+        "Gather" | "GatherElements" => {
+            let (x, idx) = (first()?, input(1).ok_or("missing indices")?);
+            let rank = x.dims.len().max(1);
+            let ax = axis(int("axis", 0), rank)?;
+            let dims = if x.dims.is_empty() {
+                vec![1]
+            } else {
+                x.dims.clone()
+            };
+            let d = dims[ax];
+            let outer: usize = dims[..ax].iter().product();
+            let inner: usize = dims[ax + 1..].iter().product();
+            let norm = |v: f64| -> Result<usize, String> {
+                let i = if v < 0.0 { v + d as f64 } else { v };
+                if i >= 0.0 && i < d as f64 && i.fract() == 0.0 {
+                    Ok(i as usize)
+                } else {
+                    Err(format!("index {v} outside axis {ax} of size {d}"))
+                }
+            };
+            if n.op_type == "Gather" {
+                let mut out_dims = dims[..ax].to_vec();
+                out_dims.extend(&idx.dims);
+                out_dims.extend(&dims[ax + 1..]);
+                elements(&out_dims, limits)?;
+                let mut data = Vec::new();
+                for o in 0..outer {
+                    for &v in idx.data.iter() {
+                        let i = norm(v)?;
+                        let base = (o * d + i) * inner;
+                        data.extend_from_slice(&x.data[base..base + inner]);
+                    }
+                }
+                Const {
+                    dims: out_dims,
+                    data: data.into(),
+                }
+            } else {
+                // GatherElements: out[…, j, …] = x[…, idx[…, j, …], …], idx of x's rank.
+                if idx.dims.len() != dims.len() {
+                    return Err("GatherElements indices of another rank".into());
+                }
+                let id = &idx.dims;
+                let (i_outer, i_d, i_inner): (usize, usize, usize) = (
+                    id[..ax].iter().product(),
+                    id[ax],
+                    id[ax + 1..].iter().product(),
+                );
+                if i_outer > outer || i_inner > inner {
+                    return Err("GatherElements indices larger than the data".into());
+                }
+                let mut data = Vec::with_capacity(idx.data.len());
+                for o in 0..i_outer {
+                    for j in 0..i_d {
+                        for k in 0..i_inner {
+                            let i = norm(idx.data[(o * i_d + j) * i_inner + k])?;
+                            data.push(x.data[(o * d + i) * inner + k]);
+                        }
+                    }
+                }
+                Const {
+                    dims: id.clone(),
+                    data: data.into(),
+                }
+            }
+        }
         "Slice" => {
             let x = first()?;
             let req = |i: usize| input(i).map(|c| as_ints(&c));
@@ -161,6 +297,45 @@ pub(crate) fn fold_const(
         _ => return Ok(None),
     };
     Ok(Some(c))
+}
+
+/// An element-wise op on constants with numpy broadcasting (mask logic on constants).
+fn broadcast_fold(
+    xs: &[&Const],
+    limits: &Limits,
+    f: impl Fn(&[f64]) -> f64,
+) -> Result<Const, String> {
+    let mut shape: Vec<usize> = Vec::new();
+    for x in xs {
+        shape = crate::shape::broadcast_shape(&shape, &x.dims)
+            .ok_or_else(|| format!("shapes {:?} and {:?} do not broadcast", shape, x.dims))?;
+    }
+    let len = elements(&shape, limits)?;
+    let out = if shape.is_empty() {
+        vec![1]
+    } else {
+        shape.clone()
+    };
+    let spread: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| {
+            let d = if x.dims.is_empty() {
+                vec![1]
+            } else {
+                x.dims.clone()
+            };
+            IndexMap::broadcast(&d, &out)
+                .map(|m| m.apply(&x.data))
+                .ok_or_else(|| format!("shape {:?} does not broadcast to {out:?}", x.dims))
+        })
+        .collect::<Result<_, _>>()?;
+    let data: Vec<f64> = (0..len)
+        .map(|i| f(&spread.iter().map(|v| v[i]).collect::<Vec<_>>()))
+        .collect();
+    Ok(Const {
+        dims: shape,
+        data: data.into(),
+    })
 }
 
 /// An element-wise op on two constants, one of them possibly a scalar (constant folding).

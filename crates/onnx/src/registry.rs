@@ -58,6 +58,9 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Gather", gather::gather),
     ("Split", gather::split),
     ("Dropout", gather::dropout),
+    ("Where", elementwise::where_),
+    ("Shape", gather::shape),
+    ("Expand", gather::expand),
 ];
 
 /// The op types this importer accepts.

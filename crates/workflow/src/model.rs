@@ -176,11 +176,11 @@ impl LoadedModel {
                 let i = start + pos;
                 if let Some(&(vocab, node)) = vocab.get(&t) {
                     if !v.is_finite() || v.fract() != 0.0 {
-                        bail!("token id {i} ({v}) is not an integer");
+                        bail!("token id {v} at position {i} is not an integer");
                     }
                     if !(0.0..vocab as f64).contains(&v) {
                         bail!(
-                            "token id {i} ({v}) is outside the vocabulary of {vocab} tokens \
+                            "token id {v} at position {i} is outside the vocabulary of {vocab} tokens \
                              (embedding {node})"
                         );
                     }

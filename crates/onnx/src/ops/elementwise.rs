@@ -299,3 +299,61 @@ fn const_value(cx: &NodeCx, graph: &mut Graph, c: &Const, which: usize) -> usize
         shape,
     )
 }
+
+/// Where with a constant condition (a causal mask built from shapes): `cond·x + (1 − cond)·y`,
+/// each part a product with a constant of the circuit, so which positions are masked is fixed
+/// by the model the verifier holds. A condition computed from the input is not supported.
+pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let Val::Const(cond) = cx.get(0)? else {
+        return Err(cx.invalid(
+            "Where with a condition computed from the input is not supported (only constant masks)"
+                .into(),
+        ));
+    };
+    let pick = |c: &Const, keep: bool| -> Const {
+        let shape = crate::shape::broadcast_shape(&cond.dims, &c.dims).unwrap_or_default();
+        let out = if shape.is_empty() {
+            vec![1]
+        } else {
+            shape.clone()
+        };
+        let spread = |k: &Const| {
+            let d = if k.dims.is_empty() {
+                vec![1]
+            } else {
+                k.dims.clone()
+            };
+            IndexMap::broadcast(&d, &out).map_or_else(|| k.data.to_vec(), |m| m.apply(&k.data))
+        };
+        let (cv, kv) = (spread(&cond), spread(c));
+        Const {
+            dims: shape,
+            data: std::rc::Rc::new(
+                cv.iter()
+                    .zip(&kv)
+                    .map(|(&m, &v)| if (m != 0.0) == keep { v } else { 0.0 })
+                    .collect(),
+            ),
+        }
+    };
+    let one = Const {
+        dims: vec![],
+        data: std::rc::Rc::new(vec![1.0]),
+    };
+    // The part of one branch: a masked constant, or a computed value times its 0/1 mask.
+    let part = |v: Val, keep: bool, which: usize, graph: &mut Graph| -> Imported {
+        Ok(match v {
+            Val::Const(c) => Val::Value(const_value(cx, graph, &pick(&c, keep), which)),
+            Val::Value(x) => {
+                let m = const_value(cx, graph, &pick(&one, keep), which);
+                binary(cx, graph, x, m, "Mul")?
+            }
+        })
+    };
+    let a = part(cx.get(1)?, true, 1, graph)?;
+    let b = part(cx.get(2)?, false, 2, graph)?;
+    match (a, b) {
+        (Val::Value(a), Val::Value(b)) => binary(cx, graph, a, b, "Add"),
+        _ => Err(cx.invalid("Where of constants was not folded".into())),
+    }
+}

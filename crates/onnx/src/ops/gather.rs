@@ -183,8 +183,29 @@ pub(crate) fn split(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported
     Ok(first)
 }
 
-/// Dropout at inference: the identity (its optional mask output is not supported).
+/// Dropout at inference: the identity (its optional mask output is not supported, nor
+/// training mode, which drops values at random).
 pub(crate) fn dropout(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported {
+    if let Some(Val::Const(t)) =
+        cx.n.input
+            .get(2)
+            .filter(|i| !i.is_empty())
+            .map(|_| cx.get(2))
+            .transpose()?
+    {
+        let ratio = match cx.n.input.get(1).filter(|i| !i.is_empty()) {
+            Some(_) => match cx.get(1)? {
+                Val::Const(r) => r.data.first().copied().unwrap_or(0.5),
+                Val::Value(_) => 0.5,
+            },
+            None => 0.5,
+        };
+        if t.data.first().is_some_and(|&v| v != 0.0) && ratio != 0.0 {
+            return Err(cx.invalid(format!(
+                "Dropout in training mode (ratio {ratio}) drops values at random: not supported"
+            )));
+        }
+    }
     if cx
         .n
         .output
@@ -195,4 +216,40 @@ pub(crate) fn dropout(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported {
         return Err(cx.invalid("Dropout's mask output is not supported".into()));
     }
     cx.get(0)
+}
+
+/// Shape of a computed tensor: a constant (shapes are static once a model is imported).
+pub(crate) fn shape(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let x = cx.value(0)?;
+    let dims: Vec<f64> = graph.shape(x).iter().map(|&d| d as f64).collect();
+    let r = dims.len() as i64;
+    let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+    let start = clamp(cx.attr_i("start", 0));
+    let end = clamp(cx.attr_i("end", r));
+    let data = dims.get(start..end.max(start)).unwrap_or(&[]).to_vec();
+    Ok(Val::Const(crate::tensor::Const {
+        dims: vec![data.len()],
+        data: data.into(),
+    }))
+}
+
+/// Expand of a computed tensor to a constant shape: numpy broadcasting by an index map.
+pub(crate) fn expand(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let x = cx.value(0)?;
+    let xs = graph.shape(x).to_vec();
+    let target: Vec<usize> = cx
+        .ints_input(1)?
+        .ok_or_else(|| cx.invalid("Expand without a shape".into()))?
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| cx.invalid(format!("negative dimension {d}"))))
+        .collect::<Result<_, _>>()?;
+    let out = crate::shape::broadcast_shape(&xs, &target)
+        .ok_or_else(|| cx.invalid(format!("{xs:?} does not expand to {target:?}")))?;
+    cx.elements(&out)?;
+    if out == xs {
+        return Ok(cx.push(graph, Op::View { x }, out));
+    }
+    let map = IndexMap::broadcast(&xs, &out)
+        .ok_or_else(|| cx.invalid(format!("{xs:?} does not expand to {target:?}")))?;
+    Ok(cx.push(graph, Op::Gather { x, map }, out))
 }
