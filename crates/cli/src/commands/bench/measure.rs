@@ -294,7 +294,10 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
         return run_train(w, batch, runs, &step);
     }
     let graph = (w.build)();
-    let x = zoo::uniform(99, graph.n_inputs());
+    let x = w
+        .input
+        .clone()
+        .unwrap_or_else(|| zoo::uniform(99, graph.n_inputs()));
     let config = zkgrad_model::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
     let q = zkgrad_model::quantize(&graph, config).map_err(|e| anyhow!("{e}"))?;
     let params =
@@ -302,11 +305,15 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
     let t = Instant::now();
     let model = CommittedModel::new(&q, &params);
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
+    // Each input tensor at its own scale (token ids at 2^0).
+    let fracs = q
+        .input_tensors()
+        .into_iter()
+        .flat_map(|t| std::iter::repeat_n(q.tensors[t].frac, q.tensors[t].len()));
     let xq: Vec<i64> = x
         .iter()
-        .map(|&v| {
-            zkgrad_model::quantize_input(v, config.act_frac).ok_or_else(|| anyhow!("bad input"))
-        })
+        .zip(fracs)
+        .map(|(&v, f)| zkgrad_model::quantize_input(v, f).ok_or_else(|| anyhow!("bad input")))
         .collect::<Result<_>>()?;
     let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &xq, &params, runs)?;
     let phases = phases(&out.timings);
@@ -329,6 +336,15 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
             .map_or(0, |(i, _)| i)
     };
     let (mut agree, mut top1_err) = (0usize, 0.0f64);
+    // On a sequence: the proven next token at every position against the float model's.
+    let cols = q.output_tensor().cols.max(1);
+    let rows: Vec<f64> = proof.output.iter().map(|&v| v as f64 / s).collect();
+    let positions = rows.len() / cols;
+    let positions_agree = rows
+        .chunks(cols)
+        .zip(fy.chunks(cols))
+        .filter(|(a, b)| argmax(a) == argmax(b))
+        .count();
     for k in 0..w.top1 {
         let x = zoo::uniform(1000 + k as u64, graph.n_inputs());
         let xq: Vec<i64> = x
@@ -350,6 +366,8 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
     }
     Ok(json!({
         "top1_inputs": w.top1,
+        "positions": positions,
+        "positions_top1_agree": positions_agree,
         "top1_agree": agree,
         "top1_max_logit_error": top1_err,
         "workload": w.name,

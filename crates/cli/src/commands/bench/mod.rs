@@ -50,7 +50,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "training" => workloads::training_workloads(),
         "cnn" => workloads::cnn_workloads(),
         "lora" => workloads::lora_workloads(),
-        other => bail!("unknown suite {other:?}; available: inference, training, cnn, lora"),
+        "transformer" => workloads::transformer_workloads(),
+        other => {
+            bail!("unknown suite {other:?}; available: inference, training, cnn, lora, transformer")
+        }
     };
     let chosen: Vec<&Workload> = if a.workload.is_empty() {
         all.iter().collect()

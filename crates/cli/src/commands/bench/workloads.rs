@@ -21,6 +21,8 @@ pub struct Workload {
     pub top1: usize,
     /// `Some(rank)`: a LoRA step (α = 2·rank) instead of full SGD.
     pub lora: Option<usize>,
+    /// The input to prove on (token ids), instead of one drawn from U(−1, 1).
+    pub input: Option<Vec<f64>>,
 }
 
 /// An inference workload at the default precision.
@@ -34,6 +36,7 @@ fn inference(name: &str, what: &str, build: fn() -> Graph) -> Workload {
         table_bits: QConfig::DEFAULT_TABLE_BITS,
         top1: 0,
         lora: None,
+        input: None,
     }
 }
 
@@ -72,6 +75,7 @@ pub fn lora_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: Some(r),
+            input: None,
         });
         if full {
             v.push(Workload {
@@ -83,6 +87,7 @@ pub fn lora_workloads() -> Vec<Workload> {
                 table_bits: QConfig::DEFAULT_TABLE_BITS,
                 top1: 0,
                 lora: None,
+                input: None,
             });
         }
     }
@@ -125,6 +130,7 @@ pub fn training_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: None,
+            input: None,
         },
         Workload {
             name: "sgd-seed-b8".into(),
@@ -135,6 +141,7 @@ pub fn training_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: None,
+            input: None,
         },
         Workload {
             name: "sgd-seed-b64".into(),
@@ -145,6 +152,7 @@ pub fn training_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: None,
+            input: None,
         },
         Workload {
             name: "sgd-784-256-256-10".into(),
@@ -155,6 +163,7 @@ pub fn training_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: None,
+            input: None,
         },
         Workload {
             name: "sgd-784-256-256-10-xent".into(),
@@ -165,6 +174,7 @@ pub fn training_workloads() -> Vec<Workload> {
             table_bits: QConfig::DEFAULT_TABLE_BITS,
             top1: 0,
             lora: None,
+            input: None,
         },
     ]
 }
@@ -196,4 +206,64 @@ pub fn workloads() -> Vec<Workload> {
             || zoo::mlp(&[1024, 2048, 1024, 10], ActKind::Relu, 5),
         ),
     ]
+}
+
+/// The transformer suite: the exports in examples/transformers (`gen_transformers.py`), each on
+/// its own input.json (token ids), at the default precision.
+pub fn transformer_workloads() -> Vec<Workload> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/transformers");
+    let models: [(&str, &str); 4] = [
+        (
+            "sentiment",
+            "Embedding(14, 8) on [3, 4, 5, 0, 0], sum, Mul, Add (JOLT Atlas's sentiment model)",
+        ),
+        (
+            "gpt2-tiny",
+            "GPT-2, 2 layers, d 32, 2 heads, vocab 64, 8 tokens, all logits",
+        ),
+        (
+            "nanogpt",
+            "GPT-2 config, 5 layers, d 64, 4 heads, 258k params, 16 tokens, all logits",
+        ),
+        (
+            "bert-tiny",
+            "BERT encoder, 2 layers, d 32, 2 heads, 8 tokens, last hidden state",
+        ),
+    ];
+    models
+        .iter()
+        .map(|&(name, what)| {
+            let dir = root.join(name.replace('-', "_"));
+            let model = dir.join("model.onnx");
+            let input = std::fs::read_to_string(dir.join("input.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .map(|v| {
+                    v["input_data"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+                        .filter_map(|x| x.as_f64())
+                        .collect::<Vec<f64>>()
+                });
+            Workload {
+                name: name.into(),
+                what: what.into(),
+                build: Box::new(move || {
+                    let bytes = std::fs::read(&model).unwrap_or_default();
+                    zkgrad_onnx::import(&bytes).unwrap_or_else(|e| {
+                        eprintln!("{}: {e}", model.display());
+                        std::process::exit(2)
+                    })
+                }),
+                train: None,
+                xent: false,
+                table_bits: QConfig::DEFAULT_TABLE_BITS,
+                top1: 0,
+                lora: None,
+                input,
+            }
+        })
+        .collect()
 }
