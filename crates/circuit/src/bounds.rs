@@ -206,6 +206,10 @@ impl QGraph {
                 | QOp::Gather { .. }
                 | QOp::Conv { .. } => {}
                 QOp::Const { data } => {
+                    // A constant output would be compared with nothing: no claim reaches it.
+                    if o == self.output {
+                        return bad("a constant cannot be the output".into());
+                    }
                     let len = self.tensors.get(o).map_or(0, |t| t.len());
                     let k = self.config.table_bits;
                     if data.len() != len || data.iter().any(|&v| !self.public_in_range(v)) {
@@ -449,7 +453,7 @@ pub fn batch_matmul_shapes(
     out: &crate::ir::QTensor,
     batch: usize,
 ) -> bool {
-    if batch == 0 || a.rows % batch != 0 || b.rows % batch != 0 {
+    if batch == 0 || !a.rows.is_multiple_of(batch) || !b.rows.is_multiple_of(batch) {
         return false;
     }
     let (m, k) = (a.rows / batch, b.rows / batch);

@@ -35,7 +35,8 @@ fn by_commitment(p: &ProofFile) -> Result<(), VerifyError> {
     })
 }
 
-/// `q` described and proved again from a forged witness, its proof file re-headed for `q`.
+/// `p` re-headed for the circuit `q` (its description and protocol id), body unchanged: what a
+/// prover who publishes `q`'s commitment would send.
 fn reheaded(q: &QGraph, p: &ProofFile) -> ProofFile {
     let mut p = p.clone();
     p.circuit = q.describe();
@@ -61,35 +62,42 @@ fn const_output() -> Graph {
     }
 }
 
-// FORGERY: a circuit whose output tensor is written by `QOp::Const` accepts ANY claimed output
-// (in range, of the right length): `output_needs_claim` is false for Const (it does not reduce
-// claims), no lookup covers it, and `check_statement` compares the output with the public
-// input only when the output is an input tensor. Both `verify` and `verify_with_commitment`
-// accept.
+// Found by the attack review: a circuit whose output tensor is written by `QOp::Const` was
+// compared with nothing (no claim reaches a Const, no lookup reads the output), so any claimed
+// output verified. `check_relations` now refuses such a circuit where circuits are built (the
+// quantizer) and where descriptions are decoded (verification by commitment).
 #[test]
-#[ignore = "FORGERY: an output written by QOp::Const is never compared with the constant"]
 fn const_output_claimed_otherwise_rejected() {
-    let s = setup(const_output(), 16, 3);
-    assert!(matches!(s.q.nodes[0].op, QOp::Const { .. }));
-    let out = prove_ok(&s);
-    check(&s, &out.proof).unwrap();
-    let QOp::Const { data } = &s.q.nodes[0].op else {
-        unreachable!()
+    let cfg = zkgrad_circuit::QConfig {
+        act_frac: 8,
+        weight_frac: 12,
+        table_bits: 16,
     };
-    assert_eq!(&out.proof.output, data);
-    let mut p = out.proof.clone();
-    p.output = vec![1000, -7, 0, 0, 3, 1];
-    let direct = no_panic("verify", || check(&s, &p).map(|_| ()));
-    let commit = by_commitment(&p);
+    let err = zkgrad_model::quantize(&const_output(), cfg).unwrap_err();
     assert!(
-        direct.is_err() && commit.is_err(),
-        "a claimed output {:?} of the constant {:?} accepted (verify: {:?}, by commitment: {:?})",
-        p.output,
-        data,
-        direct.map(|_| ()),
-        commit
+        err.to_string().contains("constant cannot be the output"),
+        "{err}"
+    );
+    // A description that makes a constant the output anyway.
+    let mut q = zkgrad_model::quantize(&const_added(), cfg).unwrap();
+    let c = q
+        .nodes
+        .iter()
+        .position(|n| matches!(n.op, QOp::Const { .. }))
+        .unwrap()
+        + 1;
+    let old = q.output;
+    q.tensors[old].kind = zkgrad_circuit::TensorKind::Committed;
+    q.output = c;
+    let e = zkgrad_circuit::QGraph::from_description(&q.describe()).unwrap_err();
+    assert!(
+        e.to_string().contains("constant cannot be the output"),
+        "{e}"
     );
 }
+
+/// A change a cheating prover makes to one node's output.
+type Cheat = Box<dyn Fn(&mut Vec<i64>)>;
 
 /// `x + C` then tanh, with `C` a constant of the circuit: the sum is virtual, so a claim on
 /// `C` meets the verifier's own data.
@@ -260,7 +268,10 @@ fn embedding_output_row_or_padding_changed_rejected() {
     for i in 0..n {
         let mut p = out.proof.clone();
         p.output[i] += 1;
-        assert!(no_panic("embed out", || check(&s, &p)).is_err(), "entry {i}");
+        assert!(
+            no_panic("embed out", || check(&s, &p)).is_err(),
+            "entry {i}"
+        );
     }
     // Rows swapped (the output of ids [4, 3, ...] under the public ids [3, 4, ...]).
     let mut p = out.proof.clone();
@@ -328,7 +339,12 @@ fn embedding_ids_from_a_second_input_swapped_rejected() {
     s.input.extend([5, 0, 2]);
     let out = prove_ok(&s);
     check(&s, &out.proof).unwrap();
-    for (pos, v) in [(x_len, 4), (x_len + 1, 1), (x_len + 2, 5), (0, s.input[0] + 1)] {
+    for (pos, v) in [
+        (x_len, 4),
+        (x_len + 1, 1),
+        (x_len + 2, 5),
+        (0, s.input[0] + 1),
+    ] {
         let mut p = out.proof.clone();
         p.input[pos] = v;
         assert!(
@@ -342,8 +358,8 @@ fn embedding_ids_from_a_second_input_swapped_rejected() {
     assert!(no_panic("rotated", || check(&s, &p)).is_err());
 }
 
-/// An embedding read by a rounding whose table rows are longer than one field element's worth
-/// of positions: ids repeated (one table row summed into many positions' wiring).
+/// Every position reads the same id (one table row summed into every position's wiring
+/// `s(i)`), and the witness makes the last position read another row.
 #[test]
 fn embedding_repeated_ids_with_one_row_changed_rejected() {
     let s = setup_ids(embedding(8, 4, 2), &[1, 1, 1, 1, 1, 1, 1, 1]);
@@ -411,7 +427,7 @@ fn batched_product_last_head_of_three_changed_rejected() {
     check(&s, &prove_ok(&s).proof).unwrap();
     let ab = s.q.nodes.iter().position(|x| x.name == "ab").unwrap();
     let head = m * n;
-    let cheats: [Box<dyn Fn(&mut Vec<i64>)>; 3] = [
+    let cheats: [Cheat; 3] = [
         Box::new(move |out| out[2 * head + head - 1] += 1),
         Box::new(move |out| out[2 * head..].iter_mut().for_each(|v| *v = 0)),
         Box::new(move |out| {
@@ -457,10 +473,9 @@ fn batched_product_heads_paired_crosswise_rejected() {
     assert!(no_panic("crosswise", || check(&s, &p)).is_err());
 }
 
-/// A proof for `batch = 1` (one `[4, 2]·[2, 2]` product) checked against the circuit with the
-/// same tensor shapes read as other batchings is refused by the description itself or the
-/// claims (the tensors `a [4, 2]`, `b [2·?, 2]` admit only batch 1 here; the by-commitment
-/// path must refuse every other batch without a panic).
+/// A proof for `batch = 1` (one `[4, 2]·[2, 2]` product) checked by commitment against the
+/// same circuit with another batch (0, non-dividing, over the limit): refused without a panic
+/// (only batch 1 fits these shapes).
 #[test]
 fn batched_product_rebatched_description_rejected() {
     let s = setup(batched(1, 4, 2, 2), 16, 9);
@@ -475,9 +490,9 @@ fn batched_product_rebatched_description_rejected() {
     }
 }
 
-/// The same for a circuit whose shapes fit two batchings (`a [4, 2]`, `b [4, 2]`: batch 2 with
-/// `M = K = 2`): a proof of batch 2 verified as... only batch 2 fits (`a.cols = K`), so a
-/// re-batched description is refused.
+/// A batch-2 proof (`a [4, 2]`, `b [4, 2]`, `M = K = 2`) checked by commitment against the
+/// description with `a` and `b` swapped (same shapes, another product), or with the product's
+/// output declared committed (not the kind the quantizer assigns).
 #[test]
 fn batched_product_output_kind_or_operands_swapped_rejected() {
     let s = setup(batched(2, 2, 2, 2), 16, 9);
@@ -493,4 +508,352 @@ fn batched_product_output_kind_or_operands_swapped_rejected() {
     let mut q = s.q.clone();
     q.tensors[ab + 1].kind = TensorKind::Committed;
     assert!(by_commitment(&reheaded(&q, &p)).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile descriptions (verification by commitment: the circuit is read from the proof)
+// ---------------------------------------------------------------------------------------
+
+/// `q` mutated by `f`, described, and verified by commitment with `p`'s body: refused, no
+/// panic, in decoding or later.
+fn hostile(what: &str, q: &QGraph, p: &ProofFile, f: impl FnOnce(&mut QGraph)) {
+    let mut q = q.clone();
+    f(&mut q);
+    let desc = q.describe();
+    let decoded = std::panic::catch_unwind(|| QGraph::from_description(&desc))
+        .unwrap_or_else(|_| panic!("{what}: decoding panicked"));
+    let r = by_commitment(&reheaded(&q, p));
+    assert!(
+        r.is_err(),
+        "{what}: accepted (decoded: {})",
+        decoded.is_ok()
+    );
+    eprintln!(
+        "HOSTILE {what}: decoded={} verify={:?}",
+        decoded.is_ok(),
+        r.err()
+    );
+}
+
+#[test]
+fn hostile_embedding_descriptions_rejected() {
+    let s = setup_ids(embedding(5, 12, 3), &[3, 4, 11, 0, 3]);
+    let p = prove_ok(&s).proof;
+    assert!(by_commitment(&p).is_ok());
+    let e = s.q.nodes.iter().position(|n| n.name == "embed").unwrap();
+    let eo = e + 1;
+    let set = |q: &mut QGraph, ids: Option<usize>, w: Option<usize>| {
+        if let QOp::Embed { ids: i, w: wi } = &mut q.nodes[e].op {
+            if let Some(v) = ids {
+                *i = v;
+            }
+            if let Some(v) = w {
+                *wi = v;
+            }
+        }
+    };
+    // Ids read from the embedding's own output, a later tensor, a computed tensor.
+    hostile("ids = own output", &s.q, &p, |q| set(q, Some(eo), None));
+    hostile("ids = later", &s.q, &p, |q| set(q, Some(eo + 1), None));
+    hostile("ids = output", &s.q, &p, |q| set(q, Some(q.output), None));
+    hostile("ids = huge", &s.q, &p, |q| set(q, Some(usize::MAX), None));
+    // A weight out of range.
+    hostile("w = 1", &s.q, &p, |q| set(q, None, Some(1)));
+    hostile("w = huge", &s.q, &p, |q| {
+        set(q, None, Some(usize::MAX >> 1))
+    });
+    // Ids at a fractional scale (an input quantized as activations).
+    hostile("ids frac", &s.q, &p, |q| {
+        q.tensors[0].frac = q.config.act_frac
+    });
+    // Ids not public.
+    hostile("ids committed", &s.q, &p, |q| {
+        q.tensors[0].kind = TensorKind::Committed
+    });
+    // More, fewer output rows than ids; other columns than the table's.
+    for (rows, cols) in [(4, 3), (6, 3), (8, 3), (5, 2), (5, 4), (1, 3), (0, 3)] {
+        hostile(&format!("out [{rows}, {cols}]"), &s.q, &p, |q| {
+            for t in eo..q.tensors.len() {
+                q.tensors[t].rows = rows;
+                q.tensors[t].cols = cols;
+            }
+        });
+    }
+    // The table shrunk so that an id of the statement is outside it (rows 11 < id 11 + 1),
+    // or to one row; the table emptied.
+    for rows in [11, 1, 0] {
+        hostile(&format!("table rows {rows}"), &s.q, &p, |q| {
+            q.weights[0].rows = rows;
+            let c = q.weights[0].cols;
+            q.weights[0].data.truncate(rows * c);
+        });
+    }
+}
+
+/// Token ids read from a constant of the circuit (public, but not an input): refused by the
+/// relation checks (where it would be sound, the verifier knowing the constant; this checks
+/// the decoder does not index the public input with a constant's offset).
+#[test]
+fn hostile_embedding_ids_from_a_constant_rejected() {
+    let table: Vec<f64> = rnd(11, 4 * 2).iter().map(|v| v * 0.5).collect();
+    let g = Graph {
+        input_name: "ids".into(),
+        input_shape: vec![1, 3],
+        nodes: vec![
+            node("c", Op::Const { data: vec![0.0; 3] }, vec![1, 3]),
+            node(
+                "embed",
+                Op::Embed {
+                    ids: 0,
+                    table,
+                    vocab: 4,
+                    dim: 2,
+                },
+                vec![3, 2],
+            ),
+            node(
+                "act",
+                Op::Act {
+                    x: 2,
+                    kind: zkgrad_circuit::table::ActKind::Tanh,
+                },
+                vec![3, 2],
+            ),
+        ],
+        output: 3,
+        output_parts: Vec::new(),
+    };
+    let s = setup_ids(g, &[1, 2, 3]);
+    let p = prove_ok(&s).proof;
+    let e = s.q.nodes.iter().position(|n| n.name == "embed").unwrap();
+    let c = s.q.nodes.iter().position(|n| n.name == "c").unwrap() + 1;
+    hostile("ids = const", &s.q, &p, |q| {
+        q.tensors[c].frac = 0;
+        if let QOp::Embed { ids, .. } = &mut q.nodes[e].op {
+            *ids = c;
+        }
+    });
+}
+
+#[test]
+fn hostile_const_descriptions_rejected() {
+    let s = setup(const_added(), 16, 3);
+    let p = prove_ok(&s).proof;
+    assert!(by_commitment(&p).is_ok());
+    let ci = s.q.nodes.iter().position(|n| n.name == "c").unwrap();
+    let with = |f: fn(&mut Vec<i64>)| {
+        move |q: &mut QGraph| {
+            if let QOp::Const { data } = &mut q.nodes[ci].op {
+                f(data)
+            }
+        }
+    };
+    hostile("const short", &s.q, &p, with(|d| d.truncate(7)));
+    hostile("const empty", &s.q, &p, with(|d| d.clear()));
+    hostile("const long", &s.q, &p, with(|d| d.push(0)));
+    hostile("const 2^15", &s.q, &p, with(|d| d[0] = 1 << 15));
+    hostile("const -2^15-1", &s.q, &p, with(|d| d[0] = -(1 << 15) - 1));
+    hostile("const i64::MIN", &s.q, &p, with(|d| d[1] = i64::MIN));
+    hostile("const i64::MAX", &s.q, &p, with(|d| d[7] = i64::MAX));
+    hostile("const p", &s.q, &p, with(|d| d[0] = (1 << 31) - 1));
+    // The constant's tensor declared committed or virtual (the prover would then choose it).
+    for kind in [
+        TensorKind::Committed,
+        TensorKind::Virtual,
+        TensorKind::After,
+    ] {
+        hostile(&format!("const {kind:?}"), &s.q, &p, |q| {
+            q.tensors[ci + 1].kind = kind
+        });
+    }
+    // The constant's tensor reshaped under the same data.
+    hostile("const reshaped", &s.q, &p, |q| {
+        q.tensors[ci + 1].rows = 4;
+        q.tensors[ci + 1].cols = 2;
+    });
+}
+
+/// A description whose constant count claims more values than the bytes left (a huge
+/// allocation otherwise), or a count that differs from the tensor's: refused in decoding.
+#[test]
+fn hostile_const_counts_in_bytes_rejected() {
+    let s = setup(const_added(), 16, 3);
+    let desc = s.q.describe();
+    let ci = s.q.nodes.iter().position(|n| n.name == "c").unwrap();
+    let QOp::Const { data } = &s.q.nodes[ci].op else {
+        unreachable!()
+    };
+    // Find the count (u64 LE 8) followed by the data.
+    let mut pat = (data.len() as u64).to_le_bytes().to_vec();
+    for &v in data {
+        pat.extend_from_slice(&(v as u64).to_le_bytes());
+    }
+    let at = desc
+        .windows(pat.len())
+        .position(|w| w == &pat[..])
+        .expect("constant in the description");
+    for n in [0u64, 7, 9, 1 << 20, u64::MAX / 8, u64::MAX] {
+        let mut d = desc.clone();
+        d[at..at + 8].copy_from_slice(&n.to_le_bytes());
+        let r = std::panic::catch_unwind(|| QGraph::from_description(&d))
+            .unwrap_or_else(|_| panic!("count {n}: decoding panicked"));
+        assert!(r.is_err(), "count {n} decoded");
+    }
+    // Every truncation of the description is refused without a panic.
+    for cut in at..(at + pat.len() + 8).min(desc.len()) {
+        let r = std::panic::catch_unwind(|| QGraph::from_description(&desc[..cut]))
+            .unwrap_or_else(|_| panic!("cut {cut}: decoding panicked"));
+        assert!(r.is_err());
+    }
+}
+
+#[test]
+fn hostile_batched_product_descriptions_rejected() {
+    let (b, m, k, n) = (2, 2, 4, 3);
+    let s = setup(batched(b, m, k, n), 16, 7);
+    let p = prove_ok(&s).proof;
+    assert!(by_commitment(&p).is_ok());
+    let ab = s.q.nodes.iter().position(|x| x.name == "ab").unwrap();
+    let (ta, tb, to) = match s.q.nodes[ab].op {
+        QOp::BatchMatMul { a, b, .. } => (a, b, ab + 1),
+        _ => unreachable!(),
+    };
+    let batch = |v: usize| {
+        move |q: &mut QGraph| {
+            if let QOp::BatchMatMul { batch, .. } = &mut q.nodes[ab].op {
+                *batch = v;
+            }
+        }
+    };
+    for v in [0, 1, 3, 4, 8, 1 << 40, usize::MAX] {
+        hostile(&format!("batch {v}"), &s.q, &p, batch(v));
+    }
+    // Operands: the output itself, a later tensor, out of range.
+    for (x, y) in [(to, tb), (ta, to), (ta, usize::MAX), (tb, ta), (ta, ta)] {
+        hostile(&format!("operands {x} {y}"), &s.q, &p, |q| {
+            if let QOp::BatchMatMul { a, b, .. } = &mut q.nodes[ab].op {
+                *a = x;
+                *b = y;
+            }
+        });
+    }
+    // Shapes: M not a power of two (a [6, 4] in 2 batches), K not one, out rows / cols off.
+    let shapes: [(usize, usize, usize, usize, usize, usize); 6] = [
+        (6, 4, 8, 3, 6, 3),
+        (4, 3, 6, 3, 4, 3),
+        (4, 4, 8, 3, 8, 3),
+        (4, 4, 8, 3, 4, 2),
+        (4, 4, 8, 3, 2, 3),
+        (4, 4, 4, 3, 4, 3),
+    ];
+    for (ar, ac, br, bc, or, oc) in shapes {
+        hostile(
+            &format!("shapes {ar}x{ac} {br}x{bc} -> {or}x{oc}"),
+            &s.q,
+            &p,
+            |q| {
+                q.tensors[ta].rows = ar;
+                q.tensors[ta].cols = ac;
+                q.tensors[tb].rows = br;
+                q.tensors[tb].cols = bc;
+                for t in to..q.tensors.len() {
+                    q.tensors[t].rows = or;
+                    q.tensors[t].cols = oc;
+                }
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Padding of a tied embedding table (committed by the model's owner, read by the lookup and
+// by the LM head)
+// ---------------------------------------------------------------------------------------
+
+/// Token ids → embedding `[12, 3]` (columns padded to 4) → tanh → LM head reading the same
+/// committed table (`logits = h·Eᵀ`).
+fn tied(t: usize) -> Graph {
+    let (vocab, dim) = (12, 3);
+    let table: Vec<f64> = rnd(11, vocab * dim).iter().map(|v| v * 0.5).collect();
+    let mut g = embedding(t, vocab, dim);
+    g.nodes.push(node(
+        "lm_head",
+        Op::Linear {
+            x: 2,
+            w: table,
+            bias: None,
+            in_features: dim,
+            out_features: vocab,
+        },
+        vec![t, vocab],
+    ));
+    g.output = 3;
+    g
+}
+
+#[test]
+fn planted_padding_in_a_tied_embedding_table_cannot_steer_the_logits() {
+    use zkgrad_circuit::layout::Operand;
+    use zkgrad_field::f_from_i64;
+    use zkgrad_verifier::protocol::weight_values;
+    let s = setup_ids(tied(5), &[3, 4, 11, 0, 3]);
+    let q = &s.q;
+    assert_eq!(q.weights.len(), 1, "the table is committed once");
+    let (gemm, h) = q
+        .nodes
+        .iter()
+        .enumerate()
+        .find_map(|(ni, n)| match n.op {
+            QOp::Gemm { x, w: 0, .. } if n.name.starts_with("lm_head") => Some((ni, x)),
+            _ => None,
+        })
+        .expect("the LM head reads the table");
+    assert_eq!(q.tensors[h].kind, TensorKind::Committed);
+    let (fa, fw) = (q.config.act_frac, q.config.weight_frac);
+    let (p_w, p_x) = (1i64 << (fw - 1), 1i64 << fa);
+    // The owner plants 0.5 in the table's padded column 3 of row 0 (read as `W[0, 3]` by the
+    // LM head's contraction over the 3 real columns, and as the padded column of every
+    // embedding of id 0) and in padded row 13 (no id may reach it).
+    let model = zkgrad_prover::CommittedModel::from_padded(q, &s.params, &|wi| {
+        let mut v = weight_values(q, wi).0;
+        v[3] = f_from_i64(p_w);
+        v
+    });
+    // The embedding of id 0 (position 3) then has 0.5 in its padded column 3, and so has its
+    // rounding's committed output: the prover who knows the plant pads it to match (the
+    // honest forward pass pads with zeros and its proof fails there, a completeness matter
+    // of planted models, not soundness).
+    let rq = q
+        .nodes
+        .iter()
+        .position(|n| n.name == "embed/requant")
+        .unwrap()
+        + 1;
+    let QOp::Requant { shift, .. } = q.nodes[rq - 1].op else {
+        unreachable!()
+    };
+    let y_plant = (3 * 4 + 3, p_w >> shift);
+    let mut w = zkgrad_model::forward(q, &s.input).unwrap();
+    w.padding.push((Operand::Tensor(rq), y_plant.0, y_plant.1));
+    let honest = zkgrad_prover::prove_witness(q, &model, w, &s.params).proof;
+    verify_against(q, &model.root(), &honest).expect("planted padding is harmless");
+    assert_eq!(
+        honest.output,
+        zkgrad_model::forward(q, &s.input).unwrap().values[q.output]
+    );
+    // A prover plants 1.0 in h's padded column 3 (row 0) and adds the unmasked product to
+    // logit [0, 0].
+    let mut w = lenient_forward(q, &s.input, |ni, out, _| {
+        if ni == gemm {
+            out[0] += p_x * p_w;
+        }
+    });
+    w.padding.push((Operand::Tensor(rq), y_plant.0, y_plant.1));
+    w.padding.push((Operand::Tensor(h), 3, p_x));
+    let p = zkgrad_prover::prove_witness(q, &model, w, &s.params).proof;
+    assert_ne!(p.output, honest.output, "the plant moves the output");
+    assert!(
+        no_panic("tied padding", || verify_against(q, &model.root(), &p)).is_err(),
+        "logits steered through the tied table's padding were accepted"
+    );
 }
