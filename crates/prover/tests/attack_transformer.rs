@@ -5,18 +5,11 @@
 
 mod common;
 
+use common::transformer::*;
 use common::*;
 use zkgrad_circuit::{QGraph, QOp, TensorKind};
-use zkgrad_model::graph::{Graph, Node, Op};
+use zkgrad_model::graph::{Graph, Op};
 use zkgrad_verifier::{model_commitment, verify_with_commitment, ProofFile, VerifyError};
-
-fn node(name: &str, op: Op, shape: Vec<usize>) -> Node {
-    Node {
-        name: name.into(),
-        op,
-        shape,
-    }
-}
 
 fn no_panic<T>(
     what: &str,
@@ -213,47 +206,10 @@ fn proof_for_another_constant_rejected() {
 // Embed
 // ---------------------------------------------------------------------------------------
 
-fn embedding(t: usize, vocab: usize, dim: usize) -> Graph {
-    let table: Vec<f64> = rnd(11, vocab * dim).iter().map(|v| v * 0.5).collect();
-    Graph {
-        input_name: "ids".into(),
-        input_shape: vec![1, t],
-        nodes: vec![
-            node(
-                "embed",
-                Op::Embed {
-                    ids: 0,
-                    table,
-                    vocab,
-                    dim,
-                },
-                vec![t, dim],
-            ),
-            node(
-                "act",
-                Op::Act {
-                    x: 1,
-                    kind: zkgrad_circuit::table::ActKind::Tanh,
-                },
-                vec![t, dim],
-            ),
-        ],
-        output: 2,
-        output_parts: Vec::new(),
-    }
-}
-
-fn setup_ids(graph: Graph, ids: &[i64]) -> Setup {
-    let mut s = setup(graph, 16, 3);
-    s.input = ids.to_vec();
-    s.input_f = ids.iter().map(|&v| v as f64).collect();
-    s
-}
-
 /// An embedding whose output is the public output itself (the embedding op then starts the
 /// walk with a claim at a random point of the output).
 fn embedding_out(t: usize, vocab: usize, dim: usize) -> Graph {
-    let mut g = embedding(t, vocab, dim);
+    let mut g = embedding(t, vocab, dim, false);
     g.nodes.truncate(1);
     g.output = 1;
     g
@@ -284,7 +240,7 @@ fn embedding_output_row_or_padding_changed_rejected() {
 /// public input states the honest ones.
 #[test]
 fn embedding_of_other_ids_than_the_public_ones_rejected() {
-    let s = setup_ids(embedding(5, 12, 3), &[3, 4, 11, 0, 3]);
+    let s = setup_ids(embedding(5, 12, 3, false), &[3, 4, 11, 0, 3]);
     let forged_ids = [3, 4, 10, 0, 3];
     let w = lenient_forward(&s.q, &forged_ids, |_, _, _| {});
     let mut p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
@@ -362,7 +318,7 @@ fn embedding_ids_from_a_second_input_swapped_rejected() {
 /// `s(i)`), and the witness makes the last position read another row.
 #[test]
 fn embedding_repeated_ids_with_one_row_changed_rejected() {
-    let s = setup_ids(embedding(8, 4, 2), &[1, 1, 1, 1, 1, 1, 1, 1]);
+    let s = setup_ids(embedding(8, 4, 2, false), &[1, 1, 1, 1, 1, 1, 1, 1]);
     let out = prove_ok(&s);
     check(&s, &out.proof).unwrap();
     let embed = s.q.nodes.iter().position(|n| n.name == "embed").unwrap();
@@ -383,7 +339,7 @@ fn embedding_repeated_ids_with_one_row_changed_rejected() {
 /// an embedding with fewer rows (an id beyond the new table is refused, not indexed).
 #[test]
 fn embedding_table_shrunk_under_the_proof_rejected() {
-    let s = setup_ids(embedding(5, 12, 3), &[3, 4, 11, 0, 3]);
+    let s = setup_ids(embedding(5, 12, 3, false), &[3, 4, 11, 0, 3]);
     let p = prove_ok(&s).proof;
     let mut q = s.q.clone();
     q.weights[0].rows = 8;
@@ -396,27 +352,6 @@ fn embedding_table_shrunk_under_the_proof_rejected() {
 // ---------------------------------------------------------------------------------------
 // BatchMatMul
 // ---------------------------------------------------------------------------------------
-
-fn batched(b: usize, m: usize, k: usize, n: usize) -> Graph {
-    Graph {
-        input_name: "a".into(),
-        input_shape: vec![b * m, k],
-        nodes: vec![
-            node("b", Op::Input { index: 1 }, vec![b * k, n]),
-            node(
-                "ab",
-                Op::BatchMatMul {
-                    a: 0,
-                    b: 1,
-                    batch: b,
-                },
-                vec![b * m, n],
-            ),
-        ],
-        output: 2,
-        output_parts: Vec::new(),
-    }
-}
 
 /// Three heads (the batch variables padded to four): a change in the last real head, or a
 /// product computed with the padding head's zeros, or with another head's `b`.
@@ -537,7 +472,7 @@ fn hostile(what: &str, q: &QGraph, p: &ProofFile, f: impl FnOnce(&mut QGraph)) {
 
 #[test]
 fn hostile_embedding_descriptions_rejected() {
-    let s = setup_ids(embedding(5, 12, 3), &[3, 4, 11, 0, 3]);
+    let s = setup_ids(embedding(5, 12, 3, false), &[3, 4, 11, 0, 3]);
     let p = prove_ok(&s).proof;
     assert!(by_commitment(&p).is_ok());
     let e = s.q.nodes.iter().position(|n| n.name == "embed").unwrap();
@@ -775,7 +710,7 @@ fn hostile_batched_product_descriptions_rejected() {
 fn tied(t: usize) -> Graph {
     let (vocab, dim) = (12, 3);
     let table: Vec<f64> = rnd(11, vocab * dim).iter().map(|v| v * 0.5).collect();
-    let mut g = embedding(t, vocab, dim);
+    let mut g = embedding(t, vocab, dim, false);
     g.nodes.push(node(
         "lm_head",
         Op::Linear {

@@ -518,3 +518,5 @@ pub fn softmax_layer(n: usize) -> (Graph, QGraph, Vec<i64>) {
     let input = quantized(&rnd(n as u64, n), cfg.act_frac);
     (g, q, input)
 }
+
+pub mod transformer;
