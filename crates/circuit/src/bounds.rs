@@ -256,7 +256,8 @@ impl QGraph {
                     let Some(to) = self.tensors.get(o) else {
                         return bad("output out of range".into());
                     };
-                    if !batch_matmul_shapes(ta, tb, to, *batch) {
+                    let dims = |t: &crate::ir::QTensor| (t.rows, t.cols);
+                    if !batch_matmul_shapes(dims(ta), dims(tb), dims(to), *batch) {
                         return bad(format!(
                             "batched product of [{}, {}] and [{}, {}] in {batch} batches: the \
                              rows per batch must be powers of two",
@@ -444,22 +445,18 @@ impl QGraph {
     }
 }
 
-/// Whether `a` `[batch·M, K]`, `b` `[batch·K, N]` and `out` `[batch·M, N]` fit a batched
-/// product with `M` and `K` powers of two (the batch index is then the high row variables of
-/// all three tensors).
+/// Whether `a` `[batch·M, K]`, `b` `[batch·K, N]` and `out` `[batch·M, N]` (each `(rows,
+/// cols)`) fit a batched product with `M` and `K` powers of two (the batch index is then the
+/// high row variables of all three tensors).
 pub fn batch_matmul_shapes(
-    a: &crate::ir::QTensor,
-    b: &crate::ir::QTensor,
-    out: &crate::ir::QTensor,
+    a: (usize, usize),
+    b: (usize, usize),
+    out: (usize, usize),
     batch: usize,
 ) -> bool {
-    if batch == 0 || !a.rows.is_multiple_of(batch) || !b.rows.is_multiple_of(batch) {
+    if batch == 0 || !a.0.is_multiple_of(batch) || !b.0.is_multiple_of(batch) {
         return false;
     }
-    let (m, k) = (a.rows / batch, b.rows / batch);
-    m.is_power_of_two()
-        && k.is_power_of_two()
-        && a.cols == k
-        && out.rows == a.rows
-        && out.cols == b.cols
+    let (m, k) = (a.0 / batch, b.0 / batch);
+    m.is_power_of_two() && k.is_power_of_two() && a.1 == k && out == (a.0, b.1)
 }

@@ -285,7 +285,8 @@ pub fn forward_with(
             }
             QOp::BatchMatMul { a, b, batch } => {
                 let (at, bt) = (&g.tensors[*a], &g.tensors[*b]);
-                let (m, k, n) = (at.rows / batch, at.cols, out_t.cols);
+                // a is [batch·m, k], b is [batch·k, n] (k = b's rows per batch).
+                let (m, k, n) = (at.rows / batch, bt.rows / batch, out_t.cols);
                 let (av, bv) = (&values[*a], &values[*b]);
                 let mut out = vec![0i64; at.rows * n];
                 for h in 0..*batch {
@@ -295,9 +296,7 @@ pub fn forward_with(
                             let acc: i128 = arow
                                 .iter()
                                 .enumerate()
-                                .map(|(l, x)| {
-                                    *x as i128 * bv[(h * bt.rows / batch + l) * n + j] as i128
-                                })
+                                .map(|(l, x)| *x as i128 * bv[(h * k + l) * n + j] as i128)
                                 .sum();
                             if acc.abs() >= limit as i128 {
                                 return Err(ForwardError::Overflow {

@@ -24,4 +24,4 @@ pub mod zoo_cnn;
 pub use calibrate::calibrate;
 pub use forward::{forward, forward_with, ForwardError, Witness};
 pub use graph::{Graph, Node, Op};
-pub use quantizer::{quantize, quantize_input, quantize_with_map};
+pub use quantizer::{quantize, quantize_input, quantize_public_input, quantize_with_map};

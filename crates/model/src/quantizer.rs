@@ -26,6 +26,52 @@ pub fn quantize_input(x: f64, frac: u32) -> Option<i64> {
     quantize_value(x, frac)
 }
 
+/// The public input `x` (every input tensor, concatenated) as the circuit's integers: each
+/// input tensor at its own scale, token ids (the tensors an embedding reads) as integers
+/// inside the vocabulary. `Err`: one line naming the value and what is wrong with it.
+pub fn quantize_public_input(q: &QGraph, x: &[f64]) -> Result<Vec<i64>, String> {
+    let n = q.public_input_len();
+    if x.len() != n {
+        return Err(format!(
+            "input has {} values, the model expects {n}",
+            x.len()
+        ));
+    }
+    let mut vocab: std::collections::HashMap<usize, (usize, &str)> = Default::default();
+    for node in &q.nodes {
+        if let QOp::Embed { ids, w } = node.op {
+            let rows = q.weights.get(w).map_or(0, |w| w.rows);
+            vocab.insert(ids, (rows, node.name.as_str()));
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in q.input_tensors() {
+        let Some(tensor) = q.tensors.get(t) else {
+            continue;
+        };
+        let start = out.len();
+        for (pos, &v) in x.iter().skip(start).take(tensor.len()).enumerate() {
+            let i = start + pos;
+            if let Some(&(vocab, node)) = vocab.get(&t) {
+                if !v.is_finite() || v.fract() != 0.0 {
+                    return Err(format!("token id {v} at position {i} is not an integer"));
+                }
+                if !(0.0..vocab as f64).contains(&v) {
+                    return Err(format!(
+                        "token id {v} at position {i} is outside the vocabulary of {vocab} \
+                         tokens (embedding {node})"
+                    ));
+                }
+            }
+            out.push(
+                quantize_input(v, tensor.frac)
+                    .ok_or_else(|| format!("input value {i} ({v}) cannot be represented"))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Builds the quantized circuit for `graph` at the given precision.
 pub fn quantize(graph: &Graph, config: QConfig) -> Result<QGraph, QuantError> {
     quantize_with_map(graph, config).map(|(g, _)| g)
@@ -386,18 +432,11 @@ pub fn quantize_with_map(
             }
             Op::BatchMatMul { a, b, batch } => {
                 let (ta, tb) = (g.committed(map[*a], &name), g.committed(map[*b], &name));
-                let out = QTensor {
-                    name: String::new(),
-                    rows,
-                    cols,
-                    frac: fa,
-                    kind: TensorKind::Virtual,
-                    bits: k,
-                };
+                let dims = |t: usize| (g.tensors[t].rows, g.tensors[t].cols);
                 if !zkgrad_circuit::bounds::batch_matmul_shapes(
-                    &g.tensors[ta],
-                    &g.tensors[tb],
-                    &out,
+                    dims(ta),
+                    dims(tb),
+                    (rows, cols),
                     *batch,
                 ) {
                     return Err(QuantError::Unsupported {

@@ -198,7 +198,17 @@ pub(crate) fn fold_const(
                 input(1).ok_or("missing limit")?,
                 input(2).ok_or("missing delta")?,
             );
-            let (a, b, d) = (start.data[0], limit.data[0], delta.data[0]);
+            let scalar = |c: &Const, what: &str| {
+                c.data
+                    .first()
+                    .copied()
+                    .ok_or_else(|| format!("Range's {what} is empty"))
+            };
+            let (a, b, d) = (
+                scalar(&start, "start")?,
+                scalar(&limit, "limit")?,
+                scalar(&delta, "delta")?,
+            );
             if d == 0.0 || !(a.is_finite() && b.is_finite() && d.is_finite()) {
                 return Err(format!("Range({a}, {b}, {d})"));
             }
@@ -403,6 +413,18 @@ mod tests {
         assert!(fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![4, 3]))], l).is_err());
         let ok = fold_const(&concat, &[Some(c(vec![2, 3])), Some(c(vec![2, 1]))], l).unwrap();
         assert_eq!(ok.map(|k| k.dims), Some(vec![2, 4]));
+        // A Range whose bounds are empty tensors.
+        let empty = Const {
+            dims: vec![0],
+            data: vec![].into(),
+        };
+        let range = node("Range", None);
+        assert!(fold_const(
+            &range,
+            &[Some(empty.clone()), Some(c(vec![1])), Some(c(vec![1]))],
+            l
+        )
+        .is_err());
         // A perm that repeats an axis, or has the wrong length.
         for perm in [vec![0, 0], vec![1, 0, 2]] {
             let t = node("Transpose", Some(("perm", perm, 0)));

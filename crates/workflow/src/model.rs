@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use zkgrad_circuit::{QConfig, QGraph};
-use zkgrad_model::quantize_input;
 use zkgrad_model::Graph;
 
 use crate::cache::{cached, Mode};
@@ -160,37 +159,6 @@ impl LoadedModel {
                 self.graph.input_shape
             );
         }
-        // Each input tensor at its own scale; token ids (read by an embedding) are integers
-        // inside the vocabulary.
-        let mut vocab: std::collections::HashMap<usize, (usize, &str)> = Default::default();
-        for n in &self.q.nodes {
-            if let zkgrad_circuit::QOp::Embed { ids, w } = n.op {
-                vocab.insert(ids, (self.q.weights[w].rows, n.name.as_str()));
-            }
-        }
-        let mut out = Vec::with_capacity(n);
-        for t in self.q.input_tensors() {
-            let tensor = &self.q.tensors[t];
-            let start = out.len();
-            for (pos, &v) in x[start..start + tensor.len()].iter().enumerate() {
-                let i = start + pos;
-                if let Some(&(vocab, node)) = vocab.get(&t) {
-                    if !v.is_finite() || v.fract() != 0.0 {
-                        bail!("token id {v} at position {i} is not an integer");
-                    }
-                    if !(0.0..vocab as f64).contains(&v) {
-                        bail!(
-                            "token id {v} at position {i} is outside the vocabulary of {vocab} tokens \
-                             (embedding {node})"
-                        );
-                    }
-                }
-                out.push(
-                    quantize_input(v, tensor.frac)
-                        .ok_or_else(|| anyhow!("input value {i} ({v}) cannot be represented"))?,
-                );
-            }
-        }
-        Ok(out)
+        zkgrad_model::quantize_public_input(&self.q, x).map_err(|e| anyhow!(e))
     }
 }

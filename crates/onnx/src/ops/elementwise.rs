@@ -310,8 +310,14 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
                 .into(),
         ));
     };
-    let pick = |c: &Const, keep: bool| -> Const {
-        let shape = crate::shape::broadcast_shape(&cond.dims, &c.dims).unwrap_or_default();
+    // `c` where the condition is `keep`, 0 elsewhere, at the broadcast shape of both.
+    let pick = |c: &Const, keep: bool| -> Result<Const, crate::OnnxError> {
+        let shape = crate::shape::broadcast_shape(&cond.dims, &c.dims).ok_or_else(|| {
+            cx.invalid(format!(
+                "condition {:?} and operand {:?} do not broadcast",
+                cond.dims, c.dims
+            ))
+        })?;
         let out = if shape.is_empty() {
             vec![1]
         } else {
@@ -323,10 +329,12 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
             } else {
                 k.dims.clone()
             };
-            IndexMap::broadcast(&d, &out).map_or_else(|| k.data.to_vec(), |m| m.apply(&k.data))
+            IndexMap::broadcast(&d, &out).map(|m| m.apply(&k.data))
         };
-        let (cv, kv) = (spread(&cond), spread(c));
-        Const {
+        let (Some(cv), Some(kv)) = (spread(&cond), spread(c)) else {
+            return Err(cx.invalid(format!("{:?} does not broadcast to {out:?}", c.dims)));
+        };
+        Ok(Const {
             dims: shape,
             data: std::rc::Rc::new(
                 cv.iter()
@@ -334,7 +342,7 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
                     .map(|(&m, &v)| if (m != 0.0) == keep { v } else { 0.0 })
                     .collect(),
             ),
-        }
+        })
     };
     let one = Const {
         dims: vec![],
@@ -343,9 +351,9 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
     // The part of one branch: a masked constant, or a computed value times its 0/1 mask.
     let part = |v: Val, keep: bool, which: usize, graph: &mut Graph| -> Imported {
         Ok(match v {
-            Val::Const(c) => Val::Value(const_value(cx, graph, &pick(&c, keep), which)),
+            Val::Const(c) => Val::Value(const_value(cx, graph, &pick(&c, keep)?, which)),
             Val::Value(x) => {
-                let m = const_value(cx, graph, &pick(&one, keep), which);
+                let m = const_value(cx, graph, &pick(&one, keep)?, which);
                 binary(cx, graph, x, m, "Mul")?
             }
         })

@@ -64,7 +64,10 @@ pub(crate) fn gather(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
         (Val::Value(x), Val::Const(idx)) => {
             let xs = graph.shape(x).to_vec();
             let axis = cx.axis_of(cx.attr_i("axis", 0), xs.len().max(1))?;
-            let d = xs[axis] as i64;
+            let d = *xs
+                .get(axis)
+                .ok_or_else(|| cx.invalid(format!("Gather on axis {axis} of {xs:?}")))?
+                as i64;
             let ids: Vec<i64> = idx
                 .data
                 .iter()
@@ -141,7 +144,9 @@ pub(crate) fn split(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported
     let x = cx.value(0)?;
     let xs = graph.shape(x).to_vec();
     let axis = cx.axis_of(cx.attr_i("axis", 0), xs.len().max(1))?;
-    let d = xs[axis];
+    let d = *xs
+        .get(axis)
+        .ok_or_else(|| cx.invalid(format!("Split on axis {axis} of {xs:?}")))?;
     let n_out = cx.n.output.len().max(1);
     let sizes: Vec<usize> = match cx.ints_input(1)?.or_else(|| cx.attr_ints("split")) {
         Some(s) => s
@@ -186,25 +191,17 @@ pub(crate) fn split(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported
 /// Dropout at inference: the identity (its optional mask output is not supported, nor
 /// training mode, which drops values at random).
 pub(crate) fn dropout(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported {
-    if let Some(Val::Const(t)) =
-        cx.n.input
-            .get(2)
-            .filter(|i| !i.is_empty())
-            .map(|_| cx.get(2))
-            .transpose()?
-    {
-        let ratio = match cx.n.input.get(1).filter(|i| !i.is_empty()) {
-            Some(_) => match cx.get(1)? {
-                Val::Const(r) => r.data.first().copied().unwrap_or(0.5),
-                Val::Value(_) => 0.5,
-            },
-            None => 0.5,
-        };
-        if t.data.first().is_some_and(|&v| v != 0.0) && ratio != 0.0 {
-            return Err(cx.invalid(format!(
-                "Dropout in training mode (ratio {ratio}) drops values at random: not supported"
-            )));
-        }
+    let given = |i: usize| cx.n.input.get(i).is_some_and(|n| !n.is_empty());
+    let training = given(2)
+        && matches!(cx.get(2)?, Val::Const(t) if t.data.first().is_some_and(|&v| v != 0.0));
+    let ratio = match given(1).then(|| cx.get(1)).transpose()? {
+        Some(Val::Const(r)) => r.data.first().copied().unwrap_or(0.5),
+        Some(Val::Value(_)) | None => 0.5,
+    };
+    if training && ratio != 0.0 {
+        return Err(cx.invalid(format!(
+            "Dropout in training mode (ratio {ratio}) drops values at random: not supported"
+        )));
     }
     if cx
         .n

@@ -305,16 +305,7 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
     let t = Instant::now();
     let model = CommittedModel::new(&q, &params);
     let commit_ms = t.elapsed().as_secs_f64() * 1e3;
-    // Each input tensor at its own scale (token ids at 2^0).
-    let fracs = q
-        .input_tensors()
-        .into_iter()
-        .flat_map(|t| std::iter::repeat_n(q.tensors[t].frac, q.tensors[t].len()));
-    let xq: Vec<i64> = x
-        .iter()
-        .zip(fracs)
-        .map(|(&v, f)| zkgrad_model::quantize_input(v, f).ok_or_else(|| anyhow!("bad input")))
-        .collect::<Result<_>>()?;
+    let xq = zkgrad_model::quantize_public_input(&q, &x).map_err(|e| anyhow!(e))?;
     let (prove_ms, verify_ms, out, bytes) = measure(&q, &model, &xq, &params, runs)?;
     let phases = phases(&out.timings);
     let proof = out.proof;
