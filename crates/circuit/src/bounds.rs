@@ -249,6 +249,35 @@ impl QGraph {
                         ));
                     }
                 }
+                QOp::PickCol { ids, offset, .. } | QOp::PrefixMask { ids, offset } => {
+                    // The ids are public data the verifier holds, integers at 2^0, one per row.
+                    let (Some(ti), Some(to)) = (self.tensors.get(*ids), self.tensors.get(o)) else {
+                        return bad("operands out of range".into());
+                    };
+                    if !self.is_public_data(*ids) || ti.frac != 0 {
+                        return bad(
+                            "the ids of a pick must be public input or output at scale 2^0".into(),
+                        );
+                    }
+                    if offset.checked_add(to.rows).is_none_or(|end| end > ti.len()) {
+                        return bad(format!(
+                            "{} rows from id {offset} of a tensor of {} values",
+                            to.rows,
+                            ti.len()
+                        ));
+                    }
+                    if let QOp::PickCol { x, .. } = node.op {
+                        let xt = self.tensors.get(x);
+                        if !matches!(kind(x), Some(TensorKind::Committed | TensorKind::Public))
+                            || xt.map(|t| t.rows) != Some(to.rows)
+                            || to.cols != 1
+                        {
+                            return bad("a pick reads one entry of each row of a committed or \
+                                        public tensor"
+                                .into());
+                        }
+                    }
+                }
                 QOp::BatchMatMul { a, b, batch } => {
                     let (Some(ta), Some(tb)) = (self.tensors.get(*a), self.tensors.get(*b)) else {
                         return bad("operands out of range".into());
@@ -376,6 +405,8 @@ impl QGraph {
                         .map(|(x, y)| cap(kdim.saturating_mul(x).saturating_mul(y)))
                 }
                 QOp::Embed { w, .. } => weight(*w).map(|w| w.1),
+                QOp::PickCol { x, .. } => get(*x),
+                QOp::PrefixMask { .. } => Some(1),
                 QOp::Const { data } => Some(
                     data.iter()
                         .map(|v| v.unsigned_abs() as u128)

@@ -658,6 +658,18 @@ impl QGraph {
                         batch: batch as usize,
                     }
                 }
+                21 => {
+                    let x = index(&mut r, out, "operand")?;
+                    let ids = index(&mut r, out, "ids")?;
+                    let offset = index(&mut r, max_t, "offset")?;
+                    // The ids' tensor, kind and range, and the shapes: `check_relations`.
+                    QOp::PickCol { x, ids, offset }
+                }
+                22 => {
+                    let ids = index(&mut r, out, "ids")?;
+                    let offset = index(&mut r, max_t, "offset")?;
+                    QOp::PrefixMask { ids, offset }
+                }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };
             nodes.push(QNode {
@@ -693,7 +705,9 @@ impl QGraph {
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }
-                    Some(QOp::Input { .. } | QOp::Const { .. }) => TensorKind::Public,
+                    Some(QOp::Input { .. } | QOp::Const { .. } | QOp::PrefixMask { .. }) => {
+                        TensorKind::Public
+                    }
                     Some(QOp::Update { .. }) => TensorKind::After,
                     _ => TensorKind::Virtual,
                 }
@@ -876,6 +890,15 @@ impl QGraph {
                     w.u64(*a as u64);
                     w.u64(*b as u64);
                     w.u64(*batch as u64);
+                }
+                QOp::PickCol { x, ids, offset } => {
+                    w.u64(*x as u64);
+                    w.u64(*ids as u64);
+                    w.u64(*offset as u64);
+                }
+                QOp::PrefixMask { ids, offset } => {
+                    w.u64(*ids as u64);
+                    w.u64(*offset as u64);
                 }
             }
         }

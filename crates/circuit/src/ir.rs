@@ -204,6 +204,20 @@ pub enum QOp {
         b: usize,
         batch: usize,
     },
+    /// `out[r, 0] = x[r, ids[offset + r]]`: in each row of `x`, the entry a public tensor of
+    /// integers (`ids`, at scale 2^0) names. The verifier derives the wiring from the values it
+    /// holds, as for [`QOp::Embed`].
+    PickCol {
+        x: usize,
+        ids: usize,
+        offset: usize,
+    },
+    /// `out[r, c] = [c < ids[offset + r]]`: public, evaluated by the verifier from the ids
+    /// (the columns before a proven argmax, which must lie strictly below its maximum).
+    PrefixMask {
+        ids: usize,
+        offset: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,6 +301,8 @@ impl QOp {
             QOp::Embed { .. } => 18,
             QOp::Const { .. } => 19,
             QOp::BatchMatMul { .. } => 20,
+            QOp::PickCol { .. } => 21,
+            QOp::PrefixMask { .. } => 22,
         }
     }
 
@@ -308,8 +324,10 @@ impl QOp {
             | QOp::Gather { .. }
             | QOp::Conv { .. }
             | QOp::Embed { .. }
-            | QOp::BatchMatMul { .. } => true,
+            | QOp::BatchMatMul { .. }
+            | QOp::PickCol { .. } => true,
             QOp::Const { .. }
+            | QOp::PrefixMask { .. }
             | QOp::Requant { .. }
             | QOp::Act { .. }
             | QOp::Input { .. }
@@ -337,7 +355,8 @@ impl QOp {
                 MatRhs::Weight(_) => vec![*a],
             },
             QOp::Update { u, .. } => vec![*u],
-            QOp::Embed { ids, .. } => vec![*ids],
+            QOp::Embed { ids, .. } | QOp::PrefixMask { ids, .. } => vec![*ids],
+            QOp::PickCol { x, ids, .. } => vec![*x, *ids],
             QOp::BatchMatMul { a, b, .. } => vec![*a, *b],
             QOp::Input { .. } | QOp::Const { .. } => vec![],
         }
@@ -369,7 +388,11 @@ impl QOp {
                 }
             }
             QOp::Update { u, .. } => *u = f(*u),
-            QOp::Embed { ids, .. } => *ids = f(*ids),
+            QOp::Embed { ids, .. } | QOp::PrefixMask { ids, .. } => *ids = f(*ids),
+            QOp::PickCol { x, ids, .. } => {
+                *x = f(*x);
+                *ids = f(*ids);
+            }
             QOp::BatchMatMul { a, b, .. } => {
                 *a = f(*a);
                 *b = f(*b);
@@ -395,6 +418,16 @@ impl QGraph {
     pub fn public_in_range(&self, v: i64) -> bool {
         let half = 1i64 << (self.config.table_bits - 1);
         (-half..half).contains(&v)
+    }
+
+    /// Whether the verifier holds tensor `t`'s values before reading the proof: the public
+    /// input or output (not a constant or mask the circuit derives).
+    pub fn is_public_data(&self, t: usize) -> bool {
+        t == 0
+            || t == self.output
+            || t.checked_sub(1)
+                .and_then(|n| self.nodes.get(n))
+                .is_some_and(|n| matches!(n.op, QOp::Input { .. }))
     }
 
     /// The public input tensors, in the order their values are concatenated.

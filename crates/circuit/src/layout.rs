@@ -328,7 +328,9 @@ impl QGraph {
                 | QOp::Conv { .. }
                 | QOp::Embed { .. }
                 | QOp::Const { .. }
-                | QOp::BatchMatMul { .. } => {}
+                | QOp::BatchMatMul { .. }
+                | QOp::PickCol { .. }
+                | QOp::PrefixMask { .. } => {}
             }
         }
         p

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zkgrad_workflow::Failure;
 
-use commands::{bench, commit, inspect, merge_lora, prove, train, verify, verify_run};
+use commands::{bench, commit, generate, inspect, merge_lora, prove, train, verify, verify_run};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,9 @@ struct Cli {
 enum Cmd {
     /// Run a model on an input and prove the result.
     Prove(prove::ProveArgs),
+    /// Generate tokens greedily with a language model and prove the decoding (one forward pass
+    /// over prompt and output, a proven argmax at every generated position).
+    Generate(generate::GenerateArgs),
     /// Check a proof (exit 0: valid, 1: invalid, 2: unusable input).
     Verify(verify::VerifyArgs),
     /// Print a model's commitment, its public fingerprint.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
     });
     let result = match cli.cmd {
         Cmd::Prove(a) => prove::run(a).map_err(Failure::from),
+        Cmd::Generate(a) => generate::run(a).map_err(Failure::from),
         Cmd::Verify(a) => verify::run(a),
         Cmd::Commit(a) => commit::run(a).map_err(Failure::from),
         Cmd::Inspect(a) => inspect::run(a).map_err(Failure::from),

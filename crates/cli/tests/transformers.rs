@@ -123,3 +123,125 @@ fn transformer_proof_bytes_flipped_rejected() {
         );
     }
 }
+
+/// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
+/// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
+fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
+    let dir = tmpdir(&format!("gen-{model}"));
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(example(&format!("transformers/{model}/greedy.json"))).unwrap(),
+    )
+    .unwrap();
+    let prompt = dir.join("prompt.json");
+    std::fs::write(
+        &prompt,
+        format!("{{\"input_data\": [{}]}}", reference["prompt"]),
+    )
+    .unwrap();
+    let m = example(&format!("transformers/{model}/model.onnx"));
+    let proof = dir.join("gen.zkp");
+    let o = run(bin()
+        .args(["generate", "--model"])
+        .arg(&m)
+        .arg("--input")
+        .arg(&prompt)
+        .args(["--max-new-tokens", &reference["max_new_tokens"].to_string()])
+        .arg("--proof")
+        .arg(&proof)
+        .arg("--json"));
+    assert!(o.status.success(), "{model}: {}", stderr(&o));
+    let gen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = run(bin()
+        .args(["verify", "--json", "--model"])
+        .arg(&m)
+        .arg("--proof")
+        .arg(&proof));
+    assert!(v.status.success(), "{model}: {}", stderr(&v));
+    let verified: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(
+        gen["generated"], reference["generated"],
+        "{model}: not ONNX Runtime's greedy"
+    );
+    (proof, reference, verified)
+}
+
+#[test]
+fn generate_proves_onnxruntimes_greedy_decoding_and_verify_prints_it() {
+    for model in ["gpt2_tiny", "nanogpt"] {
+        let (_, reference, verified) = generate_and_verify(model);
+        assert_eq!(verified["prompt"], reference["prompt"], "{model}");
+        assert_eq!(verified["generated"], reference["generated"], "{model}");
+    }
+}
+
+#[test]
+fn generated_token_changed_in_the_proof_rejected() {
+    let (proof, reference, _) = generate_and_verify("gpt2_tiny");
+    let m = example("transformers/gpt2_tiny/model.onnx");
+    let bytes = std::fs::read(&proof).unwrap();
+    let p = zkgrad_verifier::ProofFile::from_bytes(&bytes).unwrap();
+    let first = reference["prompt"].as_array().unwrap().len();
+    let n = reference["generated"].as_array().unwrap().len();
+    for pos in first..first + n {
+        for delta in [1, 13] {
+            let mut bad = p.clone();
+            bad.input[pos] = (bad.input[pos] + delta) % 64;
+            let f = proof.with_file_name(format!("bad-{pos}-{delta}.zkp"));
+            std::fs::write(&f, bad.to_bytes()).unwrap();
+            let v = verify(&m, &f);
+            assert_eq!(
+                v.status.code(),
+                Some(1),
+                "token {pos} + {delta}: {}",
+                stderr(&v)
+            );
+        }
+    }
+}
+
+#[test]
+fn generate_refuses_what_does_not_fit_in_one_line() {
+    let dir = tmpdir("gen-bad");
+    let m = example("transformers/gpt2_tiny/model.onnx");
+    for (ids, new, needle) in [
+        ("[40, 15, 45]", "6", "do not fit the model's 8 positions"),
+        ("[40, 15, 45]", "0", "do not fit"),
+        (
+            "[1, 2, 3, 4, 5, 6, 7, 8, 9]",
+            "1",
+            "longer than the model's 8 positions",
+        ),
+        ("[40, 64]", "2", "outside the vocabulary"),
+    ] {
+        let prompt = dir.join("prompt.json");
+        std::fs::write(&prompt, format!("{{\"input_data\": [{ids}]}}")).unwrap();
+        let proof = dir.join("gen.zkp");
+        let o = run(bin()
+            .args(["generate", "--model"])
+            .arg(&m)
+            .arg("--input")
+            .arg(&prompt)
+            .args(["--max-new-tokens", new])
+            .arg("--proof")
+            .arg(&proof));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{ids} +{new}: {err}");
+        assert!(err.contains(needle), "{ids} +{new}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{ids} +{new}: {err}");
+        assert!(!proof.exists(), "{ids} +{new}: a proof was written");
+    }
+    // A model that is not a language model.
+    let o = run(bin()
+        .args(["generate", "--model"])
+        .arg(example("mlp/mlp.onnx"))
+        .arg("--input")
+        .arg(example("mlp/input.json"))
+        .args(["--max-new-tokens", "1", "--proof"])
+        .arg(dir.join("g.zkp")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("generation needs a language model"),
+        "{}",
+        stderr(&o)
+    );
+}

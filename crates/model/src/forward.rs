@@ -266,6 +266,30 @@ pub fn forward_with(
             }
             QOp::AddConst { x, c } => values[*x].iter().map(|v| v + c).collect(),
             QOp::Const { data } => data.clone(),
+            QOp::PickCol { x, ids, offset } => {
+                let cols = g.tensors[*x].cols;
+                let mut out = Vec::with_capacity(out_t.rows);
+                for (r, row) in values[*x].chunks(cols.max(1)).enumerate() {
+                    let id = values[*ids][offset + r];
+                    let Some(&v) = usize::try_from(id).ok().and_then(|c| row.get(c)) else {
+                        return Err(ForwardError::TokenId {
+                            node: node.name.clone(),
+                            position: offset + r,
+                            value: id,
+                            vocab: cols,
+                        });
+                    };
+                    out.push(v);
+                }
+                out
+            }
+            QOp::PrefixMask { ids, offset } => {
+                let cols = out_t.cols as i64;
+                values[*ids][*offset..offset + out_t.rows]
+                    .iter()
+                    .flat_map(|&id| (0..cols).map(move |c| i64::from(c < id)))
+                    .collect()
+            }
             QOp::Embed { ids, w } => {
                 let wt = &g.weights[*w];
                 let mut out = Vec::with_capacity(out_t.len());

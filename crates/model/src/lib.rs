@@ -14,6 +14,7 @@
 pub mod build;
 pub mod calibrate;
 pub mod forward;
+pub mod generate;
 pub mod graph;
 pub mod lora;
 pub mod quantizer;

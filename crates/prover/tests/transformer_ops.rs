@@ -149,3 +149,146 @@ fn position_attending_to_a_later_one_rejected() {
     let p = prove_ok(&open).proof;
     assert!(verify_against(&s.q, &p.weight_root, &p).is_err());
 }
+
+/// A toy language model (ids → embedding → tanh → tied LM head, `t` positions) with the
+/// greedy-choice check of `n` tokens after a prompt of `first`; the ids decoded greedily on the
+/// circuit's own integer logits.
+fn greedy_setup(t: usize, first: usize, n: usize) -> (Setup, Vec<i64>) {
+    let vocab = 14;
+    let mut s = setup_ids(embedding(t, vocab, 6, true), &vec![0; t]);
+    let mut ids: Vec<i64> = (0..t as i64).map(|i| (3 * i + 1) % vocab as i64).collect();
+    for p in first..first + n {
+        let w = zkgrad_model::forward(&s.q, &ids).unwrap();
+        let best = zkgrad_model::generate::argmax_rows(&w.values[s.q.output], vocab);
+        ids[p] = best[p - 1] as i64;
+    }
+    let logits = s.q.output;
+    zkgrad_model::generate::check_greedy(&mut s.q, logits, 0, first, n).unwrap();
+    s.model = zkgrad_prover::CommittedModel::new(&s.q, &s.params);
+    s.input = ids.clone();
+    (s, ids)
+}
+
+#[test]
+fn greedy_generation_proves_and_verifies() {
+    let (s, _) = greedy_setup(8, 3, 4);
+    let out = prove_ok(&s);
+    check(&s, &out.proof).unwrap();
+    assert_eq!(
+        zkgrad_model::generate::greedy_check_of(&s.q, 0),
+        Some((3, 4))
+    );
+}
+
+#[test]
+fn generated_token_changed_rejected() {
+    let (s, ids) = greedy_setup(8, 3, 4);
+    let out = prove_ok(&s);
+    // Each generated token replaced by another, after proving.
+    for p in 3..7 {
+        let mut bad = out.proof.clone();
+        bad.input[p] = (ids[p] + 1) % 14;
+        assert!(check(&s, &bad).is_err(), "position {p}");
+    }
+    // A prover who claims a token that is not the argmax: the gap goes negative somewhere.
+    let mut wrong = ids.clone();
+    wrong[4] = (ids[4] + 5) % 14;
+    let w = lenient_forward(&s.q, &wrong, |_, _, _| {});
+    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
+    assert!(check(&s, &p).is_err());
+    // The honest prover refuses to prove it.
+    assert!(zkgrad_prover::prove(&s.q, &s.model, &wrong, &s.params).is_err());
+}
+
+#[test]
+fn greedy_check_outside_the_sequence_refused() {
+    let mut s = setup_ids(embedding(8, 14, 6, true), &[0; 8]);
+    let logits = s.q.output;
+    for (first, n) in [(0, 2), (3, 6), (8, 1), (2, 0)] {
+        assert!(
+            zkgrad_model::generate::check_greedy(&mut s.q.clone(), logits, 0, first, n).is_err(),
+            "first {first}, n {n}"
+        );
+    }
+    // And a description whose pick reads past the ids is refused when decoded.
+    zkgrad_model::generate::check_greedy(&mut s.q, logits, 0, 3, 4).unwrap();
+    let mut q = s.q.clone();
+    for node in &mut q.nodes {
+        if let zkgrad_circuit::QOp::PickCol { offset, .. } = &mut node.op {
+            *offset = 5;
+        }
+    }
+    assert!(zkgrad_circuit::QGraph::from_description(&q.describe()).is_err());
+}
+
+/// A one-head causal attention language model over `t` positions: ids → embedding `h` →
+/// `softmax(h·hᵀ + mask)·h + h` → tied LM head.
+fn attention_lm(t: usize, vocab: usize, dim: usize) -> Graph {
+    let table: Vec<f64> = rnd(21, vocab * dim).iter().map(|v| v * 0.8).collect();
+    let mask: Vec<f64> = (0..t * t)
+        .map(|i| if i % t > i / t { -3.4e38 } else { 0.0 })
+        .collect();
+    let nodes = vec![
+        node(
+            "embed",
+            Op::Embed {
+                ids: 0,
+                table: table.clone(),
+                vocab,
+                dim,
+            },
+            vec![t, dim],
+        ), // 1
+        node("ht", Op::Transpose { x: 1 }, vec![dim, t]), // 2
+        node("scores", Op::MatMul { a: 1, b: 2 }, vec![t, t]), // 3
+        node("mask", Op::Const { data: mask }, vec![t, t]), // 4
+        node("masked", Op::Add { a: 3, b: 4 }, vec![t, t]), // 5
+        node("probs", Op::Softmax { x: 5 }, vec![t, t]),  // 6
+        node("ctx", Op::MatMul { a: 6, b: 1 }, vec![t, dim]), // 7
+        node("res", Op::Add { a: 7, b: 1 }, vec![t, dim]), // 8
+        node(
+            "lm_head",
+            Op::Linear {
+                x: 8,
+                w: table,
+                bias: None,
+                in_features: dim,
+                out_features: vocab,
+            },
+            vec![t, vocab],
+        ), // 9
+    ];
+    Graph {
+        input_name: "ids".into(),
+        input_shape: vec![1, t],
+        output: nodes.len(),
+        nodes,
+        output_parts: Vec::new(),
+    }
+}
+
+#[test]
+fn generation_with_the_causal_mask_lifted_rejected() {
+    let (t, vocab, first, n) = (8, 16, 3, 4);
+    let mut s = setup_ids(attention_lm(t, vocab, 4), &vec![0; t]);
+    let mut ids: Vec<i64> = vec![5, 9, 2, 0, 0, 0, 0, 0];
+    for p in first..first + n {
+        let w = zkgrad_model::forward(&s.q, &ids).unwrap();
+        ids[p] = zkgrad_model::generate::argmax_rows(&w.values[s.q.output], vocab)[p - 1] as i64;
+    }
+    let logits = s.q.output;
+    zkgrad_model::generate::check_greedy(&mut s.q, logits, 0, first, n).unwrap();
+    s.model = zkgrad_prover::CommittedModel::new(&s.q, &s.params);
+    s.input = ids.clone();
+    check(&s, &prove_ok(&s).proof).unwrap();
+    // A prover whose positions see later tokens: the mask's values zeroed in the witness, so
+    // every row's logits (and the argmax checked against them) come from the whole sequence.
+    let mask = s.q.nodes.iter().position(|x| x.name == "mask").unwrap();
+    let w = lenient_forward(&s.q, &ids, |ni, out, _| {
+        if ni == mask {
+            out.iter_mut().for_each(|v| *v = 0);
+        }
+    });
+    let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
+    assert!(check(&s, &p).is_err());
+}

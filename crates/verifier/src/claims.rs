@@ -9,7 +9,7 @@
 
 use zkgrad_circuit::layout::{CommitRef, Operand};
 use zkgrad_circuit::{QGraph, QNode, QOp, TensorKind};
-use zkgrad_field::E;
+use zkgrad_field::{PrimeCharacteristicRing, E};
 
 use crate::error::VerifyError;
 use crate::protocol::eval_public;
@@ -51,7 +51,14 @@ impl Claims<'_> {
         let tensor = &self.g.tensors[t];
         match tensor.kind {
             TensorKind::Public => {
-                if eval_public(tensor, self.public_values(t), &point) != value {
+                let expected = match t.checked_sub(1).and_then(|n| self.g.nodes.get(n)) {
+                    Some(QNode {
+                        op: QOp::PrefixMask { ids, offset },
+                        ..
+                    }) => self.prefix_mask_eval(tensor, *ids, *offset, &point)?,
+                    _ => eval_public(tensor, self.public_values(t), &point),
+                };
+                if expected != value {
                     return Err(VerifyError::PublicMismatch {
                         tensor: tensor.name.clone(),
                     });
@@ -62,6 +69,42 @@ impl Claims<'_> {
             TensorKind::After => self.after.push((t, point, value)),
         }
         Ok(())
+    }
+
+    /// The MLE of `out[r, c] = [c < ids[offset + r]]` at `point`:
+    /// `Σ_r eq(p_rows, r)·Σ_{c < ids[offset + r]} eq(p_cols, c)`, in `O(rows · log cols)`.
+    fn prefix_mask_eval(
+        &self,
+        tensor: &zkgrad_circuit::QTensor,
+        ids: usize,
+        offset: usize,
+        point: &[E],
+    ) -> Result<E, VerifyError> {
+        let lc = tensor.log_cols();
+        if point.len() != tensor.log_size() {
+            return Err(VerifyError::PublicMismatch {
+                tensor: tensor.name.clone(),
+            });
+        }
+        let (p_cols, p_rows) = point.split_at(lc);
+        let ids = self
+            .public_values(ids)
+            .get(offset..offset.saturating_add(tensor.rows))
+            .unwrap_or(&[]);
+        if ids.len() != tensor.rows {
+            return Err(VerifyError::PublicMismatch {
+                tensor: tensor.name.clone(),
+            });
+        }
+        let eq_rows = zkgrad_poly::eq_table(p_rows);
+        let mut v = E::ZERO;
+        for (r, &id) in ids.iter().enumerate() {
+            let n = usize::try_from(id.clamp(0, tensor.cols as i64)).unwrap_or(0);
+            if let Some(e) = eq_rows.get(r) {
+                v += *e * zkgrad_poly::prefix_indicator_eval(n, p_cols);
+            }
+        }
+        Ok(v)
     }
 
     pub fn on_operand(&mut self, op: Operand, point: Vec<E>, value: E) -> Result<(), VerifyError> {

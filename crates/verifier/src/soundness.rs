@@ -247,7 +247,15 @@ fn algebraic_degrees(
                     .map_or(0, |w| zkgrad_poly::log2_ceil(w.rows)) as f64;
                 deg += c * 2.0 * lv;
             }
-            QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } | QOp::Const { .. } => {}
+            QOp::PickCol { x, .. } => {
+                deg += c * 2.0 * log_size(*x);
+                route(&mut pending, *x, c);
+            }
+            QOp::Act { .. }
+            | QOp::Input { .. }
+            | QOp::LogSumExp { .. }
+            | QOp::Const { .. }
+            | QOp::PrefixMask { .. } => {}
         }
     }
     // The batched openings' batching sumchecks (the witness; the packed weights).

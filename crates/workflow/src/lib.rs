@@ -24,6 +24,7 @@ pub mod commitment;
 pub mod data;
 pub mod failure;
 pub mod files;
+pub mod generate;
 pub mod hex;
 pub mod input;
 pub mod layer_errors;

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod bench;
 pub mod commit;
+pub mod generate;
 pub mod inspect;
 pub mod merge_lora;
 pub mod prove;

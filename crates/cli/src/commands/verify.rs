@@ -54,6 +54,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let proof = ProofFile::from_bytes(&bytes)
         .map_err(|e| anyhow!("proof file {}: {e}", a.proof.display()))?;
     let t0 = Instant::now();
+    let mut generation = None;
     let checked = match (&a.model, &a.commitment) {
         (Some(model), _) => {
             // The statement is the verifier's: the circuit and scheme `prove` would use with
@@ -96,6 +97,9 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            // A generation proof: the model's circuit with the greedy check it names.
+            let (m, gen) = zkgrad_workflow::generate::circuit_for_proof(m, &proof.circuit);
+            generation = gen;
             verify_against_model(&proof, &m, &a.scheme.scheme, cache)
         }
         (None, Some(c)) => match verify_against_commitment(&proof, &parse_hex32(c)?) {
@@ -114,16 +118,28 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     match checked {
         Ok(ok) => {
             let (st, x, parts) = (ok.statement, ok.input, ok.output);
+            // What a generation proof established: these tokens are the greedy continuation.
+            let gen = generation.map(|(first, n)| {
+                let ids = &proof.input;
+                let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
+                (part(0..first), part(first..first + n))
+            });
             if a.json {
-                out!(
-                    "{}",
-                    json!({"verified": true, "input_data": [x], "output_data": parts,
+                let mut v = json!({"verified": true, "input_data": [x], "output_data": parts,
                            "model_commitment": commitment, "pcs": st.scheme.name(),
                            "act_frac": st.config.act_frac, "weight_frac": st.config.weight_frac,
-                           "table_bits": st.config.table_bits, "verify_ms": ms})
-                );
+                           "table_bits": st.config.table_bits, "verify_ms": ms});
+                if let Some((prompt, generated)) = &gen {
+                    v["prompt"] = json!(prompt);
+                    v["generated"] = json!(generated);
+                }
+                out!("{v}");
             } else {
                 out!("verified");
+                if let Some((prompt, generated)) = &gen {
+                    out!("prompt: {}", json!(prompt));
+                    out!("generated (greedy, proven): {}", json!(generated));
+                }
                 out!("precision: {}", st.precision_line());
                 out!("input: {}", json!([x]));
                 out!("output: {}", json!(parts));

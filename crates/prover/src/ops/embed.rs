@@ -46,3 +46,40 @@ pub(super) fn reduce(
         claims.weights.push((wi, p));
     }
 }
+
+/// `out[r, 0] = x[r, ids[offset + r]]` (`QOp::PickCol`): `õut(r_r) = Σ_j w(j)·x̃(j)` with
+/// `w(j) = Σ_r eq(r_r, r)·[j = (r, ids[offset + r])]`, degree 2 over `x`'s variables.
+pub(super) fn reduce_pick_col(
+    at: &At,
+    x: usize,
+    ids: usize,
+    offset: usize,
+    pending: Vec<Vec<E>>,
+    claims: &mut Claims,
+    t: &mut ProverTranscript,
+) {
+    let xt = &at.g.tensors[x];
+    let xpad: Vec<E> =
+        crate::claims::padded(at.g, at.w, zkgrad_circuit::layout::Operand::Tensor(x))
+            .into_iter()
+            .map(E::from)
+            .collect();
+    let ids = &at.w.values[ids];
+    for r in pending {
+        let eq_r = eq_table(&r);
+        let mut w = vec![E::ZERO; xpad.len()];
+        for row in 0..xt.rows {
+            let id = ids.get(offset + row).copied().unwrap_or(-1);
+            if let (Ok(c), Some(e)) = (usize::try_from(id), eq_r.get(row)) {
+                if c < xt.cols {
+                    w[xt.pad_index(row * xt.cols + c)] += *e;
+                }
+            }
+        }
+        let claim: E = w.iter().zip(&xpad).map(|(a, b)| *a * *b).sum();
+        let mut oracle = ProductOracle::new(vec![w, xpad.clone()], 2, |v: &[E]| v[0] * v[1]);
+        let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+        t.write_e(b"pick/x", oracle.final_values()[1]);
+        claims.on_tensor(x, rho);
+    }
+}

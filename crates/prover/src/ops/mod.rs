@@ -72,10 +72,17 @@ pub(crate) fn reduce(
         } => conv::reduce(at, *x, *w, *bias, geom, pending, claims, t),
         QOp::Update { w, u, .. } => update::reduce(at, *w, *u, claims, t),
         QOp::Embed { ids, w } => embed::reduce(at, *ids, *w, pending, claims, t),
+        QOp::PickCol { x, ids, offset } => {
+            embed::reduce_pick_col(at, *x, *ids, *offset, pending, claims, t)
+        }
         QOp::BatchMatMul { a, b, batch } => {
             matmul::reduce_batch(at, *a, *b, *batch, pending, claims, t)
         }
-        QOp::Act { .. } | QOp::Input { .. } | QOp::LogSumExp { .. } | QOp::Const { .. } => {}
+        QOp::Act { .. }
+        | QOp::Input { .. }
+        | QOp::LogSumExp { .. }
+        | QOp::Const { .. }
+        | QOp::PrefixMask { .. } => {}
     }
 }
 

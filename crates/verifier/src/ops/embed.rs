@@ -57,3 +57,54 @@ pub(super) fn reduce(
     }
     Ok(())
 }
+
+/// `out[r, 0] = x[r, ids[offset + r]]` (`QOp::PickCol`): a claim `õut(r_r) = v` is
+/// `v = Σ_j w(j)·x̃(j)` with `w(j) = Σ_r eq(r_r, r)·[j = (r, ids[offset + r])]`, a degree-2
+/// sumcheck over `x`'s variables; the verifier evaluates
+/// `w̃(ρ) = Σ_r eq(r_r, r)·eq(ρ, (r, ids[offset + r]))` from the ids it holds, refusing an id
+/// outside `x`'s columns.
+pub(super) fn reduce_pick_col(
+    at: &At,
+    x: usize,
+    ids: usize,
+    offset: usize,
+    pending: Vec<(Vec<E>, E)>,
+    claims: &mut Claims,
+    t: &mut VerifierTranscript,
+) -> Result<(), VerifyError> {
+    let xt = &at.g.tensors[x];
+    let picks: Vec<usize> = claims
+        .public_values(ids)
+        .iter()
+        .skip(offset)
+        .take(xt.rows)
+        .enumerate()
+        .map(|(r, &id)| {
+            usize::try_from(id)
+                .ok()
+                .filter(|&c| c < xt.cols)
+                .map(|c| xt.pad_index(r * xt.cols + c))
+                .ok_or_else(|| at.err("a picked column is outside the tensor"))
+        })
+        .collect::<Result<_, _>>()?;
+    if picks.len() != xt.rows {
+        return Err(at.err("fewer ids than rows to pick from"));
+    }
+    for (r, v) in pending {
+        let sub = at.sumcheck(v, xt.log_size(), 2, t)?;
+        let xv = t.read_e(b"pick/x")?;
+        let eq_r = eq_table(&r);
+        let mut w = E::ZERO;
+        for (row, &j) in picks.iter().enumerate() {
+            let Some(e) = eq_r.get(row) else {
+                return Err(at.err("pick claim of the wrong size"));
+            };
+            w += *e * eq_at_index(&sub.point, j);
+        }
+        if sub.value != w * xv {
+            return Err(at.err("pick sumcheck does not close"));
+        }
+        claims.on_tensor(x, sub.point, xv)?;
+    }
+    Ok(())
+}

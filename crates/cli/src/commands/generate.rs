@@ -1,0 +1,113 @@
+//! `zkgrad generate`: greedy decoding of a language model, proved in one forward pass over the
+//! prompt and the generated tokens (zkgrad_workflow::generate).
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use serde_json::json;
+use zkgrad_workflow::cache::Mode;
+use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
+use zkgrad_workflow::generate::greedy;
+use zkgrad_workflow::input::read_input;
+use zkgrad_workflow::model::LoadedModel;
+use zkgrad_workflow::prove::InferenceProver;
+
+use super::args::{Precision, SchemeChoice};
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// The ONNX language model (token ids in, logits with one row per position out), exported
+    /// for a fixed sequence length.
+    #[arg(long)]
+    model: PathBuf,
+    /// The prompt's token ids: {"input_data": [[...]]} or a JSON array; at most the model's
+    /// sequence length minus --max-new-tokens.
+    #[arg(long)]
+    input: PathBuf,
+    /// How many tokens to generate.
+    #[arg(long)]
+    max_new_tokens: usize,
+    /// Where to write the proof.
+    #[arg(long)]
+    proof: PathBuf,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    precision: Precision,
+    #[command(flatten)]
+    scheme: SchemeChoice,
+}
+
+pub fn run(a: GenerateArgs) -> Result<()> {
+    let m = LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?;
+    let prompt: Vec<f64> = read_input(&a.input)?.concat();
+    // The prompt's ids checked as the model's input checks them (integers in the vocabulary),
+    // at the positions they take.
+    let t = m.q.input().len();
+    if prompt.len() > t {
+        return Err(anyhow!(
+            "input file {}: a prompt of {} tokens is longer than the model's {t} positions",
+            a.input.display(),
+            prompt.len()
+        ));
+    }
+    let mut padded = prompt.clone();
+    padded.resize(t, 0.0);
+    let ids = m
+        .quantize_input(&padded)
+        .with_context(|| format!("input file {}", a.input.display()))?;
+    check_outputs(
+        &[("--proof", a.proof.as_path())],
+        &[
+            ("--model", a.model.as_path()),
+            ("--input", a.input.as_path()),
+        ],
+    )?;
+    let g = greedy(m, &ids[..prompt.len()], a.max_new_tokens)
+        .map_err(|e| anyhow!("model {}: {e:#}", a.model.display()))?;
+    eprintln!(
+        "generated {} tokens after a prompt of {}: {:?}",
+        g.generated.len(),
+        g.prompt_len,
+        g.generated
+    );
+    let prover = InferenceProver::new(&g.model, a.scheme.scheme);
+    let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
+    let p = prover
+        .prove(&x, &g.ids)
+        .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    write_all_or_nothing(&[(a.proof.as_path(), p.bytes.clone())])?;
+    eprintln!(
+        "proved in {:.1} ms (+{:.1} ms weight commitment); proof {} bytes ({}) → {}",
+        p.prove_time.as_secs_f64() * 1e3,
+        prover.commit_time.as_secs_f64() * 1e3,
+        p.bytes.len(),
+        prover.params.scheme().name(),
+        a.proof.display()
+    );
+    eprintln!("model commitment: {}", p.commitment);
+    let prompt_ids = &g.ids[..g.prompt_len];
+    if a.json {
+        out!(
+            "{}",
+            json!({
+                "prompt": prompt_ids,
+                "generated": g.generated,
+                "prove_ms": p.prove_time.as_secs_f64() * 1e3,
+                "weight_commit_ms": prover.commit_time.as_secs_f64() * 1e3,
+                "proof_bytes": p.bytes.len(),
+                "pcs": prover.params.scheme().name(),
+                "proof": a.proof,
+                "model_commitment": p.commitment,
+            })
+        );
+    } else {
+        out!(
+            "{}",
+            json!({"prompt": prompt_ids, "generated": g.generated})
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Verified greedy generation: decode greedily on the circuit's own integer logits, then prove
+//! one forward pass over the prompt and the generated tokens with the greedy-choice check of
+//! every generated position (`zkgrad_model::generate`).
+//!
+//! The model is a fixed-length export: `T` token ids in, logits `[T, V]` out. The prompt and
+//! the generated tokens fill the first `P + N ≤ T` positions and the rest is padded with id 0;
+//! the causal mask (a constant of the circuit) keeps the padding out of every earlier row.
+
+use anyhow::{bail, Result};
+use zkgrad_circuit::{QGraph, QOp};
+use zkgrad_model::generate::{argmax_rows, check_greedy, greedy_check_of};
+
+use crate::model::LoadedModel;
+
+/// The positions a model generates over: its token-id input (tensor 0, read by an embedding)
+/// and its logits (the output, one row per position).
+fn positions(q: &QGraph) -> Result<(usize, usize)> {
+    let embeds_input = q
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, QOp::Embed { ids: 0, .. }));
+    let t = q.input().len();
+    let out = q.output_tensor();
+    if !embeds_input || q.input_tensors().len() != 1 || out.rows != t {
+        bail!(
+            "generation needs a language model with one input of token ids and logits with one \
+             row per position (this one has {} inputs and an output of [{}, {}] for {t} ids)",
+            q.input_tensors().len(),
+            out.rows,
+            out.cols
+        );
+    }
+    Ok((t, out.cols))
+}
+
+/// A greedy decoding, ready to prove.
+pub struct Generation {
+    /// The model's circuit with the greedy-choice check of the generated positions.
+    pub model: LoadedModel,
+    /// The `T` ids proved on: prompt, generated tokens, padding.
+    pub ids: Vec<i64>,
+    pub prompt_len: usize,
+    pub generated: Vec<i64>,
+}
+
+/// Decodes `max_new` tokens greedily after `prompt` (ids already checked against the
+/// vocabulary by [`LoadedModel::quantize_input`]) and builds the circuit that proves it.
+pub fn greedy(m: LoadedModel, prompt: &[i64], max_new: usize) -> Result<Generation> {
+    let (t, vocab) = positions(&m.q)?;
+    let p = prompt.len();
+    if p == 0 || max_new == 0 || p + max_new > t {
+        bail!(
+            "a prompt of {p} tokens and {max_new} new tokens do not fit the model's {t} positions \
+             (it was exported for a fixed length; both must be at least 1)"
+        );
+    }
+    let mut ids = prompt.to_vec();
+    ids.resize(t, 0);
+    for pos in p..p + max_new {
+        let w = zkgrad_model::forward(&m.q, &ids).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let next = argmax_rows(&w.values[m.q.output], vocab);
+        ids[pos] = next[pos - 1] as i64;
+    }
+    let mut q = m.q.clone();
+    let logits = q.output;
+    check_greedy(&mut q, logits, 0, p, max_new).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Generation {
+        generated: ids[p..p + max_new].to_vec(),
+        ids,
+        prompt_len: p,
+        model: LoadedModel { q, ..m },
+    })
+}
+
+/// If the proof's circuit description holds a greedy-choice check that fits this model, the
+/// model's circuit with that check (`(prompt length, generated count)` taken from the
+/// description: the verifier then checks the statement it built itself, and any that verifies
+/// is true); else the model as it is (and a proof of anything else fails against it).
+pub fn circuit_for_proof(
+    m: LoadedModel,
+    description: &[u8],
+) -> (LoadedModel, Option<(usize, usize)>) {
+    let Some((first, n)) = QGraph::from_description(description)
+        .ok()
+        .and_then(|d| greedy_check_of(&d, 0))
+    else {
+        return (m, None);
+    };
+    if positions(&m.q).is_err() {
+        return (m, None);
+    }
+    let mut q = m.q.clone();
+    let logits = q.output;
+    match check_greedy(&mut q, logits, 0, first, n) {
+        Ok(()) => (LoadedModel { q, ..m }, Some((first, n))),
+        Err(_) => (m, None),
+    }
+}
