@@ -431,38 +431,7 @@ pub fn quantize_with_map(
                 g.push_node(&name, QOp::Const { data: q }, rows, cols, fa)
             }
             Op::BatchMatMul { a, b, batch } => {
-                let (ta, tb) = (g.committed(map[*a], &name), g.committed(map[*b], &name));
-                let dims = |t: usize| (g.tensors[t].rows, g.tensors[t].cols);
-                if !zkgrad_circuit::bounds::batch_matmul_shapes(
-                    dims(ta),
-                    dims(tb),
-                    (rows, cols),
-                    *batch,
-                ) {
-                    return Err(QuantError::Unsupported {
-                        node: name,
-                        why: format!(
-                            "batched product of [{}, {}] and [{}, {}] in {batch} batches: the \
-                             rows per batch must be powers of two",
-                            g.tensors[ta].rows,
-                            g.tensors[ta].cols,
-                            g.tensors[tb].rows,
-                            g.tensors[tb].cols
-                        ),
-                    });
-                }
-                g.push_rounded(
-                    &name,
-                    QOp::BatchMatMul {
-                        a: ta,
-                        b: tb,
-                        batch: *batch,
-                    },
-                    rows,
-                    cols,
-                    fa,
-                    fa,
-                )
+                batch_matmul(&mut g, &name, map[*a], map[*b], *batch, (rows, cols))?
             }
             Op::MatMul { a, b } => {
                 let (ta, tb) = (map[*a], map[*b]);
@@ -532,6 +501,77 @@ pub fn quantize_with_map(
     }
     g.check_relations().map_err(QuantError::Config)?;
     Ok((g, map))
+}
+
+/// `batch` stacked products of `a` `[batch·M, K]` and `b` `[batch·K, N]` into `out`
+/// (`[batch·M, N]`), rounded to the activations' scale. `QOp::BatchMatMul` needs `M` and `K`
+/// powers of two (the head index is then the high row variables); other sizes (12 tokens, a
+/// head of 48) are padded per head with zeros by index maps before the product, and the
+/// product's real rows sliced back after it.
+fn batch_matmul(
+    g: &mut QGraph,
+    name: &str,
+    a: usize,
+    b: usize,
+    batch: usize,
+    out: (usize, usize),
+) -> Result<usize, QuantError> {
+    let fa = g.config.act_frac;
+    let (ar, k) = (g.tensors[a].rows, g.tensors[a].cols);
+    let (br, n) = (g.tensors[b].rows, g.tensors[b].cols);
+    let fits = batch > 0 && ar.is_multiple_of(batch) && br == batch * k && out == (ar, n);
+    if !fits {
+        return Err(QuantError::Unsupported {
+            node: name.to_string(),
+            why: format!(
+                "batched product of [{ar}, {k}] and [{br}, {n}] in {batch} batches: shapes do \
+                 not agree"
+            ),
+        });
+    }
+    let m = ar / batch;
+    let (mp, kp) = (m.next_power_of_two(), k.next_power_of_two());
+    // Zero-padding per head: input coordinates past the real sizes read 0.
+    let mut pad = |t: usize, from: [usize; 3], to: [usize; 3], what: &str| -> usize {
+        if from == to {
+            return t;
+        }
+        let map = IndexMap::aligned(&from, &to, &[1, 1, 1], &[0, 0, 0]);
+        let rows = to[0] * to[1];
+        g.push_node(
+            &format!("{name}/pad_{what}"),
+            QOp::Gather { x: t, map },
+            rows,
+            to[2],
+            fa,
+        )
+    };
+    let a = pad(a, [batch, m, k], [batch, mp, kp], "a");
+    let b = pad(b, [batch, k, n], [batch, kp, n], "b");
+    let (ta, tb) = (g.committed(a, name), g.committed(b, name));
+    let prod = g.push_rounded(
+        name,
+        QOp::BatchMatMul {
+            a: ta,
+            b: tb,
+            batch,
+        },
+        batch * mp,
+        n,
+        fa,
+        fa,
+    );
+    if mp == m {
+        return Ok(prod);
+    }
+    let map = IndexMap::aligned(&[batch, mp, n], &[batch, m, n], &[1, 1, 1], &[0, 0, 0]);
+    Ok(g.push_node(
+        &format!("{name}/rows"),
+        QOp::Gather { x: prod, map },
+        batch * m,
+        n,
+        fa,
+    ))
 }
 
 /// The integer an additive mask's "−∞" becomes: `−2^(K−2)` (half the public range), which

@@ -10,7 +10,15 @@ use zkgrad_model::graph::{Graph, Op};
 
 #[test]
 fn batched_product_proves_and_verifies() {
-    for (b, m, k, n) in [(2, 4, 4, 3), (3, 2, 8, 5), (1, 4, 2, 2), (4, 8, 4, 8)] {
+    // Rows per head and contracted sizes that are not powers of two are padded per head.
+    for (b, m, k, n) in [
+        (2, 4, 4, 3),
+        (3, 2, 8, 5),
+        (1, 4, 2, 2),
+        (4, 8, 4, 8),
+        (2, 3, 5, 4),
+        (3, 12, 6, 12),
+    ] {
         let s = setup(batched(b, m, k, n), 16, 7);
         let out = prove_ok(&s);
         check(&s, &out.proof).unwrap_or_else(|e| panic!("{b}x{m}x{k}x{n}: {e}"));
