@@ -249,6 +249,7 @@ impl QGraph {
                         ));
                     }
                 }
+                QOp::ArgMax { .. } => crate::argmax::check_template(self, ni)?,
                 QOp::PickCol { ids, offset, .. } | QOp::PrefixMask { ids, offset } => {
                     // The ids are public data the verifier holds, integers at 2^0, one per row.
                     let (Some(ti), Some(to)) = (self.tensors.get(*ids), self.tensors.get(o)) else {
@@ -407,6 +408,7 @@ impl QGraph {
                 QOp::Embed { w, .. } => weight(*w).map(|w| w.1),
                 QOp::PickCol { x, .. } => get(*x),
                 QOp::PrefixMask { .. } => Some(1),
+                QOp::ArgMax { x } => self.tensors.get(*x).map(|t| t.cols as u128),
                 QOp::Const { data } => Some(
                     data.iter()
                         .map(|v| v.unsigned_abs() as u128)

@@ -670,6 +670,11 @@ impl QGraph {
                     let offset = index(&mut r, max_t, "offset")?;
                     QOp::PrefixMask { ids, offset }
                 }
+                23 => {
+                    let x = index(&mut r, out, "operand")?;
+                    // Its output, shape and check: `check_relations` (crate::argmax).
+                    QOp::ArgMax { x }
+                }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };
             nodes.push(QNode {
@@ -900,6 +905,7 @@ impl QGraph {
                     w.u64(*ids as u64);
                     w.u64(*offset as u64);
                 }
+                QOp::ArgMax { x } => w.u64(*x as u64),
             }
         }
         w.u64(self.output as u64);

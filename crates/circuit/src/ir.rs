@@ -218,6 +218,12 @@ pub enum QOp {
         ids: usize,
         offset: usize,
     },
+    /// `out[r, 0]`: the first maximal column of row `r` of `x`, a value the prover supplies.
+    /// It must be the circuit's public output, pinned by the check that follows it
+    /// (`crate::argmax`): PickCol, Broadcast, Sub, PrefixMask, Sub, AddConst, a K-bit rounding.
+    ArgMax {
+        x: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -303,6 +309,7 @@ impl QOp {
             QOp::BatchMatMul { .. } => 20,
             QOp::PickCol { .. } => 21,
             QOp::PrefixMask { .. } => 22,
+            QOp::ArgMax { .. } => 23,
         }
     }
 
@@ -328,6 +335,7 @@ impl QOp {
             | QOp::PickCol { .. } => true,
             QOp::Const { .. }
             | QOp::PrefixMask { .. }
+            | QOp::ArgMax { .. }
             | QOp::Requant { .. }
             | QOp::Act { .. }
             | QOp::Input { .. }
@@ -348,6 +356,7 @@ impl QOp {
             | QOp::AddConst { x, .. }
             | QOp::Act { x, .. }
             | QOp::Gather { x, .. }
+            | QOp::ArgMax { x }
             | QOp::Conv { x, .. } => vec![*x],
             QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => vec![*a, *b],
             QOp::MatMul { a, b } => match b {
@@ -376,6 +385,7 @@ impl QOp {
             | QOp::AddConst { x, .. }
             | QOp::Act { x, .. }
             | QOp::Gather { x, .. }
+            | QOp::ArgMax { x }
             | QOp::Conv { x, .. } => *x = f(*x),
             QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => {
                 *a = f(*a);

@@ -330,7 +330,8 @@ impl QGraph {
                 | QOp::Const { .. }
                 | QOp::BatchMatMul { .. }
                 | QOp::PickCol { .. }
-                | QOp::PrefixMask { .. } => {}
+                | QOp::PrefixMask { .. }
+                | QOp::ArgMax { .. } => {}
             }
         }
         p

@@ -13,6 +13,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod argmax;
 pub mod bounds;
 pub mod builder;
 pub mod conv;

@@ -245,3 +245,20 @@ fn generate_refuses_what_does_not_fit_in_one_line() {
         stderr(&o)
     );
 }
+
+#[test]
+fn argmax_classifier_proves_pytorchs_labels() {
+    let dir = tmpdir("argmax");
+    let m = example("argmax/classifier.onnx");
+    let o = prove(&dir, &m, &example("argmax/input.json"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = verify(&m, dir.join("p.zkp"));
+    assert!(v.status.success(), "{}", stderr(&v));
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
+    let labels: Value =
+        serde_json::from_str(&std::fs::read_to_string(example("argmax/labels.json")).unwrap())
+            .unwrap();
+    let want: Vec<f64> = floats(&labels["labels"]);
+    assert_eq!(floats(&out["output_data"]), want);
+}

@@ -283,6 +283,13 @@ pub fn forward_with(
                 }
                 out
             }
+            QOp::ArgMax { x } => {
+                let cols = g.tensors[*x].cols;
+                crate::generate::argmax_rows(&values[*x], cols)
+                    .into_iter()
+                    .map(|c| c as i64)
+                    .collect()
+            }
             QOp::PrefixMask { ids, offset } => {
                 let cols = out_t.cols as i64;
                 values[*ids][*offset..offset + out_t.rows]

@@ -42,7 +42,7 @@ pub fn check_greedy(
             ),
         });
     }
-    let (v, fa, k) = (lt.cols, lt.frac, g.config.table_bits);
+    let (v, fa) = (lt.cols, lt.frac);
     let rows = IndexMap::aligned(&[t, v], &[n, v], &[1, 1], &[first as i64 - 1, 0]);
     let x = g.push_node(
         "generation/logits",
@@ -55,50 +55,7 @@ pub fn check_greedy(
         fa,
     );
     let x = g.committed(x, "generation/logits");
-    let m = g.push_node(
-        "generation/pick",
-        QOp::PickCol {
-            x,
-            ids,
-            offset: first,
-        },
-        n,
-        1,
-        fa,
-    );
-    let mb = g.push_node("generation/pick/rows", QOp::Broadcast { x: m }, n, v, fa);
-    let d = g.push_node("generation/gap", QOp::Sub { a: mb, b: x }, n, v, fa);
-    let before = g.push_node(
-        "generation/before",
-        QOp::PrefixMask { ids, offset: first },
-        n,
-        v,
-        fa,
-    );
-    let d = g.push_node(
-        "generation/gap/strict",
-        QOp::Sub { a: d, b: before },
-        n,
-        v,
-        fa,
-    );
-    let d = g.push_node(
-        "generation/gap/shift",
-        QOp::AddConst {
-            x: d,
-            c: -(1i64 << (k - 1)),
-        },
-        n,
-        v,
-        fa,
-    );
-    g.push_node(
-        "generation/gap/range",
-        QOp::Requant { x: d, shift: 0 },
-        n,
-        v,
-        fa,
-    );
+    zkgrad_circuit::argmax::check_rows(g, "generation", x, ids, first);
     g.check_relations().map_err(QuantError::Config)
 }
 

@@ -70,6 +70,8 @@ pub enum Op {
     Const { data: Vec<f64> },
     /// `batch` stacked products `[M, K]·[K, N]`: `a` is `[batch·M, K]`, `b` `[batch·K, N]`.
     BatchMatMul { a: usize, b: usize, batch: usize },
+    /// The first maximal column of each row (the model's output: a proven argmax).
+    ArgMax { x: usize },
 }
 
 impl Op {
@@ -95,6 +97,7 @@ impl Op {
             Op::Embed { .. } => "Embed",
             Op::Const { .. } => "Const",
             Op::BatchMatMul { .. } => "BatchMatMul",
+            Op::ArgMax { .. } => "ArgMax",
         }
     }
 
@@ -115,7 +118,8 @@ impl Op {
             | Op::Transpose { x }
             | Op::Softmax { x }
             | Op::RowSum { x }
-            | Op::Gather { x, .. } => vec![x],
+            | Op::Gather { x, .. }
+            | Op::ArgMax { x } => vec![x],
             Op::Embed { ids, .. } => vec![ids],
             Op::BatchMatMul { a, b, .. } => vec![a, b],
             Op::Const { .. } => vec![],
@@ -272,6 +276,21 @@ impl Graph {
                     })
                     .collect(),
                 Op::Const { data } => data.clone(),
+                Op::ArgMax { x } => {
+                    let c = matrix_dims(self.shape(*x)).1.max(1);
+                    get(*x)
+                        .chunks(c)
+                        .map(|row| {
+                            let mut best = 0;
+                            for (i, v) in row.iter().enumerate() {
+                                if *v > row[best] {
+                                    best = i;
+                                }
+                            }
+                            best as f64
+                        })
+                        .collect()
+                }
                 Op::BatchMatMul { a, b, batch } => {
                     let (av, bv) = (get(*a), get(*b));
                     let (rows, k) = matrix_dims(self.shape(*a));

@@ -433,6 +433,22 @@ pub fn quantize_with_map(
             Op::BatchMatMul { a, b, batch } => {
                 batch_matmul(&mut g, &name, map[*a], map[*b], *batch, (rows, cols))?
             }
+            Op::ArgMax { x } => {
+                if vi + 1 != graph.output {
+                    return Err(QuantError::Unsupported {
+                        node: name,
+                        why: "ArgMax is proven only as the model's single output (its values are \
+                              public and pin the comparisons)"
+                            .into(),
+                    });
+                }
+                let xt = g.committed(map[*x], &name);
+                // One index per row of the operand (`rows` views a keepdims = 0 output as a row).
+                let r = g.tensors[xt].rows;
+                let a = g.push_node(&name, QOp::ArgMax { x: xt }, r, 1, 0);
+                zkgrad_circuit::argmax::check_rows(&mut g, &name, xt, a, 0);
+                a
+            }
             Op::MatMul { a, b } => {
                 let (ta, tb) = (map[*a], map[*b]);
                 let (sa, sb) = (&g.tensors[ta], &g.tensors[tb]);

@@ -61,6 +61,7 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Where", elementwise::where_),
     ("Shape", gather::shape),
     ("Expand", gather::expand),
+    ("ArgMax", reduce::argmax),
 ];
 
 /// The op types this importer accepts.

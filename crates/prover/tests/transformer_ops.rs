@@ -300,3 +300,114 @@ fn generation_with_the_causal_mask_lifted_rejected() {
     let p = zkgrad_prover::prove_witness(&s.q, &s.model, w, &s.params).proof;
     assert!(check(&s, &p).is_err());
 }
+
+/// `x` `[rows, 4]` → Linear(4, 3) → ArgMax (the model's output); with `tie`, the layer's last
+/// two output rows are equal, so every row's logits 1 and 2 tie.
+fn classifier(rows: usize, tie: bool) -> Graph {
+    let mut w: Vec<f64> = rnd(31, 12).iter().map(|v| v * 0.7).collect();
+    if tie {
+        let (a, b) = w.split_at_mut(8);
+        b.copy_from_slice(&a[4..8]);
+    }
+    let mut bias = vec![0.1, 0.3, 0.3];
+    if !tie {
+        bias[2] = -0.2;
+    }
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![rows, 4],
+        nodes: vec![
+            node(
+                "fc",
+                Op::Linear {
+                    x: 0,
+                    w,
+                    bias: Some(bias),
+                    in_features: 4,
+                    out_features: 3,
+                },
+                vec![rows, 3],
+            ),
+            node("label", Op::ArgMax { x: 1 }, vec![rows, 1]),
+        ],
+        output: 2,
+        output_parts: Vec::new(),
+    }
+}
+
+#[test]
+fn argmax_output_proves_and_another_label_rejected() {
+    let s = setup(classifier(6, false), 16, 9);
+    let out = prove_ok(&s);
+    check(&s, &out.proof).unwrap();
+    let float = s.graph.forward_f64(&s.input_f);
+    let labels: Vec<i64> = float[2].iter().map(|&v| v as i64).collect();
+    assert_eq!(out.proof.output, labels);
+    for r in 0..6 {
+        for other in 0..3 {
+            if other == labels[r] {
+                continue;
+            }
+            let mut p = out.proof.clone();
+            p.output[r] = other;
+            assert!(check(&s, &p).is_err(), "row {r} labelled {other}");
+        }
+        let mut p = out.proof.clone();
+        p.output[r] = 3;
+        assert!(
+            check(&s, &p).is_err(),
+            "row {r} labelled outside the classes"
+        );
+    }
+}
+
+#[test]
+fn argmax_tie_to_a_later_index_rejected() {
+    let s = setup(classifier(4, true), 16, 9);
+    let out = prove_ok(&s);
+    check(&s, &out.proof).unwrap();
+    for r in 0..4 {
+        if out.proof.output[r] == 1 {
+            // Columns 1 and 2 are equal: 2 is also maximal, but not the first.
+            let mut p = out.proof.clone();
+            p.output[r] = 2;
+            assert!(
+                check(&s, &p).is_err(),
+                "row {r}: the later of two tied maxima"
+            );
+        }
+    }
+    assert!(out.proof.output.contains(&1), "no tied row to test");
+}
+
+#[test]
+fn argmax_without_its_check_or_off_the_output_refused() {
+    let s = setup(classifier(4, false), 16, 9);
+    // The check's last node removed from a description: the hint is no longer pinned.
+    let mut q = s.q.clone();
+    q.nodes.pop();
+    q.tensors.pop();
+    assert!(zkgrad_circuit::QGraph::from_description(&q.describe()).is_err());
+    // The strict mask replaced by zeros (ties to any maximal index).
+    let mut q = s.q.clone();
+    for n in &mut q.nodes {
+        if let zkgrad_circuit::QOp::Sub { b, .. } = &mut n.op {
+            if matches!(s.q.nodes[*b - 1].op, zkgrad_circuit::QOp::PrefixMask { .. }) {
+                *b -= 2;
+            }
+        }
+    }
+    assert!(zkgrad_circuit::QGraph::from_description(&q.describe()).is_err());
+    // ArgMax that is not the output.
+    let mut g = classifier(4, false);
+    g.nodes
+        .push(node("after", Op::Scale { x: 2, c: 2.0 }, vec![4, 1]));
+    g.output = 3;
+    let cfg = zkgrad_circuit::QConfig {
+        act_frac: 8,
+        weight_frac: 12,
+        table_bits: 16,
+    };
+    let e = zkgrad_model::quantize(&g, cfg).unwrap_err();
+    assert!(e.to_string().contains("single output"), "{e}");
+}

@@ -255,7 +255,8 @@ fn algebraic_degrees(
             | QOp::Input { .. }
             | QOp::LogSumExp { .. }
             | QOp::Const { .. }
-            | QOp::PrefixMask { .. } => {}
+            | QOp::PrefixMask { .. }
+            | QOp::ArgMax { .. } => {}
         }
     }
     // The batched openings' batching sumchecks (the witness; the packed weights).

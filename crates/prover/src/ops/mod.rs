@@ -82,7 +82,8 @@ pub(crate) fn reduce(
         | QOp::Input { .. }
         | QOp::LogSumExp { .. }
         | QOp::Const { .. }
-        | QOp::PrefixMask { .. } => {}
+        | QOp::PrefixMask { .. }
+        | QOp::ArgMax { .. } => {}
     }
 }
 

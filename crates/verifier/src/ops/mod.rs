@@ -155,7 +155,8 @@ pub(crate) fn reduce(
         | QOp::Input { .. }
         | QOp::LogSumExp { .. }
         | QOp::Const { .. }
-        | QOp::PrefixMask { .. } => Ok(()),
+        | QOp::PrefixMask { .. }
+        | QOp::ArgMax { .. } => Ok(()),
     }
 }
 
