@@ -337,3 +337,58 @@ proptest! {
         prop_assert!(!whir_accepted(&b));
     }
 }
+
+/// A causal-attention language model with its greedy-generation check (Embed, Const mask,
+/// MatMul of computed tensors, Softmax, PickCol, PrefixMask), proved and committed.
+fn transformer_fixture() -> &'static (Vec<u8>, [u8; 32]) {
+    static F: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
+    F.get_or_init(|| {
+        let (s, _) = common::transformer::greedy_attention_setup();
+        let p = prove_ok(&s).proof;
+        let c = model_commitment(&p.circuit, &p.weight_root);
+        (p.to_bytes(), c)
+    })
+}
+
+fn transformer_accepted(bytes: &[u8]) -> bool {
+    let (_, c) = transformer_fixture();
+    ProofFile::from_bytes(bytes)
+        .is_ok_and(|p| verify_with_commitment(&p, c, &small_params()).is_ok())
+}
+
+#[test]
+fn honest_transformer_proof_is_accepted() {
+    assert!(transformer_accepted(&transformer_fixture().0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_transformer_proofs_are_rejected(ms in proptest::collection::vec(mutation(), 1..3)) {
+        let mut b = transformer_fixture().0.clone();
+        let mut changed = false;
+        for m in &ms {
+            changed |= apply(&mut b, m);
+        }
+        prop_assume!(changed && b != transformer_fixture().0);
+        prop_assert!(!transformer_accepted(&b));
+    }
+
+    #[test]
+    fn mutated_transformer_circuit_descriptions_never_panic(pos in any::<usize>(), mask in 1u8..=255) {
+        let mut p = ProofFile::from_bytes(&transformer_fixture().0).unwrap();
+        let i = pos % p.circuit.len();
+        p.circuit[i] ^= mask;
+        let _ = zkgrad_circuit::QGraph::from_description(&p.circuit).map(|g| (g.lookups(), g.witness_layout(), g.decompositions()));
+        prop_assert!(!transformer_accepted(&p.to_bytes()));
+    }
+
+    #[test]
+    fn transformer_public_ids_changed_are_rejected(pos in any::<usize>(), delta in 1i64..16) {
+        let mut p = ProofFile::from_bytes(&transformer_fixture().0).unwrap();
+        let i = pos % p.input.len();
+        p.input[i] = (p.input[i] + delta) % 16;
+        prop_assert!(!transformer_accepted(&p.to_bytes()));
+    }
+}

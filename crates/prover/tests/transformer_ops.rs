@@ -229,65 +229,9 @@ fn greedy_check_outside_the_sequence_refused() {
     assert!(zkgrad_circuit::QGraph::from_description(&q.describe()).is_err());
 }
 
-/// A one-head causal attention language model over `t` positions: ids → embedding `h` →
-/// `softmax(h·hᵀ + mask)·h + h` → tied LM head.
-fn attention_lm(t: usize, vocab: usize, dim: usize) -> Graph {
-    let table: Vec<f64> = rnd(21, vocab * dim).iter().map(|v| v * 0.8).collect();
-    let mask: Vec<f64> = (0..t * t)
-        .map(|i| if i % t > i / t { -3.4e38 } else { 0.0 })
-        .collect();
-    let nodes = vec![
-        node(
-            "embed",
-            Op::Embed {
-                ids: 0,
-                table: table.clone(),
-                vocab,
-                dim,
-            },
-            vec![t, dim],
-        ), // 1
-        node("ht", Op::Transpose { x: 1 }, vec![dim, t]), // 2
-        node("scores", Op::MatMul { a: 1, b: 2 }, vec![t, t]), // 3
-        node("mask", Op::Const { data: mask }, vec![t, t]), // 4
-        node("masked", Op::Add { a: 3, b: 4 }, vec![t, t]), // 5
-        node("probs", Op::Softmax { x: 5 }, vec![t, t]),  // 6
-        node("ctx", Op::MatMul { a: 6, b: 1 }, vec![t, dim]), // 7
-        node("res", Op::Add { a: 7, b: 1 }, vec![t, dim]), // 8
-        node(
-            "lm_head",
-            Op::Linear {
-                x: 8,
-                w: table,
-                bias: None,
-                in_features: dim,
-                out_features: vocab,
-            },
-            vec![t, vocab],
-        ), // 9
-    ];
-    Graph {
-        input_name: "ids".into(),
-        input_shape: vec![1, t],
-        output: nodes.len(),
-        nodes,
-        output_parts: Vec::new(),
-    }
-}
-
 #[test]
 fn generation_with_the_causal_mask_lifted_rejected() {
-    let (t, vocab, first, n) = (8, 16, 3, 4);
-    let mut s = setup_ids(attention_lm(t, vocab, 4), &vec![0; t]);
-    let mut ids: Vec<i64> = vec![5, 9, 2, 0, 0, 0, 0, 0];
-    for p in first..first + n {
-        let w = zkgrad_model::forward(&s.q, &ids).unwrap();
-        ids[p] = zkgrad_model::generate::argmax_rows(&w.values[s.q.output], vocab)[p - 1] as i64;
-    }
-    let logits = s.q.output;
-    zkgrad_model::generate::check_greedy(&mut s.q, logits, 0, first, n).unwrap();
-    s.model = zkgrad_prover::CommittedModel::new(&s.q, &s.params);
-    s.input = ids.clone();
+    let (s, ids) = greedy_attention_setup();
     check(&s, &prove_ok(&s).proof).unwrap();
     // A prover whose positions see later tokens: the mask's values zeroed in the witness, so
     // every row's logits (and the argmax checked against them) come from the whole sequence.
