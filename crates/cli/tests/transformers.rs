@@ -262,3 +262,40 @@ fn argmax_classifier_proves_pytorchs_labels() {
     let want: Vec<f64> = floats(&labels["labels"]);
     assert_eq!(floats(&out["output_data"]), want);
 }
+
+#[test]
+fn per_tensor_scales_match_onnxruntime_closer_and_are_part_of_the_statement() {
+    let dir = tmpdir("per-tensor");
+    let m = example("transformers/gpt2_tiny/model.onnx");
+    let proof = dir.join("p.zkp");
+    let out = dir.join("out.json");
+    let o = run(bin()
+        .args(["prove", "--per-tensor-scales", "--model"])
+        .arg(&m)
+        .arg("--input")
+        .arg(example("transformers/gpt2_tiny/input.json"))
+        .arg("--proof")
+        .arg(&proof)
+        .arg("--output")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let proven = floats(
+        &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
+            ["output_data"],
+    );
+    let err = proven
+        .iter()
+        .zip(onnxruntime("gpt2_tiny", "model"))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 2e-3, "max |error| {err} against ONNX Runtime");
+    let v = run(bin()
+        .args(["verify", "--per-tensor-scales", "--model"])
+        .arg(&m)
+        .arg("--proof")
+        .arg(&proof));
+    assert!(v.status.success(), "{}", stderr(&v));
+    // The scales are part of the statement: without the flag the circuit is another one.
+    let v = verify(&m, &proof);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+}

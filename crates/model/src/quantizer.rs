@@ -83,6 +83,33 @@ pub fn quantize_with_map(
     graph: &Graph,
     config: QConfig,
 ) -> Result<(QGraph, Vec<usize>), QuantError> {
+    quantize_scaled(graph, config, None)
+}
+
+/// [`quantize_with_map`] with a scale per float value (`fracs[v]`: its fractional bits, from
+/// [`crate::calibrate::calibrate_per_tensor`]) instead of one for every activation: each op's
+/// result is rounded to its own scale, and operands are brought to a common one where an op
+/// needs it (the coarser of the two, by a proven rounding, so nothing overflows).
+pub fn quantize_with_scales(
+    graph: &Graph,
+    config: QConfig,
+    fracs: &[u32],
+) -> Result<(QGraph, Vec<usize>), QuantError> {
+    if fracs.len() != graph.nodes.len() + 1 {
+        return Err(QuantError::Config(format!(
+            "{} scales for a graph of {} values",
+            fracs.len(),
+            graph.nodes.len() + 1
+        )));
+    }
+    quantize_scaled(graph, config, Some(fracs))
+}
+
+fn quantize_scaled(
+    graph: &Graph,
+    config: QConfig,
+    fracs: Option<&[u32]>,
+) -> Result<(QGraph, Vec<usize>), QuantError> {
     let k = config.table_bits;
     if !(4..=20).contains(&k) {
         return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
@@ -103,7 +130,16 @@ pub fn quantize_with_map(
             _ => None,
         })
         .collect();
-    let frac_of = |v: usize| if ids.contains(&v) { 0 } else { fa };
+    // The scale of float value `v`'s result: token ids at 2^0, else its own (or the global).
+    let frac_of = |v: usize| {
+        if ids.contains(&v) {
+            0
+        } else {
+            fracs
+                .and_then(|f| f.get(v).copied())
+                .map_or(fa, |f| f.min(config.table_bits - 2))
+        }
+    };
     let (r0, c0) = matrix_dims(&graph.input_shape);
     let mut g = QGraph {
         config,
@@ -128,6 +164,9 @@ pub fn quantize_with_map(
     for (vi, node) in graph.nodes.iter().enumerate() {
         let (rows, cols) = matrix_dims(&node.shape);
         let name = node.name.clone();
+        // This node's result scale, and an operand's.
+        let fo = frac_of(vi + 1);
+        let fr = |g: &QGraph, t: usize| g.tensors[t].frac;
         let t = match &node.op {
             Op::Linear {
                 x,
@@ -154,18 +193,20 @@ pub fn quantize_with_map(
                     *in_features,
                     bias.as_deref(),
                 )?;
+                let fx = fr(&g, xt);
+                let fo = fo.min(fx + fw);
                 g.push_rounded(
                     &name,
                     QOp::Gemm {
                         x: xt,
                         w: wi,
                         bias: bi,
-                        bias_shift: fa,
+                        bias_shift: fx,
                     },
                     rows,
                     cols,
-                    fa,
-                    fw,
+                    fo,
+                    fx + fw - fo,
                 )
             }
             Op::Conv { x, w, bias, geom } => {
@@ -183,24 +224,29 @@ pub fn quantize_with_map(
                 }
                 let (wi, bi) =
                     push_weights(&mut g, &name, w, geom.c_out, geom.j_len(), bias.as_deref())?;
+                let fx = fr(&g, xt);
+                let fo = fo.min(fx + fw);
                 g.push_rounded(
                     &name,
                     QOp::Conv {
                         x: xt,
                         w: wi,
                         bias: bi,
-                        bias_shift: fa,
+                        bias_shift: fx,
                         geom: geom.clone(),
                     },
                     rows,
                     cols,
-                    fa,
-                    fw,
+                    fo,
+                    fx + fw - fo,
                 )
             }
             Op::Add { a, b } | Op::Sub { a, b } => {
+                // Both operands at the coarser scale (a proven rounding of the finer one).
                 let (ta, tb) = (map[*a], map[*b]);
-                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                let fc = fr(&g, ta).min(fr(&g, tb)).min(fo);
+                let (ta, tb) = (align(&mut g, ta, fc, &name), align(&mut g, tb, fc, &name));
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols;
                 if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
                     return Err(QuantError::Unsupported {
                         node: name,
@@ -213,14 +259,16 @@ pub fn quantize_with_map(
                 } else {
                     QOp::Sub { a: ta, b: tb }
                 };
-                g.push_node(&name, op, rows, cols, fa)
+                g.push_node(&name, op, rows, cols, fc)
             }
             Op::Softmax { x } => zkgrad_circuit::softmax::softmax(&mut g, map[*x], rows, cols)?,
             Op::Max { a, b } => {
                 // max(a, b) = a + relu(b − a): a proven comparison through the ReLU table;
                 // the result is committed so that claims on a chain of maxima stay few.
                 let (ta, tb) = (map[*a], map[*b]);
-                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                let fa = fr(&g, ta).min(fr(&g, tb)).min(fo);
+                let (ta, tb) = (align(&mut g, ta, fa, &name), align(&mut g, tb, fa, &name));
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols;
                 if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
                     return Err(QuantError::Unsupported {
                         node: name,
@@ -268,7 +316,7 @@ pub fn quantize_with_map(
             }
             Op::Mul { a, b } => {
                 let (ta, tb) = (map[*a], map[*b]);
-                let same = |t: &QTensor| t.rows == rows && t.cols == cols && t.frac == fa;
+                let same = |t: &QTensor| t.rows == rows && t.cols == cols;
                 if !same(&g.tensors[ta]) || !same(&g.tensors[tb]) {
                     return Err(QuantError::Unsupported {
                         node: name,
@@ -287,11 +335,15 @@ pub fn quantize_with_map(
                 } else {
                     (ta, tb)
                 };
-                g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fa, fa)
+                let fp = fr(&g, ta) + fr(&g, tb);
+                let fo = fo.min(fp);
+                g.push_rounded(&name, QOp::Mul { a: ta, b: tb }, rows, cols, fo, fp - fo)
             }
             Op::Scale { x, c } if c.fract() == 0.0 && c.abs() < (1u64 << 20) as f64 => {
-                // An integer factor keeps the scale: no rounding, no committed value.
-                g.push_node(
+                // An integer factor keeps the scale: no rounding, no committed value (rounded
+                // to a coarser result scale only where one is asked for).
+                let fx = fr(&g, map[*x]);
+                let t = g.push_node(
                     &name,
                     QOp::Scale {
                         x: map[*x],
@@ -299,18 +351,20 @@ pub fn quantize_with_map(
                     },
                     rows,
                     cols,
-                    fa,
-                )
+                    fx,
+                );
+                align(&mut g, t, fo, &name)
             }
             Op::AddConst { x, c } => {
-                let cq = quantize_value(*c, fa)
+                let fx = fr(&g, map[*x]);
+                let cq = quantize_value(*c, fx)
                     .filter(|q| q.abs() < 1 << (config.table_bits - 1))
                     .ok_or(QuantError::WeightTooLarge {
                         node: name.clone(),
                         value: *c,
-                        frac: fa,
+                        frac: fx,
                     })?;
-                g.push_node(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fa)
+                g.push_node(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fx)
             }
             Op::Scale { x, c } => {
                 let cq = quantize_value(*c, fw).ok_or(QuantError::WeightTooLarge {
@@ -325,22 +379,31 @@ pub fn quantize_with_map(
                 let bound = bounds.get(xt).copied().flatten().unwrap_or(u128::MAX);
                 let wide = bound.saturating_mul(cq.unsigned_abs() as u128) >= 1u128 << 61;
                 let xt = if wide { g.committed(xt, &name) } else { xt };
-                g.push_rounded(&name, QOp::Scale { x: xt, c: cq }, rows, cols, fa, fw)
+                let fp = fr(&g, xt) + fw;
+                let fo = fo.min(fp);
+                g.push_rounded(&name, QOp::Scale { x: xt, c: cq }, rows, cols, fo, fp - fo)
             }
             Op::Act { x, kind } => {
                 let mut xt = map[*x];
+                let fx = fr(&g, xt);
                 if g.tensors[xt].kind == TensorKind::Virtual {
                     xt = g.push_node(
                         &format!("{name}/commit"),
                         QOp::Requant { x: xt, shift: 0 },
                         rows,
                         cols,
-                        fa,
+                        fx,
                     );
                 }
+                // ReLU's table keeps its input's scale.
+                let fa = if matches!(kind, ActKind::Relu) {
+                    fx
+                } else {
+                    fo
+                };
                 let tk = TableKind::Act {
                     kind: *kind,
-                    in_frac: fa,
+                    in_frac: fx,
                     out_frac: fa,
                 };
                 let table = match g.tables.iter().position(|t| *t == tk) {
@@ -386,27 +449,27 @@ pub fn quantize_with_map(
                 }
                 let (wi, _) = push_weights_as(&mut g, &name, table, *vocab, *dim, None, true)?;
                 let e = g.push_node(&name, QOp::Embed { ids: it, w: wi }, rows, cols, fw);
-                if fw >= fa {
+                if fw >= fo {
                     g.push_node(
                         &format!("{name}/requant"),
                         QOp::Requant {
                             x: e,
-                            shift: fw - fa,
+                            shift: fw - fo,
                         },
                         rows,
                         cols,
-                        fa,
+                        fo,
                     )
                 } else {
                     g.push_node(
                         &format!("{name}/scale"),
                         QOp::Scale {
                             x: e,
-                            c: 1 << (fa - fw),
+                            c: 1 << (fo - fw),
                         },
                         rows,
                         cols,
-                        fa,
+                        fo,
                     )
                 }
             }
@@ -418,20 +481,20 @@ pub fn quantize_with_map(
                     let c = if v.abs() >= crate::calibrate::MASK_SENTINEL {
                         mask_fill(k).copysign(v) as i64
                     } else {
-                        quantize_value(v, fa).filter(|c| c.abs() <= half).ok_or(
+                        quantize_value(v, fo).filter(|c| c.abs() <= half).ok_or(
                             QuantError::WeightTooLarge {
                                 node: name.clone(),
                                 value: v,
-                                frac: fa,
+                                frac: fo,
                             },
                         )?
                     };
                     q.push(c);
                 }
-                g.push_node(&name, QOp::Const { data: q }, rows, cols, fa)
+                g.push_node(&name, QOp::Const { data: q }, rows, cols, fo)
             }
             Op::BatchMatMul { a, b, batch } => {
-                batch_matmul(&mut g, &name, map[*a], map[*b], *batch, (rows, cols))?
+                batch_matmul(&mut g, &name, map[*a], map[*b], *batch, (rows, cols), fo)?
             }
             Op::ArgMax { x } => {
                 if vi + 1 != graph.output {
@@ -462,6 +525,8 @@ pub fn quantize_with_map(
                     });
                 }
                 let (ta, tb) = (g.committed(ta, &name), g.committed(tb, &name));
+                let fp = fr(&g, ta) + fr(&g, tb);
+                let fo = fo.min(fp);
                 g.push_rounded(
                     &name,
                     QOp::MatMul {
@@ -470,12 +535,13 @@ pub fn quantize_with_map(
                     },
                     rows,
                     cols,
-                    fa,
-                    fa,
+                    fo,
+                    fp - fo,
                 )
             }
             Op::Transpose { x } => {
-                g.push_node(&name, QOp::Transpose { x: map[*x] }, rows, cols, fa)
+                let fx = fr(&g, map[*x]);
+                g.push_node(&name, QOp::Transpose { x: map[*x] }, rows, cols, fx)
             }
             Op::Gather { x, map: im } => {
                 let xt = map[*x];
@@ -485,6 +551,7 @@ pub fn quantize_with_map(
                         why: "index map sizes do not match its tensors".into(),
                     });
                 }
+                let fx = fr(&g, xt);
                 g.push_node(
                     &name,
                     QOp::Gather {
@@ -493,10 +560,13 @@ pub fn quantize_with_map(
                     },
                     rows,
                     cols,
-                    fa,
+                    fx,
                 )
             }
-            Op::RowSum { x } => g.push_node(&name, QOp::RowSum { x: map[*x] }, rows, cols, fa),
+            Op::RowSum { x } => {
+                let fx = fr(&g, map[*x]);
+                g.push_node(&name, QOp::RowSum { x: map[*x] }, rows, cols, fx)
+            }
             Op::View { x } => {
                 let xt = map[*x];
                 let src = &g.tensors[xt];
@@ -505,7 +575,8 @@ pub fn quantize_with_map(
                 } else {
                     // The row-major values stay; their padded layout moves.
                     let im = IndexMap::reshape(rows * cols);
-                    g.push_node(&name, QOp::Gather { x: xt, map: im }, rows, cols, fa)
+                    let fx = fr(&g, xt);
+                    g.push_node(&name, QOp::Gather { x: xt, map: im }, rows, cols, fx)
                 }
             }
         };
@@ -531,8 +602,8 @@ fn batch_matmul(
     b: usize,
     batch: usize,
     out: (usize, usize),
+    fo: u32,
 ) -> Result<usize, QuantError> {
-    let fa = g.config.act_frac;
     let (ar, k) = (g.tensors[a].rows, g.tensors[a].cols);
     let (br, n) = (g.tensors[b].rows, g.tensors[b].cols);
     let fits = batch > 0 && ar.is_multiple_of(batch) && br == batch * k && out == (ar, n);
@@ -553,18 +624,20 @@ fn batch_matmul(
             return t;
         }
         let map = IndexMap::aligned(&from, &to, &[1, 1, 1], &[0, 0, 0]);
-        let rows = to[0] * to[1];
+        let (rows, f) = (to[0] * to[1], g.tensors[t].frac);
         g.push_node(
             &format!("{name}/pad_{what}"),
             QOp::Gather { x: t, map },
             rows,
             to[2],
-            fa,
+            f,
         )
     };
     let a = pad(a, [batch, m, k], [batch, mp, kp], "a");
     let b = pad(b, [batch, k, n], [batch, kp, n], "b");
     let (ta, tb) = (g.committed(a, name), g.committed(b, name));
+    let fp = g.tensors[ta].frac + g.tensors[tb].frac;
+    let fo = fo.min(fp);
     let prod = g.push_rounded(
         name,
         QOp::BatchMatMul {
@@ -574,8 +647,8 @@ fn batch_matmul(
         },
         batch * mp,
         n,
-        fa,
-        fa,
+        fo,
+        fp - fo,
     );
     if mp == m {
         return Ok(prod);
@@ -586,8 +659,28 @@ fn batch_matmul(
         QOp::Gather { x: prod, map },
         batch * m,
         n,
-        fa,
+        fo,
     ))
+}
+
+/// Tensor `t` at `2^-f` for `f` at most its scale: itself, or its proven rounding by the
+/// difference (committed).
+fn align(g: &mut QGraph, t: usize, f: u32, name: &str) -> usize {
+    let ft = g.tensors[t].frac;
+    if ft <= f {
+        return t;
+    }
+    let (rows, cols) = (g.tensors[t].rows, g.tensors[t].cols);
+    g.push_node(
+        &format!("{name}/rescale{t}"),
+        QOp::Requant {
+            x: t,
+            shift: ft - f,
+        },
+        rows,
+        cols,
+        f,
+    )
 }
 
 /// The integer an additive mask's "−∞" becomes: `−2^(K−2)` (half the public range), which

@@ -359,6 +359,12 @@ fn prefix_mask_as_the_output_with_a_false_output_rejected() {
     let fa = s.q.output_tensor().frac;
     let m =
         s.q.push_node("mask", QOp::PrefixMask { ids: 0, offset: 0 }, T, 8, fa);
+    // The logits are no longer the output: the kind the quantizer gives a rounding's result.
+    let old = s.q.output;
+    s.q.tensors[old].kind = match s.q.nodes[old - 1].op {
+        QOp::Requant { .. } => TensorKind::Committed,
+        _ => TensorKind::Virtual,
+    };
     s.q.output = m;
     s.q.check_relations().unwrap();
     QGraph::from_description(&s.q.describe()).unwrap();

@@ -355,3 +355,90 @@ fn argmax_without_its_check_or_off_the_output_refused() {
     let e = zkgrad_model::quantize(&g, cfg).unwrap_err();
     assert!(e.to_string().contains("single output"), "{e}");
 }
+
+/// `x` `[4, 8]` → a layer with one outlier output channel (values in the thousands, as trained
+/// transformers' residual streams have) and a layer with small outputs; the output is the
+/// small one plus 2^-10 of the outlier one (a factor the weights hold exactly).
+fn outlier_channel() -> Graph {
+    let mut w1: Vec<f64> = rnd(41, 64).iter().map(|v| v * 0.3).collect();
+    for v in &mut w1[3 * 8..4 * 8] {
+        *v *= 3000.0;
+    }
+    let w2: Vec<f64> = rnd(42, 64).iter().map(|v| v * 0.05).collect();
+    let lin = |x: usize, w: Vec<f64>| Op::Linear {
+        x,
+        w,
+        bias: None,
+        in_features: 8,
+        out_features: 8,
+    };
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![4, 8],
+        nodes: vec![
+            node("outlier", lin(0, w1), vec![4, 8]),
+            node("small", lin(0, w2), vec![4, 8]),
+            node(
+                "scaled",
+                Op::Scale {
+                    x: 1,
+                    c: 1.0 / 1024.0,
+                },
+                vec![4, 8],
+            ),
+            node("out", Op::Add { a: 2, b: 3 }, vec![4, 8]),
+        ],
+        output: 4,
+        output_parts: Vec::new(),
+    }
+}
+
+#[test]
+fn per_tensor_scales_keep_small_values_beside_an_outlier_channel() {
+    let g = outlier_channel();
+    let x = rnd(43, 32);
+    let k = 20;
+    let global = zkgrad_model::calibrate(&g, std::slice::from_ref(&x), k);
+    let fracs = zkgrad_model::calibrate_per_tensor(&g, std::slice::from_ref(&x), k);
+    let error = |q: &zkgrad_circuit::QGraph| {
+        let xq = zkgrad_model::quantize_public_input(q, &x).unwrap();
+        let model = zkgrad_prover::CommittedModel::new(q, &small_params());
+        let p = zkgrad_prover::prove(q, &model, &xq, &small_params())
+            .unwrap()
+            .proof;
+        zkgrad_verifier::verify(
+            q,
+            &p.weight_root,
+            &p.input,
+            &p.output,
+            &p.body,
+            &small_params(),
+        )
+        .unwrap();
+        let s = (1u64 << q.output_tensor().frac) as f64;
+        let f = &g.forward_f64(&x)[g.output];
+        p.output
+            .iter()
+            .zip(f)
+            .map(|(a, b)| (*a as f64 / s - b).abs())
+            .fold(0.0, f64::max)
+    };
+    let q_global = zkgrad_model::quantize(&g, global).unwrap();
+    let cfg = zkgrad_circuit::QConfig {
+        act_frac: *fracs.iter().max().unwrap(),
+        ..global
+    };
+    let (q_tensor, _) = zkgrad_model::quantize_with_scales(&g, cfg, &fracs).unwrap();
+    let (e_global, e_tensor) = (error(&q_global), error(&q_tensor));
+    // One global scale is set by the outlier (thousands); the small layer keeps its own.
+    assert!(global.act_frac < 9, "global scale 2^-{}", global.act_frac);
+    assert!(
+        fracs[2] > global.act_frac + 6,
+        "small layer at 2^-{}",
+        fracs[2]
+    );
+    assert!(
+        e_tensor * 20.0 < e_global,
+        "per-tensor error {e_tensor} vs global {e_global}"
+    );
+}

@@ -25,6 +25,9 @@ pub struct Precision {
     /// Fractional bits of weights (at most `table_bits`); `None`: the default, capped at
     /// `table_bits`.
     pub weight_frac: Option<u32>,
+    /// A calibrated scale per tensor (`zkgrad_model::calibrate_per_tensor`) instead of one
+    /// `act_frac` for every activation; not with `act_frac`.
+    pub per_tensor: bool,
 }
 
 impl Default for Precision {
@@ -36,6 +39,7 @@ impl Default for Precision {
             act_frac: None,
             calibration: None,
             weight_frac: None,
+            per_tensor: false,
         }
     }
 }
@@ -79,6 +83,9 @@ impl LoadedModel {
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
+        if p.per_tensor && p.act_frac.is_none() {
+            return Self::load_per_tensor(path, graph, p);
+        }
         let act_frac = match p.act_frac {
             Some(act_frac) => act_frac,
             None => {
@@ -116,6 +123,31 @@ impl LoadedModel {
             table_bits: p.table_bits,
         };
         let (q, value_tensors) = zkgrad_model::quantize_with_map(&graph, config)
+            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        Ok(Self {
+            graph,
+            q,
+            value_tensors,
+        })
+    }
+
+    /// [`Self::load`] with a calibrated scale per tensor: the circuit is a function of the
+    /// model, the calibration samples and the table width, as `verify` rebuilds it. The
+    /// statement's `act_frac` is the finest scale.
+    fn load_per_tensor(path: &Path, graph: Graph, p: &Precision) -> Result<Self> {
+        if !(4..=20).contains(&p.table_bits) {
+            bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
+        }
+        let samples = calibration_samples(&graph, p.calibration.as_deref())?;
+        let fracs = zkgrad_model::calibrate_per_tensor(&graph, &samples, p.table_bits);
+        let config = QConfig {
+            act_frac: fracs.iter().copied().max().unwrap_or(0),
+            weight_frac: p
+                .weight_frac
+                .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
+            table_bits: p.table_bits,
+        };
+        let (q, value_tensors) = zkgrad_model::quantize_with_scales(&graph, config, &fracs)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self {
             graph,

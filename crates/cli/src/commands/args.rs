@@ -37,6 +37,10 @@ pub struct Precision {
     /// Fractional bits of weights (at most --table-bits).
     #[arg(long)]
     pub weight_frac: Option<u32>,
+    /// Calibrate a scale for every tensor instead of one for all activations (transformers:
+    /// residual streams in the thousands beside values below 1). Ignored with --act-frac.
+    #[arg(long)]
+    pub per_tensor_scales: bool,
 }
 
 impl Precision {
@@ -47,6 +51,7 @@ impl Precision {
             act_frac: self.act_frac,
             calibration: self.calibration.clone(),
             weight_frac: self.weight_frac,
+            per_tensor: self.per_tensor_scales,
         }
     }
 }

@@ -298,8 +298,17 @@ pub fn run_one(w: &Workload, runs: usize, pcs: Option<Scheme>) -> Result<Value> 
         .input
         .clone()
         .unwrap_or_else(|| zoo::uniform(99, graph.n_inputs()));
-    let config = zkgrad_model::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
-    let q = zkgrad_model::quantize(&graph, config).map_err(|e| anyhow!("{e}"))?;
+    let mut config = zkgrad_model::calibrate(&graph, std::slice::from_ref(&x), w.table_bits);
+    let q = if w.per_tensor {
+        let fracs =
+            zkgrad_model::calibrate_per_tensor(&graph, std::slice::from_ref(&x), w.table_bits);
+        config.act_frac = fracs.iter().copied().max().unwrap_or(0);
+        zkgrad_model::quantize_with_scales(&graph, config, &fracs)
+            .map_err(|e| anyhow!("{e}"))?
+            .0
+    } else {
+        zkgrad_model::quantize(&graph, config).map_err(|e| anyhow!("{e}"))?
+    };
     let params =
         PcsParams::for_scheme(pcs.unwrap_or_else(|| zkgrad_verifier::protocol::auto_scheme(&q)));
     let t = Instant::now();

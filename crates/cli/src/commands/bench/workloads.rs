@@ -23,6 +23,8 @@ pub struct Workload {
     pub lora: Option<usize>,
     /// The input to prove on (token ids), instead of one drawn from U(−1, 1).
     pub input: Option<Vec<f64>>,
+    /// A calibrated scale per tensor (`--per-tensor-scales`) instead of one for all activations.
+    pub per_tensor: bool,
 }
 
 /// An inference workload at the default precision.
@@ -37,6 +39,7 @@ fn inference(name: &str, what: &str, build: fn() -> Graph) -> Workload {
         top1: 0,
         lora: None,
         input: None,
+        per_tensor: false,
     }
 }
 
@@ -76,6 +79,7 @@ pub fn lora_workloads() -> Vec<Workload> {
             top1: 0,
             lora: Some(r),
             input: None,
+            per_tensor: false,
         });
         if full {
             v.push(Workload {
@@ -88,6 +92,7 @@ pub fn lora_workloads() -> Vec<Workload> {
                 top1: 0,
                 lora: None,
                 input: None,
+                per_tensor: false,
             });
         }
     }
@@ -131,6 +136,7 @@ pub fn training_workloads() -> Vec<Workload> {
             top1: 0,
             lora: None,
             input: None,
+            per_tensor: false,
         },
         Workload {
             name: "sgd-seed-b8".into(),
@@ -142,6 +148,7 @@ pub fn training_workloads() -> Vec<Workload> {
             top1: 0,
             lora: None,
             input: None,
+            per_tensor: false,
         },
         Workload {
             name: "sgd-seed-b64".into(),
@@ -153,6 +160,7 @@ pub fn training_workloads() -> Vec<Workload> {
             top1: 0,
             lora: None,
             input: None,
+            per_tensor: false,
         },
         Workload {
             name: "sgd-784-256-256-10".into(),
@@ -164,6 +172,7 @@ pub fn training_workloads() -> Vec<Workload> {
             top1: 0,
             lora: None,
             input: None,
+            per_tensor: false,
         },
         Workload {
             name: "sgd-784-256-256-10-xent".into(),
@@ -175,6 +184,7 @@ pub fn training_workloads() -> Vec<Workload> {
             top1: 0,
             lora: None,
             input: None,
+            per_tensor: false,
         },
     ]
 }
@@ -209,7 +219,7 @@ pub fn workloads() -> Vec<Workload> {
 }
 
 /// The transformer suite: the exports in examples/transformers (`gen_transformers.py`), each on
-/// its own input.json (token ids), at the default precision.
+/// its own input.json (token ids), with a scale per tensor (tables of 2^20).
 pub fn transformer_workloads() -> Vec<Workload> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/transformers");
     let models: [(&str, &str); 4] = [
@@ -263,6 +273,7 @@ pub fn transformer_workloads() -> Vec<Workload> {
                 top1: 0,
                 lora: None,
                 input,
+                per_tensor: true,
             }
         })
         .collect()

@@ -1,0 +1,165 @@
+//! Attacks on `verify --model` of a generation proof at the workflow level:
+//! `zkgrad_workflow::generate::circuit_for_proof` reads `(first, n)` from the proof's own
+//! circuit description and builds the statement itself. Hostile descriptions (codes 21 and 22
+//! edited, garbage, another model's, byte mutations) against the real example models must
+//! never panic, and the circuit built must be the model's with the check of the `(first, n)`
+//! it names — never the description the prover sent.
+
+use std::path::{Path, PathBuf};
+
+use zkgrad_circuit::{QGraph, QOp};
+use zkgrad_workflow::cache::Mode;
+use zkgrad_workflow::generate::{circuit_for_proof, greedy};
+use zkgrad_workflow::model::{LoadedModel, Precision};
+
+fn example(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(p)
+}
+
+fn load(model: &str) -> LoadedModel {
+    LoadedModel::load(
+        &example(&format!("transformers/{model}/model.onnx")),
+        &Precision::default(),
+        Mode::Off,
+    )
+    .unwrap()
+}
+
+/// `(first, n)` and the circuit `circuit_for_proof` builds for `desc` against `model`,
+/// without a panic.
+fn built(model: &str, desc: &[u8]) -> (Option<(usize, usize)>, Vec<u8>) {
+    let m = load(model);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (m, gen) = circuit_for_proof(m, desc);
+        (gen, m.q.describe())
+    }));
+    r.unwrap_or_else(|_| panic!("{model}: circuit_for_proof panicked"))
+}
+
+fn edit(desc: &[u8], f: impl Fn(&mut QOp)) -> Vec<u8> {
+    let mut q = QGraph::from_description(desc).unwrap();
+    for n in &mut q.nodes {
+        f(&mut n.op);
+    }
+    q.describe()
+}
+
+#[test]
+fn hostile_generation_descriptions_never_change_the_verifiers_statement() {
+    for (model, prompt, n) in [
+        ("gpt2_tiny", vec![40i64, 15, 45], 5usize),
+        ("nanogpt", vec![1, 2, 3], 6),
+    ] {
+        let plain = load(model).q.describe();
+        let g = greedy(load(model), &prompt, n).unwrap();
+        let honest = g.model.q.describe();
+        // The honest description: the verifier rebuilds exactly it.
+        let (gen, q) = built(model, &honest);
+        assert_eq!(gen, Some((prompt.len(), n)), "{model}");
+        assert_eq!(q, honest, "{model}: the rebuilt circuit differs");
+        // The pick's offset moved (the mask's kept), the mask's moved, both moved to 0,
+        // both moved past the end, the pick reading tensor 0 replaced: the verifier's circuit
+        // is never the tampered one (so the proof of it fails on the protocol id), and it
+        // never panics.
+        let p = prompt.len();
+        type Edit = Box<dyn Fn(&mut QOp)>;
+        let edits: Vec<(&str, Edit)> = vec![
+            (
+                "pick offset + 1",
+                Box::new(move |op| {
+                    if let QOp::PickCol { offset, .. } = op {
+                        *offset = p + 1
+                    }
+                }),
+            ),
+            (
+                "pick offset − 1",
+                Box::new(move |op| {
+                    if let QOp::PickCol { offset, .. } = op {
+                        *offset = p - 1
+                    }
+                }),
+            ),
+            (
+                "mask offset + 1",
+                Box::new(move |op| {
+                    if let QOp::PrefixMask { offset, .. } = op {
+                        *offset = p + 1
+                    }
+                }),
+            ),
+            (
+                "both offsets 0",
+                Box::new(|op| match op {
+                    QOp::PickCol { offset, .. } | QOp::PrefixMask { offset, .. } => *offset = 0,
+                    _ => {}
+                }),
+            ),
+        ];
+        for (what, f) in &edits {
+            let tampered = edit(&honest, f);
+            let decodes = QGraph::from_description(&tampered).is_ok();
+            let (gen, q) = built(model, &tampered);
+            assert_ne!(
+                q, tampered,
+                "{model}, {what}: the prover's circuit was taken"
+            );
+            match gen {
+                Some(_) => assert!(q == honest || q != plain, "{model}, {what}"),
+                None => assert_eq!(q, plain, "{model}, {what}"),
+            }
+            eprintln!("{model}, {what}: decodes {decodes}, statement {gen:?}");
+        }
+        // Garbage, empty, the plain model's description, the other model's generation.
+        for (what, d) in [
+            ("empty", vec![]),
+            ("garbage", vec![0xa5; 4096]),
+            ("plain", plain.clone()),
+        ] {
+            let (gen, q) = built(model, &d);
+            assert_eq!(gen, None, "{model}, {what}");
+            assert_eq!(q, plain, "{model}, {what}");
+        }
+        // Byte mutations of the honest description's last 200 bytes (the check's nodes and
+        // the output index; every 10th), each loading the model afresh: no panic, and the
+        // circuit built is the model's with a check the mutated description names, or the
+        // plain model.
+        let mut seen = 0;
+        for i in (honest.len().saturating_sub(200)..honest.len()).step_by(10) {
+            for delta in [1u8, 0xff] {
+                let mut d = honest.clone();
+                d[i] = d[i].wrapping_add(delta);
+                let (gen, q) = built(model, &d);
+                if gen.is_some() {
+                    seen += 1;
+                    assert!(q != d || d == honest, "{model}: byte {i}");
+                } else {
+                    assert_eq!(q, plain, "{model}: byte {i}");
+                }
+            }
+        }
+        eprintln!("{model}: {seen} mutations named a check");
+    }
+}
+
+#[test]
+fn generation_on_a_model_that_is_not_causal() {
+    // The greedy statement relies on the causal mask; `positions` checks only that the
+    // model reads token ids and writes one row per position. Report whether a bidirectional
+    // encoder (bert_tiny) is accepted for generation.
+    let m = load("bert_tiny");
+    let out = m.q.output_tensor().clone();
+    let t = m.q.input().len();
+    let r = greedy(m, &[1, 2], 2);
+    eprintln!(
+        "bert_tiny: output [{}, {}] for {t} ids; greedy: {}",
+        out.rows,
+        out.cols,
+        match &r {
+            Ok(g) => format!("accepted, generated {:?}", g.generated),
+            Err(e) => format!("refused: {e}"),
+        }
+    );
+}
