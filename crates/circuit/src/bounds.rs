@@ -251,6 +251,10 @@ impl QGraph {
                 }
                 QOp::ArgMax { .. } => crate::argmax::check_template(self, ni)?,
                 QOp::PickCol { ids, offset, .. } | QOp::PrefixMask { ids, offset } => {
+                    // A mask output would be compared with nothing: no claim reaches it.
+                    if matches!(node.op, QOp::PrefixMask { .. }) && o == self.output {
+                        return bad("a mask cannot be the output".into());
+                    }
                     // The ids are public data the verifier holds, integers at 2^0, one per row.
                     let (Some(ti), Some(to)) = (self.tensors.get(*ids), self.tensors.get(o)) else {
                         return bad("operands out of range".into());

@@ -163,3 +163,78 @@ fn generation_on_a_model_that_is_not_causal() {
         }
     );
 }
+
+/// Found by the attack review: on a model whose rows see later tokens (bert_tiny, a
+/// bidirectional encoder whose output is [8, 32] hidden states, not logits over its 64 ids),
+/// the ids after the generated ones — chosen by the prover, never printed — steered which
+/// tokens "were" greedy. Generation now needs logits over the embedding's vocabulary, and the
+/// positions after the generated tokens must hold the padding `generate` writes (id 0).
+#[test]
+fn generation_on_a_non_causal_model_with_a_steered_tail_rejected() {
+    let e = greedy(load("bert_tiny"), &[1, 2], 2)
+        .err()
+        .expect("bert_tiny generates");
+    assert!(e.to_string().contains("logits over its vocabulary"), "{e}");
+    // A description naming a check does not make the verifier build one for bert_tiny.
+    let g = greedy(load("gpt2_tiny"), &[1, 2], 2).unwrap();
+    let prover = zkgrad_workflow::prove::InferenceProver::new(
+        &g.model,
+        zkgrad_workflow::scheme::PcsChoice(None),
+    );
+    let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
+    let proof = prover.prove(&x, &g.ids).unwrap();
+    let pf = zkgrad_verifier::ProofFile::from_bytes(&proof.bytes).unwrap();
+    let (_, gen) = circuit_for_proof(load("bert_tiny"), &pf.circuit);
+    assert_eq!(gen, None);
+    // The tail after the generated tokens is padding, not the prover's choice.
+    assert!(zkgrad_workflow::generate::check_padding(&g.ids, 2, 2).is_ok());
+    let mut steered = g.ids.clone();
+    steered[5] = 33;
+    let e = zkgrad_workflow::generate::check_padding(&steered, 2, 2).unwrap_err();
+    assert!(e.contains("position 5"), "{e}");
+}
+
+/// The model part of a generation circuit: its logits for `ids` (the check's nodes skipped).
+struct LoadedModelQ<'a>(&'a QGraph);
+
+impl LoadedModelQ<'_> {
+    fn logits(&self, ids: &[i64]) -> Vec<i64> {
+        let mut q = self.0.clone();
+        let first_check = q
+            .nodes
+            .iter()
+            .position(|n| n.name.starts_with("generation/"))
+            .unwrap();
+        q.nodes.truncate(first_check);
+        q.tensors.truncate(first_check + 1);
+        let w = zkgrad_model::forward(&q, ids).unwrap();
+        w.values[q.output].clone()
+    }
+}
+
+#[test]
+fn padding_tail_cannot_steer_the_checked_rows_of_causal_models() {
+    // The same steering against gpt2_tiny and nanogpt: every row the check reads
+    // (first − 1 .. first − 1 + n) is the same integer vector whatever the ids after the
+    // generated ones — the causal mask is a constant of the circuit.
+    for (model, prompt, n, vocab) in [
+        ("gpt2_tiny", vec![40i64, 15, 45], 4usize, 64i64),
+        ("nanogpt", vec![1, 2, 3], 6, 65),
+    ] {
+        let g = greedy(load(model), &prompt, n).unwrap();
+        let q = LoadedModelQ(&g.model.q);
+        let cols = g.model.q.output_tensor().cols;
+        let end = prompt.len() + n;
+        let rows = |ids: &[i64]| q.logits(ids)[..(end - 1) * cols].to_vec();
+        let reference = rows(&g.ids);
+        for z in [1, 7, vocab / 2, vocab - 1] {
+            let mut ids = g.ids.clone();
+            ids[end..].iter_mut().for_each(|v| *v = z);
+            assert_eq!(
+                rows(&ids),
+                reference,
+                "{model}: tail {z} moved a checked row"
+            );
+        }
+    }
+}

@@ -15,17 +15,20 @@ use crate::model::LoadedModel;
 /// The positions a model generates over: its token-id input (tensor 0, read by an embedding)
 /// and its logits (the output, one row per position).
 fn positions(q: &QGraph) -> Result<(usize, usize)> {
-    let embeds_input = q
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, QOp::Embed { ids: 0, .. }));
+    // The vocabulary of the embedding that reads the ids; the logits must be over it.
+    let vocab = q.nodes.iter().find_map(|n| match n.op {
+        QOp::Embed { ids: 0, w } => q.weights.get(w).map(|w| w.rows),
+        _ => None,
+    });
     let t = q.input().len();
     let out = q.output_tensor();
-    if !embeds_input || q.input_tensors().len() != 1 || out.rows != t {
+    if vocab != Some(out.cols) || q.input_tensors().len() != 1 || out.rows != t {
         bail!(
-            "generation needs a language model with one input of token ids and logits with one \
-             row per position (this one has {} inputs and an output of [{}, {}] for {t} ids)",
+            "generation needs a language model with one input of token ids and logits over its \
+             vocabulary, one row per position (this one has {} inputs, a vocabulary of {} and an \
+             output of [{}, {}] for {t} ids)",
             q.input_tensors().len(),
+            vocab.map_or("none".to_string(), |v| v.to_string()),
             out.rows,
             out.cols
         );
@@ -70,6 +73,19 @@ pub fn greedy(m: LoadedModel, prompt: &[i64], max_new: usize) -> Result<Generati
         prompt_len: p,
         model: LoadedModel { q, ..m },
     })
+}
+
+/// Whether a verified generation proof's positions after the generated tokens hold the
+/// padding `generate` writes (id 0): the tail is not the prover's to choose. `Err`: why not.
+pub fn check_padding(ids: &[i64], first: usize, n: usize) -> std::result::Result<(), String> {
+    match ids.iter().skip(first + n).position(|&v| v != 0) {
+        None => Ok(()),
+        Some(k) => Err(format!(
+            "position {} after the generated tokens holds id {} instead of the padding 0",
+            first + n + k,
+            ids[first + n + k]
+        )),
+    }
 }
 
 /// If the proof's circuit description holds a greedy-choice check that fits this model, the

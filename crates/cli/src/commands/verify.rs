@@ -100,7 +100,12 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             // A generation proof: the model's circuit with the greedy check it names.
             let (m, gen) = zkgrad_workflow::generate::circuit_for_proof(m, &proof.circuit);
             generation = gen;
-            verify_against_model(&proof, &m, &a.scheme.scheme, cache)
+            verify_against_model(&proof, &m, &a.scheme.scheme, cache).and_then(|ok| match gen {
+                Some((first, n)) => {
+                    zkgrad_workflow::generate::check_padding(&proof.input, first, n).map(|()| ok)
+                }
+                None => Ok(ok),
+            })
         }
         (None, Some(c)) => match verify_against_commitment(&proof, &parse_hex32(c)?) {
             Err(Failure::Unusable(e)) => {
