@@ -364,7 +364,8 @@ fn quantize_scaled(
                         value: *c,
                         frac: fx,
                     })?;
-                g.push_node(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fx)
+                let t = g.push_node(&name, QOp::AddConst { x: map[*x], c: cq }, rows, cols, fx);
+                align(&mut g, t, fo, &name)
             }
             Op::Scale { x, c } => {
                 let cq = quantize_value(*c, fw).ok_or(QuantError::WeightTooLarge {
@@ -564,8 +565,10 @@ fn quantize_scaled(
                 )
             }
             Op::RowSum { x } => {
+                // A sum may outgrow its terms' scale: rounded to its own where that is coarser.
                 let fx = fr(&g, map[*x]);
-                g.push_node(&name, QOp::RowSum { x: map[*x] }, rows, cols, fx)
+                let t = g.push_node(&name, QOp::RowSum { x: map[*x] }, rows, cols, fx);
+                align(&mut g, t, fo, &name)
             }
             Op::View { x } => {
                 let xt = map[*x];
