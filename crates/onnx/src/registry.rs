@@ -62,6 +62,8 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Shape", gather::shape),
     ("Expand", gather::expand),
     ("ArgMax", reduce::argmax),
+    ("IsNaN", gather::never_non_finite),
+    ("IsInf", gather::never_non_finite),
 ];
 
 /// The op types this importer accepts.

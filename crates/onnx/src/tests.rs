@@ -208,3 +208,16 @@ fn truncated_and_garbage_files_are_parse_errors() {
     }
     assert!(matches!(import(b"hello world"), Err(OnnxError::Parse(_))));
 }
+
+#[test]
+fn sdpa_softmax_guard_keeps_the_softmax() {
+    // Where(IsNaN(p), 0, p): a proven value is never NaN, so the guard is the softmax itself.
+    let g = import(&example("transformers/softmax_guard.onnx")).unwrap();
+    assert!(g.nodes.iter().any(|n| matches!(n.op, Op::Softmax { .. })));
+    assert!(!g
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Mul { .. } | Op::Const { .. })));
+    let y = &g.forward_f64(&[1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0])[g.output];
+    assert!((y[4] - 0.25).abs() < 1e-12 && (y[..4].iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}

@@ -304,6 +304,26 @@ fn const_value(cx: &NodeCx, graph: &mut Graph, c: &Const, which: usize) -> usize
 /// each part a product with a constant of the circuit, so which positions are masked is fixed
 /// by the model the verifier holds. A condition computed from the input is not supported.
 pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    // A condition that is the same everywhere picks one branch (SDPA exports guard their
+    // softmax with Where(IsNaN(p), 0, p), and a proven value is never NaN).
+    if let Val::Const(c) = cx.get(0)? {
+        let (x, y) = (cx.get(1)?, cx.get(2)?);
+        let pick = if c.data.iter().all(|&v| v != 0.0) {
+            Some(x)
+        } else if c.data.iter().all(|&v| v == 0.0) {
+            Some(y)
+        } else {
+            None
+        };
+        if let Some(Val::Value(v)) = pick {
+            let shape = crate::shape::broadcast_shape(&c.dims, graph.shape(v)).filter(|s| {
+                s.iter().product::<usize>() == graph.shape(v).iter().product::<usize>()
+            });
+            if let Some(shape) = shape {
+                return Ok(cx.push(graph, Op::View { x: v }, shape));
+            }
+        }
+    }
     let Val::Const(cond) = cx.get(0)? else {
         return Err(cx.invalid(
             "Where with a condition computed from the input is not supported (only constant masks)"

@@ -250,3 +250,16 @@ pub(crate) fn expand(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
         .ok_or_else(|| cx.invalid(format!("{xs:?} does not expand to {target:?}")))?;
     Ok(cx.push(graph, Op::Gather { x, map }, out))
 }
+
+/// IsNaN and IsInf of a computed tensor: all false. Every value the circuit proves is an
+/// integer at a finite scale, never NaN or infinite (exporters guard softmax rows with
+/// `Where(IsNaN(p), 0, p)`, which then keeps `p`).
+pub(crate) fn never_non_finite(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let x = cx.value(0)?;
+    let dims = graph.shape(x).to_vec();
+    let n = cx.elements(&dims)?;
+    Ok(Val::Const(crate::tensor::Const {
+        dims,
+        data: vec![0.0; n].into(),
+    }))
+}
