@@ -202,9 +202,11 @@ pub(crate) fn import_inner(
                 }
             })
             .collect();
-        if shape.is_empty() {
+        // A declared scalar (a shape of rank 0) is held as one value; no shape at all is refused.
+        if shape.is_empty() && i.type_.tensor_type().shape.is_none() {
             return Err(OnnxError::Graph(format!("input {} has no shape", i.name)));
         }
+        let shape = if shape.is_empty() { vec![1] } else { shape };
         elements(&shape, limits).map_err(|e| OnnxError::Graph(format!("input {}: {e}", i.name)))?;
         Ok(shape)
     };

@@ -41,8 +41,13 @@ pub(crate) fn constant(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported 
 }
 
 /// Neg, and Reciprocal of a constant (Reciprocal of a computed tensor is an activation).
-pub(crate) fn neg_or_reciprocal(cx: &NodeCx, _: &mut Graph, _: &mut Sources) -> Imported {
+pub(crate) fn neg_or_reciprocal(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     let n = cx.n;
+    if let (Val::Value(x), "Neg") = (cx.get(0)?, n.op_type.as_str()) {
+        // −x of a computed tensor: a product with the integer −1 (exact, no rounding).
+        let shape = graph.shape(x).to_vec();
+        return Ok(cx.push(graph, zkgrad_model::graph::Op::Scale { x, c: -1.0 }, shape));
+    }
     let Val::Const(c) = cx.get(0)? else {
         return Err(cx.invalid(format!(
             "{} of a computed tensor is not supported",

@@ -160,6 +160,11 @@ pub(crate) fn split(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported
                 .collect()
         }
     };
+    if sizes.contains(&0) {
+        return Err(cx.invalid(format!(
+            "Split into a part of size 0 ({sizes:?}) is not supported"
+        )));
+    }
     if sizes.len() != n_out || sizes.iter().sum::<usize>() != d {
         return Err(cx.invalid(format!(
             "split sizes {sizes:?} do not cover axis {axis} of size {d} in {n_out} outputs"

@@ -2,7 +2,7 @@
 //! and LayerNormalization.
 
 use zkgrad_model::build;
-use zkgrad_model::graph::Graph;
+use zkgrad_model::graph::{Graph, Op};
 
 use crate::node::{Imported, NodeCx, Sources, Val};
 use crate::tensor::{broadcast_bias, Const};
@@ -48,31 +48,92 @@ pub(crate) fn batch_norm(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imp
     ))
 }
 
-/// LayerNormalization over the last axis.
+/// LayerNormalization over the axes from `axis` on (at any rank): the input viewed as
+/// `[leading, trailing]` rows where that is not already its matrix view, normalized per row,
+/// and viewed back.
 pub(crate) fn layer_norm(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     let n = cx.n;
     let name = &cx.name;
     let x = cx.value(0)?;
     let xs = graph.shape(x).to_vec();
     let axis = cx.axis_of(cx.attr_i("axis", -1), xs.len().max(1))?;
-    if axis + 1 != xs.len() || (xs.len() == 4 && cx.image_layout) {
-        return Err(cx.invalid(format!(
-            "LayerNormalization over axis {axis} of {xs:?}: only the last axis is supported (and not on NCHW tensors of a graph with image ops)"
-        )));
-    }
-    let d = xs[axis];
+    let d: usize = xs
+        .get(axis..)
+        .unwrap_or(&[])
+        .iter()
+        .product::<usize>()
+        .max(1);
+    let lead: usize = xs
+        .get(..axis)
+        .unwrap_or(&[])
+        .iter()
+        .product::<usize>()
+        .max(1);
+    let flatten = axis + 1 != xs.len() || (xs.len() == 4 && cx.image_layout);
+    let x = if flatten {
+        build::push(
+            graph,
+            &format!("{name}/rows"),
+            Op::View { x },
+            vec![lead, d],
+        )
+    } else {
+        x
+    };
     let eps = cx.attr_f("epsilon", 1e-5);
     if !(eps.is_finite() && eps > 0.0) {
         return Err(cx.invalid(format!("epsilon {eps}: must be finite and positive")));
     }
-    let gamma = cx.constant(1)?;
+    // Scale and bias over the normalized axes (shape xs[axis..], flattened like the rows), or
+    // broadcast to them.
+    let per_row = |c: &Const| -> Result<Vec<f64>, crate::OnnxError> {
+        if c.data.len() == d {
+            Ok(c.data.to_vec())
+        } else {
+            broadcast_bias(c, d).map_err(|e| cx.invalid(e))
+        }
+    };
+    let gamma = per_row(&cx.constant(1)?)?;
     let beta = if n.input.len() > 2 && !n.input[2].is_empty() {
-        Some(broadcast_bias(&cx.constant(2)?, d).map_err(|e| cx.invalid(e))?)
+        Some(per_row(&cx.constant(2)?)?)
     } else {
         None
     };
-    let gamma = broadcast_bias(&gamma, d).map_err(|e| cx.invalid(e))?;
-    Ok(Val::Value(build::layer_norm(
-        graph, name, x, &gamma, beta, eps,
-    )))
+    let before = graph.nodes.len();
+    let y = build::layer_norm(graph, name, x, &gamma, beta, eps);
+    // The optional outputs Mean and InvStdDev: the normalization's own mean and 1/√(var + ε),
+    // shaped as the input with the normalized axes of size 1.
+    let wanted = |i: usize| cx.n.output.get(i).is_some_and(|o| !o.is_empty());
+    if wanted(1) || wanted(2) {
+        let mut stat_shape = xs.clone();
+        for s in stat_shape.iter_mut().skip(axis) {
+            *s = 1;
+        }
+        for (i, tag) in [(1, "mean/col"), (2, "rsqrt")] {
+            if !wanted(i) {
+                continue;
+            }
+            let node = format!("{name}/{tag}");
+            let v = graph.nodes[before..]
+                .iter()
+                .position(|n| n.name == node)
+                .map(|k| before + k + 1)
+                .ok_or_else(|| cx.invalid(format!("no {tag} to return")))?;
+            let out = build::push(
+                graph,
+                &format!("{name}/output{i}"),
+                Op::View { x: v },
+                stat_shape.clone(),
+            );
+            cx.extra.borrow_mut().push(Val::Value(out));
+        }
+        if wanted(2) && !wanted(1) {
+            return Err(cx.invalid("InvStdDev without Mean is not supported".into()));
+        }
+    }
+    Ok(if flatten {
+        cx.push(graph, Op::View { x: y }, xs)
+    } else {
+        Val::Value(y)
+    })
 }
