@@ -167,7 +167,8 @@ fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
 
 #[test]
 fn generate_proves_onnxruntimes_greedy_decoding_and_verify_prints_it() {
-    for model in ["gpt2_tiny", "nanogpt"] {
+    // gpt2_dynamic has a dynamic sequence axis: specialized to prompt + new tokens, no padding.
+    for model in ["gpt2_tiny", "nanogpt", "gpt2_dynamic"] {
         let (_, reference, verified) = generate_and_verify(model);
         assert_eq!(verified["prompt"], reference["prompt"], "{model}");
         assert_eq!(verified["generated"], reference["generated"], "{model}");
@@ -298,4 +299,26 @@ fn per_tensor_scales_match_onnxruntime_closer_and_are_part_of_the_statement() {
     // The scales are part of the statement: without the flag the circuit is another one.
     let v = verify(&m, &proof);
     assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+}
+
+#[test]
+fn a_dynamic_sequence_axis_is_specialized_to_each_input() {
+    let m = example("transformers/gpt2_dynamic/model.onnx");
+    for n in [5usize, 12] {
+        let dir = tmpdir(&format!("dyn-{n}"));
+        let ids: Vec<String> = (0..n).map(|i| ((7 * i + 3) % 64).to_string()).collect();
+        let input = dir.join("ids.json");
+        std::fs::write(
+            &input,
+            format!("{{\"input_data\": [[{}]]}}", ids.join(", ")),
+        )
+        .unwrap();
+        let o = prove(&dir, &m, &input);
+        assert!(o.status.success(), "{n} tokens: {}", stderr(&o));
+        let out: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
+        assert_eq!(floats(&out["output_data"]).len(), n * 64, "{n} tokens");
+        let v = verify(&m, dir.join("p.zkp"));
+        assert!(v.status.success(), "{n} tokens: {}", stderr(&v));
+    }
 }

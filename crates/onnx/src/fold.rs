@@ -156,6 +156,72 @@ pub(crate) fn fold_const(
             };
             broadcast_fold(&[&x, &y], limits, |v| f64::from(u8::from(f(v[0], v[1]))))?
         }
+        "Max" | "Min" if !ins.is_empty() => {
+            let all: Vec<Const> = (0..ins.len())
+                .map(|i| input(i).ok_or_else(|| format!("missing input {i}")))
+                .collect::<Result<_, _>>()?;
+            let refs: Vec<&Const> = all.iter().collect();
+            let max = n.op_type == "Max";
+            broadcast_fold(&refs, limits, |v| {
+                v.iter()
+                    .copied()
+                    .reduce(|a, b| if (b > a) == max { b } else { a })
+                    .unwrap_or(0.0)
+            })?
+        }
+        "GatherND" => {
+            // batch_dims = 0: out[i…] = data[indices[i…, 0], …, indices[i…, k−1], …].
+            if int("batch_dims", 0) != 0 {
+                return Err("GatherND with batch_dims ≠ 0 is not folded".into());
+            }
+            let (x, idx) = (first()?, input(1).ok_or("missing indices")?);
+            let k = *idx.dims.last().ok_or("GatherND indices of rank 0")?;
+            if k == 0 || k > x.dims.len() {
+                return Err(format!(
+                    "GatherND index tuples of {k} into rank {}",
+                    x.dims.len()
+                ));
+            }
+            let inner: usize = x.dims[k..].iter().product();
+            let mut out_dims = idx.dims[..idx.dims.len() - 1].to_vec();
+            out_dims.extend(&x.dims[k..]);
+            elements(&out_dims, limits)?;
+            let mut data = Vec::new();
+            for tuple in idx.data.chunks(k) {
+                let mut flat = 0usize;
+                for (axis, &v) in tuple.iter().enumerate() {
+                    let d = x.dims[axis];
+                    let i = if v < 0.0 { v + d as f64 } else { v };
+                    if !(i >= 0.0 && i < d as f64 && i.fract() == 0.0) {
+                        return Err(format!(
+                            "GatherND index {v} outside axis {axis} of size {d}"
+                        ));
+                    }
+                    flat = flat * d + i as usize;
+                }
+                let base = flat * inner;
+                data.extend_from_slice(
+                    x.data
+                        .get(base..base + inner)
+                        .ok_or("GatherND index past the data")?,
+                );
+            }
+            Const {
+                dims: out_dims,
+                data: data.into(),
+            }
+        }
+        "Shape" => {
+            let x = first()?;
+            let r = x.dims.len() as i64;
+            let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+            let (s, e) = (clamp(int("start", 0)), clamp(int("end", r)));
+            let data: Vec<f64> = x.dims[s..e.max(s)].iter().map(|&d| d as f64).collect();
+            Const {
+                dims: vec![data.len()],
+                data: data.into(),
+            }
+        }
         "Not" => {
             let x = first()?;
             Const {

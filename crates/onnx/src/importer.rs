@@ -165,10 +165,38 @@ fn check_graph(g: &onnx_protobuf::GraphProto, limits: &Limits) -> Result<(), Onn
 
 /// Imports the graph of the model `bytes`, recording in `sources` where each Linear node's
 /// parameters came from.
+/// The `dim_param` dimensions of the first graph input that is not an initializer, and the
+/// product of its other dimensions (each read as `import` reads it).
+pub(crate) fn symbolic_input_dims(
+    bytes: &[u8],
+) -> Result<(Vec<(usize, String)>, usize), OnnxError> {
+    let m = parse_model(bytes)?;
+    let g = &m.graph;
+    let inits: std::collections::HashSet<&str> =
+        g.initializer.iter().map(|i| i.name.as_str()).collect();
+    let Some(input) = g.input.iter().find(|i| !inits.contains(i.name.as_str())) else {
+        return Ok((Vec::new(), 1));
+    };
+    let dims = &input.type_.tensor_type().shape.dim;
+    let symbolic = dims
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.has_dim_param())
+        .map(|(k, d)| (k, d.dim_param().to_string()))
+        .collect();
+    let fixed = dims
+        .iter()
+        .filter(|d| !d.has_dim_param())
+        .map(|d| usize::try_from(d.dim_value()).unwrap_or(1).max(1))
+        .fold(1usize, |a, b| a.saturating_mul(b));
+    Ok((symbolic, fixed))
+}
+
 pub(crate) fn import_inner(
     bytes: &[u8],
     limits: &Limits,
     sources: &mut Sources,
+    dims: &[(String, usize)],
 ) -> Result<Graph, OnnxError> {
     let m = parse_model(bytes)?;
     let opset = default_opset(&m)?;
@@ -197,6 +225,10 @@ pub(crate) fn import_inner(
             .map(|d| {
                 if d.has_dim_value() && d.dim_value() > 0 {
                     usize::try_from(d.dim_value()).unwrap_or(usize::MAX)
+                } else if d.has_dim_param() {
+                    dims.iter()
+                        .find(|(n, _)| n == d.dim_param())
+                        .map_or(1, |&(_, v)| v.max(1))
                 } else {
                     1
                 }

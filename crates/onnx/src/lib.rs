@@ -165,6 +165,24 @@ pub fn import_with_sources_and_limits(
     limits: &Limits,
 ) -> Result<(Graph, HashMap<usize, LinearSource>), OnnxError> {
     let mut sources: HashMap<usize, LinearSource> = HashMap::new();
-    let graph = importer::import_inner(bytes, limits, &mut sources)?;
+    let graph = importer::import_inner(bytes, limits, &mut sources, &[])?;
     Ok((graph, sources))
+}
+
+/// Imports a model exported with symbolic dimensions (a dynamic sequence axis), specialized:
+/// each graph-input dimension named in `dims` takes that size (others read as 1, as
+/// [`import`] reads them), and the shape arithmetic that follows from it is folded.
+pub fn import_specialized(
+    bytes: &[u8],
+    limits: &Limits,
+    dims: &[(String, usize)],
+) -> Result<Graph, OnnxError> {
+    let mut sources: HashMap<usize, LinearSource> = HashMap::new();
+    importer::import_inner(bytes, limits, &mut sources, dims)
+}
+
+/// The symbolic dimensions (`dim_param`) of the first graph input, in order, with their axes,
+/// and the product of its other dimensions.
+pub fn symbolic_input_dims(bytes: &[u8]) -> Result<(Vec<(usize, String)>, usize), OnnxError> {
+    importer::symbolic_input_dims(bytes)
 }

@@ -53,6 +53,15 @@ pub struct LoadedModel {
     pub value_tensors: Vec<usize>,
 }
 
+/// Whether a model's input has a symbolic dimension (a dynamic sequence axis): it is then
+/// specialized to each input's size ([`LoadedModel::load_for_input`]).
+pub fn has_symbolic_input(path: &Path) -> Result<bool> {
+    let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
+    Ok(zkgrad_onnx::symbolic_input_dims(&bytes)
+        .map(|(s, _)| !s.is_empty())
+        .unwrap_or(false))
+}
+
 /// A model file's bytes, with initializers stored in external data files (as PyTorch's dynamo
 /// exporter writes them) read in. A location must be a relative path inside the model's
 /// directory.
@@ -69,6 +78,56 @@ impl LoadedModel {
     /// Imports and quantizes, calibrating `act_frac` unless it is given (the calibrated value
     /// read from, or stored in, the cache as `cache` says).
     pub fn load(path: &Path, p: &Precision, cache: Mode) -> Result<Self> {
+        Self::load_with_dims(path, p, cache, &[])
+    }
+
+    /// [`Self::load`] for an input of `n_values` values: a model exported with a symbolic
+    /// dimension on its input (a dynamic sequence axis) is specialized to the size that input
+    /// has; any other model is loaded as it is.
+    pub fn load_for_input(
+        path: &Path,
+        p: &Precision,
+        cache: Mode,
+        n_values: usize,
+    ) -> Result<Self> {
+        let bytes = read_model(path)?;
+        let (symbolic, fixed) = zkgrad_onnx::symbolic_input_dims(&bytes)
+            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        let dims = match symbolic.as_slice() {
+            [] => Vec::new(),
+            [(_, name)] => {
+                if n_values % fixed != 0 || n_values == 0 {
+                    bail!(
+                        "model {}: an input of {n_values} values does not fill its symbolic \
+                         dimension {name} (the other dimensions hold {fixed})",
+                        path.display()
+                    );
+                }
+                vec![(name.clone(), n_values / fixed)]
+            }
+            several => bail!(
+                "model {}: its input has {} symbolic dimensions ({}); one (a sequence axis) is \
+                 supported",
+                path.display(),
+                several.len(),
+                several
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        Self::load_with_dims(path, p, cache, &dims)
+    }
+
+    /// [`Self::load`] with symbolic input dimensions given sizes
+    /// ([`zkgrad_onnx::import_specialized`]).
+    pub fn load_with_dims(
+        path: &Path,
+        p: &Precision,
+        cache: Mode,
+        dims: &[(String, usize)],
+    ) -> Result<Self> {
         if p.act_frac.is_some() {
             if let Some(c) = &p.calibration {
                 bail!(
@@ -78,7 +137,7 @@ impl LoadedModel {
             }
         }
         let bytes = read_model(path)?;
-        let graph = zkgrad_onnx::import_with_limits(&bytes, crate::limits::get())
+        let graph = zkgrad_onnx::import_specialized(&bytes, crate::limits::get(), dims)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
