@@ -96,7 +96,7 @@ impl LoadedModel {
         let dims = match symbolic.as_slice() {
             [] => Vec::new(),
             [(_, name)] => {
-                if n_values % fixed != 0 || n_values == 0 {
+                if !n_values.is_multiple_of(fixed) || n_values == 0 {
                     bail!(
                         "model {}: an input of {n_values} values does not fill its symbolic \
                          dimension {name} (the other dimensions hold {fixed})",
