@@ -9,7 +9,17 @@ use onnx_protobuf::{Message, ModelProto};
 use proptest::prelude::*;
 use zkgrad_onnx::{import_with_limits, Limits, SUPPORTED_OPS};
 
-const EXAMPLES: [&str; 3] = ["mlp/mlp.onnx", "cnn/mixed.onnx", "layout/layout.onnx"];
+/// The seed MLP, a CNN, the layout ops, and transformer exports: GPT-2 (dynamo: embedding by
+/// ids, Split, batched products, a constant causal mask), BERT (TorchScript: mask logic folded
+/// on constants) and the sentiment model.
+const EXAMPLES: [&str; 6] = [
+    "mlp/mlp.onnx",
+    "cnn/mixed.onnx",
+    "layout/layout.onnx",
+    "transformers/gpt2_tiny/model.onnx",
+    "transformers/bert_tiny/model_ts.onnx",
+    "transformers/sentiment/model.onnx",
+];
 
 fn example(k: usize) -> Vec<u8> {
     std::fs::read(format!(
@@ -245,12 +255,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn byte_mutations_never_panic(k in 0usize..3, muts in proptest::collection::vec(bytes_mutation(), 1..6)) {
+    fn byte_mutations_never_panic(k in 0usize..EXAMPLES.len(), muts in proptest::collection::vec(bytes_mutation(), 1..6)) {
         check(&apply_bytes(example(k), &muts))?;
     }
 
     #[test]
-    fn field_mutations_never_panic(k in 0usize..3, muts in proptest::collection::vec(field_mutation(), 1..5)) {
+    fn field_mutations_never_panic(k in 0usize..EXAMPLES.len(), muts in proptest::collection::vec(field_mutation(), 1..5)) {
         let mut m = ModelProto::parse_from_bytes(&example(k)).unwrap();
         for f in &muts {
             apply_field(&mut m, f);
