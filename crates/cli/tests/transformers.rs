@@ -322,3 +322,71 @@ fn a_dynamic_sequence_axis_is_specialized_to_each_input() {
         assert!(v.status.success(), "{n} tokens: {}", stderr(&v));
     }
 }
+
+#[test]
+fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
+    // examples/transformers/bert_mask: ids and an attention mask as two inputs; the mask
+    // logic (Cast to bool as two proven comparisons, GatherND, And, Where) depends on the input.
+    let dir = tmpdir("bert-mask");
+    let m = example("transformers/bert_mask/model.onnx");
+    for flags in [&[][..], &["--per-tensor-scales"][..]] {
+        let proof = dir.join("p.zkp");
+        let out = dir.join("out.json");
+        let o = run(bin()
+            .arg("prove")
+            .args(flags)
+            .arg("--model")
+            .arg(&m)
+            .arg("--input")
+            .arg(example("transformers/bert_mask/input.json"))
+            .arg("--proof")
+            .arg(&proof)
+            .arg("--output")
+            .arg(&out));
+        assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
+        let proven = floats(
+            &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
+                ["output_data"],
+        );
+        let reference = onnxruntime("bert_mask", "model");
+        let err = proven
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err < 5e-2,
+            "{flags:?}: max |error| {err} against ONNX Runtime"
+        );
+        let v = run(bin()
+            .arg("verify")
+            .args(flags)
+            .arg("--model")
+            .arg(&m)
+            .arg("--proof")
+            .arg(&proof));
+        assert!(v.status.success(), "{flags:?}: {}", stderr(&v));
+        // The mask is public input (values 8..16): flipping an entry after proving is rejected.
+        let p = zkgrad_verifier::ProofFile::from_bytes(&std::fs::read(&proof).unwrap()).unwrap();
+        let scale = p.input[8];
+        for pos in [8, 13, 14, 15] {
+            let mut bad = p.clone();
+            bad.input[pos] = if bad.input[pos] == 0 { scale } else { 0 };
+            let f = dir.join("flipped.zkp");
+            std::fs::write(&f, bad.to_bytes()).unwrap();
+            let v = run(bin()
+                .arg("verify")
+                .args(flags)
+                .arg("--model")
+                .arg(&m)
+                .arg("--proof")
+                .arg(&f));
+            assert_eq!(
+                v.status.code(),
+                Some(1),
+                "{flags:?}: mask {pos} flipped: {}",
+                stderr(&v)
+            );
+        }
+    }
+}

@@ -63,6 +63,8 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("Expand", gather::expand),
     ("ArgMax", reduce::argmax),
     ("IsNaN", gather::never_non_finite),
+    ("And", elementwise::and),
+    ("GatherND", gather::gather_nd),
     ("IsInf", gather::never_non_finite),
 ];
 

@@ -244,14 +244,20 @@ fn binary(cx: &NodeCx, graph: &mut Graph, a: usize, b: usize, op: &str) -> Impor
     let (sa, sb) = (graph.shape(a).to_vec(), graph.shape(b).to_vec());
     // Shapes that differ only in leading 1s ([8] and [1, 8]) are the same
     // matrix; otherwise numpy broadcasting through index maps.
-    let (a, b, shape) = if matrix_dims(&sa) == matrix_dims(&sb) {
+    // The matrix view the graph will have: NCHW images only in a graph with image ops, else
+    // every rank-4 tensor as rows of its last axis (`importer::view_heads_as_rows`).
+    let view = |s: &[usize]| match s {
+        [a, b, c, d] if !cx.image_layout => ((a * b * c).max(1), (*d).max(1)),
+        _ => matrix_dims(s),
+    };
+    let (a, b, shape) = if view(&sa) == view(&sb) {
         (a, b, if sa.len() >= sb.len() { sa } else { sb })
     } else {
         let shape = broadcast_shape(&sa, &sb).ok_or_else(|| {
             cx.invalid(format!("operand shapes {sa:?} and {sb:?} do not broadcast"))
         })?;
         let widen = |v: usize, s: &[usize], graph: &mut Graph| -> usize {
-            if matrix_dims(s) == matrix_dims(&shape) {
+            if view(s) == view(&shape) {
                 return v;
             }
             let padded: Vec<usize> = if s.is_empty() { vec![1] } else { s.to_vec() };
@@ -324,11 +330,26 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
             }
         }
     }
-    let Val::Const(cond) = cx.get(0)? else {
-        return Err(cx.invalid(
-            "Where with a condition computed from the input is not supported (only constant masks)"
-                .into(),
-        ));
+    let cond = match cx.get(0)? {
+        Val::Const(c) => c,
+        Val::Value(c) => {
+            // A condition computed from the input (0/1, e.g. a padding mask) between two
+            // constants: b + (a − b)·cond, a product with a constant of the circuit.
+            let (Val::Const(a), Val::Const(b)) = (cx.get(1)?, cx.get(2)?) else {
+                return Err(cx.invalid(
+                    "Where with a computed condition is supported between two constants only"
+                        .into(),
+                ));
+            };
+            let diff = fold2(&a, &b, |x, y| x - y).map_err(|e| cx.invalid(e))?;
+            let d = const_value(cx, graph, &diff, 1);
+            let picked = binary(cx, graph, c, d, "Mul")?;
+            let Val::Value(picked) = picked else {
+                return Err(cx.invalid("Where did not compute".into()));
+            };
+            let base = const_value(cx, graph, &b, 2);
+            return binary(cx, graph, picked, base, "Add");
+        }
     };
     // `c` where the condition is `keep`, 0 elsewhere, at the broadcast shape of both.
     let pick = |c: &Const, keep: bool| -> Result<Const, crate::OnnxError> {
@@ -384,4 +405,16 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
         (Val::Value(a), Val::Value(b)) => binary(cx, graph, a, b, "Add"),
         _ => Err(cx.invalid("Where of constants was not folded".into())),
     }
+}
+
+/// And of two 0/1 tensors (one may be constant): their product.
+pub(crate) fn and(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let value = |i: usize, graph: &mut Graph| -> Result<usize, crate::OnnxError> {
+        Ok(match cx.get(i)? {
+            Val::Value(v) => v,
+            Val::Const(c) => const_value(cx, graph, &c, i),
+        })
+    };
+    let (a, b) = (value(0, graph)?, value(1, graph)?);
+    binary(cx, graph, a, b, "Mul")
 }

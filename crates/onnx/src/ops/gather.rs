@@ -268,3 +268,59 @@ pub(crate) fn never_non_finite(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) 
         data: vec![0.0; n].into(),
     }))
 }
+
+/// GatherND (batch_dims 0) of a computed tensor by constant indices whose picks, flattened,
+/// step evenly (a reshape or a strided slice): an index map. Other index patterns are refused.
+pub(crate) fn gather_nd(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let x = cx.value(0)?;
+    let Val::Const(idx) = cx.get(1)? else {
+        return Err(cx.invalid("GatherND by computed indices is not supported".into()));
+    };
+    if cx.attr_i("batch_dims", 0) != 0 {
+        return Err(cx.invalid("GatherND with batch_dims ≠ 0 is not supported".into()));
+    }
+    let xs = graph.shape(x).to_vec();
+    let k = *idx
+        .dims
+        .last()
+        .ok_or_else(|| cx.invalid("indices of rank 0".into()))?;
+    if k == 0 || k > xs.len() {
+        return Err(cx.invalid(format!("index tuples of {k} into {xs:?}")));
+    }
+    let inner: usize = xs[k..].iter().product();
+    let mut flat = Vec::new();
+    for tuple in idx.data.chunks(k) {
+        let mut f = 0usize;
+        for (axis, &v) in tuple.iter().enumerate() {
+            let d = xs[axis];
+            let i = if v < 0.0 { v + d as f64 } else { v };
+            if !(i >= 0.0 && i < d as f64 && i.fract() == 0.0) {
+                return Err(cx.invalid(format!("index {v} outside axis {axis} of size {d}")));
+            }
+            f = f * d + i as usize;
+        }
+        flat.extend((0..inner).map(|j| f * inner + j));
+    }
+    let step = if flat.len() > 1 {
+        flat[1] as i64 - flat[0] as i64
+    } else {
+        1
+    };
+    if flat.is_empty() || flat.windows(2).any(|w| w[1] as i64 - w[0] as i64 != step) {
+        return Err(
+            cx.invalid("GatherND by indices that do not step evenly is not supported".into())
+        );
+    }
+    let mut out: Vec<usize> = idx.dims[..idx.dims.len() - 1].to_vec();
+    out.extend(&xs[k..]);
+    let map = IndexMap {
+        in_shape: vec![xs.iter().product()],
+        out_shape: vec![flat.len()],
+        axes: vec![AxisMap {
+            out_axis: 0,
+            step,
+            offset: flat[0] as i64,
+        }],
+    };
+    Ok(cx.push(graph, Op::Gather { x, map }, out))
+}

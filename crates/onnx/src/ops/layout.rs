@@ -23,9 +23,35 @@ pub(crate) fn cast(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
     // identity; any other target type is refused.
     let x = cx.value(0)?;
     let to = cx.attr_i("to", 0);
+    if to == 9 {
+        // To bool: [x ≠ 0] = [x > 0] + [−x > 0], two proven comparisons through the
+        // ReLU-gradient table (a padding mask from the input, as exporters write it).
+        let shape = graph.shape(x).to_vec();
+        let name = &cx.name;
+        let step = |x: usize, tag: &str, graph: &mut Graph| {
+            zkgrad_model::build::push(
+                graph,
+                &format!("{name}/{tag}"),
+                Op::Act {
+                    x,
+                    kind: zkgrad_circuit::table::ActKind::ReluGrad,
+                },
+                shape.clone(),
+            )
+        };
+        let pos = step(x, "positive", graph);
+        let neg_x = zkgrad_model::build::push(
+            graph,
+            &format!("{name}/negated"),
+            Op::Scale { x, c: -1.0 },
+            shape.clone(),
+        );
+        let neg = step(neg_x, "negative", graph);
+        return Ok(cx.push(graph, Op::Add { a: pos, b: neg }, shape));
+    }
     if to != 1 && to != 11 {
         return Err(cx.invalid(format!(
-            "Cast to data type {to}: only float and double are supported"
+            "Cast to data type {to}: only float, double and bool are supported"
         )));
     }
     let shape = graph.shape(x).to_vec();
