@@ -124,6 +124,41 @@ fn transformer_proof_bytes_flipped_rejected() {
     }
 }
 
+/// `zkgrad generate FLAGS --model M --input P --max-new-tokens N --proof F`.
+fn generate(
+    flags: &[&str],
+    m: &std::path::Path,
+    prompt: &std::path::Path,
+    new: &str,
+    proof: &std::path::Path,
+) -> std::process::Output {
+    run(bin()
+        .arg("generate")
+        .args(flags)
+        .arg("--model")
+        .arg(m)
+        .arg("--input")
+        .arg(prompt)
+        .args(["--max-new-tokens", new])
+        .arg("--proof")
+        .arg(proof))
+}
+
+/// `zkgrad verify FLAGS --model M --proof F`.
+fn verify_with(
+    flags: &[&str],
+    m: &std::path::Path,
+    proof: &std::path::Path,
+) -> std::process::Output {
+    run(bin()
+        .arg("verify")
+        .args(flags)
+        .arg("--model")
+        .arg(m)
+        .arg("--proof")
+        .arg(proof))
+}
+
 /// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
 /// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
 fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
@@ -140,22 +175,11 @@ fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
     .unwrap();
     let m = example(&format!("transformers/{model}/model.onnx"));
     let proof = dir.join("gen.zkp");
-    let o = run(bin()
-        .args(["generate", "--model"])
-        .arg(&m)
-        .arg("--input")
-        .arg(&prompt)
-        .args(["--max-new-tokens", &reference["max_new_tokens"].to_string()])
-        .arg("--proof")
-        .arg(&proof)
-        .arg("--json"));
+    let new = reference["max_new_tokens"].to_string();
+    let o = generate(&["--json"], &m, &prompt, &new, &proof);
     assert!(o.status.success(), "{model}: {}", stderr(&o));
     let gen: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let v = run(bin()
-        .args(["verify", "--json", "--model"])
-        .arg(&m)
-        .arg("--proof")
-        .arg(&proof));
+    let v = verify_with(&["--json"], &m, &proof);
     assert!(v.status.success(), "{model}: {}", stderr(&v));
     let verified: Value = serde_json::from_slice(&v.stdout).unwrap();
     assert_eq!(
@@ -217,14 +241,7 @@ fn generate_refuses_what_does_not_fit_in_one_line() {
         let prompt = dir.join("prompt.json");
         std::fs::write(&prompt, format!("{{\"input_data\": [{ids}]}}")).unwrap();
         let proof = dir.join("gen.zkp");
-        let o = run(bin()
-            .args(["generate", "--model"])
-            .arg(&m)
-            .arg("--input")
-            .arg(&prompt)
-            .args(["--max-new-tokens", new])
-            .arg("--proof")
-            .arg(&proof));
+        let o = generate(&[], &m, &prompt, new, &proof);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{ids} +{new}: {err}");
         assert!(err.contains(needle), "{ids} +{new}: {err}");
@@ -232,13 +249,13 @@ fn generate_refuses_what_does_not_fit_in_one_line() {
         assert!(!proof.exists(), "{ids} +{new}: a proof was written");
     }
     // A model that is not a language model.
-    let o = run(bin()
-        .args(["generate", "--model"])
-        .arg(example("mlp/mlp.onnx"))
-        .arg("--input")
-        .arg(example("mlp/input.json"))
-        .args(["--max-new-tokens", "1", "--proof"])
-        .arg(dir.join("g.zkp")));
+    let o = generate(
+        &[],
+        &example("mlp/mlp.onnx"),
+        &example("mlp/input.json"),
+        "1",
+        &dir.join("g.zkp"),
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("generation needs a language model"),
@@ -290,11 +307,7 @@ fn per_tensor_scales_match_onnxruntime_closer_and_are_part_of_the_statement() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(err < 2e-3, "max |error| {err} against ONNX Runtime");
-    let v = run(bin()
-        .args(["verify", "--per-tensor-scales", "--model"])
-        .arg(&m)
-        .arg("--proof")
-        .arg(&proof));
+    let v = verify_with(&["--per-tensor-scales"], &m, &proof);
     assert!(v.status.success(), "{}", stderr(&v));
     // The scales are part of the statement: without the flag the circuit is another one.
     let v = verify(&m, &proof);
@@ -358,13 +371,7 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
             err < 5e-2,
             "{flags:?}: max |error| {err} against ONNX Runtime"
         );
-        let v = run(bin()
-            .arg("verify")
-            .args(flags)
-            .arg("--model")
-            .arg(&m)
-            .arg("--proof")
-            .arg(&proof));
+        let v = verify_with(flags, &m, &proof);
         assert!(v.status.success(), "{flags:?}: {}", stderr(&v));
         // The mask is public input (values 8..16): flipping an entry after proving is rejected.
         let p = zkgrad_verifier::ProofFile::from_bytes(&std::fs::read(&proof).unwrap()).unwrap();
@@ -374,13 +381,7 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
             bad.input[pos] = if bad.input[pos] == 0 { scale } else { 0 };
             let f = dir.join("flipped.zkp");
             std::fs::write(&f, bad.to_bytes()).unwrap();
-            let v = run(bin()
-                .arg("verify")
-                .args(flags)
-                .arg("--model")
-                .arg(&m)
-                .arg("--proof")
-                .arg(&f));
+            let v = verify_with(flags, &m, &f);
             assert_eq!(
                 v.status.code(),
                 Some(1),

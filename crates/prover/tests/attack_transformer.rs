@@ -708,22 +708,7 @@ fn hostile_batched_product_descriptions_rejected() {
 /// Token ids → embedding `[12, 3]` (columns padded to 4) → tanh → LM head reading the same
 /// committed table (`logits = h·Eᵀ`).
 fn tied(t: usize) -> Graph {
-    let (vocab, dim) = (12, 3);
-    let table: Vec<f64> = rnd(11, vocab * dim).iter().map(|v| v * 0.5).collect();
-    let mut g = embedding(t, vocab, dim, false);
-    g.nodes.push(node(
-        "lm_head",
-        Op::Linear {
-            x: 2,
-            w: table,
-            bias: None,
-            in_features: dim,
-            out_features: vocab,
-        },
-        vec![t, vocab],
-    ));
-    g.output = 3;
-    g
+    embedding(t, 12, 3, true)
 }
 
 #[test]

@@ -163,18 +163,8 @@ fn position_attending_to_a_later_one_rejected() {
 /// circuit's own integer logits.
 fn greedy_setup(t: usize, first: usize, n: usize) -> (Setup, Vec<i64>) {
     let vocab = 14;
-    let mut s = setup_ids(embedding(t, vocab, 6, true), &vec![0; t]);
-    let mut ids: Vec<i64> = (0..t as i64).map(|i| (3 * i + 1) % vocab as i64).collect();
-    for p in first..first + n {
-        let w = zkgrad_model::forward(&s.q, &ids).unwrap();
-        let best = zkgrad_model::generate::argmax_rows(&w.values[s.q.output], vocab);
-        ids[p] = best[p - 1] as i64;
-    }
-    let logits = s.q.output;
-    zkgrad_model::generate::check_greedy(&mut s.q, logits, 0, first, n).unwrap();
-    s.model = zkgrad_prover::CommittedModel::new(&s.q, &s.params);
-    s.input = ids.clone();
-    (s, ids)
+    let ids: Vec<i64> = (0..t as i64).map(|i| (3 * i + 1) % vocab as i64).collect();
+    greedy_decoded(embedding(t, vocab, 6, true), ids, first, n, vocab)
 }
 
 #[test]

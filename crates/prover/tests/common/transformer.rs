@@ -136,9 +136,26 @@ pub fn attention_lm(t: usize, vocab: usize, dim: usize) -> Graph {
 /// [`attention_lm`] over 8 positions (vocabulary 16) with the greedy-choice check of 4 tokens
 /// after a prompt of 3, decoded on the circuit's own logits; the setup's input is the ids.
 pub fn greedy_attention_setup() -> (Setup, Vec<i64>) {
-    let (t, vocab, first, n) = (8, 16, 3, 4);
-    let mut s = setup_ids(attention_lm(t, vocab, 4), &vec![0; t]);
-    let mut ids: Vec<i64> = vec![5, 9, 2, 0, 0, 0, 0, 0];
+    greedy_decoded(
+        attention_lm(8, 16, 4),
+        vec![5, 9, 2, 0, 0, 0, 0, 0],
+        3,
+        4,
+        16,
+    )
+}
+
+/// `graph` (a language model over `ids.len()` positions, logits over `vocab`) with `n` tokens
+/// after the first `first` of `ids` decoded greedily on the circuit's own logits, and the
+/// greedy-choice check of them; the setup's input is the decoded ids.
+pub fn greedy_decoded(
+    graph: Graph,
+    mut ids: Vec<i64>,
+    first: usize,
+    n: usize,
+    vocab: usize,
+) -> (Setup, Vec<i64>) {
+    let mut s = setup_ids(graph, &vec![0; ids.len()]);
     for p in first..first + n {
         let w = zkgrad_model::forward(&s.q, &ids).unwrap();
         ids[p] = zkgrad_model::generate::argmax_rows(&w.values[s.q.output], vocab)[p - 1] as i64;
