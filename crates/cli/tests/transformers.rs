@@ -391,3 +391,30 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
         }
     }
 }
+
+#[test]
+fn an_infinite_causal_mask_gives_exact_zeros_above_the_diagonal() {
+    // examples/transformers/causal_inf_mask.onnx: Softmax(x + mask), mask 0 / −∞.
+    let dir = tmpdir("inf-mask");
+    let m = example("transformers/causal_inf_mask.onnx");
+    let input = dir.join("x.json");
+    let x: Vec<String> = (0..32)
+        .map(|i| format!("{:.3}", ((i * 37 % 19) as f64 - 9.0) / 9.0))
+        .collect();
+    std::fs::write(&input, format!("{{\"input_data\": [[{}]]}}", x.join(", "))).unwrap();
+    let o = prove(&dir, &m, &input);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(verify(&m, dir.join("p.zkp")).status.success());
+    let out: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
+    let y = floats(&out["output_data"]);
+    for (i, v) in y.iter().enumerate() {
+        let (row, col) = ((i / 4) % 4, i % 4);
+        if col > row {
+            assert_eq!(*v, 0.0, "position {row} attends to {col}");
+        }
+    }
+    for row in y.chunks(4) {
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-2, "{row:?}");
+    }
+}

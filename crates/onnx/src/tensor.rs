@@ -137,8 +137,10 @@ fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
             .collect(),
         _ => t.int32_data.iter().map(|&v| v as f64).collect(),
     };
-    if let Some(v) = out.iter().find(|v| !v.is_finite()) {
-        return Err(format!("tensor {} holds a non-finite value {v}", t.name));
+    // ±∞ is kept (an additive mask's −∞; every use that needs a finite value refuses it),
+    // NaN is refused.
+    if out.iter().any(|v| v.is_nan()) {
+        return Err(format!("tensor {} holds NaN", t.name));
     }
     Ok(out)
 }
