@@ -211,6 +211,39 @@ pub(crate) fn fold_const(
                 data: data.into(),
             }
         }
+        "Trilu" => {
+            // The upper (upper = 1) or lower triangle of each trailing matrix, from diagonal k.
+            let x = first()?;
+            let k = input(1)
+                .and_then(|c| c.data.first().copied())
+                .unwrap_or(0.0) as i64;
+            let upper = int("upper", 1) != 0;
+            let [.., r, c] = x.dims[..] else {
+                return Err("Trilu of a tensor of rank < 2".into());
+            };
+            let data: Vec<f64> = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let (row, col) = (((i / c.max(1)) % r.max(1)) as i64, (i % c.max(1)) as i64);
+                    let keep = if upper {
+                        col - row >= k
+                    } else {
+                        col - row <= k
+                    };
+                    if keep {
+                        v
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            Const {
+                dims: x.dims.clone(),
+                data: data.into(),
+            }
+        }
         "Shape" => {
             let x = first()?;
             let r = x.dims.len() as i64;
@@ -491,6 +524,35 @@ mod tests {
             l
         )
         .is_err());
+        // Trilu: the lower triangle (upper = 0) of a 3×3 matrix of ones, and the strict upper
+        // one (k = 1): a causal mask and its complement.
+        let ones = c(vec![3, 3]);
+        let lower = fold_const(
+            &node("Trilu", Some(("upper", vec![], 0))),
+            &[Some(ones.clone())],
+            l,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            lower.data.to_vec(),
+            vec![1., 0., 0., 1., 1., 0., 1., 1., 1.]
+        );
+        let k1 = Const {
+            dims: vec![],
+            data: vec![1.0].into(),
+        };
+        let upper = fold_const(
+            &node("Trilu", Some(("upper", vec![], 1))),
+            &[Some(ones), Some(k1)],
+            l,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            upper.data.to_vec(),
+            vec![0., 1., 1., 0., 0., 1., 0., 0., 0.]
+        );
         // A perm that repeats an axis, or has the wrong length.
         for perm in [vec![0, 0], vec![1, 0, 2]] {
             let t = node("Transpose", Some(("perm", perm, 0)));
