@@ -43,8 +43,22 @@ fn frac_for(max_abs: f64, table_bits: u32) -> u32 {
 /// the values the circuit computes inside an op lowered to several steps: a maximum
 /// `a + relu(b − a)` holds `b − a`. Mask sentinels count as [`MASK_MAGNITUDE`].
 pub fn value_ranges(graph: &Graph, samples: &[Vec<f64>]) -> Vec<f64> {
+    use rayon::prelude::*;
+    // One float forward pass per sample, in parallel; the maxima combined.
+    let floor = || vec![1e-9f64; graph.nodes.len() + 1];
+    samples
+        .par_iter()
+        .map(|s| sample_ranges(graph, s))
+        .reduce(floor, |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x = x.max(y));
+            a
+        })
+}
+
+/// [`value_ranges`] of one sample.
+fn sample_ranges(graph: &Graph, s: &[f64]) -> Vec<f64> {
     let mut max_abs = vec![1e-9f64; graph.nodes.len() + 1];
-    for s in samples {
+    {
         let values = graph.forward_f64(s);
         for (i, node) in graph.nodes.iter().enumerate() {
             if let crate::graph::Op::Max { a, b } = node.op {
