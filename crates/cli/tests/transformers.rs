@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::hostile::{assert_refused, files_under, run_bounded};
 use common::*;
 use serde_json::Value;
 
@@ -89,13 +90,17 @@ fn bad_token_ids_refused_in_one_line_and_nothing_written() {
     ] {
         let input = dir.join("ids.json");
         std::fs::write(&input, format!("{{\"input_data\": {ids}}}")).unwrap();
-        let proof = dir.join("p.zkp");
-        let o = prove_flags(&[], &m, &input, &proof);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{ids}: {err}");
-        assert!(err.contains(needle), "{ids}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{ids}: {err}");
-        assert!(!proof.exists(), "{ids}: a proof was written");
+        let before = files_under(&dir);
+        let b = run_bounded(
+            bin()
+                .args(["prove", "--model"])
+                .arg(&m)
+                .arg("--input")
+                .arg(&input)
+                .arg("--proof")
+                .arg(dir.join("p.zkp")),
+        );
+        assert_refused(ids, &b, &[needle], &dir, &before);
     }
 }
 
@@ -240,13 +245,17 @@ fn generate_refuses_what_does_not_fit_in_one_line() {
     ] {
         let prompt = dir.join("prompt.json");
         std::fs::write(&prompt, format!("{{\"input_data\": [{ids}]}}")).unwrap();
-        let proof = dir.join("gen.zkp");
-        let o = generate(&[], &m, &prompt, new, &proof);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{ids} +{new}: {err}");
-        assert!(err.contains(needle), "{ids} +{new}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{ids} +{new}: {err}");
-        assert!(!proof.exists(), "{ids} +{new}: a proof was written");
+        let before = files_under(&dir);
+        let b = run_bounded(
+            bin()
+                .args(["generate", "--model"])
+                .arg(&m)
+                .arg("--input")
+                .arg(&prompt)
+                .args(["--max-new-tokens", new, "--proof"])
+                .arg(dir.join("gen.zkp")),
+        );
+        assert_refused(&format!("{ids} +{new}"), &b, &[needle], &dir, &before);
     }
     // A model that is not a language model.
     let o = generate(
