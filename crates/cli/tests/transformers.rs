@@ -427,3 +427,58 @@ fn an_infinite_causal_mask_gives_exact_zeros_above_the_diagonal() {
         assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-2, "{row:?}");
     }
 }
+
+#[test]
+fn a_sequence_longer_than_the_position_table_refused_in_one_line() {
+    // gpt2_dynamic has 16 positions: 20 tokens (prove) or 14 + 4 (generate) do not fit.
+    let dir = tmpdir("too-long");
+    let m = example("transformers/gpt2_dynamic/model.onnx");
+    let input = dir.join("ids.json");
+    let ids: Vec<String> = (0..20).map(|i| (i % 64).to_string()).collect();
+    std::fs::write(
+        &input,
+        format!("{{\"input_data\": [[{}]]}}", ids.join(", ")),
+    )
+    .unwrap();
+    let before = files_under(&dir);
+    let b = run_bounded(
+        bin()
+            .args(["prove", "--model"])
+            .arg(&m)
+            .arg("--input")
+            .arg(&input)
+            .arg("--proof")
+            .arg(dir.join("p.zkp")),
+    );
+    assert_refused(
+        "20 tokens",
+        &b,
+        &["index 16 outside axis 0 of size 16"],
+        &dir,
+        &before,
+    );
+    let prompt = dir.join("prompt.json");
+    let ids: Vec<String> = (0..14).map(|i| i.to_string()).collect();
+    std::fs::write(
+        &prompt,
+        format!("{{\"input_data\": [[{}]]}}", ids.join(", ")),
+    )
+    .unwrap();
+    let before = files_under(&dir);
+    let b = run_bounded(
+        bin()
+            .args(["generate", "--model"])
+            .arg(&m)
+            .arg("--input")
+            .arg(&prompt)
+            .args(["--max-new-tokens", "4", "--proof"])
+            .arg(dir.join("g.zkp")),
+    );
+    assert_refused(
+        "14 + 4 tokens",
+        &b,
+        &["outside axis 0 of size 16"],
+        &dir,
+        &before,
+    );
+}
