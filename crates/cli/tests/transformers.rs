@@ -482,3 +482,37 @@ fn a_sequence_longer_than_the_position_table_refused_in_one_line() {
         &before,
     );
 }
+
+#[test]
+fn an_injected_outlier_channel_keeps_every_next_token_with_per_tensor_scales() {
+    // examples/transformers/gpt2_outlier (gen_outlier.py): gpt2_tiny with residual channel 5
+    // scaled by 1000 at the embeddings, as trained transformers' outlier channels are.
+    let dir = tmpdir("outlier");
+    let m = example("transformers/gpt2_outlier/model.onnx");
+    let proof = dir.join("p.zkp");
+    let out = dir.join("out.json");
+    let o = run(bin()
+        .args(["prove", "--per-tensor-scales", "--model"])
+        .arg(&m)
+        .arg("--input")
+        .arg(example("transformers/gpt2_outlier/input.json"))
+        .arg("--proof")
+        .arg(&proof)
+        .arg("--output")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(verify_with(&["--per-tensor-scales"], &m, &proof)
+        .status
+        .success());
+    let proven = floats(
+        &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
+            ["output_data"],
+    );
+    let reference = onnxruntime("gpt2_outlier", "model");
+    let argmax = |v: &[f64]| -> Vec<usize> {
+        v.chunks(64)
+            .map(|row| (0..64).max_by(|&i, &j| row[i].total_cmp(&row[j])).unwrap())
+            .collect()
+    };
+    assert_eq!(argmax(&proven), argmax(&reference));
+}
