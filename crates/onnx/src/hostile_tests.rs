@@ -307,6 +307,21 @@ fn op_of_a_custom_domain_refused() {
 }
 
 #[test]
+fn opsets_up_to_28_import_and_29_refused() {
+    // Opsets 23–28 changed the ops zkgrad claims only by element types it does not take.
+    for opset in [23, 28] {
+        let b = B::new(&[1, 4], opset)
+            .node("Relu", "r", &["x"], &["y"], vec![])
+            .bytes();
+        import(&b).unwrap_or_else(|e| panic!("opset {opset}: {e}"));
+    }
+    let b = B::new(&[1, 4], 29)
+        .node("Relu", "r", &["x"], &["y"], vec![])
+        .bytes();
+    assert_names(&refused(b), &["opset 29", "newer", "(28)"]);
+}
+
+#[test]
 fn opset_99_refused_and_missing_opset_refused() {
     let b = B::new(&[1, 4], 99)
         .node("Relu", "r", &["x"], &["y"], vec![])

@@ -119,7 +119,7 @@ pub struct LinearSource {
 
 /// The newest opset of the default ONNX domain this importer knows the semantics of; a model
 /// importing a newer one is refused.
-pub const MAX_OPSET: i64 = 22;
+pub const MAX_OPSET: i64 = 28;
 
 /// Bounds on what a model file may make the importer allocate (see the crate docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
