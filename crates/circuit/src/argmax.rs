@@ -71,21 +71,31 @@ pub fn check_rows(g: &mut QGraph, name: &str, x: usize, ids: usize, offset: usiz
     )
 }
 
-/// An [`QOp::ArgMax`] hint at node `ni`: its output is the circuit's public output at scale
-/// 2^0, one value per row of its committed or public operand, and the seven nodes after it are
-/// exactly [`check_rows`] of that operand against it — so the hint is pinned.
+/// An [`QOp::ArgMax`] hint at node `ni`: its output is public at scale 2^0, one value per row
+/// of its committed or public operand — the circuit's output (`at = 0`), or `rows` values of
+/// it from `at` on ([`placed_ids`]) — and the seven nodes after it are exactly [`check_rows`]
+/// of that operand against it — so the hint is pinned.
 pub fn check_template(g: &QGraph, ni: usize) -> Result<(), String> {
     let bad = |why: &str| Err(format!("node {ni}: argmax {why}"));
     let o = ni + 1;
-    let Some(QOp::ArgMax { x }) = g.nodes.get(ni).map(|n| &n.op) else {
+    let Some(&QOp::ArgMax { x, at }) = g.nodes.get(ni).map(|n| &n.op) else {
         return bad("expected");
     };
-    let x = *x;
-    let (Some(xt), Some(ot)) = (g.tensors.get(x), g.tensors.get(o)) else {
+    let (Some(xt), Some(ot), Some(out)) =
+        (g.tensors.get(x), g.tensors.get(o), g.tensors.get(g.output))
+    else {
         return bad("operands out of range");
     };
-    if o != g.output || ot.frac != 0 || (ot.rows, ot.cols) != (xt.rows, 1) {
-        return bad("must be the circuit's output, one integer per row of its operand");
+    let placed = if o == g.output {
+        at == 0
+    } else {
+        at.checked_add(ot.rows).is_some_and(|end| end <= out.len())
+    };
+    if !placed || ot.frac != 0 || (ot.rows, ot.cols) != (xt.rows, 1) {
+        return bad(
+            "must be the circuit's output or a slice of it, one integer per row of its \
+                    operand",
+        );
     }
     if !matches!(xt.kind, TensorKind::Committed | TensorKind::Public) {
         return bad("must read a committed or public tensor");
@@ -117,4 +127,25 @@ pub fn check_template(g: &QGraph, ni: usize) -> Result<(), String> {
         Some(gap) if gap.kind == TensorKind::Committed && gap.bits == k => Ok(()),
         _ => bad("check's gap must be committed and range-checked to K bits"),
     }
+}
+
+/// The public values of the [`QOp::ArgMax`] hint at node `ni` whose tensor is not the circuit's
+/// output: `output[at + r] / 2^f` for each row `r`, `f` the output's scale (the output
+/// assembly scales the integer label up to the other outputs' scale). `None` when an entry is
+/// not an exact multiple of `2^f` or the slice is out of range — the verifier refuses the proof.
+pub fn placed_ids(g: &QGraph, ni: usize, output: &[i64]) -> Option<Vec<i64>> {
+    let &QOp::ArgMax { at, .. } = &g.nodes.get(ni)?.op else {
+        return None;
+    };
+    let rows = g.tensors.get(ni + 1)?.rows;
+    let f = g.tensors.get(g.output)?.frac;
+    if f >= 62 {
+        return None;
+    }
+    let unit = 1i64 << f;
+    output
+        .get(at..at.checked_add(rows)?)?
+        .iter()
+        .map(|&v| (v % unit == 0).then_some(v / unit))
+        .collect()
 }

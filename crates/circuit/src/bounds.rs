@@ -412,7 +412,7 @@ impl QGraph {
                 QOp::Embed { w, .. } => weight(*w).map(|w| w.1),
                 QOp::PickCol { x, .. } => get(*x),
                 QOp::PrefixMask { .. } => Some(1),
-                QOp::ArgMax { x } => self.tensors.get(*x).map(|t| t.cols as u128),
+                QOp::ArgMax { x, .. } => self.tensors.get(*x).map(|t| t.cols as u128),
                 QOp::Const { data } => Some(
                     data.iter()
                         .map(|v| v.unsigned_abs() as u128)

@@ -62,7 +62,9 @@ impl QGraph {
     fn push(&mut self, name: &str, op: QOp, rows: usize, cols: usize, frac: u32) -> usize {
         let kind = match op {
             QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. } => TensorKind::Committed,
-            QOp::Input { .. } | QOp::Const { .. } | QOp::PrefixMask { .. } => TensorKind::Public,
+            QOp::Input { .. } | QOp::Const { .. } | QOp::PrefixMask { .. } | QOp::ArgMax { .. } => {
+                TensorKind::Public
+            }
             QOp::Update { .. } => TensorKind::After,
             _ => TensorKind::Virtual,
         };

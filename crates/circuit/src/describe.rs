@@ -672,8 +672,9 @@ impl QGraph {
                 }
                 23 => {
                     let x = index(&mut r, out, "operand")?;
+                    let at = index(&mut r, max_t, "output offset")?;
                     // Its output, shape and check: `check_relations` (crate::argmax).
-                    QOp::ArgMax { x }
+                    QOp::ArgMax { x, at }
                 }
                 c => return bad(format!("node {ni}: unknown op {c}")),
             };
@@ -710,9 +711,12 @@ impl QGraph {
                     Some(QOp::Requant { .. } | QOp::Act { .. } | QOp::LogSumExp { .. }) => {
                         TensorKind::Committed
                     }
-                    Some(QOp::Input { .. } | QOp::Const { .. } | QOp::PrefixMask { .. }) => {
-                        TensorKind::Public
-                    }
+                    Some(
+                        QOp::Input { .. }
+                        | QOp::Const { .. }
+                        | QOp::PrefixMask { .. }
+                        | QOp::ArgMax { .. },
+                    ) => TensorKind::Public,
                     Some(QOp::Update { .. }) => TensorKind::After,
                     _ => TensorKind::Virtual,
                 }
@@ -905,7 +909,10 @@ impl QGraph {
                     w.u64(*ids as u64);
                     w.u64(*offset as u64);
                 }
-                QOp::ArgMax { x } => w.u64(*x as u64),
+                QOp::ArgMax { x, at } => {
+                    w.u64(*x as u64);
+                    w.u64(*at as u64);
+                }
             }
         }
         w.u64(self.output as u64);

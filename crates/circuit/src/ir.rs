@@ -219,10 +219,14 @@ pub enum QOp {
         offset: usize,
     },
     /// `out[r, 0]`: the first maximal column of row `r` of `x`, a value the prover supplies.
-    /// It must be the circuit's public output, pinned by the check that follows it
-    /// (`crate::argmax`): PickCol, Broadcast, Sub, PrefixMask, Sub, AddConst, a K-bit rounding.
+    /// Its values are public: the circuit's output (`at = 0`), or — beside other outputs (a
+    /// classifier's label and probabilities) — `output[at + r] / 2^f`, `f` the output's scale,
+    /// where the output assembly places it (`crate::argmax::placed_ids`). Pinned by the check
+    /// that follows it (`crate::argmax`): PickCol, Broadcast, Sub, PrefixMask, Sub, AddConst, a
+    /// K-bit rounding.
     ArgMax {
         x: usize,
+        at: usize,
     },
 }
 
@@ -356,7 +360,7 @@ impl QOp {
             | QOp::AddConst { x, .. }
             | QOp::Act { x, .. }
             | QOp::Gather { x, .. }
-            | QOp::ArgMax { x }
+            | QOp::ArgMax { x, .. }
             | QOp::Conv { x, .. } => vec![*x],
             QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => vec![*a, *b],
             QOp::MatMul { a, b } => match b {
@@ -385,7 +389,7 @@ impl QOp {
             | QOp::AddConst { x, .. }
             | QOp::Act { x, .. }
             | QOp::Gather { x, .. }
-            | QOp::ArgMax { x }
+            | QOp::ArgMax { x, .. }
             | QOp::Conv { x, .. } => *x = f(*x),
             QOp::Add { a, b } | QOp::Sub { a, b } | QOp::Mul { a, b } => {
                 *a = f(*a);
@@ -437,7 +441,7 @@ impl QGraph {
             || t == self.output
             || t.checked_sub(1)
                 .and_then(|n| self.nodes.get(n))
-                .is_some_and(|n| matches!(n.op, QOp::Input { .. }))
+                .is_some_and(|n| matches!(n.op, QOp::Input { .. } | QOp::ArgMax { .. }))
     }
 
     /// The public input tensors, in the order their values are concatenated.

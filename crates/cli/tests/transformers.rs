@@ -516,3 +516,48 @@ fn an_injected_outlier_channel_keeps_every_next_token_with_per_tensor_scales() {
     };
     assert_eq!(argmax(&proven), argmax(&reference));
 }
+
+/// scikit-learn's MLPClassifier as skl2onnx exports it (examples/sklearn_mlp,
+/// examples/gen_sklearn.py): the label (ArgMax, then ai.onnx.ml's ArrayFeatureExtractor) beside
+/// the probabilities, a batch axis with no size. Both outputs prove and match ONNX Runtime, and
+/// a label changed in the proof is rejected.
+#[test]
+fn sklearn_label_beside_its_probabilities_proves_and_a_changed_label_rejected() {
+    let dir = tmpdir("sklearn");
+    let m = example("sklearn_mlp/model.onnx");
+    let cal = example("sklearn_mlp/calibration.json");
+    let cal_flag = cal.to_str().unwrap();
+    let proof = dir.join("p.zkp");
+    let o = run(bin()
+        .args(["prove", "--calibration", cal_flag, "--json", "--model"])
+        .arg(&m)
+        .arg("--input")
+        .arg(example("sklearn_mlp/input.json"))
+        .arg("--proof")
+        .arg(&proof));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(example("sklearn_mlp/onnxruntime_output.json")).unwrap(),
+    )
+    .unwrap();
+    let parts = summary["output_data"].as_array().unwrap();
+    assert_eq!(floats(&parts[0]), floats(&reference["label"]));
+    let (got, want) = (floats(&parts[1]), floats(&reference["probabilities"]));
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 2e-3, "probability {g} vs {w}");
+    }
+    let v = verify_with(&["--calibration", cal_flag], &m, &proof);
+    assert!(v.status.success(), "{}", stderr(&v));
+
+    let p = zkgrad_verifier::ProofFile::from_bytes(&std::fs::read(&proof).unwrap()).unwrap();
+    let unit = p.output[0].max(p.output[1]).max(p.output[2]);
+    assert!(unit > 1, "the labels sit at the probabilities' scale");
+    let mut bad = p.clone();
+    bad.output[0] = unit; // sample 0 is class 0; this claims the largest label
+    let f = dir.join("bad.zkp");
+    std::fs::write(&f, bad.to_bytes()).unwrap();
+    let v = verify_with(&["--calibration", cal_flag], &m, &f);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+}

@@ -283,7 +283,7 @@ pub fn forward_with(
                 }
                 out
             }
-            QOp::ArgMax { x } => {
+            QOp::ArgMax { x, .. } => {
                 let cols = g.tensors[*x].cols;
                 crate::generate::argmax_rows(&values[*x], cols)
                     .into_iter()

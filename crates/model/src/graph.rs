@@ -70,8 +70,10 @@ pub enum Op {
     Const { data: Vec<f64> },
     /// `batch` stacked products `[M, K]·[K, N]`: `a` is `[batch·M, K]`, `b` `[batch·K, N]`.
     BatchMatMul { a: usize, b: usize, batch: usize },
-    /// The first maximal column of each row (the model's output: a proven argmax).
-    ArgMax { x: usize },
+    /// The first maximal column of each row (a proven argmax): the model's output, or — beside
+    /// other outputs — the part of their concatenation that starts at `at` (set by the
+    /// importer's output assembly; `None` elsewhere, which the quantizer refuses).
+    ArgMax { x: usize, at: Option<usize> },
 }
 
 impl Op {
@@ -119,7 +121,7 @@ impl Op {
             | Op::Softmax { x }
             | Op::RowSum { x }
             | Op::Gather { x, .. }
-            | Op::ArgMax { x } => vec![x],
+            | Op::ArgMax { x, .. } => vec![x],
             Op::Embed { ids, .. } => vec![ids],
             Op::BatchMatMul { a, b, .. } => vec![a, b],
             Op::Const { .. } => vec![],
@@ -276,7 +278,7 @@ impl Graph {
                     })
                     .collect(),
                 Op::Const { data } => data.clone(),
-                Op::ArgMax { x } => {
+                Op::ArgMax { x, .. } => {
                     let c = matrix_dims(self.shape(*x)).1.max(1);
                     get(*x)
                         .chunks(c)

@@ -161,6 +161,9 @@ fn quantize_scaled(
     // Value bounds of the tensors so far, extended where a product needs them (see
     // `QGraph::extend_value_bounds`).
     let mut bounds: Vec<Option<u128>> = Vec::new();
+    // Tensors that hold an ArgMax's labels (the hint, index maps of it), with their bound:
+    // exact integers, which an output assembly scales up rather than rounds the others down.
+    let mut labels: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
     for (vi, node) in graph.nodes.iter().enumerate() {
         let (rows, cols) = matrix_dims(&node.shape);
         let name = node.name.clone();
@@ -244,6 +247,14 @@ fn quantize_scaled(
             Op::Add { a, b } | Op::Sub { a, b } => {
                 // Both operands at the coarser scale (a proven rounding of the finer one).
                 let (ta, tb) = (map[*a], map[*b]);
+                let (fa_, fb_) = (fr(&g, ta).min(fo), fr(&g, tb).min(fo));
+                let (ta, tb) = match (labels.get(&ta), labels.get(&tb)) {
+                    // A classifier's label beside its probabilities: the label, an integer
+                    // below C, scaled up to the other part's scale, which stays.
+                    (Some(&c), None) => (scale_label(&mut g, ta, c, fb_, &name)?, tb),
+                    (None, Some(&c)) => (ta, scale_label(&mut g, tb, c, fa_, &name)?),
+                    _ => (ta, tb),
+                };
                 let fc = fr(&g, ta).min(fr(&g, tb)).min(fo);
                 let (ta, tb) = (align(&mut g, ta, fc, &name), align(&mut g, tb, fc, &name));
                 let same = |t: &QTensor| t.rows == rows && t.cols == cols;
@@ -497,20 +508,25 @@ fn quantize_scaled(
             Op::BatchMatMul { a, b, batch } => {
                 batch_matmul(&mut g, &name, map[*a], map[*b], *batch, (rows, cols), fo)?
             }
-            Op::ArgMax { x } => {
-                if vi + 1 != graph.output {
-                    return Err(QuantError::Unsupported {
-                        node: name,
-                        why: "ArgMax is proven only as the model's single output (its values are \
-                              public and pin the comparisons)"
-                            .into(),
-                    });
-                }
+            Op::ArgMax { x, at } => {
+                let at = match (vi + 1 == graph.output, at) {
+                    (true, _) => 0,
+                    (false, Some(at)) => *at,
+                    (false, None) => {
+                        return Err(QuantError::Unsupported {
+                            node: name,
+                            why: "ArgMax is proven only as a model output (its values are \
+                                  public and pin the comparisons)"
+                                .into(),
+                        })
+                    }
+                };
                 let xt = g.committed(map[*x], &name);
                 // One index per row of the operand (`rows` views a keepdims = 0 output as a row).
-                let r = g.tensors[xt].rows;
-                let a = g.push_node(&name, QOp::ArgMax { x: xt }, r, 1, 0);
+                let (r, c) = (g.tensors[xt].rows, g.tensors[xt].cols);
+                let a = g.push_node(&name, QOp::ArgMax { x: xt, at }, r, 1, 0);
                 zkgrad_circuit::argmax::check_rows(&mut g, &name, xt, a, 0);
+                labels.insert(a, c as u64);
                 a
             }
             Op::MatMul { a, b } => {
@@ -553,7 +569,7 @@ fn quantize_scaled(
                     });
                 }
                 let fx = fr(&g, xt);
-                g.push_node(
+                let t = g.push_node(
                     &name,
                     QOp::Gather {
                         x: xt,
@@ -562,7 +578,11 @@ fn quantize_scaled(
                     rows,
                     cols,
                     fx,
-                )
+                );
+                if let Some(&c) = labels.get(&xt) {
+                    labels.insert(t, c);
+                }
+                t
             }
             Op::RowSum { x } => {
                 // A sum may outgrow its terms' scale: rounded to its own where that is coarser.
@@ -579,7 +599,11 @@ fn quantize_scaled(
                     // The row-major values stay; their padded layout moves.
                     let im = IndexMap::reshape(rows * cols);
                     let fx = fr(&g, xt);
-                    g.push_node(&name, QOp::Gather { x: xt, map: im }, rows, cols, fx)
+                    let t = g.push_node(&name, QOp::Gather { x: xt, map: im }, rows, cols, fx);
+                    if let Some(&c) = labels.get(&xt) {
+                        labels.insert(t, c);
+                    }
+                    t
                 }
             }
         };
@@ -663,6 +687,32 @@ fn batch_matmul(
         batch * m,
         n,
         fo,
+    ))
+}
+
+/// Labels `t` (integers below `c`, at 2^0) at `2^-f`: `2^f·t`, exact — refused where that
+/// leaves the public range `[−2^(K−1), 2^(K−1))` (the output is public).
+fn scale_label(g: &mut QGraph, t: usize, c: u64, f: u32, name: &str) -> Result<usize, QuantError> {
+    let k = g.config.table_bits;
+    if u128::from(c.saturating_sub(1)) << f >= 1u128 << (k - 1) {
+        return Err(QuantError::Unsupported {
+            node: name.into(),
+            why: format!(
+                "labels up to {} beside outputs at 2^-{f} leave the {k}-bit public range",
+                c.saturating_sub(1)
+            ),
+        });
+    }
+    if f == 0 {
+        return Ok(t);
+    }
+    let (rows, cols) = (g.tensors[t].rows, g.tensors[t].cols);
+    Ok(g.push_node(
+        &format!("{name}/label{t}"),
+        QOp::Scale { x: t, c: 1 << f },
+        rows,
+        cols,
+        f,
     ))
 }
 

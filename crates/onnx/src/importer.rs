@@ -76,9 +76,13 @@ fn check_node(n: &onnx_protobuf::NodeProto, name: &str, opset: i64) -> Result<()
         node: name.to_string(),
         why,
     };
-    if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+    // ai.onnx.ml's ArrayFeatureExtractor (a scikit-learn classifier's label) is the one op of
+    // another domain; it is in no other.
+    let ml = n.op_type == "ArrayFeatureExtractor";
+    if ml != (n.domain == "ai.onnx.ml") || !(ml || n.domain.is_empty() || n.domain == "ai.onnx") {
         return Err(invalid(format!(
-            "domain {:?} is not ONNX's (only ops of the default domain are supported)",
+            "domain {:?} is not ONNX's (only ops of the default domain are supported, and \
+             ai.onnx.ml's ArrayFeatureExtractor)",
             n.domain
         )));
     }
@@ -181,15 +185,21 @@ pub(crate) fn symbolic_input_dims(
     let symbolic = dims
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.has_dim_param())
+        .filter(|(_, d)| symbolic_dim(d))
         .map(|(k, d)| (k, d.dim_param().to_string()))
         .collect();
     let fixed = dims
         .iter()
-        .filter(|d| !d.has_dim_param())
+        .filter(|d| !symbolic_dim(d))
         .map(|d| usize::try_from(d.dim_value()).unwrap_or(1).max(1))
         .fold(1usize, |a, b| a.saturating_mul(b));
     Ok((symbolic, fixed))
+}
+
+/// A dimension whose size is given per run: a named one (`dim_param`), or one with no size at
+/// all (scikit-learn's exports leave the batch axis so), which takes the name "".
+fn symbolic_dim(d: &onnx_protobuf::tensor_shape_proto::Dimension) -> bool {
+    d.has_dim_param() || !d.has_dim_value()
 }
 
 pub(crate) fn import_inner(
@@ -225,7 +235,7 @@ pub(crate) fn import_inner(
             .map(|d| {
                 if d.has_dim_value() && d.dim_value() > 0 {
                     usize::try_from(d.dim_value()).unwrap_or(usize::MAX)
-                } else if d.has_dim_param() {
+                } else if symbolic_dim(d) {
                     dims.iter()
                         .find(|(n, _)| n == d.dim_param())
                         .map_or(1, |&(_, v)| v.max(1))
@@ -337,7 +347,15 @@ pub(crate) fn import_inner(
     }
     match outs.as_slice() {
         [] => return Err(OnnxError::Graph("the model has no output".into())),
-        [(_, v)] => graph.output = *v,
+        [(_, v)] => {
+            graph.output = *v;
+            // An ArgMax read through views (a Cast, a Reshape) is the whole output.
+            if let Some(am) = crate::ops::gather::source_argmax(&graph, *v) {
+                if let Some(Op::ArgMax { at, .. }) = graph.nodes.get_mut(am).map(|n| &mut n.op) {
+                    *at = Some(0);
+                }
+            }
+        }
         _ => {
             // Several outputs: their concatenation, each flattened, is the proven output.
             let mut total: usize = 0;
@@ -359,6 +377,13 @@ pub(crate) fn import_inner(
                 let len: usize = shape.iter().product();
                 graph.output_parts.push((out_name.clone(), shape));
                 let map = IndexMap::aligned(&[len], &[total], &[1], &[-offset]);
+                // An ArgMax output beside others is proven as this slice of the output.
+                if let Some(am) = crate::ops::gather::source_argmax(&graph, *v) {
+                    if let Some(Op::ArgMax { at, .. }) = graph.nodes.get_mut(am).map(|n| &mut n.op)
+                    {
+                        *at = Some(offset as usize);
+                    }
+                }
                 offset += len as i64;
                 let placed = push_node(
                     &mut graph,

@@ -66,6 +66,7 @@ const TABLE: &[(&str, ImportFn)] = &[
     ("And", elementwise::and),
     ("GatherND", gather::gather_nd),
     ("IsInf", gather::never_non_finite),
+    ("ArrayFeatureExtractor", gather::array_feature_extractor),
 ];
 
 /// The op types this importer accepts.

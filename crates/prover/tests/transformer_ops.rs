@@ -262,7 +262,7 @@ fn classifier(rows: usize, tie: bool) -> Graph {
                 },
                 vec![rows, 3],
             ),
-            node("label", Op::ArgMax { x: 1 }, vec![rows, 1]),
+            node("label", Op::ArgMax { x: 1, at: None }, vec![rows, 1]),
         ],
         output: 2,
         output_parts: Vec::new(),
@@ -343,7 +343,82 @@ fn argmax_without_its_check_or_off_the_output_refused() {
         table_bits: 16,
     };
     let e = zkgrad_model::quantize(&g, cfg).unwrap_err();
-    assert!(e.to_string().contains("single output"), "{e}");
+    assert!(e.to_string().contains("only as a model output"), "{e}");
+}
+
+/// [`classifier`] with two outputs, as scikit-learn exports one: the label, then the logits —
+/// the importer's assembly (each part placed by an index map into `[1, total]`, summed), the
+/// ArgMax told its offset in it.
+fn classifier_with_logits(rows: usize) -> Graph {
+    use zkgrad_circuit::index_map::IndexMap;
+    let mut g = classifier(rows, false);
+    let total = rows + 3 * rows;
+    if let Op::ArgMax { at, .. } = &mut g.nodes[1].op {
+        *at = Some(0);
+    }
+    let place = |x: usize, len: usize, off: i64| Op::Gather {
+        x,
+        map: IndexMap::aligned(&[len], &[total], &[1], &[-off]),
+    };
+    g.nodes
+        .push(node("outputs/label", place(2, rows, 0), vec![1, total]));
+    g.nodes.push(node(
+        "outputs/logits",
+        place(1, 3 * rows, rows as i64),
+        vec![1, total],
+    ));
+    g.nodes
+        .push(node("outputs/sum1", Op::Add { a: 3, b: 4 }, vec![1, total]));
+    g.output = 5;
+    g.output_parts = vec![
+        ("label".into(), vec![rows, 1]),
+        ("logits".into(), vec![rows, 3]),
+    ];
+    g
+}
+
+#[test]
+fn label_beside_other_outputs_proves_and_a_changed_label_rejected() {
+    let rows = 6;
+    let s = setup(classifier_with_logits(rows), 16, 9);
+    let out = prove_ok(&s);
+    check(&s, &out.proof).unwrap();
+    let f = s.q.tensors[s.q.output].frac;
+    let float = s.graph.forward_f64(&s.input_f);
+    let labels: Vec<i64> = float[2].iter().map(|&v| v as i64).collect();
+    // The label slots hold each label at the logits' scale.
+    let slots: Vec<i64> = out.proof.output[..rows].iter().map(|v| v >> f).collect();
+    assert_eq!(slots, labels);
+    assert!(f > 0, "the logits kept their scale");
+    for r in 0..rows {
+        for other in 0..4 {
+            let mut p = out.proof.clone();
+            p.output[r] = other << f;
+            let accepted = check(&s, &p).is_ok();
+            assert_eq!(accepted, other == labels[r], "row {r} labelled {other}");
+        }
+        // Not a multiple of the scale: no label at all.
+        let mut p = out.proof.clone();
+        p.output[r] += 1;
+        assert!(check(&s, &p).is_err(), "row {r}: a label slot off the grid");
+    }
+    // A logit changed.
+    let mut p = out.proof.clone();
+    p.output[rows + 1] += 1;
+    assert!(check(&s, &p).is_err());
+}
+
+#[test]
+fn label_placed_outside_the_output_refused() {
+    let s = setup(classifier_with_logits(4), 16, 9);
+    let mut q = s.q.clone();
+    let total = q.tensors[q.output].len();
+    for n in &mut q.nodes {
+        if let zkgrad_circuit::QOp::ArgMax { at, .. } = &mut n.op {
+            *at = total - 1;
+        }
+    }
+    assert!(zkgrad_circuit::QGraph::from_description(&q.describe()).is_err());
 }
 
 /// `x` `[4, 8]` → a layer with one outlier output channel (values in the thousands, as trained

@@ -25,6 +25,9 @@ pub(crate) struct Claims<'a> {
     pub pending: Vec<Vec<(Vec<E>, E)>>,
     /// Where each public input tensor's values start in the public input (computed once).
     offsets: Vec<Option<usize>>,
+    /// The values of each ArgMax hint placed beside other outputs
+    /// (`zkgrad_circuit::argmax::placed_ids`; `check_statement` refused a proof without them).
+    placed: Vec<(usize, Vec<i64>)>,
 }
 
 impl Claims<'_> {
@@ -33,6 +36,9 @@ impl Claims<'_> {
     pub fn public_values(&self, t: usize) -> &[i64] {
         if t == self.g.output {
             return self.output;
+        }
+        if let Some((_, ids)) = self.placed.iter().find(|(p, _)| *p == t) {
+            return ids;
         }
         if let Some(QNode {
             op: QOp::Const { data },
@@ -146,6 +152,20 @@ impl<'a> Claims<'a> {
                 }
                 offsets
             },
+            placed: placed_hints(g)
+                .filter_map(|ni| {
+                    zkgrad_circuit::argmax::placed_ids(g, ni, output).map(|ids| (ni + 1, ids))
+                })
+                .collect(),
         }
     }
+}
+
+/// The nodes of ArgMax hints whose tensor is a slice of the output rather than the output.
+pub(crate) fn placed_hints(g: &QGraph) -> impl Iterator<Item = usize> + '_ {
+    g.nodes
+        .iter()
+        .enumerate()
+        .filter(move |(ni, n)| matches!(n.op, QOp::ArgMax { .. }) && ni + 1 != g.output)
+        .map(|(ni, _)| ni)
 }

@@ -99,8 +99,9 @@ impl LoadedModel {
                 if !n_values.is_multiple_of(fixed) || n_values == 0 {
                     bail!(
                         "model {}: an input of {n_values} values does not fill its symbolic \
-                         dimension {name} (the other dimensions hold {fixed})",
-                        path.display()
+                         dimension {} (the other dimensions hold {fixed})",
+                        path.display(),
+                        if name.is_empty() { "(unnamed)" } else { name }
                     );
                 }
                 vec![(name.clone(), n_values / fixed)]

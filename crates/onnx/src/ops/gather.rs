@@ -25,6 +25,51 @@ fn source_input(graph: &Graph, mut v: usize) -> Option<usize> {
     }
 }
 
+/// The ArgMax node a value is a reshaped view of, if it is one.
+pub(crate) fn source_argmax(graph: &Graph, mut v: usize) -> Option<usize> {
+    loop {
+        match graph.nodes.get(v.checked_sub(1)?).map(|n| &n.op) {
+            Some(Op::ArgMax { .. }) => return Some(v - 1),
+            Some(Op::View { x }) => v = *x,
+            _ => return None,
+        }
+    }
+}
+
+/// ai.onnx.ml's ArrayFeatureExtractor as scikit-learn exports a classifier's label,
+/// `classes[argmax]`: with the classes `0, 1, …, C−1` (integer labels) it is the argmax itself,
+/// a view. Other classes, and indices that are not an ArgMax's, are refused.
+pub(crate) fn array_feature_extractor(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
+    let Val::Const(classes) = cx.get(0)? else {
+        return Err(cx.invalid("the array must be a constant (a classifier's classes)".into()));
+    };
+    let idx = cx.value(1)?;
+    let Some(am) = source_argmax(graph, idx) else {
+        return Err(cx.invalid(
+            "only the label of an ArgMax is supported (indices computed otherwise are not)".into(),
+        ));
+    };
+    let cols = graph
+        .nodes
+        .get(am)
+        .and_then(|n| match n.op {
+            Op::ArgMax { x, .. } => graph.shape(x).last().copied(),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let identity = classes.dims.len() == 1
+        && classes.data.len() >= cols
+        && classes.data.iter().enumerate().all(|(i, &c)| c == i as f64);
+    if !identity {
+        return Err(cx.invalid(format!(
+            "classes {:?}: only the classes 0, 1, …, C−1 (integer labels) are supported",
+            &classes.data[..classes.data.len().min(8)]
+        )));
+    }
+    let n: usize = graph.shape(idx).iter().product();
+    Ok(cx.push(graph, Op::View { x: idx }, vec![1, n]))
+}
+
 /// Gather (`axis` attribute, default 0).
 pub(crate) fn gather(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported {
     match (cx.get(0)?, cx.get(1)?) {

@@ -49,9 +49,12 @@ pub(crate) fn cast(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
         let neg = step(neg_x, "negative", graph);
         return Ok(cx.push(graph, Op::Add { a: pos, b: neg }, shape));
     }
-    if to != 1 && to != 11 {
+    // An ArgMax's labels are integers already: a cast to int64 is the identity too.
+    let label = to == 7 && crate::ops::gather::source_argmax(graph, x).is_some();
+    if to != 1 && to != 11 && !label {
         return Err(cx.invalid(format!(
-            "Cast to data type {to}: only float, double and bool are supported"
+            "Cast to data type {to}: only float, double and bool are supported (and int64 of \
+             an ArgMax's labels)"
         )));
     }
     let shape = graph.shape(x).to_vec();

@@ -83,5 +83,5 @@ pub(crate) fn argmax(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
             shape,
         )
     };
-    Ok(cx.push(graph, Op::ArgMax { x }, out))
+    Ok(cx.push(graph, Op::ArgMax { x, at: None }, out))
 }

@@ -42,6 +42,14 @@ pub(crate) fn check_statement(
         bits,
         target: crate::soundness::TARGET_BITS,
     })?;
+    // An ArgMax beside other outputs is the output's slice at its scale: exact multiples only.
+    for ni in crate::claims::placed_hints(g) {
+        if zkgrad_circuit::argmax::placed_ids(g, ni, output).is_none() {
+            return Err(VerifyError::PublicMismatch {
+                tensor: g.tensors[ni + 1].name.clone(),
+            });
+        }
+    }
     // An output that is itself an input tensor (a model of reshapes only) is never reached by
     // a claim: compare the values.
     if let Some(off) = g.public_offset(g.output) {
