@@ -349,8 +349,22 @@ fn a_dynamic_sequence_axis_is_specialized_to_each_input() {
 fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
     // examples/transformers/bert_mask: ids and an attention mask as two inputs; the mask
     // logic (Cast to bool as two proven comparisons, GatherND, And, Where) depends on the input.
-    let dir = tmpdir("bert-mask");
-    let m = example("transformers/bert_mask/model.onnx");
+    mask_from_the_input_proves_and_flips_are_rejected("bert_mask", 8, &[8, 13, 14, 15]);
+}
+
+#[test]
+fn masked_fill_of_computed_scores_proves_and_a_flipped_padding_flag_is_rejected() {
+    // examples/transformers/masked_fill: Where(pad.bool(), −∞, scores) — a condition computed
+    // from an input and a computed branch: scores + cond·(−∞ − scores), a proven product.
+    mask_from_the_input_proves_and_flips_are_rejected("masked_fill", 15, &[8, 12, 13, 15]);
+}
+
+/// Example `name` (ids, then a 0/1 mask from public input position 8 on) proves with one scale
+/// and per tensor, matches ONNX Runtime, verifies, and each mask entry of `flips` flipped in
+/// the proof (1 is the value at position `one`) is rejected.
+fn mask_from_the_input_proves_and_flips_are_rejected(name: &str, one: usize, flips: &[usize]) {
+    let dir = tmpdir(&name.replace('_', "-"));
+    let m = example(&format!("transformers/{name}/model.onnx"));
     for flags in [&[][..], &["--per-tensor-scales"][..]] {
         let proof = dir.join("p.zkp");
         let out = dir.join("out.json");
@@ -360,7 +374,7 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
             .arg("--model")
             .arg(&m)
             .arg("--input")
-            .arg(example("transformers/bert_mask/input.json"))
+            .arg(example(&format!("transformers/{name}/input.json")))
             .arg("--proof")
             .arg(&proof)
             .arg("--output")
@@ -370,7 +384,7 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
             &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
                 ["output_data"],
         );
-        let reference = onnxruntime("bert_mask", "model");
+        let reference = onnxruntime(name, "model");
         let err = proven
             .iter()
             .zip(&reference)
@@ -384,8 +398,8 @@ fn padding_mask_from_the_input_proves_and_a_flipped_mask_is_rejected() {
         assert!(v.status.success(), "{flags:?}: {}", stderr(&v));
         // The mask is public input (values 8..16): flipping an entry after proving is rejected.
         let p = zkgrad_verifier::ProofFile::from_bytes(&std::fs::read(&proof).unwrap()).unwrap();
-        let scale = p.input[8];
-        for pos in [8, 13, 14, 15] {
+        let scale = p.input[one];
+        for &pos in flips {
             let mut bad = p.clone();
             bad.input[pos] = if bad.input[pos] == 0 { scale } else { 0 };
             let f = dir.join("flipped.zkp");

@@ -238,7 +238,13 @@ impl Graph {
                 }
                 Op::Add { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x + y).collect(),
                 Op::Sub { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x - y).collect(),
-                Op::Mul { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x * y).collect(),
+                // A 0/1 mask times a "−∞" mask value (Where(mask, −∞, scores)) is 0 where the
+                // mask is off, as in the circuit, where the sentinel is a finite number.
+                Op::Mul { a, b } => get(*a)
+                    .iter()
+                    .zip(get(*b))
+                    .map(|(&x, y)| if x == 0.0 || y == 0.0 { 0.0 } else { x * y })
+                    .collect(),
                 Op::Max { a, b } => get(*a).iter().zip(get(*b)).map(|(x, y)| x.max(y)).collect(),
                 Op::Scale { x, c } => get(*x).iter().map(|v| v * c).collect(),
                 Op::AddConst { x, c } => get(*x).iter().map(|v| v + c).collect(),

@@ -333,21 +333,33 @@ pub(crate) fn where_(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Importe
     let cond = match cx.get(0)? {
         Val::Const(c) => c,
         Val::Value(c) => {
-            // A condition computed from the input (0/1, e.g. a padding mask) between two
-            // constants: b + (a − b)·cond, a product with a constant of the circuit.
-            let (Val::Const(a), Val::Const(b)) = (cx.get(1)?, cx.get(2)?) else {
-                return Err(cx.invalid(
-                    "Where with a computed condition is supported between two constants only"
-                        .into(),
-                ));
+            // A condition computed from the input (0/1: a padding mask, proven so by the
+            // comparisons it comes from): b + (a − b)·cond — a product with a constant of the
+            // circuit between two constants, else a proven element-wise product (masked_fill
+            // of attention scores: Where(mask, −∞, scores)).
+            let as_value = |v: Val, which: usize, graph: &mut Graph| match v {
+                Val::Const(k) => const_value(cx, graph, &k, which),
+                Val::Value(x) => x,
             };
-            let diff = fold2(&a, &b, |x, y| x - y).map_err(|e| cx.invalid(e))?;
-            let d = const_value(cx, graph, &diff, 1);
+            let (a, b) = (cx.get(1)?, cx.get(2)?);
+            let d = match (&a, &b) {
+                (Val::Const(a), Val::Const(b)) => {
+                    let diff = fold2(a, b, |x, y| x - y).map_err(|e| cx.invalid(e))?;
+                    const_value(cx, graph, &diff, 1)
+                }
+                _ => {
+                    let (av, bv) = (as_value(a.clone(), 1, graph), as_value(b.clone(), 2, graph));
+                    let Val::Value(d) = binary(cx, graph, av, bv, "Sub")? else {
+                        return Err(cx.invalid("Where did not compute".into()));
+                    };
+                    d
+                }
+            };
             let picked = binary(cx, graph, c, d, "Mul")?;
             let Val::Value(picked) = picked else {
                 return Err(cx.invalid("Where did not compute".into()));
             };
-            let base = const_value(cx, graph, &b, 2);
+            let base = as_value(b, 3, graph);
             return binary(cx, graph, picked, base, "Add");
         }
     };
