@@ -291,13 +291,13 @@ fn argmax_classifier_proves_pytorchs_labels() {
 }
 
 #[test]
-fn per_tensor_scales_match_onnxruntime_closer_and_are_part_of_the_statement() {
+fn per_tensor_scales_are_a_transformers_default_and_part_of_the_statement() {
     let dir = tmpdir("per-tensor");
     let m = example("transformers/gpt2_tiny/model.onnx");
     let proof = dir.join("p.zkp");
     let out = dir.join("out.json");
     let o = run(bin()
-        .args(["prove", "--per-tensor-scales", "--model"])
+        .args(["prove", "--model"])
         .arg(&m)
         .arg("--input")
         .arg(example("transformers/gpt2_tiny/input.json"))
@@ -316,10 +316,13 @@ fn per_tensor_scales_match_onnxruntime_closer_and_are_part_of_the_statement() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(err < 2e-3, "max |error| {err} against ONNX Runtime");
+    // Per tensor is the default for a model with an embedding lookup or attention.
     let v = verify_with(&["--per-tensor-scales"], &m, &proof);
     assert!(v.status.success(), "{}", stderr(&v));
-    // The scales are part of the statement: without the flag the circuit is another one.
     let v = verify(&m, &proof);
+    assert!(v.status.success(), "{}", stderr(&v));
+    // The scales are part of the statement: with one global scale the circuit is another one.
+    let v = verify_with(&["--global-scale"], &m, &proof);
     assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
 }
 
@@ -365,7 +368,7 @@ fn masked_fill_of_computed_scores_proves_and_a_flipped_padding_flag_is_rejected(
 fn mask_from_the_input_proves_and_flips_are_rejected(name: &str, one: usize, flips: &[usize]) {
     let dir = tmpdir(&name.replace('_', "-"));
     let m = example(&format!("transformers/{name}/model.onnx"));
-    for flags in [&[][..], &["--per-tensor-scales"][..]] {
+    for flags in [&["--global-scale"][..], &[][..]] {
         let proof = dir.join("p.zkp");
         let out = dir.join("out.json");
         let o = run(bin()

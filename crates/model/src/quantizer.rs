@@ -251,8 +251,8 @@ fn quantize_scaled(
                 let (ta, tb) = match (labels.get(&ta), labels.get(&tb)) {
                     // A classifier's label beside its probabilities: the label, an integer
                     // below C, scaled up to the other part's scale, which stays.
-                    (Some(&c), None) => (scale_label(&mut g, ta, c, fb_, &name)?, tb),
-                    (None, Some(&c)) => (ta, scale_label(&mut g, tb, c, fa_, &name)?),
+                    (Some(&c), None) => (scale_label(&mut g, ta, c, fb_, &name), tb),
+                    (None, Some(&c)) => (ta, scale_label(&mut g, tb, c, fa_, &name)),
                     _ => (ta, tb),
                 };
                 let fc = fr(&g, ta).min(fr(&g, tb)).min(fo);
@@ -690,30 +690,26 @@ fn batch_matmul(
     ))
 }
 
-/// Labels `t` (integers below `c`, at 2^0) at `2^-f`: `2^f·t`, exact — refused where that
-/// leaves the public range `[−2^(K−1), 2^(K−1))` (the output is public).
-fn scale_label(g: &mut QGraph, t: usize, c: u64, f: u32, name: &str) -> Result<usize, QuantError> {
+/// Labels `t` (integers below `c`, at 2^0) at `2^-f`, or at the finest scale below that which
+/// keeps `(c−1)·2^f` inside the public range `[−2^(K−1), 2^(K−1))` (the output is public; the
+/// sum's other operand is then rounded down to it): `2^f·t`, exact.
+fn scale_label(g: &mut QGraph, t: usize, c: u64, f: u32, name: &str) -> usize {
     let k = g.config.table_bits;
-    if u128::from(c.saturating_sub(1)) << f >= 1u128 << (k - 1) {
-        return Err(QuantError::Unsupported {
-            node: name.into(),
-            why: format!(
-                "labels up to {} beside outputs at 2^-{f} leave the {k}-bit public range",
-                c.saturating_sub(1)
-            ),
-        });
+    let mut f = f;
+    while f > 0 && u128::from(c.saturating_sub(1)) << f >= 1u128 << (k - 1) {
+        f -= 1;
     }
     if f == 0 {
-        return Ok(t);
+        return t;
     }
     let (rows, cols) = (g.tensors[t].rows, g.tensors[t].cols);
-    Ok(g.push_node(
+    g.push_node(
         &format!("{name}/label{t}"),
         QOp::Scale { x: t, c: 1 << f },
         rows,
         cols,
         f,
-    ))
+    )
 }
 
 /// Tensor `t` at `2^-f` for `f` at most its scale: itself, or its proven rounding by the

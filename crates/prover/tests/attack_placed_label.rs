@@ -109,8 +109,8 @@ fn slot_candidates(f: u32, k: u32, honest_label: i64) -> Vec<i64> {
 
 #[test]
 fn label_slot_other_multiples_negative_and_off_grid_rejected() {
-    for label_last in [false, true] {
-        let rows = 4;
+    // Row counts that fill, pad and do not pad the hint's rows.
+    for (label_last, rows) in [(false, 4), (true, 4), (false, 5), (true, 3)] {
         let s = setup(label_and_logits(rows, label_last), 16, 9);
         let out = prove_ok(&s);
         check(&s, &out.proof).unwrap();
@@ -242,12 +242,15 @@ fn hint_placed_on_the_logits_slots_cannot_move_the_label() {
         if let QOp::ArgMax { at: a, .. } = &mut q2.nodes[hint].op {
             *a = at;
         }
-        let Ok(q2) = QGraph::from_description(&q2.describe()) else {
+        // Validated as a verifier would; proved with the weights (a description has none).
+        if let Err(e) = QGraph::from_description(&q2.describe()) {
+            eprintln!("refused: {e}");
             continue;
-        };
+        }
         let (p, _) = prove_variant(&s, &q2);
         let slots_ok = (0..rows).all(|r| p.output[at + r] == labels[r] << f);
         let ok = verify_against(&q2, &p.weight_root, &p).is_ok();
+        eprintln!("at {at}: accepted; the honest proof verifies: {ok}");
         assert!(
             !ok || slots_ok,
             "at {at}: honest proof with the slots not its labels"
@@ -384,17 +387,27 @@ fn label_scale_changed_in_description_cannot_move_the_label() {
         if let QOp::Scale { c: cc, .. } = &mut q2.nodes[scale_node].op {
             *cc = c;
         }
-        let Ok(q2) = QGraph::from_description(&q2.describe()) else {
+        // Validated as a verifier would; proved with the weights (a description has none).
+        if let Err(e) = QGraph::from_description(&q2.describe()) {
+            eprintln!("refused: {e}");
             continue;
-        };
-        let Ok(out) = prove(
+        }
+        let out = match prove(
             &q2,
             &CommittedModel::new(&q2, &s.params),
             &s.input,
             &s.params,
-        ) else {
-            continue;
+        ) {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("unprovable: {e}");
+                continue;
+            }
         };
+        eprintln!(
+            "variant proves; the honest proof verifies: {}",
+            verify_against(&q2, &out.proof.weight_root, &out.proof).is_ok()
+        );
         for r in 0..rows {
             for l in 0..C {
                 let mut p = out.proof.clone();
@@ -418,17 +431,27 @@ fn output_scale_changed_in_description_cannot_move_the_label() {
         let mut q2 = s.q.clone();
         let o = q2.output;
         q2.tensors[o].frac = f2;
-        let Ok(q2) = QGraph::from_description(&q2.describe()) else {
+        // Validated as a verifier would; proved with the weights (a description has none).
+        if let Err(e) = QGraph::from_description(&q2.describe()) {
+            eprintln!("refused: {e}");
             continue;
-        };
-        let Ok(out) = prove(
+        }
+        let out = match prove(
             &q2,
             &CommittedModel::new(&q2, &s.params),
             &s.input,
             &s.params,
-        ) else {
-            continue;
+        ) {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("unprovable: {e}");
+                continue;
+            }
         };
+        eprintln!(
+            "variant proves; the honest proof verifies: {}",
+            verify_against(&q2, &out.proof.weight_root, &out.proof).is_ok()
+        );
         for r in 0..rows {
             for v in [0i64, 1, 2, 3, -1, 1 << f2.min(14), 2 << f2.min(14)] {
                 let mut p = out.proof.clone();
@@ -445,21 +468,21 @@ fn output_scale_changed_in_description_cannot_move_the_label() {
 /// The quantizer refuses a label that cannot be scaled to the other outputs' scale within the
 /// public range ((C−1)·2^f ≥ 2^(K−1)).
 #[test]
-fn label_scaled_past_the_public_range_refused_by_the_quantizer() {
+fn label_scaled_past_the_public_range_lowers_the_output_scale() {
     let g = label_and_logits(4, false);
     let cfg = zkgrad_circuit::QConfig {
         act_frac: 14,
         weight_frac: 14,
         table_bits: 16,
     };
-    match zkgrad_model::quantize(&g, cfg) {
-        Err(e) => assert!(e.to_string().contains("public range"), "{e}"),
-        Ok(q) => {
-            // Quantized anyway: the logits then sit at a coarser scale that fits.
-            let f = q.tensors[q.output].frac;
-            assert!((C - 1) << f < 1 << 15, "label scale 2^{f} leaves the range");
-        }
-    }
+    // The logits are rounded down to the finest scale that keeps every label in range.
+    let q = zkgrad_model::quantize(&g, cfg).unwrap();
+    let f = q.tensors[q.output].frac;
+    assert!((C - 1) << f < 1 << 15, "label scale 2^{f} leaves the range");
+    assert_eq!(f, 13);
+    // And a classifier calibrated on one row (act_frac 14 at K = 16) proves and verifies.
+    let s = setup(label_and_logits(1, false), 16, 9);
+    check(&s, &prove_ok(&s).proof).unwrap();
 }
 
 /// Descriptions where the label's scale-up would leave the public range are either refused
@@ -473,9 +496,10 @@ fn label_scale_past_the_range_in_a_description_cannot_wrap() {
     let o = q2.output;
     // Every value at the output: 2^15 makes label 1 = 2^15, outside [−2^15, 2^15).
     q2.tensors[o].frac = 15;
-    let Ok(q2) = QGraph::from_description(&q2.describe()) else {
+    if let Err(e) = QGraph::from_description(&q2.describe()) {
+        eprintln!("refused: {e}");
         return;
-    };
+    }
     if let Ok(out) = prove(
         &q2,
         &CommittedModel::new(&q2, &s.params),
@@ -489,6 +513,57 @@ fn label_scale_past_the_range_in_a_description_cannot_wrap() {
                 if verify_against(&q2, &p.weight_root, &p).is_ok() {
                     assert_eq!(v >> 15, labels[r], "FORGERY: row {r} slot {v}");
                 }
+            }
+        }
+    }
+}
+
+/// The strongest out-of-range label: hint −1 in row `r` with every other value of the witness
+/// consistent with it (the mask of a −1 is all zeros, so the gap is the honest max minus each
+/// logit, in range) and the slot −2^f: only the pick's column check stands in the way. Also C
+/// (one past the classes).
+#[test]
+fn negative_label_with_a_consistent_witness_rejected_by_the_pick() {
+    let rows = 4;
+    let s = setup(label_and_logits(rows, false), 16, 9);
+    let q = &s.q;
+    let ni = hint_node(q);
+    let o = ni + 1;
+    let f = out_frac(q);
+    let k = q.config.table_bits;
+    let cols = C as usize;
+    let reads = |t: usize, want: fn(&QOp, usize) -> bool| {
+        q.nodes
+            .iter()
+            .position(|n| want(&n.op, t))
+            .map(|n| n + 1)
+            .unwrap()
+    };
+    let placed = reads(o, |op, t| matches!(op, QOp::Gather { x, .. } if *x == t));
+    let scaled = reads(
+        placed,
+        |op, t| matches!(op, QOp::Scale { x, .. } if *x == t),
+    );
+    assert!(matches!(q.nodes[q.output - 1].op, QOp::Add { .. }));
+    for r in 0..rows {
+        for id in [-1i64, C] {
+            let mut w = lenient_forward(q, &s.input, |_, _, _| {});
+            w.values[o][r] = id;
+            for c in 0..cols {
+                let i = r * cols + c;
+                let mask = i64::from((c as i64) < id);
+                w.values[o + 4][i] = mask;
+                w.values[o + 5][i] = w.values[o + 3][i] - mask;
+                w.values[o + 6][i] = w.values[o + 5][i] - (1 << (k - 1));
+                w.values[o + 7][i] = w.values[o + 6][i];
+            }
+            w.values[placed][r] = id;
+            w.values[scaled][r] = id << f;
+            w.values[q.output][r] = id << f;
+            let p = zkgrad_prover::prove_witness(q, &s.model, w, &s.params).proof;
+            let e = check(&s, &p).expect_err("FORGERY: a label outside the classes");
+            if id < 0 {
+                assert!(e.to_string().contains("outside the tensor"), "row {r}: {e}");
             }
         }
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use zkgrad_circuit::{QConfig, QGraph};
+use zkgrad_model::graph::Op;
 use zkgrad_model::Graph;
 
 use crate::cache::{cached, Mode};
@@ -26,8 +27,9 @@ pub struct Precision {
     /// `table_bits`.
     pub weight_frac: Option<u32>,
     /// A calibrated scale per tensor (`zkgrad_model::calibrate_per_tensor`) instead of one
-    /// `act_frac` for every activation; not with `act_frac`.
-    pub per_tensor: bool,
+    /// `act_frac` for every activation; not with `act_frac`. `None`: per tensor for a model
+    /// with an embedding lookup or attention ([`per_tensor_by_default`]), one scale otherwise.
+    pub per_tensor: Option<bool>,
 }
 
 impl Default for Precision {
@@ -39,7 +41,7 @@ impl Default for Precision {
             act_frac: None,
             calibration: None,
             weight_frac: None,
-            per_tensor: false,
+            per_tensor: None,
         }
     }
 }
@@ -51,6 +53,18 @@ pub struct LoadedModel {
     pub q: QGraph,
     /// For each float value, the quantized tensor holding it.
     pub value_tensors: Vec<usize>,
+}
+
+/// Whether a model gets a scale per tensor unless told otherwise: one with an embedding lookup
+/// or a batched (attention) product — a transformer, whose residual stream and LayerNorm
+/// squares one global scale cannot hold beside its small values (GPT-2 124M: top-1 0 of 16
+/// with one scale, 16 of 16 per tensor). The choice depends on the model alone, so `verify
+/// --model` makes the same one.
+pub fn per_tensor_by_default(graph: &Graph) -> bool {
+    graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::Embed { .. } | Op::BatchMatMul { .. }))
 }
 
 /// Whether a model's input has a symbolic dimension (a dynamic sequence axis): it is then
@@ -143,7 +157,10 @@ impl LoadedModel {
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
-        if p.per_tensor && p.act_frac.is_none() {
+        let per_tensor = p
+            .per_tensor
+            .unwrap_or_else(|| per_tensor_by_default(&graph));
+        if per_tensor && p.act_frac.is_none() {
             return Self::load_per_tensor(path, graph, p);
         }
         let act_frac = match p.act_frac {

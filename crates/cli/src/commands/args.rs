@@ -38,9 +38,14 @@ pub struct Precision {
     #[arg(long)]
     pub weight_frac: Option<u32>,
     /// Calibrate a scale for every tensor instead of one for all activations (transformers:
-    /// residual streams in the thousands beside values below 1). Ignored with --act-frac.
-    #[arg(long)]
+    /// residual streams in the thousands beside values below 1) — the default for models with
+    /// an embedding lookup or attention. Ignored with --act-frac.
+    #[arg(long, conflicts_with = "global_scale")]
     pub per_tensor_scales: bool,
+    /// One calibrated scale for all activations, also for a transformer (the default for
+    /// every other model).
+    #[arg(long)]
+    pub global_scale: bool,
 }
 
 impl Precision {
@@ -51,7 +56,13 @@ impl Precision {
             act_frac: self.act_frac,
             calibration: self.calibration.clone(),
             weight_frac: self.weight_frac,
-            per_tensor: self.per_tensor_scales,
+            per_tensor: if self.per_tensor_scales {
+                Some(true)
+            } else if self.global_scale {
+                Some(false)
+            } else {
+                None
+            },
         }
     }
 }

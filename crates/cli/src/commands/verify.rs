@@ -31,7 +31,7 @@ pub struct VerifyArgs {
     model: Option<PathBuf>,
     /// The model commitment (64 hex digits, from `zkgrad commit`) instead of the model file: it
     /// binds the circuit, precision and scheme itself, so no precision or --pcs flag goes with it.
-    #[arg(long, conflicts_with_all = ["table_bits", "act_frac", "weight_frac", "calibration", "per_tensor_scales", "scheme", "no_cache"])]
+    #[arg(long, conflicts_with_all = ["table_bits", "act_frac", "weight_frac", "calibration", "per_tensor_scales", "global_scale", "scheme", "no_cache"])]
     commitment: Option<String>,
     /// The proof file.
     #[arg(long)]
