@@ -404,7 +404,17 @@ fn packed_weight_commitment_binds_every_weight() {
     // claims batched into one opening.
     let s = setup(zkgrad_model::zoo_cnn::cifar_cnn(), 12, 3);
     let packing = zkgrad_verifier::protocol::weight_packing(&s.q, &small_params());
-    assert!(packing.is_some_and(|l| l.blocks.len() == s.q.weights.len()));
+    // Every weight's power-of-two parts, and nothing else.
+    let l = packing.unwrap();
+    let parts: usize =
+        s.q.weights
+            .iter()
+            .map(|w| zkgrad_verifier::protocol::weight_parts(w.rows, w.cols).len())
+            .sum();
+    assert_eq!(l.blocks.len(), parts);
+    assert!(parts > s.q.weights.len(), "no tensor was cut into parts");
+    let real: usize = s.q.weights.iter().map(|w| w.rows * w.cols).sum();
+    assert_eq!(l.used(), real, "the parts fill the table without padding");
     let out = prove_ok(&s);
     let p = out.proof;
     check(&s, &p).unwrap();

@@ -32,9 +32,88 @@ pub fn weight_values(g: &QGraph, wi: usize) -> (Vec<F>, usize) {
     }
 }
 
-/// Where each weight tensor lies in a packed weight commitment: `(weight index, log size,
-/// block index)` in aligned blocks, largest first.
-pub type WeightLayout = PackedLayout<usize>;
+/// Where each weight tensor's parts lie in a packed weight commitment: `((weight index, part),
+/// log size, block index)` in aligned blocks, largest first; the parts are
+/// [`weight_parts`].
+pub type WeightLayout = PackedLayout<(usize, usize)>;
+
+/// One power-of-two rectangle of a weight tensor's real entries: rows `row0..row0 + 2^log_rows`,
+/// columns `col0..col0 + 2^log_cols` (`row0` a multiple of `2^log_rows`, `col0` of
+/// `2^log_cols`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeightPart {
+    pub row0: usize,
+    pub log_rows: usize,
+    pub col0: usize,
+    pub log_cols: usize,
+}
+
+impl WeightPart {
+    pub fn log_size(&self) -> usize {
+        self.log_rows + self.log_cols
+    }
+}
+
+/// The parts a packed weight commitment stores of an `rows × cols` tensor: its real entries
+/// cut into power-of-two rectangles by the binary digits of `rows` and `cols`
+/// (`768 = 512 + 256`), largest first. Only these are committed, so the tensor's padding —
+/// up to 2^⌈log rows⌉ × 2^⌈log cols⌉ — is zero by construction and takes no room: GPT-2 124M's
+/// weights fill 2^27 values instead of 2^28.
+pub fn weight_parts(rows: usize, cols: usize) -> Vec<WeightPart> {
+    let digits = |n: usize| -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for bit in (0..usize::BITS as usize).rev() {
+            if (n >> bit) & 1 == 1 {
+                out.push((start, bit));
+                start += 1 << bit;
+            }
+        }
+        out
+    };
+    let mut parts = Vec::new();
+    for &(row0, log_rows) in &digits(rows.max(1)) {
+        for &(col0, log_cols) in &digits(cols.max(1)) {
+            parts.push(WeightPart {
+                row0,
+                log_rows,
+                col0,
+                log_cols,
+            });
+        }
+    }
+    parts
+}
+
+/// A claim `W̃(point) = Σ_parts coef_p · W̃_p(local_p)` on a `rows × cols` weight tensor's
+/// padded MLE (`point` = column variables, then row variables), split over its
+/// [`weight_parts`] with the padding zero: part `p` gets its own variables of `point`
+/// (`local_p`: its low column then low row variables) and `coef_p = eq(high column variables,
+/// col0 / 2^log_cols) · eq(high row variables, row0 / 2^log_rows)`. `None` when `point` has
+/// not the tensor's number of variables.
+#[allow(clippy::indexing_slicing)] // a part has at most the tensor's variables (weight_parts)
+pub fn split_weight_claim(rows: usize, cols: usize, point: &[E]) -> Option<Vec<(Vec<E>, E)>> {
+    let (lr, lc) = (
+        zkgrad_poly::log2_ceil(rows.max(1)),
+        zkgrad_poly::log2_ceil(cols.max(1)),
+    );
+    if point.len() != lr + lc {
+        return None;
+    }
+    let (pc, pr) = point.split_at(lc);
+    Some(
+        weight_parts(rows, cols)
+            .into_iter()
+            .map(|p| {
+                let mut local = pc[..p.log_cols].to_vec();
+                local.extend_from_slice(&pr[..p.log_rows]);
+                let coef = zkgrad_poly::eq_at_index(&pc[p.log_cols..], p.col0 >> p.log_cols)
+                    * zkgrad_poly::eq_at_index(&pr[p.log_rows..], p.row0 >> p.log_rows);
+                (local, coef)
+            })
+            .collect(),
+    )
+}
 
 /// How `g`'s weights are committed: `Some(layout)` for one commitment of all of them packed in
 /// aligned blocks (its claims batched into one opening), `None` for one commitment per tensor.
@@ -53,22 +132,28 @@ pub fn weight_packing(g: &QGraph, params: &PcsParams) -> Option<WeightLayout> {
     if g.weights.len() < 2 && params.whir.is_none() {
         return None;
     }
-    let items: Vec<(usize, usize)> = g
-        .weights
+    let logs: Vec<usize> = g.weights.iter().map(|w| w.as_tensor().log_size()).collect();
+    let separate: usize = logs
         .iter()
-        .enumerate()
-        .map(|(wi, w)| (wi, w.as_tensor().log_size()))
-        .collect();
-    let separate: usize = items
-        .iter()
-        .map(|&(_, log)| Layout::choose(log, params).opening_bytes(params))
+        .map(|&log| Layout::choose(log, params).opening_bytes(params))
         .sum();
     // Each separate Ligero opening adds its error to the proof's soundness budget
     // (crate::soundness): beyond MAX_SEPARATE_OPENINGS of them, the weights are packed.
-    let openings = items
+    let openings = logs
         .iter()
-        .filter(|&&(_, log)| !Layout::choose(log, params).clear)
+        .filter(|&&log| !Layout::choose(log, params).clear)
         .count();
+    let items: Vec<((usize, usize), usize)> = g
+        .weights
+        .iter()
+        .enumerate()
+        .flat_map(|(wi, w)| {
+            weight_parts(w.rows, w.cols)
+                .into_iter()
+                .enumerate()
+                .map(move |(pi, p)| ((wi, pi), p.log_size()))
+        })
+        .collect();
     let layout = WeightLayout::pack(items);
     // One opening plus its batching sumcheck (degree 2: two extension elements a round).
     let packed = Layout::choose_batched(layout.log_n, layout.used(), params).opening_bytes(params)
@@ -90,7 +175,8 @@ pub fn weights_root(g: &QGraph, roots: &[Digest], params: &PcsParams) -> Digest 
     h.update(if roots.len() == g.weights.len() {
         b"per-tensor".as_slice()
     } else {
-        b"packed".as_slice()
+        // Each tensor's power-of-two parts (`weight_parts`), without its padding.
+        b"packed-parts".as_slice()
     });
     h.update(&(roots.len() as u64).to_le_bytes());
     h.update(&(g.weights.len() as u64).to_le_bytes());

@@ -15,7 +15,7 @@ pub fn weight_root_cached(q: &QGraph, params: &zkgrad_pcs::PcsParams, cache: Mod
     // external .data file): a changed weight is another entry.
     let key = || {
         let mut h = blake3::Hasher::new();
-        h.update(b"zkgrad/cache/weight-root/v3/");
+        h.update(b"zkgrad/cache/weight-root/v4/");
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update(zkgrad_verifier::WEIGHTS_DOMAIN);
         let pb = params.to_bytes();

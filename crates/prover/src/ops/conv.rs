@@ -34,13 +34,13 @@ pub(super) fn reduce(
     for r in pending {
         let (r_p, r_co) = r.split_at(ot.log_cols());
         if let Some(b) = bias {
-            t.write_e(b"conv/bias", eval_mle_base(at.weight(b), r_co));
+            t.write_e(b"conv/bias", eval_mle_base(&at.weight(b), r_co));
             claims.weights.push((b, r_co.to_vec()));
         }
         let eq_p = eq_table(r_p);
         let mut a = vec![E::ZERO; 1 << lj];
         geom.for_each_entry(|p, j, i| a[j] += eq_p[p] * xv[i]);
-        let bvec = row_combination(at.weight(wi), 1 << lj, &eq_table(r_co));
+        let bvec = row_combination(&at.weight(wi), 1 << lj, &eq_table(r_co));
         let claim: E = a.iter().zip(&bvec).map(|(x, y)| *x * *y).sum();
         let mut oracle = ProductOracle::new(vec![a, bvec], 2, |v: &[E]| v[0] * v[1]);
         let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);

@@ -26,7 +26,7 @@ pub(super) fn reduce(
     let ids = &at.w.values[ids];
     for r in pending {
         let (r_c, r_t) = r.split_at(lc);
-        let wv = col_combination(wpad, 1 << lc, &eq_table(r_c));
+        let wv = col_combination(&wpad, 1 << lc, &eq_table(r_c));
         let eq_t = eq_table(r_t);
         let mut s = vec![E::ZERO; 1 << lr];
         for (pos, &id) in ids.iter().enumerate() {

@@ -34,12 +34,12 @@ pub(super) fn reduce(
     for r in pending {
         let (r_col, r_row) = r.split_at(ot.log_cols());
         if let Some(b) = bias {
-            t.write_e(b"gemm/bias", eval_mle_base(at.weight(b), r_col));
+            t.write_e(b"gemm/bias", eval_mle_base(&at.weight(b), r_col));
             claims.weights.push((b, r_col.to_vec()));
         }
         // Masked to the real columns: x's and W's padding are prover-chosen.
         let a = row_combination(&xpad, in_p, &eq_table(r_row));
-        let bvec = row_combination(wmat, in_p, &eq_table(r_col));
+        let bvec = row_combination(&wmat, in_p, &eq_table(r_col));
         let claim: E = a
             .iter()
             .zip(&bvec)

@@ -25,14 +25,11 @@ pub(super) fn reduce(
     let a_t = &g.tensors[a];
     let (lk, ln) = (a_t.log_cols(), at.out().log_cols());
     let apad = padded(g, w, Operand::Tensor(a));
-    let bpad_t;
-    let bpad: &[F] = match b {
-        MatRhs::Tensor(tb) => {
-            bpad_t = padded(g, w, Operand::Tensor(tb));
-            &bpad_t
-        }
+    let bpad_owned: std::borrow::Cow<'_, [F]> = match b {
+        MatRhs::Tensor(tb) => std::borrow::Cow::Owned(padded(g, w, Operand::Tensor(tb))),
         MatRhs::Weight(wi) => at.weight(wi),
     };
+    let bpad: &[F] = &bpad_owned;
     let ind = real_prefix(a_t.cols, 1 << lk);
     for r in pending {
         let (r_n, r_m) = r.split_at(ln);

@@ -40,8 +40,9 @@ impl At<'_> {
         &self.g.tensors[self.ni + 1]
     }
     /// Weight tensor `wi`'s padded values.
-    pub fn weight(&self, wi: usize) -> &[F] {
-        self.model.weight_values(wi)
+    pub fn weight(&self, wi: usize) -> std::borrow::Cow<'_, [F]> {
+        let w = &self.g.weights[wi];
+        self.model.weight_values(wi, w.rows, w.cols)
     }
 }
 

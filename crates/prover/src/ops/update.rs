@@ -11,7 +11,7 @@ use crate::claims::{padded, Claims};
 pub(super) fn reduce(at: &At, wi: usize, u: usize, claims: &mut Claims, t: &mut ProverTranscript) {
     let o = at.ni + 1;
     let r = t.challenge_vec(b"update/r", at.out().log_size());
-    t.write_e(b"update/w", eval_mle_base(at.weight(wi), &r));
+    t.write_e(b"update/w", eval_mle_base(&at.weight(wi), &r));
     let upad = padded(at.g, at.w, Operand::Tensor(u));
     t.write_e(b"update/u", eval_mle_base(&upad, &r));
     claims.weights.push((wi, r.clone()));

@@ -8,6 +8,7 @@ use zkgrad_field::E;
 use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::ProverTranscript;
+use zkgrad_verifier::protocol::split_weight_claim;
 
 use super::header::Commitments;
 use crate::claims::Claims;
@@ -25,6 +26,7 @@ pub(crate) fn open_witness(
 }
 
 /// Opens the weights and the updated weights at every claim on them.
+#[allow(clippy::panic, clippy::indexing_slicing)] // Prover side: its own claims on its own weights
 pub(crate) fn open_weights(
     g: &QGraph,
     model: &CommittedModel,
@@ -36,7 +38,27 @@ pub(crate) fn open_weights(
     match (&model.packing, model.tensors.first()) {
         // One batched opening of the packed weights, as for the witness.
         (Some(layout), Some(pd)) => {
-            let weight_claims = block_claims(pd, &claims.weights, |wi| layout.find(wi));
+            // Each claim on a tensor as claims on its committed parts, whose values the proof
+            // carries (the verifier's `part_claims`).
+            let mut parts = Vec::new();
+            let mut sent = Vec::new();
+            for (wi, point) in &claims.weights {
+                let w = &g.weights[*wi];
+                let split = split_weight_claim(w.rows, w.cols, point)
+                    .unwrap_or_else(|| panic!("claim on weight {wi} of the wrong size"));
+                let whole = split.len() == 1 && split[0].0.len() == point.len();
+                for (pi, (local, _)) in split.into_iter().enumerate() {
+                    sent.push(!whole);
+                    parts.push(((*wi, pi), local));
+                }
+            }
+            let index = layout.index();
+            let weight_claims = block_claims(pd, &parts, |k| index.get(&k).copied());
+            for (c, send) in weight_claims.iter().zip(&sent) {
+                if *send {
+                    t.write_e(b"pcs/weights/part", c.value);
+                }
+            }
             zkgrad_pcs::prove_batch(pd, &weight_claims, params, t);
         }
         _ => {

@@ -4,7 +4,7 @@
 
 use zkgrad_circuit::layout::PackedLayout;
 use zkgrad_circuit::QGraph;
-use zkgrad_field::E;
+use zkgrad_field::{PrimeCharacteristicRing, E};
 use zkgrad_pcs::{BlockClaim, PcsParams};
 use zkgrad_transcript::VerifierTranscript;
 
@@ -36,8 +36,9 @@ pub(crate) fn verify(
     match (&h.packing, h.roots.first()) {
         // One batched opening of the packed weights, as for the witness.
         (Some(layout), Some(root)) => {
+            let parts = part_claims(g, &claims.weights, t)?;
             let block_claims =
-                packed_claims(layout, claims.weights.clone(), |wi| format!("weight {wi}"))?;
+                packed_claims(layout, parts, |(wi, pi)| format!("weight {wi} part {pi}"))?;
             zkgrad_pcs::verify_batch(root, layout.log_n, layout.used(), &block_claims, params, t)
                 .map_err(|source| VerifyError::Opening {
                 which: "weight",
@@ -82,6 +83,46 @@ pub(crate) fn verify(
         })?;
     }
     Ok(())
+}
+
+/// A claim on part `.0.1` of weight `.0.0`: its point and value.
+type PartClaim = ((usize, usize), Vec<E>, E);
+
+/// The claims on packed weights as claims on their parts ([`crate::protocol::weight_parts`]):
+/// for each claim `W̃(z) = v`, in order, the proof's value `v_p` of every part (none for a
+/// tensor that is one part), and `Σ_p coef_p · v_p = v` is checked
+/// ([`crate::protocol::split_weight_claim`]; the padding is zero, as it is not committed).
+fn part_claims(
+    g: &QGraph,
+    claims: &[(usize, Vec<E>, E)],
+    t: &mut VerifierTranscript,
+) -> Result<Vec<PartClaim>, VerifyError> {
+    let mut out = Vec::new();
+    for (wi, point, value) in claims {
+        let bad = |why| VerifyError::Node {
+            node: format!("weight {wi}"),
+            why,
+        };
+        let w = g.weights.get(*wi).ok_or(bad("not a weight"))?;
+        let split = crate::protocol::split_weight_claim(w.rows, w.cols, point)
+            .ok_or(bad("claim of the wrong size"))?;
+        if let [(local, _)] = split.as_slice() {
+            if local.len() == point.len() {
+                out.push(((*wi, 0), local.clone(), *value));
+                continue;
+            }
+        }
+        let mut sum = E::ZERO;
+        for (pi, (local, coef)) in split.into_iter().enumerate() {
+            let v = t.read_e(b"pcs/weights/part")?;
+            sum += coef * v;
+            out.push(((*wi, pi), local, v));
+        }
+        if sum != *value {
+            return Err(bad("its parts do not sum to the claim"));
+        }
+    }
+    Ok(out)
 }
 
 /// Claims on the blocks of a packed commitment (the witness, or the packed weights), each

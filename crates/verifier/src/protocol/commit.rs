@@ -6,18 +6,37 @@ use zkgrad_circuit::QGraph;
 use zkgrad_field::{PrimeCharacteristicRing, F};
 use zkgrad_pcs::{Digest, PcsParams};
 
-use super::{weight_packing, weight_values, weights_root, WeightLayout};
+use super::{weight_packing, weight_parts, weight_values, weights_root, WeightLayout, WeightPart};
 
-/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero), from
-/// each weight tensor's padded values.
-#[allow(clippy::indexing_slicing)] // blocks lie inside the layout's used prefix by construction
-fn packed_weight_values(layout: &WeightLayout, values: &dyn Fn(usize) -> Vec<F>) -> Vec<F> {
+/// The packed table of [`weight_packing`]'s layout (its used prefix; the rest is zero): each
+/// weight tensor's [`weight_parts`], row-major, read from its padded values (`2^log_cols` per
+/// row).
+#[allow(clippy::indexing_slicing)] // parts lie inside their tensor, blocks inside the prefix
+fn packed_weight_values(
+    g: &QGraph,
+    layout: &WeightLayout,
+    values: &dyn Fn(usize) -> Vec<F>,
+) -> Vec<F> {
     let mut table = vec![F::ZERO; layout.used()];
-    for &(wi, log, block) in &layout.blocks {
-        let vals = values(wi);
-        let off = block << log;
-        let n = vals.len().min(1 << log);
-        table[off..off + n].copy_from_slice(&vals[..n]);
+    let mut current: Option<(usize, Vec<F>, Vec<WeightPart>)> = None;
+    for &((wi, pi), log, block) in &layout.blocks {
+        if current.as_ref().is_none_or(|c| c.0 != wi) {
+            let w = &g.weights[wi];
+            current = Some((wi, values(wi), weight_parts(w.rows, w.cols)));
+        }
+        let Some((_, vals, parts)) = &current else {
+            continue;
+        };
+        let (p, lc) = (parts[pi], zkgrad_poly::log2_ceil(g.weights[wi].cols.max(1)));
+        let mut off = block << log;
+        for r in p.row0..p.row0 + (1 << p.log_rows) {
+            let from = (r << lc) + p.col0;
+            let n = 1 << p.log_cols;
+            if let Some(src) = vals.get(from..from + n) {
+                table[off..off + n].copy_from_slice(src);
+            }
+            off += n;
+        }
     }
     table
 }
@@ -41,7 +60,7 @@ pub fn commit_weight_tables(
     values: &dyn Fn(usize) -> Vec<F>,
 ) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
     if let Some(layout) = weight_packing(g, params) {
-        let table = packed_weight_values(&layout, values);
+        let table = packed_weight_values(g, &layout, values);
         let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
         return (vec![pd], Some(layout));
     }
