@@ -172,11 +172,12 @@ pub fn weights_root(g: &QGraph, roots: &[Digest], params: &PcsParams) -> Digest 
     h.update(WEIGHTS_DOMAIN);
     // The scheme whose roots these are: a root is only ever read as the scheme it was made by.
     h.update(&params.to_bytes());
-    h.update(if roots.len() == g.weights.len() {
-        b"per-tensor".as_slice()
-    } else {
-        // Each tensor's power-of-two parts (`weight_parts`), without its padding.
+    // Named by the layout itself (one packed tensor has one root too): each tensor's
+    // power-of-two parts (`weight_parts`), without its padding, or one table per tensor.
+    h.update(if weight_packing(g, params).is_some() {
         b"packed-parts".as_slice()
+    } else {
+        b"per-tensor".as_slice()
     });
     h.update(&(roots.len() as u64).to_le_bytes());
     h.update(&(g.weights.len() as u64).to_le_bytes());

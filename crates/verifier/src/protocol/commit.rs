@@ -50,10 +50,11 @@ pub fn commit_weights(
     commit_weight_tables(g, params, &|wi| weight_values(g, wi).0)
 }
 
-/// [`commit_weights`] of the padded tables `values(wi)` (`2^log_size` values each): the
-/// weights' padding is whatever the committer puts there, which the protocol never reads
-/// (every contraction over a padded index is masked). The soundness tests commit planted
-/// padding with it.
+/// [`commit_weights`] of the padded tables `values(wi)` (`2^log_size` values each). Committed
+/// per tensor, the weights' padding is whatever the committer puts there, which the protocol
+/// never reads (every contraction over a padded index is masked); packed, only the real
+/// entries are committed ([`super::weight_parts`]) and the padding is zero. The soundness tests
+/// commit planted padding with it.
 pub fn commit_weight_tables(
     g: &QGraph,
     params: &PcsParams,
