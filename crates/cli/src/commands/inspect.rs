@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
-use zkgrad_workflow::files::{read_regular, MAX_MODEL_BYTES};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -13,7 +12,9 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> Result<()> {
-    let bytes = read_regular(&a.model, MAX_MODEL_BYTES).context("cannot read model file")?;
+    // With its external data read in (PyTorch's dynamo exporter writes weights beside the
+    // model), as `prove` reads it.
+    let bytes = zkgrad_workflow::model::read_model(&a.model)?;
     let raw =
         zkgrad_onnx::raw_nodes(&bytes).map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     let imported = zkgrad_onnx::import_with_limits(&bytes, zkgrad_workflow::limits::get());
