@@ -404,10 +404,110 @@ pub(crate) fn import_inner(
             graph.output = acc.unwrap_or(0);
         }
     }
+    fold_diagonal_linears(&mut graph, sources);
     if !image_layout {
         view_heads_as_rows(&mut graph);
     }
     Ok(graph)
+}
+
+/// A LayerNormalization's scale and bias (`build::layer_norm`: a Linear with the diagonal
+/// weight `diag(γ)` and bias `β`) read by one Linear only — as pre-LN transformers feed their
+/// attention and MLP — are folded into that Linear: `(n·γ + β)·Wᵀ = n·(γ⊙W)ᵀ + β·Wᵀ`, so
+/// the `d × d` diagonal is neither committed nor opened (GPT-2 124M: 24 of its 25 LayerNorms,
+/// 14.2M of 138.4M committed values, which took the packed weights past 2^27). Not when the
+/// reader's weight is an embedding table too (a tied LM head stays one committed tensor); the
+/// folded Linear no longer has an ONNX source to export to.
+fn fold_diagonal_linears(graph: &mut Graph, sources: &mut Sources) {
+    // Who reads each value (`inputs_mut`: `inputs` would copy every weight).
+    let mut readers = vec![0usize; graph.nodes.len() + 1];
+    let mut reader_of: HashMap<usize, usize> = HashMap::new();
+    for (j, n) in graph.nodes.iter_mut().enumerate() {
+        for v in n.op.inputs_mut() {
+            if let Some(r) = readers.get_mut(*v) {
+                *r += 1;
+            }
+            reader_of.insert(*v, j);
+        }
+    }
+    for k in 0..graph.nodes.len() {
+        let v = k + 1;
+        if v == graph.output || readers.get(v) != Some(&1) {
+            continue;
+        }
+        let Some(Op::Linear {
+            x: n,
+            w: diag,
+            bias: beta,
+            in_features: d,
+            out_features,
+        }) = graph.nodes.get(k).map(|n| &n.op)
+        else {
+            continue;
+        };
+        let (n, d) = (*n, *d);
+        let diagonal = *out_features == d
+            && diag
+                .iter()
+                .enumerate()
+                .all(|(i, &w)| w == 0.0 || i / d.max(1) == i % d.max(1));
+        // The reader, through views that keep rows of `d` (a Reshape to `[tokens, d]`).
+        let mut read = v;
+        let Some(mut j) = reader_of.get(&v).copied() else {
+            continue;
+        };
+        while let Some(Node {
+            op: Op::View { .. },
+            shape,
+            ..
+        }) = graph.nodes.get(j)
+        {
+            if shape.last() != Some(&d) || readers.get(j + 1) != Some(&1) {
+                break;
+            }
+            read = j + 1;
+            match reader_of.get(&read) {
+                Some(&next) => j = next,
+                None => break,
+            }
+        }
+        let tied = |w: &[f64]| {
+            graph.nodes.iter().any(|m| {
+                matches!(&m.op, Op::Embed { table, .. } if table.len() == w.len() && table[..] == w[..])
+            })
+        };
+        let fold = match graph.nodes.get(j).map(|m| &m.op) {
+            Some(Op::Linear {
+                x, w, in_features, ..
+            }) => diagonal && *x == read && *in_features == d && !tied(w),
+            _ => false,
+        };
+        if !fold {
+            continue;
+        }
+        let gamma: Vec<f64> = (0..d).map(|i| diag[i * d + i]).collect();
+        let beta = beta.clone();
+        if let Some(Op::Linear {
+            w,
+            bias,
+            out_features: o,
+            ..
+        }) = graph.nodes.get_mut(j).map(|m| &mut m.op)
+        {
+            let mut b = bias.take().unwrap_or_else(|| vec![0.0; *o]);
+            for (row, bo) in w.chunks_mut(d).zip(b.iter_mut()) {
+                if let Some(beta) = &beta {
+                    *bo += row.iter().zip(beta).map(|(w, be)| w * be).sum::<f64>();
+                }
+                row.iter_mut().zip(&gamma).for_each(|(w, g)| *w *= g);
+            }
+            *bias = Some(b);
+        }
+        if let Some(node) = graph.nodes.get_mut(k) {
+            node.op = Op::View { x: n };
+        }
+        sources.remove(&j);
+    }
 }
 
 /// Op types whose rank-4 tensors are NCHW images (viewed as `[N·C, H·W]`).

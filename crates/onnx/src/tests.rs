@@ -221,3 +221,60 @@ fn sdpa_softmax_guard_keeps_the_softmax() {
     let y = &g.forward_f64(&[1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0])[g.output];
     assert!((y[4] - 0.25).abs() < 1e-12 && (y[..4].iter().sum::<f64>() - 1.0).abs() < 1e-12);
 }
+
+#[test]
+fn layer_norm_scales_fold_into_the_one_linear_that_reads_them() {
+    // gpt2_tiny (TorchScript export, weights inline): each block's ln_1 feeds c_attn and ln_2
+    // feeds c_fc, which absorb γ and β; ln_f feeds the tied LM head, which stays the table.
+    let bytes = example("transformers/gpt2_tiny/model_ts.onnx");
+    let g = import(&bytes).unwrap();
+    let diagonals = |g: &zkgrad_model::Graph| {
+        g.nodes
+            .iter()
+            .filter(|n| {
+                matches!(&n.op, Op::Linear { w, in_features: d, out_features, .. }
+                    if d == out_features && *d > 1
+                        && w.iter().enumerate().all(|(i, &v)| v == 0.0 || i / d == i % d))
+            })
+            .count()
+    };
+    assert_eq!(diagonals(&g), 1, "only ln_f's scale is left");
+    let dynamo = import(&example("transformers/gpt2_tiny/model.onnx")).unwrap();
+    assert_eq!(
+        diagonals(&dynamo),
+        1,
+        "dynamo export: only ln_f's scale is left"
+    );
+    // The same function: the folded graph against ONNX Runtime's logits.
+    let ids: Vec<f64> = serde_json::from_str::<serde_json::Value>(
+        &String::from_utf8(example("transformers/gpt2_tiny/input.json")).unwrap(),
+    )
+    .unwrap()["input_data"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = serde_json::from_str::<serde_json::Value>(
+        &String::from_utf8(example("transformers/gpt2_tiny/onnxruntime_output_ts.json")).unwrap(),
+    )
+    .unwrap()["outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let got = &g.forward_f64(&ids)[g.output];
+    assert_eq!(got.len(), want.len());
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 1e-4, "max |error| {err}");
+}
