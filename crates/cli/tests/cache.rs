@@ -304,3 +304,42 @@ fn a_cache_key_others_can_read_is_not_used() {
         stderr(&o)
     );
 }
+
+/// A transformer's per-tensor scales (its default) are cached like `act_frac`: `verify
+/// --model` stores them once and reads them after; a damaged entry is recomputed and said so,
+/// and the verdict never changes.
+#[test]
+fn per_tensor_scales_are_cached_and_a_damaged_entry_is_recomputed() {
+    let d = tmpdir("cache-per-tensor");
+    let model = example("transformers/gpt2_tiny/model.onnx");
+    assert!(
+        prove(&d, &model, &example("transformers/gpt2_tiny/input.json"))
+            .status
+            .success()
+    );
+    let verify = || {
+        run(cached_bin(&d)
+            .args(["verify", "--model"])
+            .arg(&model)
+            .arg("--proof")
+            .arg(d.join("p.zkp")))
+    };
+    assert_eq!(verify().status.code(), Some(0));
+    assert_eq!(cache_entries(&d, "per-tensor-fracs").len(), 1);
+    let o = verify();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("cache entry"), "{}", stderr(&o));
+    for e in cache_entries(&d, "per-tensor-fracs") {
+        let mut b = std::fs::read(&e).unwrap();
+        let n = b.len();
+        b[n - 40] ^= 1; // a scale, under the entry's MAC
+        std::fs::write(&e, b).unwrap();
+    }
+    let o = verify();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("failed its integrity check; recomputed"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,5 +1,5 @@
 //! The verifier's cache of values that are slow to recompute (a model's weight root, its
-//! calibrated `act_frac`), authenticated so that it can never change a verdict.
+//! calibrated `act_frac` or per-tensor scales), authenticated so that it can never change a verdict.
 //!
 //! A cache directory may be shared, restored from a backup, or written by someone else, so an
 //! entry is trusted only if this user's zkgrad wrote it for exactly this question. An entry is
@@ -186,8 +186,14 @@ impl Cache {
     /// The value stored for `key`, if an entry exists and passes its check. An entry that
     /// exists but fails is reported on stderr (the caller recomputes and overwrites it).
     fn get<const N: usize>(&self, kind: &str, key: &[u8; 32]) -> Option<[u8; N]> {
+        self.get_len(kind, key, N)
+            .and_then(|v| <[u8; N]>::try_from(v.as_slice()).ok())
+    }
+
+    /// [`Self::get`] of a value of `n` bytes, `n` known to the caller.
+    fn get_len(&self, kind: &str, key: &[u8; 32], n: usize) -> Option<Vec<u8>> {
         let path = self.entry_path(kind, key);
-        let len = MAGIC.len() + 32 + N + MAC_LEN;
+        let len = MAGIC.len() + 32 + n + MAC_LEN;
         let bytes = match open_regular(&path).and_then(|f| read_bounded(f, len + 1)) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -197,14 +203,13 @@ impl Cache {
             .then(|| {
                 let (magic, rest) = bytes.split_at(MAGIC.len());
                 let (stored_key, rest) = rest.split_at(32);
-                let (value, mac) = rest.split_at(N);
+                let (value, mac) = rest.split_at(n);
                 let mac = <[u8; MAC_LEN]>::try_from(mac).ok()?;
                 // blake3::Hash compares in constant time.
                 (magic == MAGIC
                     && stored_key == key
                     && self.mac(kind, key, value) == blake3::Hash::from(mac))
-                .then(|| <[u8; N]>::try_from(value).ok())
-                .flatten()
+                .then(|| value.to_vec())
             })
             .flatten();
         if checked.is_none() {
@@ -263,5 +268,34 @@ pub fn cached<const N: usize>(
     }
     let value = compute();
     cache.put(kind, &key, &value);
+    value
+}
+
+/// [`cached`] of a value of `len` bytes (a length the caller knows from the key's inputs, e.g. one
+/// byte per value of a graph); `compute` must return exactly `len` bytes, else nothing is stored.
+pub fn cached_len(
+    kind: &str,
+    key: impl FnOnce() -> [u8; 32],
+    mode: Mode,
+    len: usize,
+    compute: impl FnOnce() -> Vec<u8>,
+) -> Vec<u8> {
+    let cache = match mode {
+        Mode::Off => None,
+        Mode::Use | Mode::Refresh => Cache::open(),
+    };
+    let Some(cache) = cache else {
+        return compute();
+    };
+    let key = key();
+    if mode == Mode::Use {
+        if let Some(v) = cache.get_len(kind, &key, len) {
+            return v;
+        }
+    }
+    let value = compute();
+    if value.len() == len {
+        cache.put(kind, &key, &value);
+    }
     value
 }

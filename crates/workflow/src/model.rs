@@ -161,7 +161,7 @@ impl LoadedModel {
             .per_tensor
             .unwrap_or_else(|| per_tensor_by_default(&graph));
         if per_tensor && p.act_frac.is_none() {
-            return Self::load_per_tensor(path, graph, p);
+            return Self::load_per_tensor(path, graph, p, &bytes, cache);
         }
         let act_frac = match p.act_frac {
             Some(act_frac) => act_frac,
@@ -211,12 +211,55 @@ impl LoadedModel {
     /// [`Self::load`] with a calibrated scale per tensor: the circuit is a function of the
     /// model, the calibration samples and the table width, as `verify` rebuilds it. The
     /// statement's `act_frac` is the finest scale.
-    fn load_per_tensor(path: &Path, graph: Graph, p: &Precision) -> Result<Self> {
+    /// The scales are cached like `act_frac` (`zkgrad commit` stores them, `verify --model`
+    /// reads them): 64 float forward passes are minutes for GPT-2 124M.
+    fn load_per_tensor(
+        path: &Path,
+        graph: Graph,
+        p: &Precision,
+        bytes: &[u8],
+        cache: Mode,
+    ) -> Result<Self> {
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
         let samples = calibration_samples(&graph, p.calibration.as_deref())?;
-        let fracs = zkgrad_model::calibrate_per_tensor(&graph, &samples, p.table_bits);
+        let n = graph.nodes.len() + 1;
+        let key = || {
+            let mut h = blake3::Hasher::new();
+            h.update(b"zkgrad/cache/per-tensor-fracs/v1/");
+            h.update(env!("CARGO_PKG_VERSION").as_bytes());
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+            // The graph as imported (a specialized sequence length is another graph).
+            h.update(&(n as u64).to_le_bytes());
+            for node in &graph.nodes {
+                for d in &node.shape {
+                    h.update(&(*d as u64).to_le_bytes());
+                }
+                h.update(b";");
+            }
+            h.update(&p.table_bits.to_le_bytes());
+            h.update(&(samples.len() as u64).to_le_bytes());
+            for s in &samples {
+                h.update(&(s.len() as u64).to_le_bytes());
+                for v in s {
+                    h.update(&v.to_bits().to_le_bytes());
+                }
+            }
+            *h.finalize().as_bytes()
+        };
+        let calibrate = || {
+            zkgrad_model::calibrate_per_tensor(&graph, &samples, p.table_bits)
+                .iter()
+                .map(|&f| u8::try_from(f).unwrap_or(u8::MAX))
+                .collect()
+        };
+        let fracs: Vec<u32> =
+            crate::cache::cached_len("per-tensor-fracs", key, cache, n, calibrate)
+                .into_iter()
+                .map(u32::from)
+                .collect();
         let config = QConfig {
             act_frac: fracs.iter().copied().max().unwrap_or(0),
             weight_frac: p
