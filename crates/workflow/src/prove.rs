@@ -37,6 +37,28 @@ pub struct InferenceProof {
     pub commitment: String,
 }
 
+impl InferenceProof {
+    /// The proof file's size, then what it holds: the proof body (the cryptographic proof),
+    /// the circuit description, and the rest — the public input and output (the statement)
+    /// and the header.
+    pub fn sizes(&self) -> (usize, usize, usize, usize) {
+        let (total, body, circuit) = (
+            self.bytes.len(),
+            self.out.proof.body.len(),
+            self.out.proof.circuit.len(),
+        );
+        (total, body, circuit, total.saturating_sub(body + circuit))
+    }
+
+    /// [`Self::sizes`] as the summary line says it.
+    pub fn size_summary(&self, scheme: &str) -> String {
+        let (total, body, circuit, public) = self.sizes();
+        format!(
+            "proof {total} bytes ({scheme}: body {body}, circuit {circuit}, public values {public})"
+        )
+    }
+}
+
 impl<'m> InferenceProver<'m> {
     /// Commits to `model`'s weights under `scheme` (timed).
     pub fn new(model: &'m LoadedModel, scheme: PcsChoice) -> Self {

@@ -87,11 +87,10 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     write_all_or_nothing(&[(a.proof.as_path(), p.bytes.clone())])?;
     eprintln!(
-        "proved in {:.1} ms (+{:.1} ms weight commitment); proof {} bytes ({}) → {}",
+        "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,
         prover.commit_time.as_secs_f64() * 1e3,
-        p.bytes.len(),
-        prover.params.scheme().name(),
+        p.size_summary(prover.params.scheme().name()),
         a.proof.display()
     );
     eprintln!("model commitment: {}", p.commitment);
@@ -105,6 +104,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                 "prove_ms": p.prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": prover.commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": p.bytes.len(),
+                "proof_body_bytes": p.sizes().1,
                 "pcs": prover.params.scheme().name(),
                 "proof": a.proof,
                 "model_commitment": p.commitment,
