@@ -193,7 +193,8 @@ impl Layout {
 
     pub fn opening_bytes(&self, params: &PcsParams) -> usize {
         if self.whir {
-            whir::estimated_bytes(self.log_n)
+            let folding = params.whir.map_or(5, |w| w.folding);
+            whir::estimated_bytes(self.log_n, folding)
         } else if self.clear {
             8 << self.log_n
         } else {

@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "be9bba359c03741b99e10b8226afcc0a3bc2d6ad07f9b33a80894cc999a5b118"
+        "6481fd5c3636bbd4676ad958e97eed9478a10df7a370fb5b9ed1e54ec689b87b"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "09ce54e3e367cc63f13fa9ba113f6be522fa06e7390e998f17d8de8e9834ba78"
+        "1cf58d831556f375bba86baffd19d07fe61d7d5e6fd5940ae72aea48fc850435"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "119d4ea338c4400d10cfe1f82a33019d7e26f27d7171610219a836be3f2e9e1b"
+        "73fa53133775f4202bc352107a18d63729f68df386f007dadfecbfc9f5a6bbef"
     );
 }
