@@ -12,35 +12,19 @@ use zkgrad_verifier::protocol::{
 };
 use zkgrad_verifier::{verify, VerifyError};
 
-fn lin(name: &str, x: usize, inf: usize, outf: usize, seed: u64, bias: bool) -> Node {
-    let scale = 1.0 / (inf as f64).sqrt();
-    Node {
-        name: name.into(),
-        op: Op::Linear {
-            x,
-            w: rnd(seed, inf * outf)
-                .into_iter()
-                .map(|v| v * scale)
-                .collect(),
-            bias: bias.then(|| {
-                rnd(seed + 100, outf)
-                    .into_iter()
-                    .map(|v| v * scale)
-                    .collect()
-            }),
-            in_features: inf,
-            out_features: outf,
-        },
-        shape: vec![1, outf],
-    }
-}
-
 /// Linear layers of widths `dims` with tanh between them.
 fn chain(dims: &[usize], bias: bool) -> Graph {
     let mut nodes = Vec::new();
     for (i, w) in dims.windows(2).enumerate() {
         let x = nodes.len();
-        nodes.push(lin(&format!("fc{i}"), x, w[0], w[1], 10 + i as u64, bias));
+        nodes.push(linear_with(
+            &format!("fc{i}"),
+            x,
+            w[0],
+            w[1],
+            10 + i as u64,
+            bias,
+        ));
         if i + 2 < dims.len() {
             let x = nodes.len();
             nodes.push(Node {

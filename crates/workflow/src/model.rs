@@ -55,6 +55,30 @@ pub struct LoadedModel {
     pub value_tensors: Vec<usize>,
 }
 
+/// The start of a calibration's cache key: `tag`, the zkgrad version, the model file, the
+/// table width and the samples, each length-prefixed.
+fn calibration_key(
+    tag: &[u8],
+    bytes: &[u8],
+    table_bits: u32,
+    samples: &[Vec<f64>],
+) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+    h.update(&table_bits.to_le_bytes());
+    h.update(&(samples.len() as u64).to_le_bytes());
+    for s in samples {
+        h.update(&(s.len() as u64).to_le_bytes());
+        for v in s {
+            h.update(&v.to_bits().to_le_bytes());
+        }
+    }
+    h
+}
+
 /// Whether a model gets a scale per tensor unless told otherwise: one with an embedding lookup
 /// or a batched (attention) product — a transformer, whose residual stream and LayerNorm
 /// squares one global scale cannot hold beside its small values (GPT-2 124M: top-1 0 of 16
@@ -169,20 +193,9 @@ impl LoadedModel {
                 let samples = calibration_samples(&graph, p.calibration.as_deref())?;
                 // 66 float forward passes: seconds for a deep CNN, so cached like a weight root.
                 let key = || {
-                    let mut h = blake3::Hasher::new();
-                    h.update(b"zkgrad/cache/act-frac/v1/");
-                    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-                    h.update(&(bytes.len() as u64).to_le_bytes());
-                    h.update(&bytes);
-                    h.update(&p.table_bits.to_le_bytes());
-                    h.update(&(samples.len() as u64).to_le_bytes());
-                    for s in &samples {
-                        h.update(&(s.len() as u64).to_le_bytes());
-                        for v in s {
-                            h.update(&v.to_bits().to_le_bytes());
-                        }
-                    }
-                    *h.finalize().as_bytes()
+                    calibration_key(b"zkgrad/cache/act-frac/v1/", &bytes, p.table_bits, &samples)
+                        .finalize()
+                        .into()
                 };
                 let calibrate = || {
                     zkgrad_model::calibrate(&graph, &samples, p.table_bits)
@@ -226,11 +239,12 @@ impl LoadedModel {
         let samples = calibration_samples(&graph, p.calibration.as_deref())?;
         let n = graph.nodes.len() + 1;
         let key = || {
-            let mut h = blake3::Hasher::new();
-            h.update(b"zkgrad/cache/per-tensor-fracs/v1/");
-            h.update(env!("CARGO_PKG_VERSION").as_bytes());
-            h.update(&(bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
+            let mut h = calibration_key(
+                b"zkgrad/cache/per-tensor-fracs/v2/",
+                bytes,
+                p.table_bits,
+                &samples,
+            );
             // The graph as imported (a specialized sequence length is another graph).
             h.update(&(n as u64).to_le_bytes());
             for node in &graph.nodes {
@@ -239,15 +253,7 @@ impl LoadedModel {
                 }
                 h.update(b";");
             }
-            h.update(&p.table_bits.to_le_bytes());
-            h.update(&(samples.len() as u64).to_le_bytes());
-            for s in &samples {
-                h.update(&(s.len() as u64).to_le_bytes());
-                for v in s {
-                    h.update(&v.to_bits().to_le_bytes());
-                }
-            }
-            *h.finalize().as_bytes()
+            h.finalize().into()
         };
         let calibrate = || {
             zkgrad_model::calibrate_per_tensor(&graph, &samples, p.table_bits)

@@ -25,6 +25,11 @@ pub fn rnd(seed: u64, n: usize) -> Vec<f64> {
 }
 
 fn linear(name: &str, x: usize, inf: usize, outf: usize, seed: u64) -> Node {
+    linear_with(name, x, inf, outf, seed, true)
+}
+
+/// A Linear `inf → outf` of random weights scaled by `1/√inf`, with or without a bias.
+pub fn linear_with(name: &str, x: usize, inf: usize, outf: usize, seed: u64, bias: bool) -> Node {
     let scale = 1.0 / (inf as f64).sqrt();
     Node {
         name: name.into(),
@@ -34,12 +39,12 @@ fn linear(name: &str, x: usize, inf: usize, outf: usize, seed: u64) -> Node {
                 .into_iter()
                 .map(|v| v * scale)
                 .collect(),
-            bias: Some(
+            bias: bias.then(|| {
                 rnd(seed + 100, outf)
                     .into_iter()
                     .map(|v| v * scale)
-                    .collect(),
-            ),
+                    .collect()
+            }),
             in_features: inf,
             out_features: outf,
         },
