@@ -296,15 +296,7 @@ fn per_tensor_scales_are_a_transformers_default_and_part_of_the_statement() {
     let m = example("transformers/gpt2_tiny/model.onnx");
     let proof = dir.join("p.zkp");
     let out = dir.join("out.json");
-    let o = run(bin()
-        .args(["prove", "--model"])
-        .arg(&m)
-        .arg("--input")
-        .arg(example("transformers/gpt2_tiny/input.json"))
-        .arg("--proof")
-        .arg(&proof)
-        .arg("--output")
-        .arg(&out));
+    let o = prove(&dir, &m, &example("transformers/gpt2_tiny/input.json"));
     assert!(o.status.success(), "{}", stderr(&o));
     let proven = floats(
         &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
@@ -371,17 +363,13 @@ fn mask_from_the_input_proves_and_flips_are_rejected(name: &str, one: usize, fli
     for flags in [&["--global-scale"][..], &[][..]] {
         let proof = dir.join("p.zkp");
         let out = dir.join("out.json");
-        let o = run(bin()
-            .arg("prove")
-            .args(flags)
-            .arg("--model")
-            .arg(&m)
-            .arg("--input")
-            .arg(example(&format!("transformers/{name}/input.json")))
-            .arg("--proof")
-            .arg(&proof)
-            .arg("--output")
-            .arg(&out));
+        let with_output = [flags, &["--output", out.to_str().unwrap()]].concat();
+        let o = prove_flags(
+            &with_output,
+            &m,
+            &example(&format!("transformers/{name}/input.json")),
+            &proof,
+        );
         assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
         let proven = floats(
             &serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
@@ -508,15 +496,12 @@ fn an_injected_outlier_channel_keeps_every_next_token_with_per_tensor_scales() {
     let m = example("transformers/gpt2_outlier/model.onnx");
     let proof = dir.join("p.zkp");
     let out = dir.join("out.json");
-    let o = run(bin()
-        .args(["prove", "--per-tensor-scales", "--model"])
-        .arg(&m)
-        .arg("--input")
-        .arg(example("transformers/gpt2_outlier/input.json"))
-        .arg("--proof")
-        .arg(&proof)
-        .arg("--output")
-        .arg(&out));
+    let o = prove_flags(
+        &["--per-tensor-scales", "--output", out.to_str().unwrap()],
+        &m,
+        &example("transformers/gpt2_outlier/input.json"),
+        &proof,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(verify_with(&["--per-tensor-scales"], &m, &proof)
         .status
@@ -545,13 +530,12 @@ fn sklearn_label_beside_its_probabilities_proves_and_a_changed_label_rejected() 
     let cal = example("sklearn_mlp/calibration.json");
     let cal_flag = cal.to_str().unwrap();
     let proof = dir.join("p.zkp");
-    let o = run(bin()
-        .args(["prove", "--calibration", cal_flag, "--json", "--model"])
-        .arg(&m)
-        .arg("--input")
-        .arg(example("sklearn_mlp/input.json"))
-        .arg("--proof")
-        .arg(&proof));
+    let o = prove_flags(
+        &["--calibration", cal_flag, "--json"],
+        &m,
+        &example("sklearn_mlp/input.json"),
+        &proof,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     let reference: Value = serde_json::from_str(

@@ -4,66 +4,13 @@
 
 mod common;
 
-use common::transformer::node;
+use common::transformer::{classifier, label_and_logits, node};
 use common::*;
-use zkgrad_circuit::index_map::IndexMap;
 use zkgrad_circuit::{QGraph, QOp};
-use zkgrad_model::graph::{Graph, Op};
+use zkgrad_model::graph::Op;
 use zkgrad_prover::{prove, CommittedModel};
 
 const C: i64 = 3;
-
-/// `x` `[rows, 4]` → Linear(4, 3) (seeded by `seed`) → ArgMax placed at `at`.
-fn classifier(rows: usize, seed: u64, at: Option<usize>) -> Graph {
-    let w: Vec<f64> = rnd(seed, 12).iter().map(|v| v * 0.7).collect();
-    Graph {
-        input_name: "x".into(),
-        input_shape: vec![rows, 4],
-        nodes: vec![
-            node(
-                "fc",
-                Op::Linear {
-                    x: 0,
-                    w,
-                    bias: Some(vec![0.1, 0.3, -0.2]),
-                    in_features: 4,
-                    out_features: 3,
-                },
-                vec![rows, 3],
-            ),
-            node("label", Op::ArgMax { x: 1, at }, vec![rows, 1]),
-        ],
-        output: 2,
-        output_parts: Vec::new(),
-    }
-}
-
-/// The label and the logits concatenated into `[1, 4·rows]` as the importer assembles them;
-/// with `label_last`, the logits come first and the label sits at `3·rows`.
-fn label_and_logits(rows: usize, label_last: bool) -> Graph {
-    let total = rows + 3 * rows;
-    let (label_at, logits_at) = if label_last { (3 * rows, 0) } else { (0, rows) };
-    let mut g = classifier(rows, 31, Some(label_at));
-    let place = |x: usize, len: usize, off: usize| Op::Gather {
-        x,
-        map: IndexMap::aligned(&[len], &[total], &[1], &[-(off as i64)]),
-    };
-    g.nodes.push(node(
-        "outputs/label",
-        place(2, rows, label_at),
-        vec![1, total],
-    ));
-    g.nodes.push(node(
-        "outputs/logits",
-        place(1, 3 * rows, logits_at),
-        vec![1, total],
-    ));
-    let (a, b) = if label_last { (4, 3) } else { (3, 4) };
-    g.nodes
-        .push(node("outputs/sum", Op::Add { a, b }, vec![1, total]));
-    g.output = 5;
-    g
-}
 
 fn hint_node(q: &QGraph) -> usize {
     q.nodes
@@ -228,6 +175,29 @@ fn prove_variant(s: &Setup, q2: &QGraph) -> (zkgrad_verifier::ProofFile, Committ
     (p, model)
 }
 
+/// `q2` (a variant of `s.q` with the same weights) validated as a verifier would, then proved
+/// with the weights (a description has none): `None`, said on stderr, when the description is
+/// refused or the honest prover cannot prove it.
+fn checked_variant(s: &Setup, q2: &QGraph) -> Option<zkgrad_prover::ProveOutput> {
+    if let Err(e) = QGraph::from_description(&q2.describe()) {
+        eprintln!("refused: {e}");
+        return None;
+    }
+    match prove(q2, &CommittedModel::new(q2, &s.params), &s.input, &s.params) {
+        Ok(out) => {
+            eprintln!(
+                "variant proves; the honest proof verifies: {}",
+                verify_against(q2, &out.proof.weight_root, &out.proof).is_ok()
+            );
+            Some(out)
+        }
+        Err(e) => {
+            eprintln!("unprovable: {e}");
+            None
+        }
+    }
+}
+
 /// A description whose ArgMax reads its values from the logits' slots instead of the label's:
 /// the hint is still pinned to the argmax, so no output verifies with a wrong label.
 #[test]
@@ -387,27 +357,9 @@ fn label_scale_changed_in_description_cannot_move_the_label() {
         if let QOp::Scale { c: cc, .. } = &mut q2.nodes[scale_node].op {
             *cc = c;
         }
-        // Validated as a verifier would; proved with the weights (a description has none).
-        if let Err(e) = QGraph::from_description(&q2.describe()) {
-            eprintln!("refused: {e}");
+        let Some(out) = checked_variant(&s, &q2) else {
             continue;
-        }
-        let out = match prove(
-            &q2,
-            &CommittedModel::new(&q2, &s.params),
-            &s.input,
-            &s.params,
-        ) {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("unprovable: {e}");
-                continue;
-            }
         };
-        eprintln!(
-            "variant proves; the honest proof verifies: {}",
-            verify_against(&q2, &out.proof.weight_root, &out.proof).is_ok()
-        );
         for r in 0..rows {
             for l in 0..C {
                 let mut p = out.proof.clone();
@@ -431,27 +383,9 @@ fn output_scale_changed_in_description_cannot_move_the_label() {
         let mut q2 = s.q.clone();
         let o = q2.output;
         q2.tensors[o].frac = f2;
-        // Validated as a verifier would; proved with the weights (a description has none).
-        if let Err(e) = QGraph::from_description(&q2.describe()) {
-            eprintln!("refused: {e}");
+        let Some(out) = checked_variant(&s, &q2) else {
             continue;
-        }
-        let out = match prove(
-            &q2,
-            &CommittedModel::new(&q2, &s.params),
-            &s.input,
-            &s.params,
-        ) {
-            Ok(out) => out,
-            Err(e) => {
-                eprintln!("unprovable: {e}");
-                continue;
-            }
         };
-        eprintln!(
-            "variant proves; the honest proof verifies: {}",
-            verify_against(&q2, &out.proof.weight_root, &out.proof).is_ok()
-        );
         for r in 0..rows {
             for v in [0i64, 1, 2, 3, -1, 1 << f2.min(14), 2 << f2.min(14)] {
                 let mut p = out.proof.clone();
@@ -496,16 +430,7 @@ fn label_scale_past_the_range_in_a_description_cannot_wrap() {
     let o = q2.output;
     // Every value at the output: 2^15 makes label 1 = 2^15, outside [−2^15, 2^15).
     q2.tensors[o].frac = 15;
-    if let Err(e) = QGraph::from_description(&q2.describe()) {
-        eprintln!("refused: {e}");
-        return;
-    }
-    if let Ok(out) = prove(
-        &q2,
-        &CommittedModel::new(&q2, &s.params),
-        &s.input,
-        &s.params,
-    ) {
+    if let Some(out) = checked_variant(&s, &q2) {
         for r in 0..rows {
             for v in [-(1i64 << 15), 0, (1 << 15) - 1] {
                 let mut p = out.proof.clone();

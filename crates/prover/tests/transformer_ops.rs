@@ -346,41 +346,10 @@ fn argmax_without_its_check_or_off_the_output_refused() {
     assert!(e.to_string().contains("only as a model output"), "{e}");
 }
 
-/// [`classifier`] with two outputs, as scikit-learn exports one: the label, then the logits —
-/// the importer's assembly (each part placed by an index map into `[1, total]`, summed), the
-/// ArgMax told its offset in it.
-fn classifier_with_logits(rows: usize) -> Graph {
-    use zkgrad_circuit::index_map::IndexMap;
-    let mut g = classifier(rows, false);
-    let total = rows + 3 * rows;
-    if let Op::ArgMax { at, .. } = &mut g.nodes[1].op {
-        *at = Some(0);
-    }
-    let place = |x: usize, len: usize, off: i64| Op::Gather {
-        x,
-        map: IndexMap::aligned(&[len], &[total], &[1], &[-off]),
-    };
-    g.nodes
-        .push(node("outputs/label", place(2, rows, 0), vec![1, total]));
-    g.nodes.push(node(
-        "outputs/logits",
-        place(1, 3 * rows, rows as i64),
-        vec![1, total],
-    ));
-    g.nodes
-        .push(node("outputs/sum1", Op::Add { a: 3, b: 4 }, vec![1, total]));
-    g.output = 5;
-    g.output_parts = vec![
-        ("label".into(), vec![rows, 1]),
-        ("logits".into(), vec![rows, 3]),
-    ];
-    g
-}
-
 #[test]
 fn label_beside_other_outputs_proves_and_a_changed_label_rejected() {
     let rows = 6;
-    let s = setup(classifier_with_logits(rows), 16, 9);
+    let s = setup(label_and_logits(rows, false), 16, 9);
     let out = prove_ok(&s);
     check(&s, &out.proof).unwrap();
     let f = s.q.tensors[s.q.output].frac;
@@ -410,7 +379,7 @@ fn label_beside_other_outputs_proves_and_a_changed_label_rejected() {
 
 #[test]
 fn label_placed_outside_the_output_refused() {
-    let s = setup(classifier_with_logits(4), 16, 9);
+    let s = setup(label_and_logits(4, false), 16, 9);
     let mut q = s.q.clone();
     let total = q.tensors[q.output].len();
     for n in &mut q.nodes {

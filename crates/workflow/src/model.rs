@@ -91,15 +91,6 @@ pub fn per_tensor_by_default(graph: &Graph) -> bool {
         .any(|n| matches!(n.op, Op::Embed { .. } | Op::BatchMatMul { .. }))
 }
 
-/// Whether a model's input has a symbolic dimension (a dynamic sequence axis): it is then
-/// specialized to each input's size ([`LoadedModel::load_for_input`]).
-pub fn has_symbolic_input(path: &Path) -> Result<bool> {
-    let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
-    Ok(zkgrad_onnx::symbolic_input_dims(&bytes)
-        .map(|(s, _)| !s.is_empty())
-        .unwrap_or(false))
-}
-
 /// A model file's bytes, with initializers stored in external data files (as PyTorch's dynamo
 /// exporter writes them) read in. A location must be a relative path inside the model's
 /// directory.
@@ -128,7 +119,8 @@ impl LoadedModel {
         cache: Mode,
         n_values: usize,
     ) -> Result<Self> {
-        let bytes = read_model(path)?;
+        // The graph's input shapes only: its external data is read once, by the load below.
+        let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
         let (symbolic, fixed) = zkgrad_onnx::symbolic_input_dims(&bytes)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         let dims = match symbolic.as_slice() {

@@ -44,12 +44,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let prompt: Vec<f64> = read_input(&a.input)?.concat();
     // A model with a dynamic sequence axis is specialized to prompt + new tokens (no padding);
     // a fixed-length one keeps its length.
-    let m = if zkgrad_workflow::model::has_symbolic_input(&a.model)? {
-        let n = prompt.len() + a.max_new_tokens;
-        LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?
-    } else {
-        LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?
-    };
+    let n = prompt.len() + a.max_new_tokens;
+    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?;
     // The prompt's ids checked as the model's input checks them (integers in the vocabulary),
     // at the positions they take.
     let t = m.q.input().len();

@@ -42,12 +42,8 @@ pub struct ProveArgs {
 
 pub fn run(a: ProveArgs) -> Result<()> {
     // A model with a dynamic sequence axis is specialized to the input's length.
-    let m = if zkgrad_workflow::model::has_symbolic_input(&a.model)? {
-        let n: usize = read_input(&a.input)?.iter().map(Vec::len).sum();
-        LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?
-    } else {
-        LoadedModel::load(&a.model, &a.precision.options(), Mode::Off)?
-    };
+    let n: usize = read_input(&a.input)?.iter().map(Vec::len).sum();
+    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?;
     let samples = read_input(&a.input)?;
     let x = m
         .join_inputs(&samples)

@@ -82,11 +82,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             }
             let p = a.precision.options();
             // A model with a dynamic sequence axis: specialized to the proof's input length.
-            let loaded = if zkgrad_workflow::model::has_symbolic_input(model)? {
-                LoadedModel::load_for_input(model, &p, cache, proof.input.len())
-            } else {
-                LoadedModel::load(model, &p, cache)
-            };
+            let loaded = LoadedModel::load_for_input(model, &p, cache, proof.input.len());
             let m = match loaded {
                 Ok(m) => m,
                 // The precision asked for is the proof header's (the flags its mismatch note

@@ -166,3 +166,55 @@ pub fn greedy_decoded(
     s.input = ids.clone();
     (s, ids)
 }
+
+/// `x` `[rows, 4]` → Linear(4, 3) (seeded by `seed`) → ArgMax placed at `at`.
+pub fn classifier(rows: usize, seed: u64, at: Option<usize>) -> Graph {
+    let w: Vec<f64> = rnd(seed, 12).iter().map(|v| v * 0.7).collect();
+    Graph {
+        input_name: "x".into(),
+        input_shape: vec![rows, 4],
+        nodes: vec![
+            node(
+                "fc",
+                Op::Linear {
+                    x: 0,
+                    w,
+                    bias: Some(vec![0.1, 0.3, -0.2]),
+                    in_features: 4,
+                    out_features: 3,
+                },
+                vec![rows, 3],
+            ),
+            node("label", Op::ArgMax { x: 1, at }, vec![rows, 1]),
+        ],
+        output: 2,
+        output_parts: Vec::new(),
+    }
+}
+
+/// The label and the logits concatenated into `[1, 4·rows]` as the importer assembles them;
+/// with `label_last`, the logits come first and the label sits at `3·rows`.
+pub fn label_and_logits(rows: usize, label_last: bool) -> Graph {
+    let total = rows + 3 * rows;
+    let (label_at, logits_at) = if label_last { (3 * rows, 0) } else { (0, rows) };
+    let mut g = classifier(rows, 31, Some(label_at));
+    let place = |x: usize, len: usize, off: usize| Op::Gather {
+        x,
+        map: zkgrad_circuit::index_map::IndexMap::aligned(&[len], &[total], &[1], &[-(off as i64)]),
+    };
+    g.nodes.push(node(
+        "outputs/label",
+        place(2, rows, label_at),
+        vec![1, total],
+    ));
+    g.nodes.push(node(
+        "outputs/logits",
+        place(1, 3 * rows, logits_at),
+        vec![1, total],
+    ));
+    let (a, b) = if label_last { (4, 3) } else { (3, 4) };
+    g.nodes
+        .push(node("outputs/sum", Op::Add { a, b }, vec![1, total]));
+    g.output = 5;
+    g
+}
