@@ -404,6 +404,8 @@ pub(crate) fn import_inner(
             graph.output = acc.unwrap_or(0);
         }
     }
+    crate::fuse::fuse_gelu(&mut graph);
+    crate::fuse::prune(&mut graph, sources);
     fold_diagonal_linears(&mut graph, sources);
     if !image_layout {
         view_heads_as_rows(&mut graph);

@@ -46,6 +46,7 @@ use zkgrad_model::graph::Graph;
 mod export;
 mod external;
 mod fold;
+mod fuse;
 #[cfg(test)]
 mod hostile_tests;
 mod importer;

@@ -1,6 +1,7 @@
 //! Import tests on the example models and on small models built here.
 
 use onnx_protobuf::{Message, TensorProto};
+use zkgrad_circuit::table::ActKind;
 use zkgrad_model::graph::Op;
 
 use super::*;
@@ -277,4 +278,29 @@ fn layer_norm_scales_fold_into_the_one_linear_that_reads_them() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(err < 1e-4, "max |error| {err}");
+}
+
+#[test]
+fn exported_gelus_fuse_into_one_table_per_block() {
+    // GPT-2's gelu_new (tanh form) from both exporters, BERT's exact GELU (erf form): one
+    // GeluTanh or Gelu node per block, no tanh or erf left. The function is unchanged: the
+    // gpt2_tiny and bert_tiny tests compare the imported graphs with ONNX Runtime.
+    let count = |g: &zkgrad_model::Graph, want: ActKind| {
+        g.nodes
+            .iter()
+            .filter(|n| matches!(&n.op, Op::Act { kind, .. } if *kind == want))
+            .count()
+    };
+    for (model, fused, left) in [
+        ("gpt2_tiny/model.onnx", ActKind::GeluTanh, ActKind::Tanh),
+        ("gpt2_tiny/model_ts.onnx", ActKind::GeluTanh, ActKind::Tanh),
+        ("nanogpt/model.onnx", ActKind::GeluTanh, ActKind::Tanh),
+        ("bert_tiny/model.onnx", ActKind::Gelu, ActKind::Erf),
+        ("bert_tiny/model_ts.onnx", ActKind::Gelu, ActKind::Erf),
+    ] {
+        let g = import(&example(&format!("transformers/{model}"))).unwrap();
+        let blocks = if model.starts_with("nanogpt") { 5 } else { 2 };
+        assert_eq!(count(&g, fused), blocks, "{model}");
+        assert_eq!(count(&g, left), 0, "{model}");
+    }
 }
