@@ -53,7 +53,9 @@ pub use prover::{commit, open, WhirData};
 pub use verifier::verify;
 
 use p3_blake3::Blake3;
-use p3_challenger::{CanObserve, HashChallenger, SerializingChallenger64};
+use p3_challenger::{
+    ByteGrindingChallenger, CanObserve, CanSample, HashChallenger, SerializingChallenger64,
+};
 use p3_commit::MultilinearPcs;
 use p3_dft::Radix2DFTSmallBatch;
 use p3_field::BasedVectorSpace;
@@ -68,7 +70,67 @@ use zkgrad_field::{E, F};
 
 use crate::Digest;
 
-type Challenge = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
+type Challenge = SerializingChallenger64<F, Bytes>;
+
+/// p3's BLAKE3 byte challenger, whose proof-of-work search returns the *smallest* passing
+/// candidate however many threads search: proofs stay byte-identical run to run (the pinned
+/// hashes of `proof_bytes_stable`, `zkgrad prove`'s determinism) while Plonky3 runs on rayon.
+/// (p3's own parallel search returns whichever candidate a thread finds first.) Observing and
+/// sampling are the inner challenger's, so the transcript is exactly p3's.
+#[derive(Clone)]
+struct Bytes(HashChallenger<u8, Blake3, 32>);
+
+impl Bytes {
+    fn new() -> Self {
+        Self(HashChallenger::new(Vec::new(), Blake3 {}))
+    }
+}
+
+impl CanObserve<u8> for Bytes {
+    fn observe(&mut self, value: u8) {
+        self.0.observe(value);
+    }
+    fn observe_slice(&mut self, values: &[u8]) {
+        self.0.observe_slice(values);
+    }
+}
+
+impl CanSample<u8> for Bytes {
+    fn sample(&mut self) -> u8 {
+        self.0.sample()
+    }
+}
+
+impl ByteGrindingChallenger for Bytes {
+    /// The smallest passing candidate: windows of growing size are searched in order, each by
+    /// the inner (batched, parallel) search; a hit is narrowed to the window's smallest by
+    /// searching below it again until nothing passes there.
+    fn find_witness<const W: usize, const S: usize>(
+        &self,
+        num_candidates: u64,
+        encode: impl Fn(u64) -> [u8; W] + Sync,
+        accepts: impl Fn([u8; S]) -> bool + Sync,
+    ) -> Option<u64> {
+        let mut start = 0u64;
+        let mut window = 1u64 << 12;
+        while start < num_candidates {
+            let n = window.min(num_candidates - start);
+            let from = |offset: u64| {
+                let encode = &encode;
+                move |i: u64| encode(offset + i)
+            };
+            if let Some(mut best) = self.0.find_witness(n, from(start), &accepts) {
+                while let Some(lower) = self.0.find_witness(best, from(start), &accepts) {
+                    best = lower;
+                }
+                return Some(start + best);
+            }
+            start += n;
+            window = (window * 2).min(1 << 20);
+        }
+        None
+    }
+}
 type Mmcs = MerkleTreeMmcs<
     F,
     u8,
@@ -105,7 +167,7 @@ fn p3_point(point: &[E]) -> Point<E> {
 
 /// The challenger of one opening: seeded from zkgrad's transcript, then the commitment.
 fn challenger(scheme: &Whir, seed: &[E], root: &Digest) -> Challenge {
-    let mut ch = Challenge::new(HashChallenger::new(Vec::new(), Blake3 {}));
+    let mut ch = Challenge::new(Bytes::new());
     for e in seed {
         for c in BasedVectorSpace::<F>::as_basis_coefficients_slice(e) {
             ch.observe(*c);
@@ -118,4 +180,32 @@ fn challenger(scheme: &Whir, seed: &[E], root: &Digest) -> Challenge {
 /// The commitment as p3's Merkle cap of height 0: the root alone.
 fn cap(root: &Digest) -> MerkleCap<F, Digest> {
     MerkleCap::new(vec![*root])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_of_work_search_finds_the_smallest_witness_on_any_thread_count() {
+        let mut ch = Bytes::new();
+        ch.observe_slice(b"a transcript");
+        let encode = |i: u64| i.to_le_bytes();
+        for bits in [4u32, 9, 13] {
+            let mask = (1u64 << bits) - 1;
+            let accepts = |b: [u8; 8]| u64::from_le_bytes(b) & mask == 0;
+            let serial = (0..1u64 << 20).find(|&i| {
+                let mut c = ch.clone();
+                c.observe_slice(&encode(i));
+                accepts(c.sample_array())
+            });
+            for _ in 0..3 {
+                assert_eq!(
+                    ch.find_witness(1 << 20, encode, accepts),
+                    serial,
+                    "{bits} bits"
+                );
+            }
+        }
+    }
 }

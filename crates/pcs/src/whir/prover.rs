@@ -1,7 +1,5 @@
 //! The WHIR prover: the commitment of a table and its opening at one point.
 
-use p3_blake3::Blake3;
-use p3_challenger::HashChallenger;
 use p3_commit::MultilinearPcs;
 use p3_matrix::dense::RowMajorMatrix;
 use p3_sumcheck::layout::{Layout as _, Table};
@@ -41,7 +39,7 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &WhirParams) -> WhirData
     let witness = Lay::new_witness(vec![table], params.folding);
     // The commit only observes its root; the opening's challenger observes it again after the
     // transcript seed, so this one is thrown away.
-    let mut throwaway = Challenge::new(HashChallenger::new(Vec::new(), Blake3 {}));
+    let mut throwaway = Challenge::new(super::Bytes::new());
     let (root, data) = scheme
         .commit(witness, &mut throwaway)
         .unwrap_or_else(|e| panic!("WHIR commit: {e}"));
