@@ -60,10 +60,15 @@ pub(super) fn reduce_gather(
         let xv = t.read_e(b"gather/x")?;
         // The map is streamed, never expanded, and the eq tables are split: memory
         // O(√|out| + √|x|) for O(|out|) work.
-        let (eq_r, eq_rho) = (SplitEq::new(&r), SplitEq::new(&sub.point));
+        let reads = map.out_len();
+        let (eq_r, eq_rho) = (
+            SplitEq::for_reads(&r, reads),
+            SplitEq::for_reads(&sub.point, reads),
+        );
+        let (pad_out, pad_x) = (ot.padder(), xt.padder());
         let mut wv = E::ZERO;
         map.for_each_source(|j, i| {
-            if let (Some(a), Some(b)) = (eq_r.get(ot.pad_index(j)), eq_rho.get(xt.pad_index(i))) {
+            if let (Some(a), Some(b)) = (eq_r.get(pad_out.at(j)), eq_rho.get(pad_x.at(i))) {
                 wv += a * b;
             }
         });
