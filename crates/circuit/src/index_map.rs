@@ -266,9 +266,11 @@ impl IndexMap {
     fn source_of(&self, coord: &[usize]) -> Option<usize> {
         let mut flat = 0usize;
         for (a, &dim) in self.axes.iter().zip(&self.in_shape) {
-            let o = *coord.get(a.out_axis)? as i64;
-            let i = a.step.checked_mul(o)?.checked_add(a.offset)?;
-            if i < 0 || i as u64 >= dim as u64 {
+            // i128: step·o cannot overflow (|step| ≤ 2^32, o < 2^64), so the table agrees
+            // with `for_each_source` for any validated size (attack_index_walk.rs).
+            let o = *coord.get(a.out_axis)? as i128;
+            let i = a.step as i128 * o + a.offset as i128;
+            if i < 0 || i >= dim as i128 {
                 return None;
             }
             flat = flat.checked_mul(dim)?.checked_add(i as usize)?;
