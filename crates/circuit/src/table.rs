@@ -329,10 +329,9 @@ impl TableKind {
                 let (lo, hi) = point.split_at(half);
                 let (eq_lo, eq_hi) = (zkgrad_poly::eq_table(lo), zkgrad_poly::eq_table(hi));
                 let shift = 1i64 << (bits - 1);
-                eq_hi
-                    .iter()
-                    .enumerate()
-                    .map(|(h, wh)| {
+                // Rows `hs` of the table: Σ_h eq(z_hi, h)·Σ_l eq(z_lo, l)·f(h·2^half + l).
+                let rows = |hs: std::ops::Range<usize>| -> E {
+                    hs.map(|h| {
                         let inner: E = eq_lo
                             .iter()
                             .enumerate()
@@ -341,9 +340,23 @@ impl TableKind {
                                 *wl * f_from_i64(kind.eval_q(j - shift, in_frac, out_frac, bits))
                             })
                             .fold(E::ZERO, |a, b| a + b);
-                        *wh * inner
+                        eq_hi.get(h).copied().unwrap_or(E::ZERO) * inner
                     })
                     .fold(E::ZERO, |a, b| a + b)
+                };
+                // A 2^20-entry table is ~2^20 float evaluations (GPT-2's GELU: tens of ms of a
+                // verification): large ones are split over two threads.
+                let n = eq_hi.len();
+                if point.len() < 16 || n < 2 {
+                    rows(0..n)
+                } else {
+                    let (a, b) = std::thread::scope(|s| {
+                        let h = s.spawn(|| rows(n / 2..n));
+                        (rows(0..n / 2), h.join())
+                    });
+                    // A panicking half (it cannot: evaluations are total) is recomputed here.
+                    a + b.unwrap_or_else(|_| rows(n / 2..n))
+                }
             }
         };
         input + gamma * output
@@ -429,6 +442,30 @@ mod tests {
                 t.mle(&point, bits, gamma),
                 zkgrad_poly::eval_mle(&entries, &point)
             );
+        }
+    }
+
+    #[test]
+    fn large_table_mle_split_over_two_threads_matches_entries() {
+        // 2^16 and 2^17 entries: the rows are summed on two threads.
+        let gamma = E::from(F::from_u64(777));
+        for bits in [16u32, 17] {
+            let point: Vec<E> = (0..bits)
+                .map(|i| E::from(F::from_u64(11 + 5 * i as u64)))
+                .collect();
+            for kind in [ActKind::GeluTanh, ActKind::Exp] {
+                let t = TableKind::Act {
+                    kind,
+                    in_frac: bits - 4,
+                    out_frac: bits - 3,
+                };
+                let entries: Vec<E> = (0..1 << bits).map(|j| t.entry(j, bits, gamma)).collect();
+                assert_eq!(
+                    t.mle(&point, bits, gamma),
+                    zkgrad_poly::eval_mle(&entries, &point),
+                    "{kind:?} at 2^{bits}"
+                );
+            }
         }
     }
 

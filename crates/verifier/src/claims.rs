@@ -28,6 +28,22 @@ pub(crate) struct Claims<'a> {
     /// The values of each ArgMax hint placed beside other outputs
     /// (`zkgrad_circuit::argmax::placed_ids`; `check_statement` refused a proof without them).
     placed: Vec<(usize, Vec<i64>)>,
+    /// Index-map wiring checks left for the end of the layers phase
+    /// (`ops::layout::check_wirings`): none of their results enters the transcript, so they
+    /// are checked together, on the machine's threads, before any opening.
+    pub wirings: Vec<Wiring>,
+}
+
+/// A Gather node's final check, deferred: `closing = w̃_r(ρ)·x̃(ρ)` with the wiring sum
+/// `w̃_r(ρ) = Σ_j eq(r, j)·eq(ρ, π(j))` over the node's own map.
+pub(crate) struct Wiring {
+    /// The Gather node.
+    pub node: usize,
+    pub r: Vec<E>,
+    pub rho: Vec<E>,
+    /// The sumcheck's final value, and the claimed `x̃(ρ)`.
+    pub closing: E,
+    pub x_at_rho: E,
 }
 
 impl Claims<'_> {
@@ -139,6 +155,7 @@ impl<'a> Claims<'a> {
             weights: Vec::new(),
             after: Vec::new(),
             pending: vec![Vec::new(); g.tensors.len()],
+            wirings: Vec::new(),
             offsets: {
                 let mut offsets = vec![None; g.tensors.len()];
                 let mut off = 0usize;

@@ -14,7 +14,7 @@ mod conv;
 mod elementwise;
 mod embed;
 mod gemm;
-mod layout;
+pub(crate) mod layout;
 mod matmul;
 mod requant;
 mod update;
@@ -145,7 +145,7 @@ pub(crate) fn reduce(
         QOp::Mul { a, b } => elementwise::reduce_mul(at, *a, *b, pending, claims, t),
         QOp::Broadcast { x } => layout::reduce_broadcast(at, *x, pending, claims),
         QOp::Transpose { x } => layout::reduce_transpose(at, *x, pending, claims),
-        QOp::Gather { x, map } => layout::reduce_gather(at, *x, map, pending, claims, t),
+        QOp::Gather { x, .. } => layout::reduce_gather(at, *x, pending, claims, t),
         QOp::Conv {
             x,
             w,

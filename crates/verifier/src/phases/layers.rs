@@ -30,5 +30,5 @@ pub(crate) fn verify(
         let pending = std::mem::take(&mut claims.pending[ni + 1]);
         ops::reduce(&At { g, ni, node }, pending, &rem_limbs, claims, t)?;
     }
-    Ok(())
+    ops::layout::check_wirings(g, &claims.wirings)
 }
