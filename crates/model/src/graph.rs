@@ -167,6 +167,21 @@ pub fn matrix_dims(shape: &[usize]) -> (usize, usize) {
     }
 }
 
+/// `Σ a_i·b_i` in eight interleaved partial sums (vectorizable; the float forward pass's inner
+/// loop).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f64 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
 impl Graph {
     pub fn shape(&self, value: usize) -> &[usize] {
         if value == 0 {
@@ -213,15 +228,18 @@ impl Graph {
                     out_features,
                 } => {
                     let xv = get(*x);
-                    let rows = xv.len() / in_features.max(&1);
-                    let mut y = vec![0.0; rows * out_features];
-                    for r in 0..rows {
-                        for o in 0..*out_features {
-                            let mut acc = bias.as_ref().map_or(0.0, |b| b[o]);
-                            for i in 0..*in_features {
-                                acc += xv[r * in_features + i] * w[o * in_features + i];
+                    let (inf, outf) = ((*in_features).max(1), *out_features);
+                    let rows = xv.len() / inf;
+                    let mut y = vec![0.0; rows * outf];
+                    // Weight row outside, input rows inside: each weight is read once per pass
+                    // (GPT-2's 50,257 × 768 LM head: 309 MB once, not once per token), and the
+                    // few input rows stay in cache.
+                    for (o, wrow) in w.chunks_exact(inf).take(outf).enumerate() {
+                        let b = bias.as_ref().and_then(|b| b.get(o)).copied().unwrap_or(0.0);
+                        for (r, xr) in xv.chunks_exact(inf).enumerate() {
+                            if let Some(out) = y.get_mut(r * outf + o) {
+                                *out = b + dot(xr, wrow);
                             }
-                            y[r * out_features + o] = acc;
                         }
                     }
                     y
