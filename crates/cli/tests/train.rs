@@ -14,11 +14,11 @@ fn example(p: &str) -> PathBuf {
         .join("../../examples")
         .join(p)
 }
+mod common;
+
+/// `zkgrad-test-train-{name}-{pid}`, swept once its run has finished (`common::tmpdir`).
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("zkgrad-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tmpdir(name)
 }
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -18,15 +18,49 @@ pub fn example(p: &str) -> PathBuf {
 }
 
 pub fn tmpdir(name: &str) -> PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_finished_runs);
     // Each test binary (cli, cache, …) has a prefix of its own: they run in parallel.
     let d = std::env::temp_dir().join(format!(
-        "zkgrad-{}-{name}-{}",
+        "{TEST_DIR_PREFIX}{}-{name}-{}",
         env!("CARGO_CRATE_NAME"),
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// How a test's own directory is named (see [`sweep_finished_runs`]); nothing is written
+/// inside it but what the test writes (several tests list it).
+const TEST_DIR_PREFIX: &str = "zkgrad-test-";
+
+/// Removes what earlier test runs left in the temporary directory (a full run left ~80
+/// directories, megabytes of proofs and models): directories named as a test's own whose
+/// process — the pid their name ends with — has exited. Where `/proc` is missing the
+/// directories stay.
+fn sweep_finished_runs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.starts_with(TEST_DIR_PREFIX) || !path.is_dir() || path.is_symlink() {
+            continue;
+        }
+        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 pub fn run(c: &mut Command) -> Output {
