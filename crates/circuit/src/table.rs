@@ -354,7 +354,8 @@ impl TableKind {
                         let h = s.spawn(|| rows(n / 2..n));
                         (rows(0..n / 2), h.join())
                     });
-                    // A panicking half (it cannot: evaluations are total) is recomputed here.
+                    // The evaluations are total, so the spawned half cannot panic; were it to,
+                    // its rows are summed again here rather than unwrapped.
                     a + b.unwrap_or_else(|_| rows(n / 2..n))
                 }
             }

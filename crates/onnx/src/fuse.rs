@@ -156,7 +156,10 @@ pub(crate) fn prune(graph: &mut Graph, sources: &mut Sources) -> usize {
         }
     }
     while let Some(v) = stack.pop() {
-        if std::mem::replace(&mut live[v.min(n)], true) || v == 0 {
+        let Some(seen) = live.get_mut(v) else {
+            continue;
+        };
+        if std::mem::replace(seen, true) || v == 0 {
             continue;
         }
         if let Some(node) = graph.nodes.get_mut(v - 1) {
@@ -211,6 +214,17 @@ mod tests {
         }
     }
 
+    /// A graph of `nodes` on an input of `shape`, its output value `output`.
+    fn graph(shape: &[usize], nodes: Vec<Node>, output: usize) -> Graph {
+        Graph {
+            input_name: "x".into(),
+            input_shape: shape.to_vec(),
+            nodes,
+            output,
+            output_parts: Vec::new(),
+        }
+    }
+
     /// `0.5·x·(1 + tanh(√(2/π)·(x + c·x³)))` of the input, as GPT-2's export writes it (the
     /// Pow's views included), with the tanh's output also read by `extra` when given.
     fn gelu_tanh_graph(c: f64, tanh_read_elsewhere: bool) -> Graph {
@@ -244,13 +258,7 @@ mod tests {
             nodes.push(node(Op::Add { a: 10, b: 8 }, &s)); // 11
             output = 11;
         }
-        Graph {
-            input_name: "x".into(),
-            input_shape: s.to_vec(),
-            nodes,
-            output,
-            output_parts: Vec::new(),
-        }
+        graph(&s, nodes, output)
     }
 
     #[test]
@@ -324,13 +332,7 @@ mod tests {
             nodes.extend(first);
             nodes.push(node(last, &s));
             let output = nodes.len();
-            Graph {
-                input_name: "x".into(),
-                input_shape: s.to_vec(),
-                nodes,
-                output,
-                output_parts: Vec::new(),
-            }
+            graph(&s, nodes, output)
         };
         for g0 in [
             // x·0.5 then ·(1 + erf): BERT's export.
@@ -371,18 +373,13 @@ mod tests {
             out_features: 2,
         };
         let s = [1, 2];
-        let mut g = Graph {
-            input_name: "x".into(),
-            input_shape: s.to_vec(),
-            nodes: vec![
-                node(linear(0), &s),                  // 1
-                node(Op::Scale { x: 1, c: 3.0 }, &s), // 2: read by nothing
-                node(Op::Input { index: 1 }, &s),     // 3: read by nothing, kept
-                node(linear(1), &s),                  // 4
-            ],
-            output: 4,
-            output_parts: Vec::new(),
-        };
+        let nodes = vec![
+            node(linear(0), &s),                  // 1
+            node(Op::Scale { x: 1, c: 3.0 }, &s), // 2: read by nothing
+            node(Op::Input { index: 1 }, &s),     // 3: read by nothing, kept
+            node(linear(1), &s),                  // 4
+        ];
+        let mut g = graph(&s, nodes, 4);
         let source = |w: &str| LinearSource {
             weight: w.into(),
             trans_b: true,
