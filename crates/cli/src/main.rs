@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use zkgrad_workflow::Failure;
 
-use commands::{bench, commit, generate, inspect, merge_lora, prove, train, verify, verify_run};
+use commands::{
+    bench, commit, generate, inspect, merge_lora, prove, serve, train, verify, verify_run,
+};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +40,10 @@ struct Cli {
     /// The most nodes an imported model may have (default 1,000,000).
     #[arg(long, global = true, value_name = "N")]
     max_nodes: Option<usize>,
+    /// Exit (status 3) as soon as standard input closes: a service that runs zkgrad as a child
+    /// process holds the pipe, so a child never outlives a killed service.
+    #[arg(long, global = true, hide = true)]
+    exit_with_parent: bool,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +66,12 @@ enum Cmd {
     /// Check a run directory against a training statement: every step's proof, the chain of
     /// weight commitments, the manifest and the final files.
     VerifyRun(verify_run::VerifyRunArgs),
+    /// Run the proving service: an HTTP API over jobs kept in SQLite (or PostgreSQL), with
+    /// workers that run them.
+    Serve(serve::ServeArgs),
+    /// Run jobs from a PostgreSQL-backed service's queue (as many workers, on as many machines,
+    /// as wanted).
+    Worker(serve::WorkerArgs),
     /// Write a LoRA run's merged model (W + (α/r)·B·A) as ONNX and print its commitment (does not
     /// verify the run: verify-run --merged does).
     MergeLora(merge_lora::MergeLoraArgs),
@@ -67,6 +79,14 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.exit_with_parent {
+        std::thread::spawn(|| {
+            use std::io::Read as _;
+            let mut sink = [0u8; 256];
+            while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+            std::process::exit(3);
+        });
+    }
     let defaults = zkgrad_onnx::Limits::default();
     zkgrad_workflow::limits::set(zkgrad_onnx::Limits {
         max_tensor_elements: cli
@@ -84,6 +104,8 @@ fn main() -> ExitCode {
         Cmd::Train(a) => train::run(a).map_err(Failure::from),
         Cmd::VerifyRun(a) => verify_run::run(a),
         Cmd::MergeLora(a) => merge_lora::run(a),
+        Cmd::Serve(a) => serve::run(a).map_err(Failure::from),
+        Cmd::Worker(a) => serve::run_worker(a).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,6 +67,47 @@ pub struct ProveOutput {
     pub weight_root_after: [u8; 32],
 }
 
+/// The phases of a proof, in the order the prover runs them (the verifier's schedule, with the
+/// forward pass first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The quantized forward pass and the lookups' multiplicities.
+    Forward,
+    /// The witness commitment (and the multiplicities in the transcript).
+    Commitments,
+    /// The lookups' GKRs and the limb recompositions.
+    Lookups,
+    /// The layers, output to input.
+    Layers,
+    /// The witness and weight openings.
+    Openings,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 5] = [
+        Phase::Forward,
+        Phase::Commitments,
+        Phase::Lookups,
+        Phase::Layers,
+        Phase::Openings,
+    ];
+
+    /// The phase's name in progress reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Forward => "forward",
+            Phase::Commitments => "commitments",
+            Phase::Lookups => "lookups",
+            Phase::Layers => "layers",
+            Phase::Openings => "openings",
+        }
+    }
+}
+
+/// Told when each phase of a proof starts (progress reports; it cannot change the proof).
+pub type OnPhase<'a> = &'a (dyn Fn(Phase) + Sync);
+
 /// Proves that `g`, committed in `model`, maps `input` to its output.
 pub fn prove(
     g: &QGraph,
@@ -74,16 +115,28 @@ pub fn prove(
     input: &[i64],
     params: &PcsParams,
 ) -> Result<ProveOutput, ProveError> {
+    prove_observed(g, model, input, params, &|_| {})
+}
+
+/// [`prove`], telling `on_phase` when each phase starts.
+pub fn prove_observed(
+    g: &QGraph,
+    model: &CommittedModel,
+    input: &[i64],
+    params: &PcsParams,
+    on_phase: OnPhase,
+) -> Result<ProveOutput, ProveError> {
     zkgrad_verifier::soundness::check(g, params).map_err(|bits| ProveError::Soundness {
         bits,
         target: zkgrad_verifier::soundness::TARGET_BITS,
     })?;
     let t0 = Instant::now();
+    on_phase(Phase::Forward);
     let w = zkgrad_model::forward(g, input)?;
     // Strict: a value outside its table is an error here, before anything is committed.
     let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), true)?;
     let forward = t0.elapsed();
-    let mut out = schedule::prove_with(g, model, w, mults, params);
+    let mut out = schedule::prove_with(g, model, w, mults, params, on_phase);
     out.timings.forward = forward;
     Ok(out)
 }
@@ -99,5 +152,5 @@ pub fn prove_witness(
 ) -> ProveOutput {
     // Lenient: a value outside its table is skipped, and the proof then fails.
     let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), false).unwrap_or_default();
-    schedule::prove_with(g, model, w, mults, params)
+    schedule::prove_with(g, model, w, mults, params, &|_| {})
 }

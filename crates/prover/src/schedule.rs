@@ -16,7 +16,7 @@ use zkgrad_verifier::ProofFile;
 
 use crate::claims::Claims;
 use crate::phases;
-use crate::{CommittedModel, ProveOutput, ProveTimings};
+use crate::{CommittedModel, OnPhase, Phase, ProveOutput, ProveTimings};
 
 /// The prover proper, given the witness and the multiplicities of its lookups.
 pub(crate) fn prove_with(
@@ -25,6 +25,7 @@ pub(crate) fn prove_with(
     w: Witness,
     mults: Vec<Vec<(usize, u64)>>,
     params: &PcsParams,
+    on_phase: OnPhase,
 ) -> ProveOutput {
     let mut timings = ProveTimings::default();
     let input: Vec<i64> = g
@@ -46,6 +47,7 @@ pub(crate) fn prove_with(
     };
 
     // 1. Commitments.
+    on_phase(Phase::Commitments);
     let t1 = Instant::now();
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
@@ -56,6 +58,7 @@ pub(crate) fn prove_with(
     timings.bytes[0] = bytes_since(&t);
 
     // 2. Lookups, 3. limb recompositions.
+    on_phase(Phase::Lookups);
     let t2 = Instant::now();
     let mut claims = Claims::new(g);
     if succinct {
@@ -77,12 +80,14 @@ pub(crate) fn prove_with(
     timings.bytes[1] = bytes_since(&t);
 
     // 4. Layers.
+    on_phase(Phase::Layers);
     let t3 = Instant::now();
     phases::layers::prove(g, &w, model, &mut claims, &mut t);
     timings.layers = t3.elapsed();
     timings.bytes[2] = bytes_since(&t);
 
     // 5. Openings.
+    on_phase(Phase::Openings);
     let t4 = Instant::now();
     phases::openings::open_witness(&c, &claims, params, &mut t);
     timings.bytes[3] = bytes_since(&t);

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use zkgrad_pcs::PcsParams;
-use zkgrad_prover::{prove, CommittedModel, ProveError, ProveOutput};
+use zkgrad_prover::{prove_observed, CommittedModel, OnPhase, ProveError, ProveOutput};
 
 use crate::commitment::commitment_hex;
 use crate::model::LoadedModel;
@@ -77,9 +77,19 @@ impl<'m> InferenceProver<'m> {
     /// Proves the model on the input `x`, quantized as `xq` (see
     /// [`LoadedModel::quantize_input`]).
     pub fn prove(&self, x: &[f64], xq: &[i64]) -> Result<InferenceProof, ProveError> {
+        self.prove_observed(x, xq, &|_| {})
+    }
+
+    /// [`Self::prove`], telling `on_phase` when each of the prover's phases starts.
+    pub fn prove_observed(
+        &self,
+        x: &[f64],
+        xq: &[i64],
+        on_phase: OnPhase,
+    ) -> Result<InferenceProof, ProveError> {
         let m = self.model;
         let t1 = Instant::now();
-        let out = prove(&m.q, &self.committed, xq, &self.params)?;
+        let out = prove_observed(&m.q, &self.committed, xq, &self.params, on_phase)?;
         let prove_time = t1.elapsed();
         let bytes = out.proof.to_bytes();
         let frac = m.q.output_tensor().frac;

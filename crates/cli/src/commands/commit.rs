@@ -47,10 +47,21 @@ pub fn run(a: CommitArgs) -> Result<()> {
     if a.json {
         out!(
             "{}",
-            json!({"model_commitment": c, "weight_root": hex(&root), "pcs": params.scheme().name(), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits})
+            json!({"model_commitment": c, "weight_root": hex(&root), "pcs": params.scheme().name(), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits,
+                   "parameters": m.q.n_params(), "input": {"name": m.graph.input_name, "shape": m.graph.input_shape},
+                   "input_values": m.q.public_input_len(), "dynamic_input": dynamic_input(&a.model),
+                   "outputs": m.graph.output_parts.iter().map(|(name, shape)| json!({"name": name, "shape": shape})).collect::<Vec<_>>()})
         );
     } else {
         out!("{c}");
     }
     Ok(())
+}
+
+/// Whether the model's input has a symbolic dimension (a sequence axis specialized per input).
+fn dynamic_input(model: &std::path::Path) -> bool {
+    std::fs::read(model)
+        .ok()
+        .and_then(|b| zkgrad_onnx::symbolic_input_dims(&b).ok())
+        .is_some_and(|(symbolic, _)| !symbolic.is_empty())
 }

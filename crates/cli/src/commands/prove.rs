@@ -12,6 +12,7 @@ use zkgrad_workflow::model::LoadedModel;
 use zkgrad_workflow::prove::{InferenceProof, InferenceProver};
 
 use super::args::{Precision, SchemeChoice};
+use super::progress::Progress;
 
 #[derive(Args)]
 pub struct ProveArgs {
@@ -38,9 +39,17 @@ pub struct ProveArgs {
     precision: Precision,
     #[command(flatten)]
     scheme: SchemeChoice,
+    /// Also report progress on stderr as JSON lines, {"progress": {"stage", "done", "of"}}
+    /// (for services that run the CLI).
+    #[arg(long)]
+    progress_json: bool,
 }
 
 pub fn run(a: ProveArgs) -> Result<()> {
+    let progress = Progress {
+        json: a.progress_json,
+    };
+    progress.prove_stage("load");
     // A model with a dynamic sequence axis is specialized to the input's length.
     let n: usize = read_input(&a.input)?.iter().map(Vec::len).sum();
     let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?;
@@ -63,6 +72,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
             ("--input", a.input.as_path()),
         ],
     )?;
+    progress.prove_stage("weights");
     let prover = InferenceProver::new(&m, a.scheme.scheme);
     eprintln!(
         "proving {} ({} parameters, {} nodes; activations at 2^-{}, weights at 2^-{}, tables of 2^{})",
@@ -74,8 +84,9 @@ pub fn run(a: ProveArgs) -> Result<()> {
         m.q.config.table_bits
     );
     let p = prover
-        .prove(&x, &xq)
+        .prove_observed(&x, &xq, &|p| progress.phase(p))
         .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    progress.prove_stage("write");
     let report = if a.report { report(&m, &p) } else { Vec::new() };
     let output_json = json!({ "output_data": p.output });
     let mut files = vec![(a.proof.as_path(), p.bytes.clone())];

@@ -9,6 +9,7 @@ use serde_json::json;
 use zkgrad_workflow::train::{train, StepDone, TrainOptions};
 
 use super::args::StepArgs;
+use super::progress::Progress;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -36,6 +37,10 @@ pub struct TrainArgs {
     json: bool,
     #[command(flatten)]
     step: StepArgs,
+    /// Also report progress on stderr as JSON lines, {"progress": {"stage": "step", "done",
+    /// "of"}} (for services that run the CLI).
+    #[arg(long)]
+    progress_json: bool,
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -48,7 +53,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
         prove: a.prove,
         step: a.step.options(),
     };
+    let progress = Progress {
+        json: a.progress_json,
+    };
+    progress.stage("step", 0, o.steps);
     let s = train(&o, &mut |d: &StepDone| {
+        progress.stage("step", d.step, d.steps);
         eprintln!(
             "step {}/{}: loss {:.6} (f64 SGD {:.6}){}",
             d.step,

@@ -105,3 +105,4 @@ pub fn prove_flags(flags: &[&str], model: &Path, input: &Path, proof: &Path) -> 
 }
 
 pub mod hostile;
+pub mod server;
