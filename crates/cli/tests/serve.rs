@@ -424,3 +424,124 @@ fn a_training_job_proves_its_steps_and_downloads_its_run() {
     let run_dir = out.join(format!("run-{id}"));
     assert!(run_dir.join("manifest.json").is_file() || run_dir.read_dir().unwrap().count() > 2);
 }
+
+#[test]
+fn two_postgres_workers_share_twenty_jobs_and_one_is_killed_mid_job() {
+    let dir = tmpdir("serve-postgres");
+    let Some(pg) = common::postgres::Postgres::start(&dir.join("pg")) else {
+        return;
+    };
+    let data = dir.join("data");
+    let srv = Server::start(&data, &["--database", &pg.url, "--workers", "0"]);
+    assert_eq!(srv.get("/health").json()["database"], "postgres");
+    let model_path = example("transformers/nanogpt/model.onnx");
+    let input: Value =
+        serde_json::from_slice(&std::fs::read(example("transformers/nanogpt/input.json")).unwrap())
+            .unwrap();
+    let model = srv.upload(&model_path);
+    let ids: Vec<String> = (0..20).map(|_| srv.prove(&model, &input)).collect();
+    let mut a = common::server::Worker::start(&pg.url, &data, "2");
+    let b = common::server::Worker::start(&pg.url, &data, "2");
+    // Kill worker A once it has finished a job and is in the middle of its next one.
+    let t = Instant::now();
+    let in_flight = loop {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "worker A ended no job"
+        );
+        if let (false, Some(name)) = (a.ended().is_empty(), a.name()) {
+            let mine = srv.get("/v1/jobs?state=running").json()["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["worker"].as_str().is_some_and(|w| w.starts_with(&name)))
+                .map(|j| j["job_id"].as_str().unwrap().to_string());
+            if let Some(id) = mine {
+                break id;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    a.kill9();
+    for id in &ids {
+        let j = srv.wait(id, 300);
+        assert_eq!(j["state"], "succeeded", "{j}");
+    }
+    // Exactly once: every job's end was recorded by one worker, once.
+    let mut ended: Vec<(String, String)> = a.ended();
+    ended.extend(b.ended());
+    for id in &ids {
+        let n = ended.iter().filter(|(j, _)| j == id).count();
+        assert_eq!(n, 1, "job {id} recorded {n} times: {ended:?}");
+    }
+    // A's job in flight was taken over by B (a second attempt), and B did some of the work.
+    let retried: Vec<&String> = ids
+        .iter()
+        .filter(|id| srv.job(id)["attempts"] == 2)
+        .collect();
+    assert_eq!(
+        retried,
+        vec![&in_flight],
+        "A was running {in_flight} when it died"
+    );
+    assert!(!b.ended().is_empty());
+    for id in ids.iter().step_by(5) {
+        let proof = srv.get(&format!("/v1/jobs/{id}/proof"));
+        assert!(cli_verifies(
+            &dir,
+            &format!("{id}.zkp"),
+            &proof.body,
+            &model_path
+        ));
+    }
+    drop(pg);
+}
+
+#[test]
+fn kill_9_at_random_moments_never_loses_or_corrupts_a_job() {
+    let dir = tmpdir("serve-kill9-random");
+    let data = dir.join("data");
+    let model_path = example("transformers/nanogpt/model.onnx");
+    let input: Value =
+        serde_json::from_slice(&std::fs::read(example("transformers/nanogpt/input.json")).unwrap())
+            .unwrap();
+    let mut srv = Server::start(&data, &["--workers", "2"]);
+    let model = srv.upload(&model_path);
+    let mut ids: Vec<String> = (0..6).map(|_| srv.prove(&model, &input)).collect();
+    // Kill -9 five times at pseudo-random moments (a fixed seed), posting more jobs between.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for round in 0..5 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 50 + (seed >> 33) % 650;
+        std::thread::sleep(Duration::from_millis(delay));
+        srv.kill9();
+        srv = Server::start(&data, &["--workers", "2"]);
+        if round % 2 == 0 {
+            ids.push(srv.prove(&model, &input));
+        }
+    }
+    let listed = srv.get("/v1/jobs?limit=1000").json()["jobs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(listed, ids.len(), "a job was lost");
+    for id in &ids {
+        let j = srv.wait(id, 300);
+        match j["state"].as_str().unwrap() {
+            "succeeded" => {
+                // Never reported succeeded without its (whole) proof.
+                let proof = srv.get(&format!("/v1/jobs/{id}/proof"));
+                assert_eq!(proof.status, 200);
+                assert!(
+                    cli_verifies(&dir, &format!("{id}.zkp"), &proof.body, &model_path),
+                    "{j}"
+                );
+            }
+            // Killed while running three times: failed, with the reason.
+            "failed" => assert!(j["error"].as_str().unwrap().contains("stopped"), "{j}"),
+            _ => panic!("{j}"),
+        }
+    }
+}

@@ -36,6 +36,8 @@ pub struct App {
     pub max_request_bytes: usize,
     pub model_dir: Option<PathBuf>,
     pub workers: usize,
+    /// Wakes this server's idle workers when a job is queued.
+    pub wake: Arc<crate::runner::Wake>,
 }
 
 /// An API key, kept as its BLAKE3 hash; jobs record the first 16 hex digits as the key's id.
@@ -797,6 +799,7 @@ fn job_json(j: &JobRow) -> Value {
         },
         "progress": progress,
         "attempts": j.attempts,
+        "worker": j.lease_owner,
         "cancel_requested": j.cancel_requested,
         "time_limit_s": j.time_limit_s,
         "error": j.error,
@@ -842,14 +845,17 @@ async fn post_job(
             .store
             .insert_job(&job, app.max_queue, app.max_jobs_per_key)?
         {
-            Ok(row) => Ok((
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, format!("/v1/jobs/{}", row.id))],
-                Json(
-                    json!({"job_id": row.id, "state": row.state, "links": job_json(&row)["links"]}),
-                ),
-            )
-                .into_response()),
+            Ok(row) => {
+                app.wake.notify();
+                Ok((
+                    StatusCode::ACCEPTED,
+                    [(header::LOCATION, format!("/v1/jobs/{}", row.id))],
+                    Json(
+                        json!({"job_id": row.id, "state": row.state, "links": job_json(&row)["links"]}),
+                    ),
+                )
+                    .into_response())
+            }
             Err(Refused::QueueFull) => Err(ApiError(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(

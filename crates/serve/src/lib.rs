@@ -139,6 +139,7 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
         lease_s: cfg.lease_s,
         worker_name: worker_name(),
     });
+    let wake = Arc::new(runner::Wake::default());
     let app = Arc::new(api::App {
         store: store.clone(),
         runner: runner_cfg.clone(),
@@ -150,6 +151,7 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
         max_request_bytes: cfg.max_request_bytes,
         model_dir,
         workers: cfg.workers,
+        wake: wake.clone(),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -161,7 +163,8 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        let _workers = runner::start_workers(store.clone(), runner_cfg, cfg.workers, stop.clone());
+        let _workers =
+            runner::start_workers(store.clone(), runner_cfg, cfg.workers, stop.clone(), wake);
         eprintln!(
             "zkgrad serve: listening on http://{local}{note}; database {} ({}), {} worker(s), data {}",
             store.engine(),
@@ -241,7 +244,8 @@ pub fn worker(cfg: WorkerConfig) -> Result<()> {
         data.display()
     );
     let stop = Arc::new(AtomicBool::new(false));
-    for h in runner::start_workers(store, runner_cfg, cfg.jobs, stop) {
+    let wake = Arc::new(runner::Wake::default());
+    for h in runner::start_workers(store, runner_cfg, cfg.jobs, stop, wake) {
         let _ = h.join();
     }
     Ok(())

@@ -114,7 +114,7 @@ pub fn document() -> Value {
                     "created_at": {"type": "number"}, "started_at": {"type": ["number", "null"]}, "finished_at": {"type": ["number", "null"]},
                     "timings": {"type": "object", "properties": {"queued_s": {"type": ["number", "null"]}, "running_s": {"type": ["number", "null"]}}},
                     "progress": {"$ref": "#/components/schemas/Progress"},
-                    "attempts": {"type": "integer"}, "cancel_requested": {"type": "boolean"}, "time_limit_s": {"type": "number"},
+                    "attempts": {"type": "integer"}, "worker": {"type": ["string", "null"], "description": "The worker holding the running job's lease"}, "cancel_requested": {"type": "boolean"}, "time_limit_s": {"type": "number"},
                     "error": {"type": ["string", "null"]},
                     "links": {"type": "object"}
                 }}

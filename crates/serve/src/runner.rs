@@ -50,6 +50,30 @@ impl RunnerConfig {
     }
 }
 
+/// Wakes idle workers when a job is queued (in this process; workers elsewhere poll).
+#[derive(Default)]
+pub struct Wake {
+    posted: Mutex<u64>,
+    cv: std::sync::Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        if let Ok(mut n) = self.posted.lock() {
+            *n += 1;
+        }
+        self.cv.notify_all();
+    }
+
+    /// Waits until [`Self::notify`] or `timeout`.
+    fn wait(&self, timeout: Duration) {
+        if let Ok(n) = self.posted.lock() {
+            let seen = *n;
+            let _ = self.cv.wait_timeout_while(n, timeout, |n| *n == seen);
+        }
+    }
+}
+
 /// Creates the data directory's subdirectories.
 pub fn prepare_data_dir(data: &Path) -> Result<()> {
     for d in ["models", "proofs", "runs", "work", "tmp", "cache"] {
@@ -65,19 +89,26 @@ pub fn start_workers(
     cfg: Arc<RunnerConfig>,
     n: usize,
     stop: Arc<AtomicBool>,
+    wake: Arc<Wake>,
 ) -> Vec<thread::JoinHandle<()>> {
     (0..n)
         .map(|i| {
-            let (store, cfg, stop) = (store.clone(), cfg.clone(), stop.clone());
+            let (store, cfg, stop, wake) = (store.clone(), cfg.clone(), stop.clone(), wake.clone());
             thread::spawn(move || {
-                worker_loop(&*store, &cfg, &format!("{}-{i}", cfg.worker_name), &stop)
+                worker_loop(&*store, &cfg, &format!("{}-{i}", cfg.worker_name), &stop, &wake)
             })
         })
         .collect()
 }
 
 /// Claims and runs jobs until `stop` is set.
-pub fn worker_loop(store: &dyn Store, cfg: &RunnerConfig, name: &str, stop: &AtomicBool) {
+pub fn worker_loop(
+    store: &dyn Store,
+    cfg: &RunnerConfig,
+    name: &str,
+    stop: &AtomicBool,
+    wake: &Wake,
+) {
     let mut idle = Duration::from_millis(50);
     while !stop.load(Ordering::Relaxed) {
         let claimed = store
@@ -89,7 +120,7 @@ pub fn worker_loop(store: &dyn Store, cfg: &RunnerConfig, name: &str, stop: &Ato
                 run_job(store, cfg, name, &job);
             }
             Ok(None) => {
-                thread::sleep(idle);
+                wake.wait(idle);
                 idle = (idle * 2).min(Duration::from_millis(400));
             }
             Err(e) => {
@@ -145,7 +176,7 @@ fn run_job(store: &dyn Store, cfg: &RunnerConfig, worker: &str, job: &JobRow) {
             Err(why) => (JobState::Failed, None, Some(why)),
         },
     };
-    if let Err(e) = store.finish(
+    match store.finish(
         &job.id,
         worker,
         state,
@@ -153,10 +184,22 @@ fn run_job(store: &dyn Store, cfg: &RunnerConfig, worker: &str, job: &JobRow) {
         result.as_ref(),
         error.as_deref(),
     ) {
-        eprintln!(
+        Ok(true) => eprintln!(
+            "worker {worker}: job {} {} (attempt {})",
+            job.id,
+            state.name(),
+            job.attempts
+        ),
+        // The lease lapsed while the job ran and another worker has it now: its end is the
+        // other worker's to record.
+        Ok(false) => eprintln!(
+            "worker {worker}: job {}: lease lost before it ended; not recorded",
+            job.id
+        ),
+        Err(e) => eprintln!(
             "worker {worker}: job {}: cannot record its end: {e:#}",
             job.id
-        );
+        ),
     }
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -104,5 +104,7 @@ pub fn prove_flags(flags: &[&str], model: &Path, input: &Path, proof: &Path) -> 
         .arg(proof))
 }
 
+pub mod browser;
 pub mod hostile;
+pub mod postgres;
 pub mod server;

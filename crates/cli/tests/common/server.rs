@@ -237,3 +237,66 @@ pub fn processes_with(needle: &str) -> Vec<u32> {
     }
     out
 }
+
+/// A running `zkgrad worker`; its stderr lines collected; killed (SIGKILL) when dropped.
+pub struct Worker {
+    pub child: Child,
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Worker {
+    pub fn start(database: &str, data: &Path, lease: &str) -> Worker {
+        let mut child = bin()
+            .args(["worker", "--database", database, "--lease", lease, "--data"])
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start zkgrad worker");
+        let stderr = child.stderr.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[worker {}] {line}", std::process::id());
+                l.lock().unwrap().push(line);
+            }
+        });
+        Worker { child, lines }
+    }
+
+    /// The worker's name in leases (from its first line).
+    pub fn name(&self) -> Option<String> {
+        let lines = self.lines.lock().unwrap();
+        let first = lines.first()?;
+        let rest = first.strip_prefix("zkgrad worker ")?;
+        Some(rest.split(':').next()?.to_string())
+    }
+
+    /// The jobs this worker recorded as ended: `(job id, state)`.
+    pub fn ended(&self) -> Vec<(String, String)> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| {
+                let rest = l.split(": job ").nth(1)?;
+                let mut w = rest.split(' ');
+                let (id, state) = (w.next()?, w.next()?);
+                (!state.ends_with(':')).then(|| (id.to_string(), state.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
