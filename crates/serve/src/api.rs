@@ -261,7 +261,7 @@ fn model_json(m: &ModelRow) -> Value {
     if let (Some(o), Some(info)) = (v.as_object_mut(), m.info.as_object()) {
         for k in [
             "parameters",
-            "input",
+            "inputs",
             "input_values",
             "dynamic_input",
             "outputs",
@@ -670,10 +670,9 @@ fn validate(
             if let (Some(e), false) = (expected, dynamic) {
                 if n as u64 != e {
                     return Err(ApiError::bad(format!(
-                        "input: {n} values, but the model takes {e} (shape {})",
+                        "input: {n} values, but the model takes {e} (inputs {})",
                         m.info
-                            .get("input")
-                            .and_then(|i| i.get("shape"))
+                            .get("inputs")
                             .map_or(String::from("?"), Value::to_string)
                     )));
                 }

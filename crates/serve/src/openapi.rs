@@ -65,10 +65,10 @@ pub fn document() -> Value {
                     "model_id": {"type": "string", "description": "The model commitment under the default options (64 hex digits)"},
                     "commitment": {"type": "string"},
                     "parameters": {"type": "integer"},
-                    "input": {"type": "object", "properties": {"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}}}},
+                    "inputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}}}}, "description": "The graph's inputs, in the order their values are concatenated in a prove job's input"},
                     "input_values": {"type": "integer"},
                     "dynamic_input": {"type": "boolean"},
-                    "outputs": {"type": "array", "items": {"type": "object"}},
+                    "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}}}}},
                     "pcs": {"type": "string"}, "act_frac": {"type": "integer"}, "weight_frac": {"type": "integer"}, "table_bits": {"type": "integer"},
                     "size_bytes": {"type": "integer"}, "created_at": {"type": "number"}
                 }},

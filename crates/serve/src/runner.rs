@@ -95,7 +95,13 @@ pub fn start_workers(
         .map(|i| {
             let (store, cfg, stop, wake) = (store.clone(), cfg.clone(), stop.clone(), wake.clone());
             thread::spawn(move || {
-                worker_loop(&*store, &cfg, &format!("{}-{i}", cfg.worker_name), &stop, &wake)
+                worker_loop(
+                    &*store,
+                    &cfg,
+                    &format!("{}-{i}", cfg.worker_name),
+                    &stop,
+                    &wake,
+                )
             })
         })
         .collect()

@@ -48,9 +48,9 @@ pub fn run(a: CommitArgs) -> Result<()> {
         out!(
             "{}",
             json!({"model_commitment": c, "weight_root": hex(&root), "pcs": params.scheme().name(), "act_frac": m.q.config.act_frac, "weight_frac": m.q.config.weight_frac, "table_bits": m.q.config.table_bits,
-                   "parameters": m.q.n_params(), "input": {"name": m.graph.input_name, "shape": m.graph.input_shape},
+                   "parameters": m.q.n_params(), "inputs": inputs(&m.graph),
                    "input_values": m.q.public_input_len(), "dynamic_input": dynamic_input(&a.model),
-                   "outputs": m.graph.output_parts.iter().map(|(name, shape)| json!({"name": name, "shape": shape})).collect::<Vec<_>>()})
+                   "outputs": outputs(&m.graph)})
         );
     } else {
         out!("{c}");
@@ -64,4 +64,32 @@ fn dynamic_input(model: &std::path::Path) -> bool {
         .ok()
         .and_then(|b| zkgrad_onnx::symbolic_input_dims(&b).ok())
         .is_some_and(|(symbolic, _)| !symbolic.is_empty())
+}
+
+/// The graph's inputs, in the order their values are concatenated: name and shape.
+fn inputs(g: &zkgrad_model::graph::Graph) -> Vec<serde_json::Value> {
+    let mut v = vec![json!({"name": g.input_name, "shape": g.input_shape})];
+    v.extend(
+        g.nodes
+            .iter()
+            .filter(|n| matches!(n.op, zkgrad_model::graph::Op::Input { .. }))
+            .map(|n| json!({"name": n.name, "shape": n.shape})),
+    );
+    v
+}
+
+/// The graph's outputs: name and shape (one output: the output value's shape).
+fn outputs(g: &zkgrad_model::graph::Graph) -> Vec<serde_json::Value> {
+    if g.output_parts.is_empty() {
+        let name = g
+            .output
+            .checked_sub(1)
+            .and_then(|i| g.nodes.get(i))
+            .map_or("output", |n| n.name.as_str());
+        return vec![json!({"name": name, "shape": g.shape(g.output)})];
+    }
+    g.output_parts
+        .iter()
+        .map(|(name, shape)| json!({"name": name, "shape": shape}))
+        .collect()
 }
