@@ -273,7 +273,7 @@ impl QGraph {
         let act_frac = r.u32()?;
         let weight_frac = r.u32()?;
         let table_bits = r.u32()?;
-        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac + 1 >= table_bits {
+        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac >= table_bits - 1 {
             return bad("invalid precision settings");
         }
         let config = QConfig {

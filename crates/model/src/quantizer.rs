@@ -114,7 +114,7 @@ fn quantize_scaled(
     if !(4..=20).contains(&k) {
         return Err(QuantError::Config(format!("table bits {k} outside 4..=20")));
     }
-    if config.weight_frac > 40 || config.act_frac + 1 >= k {
+    if config.weight_frac > 40 || config.act_frac.saturating_add(1) >= k {
         return Err(QuantError::Config(format!(
             "weight_frac {} must be ≤ 40 and act_frac {} < table bits ({k}) − 1",
             config.weight_frac, config.act_frac

@@ -18,7 +18,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::runner::{with_fraction, RunnerConfig};
@@ -38,6 +39,8 @@ pub struct App {
     pub workers: usize,
     /// Wakes this server's idle workers when a job is queued.
     pub wake: Arc<crate::runner::Wake>,
+    /// Model imports (`zkgrad commit` children) running at once: at most two.
+    pub validations: tokio::sync::Semaphore,
 }
 
 /// An API key, kept as its BLAKE3 hash; jobs record the first 16 hex digits as the key's id.
@@ -124,15 +127,22 @@ async fn blocking<T: Send + 'static>(
 #[derive(Clone)]
 struct Caller(Option<String>);
 
+impl Caller {
+    /// The caller as a model holder: its key id, `""` on a server without keys.
+    fn holder(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+}
+
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {
-    let model_limit = app.max_model_bytes;
     let request_limit = app.max_request_bytes;
     let v1 = Router::new()
         .route(
             "/v1/models",
+            // Uploads are streamed to a file under their own limit (`max_model_bytes`).
             post(post_model)
-                .layer(DefaultBodyLimit::max(model_limit))
+                .layer(DefaultBodyLimit::disable())
                 .get(list_models),
         )
         .route("/v1/models/{id}", get(get_model).delete(delete_model))
@@ -151,7 +161,74 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(v1)
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route; see /openapi.json".into(),
+            )
+        })
+        .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn_with_state(app.clone(), local_host_only))
         .with_state(app)
+}
+
+/// Every refusal as `{"error": "one line"}`, also the framework's own (a body over its limit,
+/// a malformed query or path): a non-JSON error body becomes the error line.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let line = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let mut r = ApiError(status, line).into_response();
+    for (k, v) in &parts.headers {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            r.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    r
+}
+
+/// A server without API keys answers only requests addressed to this machine by name
+/// (`Host: localhost`, `127.0.0.1` or `[::1]`): a web page elsewhere cannot reach it by DNS
+/// rebinding. (With keys, a page cannot know a key.)
+async fn local_host_only(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if app.keys.is_empty() {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        if !["localhost", "127.0.0.1", "[::1]"].contains(&name.to_ascii_lowercase().as_str()) {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this server has no API key and answers only requests to localhost, 127.0.0.1 or [::1] (Host: {host:?})"
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// `Authorization: Bearer KEY` against the configured keys (none configured: everyone).
@@ -285,54 +362,102 @@ struct ModelByPath {
     path: String,
 }
 
-/// `POST /v1/models`: the ONNX file as the body, or `{"path": …}` under `--model-dir`.
-async fn post_model(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let is_json = headers
+/// The media type a request declares (without parameters), lower case.
+fn content_type(headers: &HeaderMap) -> String {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    blocking(move || {
-        let (path, owned) = if is_json {
-            let req: ModelByPath = serde_json::from_slice(&body)
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn unsupported_type(expected: &str) -> ApiError {
+    ApiError(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("send the body with Content-Type: {expected}"),
+    )
+}
+
+/// `POST /v1/models`: the ONNX file as the body (`application/octet-stream`), or
+/// `{"path": …}` (`application/json`) under `--model-dir`. The upload is streamed to a fresh
+/// file under `tmp/` (hashed on the way), checked by `zkgrad commit`, and only then moved into
+/// `models/`.
+async fn post_model(
+    State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let kind = content_type(&headers);
+    let (path, owned, hash) = match kind.as_str() {
+        "application/json" => {
+            let bytes = axum::body::to_bytes(body, 64 << 10).await.map_err(|_| {
+                ApiError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "model request: over 64 KiB".into(),
+                )
+            })?;
+            let req: ModelByPath = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad(format!("model request: {e}")))?;
-            (server_path(&app, &req.path)?, false)
-        } else {
-            if body.is_empty() {
-                return Err(ApiError::bad(
-                    "empty body: send the ONNX file as the request body (or {\"path\": …} as JSON)",
-                ));
-            }
+            let a = app.clone();
+            let path = blocking(move || server_path(&a, &req.path)).await?;
+            (path, false, None)
+        }
+        "application/octet-stream" => {
             let tmp = app
                 .runner
                 .data
                 .join("tmp")
                 .join(format!("upload-{}.onnx", random_id()));
-            std::fs::write(&tmp, &body).map_err(ApiError::internal)?;
-            (tmp, true)
-        };
-        let committed = commit_model(&app.runner, &path);
-        let info = match committed {
-            Ok(info) => info,
-            Err(e) => {
-                if owned {
-                    let _ = std::fs::remove_file(&path);
+            match stream_to_file(body, &tmp, app.max_model_bytes).await {
+                Ok(hash) => (tmp, true, Some(hash)),
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&tmp).await;
+                    return Err(e);
                 }
-                return Err(e);
             }
+        }
+        _ => {
+            return Err(unsupported_type(
+                "application/octet-stream (the ONNX file) or application/json ({\"path\": …})",
+            ))
+        }
+    };
+    // At most two models are imported at once: an import costs memory and time.
+    let gate = app.clone();
+    let _permit = gate
+        .validations
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    blocking(move || {
+        let cleanup = |e: ApiError| {
+            if owned {
+                let _ = std::fs::remove_file(&path);
+            }
+            e
         };
+        let hash = match hash {
+            Some(h) => h,
+            None => file_hash(&path).map_err(|e| ApiError::bad(format!("model: {e}")))?,
+        };
+        let mut info = commit_model(&app.runner, &path, app.job_time_limit_s).map_err(cleanup)?;
+        if let Some(o) = info.as_object_mut() {
+            o.insert("file_blake3".into(), json!(hash));
+        }
         let id = info
             .get("model_commitment")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let holder = caller.holder().to_string();
         if let Some(existing) = app.store.model(&id)? {
             if owned {
                 let _ = std::fs::remove_file(&path);
             }
+            // The same model again: whoever uploads it holds it too.
+            app.store.put_model(&existing, &holder)?;
             return Ok((StatusCode::OK, Json(model_json(&existing))).into_response());
         }
         let size = std::fs::metadata(&path).map_or(0, |m| m.len() as i64);
@@ -341,7 +466,7 @@ async fn post_model(
             std::fs::File::open(&path)
                 .and_then(|f| f.sync_all())
                 .and_then(|()| std::fs::rename(&path, &dest))
-                .map_err(ApiError::internal)?;
+                .map_err(|e| cleanup(ApiError::internal(e)))?;
             dest
         } else {
             path
@@ -353,7 +478,7 @@ async fn post_model(
             size_bytes: size,
             info,
         };
-        if !app.store.put_model(&row)? {
+        if !app.store.put_model(&row, &holder)? {
             // Another upload of the same model won the race; the file is the same.
             let existing = app.store.model(&id)?.unwrap_or(row);
             return Ok((StatusCode::OK, Json(model_json(&existing))).into_response());
@@ -361,6 +486,47 @@ async fn post_model(
         Ok((StatusCode::CREATED, Json(model_json(&row))).into_response())
     })
     .await
+}
+
+/// Writes a request body to `path`, refusing it past `limit` bytes (413); its BLAKE3 hash.
+async fn stream_to_file(body: axum::body::Body, path: &Path, limit: usize) -> ApiResult<String> {
+    use tokio::io::AsyncWriteExt as _;
+    use tokio_stream::StreamExt as _;
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut n = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad(format!("model upload: {e}")))?;
+        n += chunk.len();
+        if n > limit {
+            return Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "model upload: over the server's limit of {} MiB",
+                    limit >> 20
+                ),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    if n == 0 {
+        return Err(ApiError::bad(
+            "empty body: send the ONNX file as the request body (or {\"path\": …} as JSON)",
+        ));
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// A file's BLAKE3 hash, read in chunks.
+pub fn file_hash(path: &Path) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(std::fs::File::open(path)?)?;
+    Ok(h.finalize().to_hex().to_string())
 }
 
 /// A path under `--model-dir`: relative, no `..`, resolving (links followed) inside it.
@@ -373,7 +539,8 @@ fn server_path(app: &App, rel: &str) -> ApiResult<PathBuf> {
         ));
     };
     let p = Path::new(rel);
-    if p.is_absolute()
+    if rel.is_empty()
+        || p.is_absolute()
         || p.components()
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
@@ -393,34 +560,73 @@ fn server_path(app: &App, rel: &str) -> ApiResult<PathBuf> {
     Ok(full)
 }
 
-/// Imports and commits a model with `zkgrad commit --json` (a child process): its summary, or
-/// a 400 with the CLI's one-line reason.
-fn commit_model(cfg: &RunnerConfig, path: &Path) -> ApiResult<Value> {
-    let out = std::process::Command::new(&cfg.exe)
+/// Imports and commits a model with `zkgrad commit --json` (a child process, stopped after
+/// `limit_s`): its summary, or a 400 with the CLI's one-line reason.
+fn commit_model(cfg: &RunnerConfig, path: &Path, limit_s: f64) -> ApiResult<Value> {
+    let mut child = std::process::Command::new(&cfg.exe)
         .arg("commit")
         .arg("--model")
         .arg(path)
         .arg("--json")
         .env("ZKGRAD_CACHE_DIR", cfg.data.join("cache"))
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(ApiError::internal)?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    let (mut out, mut err) = (child.stdout.take(), child.stderr.take());
+    let readers = (
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            if let Some(o) = out.as_mut() {
+                let _ = std::io::Read::read_to_end(o, &mut b);
+            }
+            b
+        }),
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            if let Some(e) = err.as_mut() {
+                let _ = std::io::Read::read_to_end(e, &mut b);
+            }
+            b
+        }),
+    );
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(ApiError::internal)? {
+            break st;
+        }
+        if t0.elapsed().as_secs_f64() > limit_s {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ApiError::bad(format!(
+                "model rejected: importing and committing it took more than {limit_s} s"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = readers.0.join().unwrap_or_default();
+    let stderr = readers.1.join().unwrap_or_default();
+    if !status.success() {
+        let err = String::from_utf8_lossy(&stderr);
         let line = err
             .lines()
             .rev()
             .find(|l| l.starts_with("error"))
             .unwrap_or("the model could not be imported");
         let line = line.strip_prefix("error: ").unwrap_or(line);
-        let line = line.replace(&path.display().to_string(), "the uploaded model");
+        let line = line.replace(&path.display().to_string(), "the model");
+        let line = line.replace(&cfg.data.display().to_string(), "<data>");
         return Err(ApiError::bad(format!("model rejected: {line}")));
     }
-    serde_json::from_slice(&out.stdout).map_err(ApiError::internal)
+    serde_json::from_slice(&stdout).map_err(ApiError::internal)
 }
 
-async fn list_models(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let rows = blocking(move || Ok(app.store.models()?)).await?;
+async fn list_models(
+    State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let rows = blocking(move || Ok(app.store.models_for(caller.holder())?)).await?;
     Ok(Json(json!({
         "models": rows.iter().map(model_json).collect::<Vec<_>>()
     })))
@@ -435,21 +641,24 @@ fn check_id(id: &str) -> ApiResult<()> {
 
 async fn get_model(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Json<Value>> {
     check_id(&id)?;
-    let row = blocking(move || Ok(app.store.model(&id)?)).await?;
+    let row = blocking(move || Ok(app.store.model_for(&id, caller.holder())?)).await?;
     row.map(|m| Json(model_json(&m)))
         .ok_or_else(|| ApiError::not_found("no such model"))
 }
 
+/// Deletes the caller's hold on a model; the model itself goes with its last holder.
 async fn delete_model(
     State(app): State<Arc<App>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<Response> {
     check_id(&id)?;
     blocking(move || {
-        let Some(m) = app.store.model(&id)? else {
+        let Some(m) = app.store.model_for(&id, caller.holder())? else {
             return Err(ApiError::not_found("no such model"));
         };
         let active = app.store.active_jobs_of_model(&id)?;
@@ -458,10 +667,11 @@ async fn delete_model(
                 "model has {active} queued or running job(s); cancel them or wait"
             )));
         }
-        app.store.delete_model(&id)?;
-        let ours = app.runner.data.join("models");
-        if Path::new(&m.path).starts_with(&ours) {
-            let _ = std::fs::remove_file(&m.path);
+        if app.store.release_model(&id, caller.holder())? == Some(true) {
+            let ours = app.runner.data.join("models");
+            if Path::new(&m.path).starts_with(&ours) {
+                let _ = std::fs::remove_file(&m.path);
+            }
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
@@ -471,14 +681,22 @@ async fn delete_model(
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
-#[derive(Deserialize, Default)]
+/// A prove or verify job's options, as the CLI's flags; stored normalized (unset ones left out),
+/// and passed on from there.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ProveOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pcs: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     table_bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     act_frac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     weight_frac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     per_tensor_scales: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     global_scale: Option<bool>,
 }
 
@@ -515,23 +733,34 @@ impl ProveOptions {
     }
 }
 
-/// A training job's options: parsed here to refuse unknown or ill-typed ones before the job is
-/// stored; the runner passes them on from the stored spec.
-#[derive(Deserialize, Default)]
+/// A training job's options, as `zkgrad train`'s flags; stored normalized and passed on from
+/// there.
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // fields read only through the stored spec
 struct TrainOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
     steps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     loss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     lr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     batch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     prove: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     shuffle: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     lora_rank: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     lora_alpha: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     lora_targets: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     table_bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     act_frac: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     weight_frac: Option<u32>,
 }
 
@@ -561,109 +790,232 @@ impl TrainOptions {
             ));
         }
         if let Some(t) = &self.lora_targets {
-            if t.starts_with('-') {
+            if t.is_empty() || t.split(',').any(|n| n.is_empty() || n.starts_with('-')) {
                 return Err(ApiError::bad(
                     "options.lora_targets: node names, comma-separated",
                 ));
             }
         }
+        if let Some(t) = self.table_bits {
+            if !(4..=20).contains(&t) {
+                return Err(ApiError::bad(format!(
+                    "options.table_bits must be within 4..=20, got {t}"
+                )));
+            }
+        }
+        for (name, v) in [
+            ("act_frac", self.act_frac),
+            ("weight_frac", self.weight_frac),
+        ] {
+            if v.is_some_and(|v| v > 40) {
+                return Err(ApiError::bad(format!("options.{name} must be at most 40")));
+            }
+        }
+        if self.lora_rank == Some(0) {
+            return Err(ApiError::bad("options.lora_rank must be at least 1"));
+        }
+        if self.lora_alpha.is_some_and(|a| !(a.is_finite() && a > 0.0)) {
+            return Err(ApiError::bad(
+                "options.lora_alpha must be a positive number",
+            ));
+        }
+        if self.lora_rank.is_none() && (self.lora_alpha.is_some() || self.lora_targets.is_some()) {
+            return Err(ApiError::bad(
+                "options.lora_alpha and options.lora_targets need options.lora_rank",
+            ));
+        }
         Ok(())
     }
 }
 
+/// A job request's kind, read first: the body is then read once more into that kind's shape
+/// (serde skips the other fields without building them).
 #[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum JobRequest {
-    Prove {
-        model_id: String,
-        input: Value,
-        #[serde(default)]
-        options: Option<Value>,
-        time_limit_s: Option<f64>,
-    },
-    Verify {
-        model_id: Option<String>,
-        commitment: Option<String>,
-        proof_base64: Option<String>,
-        proof_job_id: Option<String>,
-        #[serde(default)]
-        options: Option<Value>,
-        time_limit_s: Option<f64>,
-    },
-    Train {
-        model_id: String,
-        data: Value,
-        #[serde(default)]
-        options: Option<Value>,
-        time_limit_s: Option<f64>,
-    },
+struct KindOnly {
+    kind: String,
 }
 
-fn parse_options<T: for<'de> Deserialize<'de> + Default>(v: &Option<Value>) -> ApiResult<T> {
-    match v {
-        None => Ok(T::default()),
-        Some(v) => {
-            serde_json::from_value(v.clone()).map_err(|e| ApiError::bad(format!("options: {e}")))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProveRequest<'a> {
+    #[allow(dead_code)]
+    kind: &'a str,
+    model_id: String,
+    #[serde(borrow)]
+    input: &'a RawValue,
+    #[serde(borrow, default)]
+    options: Option<&'a RawValue>,
+    time_limit_s: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest<'a> {
+    #[allow(dead_code)]
+    kind: &'a str,
+    model_id: Option<String>,
+    commitment: Option<String>,
+    proof_base64: Option<String>,
+    proof_job_id: Option<String>,
+    #[serde(borrow, default)]
+    options: Option<&'a RawValue>,
+    time_limit_s: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainRequest<'a> {
+    #[allow(dead_code)]
+    kind: &'a str,
+    model_id: String,
+    #[serde(borrow)]
+    data: &'a RawValue,
+    #[serde(borrow, default)]
+    options: Option<&'a RawValue>,
+    time_limit_s: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainData<'a> {
+    #[serde(borrow)]
+    x: &'a RawValue,
+    #[serde(borrow)]
+    y: &'a RawValue,
+}
+
+/// Options: absent, `null`, or an object of the kind's fields (not an array, which serde would
+/// read field by field).
+fn parse_options<T: for<'de> Deserialize<'de> + Default>(raw: Option<&RawValue>) -> ApiResult<T> {
+    let Some(raw) = raw else {
+        return Ok(T::default());
+    };
+    let text = raw.get().trim_start();
+    if text == "null" {
+        return Ok(T::default());
+    }
+    if !text.starts_with('{') {
+        return Err(ApiError::bad("options: expected an object"));
+    }
+    serde_json::from_str(raw.get()).map_err(|e| ApiError::bad(format!("options: {e}")))
+}
+
+/// The deepest nesting of arrays an input or data set may have (a tensor of rank 16, and
+/// more than any model's input).
+const MAX_DEPTH: usize = 16;
+
+/// The numbers in a JSON value made of nested arrays of finite numbers, counted on its text
+/// (valid JSON: serde has parsed it): nothing is built, whatever its size.
+fn count_numbers(raw: &RawValue, what: &str) -> ApiResult<usize> {
+    let t = raw.get().as_bytes();
+    let (mut i, mut n, mut depth) = (0, 0, 0usize);
+    while i < t.len() {
+        match t[i] {
+            b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(ApiError::bad(format!(
+                        "{what}: arrays nested deeper than {MAX_DEPTH}"
+                    )));
+                }
+                i += 1;
+            }
+            b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' | b',' => i += 1,
+            b'"' => {
+                return Err(ApiError::bad(format!(
+                    "{what}: expected numbers, found a string"
+                )))
+            }
+            b'{' => {
+                return Err(ApiError::bad(format!(
+                    "{what}: expected numbers, found an object"
+                )))
+            }
+            b't' | b'f' => {
+                return Err(ApiError::bad(format!(
+                    "{what}: expected numbers, found a boolean"
+                )))
+            }
+            b'n' => {
+                return Err(ApiError::bad(format!(
+                    "{what}: expected numbers, found null"
+                )))
+            }
+            _ => {
+                let start = i;
+                while i < t.len() && !matches!(t[i], b',' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                    i += 1;
+                }
+                let tok = std::str::from_utf8(&t[start..i]).unwrap_or("");
+                match tok.parse::<f64>() {
+                    Ok(x) if x.is_finite() => n += 1,
+                    _ => {
+                        return Err(ApiError::bad(format!(
+                            "{what}: {tok} is not a finite number"
+                        )))
+                    }
+                }
+            }
         }
     }
-}
-
-/// The numbers of an input (`{"input_data": …}` or a bare array), all finite.
-fn count_numbers(v: &Value, what: &str) -> ApiResult<usize> {
-    match v {
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if x.is_finite() => Ok(1),
-            _ => Err(ApiError::bad(format!("{what}: a number is not finite"))),
-        },
-        Value::Array(a) => a.iter().map(|x| count_numbers(x, what)).sum(),
-        _ => Err(ApiError::bad(format!(
-            "{what}: expected numbers in nested arrays, found {}",
-            match v {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::String(_) => "a string",
-                Value::Object(_) => "an object",
-                _ => "something else",
-            }
-        ))),
+    if !raw.get().trim_start().starts_with('[') {
+        return Err(ApiError::bad(format!(
+            "{what}: expected an array of numbers"
+        )));
     }
+    Ok(n)
 }
 
-/// Validates a job request against the stored models and jobs; the spec to store.
-fn validate(
-    app: &App,
-    req: JobRequest,
-    caller: &Caller,
-) -> ApiResult<(String, Value, Option<f64>)> {
+/// A validated job: its kind, its spec (small: ids and normalized options), its payload (the
+/// input, data or proof, written to a file beside the job) and its time limit.
+struct Validated {
+    kind: &'static str,
+    spec: Value,
+    payload: Vec<u8>,
+    time_limit_s: Option<f64>,
+}
+
+/// Validates a job request against the caller's models and jobs.
+fn validate(app: &App, body: &[u8], caller: &Caller) -> ApiResult<Validated> {
+    let kind: KindOnly = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad(format!(
+            "job request: {e} (expected {{\"kind\": \"prove\" | \"verify\" | \"train\", …}})"
+        ))
+    })?;
+    let bad_request = |e: serde_json::Error| ApiError::bad(format!("job request: {e}"));
     let model = |id: &str| -> ApiResult<ModelRow> {
         check_id(id).map_err(|_| ApiError::bad(format!("model_id {id:?} is not a model id")))?;
-        app.store.model(id)?.ok_or_else(|| {
+        app.store.model_for(id, caller.holder())?.ok_or_else(|| {
             ApiError::bad(format!(
                 "model {id} is not stored: upload it first (POST /v1/models)"
             ))
         })
     };
-    match req {
-        JobRequest::Prove {
-            model_id,
-            input,
-            options,
-            time_limit_s,
-        } => {
-            let m = model(&model_id)?;
-            let o: ProveOptions = parse_options(&options)?;
+    match kind.kind.as_str() {
+        "prove" => {
+            let r: ProveRequest = serde_json::from_slice(body).map_err(bad_request)?;
+            let m = model(&r.model_id)?;
+            let o: ProveOptions = parse_options(r.options)?;
             o.check()?;
-            let data = match &input {
-                Value::Object(obj) => obj.get("input_data").ok_or_else(|| {
-                    ApiError::bad("input: expected {\"input_data\": [[...]]} or an array")
-                })?,
-                v => v,
+            // `{"input_data": …}` or the array itself.
+            let data: &RawValue = if r.input.get().trim_start().starts_with('{') {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Wrapped<'a> {
+                    #[serde(borrow)]
+                    input_data: &'a RawValue,
+                }
+                let w: Wrapped = serde_json::from_str(r.input.get()).map_err(|e| {
+                    ApiError::bad(format!("input: expected {{\"input_data\": [[...]]}} ({e})"))
+                })?;
+                w.input_data
+            } else {
+                r.input
             };
-            if !data.is_array() {
-                return Err(ApiError::bad(
-                    "input: expected {\"input_data\": [[...]]} or an array",
-                ));
-            }
             let n = count_numbers(data, "input")?;
             let expected = m.info.get("input_values").and_then(Value::as_u64);
             let dynamic = m.info.get("dynamic_input").and_then(Value::as_bool) == Some(true);
@@ -677,29 +1029,29 @@ fn validate(
                     )));
                 }
             }
-            let spec = json!({
-                "kind": "prove", "model_id": model_id,
-                "input": {"input_data": data}, "options": options.unwrap_or(json!({})),
-            });
-            Ok(("prove".into(), spec, time_limit_s))
+            Ok(Validated {
+                kind: "prove",
+                spec: json!({"kind": "prove", "model_id": r.model_id, "options": o}),
+                payload: format!("{{\"input_data\": {}}}", data.get()).into_bytes(),
+                time_limit_s: r.time_limit_s,
+            })
         }
-        JobRequest::Verify {
-            model_id,
-            commitment,
-            proof_base64,
-            proof_job_id,
-            options,
-            time_limit_s,
-        } => {
-            let o: ProveOptions = parse_options(&options)?;
+        "verify" => {
+            let r: VerifyRequest = serde_json::from_slice(body).map_err(bad_request)?;
+            let o: ProveOptions = parse_options(r.options)?;
             o.check()?;
-            match (&model_id, &commitment) {
+            match (&r.model_id, &r.commitment) {
                 (Some(id), None) => {
                     model(id)?;
                 }
                 (None, Some(c)) => {
                     if c.len() != 64 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
                         return Err(ApiError::bad("commitment: 64 hex digits"));
+                    }
+                    if serde_json::to_value(&o).is_ok_and(|v| v != json!({})) {
+                        return Err(ApiError::bad(
+                            "options go with model_id: a commitment binds the precision and scheme itself",
+                        ));
                     }
                 }
                 _ => {
@@ -708,7 +1060,7 @@ fn validate(
                     ))
                 }
             }
-            match (&proof_base64, &proof_job_id) {
+            let payload = match (&r.proof_base64, &r.proof_job_id) {
                 (Some(b), None) => {
                     let bytes = base64::engine::general_purpose::STANDARD
                         .decode(b)
@@ -716,12 +1068,16 @@ fn validate(
                     zkgrad_verifier::ProofFile::from_bytes(&bytes).map_err(|e| {
                         ApiError::bad(format!("proof: not a zkgrad proof file: {e}"))
                     })?;
+                    bytes
                 }
                 (None, Some(j)) => {
                     check_id(j).map_err(|_| ApiError::bad("proof_job_id: not a job id"))?;
                     let job = app.store.job(j)?.filter(|job| visible(job, caller));
                     match job {
-                        Some(job) if job.kind == "prove" && job.state == JobState::Succeeded => {}
+                        Some(job) if job.kind == "prove" && job.state == JobState::Succeeded => {
+                            std::fs::read(app.runner.proof_path(&job.id, job.attempts))
+                                .map_err(ApiError::internal)?
+                        }
                         Some(_) => {
                             return Err(ApiError::bad(format!(
                                 "proof_job_id {j}: not a succeeded prove job"
@@ -737,36 +1093,39 @@ fn validate(
                         "verify: give exactly one of proof_base64 and proof_job_id",
                     ))
                 }
-            }
-            let spec = json!({
-                "kind": "verify", "model_id": model_id, "commitment": commitment,
-                "proof_base64": proof_base64, "proof_job_id": proof_job_id,
-                "options": options.unwrap_or(json!({})),
-            });
-            Ok(("verify".into(), spec, time_limit_s))
-        }
-        JobRequest::Train {
-            model_id,
-            data,
-            options,
-            time_limit_s,
-        } => {
-            model(&model_id)?;
-            let o: TrainOptions = parse_options(&options)?;
-            o.check()?;
-            let (Some(x), Some(y)) = (data.get("x"), data.get("y")) else {
-                return Err(ApiError::bad(
-                    "data: expected {\"x\": [[...]], \"y\": [[...]]}",
-                ));
             };
-            count_numbers(x, "data.x")?;
-            count_numbers(y, "data.y")?;
-            let spec = json!({
-                "kind": "train", "model_id": model_id, "data": {"x": x, "y": y},
-                "options": options.unwrap_or(json!({})),
-            });
-            Ok(("train".into(), spec, time_limit_s))
+            Ok(Validated {
+                kind: "verify",
+                spec: json!({
+                    "kind": "verify", "model_id": r.model_id, "commitment": r.commitment,
+                    "proof_job_id": r.proof_job_id, "options": o,
+                }),
+                payload,
+                time_limit_s: r.time_limit_s,
+            })
         }
+        "train" => {
+            let r: TrainRequest = serde_json::from_slice(body).map_err(bad_request)?;
+            model(&r.model_id)?;
+            let o: TrainOptions = parse_options(r.options)?;
+            o.check()?;
+            let d: TrainData = serde_json::from_str(r.data.get()).map_err(|e| {
+                ApiError::bad(format!(
+                    "data: expected {{\"x\": [[...]], \"y\": [[...]]}} ({e})"
+                ))
+            })?;
+            count_numbers(d.x, "data.x")?;
+            count_numbers(d.y, "data.y")?;
+            Ok(Validated {
+                kind: "train",
+                spec: json!({"kind": "train", "model_id": r.model_id, "options": o}),
+                payload: format!("{{\"x\": {}, \"y\": {}}}", d.x.get(), d.y.get()).into_bytes(),
+                time_limit_s: r.time_limit_s,
+            })
+        }
+        other => Err(ApiError::bad(format!(
+            "job request: unknown kind {other:?} (expected \"prove\", \"verify\" or \"train\")"
+        ))),
     }
 }
 
@@ -814,16 +1173,16 @@ fn job_json(j: &JobRow) -> Value {
 async fn post_job(
     State(app): State<Arc<App>>,
     axum::Extension(caller): axum::Extension<Caller>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let req: JobRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad(format!(
-            "job request: {e} (expected {{\"kind\": \"prove\" | \"verify\" | \"train\", …}})"
-        ))
-    })?;
+    if content_type(&headers) != "application/json" {
+        return Err(unsupported_type("application/json"));
+    }
     blocking(move || {
-        let (kind, spec, limit) = validate(&app, req, &caller)?;
-        let limit = match limit {
+        let v = validate(&app, &body, &caller)?;
+        drop(body);
+        let limit = match v.time_limit_s {
             None => app.job_time_limit_s,
             Some(l) if l.is_finite() && l > 0.0 => l.min(app.job_time_limit_s),
             Some(l) => {
@@ -834,16 +1193,24 @@ async fn post_job(
         };
         let job = NewJob {
             id: random_id(),
-            kind,
-            spec,
+            kind: v.kind.to_string(),
+            spec: v.spec,
             key_id: caller.0.clone(),
             created_at: now(),
             time_limit_s: limit,
         };
-        match app
+        // The payload is in place (synced) before the row that names it.
+        let payload = app.runner.payload_path(&job.id);
+        std::fs::write(&payload, &v.payload)
+            .and_then(|()| std::fs::File::open(&payload)?.sync_all())
+            .map_err(ApiError::internal)?;
+        let inserted = app
             .store
-            .insert_job(&job, app.max_queue, app.max_jobs_per_key)?
-        {
+            .insert_job(&job, app.max_queue, app.max_jobs_per_key);
+        if !matches!(inserted, Ok(Ok(_))) {
+            let _ = std::fs::remove_file(&payload);
+        }
+        match inserted? {
             Ok(row) => {
                 app.wake.notify();
                 Ok((
@@ -883,8 +1250,9 @@ struct ListQuery {
 async fn list_jobs(
     State(app): State<Arc<App>>,
     axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(q) = q.map_err(|e| ApiError::bad(format!("query: {}", e.body_text())))?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let state = match &q.state {
         None => None,
@@ -893,13 +1261,9 @@ async fn list_jobs(
                 .ok_or_else(|| ApiError::bad(format!("state {s:?}: not a job state")))?,
         ),
     };
-    let rows = blocking(move || Ok(app.store.jobs(limit)?)).await?;
+    let rows = blocking(move || Ok(app.store.jobs(limit, caller.0.as_deref(), state)?)).await?;
     Ok(Json(json!({
-        "jobs": rows
-            .iter()
-            .filter(|j| visible(j, &caller) && state.is_none_or(|s| j.state == s))
-            .map(job_json)
-            .collect::<Vec<_>>()
+        "jobs": rows.iter().map(job_json).collect::<Vec<_>>()
     })))
 }
 
@@ -931,10 +1295,12 @@ async fn cancel_job(
             job.state.name()
         )));
     }
-    let row = blocking(move || Ok(app.store.request_cancel(&job.id, now())?))
+    let a = app.clone();
+    let row = blocking(move || Ok(a.store.request_cancel(&job.id, now())?))
         .await?
         .ok_or_else(|| ApiError::not_found("no such job"))?;
     let status = if row.state == JobState::Cancelled {
+        let _ = std::fs::remove_file(app.runner.payload_path(&row.id));
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
@@ -979,7 +1345,8 @@ async fn job_proof(
     let cfg = app.runner.clone();
     blocking(move || match job.kind.as_str() {
         "prove" => {
-            let bytes = std::fs::read(cfg.proof_path(&job.id)).map_err(ApiError::internal)?;
+            let bytes =
+                std::fs::read(cfg.proof_path(&job.id, job.attempts)).map_err(ApiError::internal)?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -993,7 +1360,10 @@ async fn job_proof(
                 .into_response())
         }
         "train" => {
-            let bytes = crate::tar::archive(&cfg.run_dir(&job.id), &format!("run-{}", job.id))?;
+            let bytes = crate::tar::archive(
+                &cfg.run_dir(&job.id, job.attempts),
+                &format!("run-{}", job.id),
+            )?;
             Ok((
                 [
                     (header::CONTENT_TYPE, "application/x-tar".to_string()),

@@ -116,12 +116,36 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("data directory {}", cfg.data.display()))?;
     runner::prepare_data_dir(&data)?;
+    if let Some(d) = &model_dir {
+        if d.starts_with(&data) || data.starts_with(d) {
+            bail!(
+                "--model-dir {} and the data directory {} overlap: give separate directories",
+                d.display(),
+                data.display()
+            );
+        }
+    }
     let database = cfg
         .database
         .clone()
         .unwrap_or_else(|| data.join("zkgrad.sqlite").display().to_string());
     let store: Arc<dyn Store> = Arc::from(store::open(&database)?);
     let embedded = store.engine() == "sqlite";
+    // One embedded server per data directory: a second one's start would end the first one's
+    // leases. Held (an OS lock, released when the process ends, however it ends) until exit.
+    let _lock = if embedded {
+        let f = std::fs::File::create(data.join("lock"))
+            .with_context(|| format!("cannot create {}", data.join("lock").display()))?;
+        if f.try_lock().is_err() {
+            bail!(
+                "another zkgrad serve is using the data directory {}",
+                data.display()
+            );
+        }
+        Some(f)
+    } else {
+        None
+    };
     if embedded {
         // This process was the database's only worker: whatever was running is orphaned.
         let released = store.release_all_leases()?;
@@ -132,6 +156,15 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
         let _ = std::fs::remove_dir_all(data.join("work"));
         let _ = std::fs::remove_dir_all(data.join("tmp"));
         runner::prepare_data_dir(&data)?;
+        // An upload killed between its rename and its row left a file no row names.
+        for e in std::fs::read_dir(data.join("models"))?.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(id) = name.strip_suffix(".onnx") {
+                if store.model(id)?.is_none() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
     }
     let runner_cfg = Arc::new(RunnerConfig {
         exe: cfg.exe.clone(),
@@ -152,6 +185,7 @@ pub fn serve(cfg: ServeConfig) -> Result<()> {
         model_dir,
         workers: cfg.workers,
         wake: wake.clone(),
+        validations: tokio::sync::Semaphore::new(2),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -29,6 +29,7 @@ fn error_responses(codes: &[&str]) -> Value {
             "404" => "No such model or job (or not this key's)",
             "409" => "Not possible in the job's or model's present state",
             "413" => "The body is larger than the server's limit",
+            "415" => "The body's Content-Type is not the one the route takes",
             "429" => "The queue, or this key's share of it, is full",
             _ => "Error",
         };
@@ -134,17 +135,17 @@ pub fn document() -> Value {
                     "responses": with(json!({
                         "201": {"description": "Stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
                         "200": {"description": "Already stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}}}),
-                        &["400", "401", "403", "413"])},
-                "get": {"summary": "The stored models", "responses": with(json!({"200": {"description": "{\"models\": [Model]}"}}), &["401"])}
+                        &["400", "401", "403", "413", "415"])},
+                "get": {"summary": "The models this key uploaded or registered", "responses": with(json!({"200": {"description": "{\"models\": [Model]}"}}), &["401"])}
             },
             "/v1/models/{id}": {
                 "parameters": id_param,
                 "get": {"summary": "One model", "responses": with(json!({"200": {"description": "The model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}}}), &["401", "404"])},
-                "delete": {"summary": "Delete a model without queued or running jobs", "responses": with(json!({"204": {"description": "Deleted"}}), &["401", "404", "409"])}
+                "delete": {"summary": "Give up this key's hold on a model without queued or running jobs (the model goes with its last holder)", "responses": with(json!({"204": {"description": "Deleted"}}), &["401", "404", "409"])}
             },
             "/v1/jobs": {
                 "post": {"summary": "Queue a job", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobRequest"}}}},
-                    "responses": with(json!({"202": {"description": "{\"job_id\", \"state\": \"queued\", \"links\"}"}}), &["400", "401", "413", "429"])},
+                    "responses": with(json!({"202": {"description": "{\"job_id\", \"state\": \"queued\", \"links\"}"}}), &["400", "401", "413", "415", "429"])},
                 "get": {"summary": "This key's newest jobs", "parameters": [
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                         {"name": "state", "in": "query", "schema": {"type": "string"}}],

@@ -22,7 +22,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::store::{now, JobRow, JobState, Lease, Store};
@@ -41,12 +40,22 @@ pub struct RunnerConfig {
 }
 
 impl RunnerConfig {
-    pub fn proof_path(&self, job_id: &str) -> PathBuf {
-        self.data.join("proofs").join(format!("{job_id}.zkp"))
+    /// A succeeded job's proof: named by the attempt that made it, so that a worker whose
+    /// lease lapsed mid-job can never overwrite the proof of the attempt that was recorded.
+    pub fn proof_path(&self, job_id: &str, attempt: i64) -> PathBuf {
+        self.data
+            .join("proofs")
+            .join(format!("{job_id}-{attempt}.zkp"))
     }
 
-    pub fn run_dir(&self, job_id: &str) -> PathBuf {
-        self.data.join("runs").join(job_id)
+    /// A succeeded training job's run directory (named as [`Self::proof_path`]).
+    pub fn run_dir(&self, job_id: &str, attempt: i64) -> PathBuf {
+        self.data.join("runs").join(format!("{job_id}-{attempt}"))
+    }
+
+    /// A job's payload (its input, training data or proof), written before its row.
+    pub fn payload_path(&self, job_id: &str) -> PathBuf {
+        self.data.join("payloads").join(job_id)
     }
 }
 
@@ -76,7 +85,9 @@ impl Wake {
 
 /// Creates the data directory's subdirectories.
 pub fn prepare_data_dir(data: &Path) -> Result<()> {
-    for d in ["models", "proofs", "runs", "work", "tmp", "cache"] {
+    for d in [
+        "models", "proofs", "runs", "payloads", "work", "tmp", "cache",
+    ] {
         std::fs::create_dir_all(data.join(d))
             .with_context(|| format!("cannot create {}", data.join(d).display()))?;
     }
@@ -160,6 +171,7 @@ fn run_job(store: &dyn Store, cfg: &RunnerConfig, worker: &str, job: &JobRow) {
     let _ = std::fs::remove_dir_all(&work);
     let outcome = std::fs::create_dir_all(&work)
         .map_err(|e| format!("cannot create the work directory: {e}"))
+        .and_then(|()| model_unchanged(store, job))
         .and_then(|()| command(store, cfg, job, &work))
         .map(|cmd| supervise(store, cfg, worker, job, cmd));
     let (state, result, error) = match outcome {
@@ -182,14 +194,22 @@ fn run_job(store: &dyn Store, cfg: &RunnerConfig, worker: &str, job: &JobRow) {
             Err(why) => (JobState::Failed, None, Some(why)),
         },
     };
-    match store.finish(
+    let recorded = store.finish(
         &job.id,
         worker,
         state,
         now(),
         result.as_ref(),
         error.as_deref(),
-    ) {
+    );
+    if matches!(recorded, Ok(true)) {
+        let _ = std::fs::remove_file(cfg.payload_path(&job.id));
+    } else if state == JobState::Succeeded {
+        // Not ours to record any more: what this attempt published goes.
+        let _ = std::fs::remove_file(cfg.proof_path(&job.id, job.attempts));
+        let _ = std::fs::remove_dir_all(cfg.run_dir(&job.id, job.attempts));
+    }
+    match recorded {
         Ok(true) => eprintln!(
             "worker {worker}: job {} {} (attempt {})",
             job.id,
@@ -210,6 +230,28 @@ fn run_job(store: &dyn Store, cfg: &RunnerConfig, worker: &str, job: &JobRow) {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// The job's model file is the one that was registered (its BLAKE3 hash recorded then).
+fn model_unchanged(store: &dyn Store, job: &JobRow) -> std::result::Result<(), String> {
+    let Some(id) = job.spec.get("model_id").and_then(Value::as_str) else {
+        return Ok(()); // a verify job by commitment
+    };
+    let m = match store.model(id) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Err(format!("model {id} is not stored (deleted?)")),
+        Err(e) => return Err(format!("database: {e:#}")),
+    };
+    let Some(want) = m.info.get("file_blake3").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    match crate::api::file_hash(Path::new(&m.path)) {
+        Ok(h) if h == want => Ok(()),
+        Ok(_) => Err(format!(
+            "the model file changed since it was registered as {id}; register it again"
+        )),
+        Err(e) => Err(format!("the model file cannot be read: {e}")),
+    }
+}
+
 /// The child process for a job: `zkgrad <subcommand> …` with its files in `work`.
 fn command(
     store: &dyn Store,
@@ -225,9 +267,11 @@ fn command(
             Err(e) => Err(format!("database: {e:#}")),
         }
     };
-    let write = |name: &str, bytes: &[u8]| -> std::result::Result<PathBuf, String> {
+    // The payload, copied into the work directory under the name the child reads.
+    let copy_payload = |name: &str| -> std::result::Result<PathBuf, String> {
         let p = work.join(name);
-        std::fs::write(&p, bytes).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        std::fs::copy(cfg.payload_path(&job.id), &p)
+            .map_err(|e| format!("the job's payload is missing: {e}"))?;
         Ok(p)
     };
     let mut cmd = Command::new(&cfg.exe);
@@ -235,7 +279,7 @@ fn command(
     match job.kind.as_str() {
         "prove" => {
             let model = model_path(str_field(spec, "model_id"))?;
-            let input = write("input.json", spec["input"].to_string().as_bytes())?;
+            let input = copy_payload("input.json")?;
             cmd.arg("prove")
                 .arg("--model")
                 .arg(model)
@@ -247,15 +291,7 @@ fn command(
             precision_args(&mut cmd, &options);
         }
         "verify" => {
-            let proof = match spec.get("proof_base64").and_then(Value::as_str) {
-                Some(b) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(b)
-                        .map_err(|e| format!("proof_base64: {e}"))?;
-                    write("proof.zkp", &bytes)?
-                }
-                None => cfg.proof_path(str_field(spec, "proof_job_id")),
-            };
+            let proof = copy_payload("proof.zkp")?;
             cmd.arg("verify").arg("--proof").arg(proof).arg("--json");
             if let Some(c) = spec.get("commitment").and_then(Value::as_str) {
                 cmd.arg("--commitment").arg(c);
@@ -267,7 +303,7 @@ fn command(
         }
         "train" => {
             let model = model_path(str_field(spec, "model_id"))?;
-            let data = write("data.json", spec["data"].to_string().as_bytes())?;
+            let data = copy_payload("data.json")?;
             cmd.arg("train")
                 .arg("--model")
                 .arg(model)
@@ -461,8 +497,23 @@ pub fn with_fraction(p: &Value) -> Value {
     p
 }
 
-/// The one-line reason a child failed: its last `error:` line, or its last line.
-fn failure_line(e: &Ended) -> String {
+/// The one-line reason a child failed (its last `error:` line, or its last line), without the
+/// server's paths.
+fn failure_line(cfg: &RunnerConfig, work: &Path, e: &Ended) -> String {
+    let line = raw_failure_line(e);
+    let mut line = line.strip_prefix("error: ").unwrap_or(&line).to_string();
+    for (name, what) in [
+        ("input.json", "the job's input"),
+        ("data.json", "the job's data"),
+        ("proof.zkp", "the proof"),
+    ] {
+        line = line.replace(&work.join(name).display().to_string(), what);
+    }
+    line = line.replace(&work.display().to_string(), "<work>");
+    line.replace(&cfg.data.display().to_string(), "<data>")
+}
+
+fn raw_failure_line(e: &Ended) -> String {
     let line = e
         .stderr
         .iter()
@@ -474,7 +525,7 @@ fn failure_line(e: &Ended) -> String {
             Some(c) => format!("the job's process exited with status {c}"),
             None => "the job's process was killed by a signal".to_string(),
         });
-    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+    line
 }
 
 /// How a job whose process ended by itself went: its state and result. Files it made are moved
@@ -492,7 +543,20 @@ fn conclude(
     match (job.kind.as_str(), e.code) {
         ("prove", Some(0)) => {
             let mut s = summary()?;
-            publish_file(&work.join("proof.zkp"), &cfg.proof_path(&job.id))?;
+            // With the default options the proof's model commitment is the model's id: a
+            // model file changed since it was registered is not proven under the old id.
+            let defaults = job.spec.get("options").is_none_or(|o| o == &json!({}));
+            let proved = s.get("model_commitment").and_then(Value::as_str);
+            if defaults && proved != job.spec.get("model_id").and_then(Value::as_str) {
+                return Err(format!(
+                    "the model file changed since it was registered: it commits to {}",
+                    proved.unwrap_or("?")
+                ));
+            }
+            publish_file(
+                &work.join("proof.zkp"),
+                &cfg.proof_path(&job.id, job.attempts),
+            )?;
             if let Some(o) = s.as_object_mut() {
                 o.remove("proof"); // the work directory's path, gone now
             }
@@ -503,14 +567,15 @@ fn conclude(
         ("verify", Some(1)) => {
             let mut s = summary().unwrap_or_else(|_| json!({}));
             if let Some(o) = s.as_object_mut() {
-                o.insert("valid".into(), json!(false));
-                o.entry("error").or_insert_with(|| json!(failure_line(e)));
+                o.insert("verified".into(), json!(false));
+                o.entry("error")
+                    .or_insert_with(|| json!(failure_line(cfg, work, e)));
             }
             Ok((JobState::Succeeded, s))
         }
         ("train", Some(0)) => {
             let mut s = summary()?;
-            let dest = cfg.run_dir(&job.id);
+            let dest = cfg.run_dir(&job.id, job.attempts);
             let _ = std::fs::remove_dir_all(&dest);
             sync_tree(&work.join("run"))?;
             std::fs::rename(work.join("run"), &dest)
@@ -521,7 +586,7 @@ fn conclude(
             }
             Ok((JobState::Succeeded, s))
         }
-        _ => Err(failure_line(e)),
+        _ => Err(failure_line(cfg, work, e)),
     }
 }
 

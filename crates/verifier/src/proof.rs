@@ -92,7 +92,8 @@ impl ProofFile {
         let act_frac = r.u32().map_err(t)?;
         let weight_frac = r.u32().map_err(t)?;
         let table_bits = r.u32().map_err(t)?;
-        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac + 1 >= table_bits {
+        // act_frac < table_bits − 1, written without `act_frac + 1` (which wraps at u32::MAX).
+        if !(4..=20).contains(&table_bits) || weight_frac > 40 || act_frac >= table_bits - 1 {
             return Err(ProofFormatError::BadConfig);
         }
         let config = QConfig {

@@ -40,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2048)]
     max_model_mib: usize,
     /// The largest other request body (a job: input, training data, proof), in MiB.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 64)]
     max_request_mib: usize,
     /// Allow models to be named by a path relative to this directory (`{"path": …}`) instead
     /// of uploaded (for models with external data, or too large to upload).

@@ -72,7 +72,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             };
             if !(4..=20).contains(&pc.table_bits)
                 || pc.weight_frac > 40
-                || pc.act_frac + 1 >= pc.table_bits
+                || pc.act_frac >= pc.table_bits.saturating_sub(1)
             {
                 return Err(anyhow!(
                     "{} is one no zkgrad proof has (tables 2^4..2^20, weights at most 2^-40, activations finer than the tables by 2 bits)",

@@ -137,12 +137,20 @@ pub trait Store: Send + Sync {
     /// Which engine: "sqlite" or "postgres".
     fn engine(&self) -> &'static str;
 
-    /// Stores a model; `false` if one with that id was there already (nothing changed).
-    fn put_model(&self, m: &ModelRow) -> Result<bool>;
+    /// Stores a model and grants it to `key` (the uploader's key id; `""` on a server without
+    /// keys); `false` if one with that id was there already (then only the grant is added:
+    /// whoever uploads the same model holds it).
+    fn put_model(&self, m: &ModelRow, key: &str) -> Result<bool>;
+    /// A model, whoever holds it (workers).
     fn model(&self, id: &str) -> Result<Option<ModelRow>>;
-    fn models(&self) -> Result<Vec<ModelRow>>;
-    /// Deletes a model's row; `false` if there was none.
-    fn delete_model(&self, id: &str) -> Result<bool>;
+    /// A model if `key` holds it.
+    fn model_for(&self, id: &str, key: &str) -> Result<Option<ModelRow>>;
+    /// The models `key` holds.
+    fn models_for(&self, key: &str) -> Result<Vec<ModelRow>>;
+    /// Takes `key`'s hold on a model away, and deletes the model's row once nobody holds it;
+    /// `Some(true)` if the row went, `Some(false)` if others still hold it, `None` if `key`
+    /// held no such model.
+    fn release_model(&self, id: &str, key: &str) -> Result<Option<bool>>;
     /// How many queued or running jobs name the model.
     fn active_jobs_of_model(&self, id: &str) -> Result<i64>;
 
@@ -155,8 +163,9 @@ pub trait Store: Send + Sync {
         max_per_key: i64,
     ) -> Result<std::result::Result<JobRow, Refused>>;
     fn job(&self, id: &str) -> Result<Option<JobRow>>;
-    /// The newest `limit` jobs, newest first.
-    fn jobs(&self, limit: i64) -> Result<Vec<JobRow>>;
+    /// The newest `limit` jobs of `key` (every key's for `None`), in `state` if given, newest
+    /// first.
+    fn jobs(&self, limit: i64, key: Option<&str>, state: Option<JobState>) -> Result<Vec<JobRow>>;
 
     /// Claims the oldest queued job for `worker` until `now + lease_s`.
     fn claim(&self, worker: &str, now: f64, lease_s: f64) -> Result<Option<JobRow>>;

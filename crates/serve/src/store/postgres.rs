@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     time_limit_s DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, seq);
+CREATE TABLE IF NOT EXISTS model_keys (
+    model_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    PRIMARY KEY (model_id, key_id)
+);
 ";
 
 const JOB_COLUMNS: &str = "id, kind, state, spec, key_id, created_at, started_at, finished_at, \
@@ -143,12 +149,19 @@ impl Store for PgStore {
         "postgres"
     }
 
-    fn put_model(&self, m: &ModelRow) -> Result<bool> {
-        let n = self.client()?.execute(
+    fn put_model(&self, m: &ModelRow, key: &str) -> Result<bool> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let n = tx.execute(
             "INSERT INTO models (id, created_at, path, size_bytes, info) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO NOTHING",
             &[&m.id, &m.created_at, &m.path, &m.size_bytes, &m.info.to_string()],
         )?;
+        tx.execute(
+            "INSERT INTO model_keys (model_id, key_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&m.id, &key],
+        )?;
+        tx.commit()?;
         Ok(n == 1)
     }
 
@@ -163,22 +176,51 @@ impl Store for PgStore {
             .transpose()
     }
 
-    fn models(&self) -> Result<Vec<ModelRow>> {
+    fn model_for(&self, id: &str, key: &str) -> Result<Option<ModelRow>> {
+        self.client()?
+            .query_opt(
+                "SELECT m.id, m.created_at, m.path, m.size_bytes, m.info FROM models m
+                 JOIN model_keys k ON k.model_id = m.id WHERE m.id = $1 AND k.key_id = $2",
+                &[&id, &key],
+            )?
+            .as_ref()
+            .map(model_row)
+            .transpose()
+    }
+
+    fn models_for(&self, key: &str) -> Result<Vec<ModelRow>> {
         self.client()?
             .query(
-                "SELECT id, created_at, path, size_bytes, info FROM models ORDER BY created_at",
-                &[],
+                "SELECT m.id, m.created_at, m.path, m.size_bytes, m.info FROM models m
+                 JOIN model_keys k ON k.model_id = m.id WHERE k.key_id = $1 ORDER BY m.created_at",
+                &[&key],
             )?
             .iter()
             .map(model_row)
             .collect()
     }
 
-    fn delete_model(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .client()?
-            .execute("DELETE FROM models WHERE id = $1", &[&id])?
-            == 1)
+    fn release_model(&self, id: &str, key: &str) -> Result<Option<bool>> {
+        let mut c = self.client()?;
+        let mut tx = c.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM model_keys WHERE model_id = $1 AND key_id = $2",
+            &[&id, &key],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let left: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM model_keys WHERE model_id = $1",
+                &[&id],
+            )?
+            .try_get(0)?;
+        if left == 0 {
+            tx.execute("DELETE FROM models WHERE id = $1", &[&id])?;
+        }
+        tx.commit()?;
+        Ok(Some(left == 0))
     }
 
     fn active_jobs_of_model(&self, id: &str) -> Result<i64> {
@@ -240,11 +282,15 @@ impl Store for PgStore {
         get_job(&mut *self.client()?, id)
     }
 
-    fn jobs(&self, limit: i64) -> Result<Vec<JobRow>> {
+    fn jobs(&self, limit: i64, key: Option<&str>, state: Option<JobState>) -> Result<Vec<JobRow>> {
+        let state = state.map(JobState::name);
         self.client()?
             .query(
-                &format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT $1"),
-                &[&limit],
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE ($2::TEXT IS NULL OR key_id = $2)
+                     AND ($3::TEXT IS NULL OR state = $3) ORDER BY seq DESC LIMIT $1"
+                ),
+                &[&limit, &key, &state],
             )?
             .iter()
             .map(job_row)

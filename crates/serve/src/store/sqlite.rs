@@ -41,6 +41,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     time_limit_s REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key_id, seq);
+CREATE TABLE IF NOT EXISTS model_keys (
+    model_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    PRIMARY KEY (model_id, key_id)
+);
 ";
 
 const JOB_COLUMNS: &str = "id, kind, state, spec, key_id, created_at, started_at, finished_at, \
@@ -125,12 +131,19 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    fn put_model(&self, m: &ModelRow) -> Result<bool> {
-        let n = self.conn()?.execute(
+    fn put_model(&self, m: &ModelRow, key: &str) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
             "INSERT INTO models (id, created_at, path, size_bytes, info) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO NOTHING",
             params![m.id, m.created_at, m.path, m.size_bytes, m.info.to_string()],
         )?;
+        tx.execute(
+            "INSERT INTO model_keys (model_id, key_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![m.id, key],
+        )?;
+        tx.commit()?;
         Ok(n == 1)
     }
 
@@ -145,22 +158,50 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn models(&self) -> Result<Vec<ModelRow>> {
+    fn model_for(&self, id: &str, key: &str) -> Result<Option<ModelRow>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT m.id, m.created_at, m.path, m.size_bytes, m.info FROM models m
+                 JOIN model_keys k ON k.model_id = m.id WHERE m.id = ?1 AND k.key_id = ?2",
+                params![id, key],
+                model_row,
+            )
+            .optional()?)
+    }
+
+    fn models_for(&self, key: &str) -> Result<Vec<ModelRow>> {
         let conn = self.conn()?;
         let mut st = conn.prepare(
-            "SELECT id, created_at, path, size_bytes, info FROM models ORDER BY created_at",
+            "SELECT m.id, m.created_at, m.path, m.size_bytes, m.info FROM models m
+             JOIN model_keys k ON k.model_id = m.id WHERE k.key_id = ?1 ORDER BY m.created_at",
         )?;
         let rows = st
-            .query_map([], model_row)?
+            .query_map(params![key], model_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
-    fn delete_model(&self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn()?
-            .execute("DELETE FROM models WHERE id = ?1", params![id])?
-            == 1)
+    fn release_model(&self, id: &str, key: &str) -> Result<Option<bool>> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "DELETE FROM model_keys WHERE model_id = ?1 AND key_id = ?2",
+            params![id, key],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let left: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM model_keys WHERE model_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
+        if left == 0 {
+            tx.execute("DELETE FROM models WHERE id = ?1", params![id])?;
+        }
+        tx.commit()?;
+        Ok(Some(left == 0))
     }
 
     fn active_jobs_of_model(&self, id: &str) -> Result<i64> {
@@ -219,13 +260,14 @@ impl Store for SqliteStore {
         get_job(&*self.conn()?, id)
     }
 
-    fn jobs(&self, limit: i64) -> Result<Vec<JobRow>> {
+    fn jobs(&self, limit: i64, key: Option<&str>, state: Option<JobState>) -> Result<Vec<JobRow>> {
         let conn = self.conn()?;
         let mut st = conn.prepare(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY seq DESC LIMIT ?1"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (?2 IS NULL OR key_id = ?2)
+             AND (?3 IS NULL OR state = ?3) ORDER BY seq DESC LIMIT ?1"
         ))?;
         let rows = st
-            .query_map(params![limit], job_row)?
+            .query_map(params![limit, key, state.map(JobState::name)], job_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
