@@ -349,3 +349,20 @@ fn requant_chain_of_20000_nodes_decodes_in_linear_time() {
         "5,000 nodes {small:.4} s, 20,000 nodes {large:.4} s: not linear"
     );
 }
+
+/// A tampered description header whose `act_frac + 1` would wrap (u32::MAX) is refused, never
+/// read as a small number.
+#[test]
+fn tampered_description_act_frac_overflow_rejected() {
+    let good = requant_chain(3, 4).describe();
+    assert!(QGraph::from_description(&good).is_ok());
+    for act_frac in [u32::MAX, u32::MAX - 1] {
+        let mut bad = good.clone();
+        // The header: 16 bytes of version, then act_frac as a little-endian u32.
+        bad[16..20].copy_from_slice(&act_frac.to_le_bytes());
+        assert!(
+            QGraph::from_description(&bad).is_err(),
+            "act_frac {act_frac} accepted"
+        );
+    }
+}

@@ -179,6 +179,24 @@ mod tests {
         assert_eq!(ProofFile::from_bytes(&p.to_bytes()).unwrap(), p);
     }
 
+    /// A tampered header whose `act_frac + 1` would wrap (u32::MAX) is refused, never read as a
+    /// small number (a panic with overflow checks, an accepted header without).
+    #[test]
+    fn tampered_header_act_frac_overflow_rejected() {
+        for act_frac in [u32::MAX, u32::MAX - 1, 15, 16] {
+            let mut p = sample();
+            p.config.act_frac = act_frac;
+            assert_eq!(
+                ProofFile::from_bytes(&p.to_bytes()),
+                Err(ProofFormatError::BadConfig),
+                "act_frac {act_frac}"
+            );
+        }
+        let mut p = sample();
+        p.config.act_frac = 14; // the finest a 2^16 table allows
+        assert!(ProofFile::from_bytes(&p.to_bytes()).is_ok());
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let b = sample().to_bytes();
