@@ -709,21 +709,7 @@ impl ProveOptions {
                 )));
             }
         }
-        if let Some(t) = self.table_bits {
-            if !(4..=20).contains(&t) {
-                return Err(ApiError::bad(format!(
-                    "options.table_bits must be within 4..=20, got {t}"
-                )));
-            }
-        }
-        for (name, v) in [
-            ("act_frac", self.act_frac),
-            ("weight_frac", self.weight_frac),
-        ] {
-            if v.is_some_and(|v| v > 40) {
-                return Err(ApiError::bad(format!("options.{name} must be at most 40")));
-            }
-        }
+        check_precision(self.table_bits, self.act_frac, self.weight_frac)?;
         if self.per_tensor_scales == Some(true) && self.global_scale == Some(true) {
             return Err(ApiError::bad(
                 "options.per_tensor_scales and options.global_scale exclude each other",
@@ -731,6 +717,27 @@ impl ProveOptions {
         }
         Ok(())
     }
+}
+
+/// The precision options' ranges, as the CLI's: tables of 2^4..2^20, fractional bits ≤ 40.
+fn check_precision(
+    table_bits: Option<u32>,
+    act_frac: Option<u32>,
+    weight_frac: Option<u32>,
+) -> ApiResult<()> {
+    if let Some(t) = table_bits {
+        if !(4..=20).contains(&t) {
+            return Err(ApiError::bad(format!(
+                "options.table_bits must be within 4..=20, got {t}"
+            )));
+        }
+    }
+    for (name, v) in [("act_frac", act_frac), ("weight_frac", weight_frac)] {
+        if v.is_some_and(|v| v > 40) {
+            return Err(ApiError::bad(format!("options.{name} must be at most 40")));
+        }
+    }
+    Ok(())
 }
 
 /// A training job's options, as `zkgrad train`'s flags; stored normalized and passed on from
@@ -796,21 +803,7 @@ impl TrainOptions {
                 ));
             }
         }
-        if let Some(t) = self.table_bits {
-            if !(4..=20).contains(&t) {
-                return Err(ApiError::bad(format!(
-                    "options.table_bits must be within 4..=20, got {t}"
-                )));
-            }
-        }
-        for (name, v) in [
-            ("act_frac", self.act_frac),
-            ("weight_frac", self.weight_frac),
-        ] {
-            if v.is_some_and(|v| v > 40) {
-                return Err(ApiError::bad(format!("options.{name} must be at most 40")));
-            }
-        }
+        check_precision(self.table_bits, self.act_frac, self.weight_frac)?;
         if self.lora_rank == Some(0) {
             return Err(ApiError::bad("options.lora_rank must be at least 1"));
         }
