@@ -87,32 +87,45 @@ impl<'m> InferenceProver<'m> {
         xq: &[i64],
         on_phase: OnPhase,
     ) -> Result<InferenceProof, ProveError> {
-        let m = self.model;
-        let t1 = Instant::now();
-        let out = prove_observed(&m.q, &self.committed, xq, &self.params, on_phase)?;
-        let prove_time = t1.elapsed();
-        let bytes = out.proof.to_bytes();
-        let frac = m.q.output_tensor().frac;
-        let y = dequantize(&out.proof.output, frac);
-        let float = m.graph.forward_f64(x);
-        let fy = &float[m.graph.output];
-        let max_abs_error = y
-            .iter()
-            .zip(fy)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        let output = split_outputs(&m.graph, &y);
-        let commitment = commitment_hex(&out.proof.circuit, &out.proof.weight_root);
-        Ok(InferenceProof {
-            out,
-            bytes,
-            prove_time,
-            output,
-            float,
-            max_abs_error,
-            commitment,
-        })
+        prove_committed(self.model, &self.params, &self.committed, x, xq, on_phase)
     }
+}
+
+/// Proves `m`, its weights committed in `committed` under `params`, on the input `x`, quantized
+/// as `xq` ([`LoadedModel::quantize_input`]): what [`InferenceProver::prove`] does, for a
+/// caller that keeps the committed model itself (the Python bindings).
+pub fn prove_committed(
+    m: &LoadedModel,
+    params: &PcsParams,
+    committed: &CommittedModel,
+    x: &[f64],
+    xq: &[i64],
+    on_phase: OnPhase,
+) -> Result<InferenceProof, ProveError> {
+    let t1 = Instant::now();
+    let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
+    let prove_time = t1.elapsed();
+    let bytes = out.proof.to_bytes();
+    let frac = m.q.output_tensor().frac;
+    let y = dequantize(&out.proof.output, frac);
+    let float = m.graph.forward_f64(x);
+    let fy = &float[m.graph.output];
+    let max_abs_error = y
+        .iter()
+        .zip(fy)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let output = split_outputs(&m.graph, &y);
+    let commitment = commitment_hex(&out.proof.circuit, &out.proof.weight_root);
+    Ok(InferenceProof {
+        out,
+        bytes,
+        prove_time,
+        output,
+        float,
+        max_abs_error,
+        commitment,
+    })
 }
 
 impl InferenceProof {

@@ -1,0 +1,264 @@
+"""zkgrad: succinct proofs of neural-network inference, checked in milliseconds, with no trusted
+setup.
+
+    import zkgrad
+    model = zkgrad.Model("model.onnx")
+    proof = model.prove(x)                  # numpy array, list, or torch tensor
+    proof.output                            # the proven output (numpy)
+    verified = zkgrad.verify(proof, model)  # or zkgrad.verify(proof, model.commitment)
+
+The native module (`zkgrad._zkgrad`) runs the same library code as the `zkgrad` command line:
+a proof made here verifies with `zkgrad verify`, and the other way round. Proving and verifying
+release the GIL; the prover's phases are logged to the `zkgrad` logger (level INFO).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _zkgrad
+from ._zkgrad import Error, InvalidProof
+
+__all__ = ["Model", "Proof", "Run", "Verified", "verify", "Error", "InvalidProof"]
+
+_log = logging.getLogger("zkgrad")
+
+_SCHEMES = ("auto", "ligero", "whir")
+
+
+def _as_f64_bytes(x: Any) -> bytes:
+    """Every value of `x` (a numpy array, a torch tensor, nested lists, or a sequence of those
+    for a model with several inputs), flattened in order, as little-endian f64 bytes."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+        x = x.detach().cpu().numpy()
+    if isinstance(x, (list, tuple)) and x and any(
+        hasattr(v, "detach") or isinstance(v, np.ndarray) for v in x
+    ):
+        parts = [_as_f64_bytes(v) for v in x]
+        return b"".join(parts)
+    try:
+        a = np.asarray(x, dtype="<f8")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"input: not an array of numbers ({e})") from None
+    return np.ascontiguousarray(a).ravel().tobytes()
+
+
+class Proof:
+    """A proof of one inference: the proof file's bytes and the proven output."""
+
+    def __init__(self, data: bytes, output: Optional[np.ndarray] = None,
+                 commitment: Optional[str] = None, prove_seconds: Optional[float] = None):
+        self._bytes = bytes(data)
+        # Checks the file's format (not the proof: see zkgrad.verify).
+        claimed, self.statement = _zkgrad.read_proof(self._bytes)
+        self._output = output if output is not None else np.asarray(claimed, dtype=np.float64)
+        self.commitment = commitment
+        self.prove_seconds = prove_seconds
+
+    @property
+    def output(self) -> np.ndarray:
+        """The proven output (dequantized). For a proof loaded from a file it is what the proof
+        claims (flat) until zkgrad.verify has checked it."""
+        return self._output
+
+    def to_bytes(self) -> bytes:
+        return self._bytes
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Writes the proof file (as `zkgrad prove --proof` writes it), all or nothing."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(self._bytes)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "Proof":
+        """Reads a proof file (`zkgrad prove`'s or `Proof.save`'s)."""
+        return cls(Path(path).read_bytes())
+
+    def __len__(self) -> int:
+        return len(self._bytes)
+
+    def __repr__(self) -> str:
+        return f"<zkgrad.Proof {len(self._bytes)} bytes; {self.statement}>"
+
+
+class Verified:
+    """What a valid proof states: its public input and output, and the statement checked."""
+
+    def __init__(self, input: Sequence[float], output: Sequence[float], statement: str):
+        self.input = np.asarray(input, dtype=np.float64)
+        self.output = np.asarray(output, dtype=np.float64)
+        self.statement = statement
+
+    def __repr__(self) -> str:
+        return f"<zkgrad.Verified {self.statement}; output {self.output.tolist()}>"
+
+
+class Model:
+    """An ONNX model to prove: a path, the file's bytes, or a directory holding `model.onnx`.
+
+    Precision options are the command line's: `table_bits`, `act_frac`, `weight_frac`,
+    `per_tensor_scales`; `scheme` is "auto", "ligero" or "whir". The model commitment depends
+    on all of them.
+    """
+
+    def __init__(self, source: Union[str, os.PathLike, bytes], *, table_bits: Optional[int] = None,
+                 act_frac: Optional[int] = None, weight_frac: Optional[int] = None,
+                 per_tensor_scales: Optional[bool] = None, scheme: str = "auto"):
+        self._tmp = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self._tmp = tempfile.TemporaryDirectory(prefix="zkgrad-model-")
+            path = Path(self._tmp.name) / "model.onnx"
+            path.write_bytes(bytes(source))
+        else:
+            path = Path(source)
+            if path.is_dir():
+                if not (path / "model.onnx").is_file():
+                    raise ValueError(f"model directory {path}: no model.onnx in it (export the "
+                                     "checkpoint to ONNX first, e.g. with zkgrad.torch.export)")
+                path = path / "model.onnx"
+            if not path.is_file():
+                raise ValueError(f"model file {path}: not found")
+        if scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}")
+        self.path = path
+        self.scheme = scheme
+        self._native = _zkgrad.NativeModel(str(path), table_bits, act_frac, weight_frac,
+                                           per_tensor_scales, scheme)
+
+    @property
+    def commitment(self) -> str:
+        """The model commitment (64 hex digits), as `zkgrad commit` prints it."""
+        return self._native.commitment(0, "default")
+
+    def inspect(self) -> dict:
+        """Parameters, nodes, input size and shape, precision, scheme and commitment."""
+        return json.loads(self._native.inspect())
+
+    def prove(self, input: Any, zk: bool = False, scheme: Optional[str] = None) -> Proof:
+        """Runs the model on `input` and proves the result. `scheme` overrides the model's for
+        this proof (its commitment is then that scheme's)."""
+        if zk:
+            raise Error("zero knowledge is not implemented yet: a proof reveals the public input "
+                        "and output and evaluations of the witness (docs/SECURITY.md, "
+                        "\"What a proof reveals\")")
+        if scheme is not None and scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}")
+        x = _as_f64_bytes(input)
+        log = _log.info if _log.isEnabledFor(logging.INFO) else None
+        phase_log = (lambda phase: log("proving: %s", phase)) if log else None
+        data, output, shapes, secs = self._native.prove(x, scheme or "default", phase_log)
+        out = np.asarray(output, dtype=np.float64)
+        shapes = json.loads(shapes)
+        if len(shapes) == 1 and int(np.prod(shapes[0])) == out.size:
+            out = out.reshape(shapes[0])
+        commitment = self._native.commitment(len(x) // 8, scheme or "default")
+        _log.info("proved in %.1f ms: %d bytes", secs * 1e3, len(data))
+        return Proof(data, out, commitment, secs)
+
+    def verify(self, proof: Union[Proof, bytes, str, os.PathLike],
+               scheme: Optional[str] = None) -> Verified:
+        """Checks `proof` against this model with its options (the statement is the model's,
+        never the proof's). Raises InvalidProof if it does not verify."""
+        return Verified(*self._native.verify(_proof_bytes(proof), scheme or "default"))
+
+    def train(self, data: Any, loss: str, lr: Union[float, str], batch: int = 1, steps: int = 1,
+              prove: bool = True, lora: Any = None, out: Optional[Union[str, os.PathLike]] = None,
+              shuffle: Optional[int] = None, table_bits: Optional[int] = None,
+              act_frac: Optional[int] = None, weight_frac: Optional[int] = None) -> "Run":
+        """SGD steps (or LoRA steps with `lora`: a rank, or {"rank", "alpha", "targets"}) on
+        `data` (`(x, y)` or {"x": …, "y": …}, arrays or tensors, one row per sample), each step
+        proven unless `prove=False`, into the run directory `out` (a new one; by default a
+        temporary directory kept as long as the Run). The same driver as `zkgrad train`:
+        `zkgrad verify-run` checks the directory."""
+        if isinstance(data, dict):
+            x, y = data["x"], data["y"]
+        else:
+            x, y = data
+        rows = lambda a: np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a,
+                                    dtype=np.float64).reshape(len(a), -1).tolist()
+        xs, ys = rows(x), rows(y)
+        if not np.isfinite(np.asarray(xs)).all() or not np.isfinite(np.asarray(ys)).all():
+            raise ValueError("data: inputs must be finite numbers")
+        rank = alpha = None
+        targets: list = []
+        if isinstance(lora, int):
+            rank = lora
+        elif isinstance(lora, dict):
+            rank, alpha, targets = lora.get("rank"), lora.get("alpha"), list(lora.get("targets", []))
+        elif lora is not None:
+            raise ValueError("lora: a rank, or {\"rank\", \"alpha\", \"targets\"}")
+        run = Run.__new__(Run)
+        run._tmp = None
+        if out is None:
+            run._tmp = tempfile.TemporaryDirectory(prefix="zkgrad-run-")
+            out = Path(run._tmp.name) / "run"
+        tmp = tempfile.TemporaryDirectory(prefix="zkgrad-data-")
+        try:
+            data_path = Path(tmp.name) / "data.json"
+            data_path.write_text(json.dumps({"x": xs, "y": ys}))
+            summary = _zkgrad.train(str(self.path), str(data_path), str(out), steps, loss, repr(lr)
+                                    if isinstance(lr, float) else str(lr), batch, prove, shuffle,
+                                    rank, alpha, targets, table_bits, act_frac, weight_frac,
+                                    _log.info if _log.isEnabledFor(logging.INFO) else None)
+        finally:
+            tmp.cleanup()
+        run.dir = Path(out)
+        run.summary = json.loads(summary)
+        return run
+
+    def __repr__(self) -> str:
+        return f"<zkgrad.Model {self.path}>"
+
+
+class Run:
+    """A training run's directory (as `zkgrad train --out` writes it) and its summary."""
+
+    dir: Path
+    summary: dict
+
+    @property
+    def steps(self) -> int:
+        return self.summary["steps"]
+
+    @property
+    def final_weight_root(self) -> str:
+        return self.summary["final_weight_root"]
+
+    @property
+    def proofs(self) -> list:
+        """The steps' proof files, in order."""
+        return sorted(self.dir.rglob("*.zkp"))
+
+    def __repr__(self) -> str:
+        return f"<zkgrad.Run {self.steps} steps in {self.dir}>"
+
+
+def _proof_bytes(proof: Union[Proof, bytes, str, os.PathLike]) -> bytes:
+    if isinstance(proof, Proof):
+        return proof.to_bytes()
+    if isinstance(proof, (bytes, bytearray, memoryview)):
+        return bytes(proof)
+    return Path(proof).read_bytes()
+
+
+def verify(proof: Union[Proof, bytes, str, os.PathLike],
+           model_or_commitment: Union[Model, str, os.PathLike]) -> Verified:
+    """Checks a proof against a model (a Model, or an ONNX file's path: the statement is that
+    model's at the default options) or a model commitment (64 hex digits). Raises InvalidProof
+    if it does not verify, ValueError or Error if an argument is unusable."""
+    data = _proof_bytes(proof)
+    m = model_or_commitment
+    if isinstance(m, Model):
+        return m.verify(data)
+    if isinstance(m, str) and len(m) == 64 and all(c in "0123456789abcdefABCDEF" for c in m):
+        return Verified(*_zkgrad.verify_commitment(data, m))
+    return Model(m).verify(data)

@@ -1,0 +1,373 @@
+//! `zkgrad._zkgrad`: the Python package's native module. It holds no logic of its own: a model is
+//! loaded, committed, proven and verified by `zkgrad-workflow`'s functions, exactly as the CLI
+//! does (`zkgrad prove`, `zkgrad verify`). The pure-Python layer (`python/zkgrad/`) converts
+//! arrays (numpy, torch, lists) to little-endian f64 bytes and back.
+//!
+//! Proving and verifying release the GIL; the prover's phases are reported to Python's
+//! `logging` (logger `zkgrad`) as they start.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{CommittedModel, Phase};
+use zkgrad_verifier::ProofFile;
+use zkgrad_workflow::cache::Mode;
+use zkgrad_workflow::commitment::commitment_hex;
+use zkgrad_workflow::model::{LoadedModel, Precision};
+use zkgrad_workflow::prove::prove_committed;
+use zkgrad_workflow::run_spec::{StepOptions, TrainPrecision};
+use zkgrad_workflow::scheme::{parse_scheme, PcsChoice};
+use zkgrad_workflow::train::{StepDone, TrainOptions};
+use zkgrad_workflow::verify::{verify_against_commitment, verify_against_model, Accepted};
+
+create_exception!(
+    _zkgrad,
+    Error,
+    PyException,
+    "A zkgrad operation could not be done (an unusable model, input or proof file)."
+);
+create_exception!(
+    _zkgrad,
+    InvalidProof,
+    Error,
+    "The proof does not verify for the statement it was checked against."
+);
+
+fn error(e: impl std::fmt::Display) -> PyErr {
+    Error::new_err(e.to_string().replace('\n', " "))
+}
+
+/// A model ready to prove at one input size and scheme: loaded, quantized, weights committed.
+struct Prepared {
+    model: LoadedModel,
+    params: PcsParams,
+    committed: CommittedModel,
+    commitment: String,
+}
+
+/// A model file with its precision options; prepared per (input size, scheme) on first use.
+#[pyclass(frozen, module = "zkgrad._zkgrad")]
+struct NativeModel {
+    path: PathBuf,
+    precision: Precision,
+    scheme: PcsChoice,
+    /// Keyed by (input values, scheme name): a model with a symbolic (sequence) dimension is
+    /// specialized to each input size, as `zkgrad prove` does.
+    prepared: Mutex<HashMap<(usize, String), Arc<Prepared>>>,
+}
+
+fn scheme_of(name: &str) -> PyResult<PcsChoice> {
+    parse_scheme(name).map_err(|e| PyValueError::new_err(format!("scheme: {e}")))
+}
+
+impl NativeModel {
+    fn prepare(&self, n_values: usize, scheme: &str) -> PyResult<Arc<Prepared>> {
+        let key = (n_values, scheme.to_string());
+        if let Some(p) = self.prepared.lock().map_err(error)?.get(&key) {
+            return Ok(p.clone());
+        }
+        let choice = if scheme == "default" {
+            self.scheme
+        } else {
+            scheme_of(scheme)?
+        };
+        let model = LoadedModel::load_for_input(&self.path, &self.precision, Mode::Off, n_values)
+            .map_err(|e| error(format!("{e:#}")))?;
+        let params = choice.params_for(&model.q);
+        let committed = CommittedModel::new(&model.q, &params);
+        let commitment = commitment_hex(&model.q.describe(), &committed.root());
+        let p = Arc::new(Prepared {
+            model,
+            params,
+            committed,
+            commitment,
+        });
+        self.prepared.lock().map_err(error)?.insert(key, p.clone());
+        Ok(p)
+    }
+}
+
+#[pymethods]
+impl NativeModel {
+    #[new]
+    #[pyo3(signature = (path, table_bits=None, act_frac=None, weight_frac=None, per_tensor_scales=None, scheme="auto"))]
+    fn new(
+        path: PathBuf,
+        table_bits: Option<u32>,
+        act_frac: Option<u32>,
+        weight_frac: Option<u32>,
+        per_tensor_scales: Option<bool>,
+        scheme: &str,
+    ) -> PyResult<Self> {
+        let mut precision = Precision::default();
+        if let Some(t) = table_bits {
+            precision.table_bits = t;
+        }
+        precision.act_frac = act_frac;
+        precision.weight_frac = weight_frac;
+        precision.per_tensor = per_tensor_scales;
+        Ok(Self {
+            path,
+            precision,
+            scheme: scheme_of(scheme)?,
+            prepared: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Loads and commits the model for inputs of `n_values` values (0: the model's own input
+    /// size) under `scheme` ("default": the model's); its commitment (64 hex digits).
+    #[pyo3(signature = (n_values=0, scheme="default"))]
+    fn commitment(&self, py: Python<'_>, n_values: usize, scheme: &str) -> PyResult<String> {
+        let scheme = scheme.to_string();
+        py.detach(|| {
+            self.prepare(n_values, &scheme)
+                .map(|p| p.commitment.clone())
+        })
+    }
+
+    /// The model as `zkgrad inspect` and `zkgrad commit --json` describe it.
+    fn inspect(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| {
+            let p = self.prepare(0, "default")?;
+            let q = &p.model.q;
+            let g = &p.model.graph;
+            Ok(format!(
+                "{{\"parameters\": {}, \"nodes\": {}, \"input_values\": {}, \"input_shape\": {:?}, \"act_frac\": {}, \"weight_frac\": {}, \"table_bits\": {}, \"pcs\": \"{}\", \"commitment\": \"{}\"}}",
+                q.n_params(),
+                g.nodes.len(),
+                q.public_input_len(),
+                g.input_shape,
+                q.config.act_frac,
+                q.config.weight_frac,
+                q.config.table_bits,
+                p.params.scheme().name(),
+                p.commitment
+            ))
+        })
+    }
+
+    /// Proves the model on `x` (little-endian f64 bytes, every graph input concatenated):
+    /// `(proof file bytes, output values, output shapes json, commitment, prove seconds)`.
+    /// `log`: called with each phase's name as it starts.
+    #[pyo3(signature = (x, scheme="default", log=None))]
+    fn prove<'py>(
+        &self,
+        py: Python<'py>,
+        x: &[u8],
+        scheme: &str,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, String, f64)> {
+        if !x.len().is_multiple_of(8) {
+            return Err(PyValueError::new_err("input: f64 bytes expected"));
+        }
+        let values: Vec<f64> = x
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "input: value {i} is {v}; inputs must be finite numbers"
+            )));
+        }
+        let scheme = scheme.to_string();
+        let (bytes, output, shapes, secs) = py.detach(|| -> PyResult<_> {
+            let p = self.prepare(values.len(), &scheme)?;
+            let xq = p
+                .model
+                .quantize_input(&values)
+                .map_err(|e| PyValueError::new_err(format!("input: {e:#}")))?;
+            let on_phase = |ph: Phase| {
+                if let Some(log) = &log {
+                    Python::attach(|py| {
+                        let _ = log.call1(py, (ph.name(),));
+                    });
+                }
+            };
+            let proof = prove_committed(&p.model, &p.params, &p.committed, &values, &xq, &on_phase)
+                .map_err(|e| error(format!("model {}: {e}", self.path.display())))?;
+            let shapes: Vec<String> = p
+                .model
+                .graph
+                .output_parts
+                .iter()
+                .map(|(_, s)| format!("{s:?}"))
+                .collect();
+            let shapes = if shapes.is_empty() {
+                format!("[{:?}]", p.model.graph.shape(p.model.graph.output))
+            } else {
+                format!("[{}]", shapes.join(", "))
+            };
+            Ok((
+                proof.bytes.clone(),
+                proof.output.concat(),
+                shapes,
+                proof.prove_time.as_secs_f64(),
+            ))
+        })?;
+        Ok((PyBytes::new(py, &bytes), output, shapes, secs))
+    }
+
+    /// Verifies a proof file's bytes against this model with its options (the statement is
+    /// this model's, never the proof's): `(input, output, statement)`; raises InvalidProof.
+    #[pyo3(signature = (proof, scheme="default"))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        proof: &[u8],
+        scheme: &str,
+    ) -> PyResult<(Vec<f64>, Vec<f64>, String)> {
+        let proof = parse(proof)?;
+        let scheme = scheme.to_string();
+        py.detach(|| {
+            let n = proof.input.len();
+            let p = self.prepare(n, &scheme)?;
+            let choice = if scheme == "default" {
+                self.scheme
+            } else {
+                scheme_of(&scheme)?
+            };
+            let a = verify_against_model(&proof, &p.model, &choice, Mode::Off)
+                .map_err(InvalidProof::new_err)?;
+            Ok(accepted(a))
+        })
+    }
+}
+
+/// Trains `model` as `zkgrad train` does (the same driver, `workflow::train::train`): SGD or
+/// LoRA steps on the data file `data` into the new run directory `out`, each step proven if
+/// `prove`; `log` is called with each finished step's line. Returns the summary as JSON.
+#[pyfunction]
+#[pyo3(signature = (model, data, out, steps, loss, lr, batch, prove, shuffle=None, lora_rank=None, lora_alpha=None, lora_targets=Vec::new(), table_bits=None, act_frac=None, weight_frac=None, log=None))]
+fn train(
+    py: Python<'_>,
+    model: PathBuf,
+    data: PathBuf,
+    out: PathBuf,
+    steps: usize,
+    loss: String,
+    lr: String,
+    batch: usize,
+    prove: bool,
+    shuffle: Option<u64>,
+    lora_rank: Option<usize>,
+    lora_alpha: Option<f64>,
+    lora_targets: Vec<String>,
+    table_bits: Option<u32>,
+    act_frac: Option<u32>,
+    weight_frac: Option<u32>,
+    log: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    let o = TrainOptions {
+        model,
+        data,
+        targets: None,
+        steps,
+        out: out.clone(),
+        prove,
+        step: StepOptions {
+            loss,
+            lr,
+            batch,
+            shuffle,
+            lora_rank,
+            lora_alpha,
+            lora_targets,
+            precision: TrainPrecision {
+                table_bits: table_bits.unwrap_or(zkgrad_circuit::QConfig::DEFAULT_TABLE_BITS),
+                act_frac,
+                weight_frac: weight_frac.unwrap_or(zkgrad_model::train::TrainConfig::WEIGHT_FRAC),
+            },
+        },
+    };
+    let s = py.detach(|| {
+        zkgrad_workflow::train::train(&o, &mut |d: &StepDone| {
+            if let Some(log) = &log {
+                let line = format!(
+                    "step {}/{}: loss {:.6} (f64 SGD {:.6}){}",
+                    d.step,
+                    d.steps,
+                    d.loss,
+                    d.loss_f64,
+                    d.proof.map_or(String::new(), |p| format!(", proof {p}"))
+                );
+                Python::attach(|py| {
+                    let _ = log.call1(py, (line,));
+                });
+            }
+        })
+        .map_err(|e| error(format!("{e:#}")))
+    })?;
+    Ok(format!(
+        "{{\"steps\": {}, \"total_ms\": {}, \"prove_ms\": {}, \"proof_bytes\": {}, \"final_weight_root\": \"{}\", \"max_weight_deviation_from_f64_sgd\": {}, \"final_loss\": {}}}",
+        s.steps,
+        s.total_ms,
+        s.prove_ms,
+        s.proof_bytes,
+        s.final_weight_root,
+        s.max_weight_deviation,
+        s.final_loss.map_or("null".to_string(), |l| l.to_string())
+    ))
+}
+
+fn parse(proof: &[u8]) -> PyResult<ProofFile> {
+    ProofFile::from_bytes(proof).map_err(|e| error(format!("proof file: {e}")))
+}
+
+fn accepted(a: Accepted) -> (Vec<f64>, Vec<f64>, String) {
+    (a.input, a.output.concat(), a.statement.precision_line())
+}
+
+/// Verifies a proof file's bytes against a model commitment (64 hex digits).
+#[pyfunction]
+fn verify_commitment(
+    py: Python<'_>,
+    proof: &[u8],
+    commitment: &str,
+) -> PyResult<(Vec<f64>, Vec<f64>, String)> {
+    let c = zkgrad_workflow::hex::parse_hex32(commitment)
+        .map_err(|e| PyValueError::new_err(format!("commitment: {e}")))?;
+    let proof = parse(proof)?;
+    py.detach(|| {
+        verify_against_commitment(&proof, &c)
+            .map(accepted)
+            .map_err(|f| match f {
+                zkgrad_workflow::Failure::Invalid(why) => InvalidProof::new_err(why),
+                zkgrad_workflow::Failure::Unusable(e) => error(format!("{e:#}")),
+            })
+    })
+}
+
+/// The proof file's claimed output (dequantized at its circuit's output scale) and precision
+/// line, read without verifying.
+#[pyfunction]
+fn read_proof(proof: &[u8]) -> PyResult<(Vec<f64>, String)> {
+    let p = parse(proof)?;
+    let g = zkgrad_circuit::QGraph::from_description(&p.circuit)
+        .map_err(|e| error(format!("proof file: its circuit description: {e}")))?;
+    let line = zkgrad_workflow::statement::Statement {
+        config: p.config,
+        scheme: p.pcs,
+    }
+    .precision_line();
+    Ok((
+        zkgrad_workflow::output::dequantize(&p.output, g.output_tensor().frac),
+        line,
+    ))
+}
+
+#[pymodule]
+fn _zkgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("Error", m.py().get_type::<Error>())?;
+    m.add("InvalidProof", m.py().get_type::<InvalidProof>())?;
+    m.add_class::<NativeModel>()?;
+    m.add_function(wrap_pyfunction!(verify_commitment, m)?)?;
+    m.add_function(wrap_pyfunction!(read_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    Ok(())
+}
