@@ -270,7 +270,7 @@ fn train(
         steps,
         out: out.clone(),
         prove,
-        step: StepOptions {
+        step: step_options(
             loss,
             lr,
             batch,
@@ -278,12 +278,10 @@ fn train(
             lora_rank,
             lora_alpha,
             lora_targets,
-            precision: TrainPrecision {
-                table_bits: table_bits.unwrap_or(zkgrad_circuit::QConfig::DEFAULT_TABLE_BITS),
-                act_frac,
-                weight_frac: weight_frac.unwrap_or(zkgrad_model::train::TrainConfig::WEIGHT_FRAC),
-            },
-        },
+            table_bits,
+            act_frac,
+            weight_frac,
+        ),
     };
     let s = py.detach(|| {
         zkgrad_workflow::train::train(&o, &mut |d: &StepDone| {
@@ -313,6 +311,84 @@ fn train(
         s.max_weight_deviation,
         s.final_loss.map_or("null".to_string(), |l| l.to_string())
     ))
+}
+
+/// Checks a run directory as `zkgrad verify-run` does (`workflow::verify_run`), against the
+/// statement given here — never the run's manifest: `(steps, losses, final weight root)`;
+/// raises InvalidProof if the run does not prove it.
+#[pyfunction]
+#[pyo3(signature = (run, model, data, loss, lr, batch, steps=None, shuffle=None, lora_rank=None, lora_alpha=None, lora_targets=Vec::new(), table_bits=None, act_frac=None, weight_frac=None))]
+fn verify_run(
+    py: Python<'_>,
+    run: PathBuf,
+    model: PathBuf,
+    data: Option<PathBuf>,
+    loss: String,
+    lr: String,
+    batch: usize,
+    steps: Option<usize>,
+    shuffle: Option<u64>,
+    lora_rank: Option<usize>,
+    lora_alpha: Option<f64>,
+    lora_targets: Vec<String>,
+    table_bits: Option<u32>,
+    act_frac: Option<u32>,
+    weight_frac: Option<u32>,
+) -> PyResult<(usize, Vec<f64>, String)> {
+    let o = zkgrad_workflow::verify_run::VerifyRunOptions {
+        run,
+        model: Some(model),
+        data,
+        targets: None,
+        steps,
+        merged: None,
+        step: step_options(
+            loss,
+            lr,
+            batch,
+            shuffle,
+            lora_rank,
+            lora_alpha,
+            lora_targets,
+            table_bits,
+            act_frac,
+            weight_frac,
+        ),
+    };
+    py.detach(|| match zkgrad_workflow::verify_run::verify_run(&o) {
+        Ok(v) => Ok((v.steps, v.losses, v.final_weight_root)),
+        Err(zkgrad_workflow::Failure::Invalid(why)) => Err(InvalidProof::new_err(why)),
+        Err(zkgrad_workflow::Failure::Unusable(e)) => Err(error(format!("{e:#}"))),
+    })
+}
+
+/// A training statement from the Python arguments, with `zkgrad train`'s defaults.
+fn step_options(
+    loss: String,
+    lr: String,
+    batch: usize,
+    shuffle: Option<u64>,
+    lora_rank: Option<usize>,
+    lora_alpha: Option<f64>,
+    lora_targets: Vec<String>,
+    table_bits: Option<u32>,
+    act_frac: Option<u32>,
+    weight_frac: Option<u32>,
+) -> StepOptions {
+    StepOptions {
+        loss,
+        lr,
+        batch,
+        shuffle,
+        lora_rank,
+        lora_alpha,
+        lora_targets,
+        precision: TrainPrecision {
+            table_bits: table_bits.unwrap_or(zkgrad_circuit::QConfig::DEFAULT_TABLE_BITS),
+            act_frac,
+            weight_frac: weight_frac.unwrap_or(zkgrad_model::train::TrainConfig::WEIGHT_FRAC),
+        },
+    }
 }
 
 fn parse(proof: &[u8]) -> PyResult<ProofFile> {
@@ -369,5 +445,6 @@ fn _zkgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_commitment, m)?)?;
     m.add_function(wrap_pyfunction!(read_proof, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_run, m)?)?;
     Ok(())
 }

@@ -175,6 +175,11 @@ def test_training_steps_are_proven_and_the_run_checks_with_the_cli(tmp_path, mlp
     out = cli("verify-run", run.dir, "--model", MLP, "--data", data, "--loss", "mse",
               "--lr", "0.05", "--batch", "2")
     assert out.returncode == 0, out.stderr
+    checked = run.verify()
+    assert checked["steps"] == 2 and checked["final_weight_root"] == run.final_weight_root
+    # Another statement (a different learning rate) is not what the run proves.
+    with pytest.raises(zkgrad.InvalidProof):
+        run.verify(lr="0.06")
     lora = mlp.train({"x": x, "y": y}, loss="mse", lr=0.05, lora={"rank": 2}, prove=False)
     assert lora.steps == 1 and lora.proofs == []
     with pytest.raises(ValueError, match="finite"):

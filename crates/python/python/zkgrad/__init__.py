@@ -213,6 +213,12 @@ class Model:
             tmp.cleanup()
         run.dir = Path(out)
         run.summary = json.loads(summary)
+        run._statement = dict(model=str(self.path), loss=loss,
+                              lr=repr(lr) if isinstance(lr, float) else str(lr), batch=batch,
+                              shuffle=shuffle, lora_rank=rank, lora_alpha=alpha,
+                              lora_targets=targets, table_bits=table_bits, act_frac=act_frac,
+                              weight_frac=weight_frac)
+        run._data = {"x": xs, "y": ys}
         return run
 
     def __repr__(self) -> str:
@@ -237,6 +243,34 @@ class Run:
     def proofs(self) -> list:
         """The steps' proof files, in order."""
         return sorted(self.dir.rglob("*.zkp"))
+
+    def verify(self, model: Optional[Union["Model", str, os.PathLike]] = None,
+               data: Any = None, **statement: Any) -> dict:
+        """Checks the run as `zkgrad verify-run` does: every step's proof, the chain of weight
+        commitments, the batches against `data`. The statement (model, loss, lr, batch, LoRA,
+        precision) is the one this run was asked for unless given here; the run's manifest is
+        only compared with it. Raises InvalidProof if the run does not prove it."""
+        st = dict(self._statement)
+        st.update(statement)
+        if model is not None:
+            st["model"] = str(model.path if isinstance(model, Model) else model)
+        d = self._data if data is None else data
+        tmp = tempfile.TemporaryDirectory(prefix="zkgrad-data-")
+        try:
+            path = Path(tmp.name) / "data.json"
+            if isinstance(d, dict):
+                x, y = d["x"], d["y"]
+            else:
+                x, y = d
+            path.write_text(json.dumps({"x": np.asarray(x, dtype=np.float64).tolist(),
+                                        "y": np.asarray(y, dtype=np.float64).tolist()}))
+            steps, losses, root = _zkgrad.verify_run(
+                str(self.dir), st["model"], str(path), st["loss"], st["lr"], st["batch"], None,
+                st["shuffle"], st["lora_rank"], st["lora_alpha"], st["lora_targets"],
+                st["table_bits"], st["act_frac"], st["weight_frac"])
+        finally:
+            tmp.cleanup()
+        return {"steps": steps, "losses": losses, "final_weight_root": root}
 
     def __repr__(self) -> str:
         return f"<zkgrad.Run {self.steps} steps in {self.dir}>"

@@ -19,3 +19,8 @@ def train(model: str, data: str, out: str, steps: int, loss: str, lr: str, batch
           shuffle: Optional[int] = ..., lora_rank: Optional[int] = ..., lora_alpha: Optional[float] = ...,
           lora_targets: list[str] = ..., table_bits: Optional[int] = ..., act_frac: Optional[int] = ...,
           weight_frac: Optional[int] = ..., log: Optional[Callable[[str], object]] = ...) -> str: ...
+def verify_run(run: str, model: str, data: Optional[str], loss: str, lr: str, batch: int,
+               steps: Optional[int] = ..., shuffle: Optional[int] = ..., lora_rank: Optional[int] = ...,
+               lora_alpha: Optional[float] = ..., lora_targets: list[str] = ...,
+               table_bits: Optional[int] = ..., act_frac: Optional[int] = ...,
+               weight_frac: Optional[int] = ...) -> Tuple[int, list[float], str]: ...
