@@ -153,7 +153,9 @@ impl NativeModel {
     }
 
     /// Proves the model on `x` (little-endian f64 bytes, every graph input concatenated):
-    /// `(proof file bytes, output values, output shapes json, commitment, prove seconds)`.
+    /// `(proof file bytes, output values, output shapes json, the proof's seconds, the library
+    /// call's seconds)` — the library call (`prove_committed`: quantizing, the float reference,
+    /// the proof, its bytes) is what a Rust caller would pay; the rest is the binding's.
     /// `log`: called with each phase's name as it starts.
     #[pyo3(signature = (x, scheme="default", log=None))]
     fn prove<'py>(
@@ -162,7 +164,7 @@ impl NativeModel {
         x: &[u8],
         scheme: &str,
         log: Option<Py<PyAny>>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, String, f64)> {
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, String, f64, f64)> {
         if !x.len().is_multiple_of(8) {
             return Err(PyValueError::new_err("input: f64 bytes expected"));
         }
@@ -176,8 +178,9 @@ impl NativeModel {
             )));
         }
         let scheme = scheme.to_string();
-        let (bytes, output, shapes, secs) = py.detach(|| -> PyResult<_> {
+        let (bytes, output, shapes, secs, lib_secs) = py.detach(|| -> PyResult<_> {
             let p = self.prepare(values.len(), &scheme)?;
+            let t0 = std::time::Instant::now();
             let xq = p
                 .model
                 .quantize_input(&values)
@@ -208,9 +211,10 @@ impl NativeModel {
                 proof.output.concat(),
                 shapes,
                 proof.prove_time.as_secs_f64(),
+                t0.elapsed().as_secs_f64(),
             ))
         })?;
-        Ok((PyBytes::new(py, &bytes), output, shapes, secs))
+        Ok((PyBytes::new(py, &bytes), output, shapes, secs, lib_secs))
     }
 
     /// Verifies a proof file's bytes against this model with its options (the statement is

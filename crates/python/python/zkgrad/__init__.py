@@ -61,6 +61,9 @@ class Proof:
         self._output = output if output is not None else np.asarray(claimed, dtype=np.float64)
         self.commitment = commitment
         self.prove_seconds = prove_seconds
+        #: For a proof made here: the seconds the Rust library call took (the rest of
+        #: Model.prove is the binding: conversions, the call itself).
+        self.library_seconds: Optional[float] = None
 
     @property
     def output(self) -> np.ndarray:
@@ -155,14 +158,17 @@ class Model:
         x = _as_f64_bytes(input)
         log = _log.info if _log.isEnabledFor(logging.INFO) else None
         phase_log = (lambda phase: log("proving: %s", phase)) if log else None
-        data, output, shapes, secs = self._native.prove(x, scheme or "default", phase_log)
+        data, output, shapes, secs, lib_secs = self._native.prove(x, scheme or "default",
+                                                                  phase_log)
         out = np.asarray(output, dtype=np.float64)
         shapes = json.loads(shapes)
         if len(shapes) == 1 and int(np.prod(shapes[0])) == out.size:
             out = out.reshape(shapes[0])
         commitment = self._native.commitment(len(x) // 8, scheme or "default")
         _log.info("proved in %.1f ms: %d bytes", secs * 1e3, len(data))
-        return Proof(data, out, commitment, secs)
+        proof = Proof(data, out, commitment, secs)
+        proof.library_seconds = lib_secs
+        return proof
 
     def verify(self, proof: Union[Proof, bytes, str, os.PathLike],
                scheme: Optional[str] = None) -> Verified:

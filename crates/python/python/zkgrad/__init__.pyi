@@ -9,6 +9,7 @@ class Proof:
     statement: str
     commitment: Optional[str]
     prove_seconds: Optional[float]
+    library_seconds: float
     def __init__(self, data: bytes, output: Optional[np.ndarray] = ..., commitment: Optional[str] = ...,
                  prove_seconds: Optional[float] = ...) -> None: ...
     @property
