@@ -19,12 +19,13 @@ use zkgrad_prover::{CommittedModel, Phase};
 use zkgrad_verifier::ProofFile;
 use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::commitment::commitment_hex;
+use zkgrad_workflow::generate::Generated;
 use zkgrad_workflow::model::{LoadedModel, Precision};
 use zkgrad_workflow::prove::prove_committed;
 use zkgrad_workflow::run_spec::{StepOptions, TrainPrecision};
 use zkgrad_workflow::scheme::{parse_scheme, PcsChoice};
 use zkgrad_workflow::train::{StepDone, TrainOptions};
-use zkgrad_workflow::verify::{verify_against_commitment, verify_against_model, Accepted};
+use zkgrad_workflow::verify::{verify_against_commitment, Accepted};
 
 create_exception!(
     _zkgrad,
@@ -42,6 +43,15 @@ create_exception!(
 fn error(e: impl std::fmt::Display) -> PyErr {
     Error::new_err(e.to_string().replace('\n', " "))
 }
+
+/// `prove`'s result: the proof file, the output, its shapes, the proof's and the call's seconds.
+type Proved<'py> = (Bound<'py, PyBytes>, Vec<f64>, String, f64, f64);
+
+/// `generate`'s result: the prompt's ids, the generated ids, the proof file, the commitment.
+type GenerationProved<'py> = (Vec<i64>, Vec<i64>, Bound<'py, PyBytes>, String);
+
+/// What `verify` returns: input, output, the statement, and a generation's prompt and tokens.
+type Checked = (Vec<f64>, Vec<f64>, String, Option<Generated>);
 
 /// A model ready to prove at one input size and scheme: loaded, quantized, weights committed.
 struct Prepared {
@@ -164,7 +174,7 @@ impl NativeModel {
         x: &[u8],
         scheme: &str,
         log: Option<Py<PyAny>>,
-    ) -> PyResult<(Bound<'py, PyBytes>, Vec<f64>, String, f64, f64)> {
+    ) -> PyResult<Proved<'py>> {
         if !x.len().is_multiple_of(8) {
             return Err(PyValueError::new_err("input: f64 bytes expected"));
         }
@@ -220,12 +230,7 @@ impl NativeModel {
     /// Verifies a proof file's bytes against this model with its options (the statement is
     /// this model's, never the proof's): `(input, output, statement)`; raises InvalidProof.
     #[pyo3(signature = (proof, scheme="default"))]
-    fn verify(
-        &self,
-        py: Python<'_>,
-        proof: &[u8],
-        scheme: &str,
-    ) -> PyResult<(Vec<f64>, Vec<f64>, String)> {
+    fn verify(&self, py: Python<'_>, proof: &[u8], scheme: &str) -> PyResult<Checked> {
         let proof = parse(proof)?;
         let scheme = scheme.to_string();
         py.detach(|| {
@@ -236,10 +241,63 @@ impl NativeModel {
             } else {
                 scheme_of(&scheme)?
             };
-            let a = verify_against_model(&proof, &p.model, &choice, Mode::Off)
-                .map_err(InvalidProof::new_err)?;
-            Ok(accepted(a))
+            let (a, gen) = zkgrad_workflow::generate::verify_model_proof(
+                &proof,
+                LoadedModel {
+                    graph: p.model.graph.clone(),
+                    q: p.model.q.clone(),
+                    value_tensors: p.model.value_tensors.clone(),
+                },
+                &choice,
+                Mode::Off,
+            )
+            .map_err(InvalidProof::new_err)?;
+            let (i, o, st) = accepted(a);
+            Ok((i, o, st, gen))
         })
+    }
+
+    /// Decodes `max_new` tokens greedily after `prompt` (token ids) and proves the decoding,
+    /// as `zkgrad generate` does: `(prompt ids, generated ids, proof file bytes, commitment)`.
+    #[pyo3(signature = (prompt, max_new, scheme="default", log=None))]
+    fn generate<'py>(
+        &self,
+        py: Python<'py>,
+        prompt: Vec<f64>,
+        max_new: usize,
+        scheme: &str,
+        log: Option<Py<PyAny>>,
+    ) -> PyResult<GenerationProved<'py>> {
+        let choice = if scheme == "default" {
+            self.scheme
+        } else {
+            scheme_of(scheme)?
+        };
+        let g = py.detach(|| -> PyResult<_> {
+            let prompted = zkgrad_workflow::generate::load_for_prompt(
+                &self.path,
+                &self.precision,
+                &prompt,
+                max_new,
+                "prompt",
+            )
+            .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
+            let on_phase = |ph: Phase| {
+                if let Some(log) = &log {
+                    Python::attach(|py| {
+                        let _ = log.call1(py, (ph.name(),));
+                    });
+                }
+            };
+            zkgrad_workflow::generate::prove_generation(prompted, max_new, choice, &on_phase)
+                .map_err(|e| error(format!("model {}: {e:#}", self.path.display())))
+        })?;
+        Ok((
+            g.prompt,
+            g.generated,
+            PyBytes::new(py, &g.proof.bytes),
+            g.proof.commitment,
+        ))
     }
 }
 

@@ -186,3 +186,21 @@ def test_training_steps_are_proven_and_the_run_checks_with_the_cli(tmp_path, mlp
         mlp.train(([[np.inf, 0, 0, 0, 0]], [[1.0, 0.0]]), loss="mse", lr=0.1)
     with pytest.raises(zkgrad.Error, match="loss"):
         mlp.train((x, y), loss="hinge", lr=0.1)
+
+
+def test_greedy_generation_is_proven_and_its_tokens_verified(tmp_path):
+    d = ROOT / "examples" / "transformers" / "gpt2_dynamic"
+    model_path = next(p for p in sorted(d.glob("*.onnx")))
+    m = zkgrad.Model(model_path)
+    generated, proof = m.generate([3, 14, 15, 9], max_new_tokens=3)
+    assert len(generated) == 3
+    v = zkgrad.verify(proof, m)
+    assert v.prompt == [3, 14, 15, 9] and v.generated == generated
+    # The CLI agrees, and names the same tokens.
+    path = tmp_path / "gen.zkp"
+    proof.save(path)
+    out = cli("verify", "--model", model_path, "--proof", path, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["generated"] == generated
+    with pytest.raises(ValueError, match="prompt"):
+        m.generate([3, 1e9], max_new_tokens=1)

@@ -112,3 +112,100 @@ pub fn circuit_for_proof(
         Err(_) => (m, None),
     }
 }
+
+/// A prompt checked against a model: the model specialized to prompt + new tokens (a dynamic
+/// sequence axis) or as it is (a fixed-length export), and the prompt's ids.
+pub struct Prompted {
+    pub model: LoadedModel,
+    pub prompt_ids: Vec<i64>,
+}
+
+/// Loads `path` for a prompt of token ids followed by `max_new` generated tokens, and checks
+/// the prompt as the model's input checks its ids (integers in the vocabulary), at the
+/// positions they take. What `zkgrad generate` and the Python bindings run first.
+/// `what` names the prompt in errors about it ("input file X", "prompt").
+pub fn load_for_prompt(
+    path: &std::path::Path,
+    precision: &crate::model::Precision,
+    prompt: &[f64],
+    max_new: usize,
+    what: &str,
+) -> Result<Prompted> {
+    use anyhow::{anyhow, Context};
+    let n = prompt.len() + max_new;
+    let m = LoadedModel::load_for_input(path, precision, crate::cache::Mode::Off, n)?;
+    let t = m.q.input().len();
+    if prompt.len() > t {
+        return Err(anyhow!(
+            "{what}: a prompt of {} tokens is longer than the model's {t} positions",
+            prompt.len()
+        ));
+    }
+    let mut padded = prompt.to_vec();
+    padded.resize(t, 0.0);
+    let ids = m
+        .quantize_input(&padded)
+        .with_context(|| what.to_string())?;
+    Ok(Prompted {
+        model: m,
+        prompt_ids: ids[..prompt.len()].to_vec(),
+    })
+}
+
+/// What a verified generation proof establishes: the prompt's ids, then the generated ones.
+pub type Generated = (Vec<i64>, Vec<i64>);
+
+/// A proven greedy decoding.
+pub struct GenerationProof {
+    pub prompt: Vec<i64>,
+    pub generated: Vec<i64>,
+    pub proof: crate::prove::InferenceProof,
+    /// The weight commitment's time (once per model).
+    pub commit_time: std::time::Duration,
+    /// The scheme the proof is made with.
+    pub scheme: zkgrad_pcs::Scheme,
+}
+
+/// Decodes `max_new` tokens greedily after the prompt and proves the decoding (one forward
+/// pass over prompt and output with a proven argmax at every generated position).
+pub fn prove_generation(
+    p: Prompted,
+    max_new: usize,
+    scheme: crate::scheme::PcsChoice,
+    on_phase: zkgrad_prover::OnPhase,
+) -> Result<GenerationProof> {
+    let g = greedy(p.model, &p.prompt_ids, max_new)?;
+    let prover = crate::prove::InferenceProver::new(&g.model, scheme);
+    let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
+    let proof = prover
+        .prove_observed(&x, &g.ids, on_phase)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(GenerationProof {
+        prompt: g.ids[..g.prompt_len].to_vec(),
+        generated: g.generated.clone(),
+        proof,
+        commit_time: prover.commit_time,
+        scheme: prover.params.scheme(),
+    })
+}
+
+/// Checks `proof` against the loaded model `m` as `zkgrad verify --model` does: a generation
+/// proof against the model's circuit with the greedy check its description names (and its
+/// padding), any other against the model as it is. `Ok`: what it states, with the prompt and
+/// the proven greedy tokens for a generation proof; `Err`: why it is invalid.
+pub fn verify_model_proof(
+    proof: &zkgrad_verifier::ProofFile,
+    m: LoadedModel,
+    scheme: &crate::scheme::PcsChoice,
+    cache: crate::cache::Mode,
+) -> std::result::Result<(crate::verify::Accepted, Option<Generated>), String> {
+    let (m, gen) = circuit_for_proof(m, &proof.circuit);
+    let ok = crate::verify::verify_against_model(proof, &m, scheme, cache)?;
+    let Some((first, n)) = gen else {
+        return Ok((ok, None));
+    };
+    check_padding(&proof.input, first, n)?;
+    let ids = &proof.input;
+    let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
+    Ok((ok, Some((part(0..first), part(first..first + n)))))
+}

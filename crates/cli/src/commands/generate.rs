@@ -3,15 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::json;
-use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
-use zkgrad_workflow::generate::greedy;
+use zkgrad_workflow::generate::{load_for_prompt, prove_generation};
 use zkgrad_workflow::input::read_input;
-use zkgrad_workflow::model::LoadedModel;
-use zkgrad_workflow::prove::InferenceProver;
 
 use super::args::{Precision, SchemeChoice};
 
@@ -44,23 +41,13 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let prompt: Vec<f64> = read_input(&a.input)?.concat();
     // A model with a dynamic sequence axis is specialized to prompt + new tokens (no padding);
     // a fixed-length one keeps its length.
-    let n = prompt.len() + a.max_new_tokens;
-    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?;
-    // The prompt's ids checked as the model's input checks them (integers in the vocabulary),
-    // at the positions they take.
-    let t = m.q.input().len();
-    if prompt.len() > t {
-        return Err(anyhow!(
-            "input file {}: a prompt of {} tokens is longer than the model's {t} positions",
-            a.input.display(),
-            prompt.len()
-        ));
-    }
-    let mut padded = prompt.clone();
-    padded.resize(t, 0.0);
-    let ids = m
-        .quantize_input(&padded)
-        .with_context(|| format!("input file {}", a.input.display()))?;
+    let prompted = load_for_prompt(
+        &a.model,
+        &a.precision.options(),
+        &prompt,
+        a.max_new_tokens,
+        &format!("input file {}", a.input.display()),
+    )?;
     check_outputs(
         &[("--proof", a.proof.as_path())],
         &[
@@ -68,29 +55,25 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             ("--input", a.input.as_path()),
         ],
     )?;
-    let g = greedy(m, &ids[..prompt.len()], a.max_new_tokens)
+    let g = prove_generation(prompted, a.max_new_tokens, a.scheme.scheme, &|_| {})
         .map_err(|e| anyhow!("model {}: {e:#}", a.model.display()))?;
     eprintln!(
         "generated {} tokens after a prompt of {}: {:?}",
         g.generated.len(),
-        g.prompt_len,
+        g.prompt.len(),
         g.generated
     );
-    let prover = InferenceProver::new(&g.model, a.scheme.scheme);
-    let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
-    let p = prover
-        .prove(&x, &g.ids)
-        .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    let p = &g.proof;
     write_all_or_nothing(&[(a.proof.as_path(), p.bytes.clone())])?;
     eprintln!(
         "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,
-        prover.commit_time.as_secs_f64() * 1e3,
-        p.size_summary(prover.params.scheme().name()),
+        g.commit_time.as_secs_f64() * 1e3,
+        p.size_summary(g.scheme.name()),
         a.proof.display()
     );
     eprintln!("model commitment: {}", p.commitment);
-    let prompt_ids = &g.ids[..g.prompt_len];
+    let prompt_ids = &g.prompt;
     if a.json {
         out!(
             "{}",
@@ -98,10 +81,10 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                 "prompt": prompt_ids,
                 "generated": g.generated,
                 "prove_ms": p.prove_time.as_secs_f64() * 1e3,
-                "weight_commit_ms": prover.commit_time.as_secs_f64() * 1e3,
+                "weight_commit_ms": g.commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": p.bytes.len(),
                 "proof_body_bytes": p.sizes().1,
-                "pcs": prover.params.scheme().name(),
+                "pcs": g.scheme.name(),
                 "proof": a.proof,
                 "model_commitment": p.commitment,
             })

@@ -12,7 +12,7 @@ use zkgrad_workflow::commitment::commitment_hex;
 use zkgrad_workflow::files::{read_regular, MAX_PROOF_BYTES};
 use zkgrad_workflow::hex::parse_hex32;
 use zkgrad_workflow::model::LoadedModel;
-use zkgrad_workflow::verify::{verify_against_commitment, verify_against_model};
+use zkgrad_workflow::verify::verify_against_commitment;
 use zkgrad_workflow::Failure;
 
 use super::args::{Precision, SchemeChoice};
@@ -100,14 +100,12 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
                 Err(e) => return Err(e.into()),
             };
             // A generation proof: the model's circuit with the greedy check it names.
-            let (m, gen) = zkgrad_workflow::generate::circuit_for_proof(m, &proof.circuit);
-            generation = gen;
-            verify_against_model(&proof, &m, &a.scheme.scheme, cache).and_then(|ok| match gen {
-                Some((first, n)) => {
-                    zkgrad_workflow::generate::check_padding(&proof.input, first, n).map(|()| ok)
-                }
-                None => Ok(ok),
-            })
+            zkgrad_workflow::generate::verify_model_proof(&proof, m, &a.scheme.scheme, cache).map(
+                |(ok, gen)| {
+                    generation = gen;
+                    ok
+                },
+            )
         }
         (None, Some(c)) => match verify_against_commitment(&proof, &parse_hex32(c)?) {
             Err(Failure::Unusable(e)) => {
@@ -126,11 +124,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         Ok(ok) => {
             let (st, x, parts) = (ok.statement, ok.input, ok.output);
             // What a generation proof established: these tokens are the greedy continuation.
-            let gen = generation.map(|(first, n)| {
-                let ids = &proof.input;
-                let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
-                (part(0..first), part(first..first + n))
-            });
+            let gen = generation;
             if a.json {
                 let mut v = json!({"verified": true, "input_data": [x], "output_data": parts,
                            "model_commitment": commitment, "pcs": st.scheme.name(),

@@ -94,12 +94,16 @@ class Proof:
 
 
 class Verified:
-    """What a valid proof states: its public input and output, and the statement checked."""
+    """What a valid proof states: its public input and output, and the statement checked;
+    for a proof of greedy generation, the prompt and the generated token ids it proves."""
 
-    def __init__(self, input: Sequence[float], output: Sequence[float], statement: str):
+    def __init__(self, input: Sequence[float], output: Sequence[float], statement: str,
+                 generation: Optional[tuple] = None):
         self.input = np.asarray(input, dtype=np.float64)
         self.output = np.asarray(output, dtype=np.float64)
         self.statement = statement
+        self.prompt = list(generation[0]) if generation else None
+        self.generated = list(generation[1]) if generation else None
 
     def __repr__(self) -> str:
         return f"<zkgrad.Verified {self.statement}; output {self.output.tolist()}>"
@@ -175,6 +179,21 @@ class Model:
         """Checks `proof` against this model with its options (the statement is the model's,
         never the proof's). Raises InvalidProof if it does not verify."""
         return Verified(*self._native.verify(_proof_bytes(proof), scheme or "default"))
+
+    def generate(self, prompt: Any, max_new_tokens: int,
+                 scheme: Optional[str] = None) -> tuple:
+        """Greedy decoding with a language model (token ids in, logits per position out), then
+        one proof of the forward pass over prompt and generated tokens with a proven argmax at
+        every generated position, as `zkgrad generate`. Returns `(generated ids, Proof)`;
+        `zkgrad.verify(proof, model).generated` gives the proven tokens."""
+        if scheme is not None and scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {_SCHEMES}, got {scheme!r}")
+        ids = np.frombuffer(_as_f64_bytes(prompt), dtype="<f8").tolist()
+        log = _log.info if _log.isEnabledFor(logging.INFO) else None
+        phase_log = (lambda phase: log("proving: %s", phase)) if log else None
+        _, generated, data, commitment = self._native.generate(ids, max_new_tokens,
+                                                               scheme or "default", phase_log)
+        return list(generated), Proof(data, None, commitment)
 
     def train(self, data: Any, loss: str, lr: Union[float, str], batch: int = 1, steps: int = 1,
               prove: bool = True, lora: Any = None, out: Optional[Union[str, os.PathLike]] = None,

@@ -23,6 +23,8 @@ class Verified:
     input: np.ndarray
     output: np.ndarray
     statement: str
+    prompt: Optional[list]
+    generated: Optional[list]
 
 class Model:
     path: os.PathLike
@@ -35,6 +37,7 @@ class Model:
     def inspect(self) -> dict: ...
     def prove(self, input: Any, zk: bool = ..., scheme: Optional[str] = ...) -> Proof: ...
     def verify(self, proof: Union[Proof, bytes, str, os.PathLike], scheme: Optional[str] = ...) -> Verified: ...
+    def generate(self, prompt: Any, max_new_tokens: int, scheme: Optional[str] = ...) -> tuple: ...
     def train(self, data: Any, loss: str, lr: Union[float, str], batch: int = ..., steps: int = ...,
               prove: bool = ..., lora: Any = ..., out: Optional[Union[str, os.PathLike]] = ...,
               shuffle: Optional[int] = ..., table_bits: Optional[int] = ...,
