@@ -204,3 +204,22 @@ def test_greedy_generation_is_proven_and_its_tokens_verified(tmp_path):
     assert json.loads(out.stdout)["generated"] == generated
     with pytest.raises(ValueError, match="prompt"):
         m.generate([3, 1e9], max_new_tokens=1)
+
+
+def test_a_hugging_face_checkpoint_directory_is_exported_and_proven(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=32, n_layer=1, n_head=2)
+    lm = transformers.GPT2LMHeadModel(cfg).eval()
+    lm.save_pretrained(tmp_path / "ckpt")
+    m = zkgrad.Model(tmp_path / "ckpt")
+    ids = [[3, 14, 15, 9, 2, 6]]
+    proof = m.prove(ids)
+    with torch.no_grad():
+        want = lm(input_ids=torch.tensor(ids), use_cache=False).logits.numpy()
+    assert proof.output.size == want.size
+    np.testing.assert_allclose(proof.output.ravel(), want.ravel(), atol=5e-2)
+    zkgrad.verify(proof, m)
+    generated, gp = m.generate([3, 14, 15], max_new_tokens=2)
+    assert zkgrad.verify(gp, m).generated == generated

@@ -110,7 +110,9 @@ class Verified:
 
 
 class Model:
-    """An ONNX model to prove: a path, the file's bytes, or a directory holding `model.onnx`.
+    """An ONNX model to prove: a path, the file's bytes, a directory holding `model.onnx`, or a
+    Hugging Face checkpoint directory (`config.json` and weights; exported through
+    `zkgrad.torch.export_hf`, which needs torch and transformers).
 
     Precision options are the command line's: `table_bits`, `act_frac`, `weight_frac`,
     `per_tensor_scales`; `scheme` is "auto", "ligero" or "whir". The model commitment depends
@@ -128,10 +130,18 @@ class Model:
         else:
             path = Path(source)
             if path.is_dir():
-                if not (path / "model.onnx").is_file():
-                    raise ValueError(f"model directory {path}: no model.onnx in it (export the "
-                                     "checkpoint to ONNX first, e.g. with zkgrad.torch.export)")
-                path = path / "model.onnx"
+                if (path / "model.onnx").is_file():
+                    path = path / "model.onnx"
+                elif (path / "config.json").is_file():
+                    # A Hugging Face checkpoint: exported to ONNX through transformers and torch.
+                    from .torch import export_hf
+                    self._tmp = tempfile.TemporaryDirectory(prefix="zkgrad-model-")
+                    exported = Path(self._tmp.name) / "model.onnx"
+                    exported.write_bytes(export_hf(path))
+                    path = exported
+                else:
+                    raise ValueError(f"model directory {path}: neither model.onnx nor a Hugging "
+                                     "Face checkpoint (config.json) in it")
             if not path.is_file():
                 raise ValueError(f"model file {path}: not found")
         if scheme not in _SCHEMES:
