@@ -68,8 +68,24 @@ struct NativeModel {
     precision: Precision,
     scheme: PcsChoice,
     /// Keyed by (input values, scheme name): a model with a symbolic (sequence) dimension is
-    /// specialized to each input size, as `zkgrad prove` does.
+    /// specialized to each input size, as `zkgrad prove` does (a fixed model has one size:
+    /// key 0). At most [`MAX_PREPARED`] entries: a verifier handed proofs of many sizes does not
+    /// keep a model per size.
     prepared: Mutex<HashMap<(usize, String), Arc<Prepared>>>,
+    /// Whether the model's input has a symbolic dimension.
+    dynamic: bool,
+    /// The model file's BLAKE3 hash when this object was made: every load checks it, so one
+    /// object never describes two versions of its file.
+    hash: [u8; 32],
+}
+
+/// The most prepared (loaded and committed) sizes and schemes a model keeps.
+const MAX_PREPARED: usize = 4;
+
+/// A model file's bytes, read as the CLI reads it (a regular file, at most the CLI's limit).
+fn read_model_file(path: &std::path::Path) -> PyResult<Vec<u8>> {
+    zkgrad_workflow::files::read_regular(path, zkgrad_workflow::files::MAX_MODEL_BYTES)
+        .map_err(|e| PyValueError::new_err(format!("model file {}: {e:#}", path.display())))
 }
 
 fn scheme_of(name: &str) -> PyResult<PcsChoice> {
@@ -78,9 +94,22 @@ fn scheme_of(name: &str) -> PyResult<PcsChoice> {
 
 impl NativeModel {
     fn prepare(&self, n_values: usize, scheme: &str) -> PyResult<Arc<Prepared>> {
+        let n_values = if self.dynamic { n_values } else { 0 };
         let key = (n_values, scheme.to_string());
         if let Some(p) = self.prepared.lock().map_err(error)?.get(&key) {
             return Ok(p.clone());
+        }
+        if *blake3::hash(&read_model_file(&self.path)?).as_bytes() != self.hash {
+            return Err(error(format!(
+                "model file {} changed since this Model was made: make a new one",
+                self.path.display()
+            )));
+        }
+        if self.dynamic && n_values == 0 {
+            return Err(error(
+                "this model has a dynamic sequence axis: its commitment depends on the input's \
+                 length (model.commitment_for(n_values), or the commitment a proof reports)",
+            ));
         }
         let choice = if scheme == "default" {
             self.scheme
@@ -98,7 +127,11 @@ impl NativeModel {
             committed,
             commitment,
         });
-        self.prepared.lock().map_err(error)?.insert(key, p.clone());
+        let mut cache = self.prepared.lock().map_err(error)?;
+        if cache.len() >= MAX_PREPARED {
+            cache.clear();
+        }
+        cache.insert(key, p.clone());
         Ok(p)
     }
 }
@@ -122,11 +155,19 @@ impl NativeModel {
         precision.act_frac = act_frac;
         precision.weight_frac = weight_frac;
         precision.per_tensor = per_tensor_scales;
+        let scheme = scheme_of(scheme)?;
+        // Read once here: the file is checked to be an ONNX model now (its input's symbolic
+        // dimensions), and hashed.
+        let bytes = read_model_file(&path)?;
+        let (symbolic, _) = zkgrad_onnx::symbolic_input_dims(&bytes)
+            .map_err(|e| error(format!("model {}: {e}", path.display())))?;
         Ok(Self {
             path,
             precision,
-            scheme: scheme_of(scheme)?,
+            scheme,
             prepared: Mutex::new(HashMap::new()),
+            dynamic: !symbolic.is_empty(),
+            hash: *blake3::hash(&bytes).as_bytes(),
         })
     }
 
@@ -141,10 +182,18 @@ impl NativeModel {
         })
     }
 
-    /// The model as `zkgrad inspect` and `zkgrad commit --json` describe it.
-    fn inspect(&self, py: Python<'_>) -> PyResult<String> {
+    /// Whether the model's input has a dynamic (sequence) axis.
+    #[getter]
+    fn dynamic(&self) -> bool {
+        self.dynamic
+    }
+
+    /// The model as `zkgrad inspect` and `zkgrad commit --json` describe it (a model with a
+    /// dynamic axis: specialized to inputs of `n_values` values).
+    #[pyo3(signature = (n_values=0))]
+    fn inspect(&self, py: Python<'_>, n_values: usize) -> PyResult<String> {
         py.detach(|| {
-            let p = self.prepare(0, "default")?;
+            let p = self.prepare(n_values, "default")?;
             let q = &p.model.q;
             let g = &p.model.graph;
             Ok(format!(
@@ -235,23 +284,24 @@ impl NativeModel {
         let scheme = scheme.to_string();
         py.detach(|| {
             let n = proof.input.len();
+            if !self.dynamic {
+                let p = self.prepare(n, &scheme)?;
+                let want = p.model.q.public_input_len();
+                if n != want {
+                    return Err(InvalidProof::new_err(format!(
+                        "the proof's public input has {n} values; the model takes {want}"
+                    )));
+                }
+            }
             let p = self.prepare(n, &scheme)?;
             let choice = if scheme == "default" {
                 self.scheme
             } else {
                 scheme_of(&scheme)?
             };
-            let (a, gen) = zkgrad_workflow::generate::verify_model_proof(
-                &proof,
-                LoadedModel {
-                    graph: p.model.graph.clone(),
-                    q: p.model.q.clone(),
-                    value_tensors: p.model.value_tensors.clone(),
-                },
-                &choice,
-                Mode::Off,
-            )
-            .map_err(InvalidProof::new_err)?;
+            let (a, gen) =
+                zkgrad_workflow::generate::verify_model_proof(&proof, &p.model, &choice, Mode::Off)
+                    .map_err(InvalidProof::new_err)?;
             let (i, o, st) = accepted(a);
             Ok((i, o, st, gen))
         })
@@ -481,10 +531,18 @@ fn verify_commitment(
     })
 }
 
+/// A proof file's bytes, read as the CLI reads it (a regular file, at most its limit).
+#[pyfunction]
+fn read_proof_file<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyBytes>> {
+    let b = zkgrad_workflow::files::read_regular(&path, zkgrad_workflow::files::MAX_PROOF_BYTES)
+        .map_err(|e| PyValueError::new_err(format!("proof file {}: {e:#}", path.display())))?;
+    Ok(PyBytes::new(py, &b))
+}
+
 /// The proof file's claimed output (dequantized at its circuit's output scale) and precision
 /// line, read without verifying.
 #[pyfunction]
-fn read_proof(proof: &[u8]) -> PyResult<(Vec<f64>, String)> {
+fn read_proof(proof: &[u8]) -> PyResult<(Vec<f64>, String, u32)> {
     let p = parse(proof)?;
     let g = zkgrad_circuit::QGraph::from_description(&p.circuit)
         .map_err(|e| error(format!("proof file: its circuit description: {e}")))?;
@@ -496,6 +554,7 @@ fn read_proof(proof: &[u8]) -> PyResult<(Vec<f64>, String)> {
     Ok((
         zkgrad_workflow::output::dequantize(&p.output, g.output_tensor().frac),
         line,
+        g.input().frac,
     ))
 }
 
@@ -506,6 +565,7 @@ fn _zkgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeModel>()?;
     m.add_function(wrap_pyfunction!(verify_commitment, m)?)?;
     m.add_function(wrap_pyfunction!(read_proof, m)?)?;
+    m.add_function(wrap_pyfunction!(read_proof_file, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(verify_run, m)?)?;
     Ok(())

@@ -56,7 +56,9 @@ def test_proof_bytes_save_and_load(tmp_path, mlp):
     p.save(path)
     assert path.read_bytes() == p.to_bytes()
     q = zkgrad.Proof.load(path)
-    np.testing.assert_allclose(q.output, p.output.ravel())
+    np.testing.assert_allclose(q.claimed_output, p.output.ravel())
+    with pytest.raises(zkgrad.Error, match="loaded"):
+        q.output  # unchecked: zkgrad.verify gives the proven output
     # By commitment, by model path, by model object: the same verdict.
     for m in (mlp.commitment, str(MLP), MLP, mlp):
         np.testing.assert_allclose(zkgrad.verify(q, m).output, p.output.ravel())

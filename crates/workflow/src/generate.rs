@@ -191,19 +191,39 @@ pub fn prove_generation(
 
 /// Checks `proof` against the loaded model `m` as `zkgrad verify --model` does: a generation
 /// proof against the model's circuit with the greedy check its description names (and its
-/// padding), any other against the model as it is. `Ok`: what it states, with the prompt and
-/// the proven greedy tokens for a generation proof; `Err`: why it is invalid.
+/// padding), any other against the model as it is (no copy of the model then). `Ok`: what it
+/// states, with the prompt and the proven greedy tokens for a generation proof; `Err`: why it
+/// is invalid.
 pub fn verify_model_proof(
     proof: &zkgrad_verifier::ProofFile,
-    m: LoadedModel,
+    m: &LoadedModel,
     scheme: &crate::scheme::PcsChoice,
     cache: crate::cache::Mode,
 ) -> std::result::Result<(crate::verify::Accepted, Option<Generated>), String> {
-    let (m, gen) = circuit_for_proof(m, &proof.circuit);
-    let ok = crate::verify::verify_against_model(proof, &m, scheme, cache)?;
-    let Some((first, n)) = gen else {
-        return Ok((ok, None));
+    let named = QGraph::from_description(&proof.circuit)
+        .ok()
+        .and_then(|d| greedy_check_of(&d, 0))
+        .filter(|_| positions(&m.q).is_ok());
+    let Some((first, n)) = named else {
+        return Ok((
+            crate::verify::verify_against_model(proof, m, scheme, cache)?,
+            None,
+        ));
     };
+    let mut q = m.q.clone();
+    let logits = q.output;
+    if check_greedy(&mut q, logits, 0, first, n).is_err() {
+        return Ok((
+            crate::verify::verify_against_model(proof, m, scheme, cache)?,
+            None,
+        ));
+    }
+    let with_check = LoadedModel {
+        q,
+        graph: m.graph.clone(),
+        value_tensors: m.value_tensors.clone(),
+    };
+    let ok = crate::verify::verify_against_model(proof, &with_check, scheme, cache)?;
     check_padding(&proof.input, first, n)?;
     let ids = &proof.input;
     let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();

@@ -100,7 +100,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
                 Err(e) => return Err(e.into()),
             };
             // A generation proof: the model's circuit with the greedy check it names.
-            zkgrad_workflow::generate::verify_model_proof(&proof, m, &a.scheme.scheme, cache).map(
+            zkgrad_workflow::generate::verify_model_proof(&proof, &m, &a.scheme.scheme, cache).map(
                 |(ok, gen)| {
                     generation = gen;
                     ok

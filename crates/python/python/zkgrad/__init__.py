@@ -35,19 +35,48 @@ _SCHEMES = ("auto", "ligero", "whir")
 
 def _as_f64_bytes(x: Any) -> bytes:
     """Every value of `x` (a numpy array, a torch tensor, nested lists, or a sequence of those
-    for a model with several inputs), flattened in order, as little-endian f64 bytes."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
-        x = x.detach().cpu().numpy()
+    for a model with several inputs), flattened in order, as little-endian f64 bytes. Only real
+    numbers: integers and floats (no booleans, complex numbers, strings or dates)."""
+    if hasattr(x, "detach") and hasattr(x, "to"):  # a torch tensor
+        import torch
+
+        if x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"input: a tensor of {x.dtype}, not of real numbers")
+        t = x.detach()
+        if t.is_sparse:
+            t = t.to_dense()
+        try:
+            x = t.to("cpu", torch.float64).numpy()
+        except (RuntimeError, NotImplementedError, TypeError) as e:
+            raise ValueError(f"input: this tensor cannot be read ({e})") from None
     if isinstance(x, (list, tuple)) and x and any(
         hasattr(v, "detach") or isinstance(v, np.ndarray) for v in x
     ):
-        parts = [_as_f64_bytes(v) for v in x]
-        return b"".join(parts)
+        return b"".join(_as_f64_bytes(v) for v in x)
     try:
-        a = np.asarray(x, dtype="<f8")
-    except (TypeError, ValueError) as e:
+        a = np.asarray(x)
+    except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"input: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"input: an array of {a.dtype}, not of real numbers (integers or floats)")
+    try:
+        a = a.astype("<f8")
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"input: not an array of numbers ({e})") from None
+    if a.size == 0:
+        raise ValueError("input: empty")
     return np.ascontiguousarray(a).ravel().tobytes()
+
+
+def _lr_text(lr: Any) -> str:
+    """A learning rate as the CLI's `--lr` takes it: a string as given, a number as its
+    shortest decimal (numpy scalars included)."""
+    if isinstance(lr, str):
+        return lr
+    try:
+        return repr(float(lr))
+    except (TypeError, ValueError):
+        raise ValueError(f"lr: a positive number, not {lr!r}") from None
 
 
 class Proof:
@@ -57,8 +86,10 @@ class Proof:
                  commitment: Optional[str] = None, prove_seconds: Optional[float] = None):
         self._bytes = bytes(data)
         # Checks the file's format (not the proof: see zkgrad.verify).
-        claimed, self.statement = _zkgrad.read_proof(self._bytes)
-        self._output = output if output is not None else np.asarray(claimed, dtype=np.float64)
+        claimed, self.statement, self._input_frac = _zkgrad.read_proof(self._bytes)
+        #: What the proof file claims its output is (flat), before anything checked it.
+        self.claimed_output = np.asarray(claimed, dtype=np.float64)
+        self._output = output
         self.commitment = commitment
         self.prove_seconds = prove_seconds
         #: For a proof made here: the seconds the Rust library call took (the rest of
@@ -67,8 +98,12 @@ class Proof:
 
     @property
     def output(self) -> np.ndarray:
-        """The proven output (dequantized). For a proof loaded from a file it is what the proof
-        claims (flat) until zkgrad.verify has checked it."""
+        """The output this process proved (Model.prove). A proof loaded from bytes or a file has
+        none until it is checked: `zkgrad.verify(proof, model).output` is its proven output
+        (`claimed_output` is the file's unchecked claim)."""
+        if self._output is None:
+            raise Error("this proof was loaded, not made here: zkgrad.verify(proof, model).output "
+                        "is its proven output (proof.claimed_output is the file's unchecked claim)")
         return self._output
 
     def to_bytes(self) -> bytes:
@@ -83,8 +118,9 @@ class Proof:
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "Proof":
-        """Reads a proof file (`zkgrad prove`'s or `Proof.save`'s)."""
-        return cls(Path(path).read_bytes())
+        """Reads a proof file (`zkgrad prove`'s or `Proof.save`'s): a regular file of at most
+        the CLI's limit."""
+        return cls(_zkgrad.read_proof_file(str(path)))
 
     def __len__(self) -> int:
         return len(self._bytes)
@@ -94,14 +130,16 @@ class Proof:
 
 
 class Verified:
-    """What a valid proof states: its public input and output, and the statement checked;
-    for a proof of greedy generation, the prompt and the generated token ids it proves."""
+    """What a valid proof states: its public input and output, the statement checked and the
+    model commitment it was checked against; for a proof of greedy generation, the prompt and
+    the generated token ids it proves."""
 
     def __init__(self, input: Sequence[float], output: Sequence[float], statement: str,
-                 generation: Optional[tuple] = None):
+                 generation: Optional[tuple] = None, commitment: Optional[str] = None):
         self.input = np.asarray(input, dtype=np.float64)
         self.output = np.asarray(output, dtype=np.float64)
         self.statement = statement
+        self.commitment = commitment
         self.prompt = list(generation[0]) if generation else None
         self.generated = list(generation[1]) if generation else None
 
@@ -153,12 +191,24 @@ class Model:
 
     @property
     def commitment(self) -> str:
-        """The model commitment (64 hex digits), as `zkgrad commit` prints it."""
+        """The model commitment (64 hex digits), as `zkgrad commit` prints it. A model with a
+        dynamic sequence axis has one per input length: `commitment_for(n_values)`."""
         return self._native.commitment(0, "default")
 
-    def inspect(self) -> dict:
-        """Parameters, nodes, input size and shape, precision, scheme and commitment."""
-        return json.loads(self._native.inspect())
+    def commitment_for(self, n_values: int, scheme: Optional[str] = None) -> str:
+        """The commitment of this model specialized to inputs of `n_values` values."""
+        return self._native.commitment(n_values, scheme or "default")
+
+    def inspect(self, n_values: Optional[int] = None) -> dict:
+        """Parameters, nodes, input size and shape, precision, scheme and commitment (a model
+        with a dynamic sequence axis: at inputs of `n_values` values)."""
+        return json.loads(self._native.inspect(n_values or 0))
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the model's input has a dynamic (sequence) axis: its circuit and commitment
+        are then per input length."""
+        return self._native.dynamic
 
     def prove(self, input: Any, zk: bool = False, scheme: Optional[str] = None) -> Proof:
         """Runs the model on `input` and proves the result. `scheme` overrides the model's for
@@ -188,7 +238,9 @@ class Model:
                scheme: Optional[str] = None) -> Verified:
         """Checks `proof` against this model with its options (the statement is the model's,
         never the proof's). Raises InvalidProof if it does not verify."""
-        return Verified(*self._native.verify(_proof_bytes(proof), scheme or "default"))
+        data = _proof_bytes(proof)
+        i, o, st, gen = self._native.verify(data, scheme or "default")
+        return Verified(i, o, st, gen, self._native.commitment(len(i), scheme or "default"))
 
     def generate(self, prompt: Any, max_new_tokens: int,
                  scheme: Optional[str] = None) -> tuple:
@@ -240,16 +292,16 @@ class Model:
         try:
             data_path = Path(tmp.name) / "data.json"
             data_path.write_text(json.dumps({"x": xs, "y": ys}))
-            summary = _zkgrad.train(str(self.path), str(data_path), str(out), steps, loss, repr(lr)
-                                    if isinstance(lr, float) else str(lr), batch, prove, shuffle,
+            summary = _zkgrad.train(str(self.path), str(data_path), str(out), steps, loss,
+                                    _lr_text(lr), batch, prove, shuffle,
                                     rank, alpha, targets, table_bits, act_frac, weight_frac,
                                     _log.info if _log.isEnabledFor(logging.INFO) else None)
         finally:
             tmp.cleanup()
         run.dir = Path(out)
         run.summary = json.loads(summary)
-        run._statement = dict(model=str(self.path), loss=loss,
-                              lr=repr(lr) if isinstance(lr, float) else str(lr), batch=batch,
+        run._statement = dict(model=str(self.path), loss=loss, lr=_lr_text(lr), batch=batch,
+                              steps=steps,
                               shuffle=shuffle, lora_rank=rank, lora_alpha=alpha,
                               lora_targets=targets, table_bits=table_bits, act_frac=act_frac,
                               weight_frac=weight_frac)
@@ -279,14 +331,22 @@ class Run:
         """The steps' proof files, in order."""
         return sorted(self.dir.rglob("*.zkp"))
 
+    _KEYS = ("loss", "lr", "batch", "steps", "shuffle", "lora_rank", "lora_alpha",
+             "lora_targets", "table_bits", "act_frac", "weight_frac")
+
     def verify(self, model: Optional[Union["Model", str, os.PathLike]] = None,
                data: Any = None, **statement: Any) -> dict:
         """Checks the run as `zkgrad verify-run` does: every step's proof, the chain of weight
         commitments, the batches against `data`. The statement (model, loss, lr, batch, LoRA,
         precision) is the one this run was asked for unless given here; the run's manifest is
         only compared with it. Raises InvalidProof if the run does not prove it."""
+        unknown = sorted(set(statement) - set(self._KEYS))
+        if unknown:
+            raise TypeError(f"Run.verify: unknown statement field(s) {unknown}; "
+                            f"known: {list(self._KEYS)}")
         st = dict(self._statement)
         st.update(statement)
+        st["lr"] = _lr_text(st["lr"])
         if model is not None:
             st["model"] = str(model.path if isinstance(model, Model) else model)
         d = self._data if data is None else data
@@ -300,11 +360,14 @@ class Run:
             path.write_text(json.dumps({"x": np.asarray(x, dtype=np.float64).tolist(),
                                         "y": np.asarray(y, dtype=np.float64).tolist()}))
             steps, losses, root = _zkgrad.verify_run(
-                str(self.dir), st["model"], str(path), st["loss"], st["lr"], st["batch"], None,
+                str(self.dir), st["model"], str(path), st["loss"], st["lr"], st["batch"], st["steps"],
                 st["shuffle"], st["lora_rank"], st["lora_alpha"], st["lora_targets"],
                 st["table_bits"], st["act_frac"], st["weight_frac"])
         finally:
             tmp.cleanup()
+        if "final_weight_root" in self.summary and root != self.summary["final_weight_root"]:
+            raise InvalidProof(f"the run's proofs end at weights {root}, not at the "
+                               f"{self.summary['final_weight_root']} it was trained to")
         return {"steps": steps, "losses": losses, "final_weight_root": root}
 
     def __repr__(self) -> str:
@@ -316,18 +379,44 @@ def _proof_bytes(proof: Union[Proof, bytes, str, os.PathLike]) -> bytes:
         return proof.to_bytes()
     if isinstance(proof, (bytes, bytearray, memoryview)):
         return bytes(proof)
-    return Path(proof).read_bytes()
+    if isinstance(proof, (str, os.PathLike)):
+        return _zkgrad.read_proof_file(str(proof))
+    raise TypeError(f"proof: a zkgrad.Proof, bytes or a path, not {type(proof).__name__}")
 
 
 def verify(proof: Union[Proof, bytes, str, os.PathLike],
-           model_or_commitment: Union[Model, str, os.PathLike]) -> Verified:
+           model_or_commitment: Union[Model, str, bytes, os.PathLike],
+           input: Any = None) -> Verified:
     """Checks a proof against a model (a Model, or an ONNX file's path: the statement is that
-    model's at the default options) or a model commitment (64 hex digits). Raises InvalidProof
-    if it does not verify, ValueError or Error if an argument is unusable."""
+    model's at the default options) or a model commitment (64 hex digits, or its 32 bytes).
+    With `input`, also that the proof is of that input (to within its quantization). Raises
+    InvalidProof if it does not verify, ValueError or Error if an argument is unusable.
+
+    Use the returned Verified's output: a Proof object made here whose output differs from what
+    its bytes prove is refused, and a loaded proof's `claimed_output` is never checked."""
     data = _proof_bytes(proof)
     m = model_or_commitment
-    if isinstance(m, Model):
-        return m.verify(data)
-    if isinstance(m, str) and len(m) == 64 and all(c in "0123456789abcdefABCDEF" for c in m):
-        return Verified(*_zkgrad.verify_commitment(data, m))
-    return Model(m).verify(data)
+    if isinstance(m, (bytes, bytearray)) and len(m) == 32:
+        m = bytes(m).hex()
+    if isinstance(m, str) and len(m.strip()) == 64 and all(
+            c in "0123456789abcdefABCDEF" for c in m.strip()):
+        c = m.strip().lower()
+        i, o, st = _zkgrad.verify_commitment(data, c)
+        v = Verified(i, o, st, None, c)
+    elif isinstance(m, Model):
+        v = m.verify(data)
+    elif isinstance(m, (str, os.PathLike)):
+        v = Model(m).verify(data)
+    else:
+        raise TypeError("model_or_commitment: a zkgrad.Model, a path, or a commitment")
+    if isinstance(proof, Proof) and proof._output is not None and (
+            proof._output.size != v.output.size
+            or not np.array_equal(proof._output.ravel(), v.output)):
+        raise InvalidProof("the Proof object's output is not the output its bytes prove")
+    if input is not None:
+        given = np.frombuffer(_as_f64_bytes(input), dtype="<f8")
+        _, _, frac = _zkgrad.read_proof(data)
+        if given.size != v.input.size or not np.all(
+                np.abs(given - v.input) <= 2.0 ** -(frac + 1) * (1 + 1e-9)):
+            raise InvalidProof("the proof is of another input")
+    return v
