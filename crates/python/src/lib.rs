@@ -93,6 +93,15 @@ fn scheme_of(name: &str) -> PyResult<PcsChoice> {
 }
 
 impl NativeModel {
+    /// The scheme a call names: "default" (this model's) or "auto", "ligero", "whir".
+    fn choice(&self, scheme: &str) -> PyResult<PcsChoice> {
+        if scheme == "default" {
+            Ok(self.scheme)
+        } else {
+            scheme_of(scheme)
+        }
+    }
+
     fn prepare(&self, n_values: usize, scheme: &str) -> PyResult<Arc<Prepared>> {
         let n_values = if self.dynamic { n_values } else { 0 };
         let key = (n_values, scheme.to_string());
@@ -111,11 +120,7 @@ impl NativeModel {
                  length (model.commitment_for(n_values), or the commitment a proof reports)",
             ));
         }
-        let choice = if scheme == "default" {
-            self.scheme
-        } else {
-            scheme_of(scheme)?
-        };
+        let choice = self.choice(scheme)?;
         let model = LoadedModel::load_for_input(&self.path, &self.precision, Mode::Off, n_values)
             .map_err(|e| error(format!("{e:#}")))?;
         let params = choice.params_for(&model.q);
@@ -294,11 +299,7 @@ impl NativeModel {
                 }
             }
             let p = self.prepare(n, &scheme)?;
-            let choice = if scheme == "default" {
-                self.scheme
-            } else {
-                scheme_of(&scheme)?
-            };
+            let choice = self.choice(&scheme)?;
             let (a, gen) =
                 zkgrad_workflow::generate::verify_model_proof(&proof, &p.model, &choice, Mode::Off)
                     .map_err(InvalidProof::new_err)?;
@@ -318,11 +319,7 @@ impl NativeModel {
         scheme: &str,
         log: Option<Py<PyAny>>,
     ) -> PyResult<GenerationProved<'py>> {
-        let choice = if scheme == "default" {
-            self.scheme
-        } else {
-            scheme_of(scheme)?
-        };
+        let choice = self.choice(scheme)?;
         let g = py.detach(|| -> PyResult<_> {
             let prompted = zkgrad_workflow::generate::load_for_prompt(
                 &self.path,
