@@ -1326,6 +1326,21 @@ async fn job_result(
     Ok(Json(job.result.unwrap_or(Value::Null)))
 }
 
+/// A download: the bytes with their type and file name.
+fn attachment(content_type: &str, file_name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 async fn job_proof(
     State(app): State<Arc<App>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -1340,34 +1355,22 @@ async fn job_proof(
         "prove" => {
             let bytes =
                 std::fs::read(cfg.proof_path(&job.id, job.attempts)).map_err(ApiError::internal)?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{}.zkp\"", job.id),
-                    ),
-                ],
+            Ok(attachment(
+                "application/octet-stream",
+                &format!("{}.zkp", job.id),
                 bytes,
-            )
-                .into_response())
+            ))
         }
         "train" => {
             let bytes = crate::tar::archive(
                 &cfg.run_dir(&job.id, job.attempts),
                 &format!("run-{}", job.id),
             )?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "application/x-tar".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"run-{}.tar\"", job.id),
-                    ),
-                ],
+            Ok(attachment(
+                "application/x-tar",
+                &format!("run-{}.tar", job.id),
                 bytes,
-            )
-                .into_response())
+            ))
         }
         _ => Err(ApiError::not_found(
             "a verify job has no proof file; see /result",
