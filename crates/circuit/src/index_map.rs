@@ -173,22 +173,14 @@ impl IndexMap {
     /// `π` as a table: for each flat output index, the flat input index it reads, or `None`.
     /// Call on a validated map.
     pub fn sources(&self) -> Vec<Option<usize>> {
-        let n = self.out_len();
-        let rank = self.out_shape.len();
-        let mut coord = vec![0usize; rank];
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            out.push(self.source_of(&coord));
-            // Odometer increment, last axis fastest (row-major).
-            for d in (0..rank).rev() {
-                let Some(c) = coord.get_mut(d) else { break };
-                *c += 1;
-                if *c < self.out_shape.get(d).copied().unwrap_or(0) {
-                    break;
-                }
-                *c = 0;
+        // Built by the streamed row walk (no per-entry coordinate arithmetic): the per-entry
+        // `source_of` walk was 14% of the CPU of nanoGPT's whole `zkgrad prove` command.
+        let mut out = vec![None; self.out_len()];
+        self.for_each_source(|j, i| {
+            if let Some(o) = out.get_mut(j) {
+                *o = Some(i);
             }
-        }
+        });
         out
     }
 
@@ -291,6 +283,24 @@ impl IndexMap {
 mod tests {
     use super::*;
 
+    /// The reference table: `π` evaluated entry by entry at every output coordinate.
+    fn by_coordinates(m: &IndexMap) -> Vec<Option<usize>> {
+        let rank = m.out_shape.len();
+        let mut coord = vec![0usize; rank];
+        let mut out = Vec::with_capacity(m.out_len());
+        for _ in 0..m.out_len() {
+            out.push(m.source_of(&coord));
+            for d in (0..rank).rev() {
+                coord[d] += 1;
+                if coord[d] < m.out_shape[d] {
+                    break;
+                }
+                coord[d] = 0;
+            }
+        }
+        out
+    }
+
     #[test]
     fn slice_pad_transpose_broadcast() {
         // x = [[0,1,2],[3,4,5]]
@@ -368,7 +378,8 @@ mod tests {
         for m in maps {
             let mut streamed = vec![None; m.out_len()];
             m.for_each_source(|j, i| streamed[j] = Some(i));
-            assert_eq!(streamed, m.sources());
+            assert_eq!(streamed, by_coordinates(&m));
+            assert_eq!(m.sources(), by_coordinates(&m));
         }
     }
 
@@ -403,7 +414,8 @@ mod tests {
             m.validate(1 << 20).unwrap();
             let mut streamed = vec![None; m.out_len()];
             m.for_each_source(|j, i| streamed[j] = Some(i));
-            assert_eq!(streamed, m.sources(), "{m:?}");
+            assert_eq!(streamed, by_coordinates(&m), "{m:?}");
+            assert_eq!(m.sources(), by_coordinates(&m), "{m:?}");
         }
     }
 

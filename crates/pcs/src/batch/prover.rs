@@ -101,8 +101,9 @@ fn batch_weights(
     const LOG_CHUNK: usize = 12;
     let c = LOG_CHUNK.min(log_n);
     // Per claim: `β·eq(z_lo, ·)` over the first min(k, c) variables.
+    // (In parallel: nanoGPT's witness claims spent ~27 ms of CPU here on one thread.)
     let lows: Vec<Vec<E>> = claims
-        .iter()
+        .par_iter()
         .zip(betas)
         .map(|(cl, b)| eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b))
         .collect();
