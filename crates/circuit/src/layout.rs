@@ -18,7 +18,7 @@ pub enum CommitRef {
     Rem(usize),
     /// Limb `k` of decomposition `d`.
     Limb(usize, u32),
-    /// The multiplicities of used table `t` (committed by succinct lookups only).
+    /// The multiplicities of used table `t` (committed with WHIR only).
     Mult(usize),
 }
 
@@ -185,6 +185,37 @@ impl<K: PartialEq + Copy> PackedLayout<K> {
         let log_n = zkgrad_poly::log2_ceil(offset.max(1));
         Self { log_n, blocks }
     }
+    /// Packs tables of `2^log_size` values with no padding: into a *forest* of layouts, each
+    /// exactly full. The tables, largest first, fill a layout of `2^b` values for each bit `b`
+    /// of their total size, highest first (every prefix sum of descending powers of two is a
+    /// multiple of the next one, so the blocks meet each layout's end exactly). A lookup GKR
+    /// over one padded layout would also prove its padding: up to twice the leaves.
+    pub fn pack_exact(mut items: Vec<(K, usize)>) -> Vec<Self> {
+        items.sort_by_key(|b| std::cmp::Reverse(b.1));
+        let size = |log: usize| 1u128 << log.min(120);
+        let mut remaining: u128 = items.iter().map(|b| size(b.1)).sum();
+        let mut forest = Vec::new();
+        let mut rest = items.into_iter().peekable();
+        while let Some(&(_, first)) = rest.peek() {
+            // The highest bit of what remains (at least the next table: always, as the
+            // remainder holds it).
+            let log_n = (127 - remaining.max(1).leading_zeros() as usize).max(first);
+            let mut offset = 0u128;
+            let mut blocks = Vec::new();
+            while let Some(&(k, log)) = rest.peek() {
+                if offset + size(log) > size(log_n) {
+                    break;
+                }
+                blocks.push((k, log, (offset >> log) as usize));
+                offset += size(log);
+                rest.next();
+            }
+            remaining = remaining.saturating_sub(offset);
+            forest.push(Self { log_n, blocks });
+        }
+        forest
+    }
+
     /// Values up to the end of the last block: the packing fills this prefix, the rest of
     /// the `2^log_n` table is zero (the commitment's *used* length, `zkgrad_pcs::commit_used`).
     pub fn used(&self) -> usize {
@@ -343,7 +374,7 @@ impl QGraph {
     }
 
     /// The witness layout, with a block for the multiplicities of each used table `ti` with
-    /// `committed[ti]` (succinct lookups commit those rather than sending them).
+    /// `committed[ti]` (WHIR proofs commit those rather than sending them).
     pub fn witness_layout_with(&self, committed: &[bool]) -> WitnessLayout {
         let mut items = Vec::new();
         let k = self.config.table_bits;
@@ -385,6 +416,42 @@ impl QGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lookup forest proves no padding leaf: on random multisets of block sizes, every
+    /// tree is exactly covered by its blocks (aligned, disjoint), there is one tree per set
+    /// bit of the total size, and every item lands in exactly one tree.
+    #[test]
+    fn exact_packing_fills_every_tree_with_no_padding_leaf() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..300 {
+            let items: Vec<(usize, usize)> = (0..1 + next(40) as usize)
+                .map(|i| (i, next(12) as usize))
+                .collect();
+            let total: usize = items.iter().map(|&(_, log)| 1usize << log).sum();
+            let forest = PackedLayout::pack_exact(items.clone());
+            assert_eq!(forest.len(), total.count_ones() as usize, "{items:?}");
+            let mut seen = vec![false; items.len()];
+            for tree in &forest {
+                let mut used = vec![false; 1 << tree.log_n];
+                for &(k, log, block) in &tree.blocks {
+                    assert_eq!(items[k].1, log);
+                    assert!(!std::mem::replace(&mut seen[k], true), "item {k} twice");
+                    for u in &mut used[block << log..(block + 1) << log] {
+                        assert!(!std::mem::replace(u, true), "overlap in {tree:?}");
+                    }
+                }
+                assert!(used.iter().all(|&u| u), "padding in {tree:?}");
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
+        assert!(PackedLayout::<usize>::pack_exact(Vec::new()).is_empty());
+    }
 
     #[test]
     fn packing_is_aligned_and_disjoint() {

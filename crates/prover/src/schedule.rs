@@ -50,8 +50,7 @@ pub(crate) fn prove_with(
     on_phase(Phase::Commitments);
     let t1 = Instant::now();
     let lookups = g.lookups();
-    // Succinct lookups (with WHIR) commit the multiplicities instead of sending them.
-    let succinct = params.whir.is_some();
+    // With WHIR, the multiplicities of tables read densely are committed instead of sent.
     let committed = committed_tables(g, &lookups, params);
     let c = phases::header::commit(g, &w, model, &mults, &committed, params, &mut t);
     timings.commit = t1.elapsed();
@@ -61,20 +60,16 @@ pub(crate) fn prove_with(
     on_phase(Phase::Lookups);
     let t2 = Instant::now();
     let mut claims = Claims::new(g);
-    if succinct {
-        phases::lookups::prove_succinct(
-            g,
-            &w,
-            &lookups,
-            &mults,
-            &c.mult_blocks(g),
-            &committed,
-            &mut claims,
-            &mut t,
-        );
-    } else {
-        phases::lookups::prove(g, &w, &lookups, &mults, &mut claims, &mut t);
-    }
+    phases::lookups::prove(
+        g,
+        &w,
+        &lookups,
+        &mults,
+        &c.mult_blocks(g),
+        &committed,
+        &mut claims,
+        &mut t,
+    );
     phases::limbs::prove(g, &w, &mut claims, &mut t);
     timings.lookups = t2.elapsed();
     timings.bytes[1] = bytes_since(&t);

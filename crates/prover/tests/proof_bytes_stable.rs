@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "6481fd5c3636bbd4676ad958e97eed9478a10df7a370fb5b9ed1e54ec689b87b"
+        "b5436e00d342cd65582a2b9f4f1764625f249bdb26b9fe4baaab3c408e2bd088"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "1cf58d831556f375bba86baffd19d07fe61d7d5e6fd5940ae72aea48fc850435"
+        "da110502ffd99fd05baa756d2b5761c7794a196d9da83f7329da753387ca94d1"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "73fa53133775f4202bc352107a18d63729f68df386f007dadfecbfc9f5a6bbef"
+        "05d81cdd00ac6169b8f1e60cbc01f16557abdc87ae88752b9bb512ab4b3c5bae"
     );
 }

@@ -33,12 +33,6 @@ pub enum VerifyError {
     },
     #[error("malformed proof: {0}")]
     Transcript(#[from] TranscriptError),
-    #[error("lookup into table {table} ({name}): {source}")]
-    LookupGkr {
-        table: usize,
-        name: String,
-        source: GkrError,
-    },
     #[error("lookups, {side} side: {source}")]
     LookupsGkr {
         side: &'static str,

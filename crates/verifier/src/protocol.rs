@@ -240,20 +240,21 @@ pub fn pow2(k: u32) -> E {
     E::from(F::from_u64(1u64 << k))
 }
 
-/// The two trees of *succinct lookups* (the WHIR scheme's; Ligero proofs send multiplicities
-/// in clear and run one GKR per lookup instead).
+/// The two sides of the lookups, each a forest of fractional-sum GKR trees (both schemes;
+/// Ligero proofs commit no multiplicities, so they have no table side).
 ///
 /// LogUp with a table column (Haböck 2022, §2, a multi-column lookup): value `v` of a lookup
 /// into table `T` reads the row `(T, v)`, folded as `v + δ·T` with `v = a + offset + γ·b`. All
 /// values lie in their tables iff, at a random `α` (drawn with `γ` and `δ` after the witness
-/// commitment, which holds every `a`, `b` and every multiplicity `m_T`),
+/// commitment, which holds every `a`, `b` and every committed multiplicity `m_T`),
 ///
 /// `Σ_lookups Σ_i ind_i/(α − δT − v_i)  =  Σ_T Σ_j m_T[j]/(α − δT − t_T[j])`.
 ///
-/// Each side is one fractional-sum GKR (`zkgrad-lookup`) whose leaves pack the lookups (the
-/// tables) in aligned blocks, largest first ([`PackedLayout::pack`]): block `k` of `2^s`
-/// leaves starting at `blk·2^s`; leaves outside every block are `p = 0, q = 1`. At the GKR's
-/// final point `z = (z_lo ‖ z_hi)` with `|z_lo| = s`, a block's leaves contribute through its
+/// Each side's leaves pack the lookups (the tables) in aligned blocks, largest first, with no
+/// padding ([`PackedLayout::pack_exact`]): one tree per bit of the side's total size, each
+/// proved by its own GKR (`zkgrad-lookup`), whose root fractions add up to the side's sum. In a
+/// tree of `2^L` leaves, block `k` of `2^s` leaves starts at `blk·2^s`; at the GKR's final
+/// point `z = (z_lo ‖ z_hi)` with `|z_lo| = s`, a block's leaves contribute through its
 /// selector `sel_k = eq(z_hi, bits(blk))` (`zkgrad_poly::eq_at_index`):
 ///
 /// `p̃(z) = Σ_k sel_k·p̃_k(z_lo)`, `q̃(z) = Σ_k sel_k·q̃_k(z_lo) + (1 − Σ_k sel_k)`,
@@ -261,25 +262,27 @@ pub fn pow2(k: u32) -> E {
 /// where for a lookup `p̃_k` is its shape's indicator ([`real_indicator`]) and
 /// `q̃_k = α − δT − offset − ã(z_lo) − γ·b̃(z_lo)` (the constants' MLE over a whole block is
 /// 1); for a table `p̃_k = m̃_T(z_lo)` and `q̃_k = α − δT − t̃_T(z_lo)`
-/// (`TableKind::mle`). The prover sends `ã, b̃, m̃` at their `z_lo`; they become claims on the
-/// witness. Value side, then table side: `(lookups by block, committed tables by block)`.
-/// Tables whose multiplicities are sent in clear ([`committed_tables`]) are summed by the
-/// verifier itself and have no leaves; with none committed there is no table-side tree.
+/// (`TableKind::mle`). (The `1 − Σ sel` term stands for leaves outside every block, `p = 0`,
+/// `q = 1`; an exact packing has none, and the term is then zero as a polynomial.) The prover
+/// sends `ã, b̃, m̃` at their `z_lo`; they become claims on the witness. Value side, then
+/// table side: `(lookup trees, committed-table trees)`. Tables whose multiplicities are sent
+/// in clear ([`committed_tables`]) are summed by the verifier itself and have no leaves; with
+/// none committed there is no table-side tree.
 pub fn lookup_layouts(
     g: &QGraph,
     lookups: &[Lookup],
     committed: &[bool],
-) -> (PackedLayout<usize>, PackedLayout<usize>) {
+) -> (Vec<PackedLayout<usize>>, Vec<PackedLayout<usize>>) {
     let k = g.config.table_bits;
     let decomps = g.decompositions();
-    let values = PackedLayout::pack(
+    let values = PackedLayout::pack_exact(
         lookups
             .iter()
             .enumerate()
             .map(|(li, l)| (li, g.operand_tensor_in(l.a, &decomps).log_size()))
             .collect(),
     );
-    let tables = PackedLayout::pack(
+    let tables = PackedLayout::pack_exact(
         g.used_tables()
             .iter()
             .filter(|(ti, _)| committed.get(*ti).copied().unwrap_or(false))
@@ -289,7 +292,7 @@ pub fn lookup_layouts(
     (values, tables)
 }
 
-/// Which used tables have their multiplicities committed by succinct lookups (proved by the
+/// Which used tables have their multiplicities committed in the witness (proved by the
 /// table-side GKR) rather than sent in clear: a table that could have `2^commit_mults_from`
 /// entries or more read (`min(2^bits, reads)`; ~2 bytes each in clear, 2^12 by default) and
 /// is at most `2^commit_mults_ratio` times its reads (4 by default: its committed block and
@@ -364,7 +367,7 @@ pub const AUTO_WHIR_ABOVE_BYTES: usize = 2 << 20;
 
 /// The scheme `zkgrad prove` and `commit` use by default for `g`: Ligero (the fastest
 /// prover) unless its proof is estimated above [`AUTO_WHIR_ABOVE_BYTES`]
-/// ([`ligero_proof_bytes`]), then WHIR, whose openings and succinct lookups keep a deep CNN's
+/// ([`ligero_proof_bytes`]), then WHIR, whose openings and committed multiplicities keep a deep CNN's
 /// proof near 400 KB for a few seconds more of proving. A deterministic function of `g`.
 pub fn auto_scheme(g: &QGraph) -> zkgrad_pcs::Scheme {
     if ligero_proof_bytes(g) > AUTO_WHIR_ABOVE_BYTES {
@@ -376,8 +379,9 @@ pub fn auto_scheme(g: &QGraph) -> zkgrad_pcs::Scheme {
 
 /// An estimate of the bytes of `g`'s proof with Ligero, from shapes alone: the witness and
 /// weight openings exactly as their layouts size them, each table's clear multiplicities at
-/// two bytes per entry that could be read (`min(2^bits, reads)`), and each lookup's GKR at
-/// ~27·m² bytes for `2^m` values (measured: 6.8 KB at 2^16).
+/// two bytes per entry that could be read (`min(2^bits, reads)`), each tree of the lookups'
+/// forest at ~27·m² bytes for `2^m` values (measured: 6.8 KB at 2^16), and each lookup's
+/// values at its tree's point.
 pub fn ligero_proof_bytes(g: &QGraph) -> usize {
     let params = PcsParams::default();
     let wl = g.witness_layout();
@@ -392,13 +396,12 @@ pub fn ligero_proof_bytes(g: &QGraph) -> usize {
     };
     let lookups = g.lookups();
     let mults = 2 * readable_entries(g, &lookups);
-    let decomps = g.decompositions();
-    let gkrs: usize = lookups
+    let (trees, _) = lookup_layouts(g, &lookups, &[]);
+    let gkrs: usize = trees.iter().map(|t| 27 * t.log_n * t.log_n).sum();
+    // Each lookup's a (and b) at its tree's point: one extension element each.
+    let values: usize = lookups
         .iter()
-        .map(|l| {
-            let m = g.operand_tensor_in(l.a, &decomps).log_size();
-            27 * m * m
-        })
+        .map(|l| 16 * (1 + usize::from(l.b.is_some())))
         .sum();
-    witness + weights + mults + gkrs
+    witness + weights + mults + gkrs + values
 }

@@ -48,8 +48,7 @@ pub fn verify(
     let header = phases::header::read(g, weight_root, params, &mut t)?;
 
     let mut claims = Claims::new(g, input, output);
-    let succinct = params.whir.is_some();
-    phases::lookups::verify(g, &header, succinct, &mut claims, &mut t)?;
+    phases::lookups::verify(g, &header, &mut claims, &mut t)?;
     phases::limbs::verify(g, &mut claims, &mut t)?;
     phases::layers::verify(g, &mut claims, &mut t)?;
     phases::openings::verify(g, &header, claims, params, &mut t)?;

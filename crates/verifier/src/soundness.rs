@@ -9,9 +9,10 @@
 //! - an identity of multilinear extensions checked at one random point (a rounding, an update,
 //!   a limb recomposition, the output's claim): the number of variables;
 //! - a fractional-sum GKR over `2^L` leaves: `Σ_{k<L} (3k + 2)` (a degree-3 sumcheck of `k`
-//!   rounds, a line point and the combination of the two claims per layer);
+//!   rounds, a line point and the combination of the two claims per layer), for each tree of
+//!   the lookups' forests;
 //! - LogUp (Haböck 2022) over `N` looked-up values and a table side of `M` terms, with the
-//!   folding challenges (γ, and δ for succinct lookups) and α: every denominator is a linear
+//!   folding challenges γ and δ and α: every denominator is a linear
 //!   form in the challenges, so clearing the at most `N + M` distinct ones turns a false
 //!   identity into a nonzero polynomial of total degree below `N + M`, and a false lookup
 //!   survives with probability at most `(N + M)/|E|` (Schwartz–Zippel over all challenges
@@ -146,15 +147,12 @@ fn algebraic_degrees(
         })
         .sum();
     deg += reads + table_terms;
-    if params.whir.is_some() {
-        let (values, entries) = crate::protocol::lookup_layouts(g, lookups, committed);
-        deg += gkr(values.log_n) + gkr(entries.log_n);
-    } else {
-        deg += lookups
-            .iter()
-            .map(|l| gkr(shape(l.a).log_size()))
-            .sum::<f64>();
-    }
+    let (values, entries) = crate::protocol::lookup_layouts(g, lookups, committed);
+    deg += values
+        .iter()
+        .chain(&entries)
+        .map(|t| gkr(t.log_n))
+        .sum::<f64>();
     for l in lookups {
         for op in std::iter::once(l.a).chain(l.b) {
             if let Operand::Tensor(t) = op {

@@ -14,7 +14,7 @@ use zkgrad_workflow::scheme::{parse_scheme, PcsChoice};
 pub struct SchemeChoice {
     /// Commitment scheme: "auto" (Ligero unless its proof would exceed 2 MiB, then WHIR),
     /// "ligero" (the fastest prover; openings of O(√n) bytes) or "whir" (openings of
-    /// O(log² n) bytes, ~200 KB for 2^25 values, and succinct lookups; seconds more for a deep
+    /// O(log² n) bytes, ~200 KB for 2^25 values, and committed multiplicities; seconds more for a deep
     /// CNN). The model commitment depends on it; `verify` checks the proof uses it.
     #[arg(long = "pcs", default_value = "auto", value_parser = parse_scheme)]
     pub scheme: PcsChoice,

@@ -1,5 +1,5 @@
 //! Phase 1, write side: the commitments — the weight roots, the witness commitment (every
-//! committed tensor, remainder and limb, and with succinct lookups the committed
+//! committed tensor, remainder and limb, and with WHIR the committed
 //! multiplicities, packed into one table), and one commitment per updated weight tensor.
 
 // Prover side: the layout's blocks lie in the packed table it sizes.

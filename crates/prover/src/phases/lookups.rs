@@ -1,7 +1,8 @@
-//! Phase 2, write side: the lookups. LogUp arguments (see `zkgrad-lookup` and `zkgrad-verifier`). With Ligero: the
-//! sparse multiplicities of every used table in clear, then one value-side fractional-sum GKR
-//! per lookup. With WHIR ([`prove_succinct`]): multiplicities committed in the witness, one
-//! GKR for all lookups' values and one for all tables' entries.
+//! Phase 2, write side: the lookups. One LogUp argument with a table column (see
+//! `zkgrad-lookup` and `zkgrad_verifier::protocol::lookup_layouts`): the sparse multiplicities
+//! of the tables read sparsely in clear, then a forest of fractional-sum GKRs over every
+//! lookup's values (one exactly full tree per set bit of their total size) and, with WHIR, one
+//! over the entries of the tables whose multiplicities are committed in the witness.
 
 use rayon::prelude::*;
 use zkgrad_circuit::layout::{CommitRef, Lookup};
@@ -33,7 +34,7 @@ pub(crate) fn multiplicities(
             v.push(i);
         }
     }
-    let counted: Vec<Result<Vec<(usize, u64)>, (usize, ProveError)>> = by_table
+    let counted: Vec<Counted> = by_table
         .par_iter()
         .enumerate()
         .map(|(t, mine)| {
@@ -63,6 +64,9 @@ pub(crate) fn multiplicities(
     }
 }
 
+/// One table's multiplicities, or the first read outside it (with its lookup's position).
+type Counted = Result<Vec<(usize, u64)>, (usize, ProveError)>;
+
 /// Table `t`'s multiplicities from its reads `mine` (positions in `lookups`), as a sorted list
 /// of `(entry, count)` with counts ≥ 1. `strict`: an entry outside the table is an error,
 /// returned with the position of its lookup; otherwise it is skipped (the proof then fails).
@@ -74,7 +78,7 @@ fn table_multiplicities(
     t: usize,
     bits: u32,
     strict: bool,
-) -> Result<Vec<(usize, u64)>, (usize, ProveError)> {
+) -> Counted {
     // A table read at least 2^-4 of its size is counted densely (one pass, no sort); one read
     // sparsely has its reads sorted instead (allocating and scanning a 2^20-entry count array
     // would cost a small proof more than everything else).
@@ -128,45 +132,9 @@ fn table_multiplicities(
     Ok(out)
 }
 
-pub(crate) fn prove(
-    g: &QGraph,
-    w: &Witness,
-    lookups: &[Lookup],
-    mults: &[Vec<(usize, u64)>],
-    claims: &mut Claims,
-    t: &mut ProverTranscript,
-) {
-    write_clear_multiplicities(g, mults, &[], t);
-    let gamma = t.challenge_e(b"lookup/gamma");
-    let alpha = t.challenge_e(b"lookup/alpha");
-    for (ti, _) in g.used_tables() {
-        for l in lookups.iter().filter(|l| l.table == ti) {
-            let a = padded(g, w, l.a);
-            let b = l.b.map(|b| padded(g, w, b));
-            let at = leaf_at(
-                g,
-                l,
-                (&a, b.as_deref()),
-                alpha - e_from_i64(l.offset),
-                gamma,
-            );
-            let (p, q): (Vec<E>, Vec<E>) = (0..a.len()).map(at).unzip();
-            let leaf = zkgrad_lookup::prove(p, q, t);
-            t.write_e(b"lookup/a", eval_mle_base(&a, &leaf.point));
-            if let Some(b) = &b {
-                t.write_e(b"lookup/b", eval_mle_base(b, &leaf.point));
-            }
-            claims.on_operand(l.a, leaf.point.clone());
-            if let Some(bo) = l.b {
-                claims.on_operand(bo, leaf.point);
-            }
-        }
-    }
-}
-
 /// A lookup's leaf at padded index `i` (its padded operands `a`, `b`):
 /// `(p, q) = ([i inside the operand's shape], c − a_i − γ·b_i)`, with `c = α − offset` (and
-/// `− δ·table` in succinct lookups).
+/// `− δ·table`).
 fn leaf_at<'a>(
     g: &QGraph,
     l: &Lookup,
@@ -209,10 +177,10 @@ fn write_clear_multiplicities(
     }
 }
 
-/// Succinct lookups (the WHIR scheme's; `zkgrad_verifier::protocol::lookup_layouts` has the
-/// maths): every lookup's leaves in one value-side GKR, the entries of the tables whose
-/// multiplicities are committed in one table-side GKR, the others' multiplicities in clear.
-pub(crate) fn prove_succinct(
+/// The lookups (`zkgrad_verifier::protocol::lookup_layouts` has the maths): the clear
+/// multiplicities, then every lookup's leaves in the value-side forest of GKR trees, and the
+/// entries of the tables whose multiplicities are committed (WHIR only) in the table-side one.
+pub(crate) fn prove(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
@@ -233,69 +201,72 @@ pub(crate) fn prove_succinct(
     }
     let (values, entries) = lookup_layouts(g, lookups, committed);
 
-    // The value side: lookup l's block holds p = [inside its shape], q = α − δ·table − offset
-    // − a − γ·b; unused leaves p = 0, q = 1.
-    let operands: Vec<(Vec<F>, Option<Vec<F>>)> = values
-        .blocks
-        .par_iter()
-        .map(|&(li, _, _)| {
+    // The value side: in each tree, lookup l's block holds p = [inside its shape],
+    // q = α − δ·table − offset − a − γ·b.
+    for tree in &values {
+        let operands: Vec<(Vec<F>, Option<Vec<F>>)> = tree
+            .blocks
+            .par_iter()
+            .map(|&(li, _, _)| {
+                let l = &lookups[li];
+                (padded(g, w, l.a), l.b.map(|b| padded(g, w, b)))
+            })
+            .collect();
+        let n = 1usize << tree.log_n;
+        let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
+        for (&(li, log, block), (a, b)) in tree.blocks.iter().zip(&operands) {
             let l = &lookups[li];
-            (padded(g, w, l.a), l.b.map(|b| padded(g, w, b)))
-        })
-        .collect();
-    let n = 1usize << values.log_n;
-    let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
-    for (&(li, log, block), (a, b)) in values.blocks.iter().zip(&operands) {
-        let l = &lookups[li];
-        let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
-        let at = leaf_at(g, l, (a, b.as_deref()), c, gamma);
-        let block = (block << log)..((block + 1) << log);
-        p[block.clone()]
-            .par_iter_mut()
-            .zip(&mut q[block])
-            .enumerate()
-            .for_each(|(i, (p, q))| (*p, *q) = at(i));
-    }
-    let leaf = zkgrad_lookup::prove(p, q, t);
-    for (&(li, log, _), (a, b)) in values.blocks.iter().zip(&operands) {
-        let l = &lookups[li];
-        let z = &leaf.point[..log];
-        t.write_e(b"lookup/a", eval_mle_base(a, z));
-        claims.on_operand(l.a, z.to_vec());
-        if let (Some(b), Some(bo)) = (b, l.b) {
-            t.write_e(b"lookup/b", eval_mle_base(b, z));
-            claims.on_operand(bo, z.to_vec());
+            let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
+            let at = leaf_at(g, l, (a, b.as_deref()), c, gamma);
+            let block = (block << log)..((block + 1) << log);
+            p[block.clone()]
+                .par_iter_mut()
+                .zip(&mut q[block])
+                .enumerate()
+                .for_each(|(i, (p, q))| (*p, *q) = at(i));
+        }
+        let leaf = zkgrad_lookup::prove(p, q, t);
+        for (&(li, log, _), (a, b)) in tree.blocks.iter().zip(&operands) {
+            let l = &lookups[li];
+            let z = &leaf.point[..log];
+            t.write_e(b"lookup/a", eval_mle_base(a, z));
+            claims.on_operand(l.a, z.to_vec());
+            if let (Some(b), Some(bo)) = (b, l.b) {
+                t.write_e(b"lookup/b", eval_mle_base(b, z));
+                claims.on_operand(bo, z.to_vec());
+            }
         }
     }
 
-    if entries.blocks.is_empty() {
-        return; // the verifier sums the table side from the clear multiplicities
-    }
-    // The table side: table ti's block holds p = m, q = α − δ·ti − entry(j).
-    let n = 1usize << entries.log_n;
-    let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
-    for &(ti, log, block) in &entries.blocks {
-        let Some((_, table)) = tables.get(ti) else {
-            continue;
-        };
-        let off = block << log;
-        let c = alpha - delta * table_id(ti);
-        if let Some(&m) = mults.get(ti) {
-            p[off..off + m.len()]
+    // The table side: table ti's block holds p = m, q = α − δ·ti − entry(j) (none with
+    // Ligero, or where every table is read sparsely: the verifier sums the clear
+    // multiplicities itself).
+    for tree in &entries {
+        let n = 1usize << tree.log_n;
+        let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
+        for &(ti, log, block) in &tree.blocks {
+            let Some((_, table)) = tables.get(ti) else {
+                continue;
+            };
+            let off = block << log;
+            let c = alpha - delta * table_id(ti);
+            if let Some(&m) = mults.get(ti) {
+                p[off..off + m.len()]
+                    .par_iter_mut()
+                    .zip(m)
+                    .for_each(|(p, m)| *p = E::from(*m));
+            }
+            q[off..off + (1 << log)]
                 .par_iter_mut()
-                .zip(m)
-                .for_each(|(p, m)| *p = E::from(*m));
+                .enumerate()
+                .for_each(|(j, q)| *q = c - table.entry(j, bits, gamma));
         }
-        q[off..off + (1 << log)]
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(j, q)| *q = c - table.entry(j, bits, gamma));
-    }
-    let leaf = zkgrad_lookup::prove(p, q, t);
-    for &(ti, log, _) in &entries.blocks {
-        let z = &leaf.point[..log];
-        let m = mults.get(ti).copied().unwrap_or_default();
-        t.write_e(b"lookup/m", eval_mle_base(m, z));
-        claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
+        let leaf = zkgrad_lookup::prove(p, q, t);
+        for &(ti, log, _) in &tree.blocks {
+            let z = &leaf.point[..log];
+            let m = mults.get(ti).copied().unwrap_or_default();
+            t.write_e(b"lookup/m", eval_mle_base(m, z));
+            claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
+        }
     }
 }

@@ -77,7 +77,7 @@ pub(crate) struct Header {
     pub decomps: Vec<Decomposition>,
     /// Per used table, how many values the lookups read from it.
     pub reads: Vec<usize>,
-    /// Per table, whether its multiplicities are committed in the witness (succinct lookups).
+    /// Per table, whether its multiplicities are committed in the witness (WHIR only).
     pub committed: Vec<bool>,
 }
 

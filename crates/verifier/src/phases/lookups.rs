@@ -1,16 +1,15 @@
-//! Phase 2, read side: the lookups. After the clear multiplicities and the challenges `γ` (folding a two-column lookup),
-//! `δ` (separating tables, succinct lookups only) and `α` (the LogUp point):
-//! - with Ligero, one value-side fractional-sum GKR per lookup (leaves `[i real] / (α − v_i)`),
-//!   whose fractions must add up, table by table, to the table side `Σ_j m_j / (α − t_j)` the
-//!   verifier computes itself from the clear multiplicities;
-//! - with WHIR (succinct lookups), one value-side GKR over every lookup and one table-side GKR
-//!   over the committed multiplicities, whose root fractions, with the clear tables' side, must
-//!   be equal.
+//! Phase 2, read side: the lookups. After the clear multiplicities and the challenges `γ`
+//! (folding a two-column lookup), `δ` (separating tables) and `α` (the LogUp point): the
+//! value-side forest of fractional-sum GKR trees over every lookup's leaves
+//! `[i real] / (α − δT − v_i)`, and (WHIR only) the table-side forest over the committed
+//! multiplicities, whose root fractions, with the clear tables' side `Σ_j m_j / (α − δT − t_j)`
+//! that the verifier computes itself, must add up to the same sum
+//! ([`crate::protocol::lookup_layouts`] has the layout).
 //!
 //! The leaves' values become claims on the witness. LogUp: Haböck, ePrint 2022/1530; the
 //! fractional-sum GKR: Papini and Haböck, ePrint 2023/1284.
 
-use zkgrad_circuit::layout::{CommitRef, Decomposition, Lookup};
+use zkgrad_circuit::layout::{CommitRef, Decomposition, Lookup, PackedLayout};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
 use zkgrad_poly::eq_at_index;
@@ -25,92 +24,23 @@ use crate::protocol::{lookup_layouts, real_indicator, table_id};
 pub(crate) fn verify(
     g: &QGraph,
     h: &Header,
-    succinct: bool,
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
     let mults = read_multiplicities(g, h, t)?;
     let gamma = t.challenge_e(b"lookup/gamma");
-    let delta = if succinct {
-        t.challenge_e(b"lookup/delta")
-    } else {
-        E::ZERO
-    };
+    let delta = t.challenge_e(b"lookup/delta");
     let alpha = t.challenge_e(b"lookup/alpha");
-    let bits = g.config.table_bits;
-    if succinct {
-        succinct_lookups(
-            g,
-            &h.lookups,
-            &h.committed,
-            &h.decomps,
-            &mults,
-            [gamma, delta, alpha],
-            claims,
-            t,
-        )?;
-    }
-    // Ligero: one GKR per lookup, checked table by table against the clear multiplicities.
-    let per_lookup = if succinct { &[][..] } else { &mults[..] };
-    for ((ti, table), entries) in g.used_tables().into_iter().zip(per_lookup) {
-        let name = table.describe();
-        let gkr_err = |source| VerifyError::LookupGkr {
-            table: ti,
-            name: name.clone(),
-            source,
-        };
-        // The table side, Σ_j m_j / (α − t_j), from the sparse multiplicities.
-        let Some(table_side) = fraction_sum(
-            entries
-                .iter()
-                .map(|&(j, m)| (alpha - table.entry(j, bits, gamma), m)),
-        ) else {
-            return Err(VerifyError::Lookup {
-                table: ti,
-                name,
-                why: "zero denominator",
-            });
-        };
-        let mut sum = E::ZERO;
-        for l in h.lookups.iter().filter(|l| l.table == ti) {
-            let shape = g.operand_tensor_in(l.a, &h.decomps).clone();
-            let vt = zkgrad_lookup::verify(shape.log_size(), t).map_err(gkr_err)?;
-            let a = t.read_e(b"lookup/a")?;
-            let b = match l.b {
-                Some(_) => t.read_e(b"lookup/b")?,
-                None => E::ZERO,
-            };
-            let leaf = &vt.leaves;
-            let value = a + e_from_i64(l.offset) + gamma * b;
-            if leaf.p != real_indicator(&shape, &leaf.point) || leaf.q != alpha - value {
-                return Err(VerifyError::Lookup {
-                    table: ti,
-                    name,
-                    why: "value leaves do not match the committed values",
-                });
-            }
-            claims.on_operand(l.a, leaf.point.clone(), a)?;
-            if let Some(bo) = l.b {
-                claims.on_operand(bo, leaf.point.clone(), b)?;
-            }
-            let Some(inv) = vt.root_q.try_inverse() else {
-                return Err(VerifyError::Lookup {
-                    table: ti,
-                    name,
-                    why: "zero denominator",
-                });
-            };
-            sum += vt.root_p * inv;
-        }
-        if sum != table_side {
-            return Err(VerifyError::Lookup {
-                table: ti,
-                name,
-                why: "looked-up values are not all in the table",
-            });
-        }
-    }
-    Ok(())
+    check_lookups(
+        g,
+        &h.lookups,
+        &h.committed,
+        &h.decomps,
+        &mults,
+        [gamma, delta, alpha],
+        claims,
+        t,
+    )
 }
 
 /// Reads the clear multiplicities of each used table: a sparse list of strictly increasing
@@ -163,10 +93,10 @@ fn read_multiplicities(
     Ok(mults)
 }
 
-/// Succinct lookups, read side: the value-side and table-side GKRs of
-/// [`crate::protocol::lookup_layouts`], their leaves checked against the values the prover
-/// sends (which become claims on the witness), and the two root fractions compared.
-fn succinct_lookups(
+/// The value-side and table-side forests of [`crate::protocol::lookup_layouts`], their leaves
+/// checked against the values the prover sends (which become claims on the witness), and the
+/// sums of their root fractions compared.
+fn check_lookups(
     g: &QGraph,
     lookups: &[Lookup],
     committed: &[bool],
@@ -183,39 +113,42 @@ fn succinct_lookups(
     let tables = g.used_tables();
     let (values, entries) = lookup_layouts(g, lookups, committed);
 
-    let vt = zkgrad_lookup::verify(values.log_n, t).map_err(|source| VerifyError::LookupsGkr {
-        side: "value",
-        source,
-    })?;
-    let z = &vt.leaves.point;
-    let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
-    for &(li, log, block) in &values.blocks {
-        let (Some(l), Some((lo, hi))) = (lookups.get(li), z.split_at_checked(log)) else {
-            return Err(VerifyError::Lookups("lookup layout out of range"));
-        };
-        let sel = eq_at_index(hi, block);
-        let a = t.read_e(b"lookup/a")?;
-        let b = match l.b {
-            Some(_) => t.read_e(b"lookup/b")?,
-            None => E::ZERO,
-        };
-        p += sel * real_indicator(g.operand_tensor_in(l.a, decomps), lo);
-        q += sel * (alpha - delta * table_id(l.table) - e_from_i64(l.offset) - a - gamma * b);
-        covered += sel;
-        claims.on_operand(l.a, lo.to_vec(), a)?;
-        if let Some(bo) = l.b {
-            claims.on_operand(bo, lo.to_vec(), b)?;
+    // Σ over the value-side trees of P/Q.
+    let mut value_side = E::ZERO;
+    for tree in &values {
+        let vt =
+            zkgrad_lookup::verify(tree.log_n, t).map_err(|source| VerifyError::LookupsGkr {
+                side: "value",
+                source,
+            })?;
+        let z = &vt.leaves.point;
+        let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
+        for &(li, log, block) in &tree.blocks {
+            let (Some(l), Some((lo, hi))) = (lookups.get(li), z.split_at_checked(log)) else {
+                return Err(VerifyError::Lookups("lookup layout out of range"));
+            };
+            let sel = eq_at_index(hi, block);
+            let a = t.read_e(b"lookup/a")?;
+            let b = match l.b {
+                Some(_) => t.read_e(b"lookup/b")?,
+                None => E::ZERO,
+            };
+            p += sel * real_indicator(g.operand_tensor_in(l.a, decomps), lo);
+            q += sel * (alpha - delta * table_id(l.table) - e_from_i64(l.offset) - a - gamma * b);
+            covered += sel;
+            claims.on_operand(l.a, lo.to_vec(), a)?;
+            if let Some(bo) = l.b {
+                claims.on_operand(bo, lo.to_vec(), b)?;
+            }
         }
-    }
-    if vt.leaves.p != p || vt.leaves.q != q + (E::ONE - covered) {
-        return Err(VerifyError::Lookups(
-            "value leaves do not match the committed values",
-        ));
+        if vt.leaves.p != p || vt.leaves.q != q + (E::ONE - covered) {
+            return Err(VerifyError::Lookups(
+                "value leaves do not match the committed values",
+            ));
+        }
+        value_side += root_fraction(vt.root_p, vt.root_q)?;
     }
 
-    if vt.root_q == E::ZERO {
-        return Err(VerifyError::Lookups("zero denominator"));
-    }
     // The clear tables' side: Σ_T Σ_j m_T[j]/(α − δT − t_T[j]) (committed tables' lists are
     // empty).
     let terms = tables
@@ -227,51 +160,66 @@ fn succinct_lookups(
                 .iter()
                 .map(move |&(j, m)| (c - table.entry(j, bits, gamma), m))
         });
-    let Some(clear_side) = fraction_sum(terms) else {
+    let Some(mut table_side) = fraction_sum(terms) else {
         return Err(VerifyError::Lookups("zero denominator"));
     };
-    if entries.blocks.is_empty() {
-        if vt.root_p != clear_side * vt.root_q {
-            return Err(VerifyError::Lookups(
-                "looked-up values are not all in their tables",
-            ));
-        }
-        return Ok(());
-    }
-    let tt = zkgrad_lookup::verify(entries.log_n, t).map_err(|source| VerifyError::LookupsGkr {
-        side: "table",
-        source,
-    })?;
-    let z = &tt.leaves.point;
-    let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
-    for &(ti, log, block) in &entries.blocks {
-        let (Some((_, table)), Some((lo, hi))) = (tables.get(ti), z.split_at_checked(log)) else {
-            return Err(VerifyError::Lookups("table layout out of range"));
-        };
-        let sel = eq_at_index(hi, block);
-        let m = t.read_e(b"lookup/m")?;
-        p += sel * m;
-        q += sel * (alpha - delta * table_id(ti) - table.mle(lo, bits, gamma));
-        covered += sel;
-        claims.witness.push((CommitRef::Mult(ti), lo.to_vec(), m));
-    }
-    if tt.leaves.p != p || tt.leaves.q != q + (E::ONE - covered) {
-        return Err(VerifyError::Lookups(
-            "table leaves do not match the committed multiplicities",
-        ));
-    }
-    // Σ values = Σ table entries: P_v/Q_v = P_t/Q_t, both denominators nonzero (Q_v checked
-    // above).
-    if tt.root_q == E::ZERO {
-        return Err(VerifyError::Lookups("zero denominator"));
-    }
-    // P_v/Q_v = P_t/Q_t + clear: P_v·Q_t = (P_t + clear·Q_t)·Q_v.
-    if vt.root_p * tt.root_q != (tt.root_p + clear_side * tt.root_q) * vt.root_q {
+    table_side += committed_side(g, &entries, [gamma, delta, alpha], claims, t)?;
+    if value_side != table_side {
         return Err(VerifyError::Lookups(
             "looked-up values are not all in their tables",
         ));
     }
     Ok(())
+}
+
+/// Σ over the table-side trees (the committed multiplicities) of P/Q.
+fn committed_side(
+    g: &QGraph,
+    entries: &[PackedLayout<usize>],
+    [gamma, delta, alpha]: [E; 3],
+    claims: &mut Claims,
+    t: &mut VerifierTranscript,
+) -> Result<E, VerifyError> {
+    let bits = g.config.table_bits;
+    let tables = g.used_tables();
+    let mut side = E::ZERO;
+    for tree in entries {
+        let tt =
+            zkgrad_lookup::verify(tree.log_n, t).map_err(|source| VerifyError::LookupsGkr {
+                side: "table",
+                source,
+            })?;
+        let z = &tt.leaves.point;
+        let (mut p, mut q, mut covered) = (E::ZERO, E::ZERO, E::ZERO);
+        for &(ti, log, block) in &tree.blocks {
+            let (Some((_, table)), Some((lo, hi))) = (tables.get(ti), z.split_at_checked(log))
+            else {
+                return Err(VerifyError::Lookups("table layout out of range"));
+            };
+            let sel = eq_at_index(hi, block);
+            let m = t.read_e(b"lookup/m")?;
+            p += sel * m;
+            q += sel * (alpha - delta * table_id(ti) - table.mle(lo, bits, gamma));
+            covered += sel;
+            claims.witness.push((CommitRef::Mult(ti), lo.to_vec(), m));
+        }
+        if tt.leaves.p != p || tt.leaves.q != q + (E::ONE - covered) {
+            return Err(VerifyError::Lookups(
+                "table leaves do not match the committed multiplicities",
+            ));
+        }
+        side += root_fraction(tt.root_p, tt.root_q)?;
+    }
+    Ok(side)
+}
+
+/// A tree's root `P/Q`; a zero `Q` is refused (an honest tree's `Q` is a product of nonzero
+/// denominators).
+fn root_fraction(p: E, q: E) -> Result<E, VerifyError> {
+    match q.try_inverse() {
+        Some(inv) => Ok(p * inv),
+        None => Err(VerifyError::Lookups("zero denominator")),
+    }
 }
 
 /// `Σ m/d` over `(d, m)` pairs by one batch inversion; `None` if some `d` is zero (batch
