@@ -327,6 +327,7 @@ impl NativeModel {
                 &prompt,
                 max_new,
                 "prompt",
+                Mode::Off,
             )
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
             let on_phase = |ph: Phase| {

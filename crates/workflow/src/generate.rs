@@ -123,17 +123,19 @@ pub struct Prompted {
 /// Loads `path` for a prompt of token ids followed by `max_new` generated tokens, and checks
 /// the prompt as the model's input checks its ids (integers in the vocabulary), at the
 /// positions they take. What `zkgrad generate` and the Python bindings run first.
-/// `what` names the prompt in errors about it ("input file X", "prompt").
+/// `what` names the prompt in errors about it ("input file X", "prompt"); `cache` says whether
+/// the calibration is read from (and stored in) the cache.
 pub fn load_for_prompt(
     path: &std::path::Path,
     precision: &crate::model::Precision,
     prompt: &[f64],
     max_new: usize,
     what: &str,
+    cache: crate::cache::Mode,
 ) -> Result<Prompted> {
     use anyhow::{anyhow, Context};
     let n = prompt.len() + max_new;
-    let m = LoadedModel::load_for_input(path, precision, crate::cache::Mode::Off, n)?;
+    let m = LoadedModel::load_for_input(path, precision, cache, n)?;
     let t = m.q.input().len();
     if prompt.len() > t {
         return Err(anyhow!(

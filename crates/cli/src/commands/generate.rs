@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use serde_json::json;
+use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
 use zkgrad_workflow::generate::{load_for_prompt, prove_generation};
 use zkgrad_workflow::input::read_input;
@@ -35,6 +36,9 @@ pub struct GenerateArgs {
     precision: Precision,
     #[command(flatten)]
     scheme: SchemeChoice,
+    /// Recompute the calibration instead of reading it from the cache (as `verify --no-cache`).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
@@ -47,6 +51,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         &prompt,
         a.max_new_tokens,
         &format!("input file {}", a.input.display()),
+        if a.no_cache { Mode::Off } else { Mode::Use },
     )?;
     check_outputs(
         &[("--proof", a.proof.as_path())],

@@ -43,6 +43,9 @@ pub struct ProveArgs {
     /// (for services that run the CLI).
     #[arg(long)]
     progress_json: bool,
+    /// Recompute the calibration instead of reading it from the cache (as `verify --no-cache`).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(a: ProveArgs) -> Result<()> {
@@ -52,7 +55,10 @@ pub fn run(a: ProveArgs) -> Result<()> {
     progress.prove_stage("load");
     // A model with a dynamic sequence axis is specialized to the input's length.
     let n: usize = read_input(&a.input)?.iter().map(Vec::len).sum();
-    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), Mode::Off, n)?;
+    // The calibration (66 float forward passes, most of the command for a large model) is read
+    // from the authenticated cache that `commit` and `verify` share (crates/workflow/src/cache.rs).
+    let cache = if a.no_cache { Mode::Off } else { Mode::Use };
+    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), cache, n)?;
     let samples = read_input(&a.input)?;
     let x = m
         .join_inputs(&samples)
