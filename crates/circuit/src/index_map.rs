@@ -31,6 +31,14 @@ pub struct AxisMap {
     pub offset: i64,
 }
 
+/// Where one variable of `x̃` comes from when a map only routes index bits
+/// ([`IndexMap::bit_selection`]): a variable of the output's point, or a constant bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitSource {
+    Out(usize),
+    Const(bool),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexMap {
     pub in_shape: Vec<usize>,
@@ -270,6 +278,80 @@ impl IndexMap {
         Some(flat)
     }
 
+    /// When `π` only routes index bits, `x[π(j)]` is `x̃` at a point whose coordinates are
+    /// bits of `j` or constants, so a claim `õut(r) = v` is the claim `x̃(s(r)) = v` with no
+    /// sumcheck: the function `j ↦ x̃(s(j))` is multilinear (each variable of `j` enters at
+    /// most one coordinate of `x̃`'s argument, and `x̃` is multilinear) and agrees with `out`
+    /// on the hypercube, so it is `õut`. That holds when every dimension of both shapes and
+    /// both tensors' `(rows, cols)` layouts (`x`, `out`) is a power of two — the padded layout
+    /// is then the flat one, and a flat index's bits are its coordinates' bits, the last axis
+    /// lowest — and each input axis is either fixed (step 0, an offset inside the axis) or
+    /// reads one output axis whole (step 1) at an offset that is a multiple of that axis's
+    /// size and keeps it inside the input axis, no output axis read by two input axes (a
+    /// diagonal would square a variable). Returns `s`, one entry per variable of `x̃` (bit `i`
+    /// of the flat input index is variable `i`, as in `zkgrad_poly::eq_table`), or `None`.
+    pub fn bit_selection(&self, x: (usize, usize), out: (usize, usize)) -> Option<Vec<BitSource>> {
+        let pow2 = |d: usize| d.is_power_of_two();
+        let dims = [x.0, x.1, out.0, out.1];
+        if !dims
+            .into_iter()
+            .chain(self.in_shape.iter().copied())
+            .all(pow2)
+            || !self.out_shape.iter().copied().all(pow2)
+            || self.axes.len() != self.in_shape.len()
+            || x.0.checked_mul(x.1) != Some(self.in_len())
+            || out.0.checked_mul(out.1) != Some(self.out_len())
+        {
+            return None;
+        }
+        let log = |d: usize| d.trailing_zeros() as usize;
+        // The first variable of each axis: the axes after it hold the lower bits.
+        let starts = |shape: &[usize]| {
+            let mut v = vec![0usize; shape.len()];
+            let mut acc = 0;
+            for k in (0..shape.len()).rev() {
+                v[k] = acc;
+                acc += log(shape[k]);
+            }
+            (v, acc)
+        };
+        let (in_start, n_in) = starts(&self.in_shape);
+        let (out_start, _) = starts(&self.out_shape);
+        let mut read = vec![false; self.out_shape.len()];
+        let mut sel = vec![BitSource::Const(false); n_in];
+        for ((a, &dim), &start) in self.axes.iter().zip(&self.in_shape).zip(&in_start) {
+            let offset = u64::try_from(a.offset).ok()?;
+            let bits = log(dim);
+            match a.step {
+                0 if offset < dim as u64 => {
+                    for b in 0..bits {
+                        sel[start + b] = BitSource::Const((offset >> b) & 1 == 1);
+                    }
+                }
+                1 => {
+                    let out_dim = *self.out_shape.get(a.out_axis)?;
+                    let out_bits = log(out_dim);
+                    if std::mem::replace(read.get_mut(a.out_axis)?, true)
+                        || offset % out_dim as u64 != 0
+                        || offset + out_dim as u64 > dim as u64
+                    {
+                        return None;
+                    }
+                    let out_first = *out_start.get(a.out_axis)?;
+                    for b in 0..bits {
+                        sel[start + b] = if b < out_bits {
+                            BitSource::Out(out_first + b)
+                        } else {
+                            BitSource::Const((offset >> b) & 1 == 1)
+                        };
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(sel)
+    }
+
     /// Applies the map to values (0 where undefined).
     pub fn apply<T: Copy + Default>(&self, x: &[T]) -> Vec<T> {
         self.sources()
@@ -381,6 +463,94 @@ mod tests {
             assert_eq!(streamed, by_coordinates(&m));
             assert_eq!(m.sources(), by_coordinates(&m));
         }
+    }
+
+    /// A bit selection is the map itself: on random power-of-two maps (slices, fixed
+    /// coordinates, broadcasts, transposes, reshapes of the layout), wherever
+    /// `bit_selection` answers, every output index reads the input index its bits give.
+    #[test]
+    fn bit_selections_agree_with_the_map_on_random_maps() {
+        let mut state = 0x51f1_5e1e_c7ed_0001u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let mut answered = 0;
+        for _ in 0..3000 {
+            let in_rank = 1 + next(3) as usize;
+            let out_rank = 1 + next(3) as usize;
+            let in_shape: Vec<usize> = (0..in_rank).map(|_| 1 << next(3)).collect();
+            let out_shape: Vec<usize> = (0..out_rank).map(|_| 1 << next(3)).collect();
+            let axes = (0..in_rank)
+                .map(|k| {
+                    let out_axis = next(out_rank as u64) as usize;
+                    let step = next(3) as i64 - (next(4) == 0) as i64;
+                    let offset = match next(3) {
+                        0 => 0,
+                        1 => (out_shape[out_axis] * next(3) as usize) as i64,
+                        _ => next(in_shape[k] as u64 + 1) as i64,
+                    };
+                    AxisMap {
+                        out_axis,
+                        step,
+                        offset,
+                    }
+                })
+                .collect();
+            let m = IndexMap {
+                in_shape,
+                out_shape,
+                axes,
+            };
+            let (n_in, n_out) = (m.in_len(), m.out_len());
+            let mut split = |n: usize| {
+                let c = 1 << next(n.trailing_zeros() as u64 + 1);
+                (n / c, c)
+            };
+            let (x, out) = (split(n_in), split(n_out));
+            let Some(sel) = m.bit_selection(x, out) else {
+                continue;
+            };
+            answered += 1;
+            assert_eq!(1usize << sel.len(), n_in, "{m:?}");
+            for (j, src) in by_coordinates(&m).into_iter().enumerate() {
+                let i = sel.iter().enumerate().fold(0usize, |acc, (b, s)| {
+                    let bit = match *s {
+                        BitSource::Out(v) => (j >> v) & 1 == 1,
+                        BitSource::Const(c) => c,
+                    };
+                    acc | (usize::from(bit) << b)
+                });
+                assert_eq!(src, Some(i), "{m:?} at {j}");
+            }
+        }
+        assert!(answered > 200, "only {answered} maps were bit selections");
+        // A diagonal (two input axes reading one output axis) and a non-power-of-two layout
+        // are not bit selections.
+        let diag = IndexMap {
+            in_shape: vec![4, 4],
+            out_shape: vec![4],
+            axes: vec![
+                AxisMap {
+                    out_axis: 0,
+                    step: 1,
+                    offset: 0,
+                },
+                AxisMap {
+                    out_axis: 0,
+                    step: 1,
+                    offset: 0,
+                },
+            ],
+        };
+        assert!(diag.bit_selection((4, 4), (1, 4)).is_none());
+        let t = IndexMap::aligned(&[4, 8], &[4, 4], &[1, 1], &[0, 4]);
+        assert!(t.bit_selection((4, 8), (4, 4)).is_some());
+        assert!(t.bit_selection((4, 8), (2, 8)).is_some());
+        let odd = IndexMap::reshape(12);
+        assert!(odd.bit_selection((3, 4), (1, 12)).is_none());
     }
 
     #[test]

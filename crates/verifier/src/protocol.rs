@@ -3,6 +3,7 @@
 //! weights (`commit_weights`, `commit_weights_root`) takes the PCS's prover side: it is built
 //! with the `commit` feature.
 
+use zkgrad_circuit::index_map::BitSource;
 use zkgrad_circuit::layout::{Decomposition, Lookup, PackedLayout};
 use zkgrad_circuit::{QGraph, QTensor};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
@@ -233,6 +234,18 @@ pub fn eval_public(t: &QTensor, vals: &[i64], point: &[E]) -> E {
 pub fn real_indicator(t: &QTensor, point: &[E]) -> E {
     let (lo, hi) = point.split_at(t.log_cols().min(point.len()));
     prefix_indicator_eval(t.cols, lo) * prefix_indicator_eval(t.rows, hi)
+}
+
+/// The point `s(r)` of a bit selection ([`zkgrad_circuit::index_map::IndexMap::bit_selection`]):
+/// each variable of `x̃` takes the output point's variable it routes, or its constant bit. A
+/// variable beyond `r` (a point of the wrong length, which the verifier refuses before) reads 0.
+pub fn selected_point(sel: &[BitSource], r: &[E]) -> Vec<E> {
+    sel.iter()
+        .map(|s| match *s {
+            BitSource::Out(v) => r.get(v).copied().unwrap_or(E::ZERO),
+            BitSource::Const(c) => E::from(F::from_bool(c)),
+        })
+        .collect()
 }
 
 /// `2^k` in the extension.

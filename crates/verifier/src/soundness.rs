@@ -219,8 +219,17 @@ fn algebraic_degrees(
                 deg += c * 2.0 * rows(*x);
                 route(&mut pending, *x, c);
             }
-            QOp::Gather { x, .. } => {
-                deg += c * 2.0 * log_size(*x);
+            QOp::Gather { x, map } => {
+                // A bit selection moves its claims with no check of its own.
+                let selects = match (g.tensors.get(*x), g.tensors.get(o)) {
+                    (Some(xt), Some(ot)) => map
+                        .bit_selection((xt.rows, xt.cols), (ot.rows, ot.cols))
+                        .is_some(),
+                    _ => false,
+                };
+                if !selects {
+                    deg += c * 2.0 * log_size(*x);
+                }
                 route(&mut pending, *x, c);
             }
             QOp::Conv { x, geom, .. } => {

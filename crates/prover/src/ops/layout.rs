@@ -1,7 +1,8 @@
 //! Layout ops, write side. Broadcast: `õut(r_c ‖ r_b) = [c real](r_c)·x̃(r_b)`, the claim moves
 //! to `x` at `r_b`. Transpose: `õut(p_lo ‖ p_hi) = x̃(p_hi ‖ p_lo)`, `|p_lo| = log(rows of x)`.
 //! Gather by an index map `π`: `õut(r) = Σ_i w_r(i)·x̃(i)` with `w_r(i) = Σ_{π(j) = i} eq(r, j)`,
-//! degree 2 over `x`'s variables; the verifier evaluates `w̃_r` at the end point itself.
+//! degree 2 over `x`'s variables; the verifier evaluates `w̃_r` at the end point itself. A map
+//! that only routes index bits (`IndexMap::bit_selection`) moves the claim to `x̃(s(r))`.
 
 use zkgrad_circuit::index_map::IndexMap;
 use zkgrad_circuit::layout::Operand;
@@ -9,6 +10,7 @@ use zkgrad_field::{PrimeCharacteristicRing, E};
 use zkgrad_poly::eq_table;
 use zkgrad_sumcheck::ProductOracle;
 use zkgrad_transcript::ProverTranscript;
+use zkgrad_verifier::protocol::selected_point;
 
 use super::At;
 use crate::claims::{padded, Claims};
@@ -38,6 +40,14 @@ pub(super) fn reduce_gather(
     t: &mut ProverTranscript,
 ) {
     let (ot, xt) = (at.out(), &at.g.tensors[x]);
+    // A map that only routes index bits moves the claim, with no sumcheck
+    // (`IndexMap::bit_selection`).
+    if let Some(sel) = map.bit_selection((xt.rows, xt.cols), (ot.rows, ot.cols)) {
+        for r in pending {
+            claims.on_tensor(x, selected_point(&sel, &r));
+        }
+        return;
+    }
     let src = map.sources();
     let xpad: Vec<E> = padded(at.g, at.w, Operand::Tensor(x))
         .into_iter()

@@ -2,7 +2,8 @@
 //! over the columns): `x̃(r_b) = v / [real](r_c)`. Transpose: the row and column variables
 //! swap. Gather by an index map `π` (reshapes, slices, pads, concatenations; `index_map.rs`):
 //! `v = Σ_i w_r(i)·x̃(i)` with `w̃_r(ρ) = Σ_j eq(r, j)·eq(ρ, π(j))`, a degree-2 sumcheck over
-//! `x` whose wiring sum the verifier computes itself from its own map.
+//! `x` whose wiring sum the verifier computes itself from its own map; a map that only routes
+//! index bits (`IndexMap::bit_selection`) moves the claim to `x̃(s(r))` instead.
 
 use zkgrad_circuit::index_map::IndexMap;
 use zkgrad_circuit::{QGraph, QOp, QTensor};
@@ -13,6 +14,7 @@ use zkgrad_transcript::VerifierTranscript;
 use super::{At, SplitEq};
 use crate::claims::{Claims, Wiring};
 use crate::error::VerifyError;
+use crate::protocol::selected_point;
 
 pub(super) fn reduce_broadcast(
     at: &At,
@@ -55,6 +57,21 @@ pub(super) fn reduce_gather(
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
     let xt = &at.g.tensors[x];
+    let ot = at.out();
+    let QOp::Gather { map, .. } = &at.g.nodes[at.ni].op else {
+        return Err(at.err("reduction of a node that is no Gather"));
+    };
+    // A map that only routes index bits: `õut(r) = x̃(s(r))`, no sumcheck
+    // (`IndexMap::bit_selection` has the argument).
+    if let Some(sel) = map.bit_selection((xt.rows, xt.cols), (ot.rows, ot.cols)) {
+        for (r, v) in pending {
+            if r.len() != ot.log_size() {
+                return Err(at.err("claim point of the wrong length"));
+            }
+            claims.on_tensor(x, selected_point(&sel, &r), v)?;
+        }
+        return Ok(());
+    }
     for (r, v) in pending {
         let sub = at.sumcheck(v, xt.log_size(), 2, t)?;
         let xv = t.read_e(b"gather/x")?;
