@@ -10,7 +10,7 @@
 //! fractional-sum GKR: Papini and Haböck, ePrint 2023/1284.
 
 use zkgrad_circuit::layout::{CommitRef, Decomposition, Lookup, PackedLayout};
-use zkgrad_circuit::QGraph;
+use zkgrad_circuit::{QGraph, TableKind};
 use zkgrad_field::{e_from_i64, Field, PrimeCharacteristicRing, E, F};
 use zkgrad_poly::eq_at_index;
 use zkgrad_transcript::{Challenger, VerifierTranscript};
@@ -163,7 +163,7 @@ fn check_lookups(
     let Some(mut table_side) = fraction_sum(terms) else {
         return Err(VerifyError::Lookups("zero denominator"));
     };
-    table_side += committed_side(g, &entries, [gamma, delta, alpha], claims, t)?;
+    table_side += committed_side(&tables, bits, &entries, [gamma, delta, alpha], claims, t)?;
     if value_side != table_side {
         return Err(VerifyError::Lookups(
             "looked-up values are not all in their tables",
@@ -174,14 +174,13 @@ fn check_lookups(
 
 /// Σ over the table-side trees (the committed multiplicities) of P/Q.
 fn committed_side(
-    g: &QGraph,
+    tables: &[(usize, TableKind)],
+    bits: u32,
     entries: &[PackedLayout<usize>],
     [gamma, delta, alpha]: [E; 3],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<E, VerifyError> {
-    let bits = g.config.table_bits;
-    let tables = g.used_tables();
     let mut side = E::ZERO;
     for tree in entries {
         let tt =
