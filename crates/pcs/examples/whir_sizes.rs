@@ -29,6 +29,12 @@ fn main() {
     if let Ok(v) = std::env::var("FOLD") {
         p.folding = v.parse().unwrap();
     }
+    if let Ok(v) = std::env::var("FIRST") {
+        p.large_first_folding = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("STEP") {
+        p.rate_step = v.parse().unwrap();
+    }
     println!("| 2^n values | commit | open | verify | opening bytes | sound |");
     println!("|---|---|---|---|---|---|");
     for n in sizes {

@@ -193,8 +193,9 @@ impl Layout {
 
     pub fn opening_bytes(&self, params: &PcsParams) -> usize {
         if self.whir {
-            let folding = params.whir.map_or(5, |w| w.folding);
-            whir::estimated_bytes(self.log_n, folding)
+            let w = params.whir.unwrap_or_default();
+            whir::estimated_bytes(self.log_n, w.folding)
+                + whir::wide_first_round_bytes(w.folding, w.first_folding(self.log_n))
         } else if self.clear {
             8 << self.log_n
         } else {

@@ -231,6 +231,40 @@ mod whir_opening {
         }
     }
 
+    /// A large table's first round folds more variables (its committed rows are wider): an
+    /// opening verifies, and is refused under the other folding and with any byte flipped in
+    /// a sample of its body.
+    #[test]
+    fn whir_wide_first_round_opens_and_binds_its_folding() {
+        let wide = WhirParams {
+            large_from_log_n: 14,
+            ..WhirParams::default()
+        };
+        let log_n = 15;
+        assert_eq!(wide.first_folding(log_n), 7);
+        assert_eq!(wide.first_folding(13), wide.folding);
+        assert!(whir::params_are_sound(&wide, log_n));
+        let (wd, z, y, proof) = prove(log_n, &wide);
+        check(&wd.root, log_n, &z, y, &wide, &proof).expect("honest opening");
+        // (A wrong value under the same challenges, refused by WHIR itself, and many more
+        // forgeries of the wide round: `tests/attack_wide_whir.rs`.)
+        // The same table committed with the usual first round has another root; the proof is
+        // not an opening of it, nor under its parameters.
+        let narrow = WhirParams::default();
+        let (wd5, ..) = prove(log_n, &narrow);
+        assert_ne!(wd5.root, wd.root);
+        assert!(check(&wd5.root, log_n, &z, y, &narrow, &proof).is_err());
+        assert!(check(&wd.root, log_n, &z, y, &narrow, &proof).is_err());
+        for at in (40..proof.len()).step_by(proof.len() / 40) {
+            let mut bad = proof.clone();
+            bad[at] ^= 1;
+            assert!(
+                check(&wd.root, log_n, &z, y, &wide, &bad).is_err(),
+                "byte {at} flipped"
+            );
+        }
+    }
+
     #[test]
     fn whir_matches_the_multilinear_extension() {
         let p = WhirParams::default();
@@ -388,5 +422,140 @@ mod whir_opening {
             }
         }
         assert!(altered >= 10, "only {altered} alterations");
+    }
+}
+
+/// The batching sumcheck with its weights lazy for its first rounds sends exactly the bytes of
+/// the stored weights' sumcheck, for blocks of every size against the lazy rounds' chunks
+/// (within a chunk, a chunk within a block, a block as large as the table), several claims on
+/// one block, and a used prefix that is not a power of two — and verifies.
+#[test]
+fn lazy_batch_weights_send_the_same_bytes_as_stored_ones() {
+    let p = PcsParams::default();
+    let log_n = 17;
+    // Blocks (log size, index), largest first, ending at `used`.
+    let blocks = [
+        (16usize, 0usize),
+        (15, 2),
+        (13, 12),
+        (10, 104),
+        (4, 6720),
+        (4, 6720),
+    ];
+    let used = blocks.iter().map(|&(k, b)| (b + 1) << k).max().unwrap();
+    assert!(used < 1 << log_n && !used.is_multiple_of(64));
+    let mut vals = table(log_n);
+    vals[used..].fill(F::ZERO);
+    let whole = (0..1u64 << log_n)
+        .map(|i| F::from_u64(i * 31 % 97))
+        .collect::<Vec<_>>();
+    for (vals, used, extra) in [(vals, used, false), (whole, 1 << log_n, true)] {
+        let pd = commit_used(vals.clone(), log_n, used, &p);
+        let mut claims: Vec<BlockClaim> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, block_index))| {
+                let pt = point(k, i as u64 + 5);
+                let off = block_index << k;
+                BlockClaim {
+                    block_index,
+                    value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
+                    point: pt,
+                }
+            })
+            .collect();
+        if extra {
+            let pt = point(log_n, 99);
+            claims.push(BlockClaim {
+                block_index: 0,
+                value: eval_mle_base(&vals, &pt),
+                point: pt,
+            });
+        }
+        let proofs: Vec<Vec<u8>> = [0, 1, 3]
+            .iter()
+            .map(|&lazy| {
+                let mut t = ProverTranscript::new(&[4; 32]);
+                crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, lazy);
+                t.finish()
+            })
+            .collect();
+        assert_eq!(proofs[0], proofs[1], "one lazy round");
+        assert_eq!(proofs[0], proofs[2], "three lazy rounds");
+        let mut v = VerifierTranscript::new(&[4; 32], &proofs[2]);
+        verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
+        v.finish().unwrap();
+    }
+}
+
+/// The lazy weights against the stored ones on random claim sets (a helper's property test):
+/// blocks of one entry to the whole table, duplicated claims, zero points, blocks ending at
+/// a `used` that is not a power of two — the same bytes for 0 to 3 lazy rounds, and they verify.
+#[test]
+fn lazy_batch_weights_match_stored_on_random_claims() {
+    let p = PcsParams::default();
+    let mut s = 1u64;
+    let mut rnd = |n: usize| {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) as usize) % n
+    };
+    for log_n in [16usize, 17] {
+        for trial in 0..4 {
+            let used = if trial % 2 == 0 {
+                1 << log_n
+            } else {
+                (1 << (log_n - 1)) + 1 + rnd((1 << (log_n - 1)) - 1)
+            };
+            let mut vals = table(log_n);
+            vals[used..].fill(F::ZERO);
+            let pd = commit_used(vals.clone(), log_n, used, &p);
+            let mut claims = Vec::new();
+            for j in 0..1 + rnd(10) {
+                let k = [0, 1, 3, 5, 12, 13, log_n - 3, log_n - 1, log_n][rnd(9)];
+                // Blocks ending by `used` (the lazy path's condition).
+                let nb = used >> k;
+                if nb == 0 {
+                    continue;
+                }
+                let b = if rnd(2) == 0 { nb - 1 } else { rnd(nb) };
+                let pt = if rnd(5) == 0 {
+                    vec![E::ZERO; k]
+                } else {
+                    point(k, 100 * trial as u64 + j as u64)
+                };
+                let off = b << k;
+                let c = BlockClaim {
+                    block_index: b,
+                    value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
+                    point: pt,
+                };
+                if rnd(4) == 0 {
+                    claims.push(c.clone());
+                }
+                claims.push(c);
+            }
+            if claims.is_empty() {
+                continue;
+            }
+            let bytes: Vec<Vec<u8>> = [0, 1, 2, 3]
+                .iter()
+                .map(|&l| {
+                    let mut t = ProverTranscript::new(&[9; 32]);
+                    crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, l);
+                    t.finish()
+                })
+                .collect();
+            for l in 1..4 {
+                assert_eq!(
+                    bytes[0], bytes[l],
+                    "2^{log_n} trial {trial}: {l} lazy rounds"
+                );
+            }
+            let mut v = VerifierTranscript::new(&[9; 32], &bytes[3]);
+            verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
+            v.finish().unwrap();
+        }
     }
 }

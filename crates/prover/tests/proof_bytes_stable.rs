@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "b5436e00d342cd65582a2b9f4f1764625f249bdb26b9fe4baaab3c408e2bd088"
+        "777bef44d182f224ad627429b50c70db1ccb7650c6778aaa8c3d97d92dedc178"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "da110502ffd99fd05baa756d2b5761c7794a196d9da83f7329da753387ca94d1"
+        "af6ae7fcd0c58cf69c9cc1b8005f1698b5fc2e85f0202261daab09ad946e8425"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "05d81cdd00ac6169b8f1e60cbc01f16557abdc87ae88752b9bb512ab4b3c5bae"
+        "eb9b91122f46c74856a4a7b35e3c838ba4fd50f65b6c9def090dff2c2769cd64"
     );
 }

@@ -30,7 +30,10 @@ mod prover;
 mod verifier;
 
 #[cfg(feature = "prover")]
-pub use prover::{prove, BaseExtProduct, ProductOracle, SumcheckOracle};
+pub use prover::{
+    prove, store_packed, BaseExtProduct, LazyBaseExtProduct, LazyTable, ProductOracle,
+    SumcheckOracle,
+};
 pub use verifier::verify;
 
 use zkgrad_field::E;

@@ -236,6 +236,22 @@ where
     }
 }
 
+/// Binds the top variable of a base-field table of `2·half_words` packed words, given by a
+/// prefix (a whole number of words), into a new extension table.
+fn fold_base_top(a: &[F], half_words: usize, r: E) -> Vec<EP> {
+    let aw = FP::pack_slice(a);
+    let keep = aw.len().min(half_words);
+    (0..keep)
+        .into_par_iter()
+        .with_min_len(1024)
+        .map(|i| {
+            let lo = EP::from(aw[i]);
+            let hi = aw.get(i + half_words).map_or(EP::ZERO, |&h| EP::from(h));
+            lo + (hi - lo) * r
+        })
+        .collect()
+}
+
 /// Binds the top variable of a table of `2·half` entries, given by a prefix, in place.
 fn fold_top<T>(t: &mut Vec<T>, half: usize, r: E)
 where
@@ -316,6 +332,22 @@ impl<'a> BaseExtProduct<'a> {
         }
     }
 
+    /// Both tables already in the extension, packed (`a.len() == b.len()`), of `2^n_vars`
+    /// entries given by that prefix: [`LazyBaseExtProduct`] hands its tables over so.
+    fn from_packed(a: Vec<EP>, b: Vec<EP>, n_vars: usize) -> Self {
+        assert_eq!(a.len(), b.len(), "sumcheck tables differ in length");
+        assert!(
+            n_vars >= 1 && (1usize << (n_vars - 1)) >= LANES,
+            "packed sumcheck tables of the wrong size"
+        );
+        Self {
+            a_base: None,
+            a: Tab::Packed(a),
+            b: Tab::Packed(b),
+            n_vars,
+        }
+    }
+
     /// `(a(r), b(r))` once every variable is bound (`r` in variable order: the challenges
     /// reversed).
     pub fn final_values(&self) -> (E, E) {
@@ -370,20 +402,7 @@ impl SumcheckOracle for BaseExtProduct<'_> {
         if let Some(a) = self.a_base.take() {
             // The first fold leaves the base field.
             match &self.b {
-                Tab::Packed(_) => {
-                    let aw = FP::pack_slice(&a);
-                    let keep = aw.len().min(half / LANES);
-                    let folded: Vec<EP> = (0..keep)
-                        .into_par_iter()
-                        .with_min_len(1024)
-                        .map(|i| {
-                            let lo = EP::from(aw[i]);
-                            let hi = aw.get(i + half / LANES).map_or(EP::ZERO, |&h| EP::from(h));
-                            lo + (hi - lo) * r
-                        })
-                        .collect();
-                    self.a = Tab::Packed(folded);
-                }
+                Tab::Packed(_) => self.a = Tab::Packed(fold_base_top(&a, half / LANES, r)),
                 Tab::Scalar(_) => {
                     let keep = a.len().min(half);
                     let folded: Vec<E> = (0..keep)
@@ -438,6 +457,230 @@ impl BaseExtProduct<'_> {
         match &self.a_base {
             Some(a) => a.iter().zip(&b).map(|(x, y)| *y * *x).sum(),
             None => self.a.to_vec().iter().zip(&b).map(|(x, y)| *x * *y).sum(),
+        }
+    }
+}
+
+/// A table that [`LazyBaseExtProduct`] does not store for its first rounds: each round asks
+/// for the aligned chunks it reads, when it reads them. A batched opening's weights
+/// `Σ_i β_i·eq(z_i, x − off_i)` are such a table — a few numbers per claim describe it, while
+/// stored they take 16 bytes a committed value (2 GB for GPT-2's 2^27 weights).
+pub trait LazyTable: Sync {
+    /// `log₂` of a chunk's length.
+    fn log_chunk(&self) -> usize;
+    /// Adds entries `[chunk·2^c, (chunk + 1)·2^c)` of the current table into `out` (`2^c`
+    /// entries in packed words; the caller zeroes them).
+    fn fill_chunk(&self, chunk: usize, out: &mut [EP]);
+    /// Binds the current table's top variable to `r`: the table of `2^(m−1)` entries
+    /// `x ↦ (1 − r)·t(x) + r·t(x + 2^(m−1))`.
+    fn bind_top(&mut self, r: E);
+}
+
+/// [`BaseExtProduct`] whose `b` is a [`LazyTable`] for its first `lazy` rounds, then stored:
+/// the same rounds, messages and point (so the same proof bytes) without `b`'s first and
+/// largest tables ever being written. A lazy round reads each chunk of `a`'s halves once and
+/// has `b` write the matching chunks into per-thread scratch, which stays in cache.
+///
+/// `a` is given by a prefix of whole packed words (the rest zero), and `b` must be zero past
+/// it (as the batched opening's weights are past the used prefix) — the stored rounds that
+/// follow keep `b` on `a`'s prefix only.
+pub struct LazyBaseExtProduct<'a, L: LazyTable> {
+    state: LazyState<'a, L>,
+}
+
+enum LazyState<'a, L: LazyTable> {
+    Lazy {
+        /// `a` before its first fold.
+        a_base: Option<Cow<'a, [F]>>,
+        /// `a` after it, in packed words.
+        a: Vec<EP>,
+        b: L,
+        n_vars: usize,
+        lazy_left: usize,
+    },
+    Stored(BaseExtProduct<'a>),
+    /// Only while moving from one to the other.
+    Moving,
+}
+
+impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
+    /// Whether `lazy` rounds of a table of `2^n_vars` entries given by `prefix` entries can
+    /// run lazily: every lazy round's halves whole chunks, the prefix whole words.
+    pub fn fits(n_vars: usize, prefix: usize, log_chunk: usize, lazy: usize) -> bool {
+        lazy < n_vars
+            && n_vars - lazy > log_chunk
+            && (1usize << log_chunk) >= LANES
+            && prefix.is_multiple_of(LANES)
+            && prefix <= 1 << n_vars
+    }
+
+    /// `a` (a prefix of a table of `2^n_vars` entries) times `b`, with `b` lazy for `lazy`
+    /// rounds; [`Self::fits`] must hold.
+    pub fn new(a: impl Into<Cow<'a, [F]>>, b: L, n_vars: usize, lazy: usize) -> Self {
+        let a = a.into();
+        assert!(
+            Self::fits(n_vars, a.len(), b.log_chunk(), lazy) && lazy > 0,
+            "lazy sumcheck of the wrong shape"
+        );
+        Self {
+            state: LazyState::Lazy {
+                a_base: Some(a),
+                a: Vec::new(),
+                b,
+                n_vars,
+                lazy_left: lazy,
+            },
+        }
+    }
+
+    /// `(a(r), b(r))` once every variable is bound.
+    pub fn final_values(&self) -> (E, E) {
+        match &self.state {
+            LazyState::Stored(s) => s.final_values(),
+            _ => (E::ZERO, E::ZERO),
+        }
+    }
+
+    /// `(g(0), g(1), g(2))` of a lazy round.
+    fn lazy_sums(a_base: Option<&[F]>, a: &[EP], b: &L, n_vars: usize) -> (E, E, E) {
+        let c = b.log_chunk();
+        let half = 1usize << (n_vars - 1);
+        let (hw, cw) = (half / LANES, (1usize << c) / LANES);
+        let words = a_base.map_or(a.len(), |v| v.len() / LANES);
+        let pairs = words.min(hw);
+        let base = a_base.map(FP::pack_slice);
+        let zero = (EP::ZERO, EP::ZERO, EP::ZERO);
+        let (s0, s1, s2) = (0..pairs.div_ceil(cw))
+            .into_par_iter()
+            .map_init(
+                || (vec![EP::ZERO; cw], vec![EP::ZERO; cw]),
+                |(lo, hi), chunk| {
+                    lo.fill(EP::ZERO);
+                    hi.fill(EP::ZERO);
+                    b.fill_chunk(chunk, lo);
+                    b.fill_chunk((half >> c) + chunk, hi);
+                    let mut acc = zero;
+                    for w in chunk * cw..((chunk + 1) * cw).min(pairs) {
+                        let (g0, g1) = (lo[w - chunk * cw], hi[w - chunk * cw]);
+                        let (f0, f1) = match base {
+                            Some(v) => (
+                                EP::from(v[w]),
+                                v.get(w + hw).map_or(EP::ZERO, |&x| EP::from(x)),
+                            ),
+                            None => (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO)),
+                        };
+                        acc.0 += g0 * f0;
+                        acc.1 += g1 * f1;
+                        acc.2 += (g1.double() - g0) * (f1.double() - f0);
+                    }
+                    acc
+                },
+            )
+            .reduce(|| zero, |x, y| (x.0 + y.0, x.1 + y.1, x.2 + y.2));
+        (lane_sum(s0), lane_sum(s1), lane_sum(s2))
+    }
+
+    fn sums(&self) -> (E, E, E) {
+        match &self.state {
+            LazyState::Lazy {
+                a_base,
+                a,
+                b,
+                n_vars,
+                ..
+            } => Self::lazy_sums(a_base.as_deref(), a, b, *n_vars),
+            LazyState::Stored(s) => {
+                let (g0, g2) = s.sums();
+                (g0, s.total() - g0, g2)
+            }
+            LazyState::Moving => (E::ZERO, E::ZERO, E::ZERO),
+        }
+    }
+}
+
+/// The first `len` entries (a whole number of words) of a lazy table, stored: zeroed in
+/// parallel (so that both threads take the page faults of a fresh table), then written chunk
+/// by chunk.
+pub fn store_packed<L: LazyTable>(b: &L, len: usize) -> Vec<EP> {
+    let cw = (1usize << b.log_chunk()) / LANES;
+    let mut out: Vec<EP> = (0..len / LANES)
+        .into_par_iter()
+        .with_min_len(1 << 12)
+        .map(|_| EP::ZERO)
+        .collect();
+    out.par_chunks_mut(cw).enumerate().for_each_init(
+        || vec![EP::ZERO; cw],
+        |scratch, (chunk, words)| {
+            scratch.fill(EP::ZERO);
+            b.fill_chunk(chunk, scratch);
+            let n = words.len();
+            words.copy_from_slice(&scratch[..n]);
+        },
+    );
+    out
+}
+
+impl<L: LazyTable> SumcheckOracle for LazyBaseExtProduct<'_, L> {
+    fn n_variables(&self) -> usize {
+        match &self.state {
+            LazyState::Lazy { n_vars, .. } => *n_vars,
+            LazyState::Stored(s) => s.n_variables(),
+            LazyState::Moving => 0,
+        }
+    }
+    fn degree(&self) -> usize {
+        2
+    }
+    fn round_evals(&self) -> Vec<E> {
+        let (g0, g1, g2) = self.sums();
+        vec![g0, g1, g2]
+    }
+    fn round_evals_except_one(&self) -> Vec<E> {
+        match &self.state {
+            LazyState::Stored(s) => s.round_evals_except_one(),
+            _ => {
+                let (g0, _, g2) = self.sums();
+                vec![g0, g2]
+            }
+        }
+    }
+    fn fix_first_variable(&mut self, r: E) {
+        match std::mem::replace(&mut self.state, LazyState::Moving) {
+            LazyState::Lazy {
+                a_base,
+                a,
+                mut b,
+                n_vars,
+                lazy_left,
+            } => {
+                let hw = (1usize << (n_vars - 1)) / LANES;
+                let a = match a_base {
+                    Some(v) => fold_base_top(&v, hw, r),
+                    None => {
+                        let mut a = a;
+                        fold_top(&mut a, hw, r);
+                        a
+                    }
+                };
+                b.bind_top(r);
+                self.state = if lazy_left > 1 {
+                    LazyState::Lazy {
+                        a_base: None,
+                        a,
+                        b,
+                        n_vars: n_vars - 1,
+                        lazy_left: lazy_left - 1,
+                    }
+                } else {
+                    let stored = store_packed(&b, a.len() * LANES);
+                    LazyState::Stored(BaseExtProduct::from_packed(a, stored, n_vars - 1))
+                };
+            }
+            LazyState::Stored(mut s) => {
+                s.fix_first_variable(r);
+                self.state = LazyState::Stored(s);
+            }
+            LazyState::Moving => {}
         }
     }
 }

@@ -9,6 +9,8 @@
 mod prover;
 mod verifier;
 
+#[cfg(all(test, feature = "prover"))]
+pub(crate) use prover::prove_batch_lazy;
 #[cfg(feature = "prover")]
 pub use prover::{commit_batched, prove_batch};
 pub use verifier::verify_batch;

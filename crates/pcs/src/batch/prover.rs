@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::eq_table_scaled;
-use zkgrad_poly::packed::{pack_word, EP, LANES};
-use zkgrad_sumcheck::BaseExtProduct;
+use zkgrad_poly::packed::{pack_word, unpack, EP, LANES};
+use zkgrad_sumcheck::{store_packed, BaseExtProduct, LazyBaseExtProduct, LazyTable};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
 use super::BlockClaim;
@@ -39,12 +39,29 @@ pub fn commit_batched(values: Vec<F>, log_n: usize, used: usize, params: &PcsPar
 /// claims are folded with random `β_i` into one sumcheck
 /// `Σ_i β_i v_i = Σ_x T(x) · Σ_i β_i eq(z_i, x)` (degree 2), which ends in one claim `T(ρ)`
 /// that the Ligero opening discharges.
-#[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
 pub fn prove_batch(
     pd: &ProverData,
     claims: &[BlockClaim],
     params: &PcsParams,
     t: &mut ProverTranscript,
+) {
+    let lazy = if pd.layout.log_n >= LAZY_FROM_LOG_N {
+        LAZY_ROUNDS
+    } else {
+        0
+    };
+    prove_batch_lazy(pd, claims, params, t, lazy);
+}
+
+/// [`prove_batch`] with the weights lazy for `lazy_rounds` rounds where the table allows
+/// (`0`: stored from the start); the proof bytes are the same either way.
+#[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
+pub(crate) fn prove_batch_lazy(
+    pd: &ProverData,
+    claims: &[BlockClaim],
+    params: &PcsParams,
+    t: &mut ProverTranscript,
+    lazy_rounds: usize,
 ) {
     let log_n = pd.layout.log_n;
     if pd.layout.clear {
@@ -59,18 +76,33 @@ pub fn prove_batch(
     let used = pd.layout.used;
     let len = used.next_multiple_of(64).min(1 << log_n);
     let values = &pd.values()[..len];
-    let mut oracle = match batch_weights(log_n, used, len, claims, &betas) {
-        Weights::Packed(g) => {
-            BaseExtProduct::new_prefix_packed(std::borrow::Cow::Borrowed(values), g, log_n)
-        }
-        Weights::Scalar(g) => {
-            BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n)
-        }
-    };
+    let weights = Weights::new(log_n, used, claims, &betas);
+    let lazy = lazy_rounds > 0
+        && Weights::within(claims, used)
+        && LazyBaseExtProduct::<Weights>::fits(log_n, len, weights.c, lazy_rounds);
     // The sumcheck binds the top variable first: its challenges, reversed, are the point.
-    let mut rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+    let (mut rho, at_rho) = if lazy {
+        let mut oracle = LazyBaseExtProduct::new(
+            std::borrow::Cow::Borrowed(values),
+            weights,
+            log_n,
+            lazy_rounds,
+        );
+        let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+        (rho, oracle.final_values().0)
+    } else {
+        let mut oracle = match weights.store(log_n, len) {
+            Stored::Packed(g) => {
+                BaseExtProduct::new_prefix_packed(std::borrow::Cow::Borrowed(values), g, log_n)
+            }
+            Stored::Scalar(g) => {
+                BaseExtProduct::new_prefix(std::borrow::Cow::Borrowed(values), g, log_n)
+            }
+        };
+        let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
+        (rho, oracle.final_values().0)
+    };
     rho.reverse();
-    let at_rho = oracle.final_values().0;
     t.write_e(b"pcs/batch/value", at_rho);
     match (&pd.whir, &params.whir) {
         (Some(wd), Some(wp)) => whir::open(wd, &rho, wp, t),
@@ -78,98 +110,264 @@ pub fn prove_batch(
     }
 }
 
-/// The batching weights, packed into SIMD words when the table is large enough.
-enum Weights {
+/// Rounds of the batching sumcheck in which a large table's weights are not stored (they are
+/// then stored at an eighth of their size)…
+const LAZY_ROUNDS: usize = 3;
+/// … from tables of `2^LAZY_FROM_LOG_N` values. Each lazy round writes every claim's entries
+/// again (after `j` top variables are bound the claims' blocks overlap, so a round's work
+/// stays the table's, not half of it), which pays only where writing and folding a stored
+/// table costs more: GPT-2 124M's 2^27 weights (318 claims) went from 5.2 s to 3.1 s for the
+/// weights and the sumcheck with 3 lazy rounds (3.8 s with 1, 3.7 s with 2), while its 2^25
+/// witness (4,040 claims) went from 1.0 to 1.3 s.
+const LAZY_FROM_LOG_N: usize = 26;
+
+/// The batching weights `g(x) = Σ_i β_i·eq(z_i, x − off_i)`, described rather than stored:
+/// per claim a coefficient (`β_i` times the `eq` factors of the variables bound so far), the
+/// claim's remaining point and its block's place in the current table. The sumcheck binds the
+/// top variable first: binding it scales a claim by `eq(bit, r)` of its block's top index bit
+/// (and keeps its block in the lower half), or — a block as large as the table — by
+/// `eq(z_top, r)`, and drops `z_top`. Each chunk of `2^c` entries is written on demand: within
+/// an aligned chunk of claim `i`'s block, `eq(z_i, x) = eq(z_i,lo, x_lo)·eq(z_i,hi, chunk)`,
+/// so each claim contributes its `2^c`-entry low table scaled by one number per chunk — in
+/// packed words when the table is large enough (a claim's low table then is too, a block
+/// smaller than a word aside).
+struct Weights {
+    /// `log₂` of a chunk.
+    c: usize,
+    /// Variables of the current table.
+    m: usize,
+    /// Per claim: the remaining point (its block holds `2^point.len()` entries) and the
+    /// block's first entry in the current table.
+    points: Vec<(Vec<E>, usize)>,
+    /// Per claim: `coefficient · eq(point[..min(k, c)], ·)`.
+    lows: Vec<Low>,
+    /// The claims on each chunk of the current table.
+    by_chunk: Vec<Vec<usize>>,
+    /// Entries past this are zero: applied only before any variable is bound (a lazy table's
+    /// claims all lie below it, so that it is a no-op there).
+    used: Option<usize>,
+}
+
+/// A claim's low table.
+enum Low {
     Packed(Vec<EP>),
     Scalar(Vec<E>),
 }
 
-/// `g(x) = Σ_i β_i · eq(z_i, x − off_i)` on each claim's block, zero elsewhere and past
-/// `used`, for the first `len` entries; written once, in parallel chunks of `2^c` entries:
-/// within an aligned chunk of claim `i`'s block,
-/// `eq(z_i, x) = eq(z_i,lo, x_lo) · eq(z_i,hi, chunk)`, so each claim contributes its
-/// `2^c`-entry low table scaled by one number per chunk. Large tables are written straight
-/// into packed words (no second copy of a table that can reach hundreds of MB).
-#[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
-fn batch_weights(
-    log_n: usize,
-    used: usize,
-    len: usize,
-    claims: &[BlockClaim],
-    betas: &[E],
-) -> Weights {
+impl Weights {
     const LOG_CHUNK: usize = 12;
-    let c = LOG_CHUNK.min(log_n);
-    // Per claim: `β·eq(z_lo, ·)` over the first min(k, c) variables.
-    // (In parallel: nanoGPT's witness claims spent ~27 ms of CPU here on one thread.)
-    let lows: Vec<Vec<E>> = claims
-        .par_iter()
-        .zip(betas)
-        .map(|(cl, b)| eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b))
-        .collect();
-    // The claims on each chunk (an honest prover's claims lie inside the used prefix).
-    let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); len.div_ceil(1 << c)];
-    for (i, cl) in claims.iter().enumerate() {
-        let k = cl.point.len();
-        let off = cl.block_index << k;
-        let (first, n) = (off >> c, (1usize << k).div_ceil(1 << c));
-        for list in by_chunk.iter_mut().skip(first).take(n) {
-            list.push(i);
-        }
+
+    #[allow(clippy::indexing_slicing)] // `..min(len, c)` of each point
+    fn new(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E]) -> Self {
+        let c = Self::LOG_CHUNK.min(log_n);
+        let packed = Self::packable(log_n, c);
+        // (In parallel: nanoGPT's witness claims spent ~27 ms of CPU here on one thread.)
+        let lows: Vec<Low> = claims
+            .par_iter()
+            .zip(betas)
+            .map(|(cl, b)| {
+                let low = eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b);
+                if packed && low.len() >= LANES {
+                    Low::Packed(low.chunks(LANES).map(pack_word).collect())
+                } else {
+                    Low::Scalar(low)
+                }
+            })
+            .collect();
+        let points = claims
+            .iter()
+            .map(|cl| (cl.point.clone(), cl.block_index << cl.point.len()))
+            .collect();
+        let mut w = Self {
+            c,
+            m: log_n,
+            points,
+            lows,
+            by_chunk: Vec::new(),
+            used: Some(used),
+        };
+        w.index_chunks();
+        w
     }
-    // Chunk `chunk` of g into `out` (2^c entries, zeroed by the caller).
-    let fill = |chunk: usize, out: &mut [E]| {
-        for &i in &by_chunk[chunk] {
-            let cl = &claims[i];
-            let k = cl.point.len();
+
+    /// Whether chunks are written as packed words (a table of at least two words, chunks of
+    /// whole words).
+    fn packable(log_n: usize, c: usize) -> bool {
+        log_n >= 1 && (1usize << (log_n - 1)) >= LANES && (1usize << c).is_multiple_of(LANES)
+    }
+
+    /// Whether every claim's block ends by `used` (the truncation is then a no-op).
+    fn within(claims: &[BlockClaim], used: usize) -> bool {
+        claims
+            .iter()
+            .all(|cl| (cl.block_index + 1) << cl.point.len() <= used)
+    }
+
+    fn index_chunks(&mut self) {
+        let chunks = (1usize << self.m) >> self.c;
+        let mut by_chunk: Vec<Vec<usize>> = vec![Vec::new(); chunks.max(1)];
+        for (i, (point, off)) in self.points.iter().enumerate() {
+            let (first, n) = (off >> self.c, (1usize << point.len()).div_ceil(1 << self.c));
+            for list in by_chunk.iter_mut().skip(first).take(n) {
+                list.push(i);
+            }
+        }
+        self.by_chunk = by_chunk;
+    }
+
+    /// Adds chunk `chunk` into `out`, one entry at a time (`2^c` entries; small tables).
+    #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
+    fn fill_scalar(&self, chunk: usize, out: &mut [E]) {
+        let c = self.c;
+        let Some(claims) = self.by_chunk.get(chunk) else {
+            return;
+        };
+        for &i in claims {
+            let (point, off) = &self.points[i];
+            let k = point.len();
+            let low = match &self.lows[i] {
+                Low::Scalar(v) => v.clone(),
+                Low::Packed(v) => unpack(v),
+            };
             if k <= c {
                 // A block within the chunk.
-                let at = (cl.block_index << k) - (chunk << c);
-                for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&lows[i]) {
+                let at = off - (chunk << c);
+                for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&low) {
                     *o += *v;
                 }
             } else {
                 // The chunk within the block: its index in the block gives the high bits.
-                let idx = chunk - ((cl.block_index << k) >> c);
-                let hi = zkgrad_poly::eq_at_index(&cl.point[c..], idx);
-                for (o, v) in out.iter_mut().zip(&lows[i]) {
+                let hi = zkgrad_poly::eq_at_index(&point[c..], chunk - (off >> c));
+                for (o, v) in out.iter_mut().zip(&low) {
                     *o += hi * *v;
                 }
             }
         }
-        // Zero past the used prefix.
-        let (start, n) = (chunk << c, out.len());
-        if start + n > used {
-            out[used.saturating_sub(start).min(n)..].fill(E::ZERO);
-        }
-    };
-    let packable = log_n >= 1 && (1usize << (log_n - 1)) >= LANES && len.is_multiple_of(LANES);
-    if packable && (1usize << c).is_multiple_of(LANES) {
-        let words_per_chunk = (1usize << c) / LANES;
-        // Zeroed in parallel, so that both threads take the page faults of the fresh table.
-        let mut g: Vec<EP> = (0..len / LANES)
-            .into_par_iter()
-            .with_min_len(1 << 12)
-            .map(|_| EP::ZERO)
-            .collect();
-        g.par_chunks_mut(words_per_chunk).enumerate().for_each_init(
-            || vec![E::ZERO; 1 << c],
-            |scratch, (chunk, words)| {
-                scratch.fill(E::ZERO);
-                let n = words.len() * LANES;
-                fill(chunk, &mut scratch[..]);
-                for (w, vals) in words.iter_mut().zip(scratch[..n].chunks(LANES)) {
-                    *w = pack_word(vals);
-                }
-            },
-        );
-        Weights::Packed(g)
-    } else {
-        let mut g: Vec<E> = vec![E::ZERO; by_chunk.len() << c];
-        g.par_chunks_mut(1 << c)
-            .enumerate()
-            .for_each(|(chunk, out)| fill(chunk, out));
-        g.truncate(len);
-        Weights::Scalar(g)
+        self.truncate(chunk, out);
     }
+
+    /// Zeroes the entries of chunk `chunk` past the used prefix (before any binding).
+    #[allow(clippy::indexing_slicing)] // the range is clamped to `out`
+    fn truncate<T: Copy + Default>(&self, chunk: usize, out: &mut [T]) {
+        if let Some(used) = self.used {
+            let (start, n) = (chunk << self.c, out.len());
+            if start + n > used {
+                out[used.saturating_sub(start).min(n)..].fill(T::default());
+            }
+        }
+    }
+
+    /// The first `len` entries, stored: in packed words when the table is large enough,
+    /// written once, in parallel chunks.
+    fn store(&self, log_n: usize, len: usize) -> Stored {
+        let c = self.c;
+        if Self::packable(log_n, c) && len.is_multiple_of(LANES) {
+            Stored::Packed(store_packed(self, len))
+        } else {
+            let mut g: Vec<E> = vec![E::ZERO; len.div_ceil(1 << c) << c];
+            g.par_chunks_mut(1 << c)
+                .enumerate()
+                .for_each(|(chunk, out)| self.fill_scalar(chunk, out));
+            g.truncate(len);
+            Stored::Scalar(g)
+        }
+    }
+}
+
+impl LazyTable for Weights {
+    fn log_chunk(&self) -> usize {
+        self.c
+    }
+
+    /// The packed chunk (built only where [`Weights::packable`] holds).
+    #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
+    fn fill_chunk(&self, chunk: usize, out: &mut [EP]) {
+        let c = self.c;
+        let Some(claims) = self.by_chunk.get(chunk) else {
+            return;
+        };
+        for &i in claims {
+            let (point, off) = &self.points[i];
+            let k = point.len();
+            match &self.lows[i] {
+                Low::Packed(low) if k <= c => {
+                    // A block of whole words within the chunk.
+                    let at = (off - (chunk << c)) / LANES;
+                    for (o, v) in out[at..at + low.len()].iter_mut().zip(low) {
+                        *o += *v;
+                    }
+                }
+                Low::Packed(low) => {
+                    // The chunk within the block: its index in the block gives the high bits.
+                    let hi = zkgrad_poly::eq_at_index(&point[c..], chunk - (off >> c));
+                    for (o, v) in out.iter_mut().zip(low) {
+                        *o += *v * hi;
+                    }
+                }
+                Low::Scalar(low) => {
+                    // A block smaller than a word: its word, unpacked and packed again.
+                    let at = off - (chunk << c);
+                    let w = at / LANES;
+                    let mut vals = unpack(&out[w..w + 1]);
+                    for (o, v) in vals[at % LANES..].iter_mut().zip(low) {
+                        *o += *v;
+                    }
+                    out[w] = pack_word(&vals);
+                }
+            }
+        }
+        if let Some(used) = self.used {
+            // Zero past the used prefix: whole words, and the tail of a word it ends inside.
+            let (start, n) = (chunk << c, out.len() * LANES);
+            if start + n > used {
+                let keep = used.saturating_sub(start).min(n);
+                let w = keep / LANES;
+                if !keep.is_multiple_of(LANES) {
+                    let mut vals = unpack(&out[w..w + 1]);
+                    vals[keep % LANES..].fill(E::ZERO);
+                    out[w] = pack_word(&vals);
+                }
+                out[keep.div_ceil(LANES)..].fill(EP::ZERO);
+            }
+        }
+    }
+
+    fn bind_top(&mut self, r: E) {
+        let top = self.m - 1;
+        let half = 1usize << top;
+        self.points
+            .par_iter_mut()
+            .zip(self.lows.par_iter_mut())
+            .for_each(|((point, off), low)| {
+                let factor = if point.len() <= top {
+                    // The top variable is a bit of the block's index.
+                    let bit = *off & half != 0;
+                    *off &= half - 1;
+                    if bit {
+                        r
+                    } else {
+                        E::ONE - r
+                    }
+                } else {
+                    // The block is the whole table: its point's top coordinate is bound. (A
+                    // lazy round's table is larger than a chunk, so the low table keeps its
+                    // variables.)
+                    let z = point.pop().unwrap_or(E::ZERO);
+                    (E::ONE - z) * (E::ONE - r) + z * r
+                };
+                match low {
+                    Low::Packed(v) => v.iter_mut().for_each(|x| *x *= factor),
+                    Low::Scalar(v) => v.iter_mut().for_each(|x| *x *= factor),
+                }
+            });
+        self.m = top;
+        self.used = None;
+        self.index_chunks();
+    }
+}
+
+/// Stored batching weights.
+enum Stored {
+    Packed(Vec<EP>),
+    Scalar(Vec<E>),
 }

@@ -22,8 +22,16 @@ pub struct WhirParams {
     /// Proof-of-work bits ground per round to reach `security_bits` with fewer queries; raised
     /// by whole bits (at most 8) for a table whose rounds need more (2^25: 21, 2^30: 26).
     pub pow_bits: usize,
-    /// Variables folded per round.
+    /// Variables folded per round…
     pub folding: usize,
+    /// … but the first round of a table of at least `2^large_from_log_n` values, which folds
+    /// `large_first_folding` (the committed table's rows are this wide). The first round's
+    /// folded codeword is the opening's largest: folding 7 makes it a quarter of folding 5's,
+    /// for wider first-round query rows (`examples/whir_sizes.rs` at 2^27: open 7.7 → 3.5 s,
+    /// commit 5.3 → 4.1 s, 264 → 382 KB; folding 6: 5.7 s, 292 KB). Only GPT-2-size weight
+    /// tables reach 2^27, where the opening is most of a proof's time.
+    pub large_first_folding: usize,
+    pub large_from_log_n: usize,
     /// `log2(1/ρ)` of the first codeword.
     pub log_inv_rate: usize,
     /// Each round lowers the rate by `min(folding − 1, rate_step)` bits. WHIR's own schedule
@@ -47,7 +55,8 @@ pub struct WhirParams {
 
 impl Default for WhirParams {
     /// 102 bits per opening under the Johnson bound (each error term at 102 + ⌈log₂ terms⌉,
-    /// 106–108 bits for 2^10–2^30 values), 18 bits of grinding, folding 5, rate 1/2. Folding 5
+    /// 106–108 bits for 2^10–2^30 values), 18 bits of grinding, folding 5 (7 in the first
+    /// round of a table of 2^27 values or more), rate 1/2. Folding 5
     /// rather than 4 (`whir_sizes`): a 2^26 opening 9.0 s → 5.0 s and its commitment 4.6 s →
     /// 3.8 s, for 13% more bytes (217 → 244 KB); folding 6 saves little more (2^24: 1.40 →
     /// 1.31 s) for 30% more bytes.
@@ -56,6 +65,8 @@ impl Default for WhirParams {
             security_bits: 102,
             pow_bits: 18,
             folding: 5,
+            large_first_folding: 7,
+            large_from_log_n: 27,
             log_inv_rate: 1,
             rate_step: 2,
             from_log_n: 20,
@@ -72,13 +83,16 @@ impl WhirParams {
             self.security_bits,
             self.pow_bits,
             self.folding,
+            self.large_first_folding,
+            self.large_from_log_n,
             self.log_inv_rate,
             self.rate_step,
             self.from_log_n,
             self.commit_mults_from,
             self.commit_mults_ratio,
         ] {
-            b.extend_from_slice(&(v as u32).to_le_bytes());
+            // Whole words: no two parameter sets share an id.
+            b.extend_from_slice(&(v as u64).to_le_bytes());
         }
         b
     }
@@ -88,12 +102,31 @@ impl WhirParams {
         2 * self.folding
     }
 
+    /// The variables the first round of a table of `2^log_n` values folds: the width of its
+    /// committed rows.
+    pub fn first_folding(&self, log_n: usize) -> usize {
+        if log_n >= self.large_from_log_n {
+            self.large_first_folding
+        } else {
+            self.folding
+        }
+    }
+
+    /// The variables folded by each round.
+    pub(super) fn folding_factor(&self, log_n: usize) -> FoldingFactor {
+        match self.first_folding(log_n) {
+            f if f == self.folding => FoldingFactor::Constant(f),
+            f => FoldingFactor::ConstantFromSecondRound(f, self.folding),
+        }
+    }
+
     /// How many error terms an opening of `2^log_n` values has (WHIR §5, round-by-round):
     /// the commitment's out-of-domain samples and the initial claim's combination; one per
     /// folding sumcheck round (`log_n` in all, the final direct sumcheck included); per STIR
     /// round its queries, out-of-domain samples and their combination; the final queries.
     pub fn error_terms(&self, log_n: usize) -> usize {
-        let rounds = FoldingFactor::Constant(self.folding)
+        let rounds = self
+            .folding_factor(log_n)
             .compute_number_of_rounds(log_n)
             .map_or(log_n, |(rounds, _)| rounds);
         3 + log_n + 3 * rounds
@@ -111,7 +144,7 @@ impl WhirParams {
     }
 
     fn protocol(&self, log_n: usize) -> ProtocolParameters {
-        let folding = FoldingFactor::Constant(self.folding);
+        let folding = self.folding_factor(log_n);
         let mut rates = Vec::new();
         let mut rate = self.log_inv_rate;
         if let Ok((rounds, _)) = folding.compute_number_of_rounds(log_n) {
@@ -173,6 +206,13 @@ pub fn estimated_bytes(log_n: usize, folding: usize) -> usize {
     } else {
         (14_000 * log_n).saturating_sub(108_000)
     }
+}
+
+/// The bytes a first round folding `first` variables adds to an opening folding `folding`
+/// throughout: its ~150 query rows are `2^first` values wide (a line through `whir_sizes` at
+/// 2^27: +28 KB folding 6, +118 KB folding 7); only used to choose how to commit.
+pub fn wide_first_round_bytes(folding: usize, first: usize) -> usize {
+    8 * 150 * ((1usize << first.min(20)).saturating_sub(1 << folding.min(20)))
 }
 
 /// Whether `params` reach their target for a table of `2^log_n` values (p3-whir's

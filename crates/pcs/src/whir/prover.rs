@@ -36,7 +36,7 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &WhirParams) -> WhirData
         .scheme(log_n)
         .unwrap_or_else(|e| panic!("WHIR parameters for 2^{log_n}: {e}"));
     let table = Table::new(RowMajorMatrix::new(values, 1 << log_n));
-    let witness = Lay::new_witness(vec![table], params.folding);
+    let witness = Lay::new_witness(vec![table], params.first_folding(log_n));
     // The commit only observes its root; the opening's challenger observes it again after the
     // transcript seed, so this one is thrown away.
     let mut throwaway = Challenge::new(super::Bytes::new());
