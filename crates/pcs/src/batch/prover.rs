@@ -76,10 +76,13 @@ pub(crate) fn prove_batch_lazy(
     let used = pd.layout.used;
     let len = used.next_multiple_of(64).min(1 << log_n);
     let values = &pd.values()[..len];
-    let weights = Weights::new(log_n, used, claims, &betas);
     let lazy = lazy_rounds > 0
         && Weights::within(claims, used)
-        && LazyBaseExtProduct::<Weights>::fits(log_n, len, weights.c, lazy_rounds);
+        && LazyBaseExtProduct::<Weights>::fits(log_n, len, Weights::log_chunk(log_n), lazy_rounds);
+    // Stored weights write each chunk once: a block within a chunk has its table computed
+    // there and then (rather than all of them held at once: nanoGPT's witness has 1,018
+    // claims, 36 MB of low tables allocated and faulted in for one pass).
+    let weights = Weights::new(log_n, used, claims, &betas, !lazy);
     // The sumcheck binds the top variable first: its challenges, reversed, are the point.
     let (mut rho, at_rho) = if lazy {
         let mut oracle = LazyBaseExtProduct::new(
@@ -148,24 +151,36 @@ struct Weights {
     used: Option<usize>,
 }
 
-/// A claim's low table.
+/// A claim's low table, or (a block within a chunk, whose chunk is written once) its
+/// coefficient, the table being computed where the chunk is written.
 enum Low {
     Packed(Vec<EP>),
     Scalar(Vec<E>),
+    Deferred(E),
 }
 
 impl Weights {
     const LOG_CHUNK: usize = 12;
 
+    /// `log₂` of a chunk of a table of `2^log_n` values.
+    fn log_chunk(log_n: usize) -> usize {
+        Self::LOG_CHUNK.min(log_n)
+    }
+
+    /// The weights of `claims` with coefficients `betas`; `defer`: blocks within a chunk keep
+    /// only their coefficient (for weights whose chunks are each written once).
     #[allow(clippy::indexing_slicing)] // `..min(len, c)` of each point
-    fn new(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E]) -> Self {
-        let c = Self::LOG_CHUNK.min(log_n);
+    fn new(log_n: usize, used: usize, claims: &[BlockClaim], betas: &[E], defer: bool) -> Self {
+        let c = Self::log_chunk(log_n);
         let packed = Self::packable(log_n, c);
         // (In parallel: nanoGPT's witness claims spent ~27 ms of CPU here on one thread.)
         let lows: Vec<Low> = claims
             .par_iter()
             .zip(betas)
             .map(|(cl, b)| {
+                if defer && cl.point.len() <= c {
+                    return Low::Deferred(*b);
+                }
                 let low = eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b);
                 if packed && low.len() >= LANES {
                     Low::Packed(low.chunks(LANES).map(pack_word).collect())
@@ -228,6 +243,7 @@ impl Weights {
             let low = match &self.lows[i] {
                 Low::Scalar(v) => v.clone(),
                 Low::Packed(v) => unpack(v),
+                Low::Deferred(coef) => eq_table_scaled(point, *coef),
             };
             if k <= c {
                 // A block within the chunk.
@@ -304,15 +320,18 @@ impl LazyTable for Weights {
                         *o += *v * hi;
                     }
                 }
-                Low::Scalar(low) => {
-                    // A block smaller than a word: its word, unpacked and packed again.
+                Low::Scalar(low) => add_small(out, off - (chunk << c), low),
+                Low::Deferred(coef) => {
+                    // A block within the chunk, its table computed now.
+                    let low = eq_table_scaled(point, *coef);
                     let at = off - (chunk << c);
-                    let w = at / LANES;
-                    let mut vals = unpack(&out[w..w + 1]);
-                    for (o, v) in vals[at % LANES..].iter_mut().zip(low) {
-                        *o += *v;
+                    if low.len() >= LANES {
+                        for (o, v) in out[at / LANES..].iter_mut().zip(low.chunks(LANES)) {
+                            *o += pack_word(v);
+                        }
+                    } else {
+                        add_small(out, at, &low);
                     }
-                    out[w] = pack_word(&vals);
                 }
             }
         }
@@ -358,12 +377,25 @@ impl LazyTable for Weights {
                 match low {
                     Low::Packed(v) => v.iter_mut().for_each(|x| *x *= factor),
                     Low::Scalar(v) => v.iter_mut().for_each(|x| *x *= factor),
+                    Low::Deferred(coef) => *coef *= factor,
                 }
             });
         self.m = top;
         self.used = None;
         self.index_chunks();
     }
+}
+
+/// Adds a block smaller than a word at entry `at` of the packed chunk `out`: its word,
+/// unpacked and packed again.
+#[allow(clippy::indexing_slicing)] // the block lies inside one word of the chunk
+fn add_small(out: &mut [EP], at: usize, low: &[E]) {
+    let w = at / LANES;
+    let mut vals = unpack(&out[w..w + 1]);
+    for (o, v) in vals[at % LANES..].iter_mut().zip(low) {
+        *o += *v;
+    }
+    out[w] = pack_word(&vals);
 }
 
 /// Stored batching weights.
