@@ -541,8 +541,15 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
         }
     }
 
-    /// `(g(0), g(1), g(2))` of a lazy round.
-    fn lazy_sums(a_base: Option<&[F]>, a: &[EP], b: &L, n_vars: usize) -> (E, E, E) {
+    /// `(g(0), g(1), g(2))` of a lazy round; `g(1)` only `with_one` (the prover sends
+    /// `g(0), g(2)`; the driver's debug check asks for all three).
+    fn lazy_sums(
+        a_base: Option<&[F]>,
+        a: &[EP],
+        b: &L,
+        n_vars: usize,
+        with_one: bool,
+    ) -> (E, E, E) {
         let c = b.log_chunk();
         let half = 1usize << (n_vars - 1);
         let (hw, cw) = (half / LANES, (1usize << c) / LANES);
@@ -570,7 +577,9 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
                             None => (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO)),
                         };
                         acc.0 += g0 * f0;
-                        acc.1 += g1 * f1;
+                        if with_one {
+                            acc.1 += g1 * f1;
+                        }
                         acc.2 += (g1.double() - g0) * (f1.double() - f0);
                     }
                     acc
@@ -580,7 +589,7 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
         (lane_sum(s0), lane_sum(s1), lane_sum(s2))
     }
 
-    fn sums(&self) -> (E, E, E) {
+    fn sums(&self, with_one: bool) -> (E, E, E) {
         match &self.state {
             LazyState::Lazy {
                 a_base,
@@ -588,7 +597,7 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
                 b,
                 n_vars,
                 ..
-            } => Self::lazy_sums(a_base.as_deref(), a, b, *n_vars),
+            } => Self::lazy_sums(a_base.as_deref(), a, b, *n_vars, with_one),
             LazyState::Stored(s) => {
                 let (g0, g2) = s.sums();
                 (g0, s.total() - g0, g2)
@@ -632,14 +641,14 @@ impl<L: LazyTable> SumcheckOracle for LazyBaseExtProduct<'_, L> {
         2
     }
     fn round_evals(&self) -> Vec<E> {
-        let (g0, g1, g2) = self.sums();
+        let (g0, g1, g2) = self.sums(true);
         vec![g0, g1, g2]
     }
     fn round_evals_except_one(&self) -> Vec<E> {
         match &self.state {
             LazyState::Stored(s) => s.round_evals_except_one(),
             _ => {
-                let (g0, _, g2) = self.sums();
+                let (g0, _, g2) = self.sums(false);
                 vec![g0, g2]
             }
         }
