@@ -20,7 +20,9 @@ use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
 use p3_whir::pcs::proof::{PcsProof, QueryOpenings};
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams};
-use zkgrad_pcs::{commit_batched, prove_batch, verify_batch, BlockClaim, Layout, PcsParams};
+use zkgrad_pcs::{
+    commit_batched, prove_batch, verify_batch, BlockClaim, Layout, PcsParams, ProverData,
+};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
@@ -770,6 +772,32 @@ fn verify_b(
     .unwrap_or_else(|_| panic!("verify_batch panicked"))
 }
 
+/// Proves a batch, requires it to verify, and each claim's value changed in turn to be
+/// refused; returns the proof.
+fn prove_honest_batch(
+    pd: &ProverData,
+    log_n: usize,
+    used: usize,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    what: &str,
+) -> Vec<u8> {
+    let mut t = ProverTranscript::new(&ID);
+    prove_batch(pd, claims, p, &mut t);
+    let proof = t.finish();
+    verify_b(&pd.root, log_n, used, claims, p, &proof)
+        .unwrap_or_else(|e| panic!("{what}: honest batch refused: {e}"));
+    for i in 0..claims.len() {
+        let mut bad = claims.to_vec();
+        bad[i].value += E::ONE;
+        assert!(
+            verify_b(&pd.root, log_n, used, &bad, p, &proof).is_err(),
+            "{what}: value {i}"
+        );
+    }
+    proof
+}
+
 #[test]
 fn batched_wide_openings_of_random_claims_verify_and_wrong_claims_are_rejected() {
     let mut rng = Rng(2024);
@@ -794,20 +822,9 @@ fn batched_wide_openings_of_random_claims_verify_and_wrong_claims_are_rejected()
         );
         for round in 0..2 {
             let claims = random_claims(&mut rng, &vals, log_n, used);
-            let mut t = ProverTranscript::new(&ID);
-            prove_batch(&pd, &claims, &p, &mut t);
-            let proof = t.finish();
-            verify_b(&pd.root, log_n, used, &claims, &p, &proof)
-                .unwrap_or_else(|e| panic!("case {case}/{round}: honest batch refused: {e}"));
-            // Each claim's value wrong in turn.
-            for i in 0..claims.len() {
-                let mut bad = claims.clone();
-                bad[i].value += E::ONE;
-                assert!(
-                    verify_b(&pd.root, log_n, used, &bad, &p, &proof).is_err(),
-                    "value {i}"
-                );
-            }
+            // Honest, and each claim's value wrong in turn.
+            let what = format!("case {case}/{round}");
+            let proof = prove_honest_batch(&pd, log_n, used, &claims, &p, &what);
             // A claim moved to another block, its point changed.
             let mut bad = claims.clone();
             let k = bad[0].point.len();
@@ -935,19 +952,14 @@ fn lazy_batch(used: usize, blocks: &[(usize, usize, u64)]) {
             }
         })
         .collect();
-    let mut t = ProverTranscript::new(&ID);
-    prove_batch(&pd, &claims, &p, &mut t);
-    let proof = t.finish();
-    verify_b(&pd.root, log_n, used, &claims, &p, &proof)
-        .unwrap_or_else(|e| panic!("lazy batch (used {used}) refused: {e}"));
-    for i in 0..claims.len() {
-        let mut bad = claims.clone();
-        bad[i].value += E::ONE;
-        assert!(
-            verify_b(&pd.root, log_n, used, &bad, &p, &proof).is_err(),
-            "value {i}"
-        );
-    }
+    prove_honest_batch(
+        &pd,
+        log_n,
+        used,
+        &claims,
+        &p,
+        &format!("lazy batch (used {used})"),
+    );
 }
 
 /// The lazy weights on a small used prefix (all claims in the lower half): blocks of one

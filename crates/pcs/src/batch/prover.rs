@@ -94,7 +94,7 @@ pub(crate) fn prove_batch_lazy(
         let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
         (rho, oracle.final_values().0)
     } else {
-        let mut oracle = match weights.store(log_n, len) {
+        let mut oracle = match weights.store(log_n, len, claims, &betas) {
             Stored::Packed(g) => {
                 BaseExtProduct::new_prefix_packed(std::borrow::Cow::Borrowed(values), g, log_n)
             }
@@ -230,63 +230,14 @@ impl Weights {
         self.by_chunk = by_chunk;
     }
 
-    /// Adds chunk `chunk` into `out`, one entry at a time (`2^c` entries; small tables).
-    #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
-    fn fill_scalar(&self, chunk: usize, out: &mut [E]) {
-        let c = self.c;
-        let Some(claims) = self.by_chunk.get(chunk) else {
-            return;
-        };
-        for &i in claims {
-            let (point, off) = &self.points[i];
-            let k = point.len();
-            let low = match &self.lows[i] {
-                Low::Scalar(v) => v.clone(),
-                Low::Packed(v) => unpack(v),
-                Low::Deferred(coef) => eq_table_scaled(point, *coef),
-            };
-            if k <= c {
-                // A block within the chunk.
-                let at = off - (chunk << c);
-                for (o, v) in out[at..at + (1 << k)].iter_mut().zip(&low) {
-                    *o += *v;
-                }
-            } else {
-                // The chunk within the block: its index in the block gives the high bits.
-                let hi = zkgrad_poly::eq_at_index(&point[c..], chunk - (off >> c));
-                for (o, v) in out.iter_mut().zip(&low) {
-                    *o += hi * *v;
-                }
-            }
-        }
-        self.truncate(chunk, out);
-    }
-
-    /// Zeroes the entries of chunk `chunk` past the used prefix (before any binding).
-    #[allow(clippy::indexing_slicing)] // the range is clamped to `out`
-    fn truncate<T: Copy + Default>(&self, chunk: usize, out: &mut [T]) {
-        if let Some(used) = self.used {
-            let (start, n) = (chunk << self.c, out.len());
-            if start + n > used {
-                out[used.saturating_sub(start).min(n)..].fill(T::default());
-            }
-        }
-    }
-
     /// The first `len` entries, stored: in packed words when the table is large enough,
-    /// written once, in parallel chunks.
-    fn store(&self, log_n: usize, len: usize) -> Stored {
-        let c = self.c;
-        if Self::packable(log_n, c) && len.is_multiple_of(LANES) {
-            Stored::Packed(store_packed(self, len))
-        } else {
-            let mut g: Vec<E> = vec![E::ZERO; len.div_ceil(1 << c) << c];
-            g.par_chunks_mut(1 << c)
-                .enumerate()
-                .for_each(|(chunk, out)| self.fill_scalar(chunk, out));
-            g.truncate(len);
-            Stored::Scalar(g)
+    /// written once, in parallel chunks; a table too small for whole words (below `2·LANES`
+    /// values, smaller than any batched table the layouts leave unclear) claim by claim.
+    fn store(&self, log_n: usize, len: usize, claims: &[BlockClaim], betas: &[E]) -> Stored {
+        if Self::packable(log_n, self.c) && len.is_multiple_of(LANES) {
+            return Stored::Packed(store_packed(self, len));
         }
+        Stored::Scalar(store_direct(len, self.used.unwrap_or(len), claims, betas))
     }
 }
 
@@ -398,8 +349,71 @@ fn add_small(out: &mut [EP], at: usize, low: &[E]) {
     out[w] = pack_word(&vals);
 }
 
+/// The first `len` entries of `g`, zero from `used` on, claim by claim: the plain definition
+/// (the small tables' weights, and the reference the chunked ones are tested against).
+fn store_direct(len: usize, used: usize, claims: &[BlockClaim], betas: &[E]) -> Vec<E> {
+    let mut g = vec![E::ZERO; len];
+    let limit = used.min(len);
+    for (cl, b) in claims.iter().zip(betas) {
+        let off = cl.block_index << cl.point.len();
+        let block = g.iter_mut().take(limit).skip(off);
+        for (o, v) in block.zip(eq_table_scaled(&cl.point, *b)) {
+            *o += v;
+        }
+    }
+    g
+}
+
 /// Stored batching weights.
 enum Stored {
     Packed(Vec<EP>),
     Scalar(Vec<E>),
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use zkgrad_field::F;
+
+    /// The chunked, packed weights (blocks smaller than a word, within a chunk, larger than a
+    /// chunk; deferred or held tables; a used prefix ending inside a word) are the plain
+    /// definition's, entry for entry.
+    #[test]
+    fn chunked_weights_are_the_plain_definition() {
+        let log_n = 14;
+        let blocks = [
+            (13usize, 0usize),
+            (12, 2),
+            (5, 384),
+            (2, 3080),
+            (0, 12322),
+            (0, 12323),
+        ];
+        let claims: Vec<BlockClaim> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, block_index))| BlockClaim {
+                block_index,
+                point: (0..k)
+                    .map(|j| E::from(F::from_u64((i * 31 + j * 7 + 2) as u64)))
+                    .collect(),
+                value: E::ZERO,
+            })
+            .collect();
+        let betas: Vec<E> = (0..claims.len())
+            .map(|i| E::from(F::from_u64(1000 + i as u64)))
+            .collect();
+        for used in [12323usize, 12324, 1 << 13] {
+            let len = used.next_multiple_of(64);
+            let want = store_direct(len, used, &claims, &betas);
+            for defer in [false, true] {
+                let w = Weights::new(log_n, used, &claims, &betas, defer);
+                let Stored::Packed(got) = w.store(log_n, len, &claims, &betas) else {
+                    panic!("a 2^14 table is stored packed");
+                };
+                assert_eq!(unpack(&got), want, "used {used}, defer {defer}");
+            }
+        }
+    }
 }

@@ -209,8 +209,9 @@ pub fn estimated_bytes(log_n: usize, folding: usize) -> usize {
 }
 
 /// The bytes a first round folding `first` variables adds to an opening folding `folding`
-/// throughout: its ~150 query rows are `2^first` values wide (a line through `whir_sizes` at
-/// 2^27: +28 KB folding 6, +118 KB folding 7); only used to choose how to commit.
+/// throughout: its ~150 query rows are `2^first` values wide. At 2^27 this gives +38 KB for
+/// folding 6 and +115 KB for 7, where `whir_sizes` measured +28 KB and +118 KB; only used to
+/// choose how to commit.
 pub fn wide_first_round_bytes(folding: usize, first: usize) -> usize {
     8 * 150 * ((1usize << first.min(20)).saturating_sub(1 << folding.min(20)))
 }
