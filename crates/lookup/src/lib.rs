@@ -40,7 +40,7 @@ mod prover;
 mod verifier;
 
 #[cfg(feature = "prover")]
-pub use prover::prove;
+pub use prover::{prove, prove_packed};
 pub use verifier::verify;
 
 use zkgrad_field::E;

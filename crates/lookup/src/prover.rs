@@ -14,23 +14,39 @@ use crate::LeafClaim;
 ///
 /// Leaves with `p ≡ 1` (a lookup over a whole tensor) take a cheaper bottom layer: there
 /// `p₀q₁ + p₁q₀ = q₀ + q₁`, and folding keeps `p ≡ 1`.
-#[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
 pub fn prove(p: Vec<E>, q: Vec<E>, t: &mut ProverTranscript) -> LeafClaim {
     assert_eq!(p.len(), q.len());
     assert!(p.len().is_power_of_two());
-    let n = p.len().trailing_zeros() as usize;
-    let p_ones = p.iter().all(|x| *x == E::ONE);
-    // layers[k] = (p_k, q_k), k = n..0 built bottom-up, packed while a half is whole words; the
-    // leaves' p is dropped when it is all ones.
-    let p = if p_ones { Vec::new() } else { p };
-    let mut below = if q.len() >= 2 * LANES {
-        let packed = Layer::Packed(pack(&p), pack(&q));
+    if q.len() >= 2 * LANES {
+        let (pp, qp) = (pack(&p), pack(&q));
         // The leaves are held once, packed (GPT-2 124M: 1 GiB of 2^25 leaves).
         drop((p, q));
-        packed
-    } else {
-        Layer::Scalar(p, q)
-    };
+        return prove_packed(pp, qp, t);
+    }
+    let p_ones = p.iter().all(|x| *x == E::ONE);
+    let p = if p_ones { Vec::new() } else { p };
+    prove_layers(Layer::Scalar(p, q), p_ones, t)
+}
+
+/// [`prove`] on leaves already packed in words of [`LANES`] (`zkgrad_poly::packed::pack`'s
+/// layout): `p.len() == q.len()`, a power of two of at least two words. The same proof as
+/// [`prove`] on the unpacked leaves, without their packed copy.
+pub fn prove_packed(p: Vec<EP>, q: Vec<EP>, t: &mut ProverTranscript) -> LeafClaim {
+    assert_eq!(p.len(), q.len());
+    assert!(q.len().is_power_of_two() && q.len() >= 2);
+    let p_ones = p.par_iter().all(|x| *x == EP::ONE);
+    let p = if p_ones { Vec::new() } else { p };
+    prove_layers(Layer::Packed(p, q), p_ones, t)
+}
+
+/// The tree above the leaves `below` (`p` empty when `p_ones`), proved from its root.
+#[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
+fn prove_layers(mut below: Layer, p_ones: bool, t: &mut ProverTranscript) -> LeafClaim {
+    let n = match &below {
+        Layer::Scalar(_, q) => q.len(),
+        Layer::Packed(_, q) => q.len() * LANES,
+    }
+    .trailing_zeros() as usize;
     let mut layers: Vec<Layer> = Vec::with_capacity(n + 1);
     for k in (0..n).rev() {
         let ones = p_ones && k + 1 == n;

@@ -39,6 +39,22 @@ fn packed_layers_and_all_ones_leaves_give_the_same_tree() {
     }
 }
 
+#[test]
+fn packed_leaves_give_the_proof_of_unpacked_ones() {
+    use zkgrad_poly::packed::pack;
+    for n in [4, 10] {
+        let (p, q) = leaves(n);
+        for p in [p, vec![E::ONE; 1 << n]] {
+            let mut plain = ProverTranscript::new(&[5; 32]);
+            let a = prove(p.clone(), q.clone(), &mut plain);
+            let mut packed = ProverTranscript::new(&[5; 32]);
+            let b = prove_packed(pack(&p), pack(&q), &mut packed);
+            assert_eq!(a, b);
+            assert_eq!(plain.finish(), packed.finish(), "2^{n} leaves");
+        }
+    }
+}
+
 /// A tree of `2^n` leaves proves and verifies: its root fraction is `Σ p/q` and its leaf
 /// claim is the leaves' MLEs at the claimed point.
 fn assert_round_trip(n: usize, p: &[E], q: &[E]) {

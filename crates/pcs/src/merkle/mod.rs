@@ -2,6 +2,8 @@
 //! the path check, shared; the tree itself (`tree`) is built by the prover only.
 
 #[cfg(feature = "prover")]
+mod lanes;
+#[cfg(feature = "prover")]
 mod tree;
 
 #[cfg(feature = "prover")]
@@ -12,6 +14,7 @@ use zkgrad_field::{PrimeField64, F};
 use crate::Digest;
 
 const LEAF_TAG: &[u8] = b"zkgrad/merkle/leaf";
+const NODE_TAG: &[u8] = b"zkgrad/merkle/node";
 
 /// BLAKE3 of the tag and the values' canonical little-endian bytes, handed to the hasher in
 /// one piece (per-value updates cost more than the compression itself).
@@ -26,7 +29,7 @@ fn hash_leaf(values: &[F]) -> Digest {
 
 fn hash_node(l: &Digest, r: &Digest) -> Digest {
     let mut h = blake3::Hasher::new();
-    h.update(b"zkgrad/merkle/node");
+    h.update(NODE_TAG);
     h.update(l);
     h.update(r);
     *h.finalize().as_bytes()

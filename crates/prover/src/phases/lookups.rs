@@ -9,7 +9,9 @@ use zkgrad_circuit::layout::{CommitRef, Lookup};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::Witness;
+use zkgrad_poly::eq_table;
 use zkgrad_poly::eval_mle_base;
+use zkgrad_poly::packed::{pack_word, EP, LANES};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 use zkgrad_verifier::protocol::{lookup_layouts, table_id};
 
@@ -151,6 +153,88 @@ fn leaf_at<'a>(
     }
 }
 
+/// Trees of at least this many leaves (2^log) are built packed ([`packed_leaves`]).
+const PACKED_FROM_LOG_N: usize = 12;
+
+/// Leaves written per task of [`packed_leaves`].
+const LEAF_CHUNK: usize = 1 << 12;
+
+/// A tree's leaves `(p, q)`, written packed, in chunks of [`LEAF_CHUNK`] in parallel: each
+/// chunk from the blocks it overlaps (`(offset, length, leaf)`, aligned and disjoint; blocks
+/// are aligned, so a chunk lies within one block or holds whole ones), `(0, 1)` outside every
+/// block. One write of each leaf: nanoGPT's 2^18 leaves took 10 ms as one small parallel loop
+/// per block into unpacked tables, and the packed copy 2–3 ms more.
+#[allow(clippy::indexing_slicing)] // chunks and blocks lie inside the tree, by construction
+fn packed_leaves<L: Fn(usize) -> (E, E) + Sync>(
+    log_n: usize,
+    blocks: &[(usize, usize, L)],
+) -> (Vec<EP>, Vec<EP>) {
+    let n = 1usize << log_n;
+    let chunk = LEAF_CHUNK.min(n);
+    let mut order: Vec<&(usize, usize, L)> = blocks.iter().collect();
+    order.sort_by_key(|b| b.0);
+    let words = n / LANES;
+    let (mut p, mut q) = (vec![EP::ZERO; words], vec![EP::ZERO; words]);
+    p.par_chunks_mut(chunk / LANES)
+        .zip(q.par_chunks_mut(chunk / LANES))
+        .enumerate()
+        .for_each(|(ci, (pw, qw))| {
+            let start = ci * chunk;
+            let (mut pb, mut qb) = (vec![E::ZERO; chunk], vec![E::ONE; chunk]);
+            // The first block ending after `start`, then every block starting before the end.
+            let first = order.partition_point(|b| b.0 + b.1 <= start);
+            for (off, len, at) in order[first..].iter().map(|b| (b.0, b.1, &b.2)) {
+                if off >= start + chunk {
+                    break;
+                }
+                let (lo, hi) = (off.max(start), (off + len).min(start + chunk));
+                for j in lo..hi {
+                    (pb[j - start], qb[j - start]) = at(j - off);
+                }
+            }
+            for (k, (pw, qw)) in pw.iter_mut().zip(qw.iter_mut()).enumerate() {
+                *pw = pack_word(&pb[k * LANES..(k + 1) * LANES]);
+                *qw = pack_word(&qb[k * LANES..(k + 1) * LANES]);
+            }
+        });
+    (p, q)
+}
+
+/// Each block's operand evaluations `(ã(z), b̃(z))` at `z = point[..log]`: the same as
+/// `eval_mle_base` on each, from one `eq` table per block size.
+#[allow(clippy::indexing_slicing)] // every block's log is at most the point's length
+fn block_evals(
+    blocks: &[(usize, usize, usize)],
+    operands: &[(Vec<F>, Option<Vec<F>>)],
+    point: &[E],
+) -> Vec<(E, Option<E>)> {
+    let mut logs: Vec<usize> = blocks.iter().map(|b| b.1).collect();
+    logs.sort_unstable();
+    logs.dedup();
+    let eqs: Vec<(usize, Vec<E>)> = logs
+        .into_iter()
+        .map(|log| (log, eq_table(&point[..log])))
+        .collect();
+    let dot = |v: &[F], eq: &[E]| -> E {
+        if v.len() >= 1 << 14 {
+            v.par_iter().zip(eq).map(|(&v, &e)| e * v).sum()
+        } else {
+            v.iter().zip(eq).map(|(&v, &e)| e * v).sum()
+        }
+    };
+    blocks
+        .par_iter()
+        .zip(operands)
+        .map(|(&(_, log, _), (a, b))| {
+            let eq = eqs
+                .iter()
+                .find(|(l, _)| *l == log)
+                .map_or(&[][..], |(_, e)| &e[..]);
+            (dot(a, eq), b.as_deref().map(|b| dot(b, eq)))
+        })
+        .collect()
+}
+
 /// The nonzero multiplicities of every used table not `committed`, in clear.
 fn write_clear_multiplicities(
     g: &QGraph,
@@ -212,27 +296,47 @@ pub(crate) fn prove(
                 (padded(g, w, l.a), l.b.map(|b| padded(g, w, b)))
             })
             .collect();
-        let n = 1usize << tree.log_n;
-        let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
-        for (&(li, log, block), (a, b)) in tree.blocks.iter().zip(&operands) {
-            let l = &lookups[li];
-            let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
-            let at = leaf_at(g, l, (a, b.as_deref()), c, gamma);
-            let block = (block << log)..((block + 1) << log);
-            p[block.clone()]
-                .par_iter_mut()
-                .zip(&mut q[block])
-                .enumerate()
-                .for_each(|(i, (p, q))| (*p, *q) = at(i));
-        }
-        let leaf = zkgrad_lookup::prove(p, q, t);
-        for (&(li, log, _), (a, b)) in tree.blocks.iter().zip(&operands) {
+        let leaves: Vec<_> = tree
+            .blocks
+            .iter()
+            .zip(&operands)
+            .map(|(&(li, log, block), (a, b))| {
+                let l = &lookups[li];
+                let c = alpha - delta * table_id(l.table) - e_from_i64(l.offset);
+                (
+                    block << log,
+                    1usize << log,
+                    leaf_at(g, l, (a, b.as_deref()), c, gamma),
+                )
+            })
+            .collect();
+        let leaf = if tree.log_n >= PACKED_FROM_LOG_N {
+            let (p, q) = packed_leaves(tree.log_n, &leaves);
+            zkgrad_lookup::prove_packed(p, q, t)
+        } else {
+            let n = 1usize << tree.log_n;
+            let (mut p, mut q) = (vec![E::ZERO; n], vec![E::ONE; n]);
+            for (off, len, at) in &leaves {
+                for (i, (p, q)) in p[*off..off + len]
+                    .iter_mut()
+                    .zip(&mut q[*off..off + len])
+                    .enumerate()
+                {
+                    (*p, *q) = at(i);
+                }
+            }
+            zkgrad_lookup::prove(p, q, t)
+        };
+        // Every block of one size is evaluated at the same point, the first `log` coordinates
+        // of the leaf claim's: one eq table per size, one inner product per operand.
+        let evals = block_evals(&tree.blocks, &operands, &leaf.point);
+        for (&(li, log, _), (ea, eb)) in tree.blocks.iter().zip(evals) {
             let l = &lookups[li];
             let z = &leaf.point[..log];
-            t.write_e(b"lookup/a", eval_mle_base(a, z));
+            t.write_e(b"lookup/a", ea);
             claims.on_operand(l.a, z.to_vec());
-            if let (Some(b), Some(bo)) = (b, l.b) {
-                t.write_e(b"lookup/b", eval_mle_base(b, z));
+            if let (Some(eb), Some(bo)) = (eb, l.b) {
+                t.write_e(b"lookup/b", eb);
                 claims.on_operand(bo, z.to_vec());
             }
         }
@@ -268,5 +372,44 @@ pub(crate) fn prove(
             t.write_e(b"lookup/m", eval_mle_base(m, z));
             claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zkgrad_poly::packed::unpack;
+
+    use super::*;
+
+    #[test]
+    fn packed_leaves_are_the_blocks_leaves_and_zero_over_one_elsewhere() {
+        // Blocks of 2^13 down to single leaves (inside one word, across chunk edges), and a
+        // gap: leaves outside every block must be (0, 1).
+        let log_n = 14;
+        let sizes = [13usize, 11, 10, 3, 0, 0, 2, 1];
+        let mut blocks = Vec::new();
+        let mut off = 0;
+        for (k, &log) in sizes.iter().enumerate() {
+            let leaf = move |i: usize| {
+                let x = E::from(F::from_u64((k * 1000 + i) as u64));
+                (x, x + E::ONE)
+            };
+            blocks.push((off, 1usize << log, leaf));
+            off += 1 << log;
+        }
+        // Listed out of order: the fill sorts them.
+        blocks.reverse();
+        let (p, q) = packed_leaves(log_n, &blocks);
+        let (p, q) = (unpack(&p), unpack(&q));
+        let mut want_p = vec![E::ZERO; 1 << log_n];
+        let mut want_q = vec![E::ONE; 1 << log_n];
+        for (off, len, leaf) in &blocks {
+            for i in 0..*len {
+                (want_p[off + i], want_q[off + i]) = leaf(i);
+            }
+        }
+        assert!(off < 1 << log_n, "the test leaves a gap");
+        assert_eq!(p, want_p);
+        assert_eq!(q, want_q);
     }
 }
