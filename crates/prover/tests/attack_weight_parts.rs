@@ -417,3 +417,32 @@ fn tampered_or_truncated_part_values_are_rejected_without_panic() {
         assert!(verify_body(&s, &p, &longer).expect("panic").is_err());
     }
 }
+
+#[test]
+fn in_place_combinations_equal_the_padded_definition() {
+    // The prover combines packed weights' rows and columns straight from their parts
+    // (`weight_row_combination`, `weight_col_combination`): equal, entry for entry, to the
+    // combinations of the gathered padded tensor, for every weight of both packed setups
+    // (binary-digit parts, one-row biases, a 600 × 24 table of 8 parts).
+    for s in [chain_setup(), tied_setup()] {
+        for (wi, w) in s.q.weights.iter().enumerate() {
+            let (lr, lc) = (log2_ceil(w.rows), log2_ceil(w.cols));
+            let padded = s.model.weight_values(wi, w.rows, w.cols);
+            let by_row = rnd_e(wi as u64 + 3, 1 << lr);
+            let by_col = rnd_e(wi as u64 + 5, 1 << lc);
+            let mut want_rows = vec![E::ZERO; 1 << lc];
+            let mut want_cols = vec![E::ZERO; 1 << lr];
+            for r in 0..1usize << lr {
+                for c in 0..1usize << lc {
+                    let v = padded[(r << lc) + c];
+                    want_rows[c] += by_row[r] * v;
+                    want_cols[r] += by_col[c] * v;
+                }
+            }
+            let got_rows = s.model.weight_row_combination(wi, w.rows, w.cols, &by_row);
+            let got_cols = s.model.weight_col_combination(wi, w.rows, w.cols, &by_col);
+            assert_eq!(got_rows, want_rows, "weight {wi}: {} x {}", w.rows, w.cols);
+            assert_eq!(got_cols, want_cols, "weight {wi}: {} x {}", w.rows, w.cols);
+        }
+    }
+}

@@ -5,7 +5,6 @@
 use zkgrad_circuit::conv::ConvGeom;
 use zkgrad_circuit::layout::Operand;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
-use zkgrad_pcs::row_combination;
 use zkgrad_poly::{eq_table, eval_mle_base};
 use zkgrad_sumcheck::ProductOracle;
 use zkgrad_transcript::ProverTranscript;
@@ -40,7 +39,7 @@ pub(super) fn reduce(
         let eq_p = eq_table(r_p);
         let mut a = vec![E::ZERO; 1 << lj];
         geom.for_each_entry(|p, j, i| a[j] += eq_p[p] * xv[i]);
-        let bvec = row_combination(&at.weight(wi), 1 << lj, &eq_table(r_co));
+        let bvec = at.weight_rows(wi, &eq_table(r_co));
         let claim: E = a.iter().zip(&bvec).map(|(x, y)| *x * *y).sum();
         let mut oracle = ProductOracle::new(vec![a, bvec], 2, |v: &[E]| v[0] * v[1]);
         let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);

@@ -9,7 +9,7 @@ use zkgrad_poly::{eq_table, log2_ceil};
 use zkgrad_sumcheck::ProductOracle;
 use zkgrad_transcript::ProverTranscript;
 
-use super::{col_combination, At};
+use super::At;
 use crate::claims::Claims;
 
 pub(super) fn reduce(
@@ -22,11 +22,10 @@ pub(super) fn reduce(
 ) {
     let wt = &at.g.weights[wi];
     let (lc, lr) = (log2_ceil(wt.cols), log2_ceil(wt.rows));
-    let wpad = at.weight(wi);
     let ids = &at.w.values[ids];
     for r in pending {
         let (r_c, r_t) = r.split_at(lc);
-        let wv = col_combination(&wpad, 1 << lc, &eq_table(r_c));
+        let wv = at.weight_cols(wi, &eq_table(r_c));
         let eq_t = eq_table(r_t);
         let mut s = vec![E::ZERO; 1 << lr];
         for (pos, &id) in ids.iter().enumerate() {

@@ -28,7 +28,6 @@ pub(super) fn reduce(
     let (g, w, ot) = (at.g, at.w, at.out());
     let xt = &g.tensors[x];
     let xpad = padded(g, w, Operand::Tensor(x));
-    let wmat = at.weight(wi);
     let in_p = 1usize << xt.log_cols();
     let ind = real_prefix(xt.cols, in_p);
     for r in pending {
@@ -39,7 +38,7 @@ pub(super) fn reduce(
         }
         // Masked to the real columns: x's and W's padding are prover-chosen.
         let a = row_combination(&xpad, in_p, &eq_table(r_row));
-        let bvec = row_combination(&wmat, in_p, &eq_table(r_col));
+        let bvec = at.weight_rows(wi, &eq_table(r_col));
         let claim: E = a
             .iter()
             .zip(&bvec)

@@ -25,16 +25,20 @@ pub(super) fn reduce(
     let a_t = &g.tensors[a];
     let (lk, ln) = (a_t.log_cols(), at.out().log_cols());
     let apad = padded(g, w, Operand::Tensor(a));
-    let bpad_owned: std::borrow::Cow<'_, [F]> = match b {
-        MatRhs::Tensor(tb) => std::borrow::Cow::Owned(padded(g, w, Operand::Tensor(tb))),
-        MatRhs::Weight(wi) => at.weight(wi),
+    // A weight is combined in place from its committed parts (no padded copy).
+    let bpad: Option<Vec<F>> = match b {
+        MatRhs::Tensor(tb) => Some(padded(g, w, Operand::Tensor(tb))),
+        MatRhs::Weight(_) => None,
     };
-    let bpad: &[F] = &bpad_owned;
     let ind = real_prefix(a_t.cols, 1 << lk);
     for r in pending {
         let (r_n, r_m) = r.split_at(ln);
         let av = row_combination(&apad, 1 << lk, &eq_table(r_m));
-        let bv = col_combination(bpad, 1 << ln, &eq_table(r_n));
+        let bv = match (&bpad, b) {
+            (Some(bpad), _) => col_combination(bpad, 1 << ln, &eq_table(r_n)),
+            (None, MatRhs::Weight(wi)) => at.weight_cols(wi, &eq_table(r_n)),
+            (None, MatRhs::Tensor(_)) => Vec::new(),
+        };
         let claim: E = ind
             .iter()
             .zip(&av)

@@ -44,6 +44,19 @@ impl At<'_> {
         let w = &self.g.weights[wi];
         self.model.weight_values(wi, w.rows, w.cols)
     }
+    /// `Σ_r weights[r] · W[r, ·]` over weight `wi`'s padded values, without a padded copy.
+    pub fn weight_rows(&self, wi: usize, weights: &[E]) -> Vec<E> {
+        let w = &self.g.weights[wi];
+        self.model
+            .weight_row_combination(wi, w.rows, w.cols, weights)
+    }
+    /// `out[r] = Σ_c weights[c] · W[r, c]` over weight `wi`'s padded values, without a padded
+    /// copy.
+    pub fn weight_cols(&self, wi: usize, weights: &[E]) -> Vec<E> {
+        let w = &self.g.weights[wi];
+        self.model
+            .weight_col_combination(wi, w.rows, w.cols, weights)
+    }
 }
 
 /// Proves the claims `pending` on node `at`'s output (each a point).
@@ -96,7 +109,7 @@ fn real_prefix(real: usize, len: usize) -> Vec<E> {
 }
 
 /// `out[row] = Σ_c weights[c] · M[row, c]` for a row-major matrix `M` with `cols` columns.
-fn col_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
+pub(crate) fn col_combination(m: &[F], cols: usize, weights: &[E]) -> Vec<E> {
     use rayon::prelude::*;
     m.par_chunks(cols)
         .map(|row| row.iter().zip(weights).map(|(v, w)| *w * *v).sum())
