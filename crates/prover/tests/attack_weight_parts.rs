@@ -446,3 +446,18 @@ fn in_place_combinations_equal_the_padded_definition() {
         }
     }
 }
+
+#[test]
+fn packed_table_from_unpadded_rows_is_the_padded_definition() {
+    // `commit_weights` reads the packed parts straight from each tensor's unpadded rows; the
+    // root must be the one committed from the padded tables (`commit_weight_tables`).
+    use zkgrad_verifier::protocol::{commit_weight_tables, commit_weights};
+    for s in [chain_setup(), tied_setup()] {
+        let (direct, l1) = commit_weights(&s.q, &s.params);
+        let (padded, l2) = commit_weight_tables(&s.q, &s.params, &|wi| weight_values(&s.q, wi).0);
+        assert!(l1.is_some() && l1 == l2);
+        assert_eq!(direct.len(), 1);
+        assert_eq!(direct[0].root, padded[0].root);
+        assert_eq!(direct[0].values(), padded[0].values());
+    }
+}

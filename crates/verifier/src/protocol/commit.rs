@@ -3,7 +3,7 @@
 //! does not need it; one that recomputes the root from a model does.
 
 use zkgrad_circuit::QGraph;
-use zkgrad_field::{PrimeCharacteristicRing, F};
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, F};
 use zkgrad_pcs::{Digest, PcsParams};
 
 use super::{weight_packing, weight_parts, weight_values, weights_root, WeightLayout, WeightPart};
@@ -41,12 +41,48 @@ fn packed_weight_values(
     table
 }
 
+/// [`packed_weight_values`] of the honest weights, read from each tensor's unpadded rows
+/// (`g.weights[wi].data`, `rows × cols` row-major) instead of a padded copy: the packed table
+/// holds only real entries. GPT-2 124M's padded copies were 2 × 1.5 GB of the one-time
+/// commitment's allocations (a padded `i64` table, then its field values).
+#[allow(clippy::indexing_slicing)] // parts lie inside their tensor, blocks inside the prefix
+fn packed_weight_values_direct(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
+    let mut table = vec![F::ZERO; layout.used()];
+    let mut current: Option<(usize, Vec<WeightPart>)> = None;
+    for &((wi, pi), log, block) in &layout.blocks {
+        let w = &g.weights[wi];
+        if current.as_ref().is_none_or(|c| c.0 != wi) {
+            current = Some((wi, weight_parts(w.rows, w.cols)));
+        }
+        let Some((_, parts)) = &current else {
+            continue;
+        };
+        let p = parts[pi];
+        let n = 1 << p.log_cols;
+        let rows = table[block << log..(block + 1) << log].chunks_mut(n);
+        for (r, out) in (p.row0..).zip(rows) {
+            let from = r * w.cols + p.col0;
+            if let Some(src) = w.data.get(from..from + n) {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    *o = f_from_i64(v);
+                }
+            }
+        }
+    }
+    table
+}
+
 /// Commits `g`'s weights (the one-time, per-model work): one commitment per tensor, or one of
 /// the packed table, whose layout comes back with it ([`weight_packing`]).
 pub fn commit_weights(
     g: &QGraph,
     params: &PcsParams,
 ) -> (Vec<zkgrad_pcs::ProverData>, Option<WeightLayout>) {
+    if let Some(layout) = weight_packing(g, params) {
+        let table = packed_weight_values_direct(g, &layout);
+        let pd = zkgrad_pcs::commit_batched(table, layout.log_n, layout.used(), params);
+        return (vec![pd], Some(layout));
+    }
     commit_weight_tables(g, params, &|wi| weight_values(g, wi).0)
 }
 
