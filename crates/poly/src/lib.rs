@@ -48,6 +48,9 @@ pub fn eq_at_index(point: &[E], index: usize) -> E {
 
 /// The table `eq(point, x)` for all `x ∈ {0,1}^n`, in the stated variable order.
 pub fn eq_table(point: &[E]) -> Vec<E> {
+    if point.len() >= PARALLEL_EQ_FROM {
+        return eq_table_scaled(point, E::ONE);
+    }
     let mut t = Vec::with_capacity(1 << point.len());
     t.push(E::ONE);
     for &r in point {
@@ -63,6 +66,10 @@ pub fn eq_table(point: &[E]) -> Vec<E> {
     t
 }
 
+/// Tables of at least `2^PARALLEL_EQ_FROM` entries are built as the product of two half
+/// tables, in parallel ([`eq_table_into`]).
+const PARALLEL_EQ_FROM: usize = 13;
+
 /// `eq_table` scaled by `s`: `s · eq(point, x)` (the expansion starts from `s`, at no extra cost).
 pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
     let mut t = vec![E::ZERO; 1 << point.len()];
@@ -74,6 +81,21 @@ pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
 #[allow(clippy::indexing_slicing)] // `out` has 2^n entries; every index is below the current length
 pub fn eq_table_into(point: &[E], s: E, out: &mut [E]) {
     assert_eq!(out.len(), 1 << point.len(), "eq table of the wrong length");
+    if point.len() >= PARALLEL_EQ_FROM {
+        // eq(z, x) = eq(z_lo, x_lo)·eq(z_hi, x_hi): the two half tables, then their product
+        // in parallel over the high half (one product per entry, as the doubling costs).
+        let (lo, hi) = point.split_at(point.len() / 2);
+        let (lo, hi) = (eq_table_scaled(lo, s), eq_table(hi));
+        out.par_chunks_mut(lo.len())
+            .zip(hi.par_iter())
+            .with_min_len(16)
+            .for_each(|(row, &h)| {
+                for (o, &l) in row.iter_mut().zip(&lo) {
+                    *o = l * h;
+                }
+            });
+        return;
+    }
     out[0] = s;
     for (i, &r) in point.iter().enumerate() {
         let len = 1usize << i;
@@ -304,6 +326,23 @@ mod tests {
         let eq = eq_table(&pt(&[1, 1, 0, 1]));
         assert_eq!(eq[11], E::ONE);
         assert_eq!(eq.iter().copied().sum::<E>(), E::ONE);
+    }
+
+    #[test]
+    fn large_eq_tables_are_the_half_tables_product() {
+        // At and above PARALLEL_EQ_FROM the table is built from two halves: every entry is
+        // eq(point, x), scaled too, at odd and even lengths.
+        for n in [PARALLEL_EQ_FROM, PARALLEL_EQ_FROM + 1] {
+            let p: Vec<E> = (0..n as u64)
+                .map(|i| zkgrad_field::e_from_coords([F::from_u64(3 + i), F::from_u64(i * i)]))
+                .collect();
+            let s = E::from(F::from_u64(9));
+            let (t, ts) = (eq_table(&p), eq_table_scaled(&p, s));
+            for i in (0..1usize << n).step_by(97).chain([(1 << n) - 1]) {
+                assert_eq!(t[i], eq_at_index(&p, i), "2^{n}, entry {i}");
+                assert_eq!(ts[i], s * eq_at_index(&p, i));
+            }
+        }
     }
 
     #[test]
