@@ -2,8 +2,6 @@
 //! the path check, shared; the tree itself (`tree`) is built by the prover only.
 
 #[cfg(feature = "prover")]
-mod lanes;
-#[cfg(feature = "prover")]
 mod tree;
 
 #[cfg(feature = "prover")]

@@ -6,8 +6,13 @@ use zkgrad_field::F;
 
 use zkgrad_field::PrimeField64;
 
-use super::lanes::{hash_lanes, LANES};
-use super::{hash_leaf, hash_node, LEAF_TAG, NODE_TAG};
+use p3_blake3::Blake3;
+use p3_symmetric::CryptographicHasher;
+
+use super::{LEAF_TAG, NODE_TAG};
+
+/// Leaves (or nodes) hashed per task and per `hash_many` call.
+const BATCH: usize = 64;
 use crate::Digest;
 
 /// Layers from the leaf hashes (layer 0) to the root.
@@ -20,48 +25,38 @@ impl MerkleTree {
     pub fn new(leaves: &[F], width: usize) -> Self {
         let n = leaves.len() / width.max(1);
         let mut first = vec![[0u8; 32]; n];
-        // LANES leaves side by side (`lanes`), the rest one by one.
+        // Leaves in batches of equal-length messages (p3-blake3's `hash_many`, several
+        // messages per vector instruction); the digests are `hash_leaf`'s.
+        let len = LEAF_TAG.len() + 8 * width;
         first
-            .par_chunks_mut(LANES)
-            .zip(leaves.par_chunks(LANES * width.max(1)))
+            .par_chunks_mut(BATCH)
+            .zip(leaves.par_chunks(BATCH * width.max(1)))
             .for_each(|(out, group)| {
-                if out.len() == LANES && width > 0 {
-                    let len = LEAF_TAG.len() + 8 * width;
-                    let mut bytes = Vec::with_capacity(LANES * len);
-                    for leaf in group.chunks_exact(width) {
-                        bytes.extend_from_slice(LEAF_TAG);
-                        for v in leaf {
-                            bytes.extend_from_slice(&v.as_canonical_u64().to_le_bytes());
-                        }
-                    }
-                    out.copy_from_slice(&hash_lanes(&bytes, len));
-                } else {
-                    for (o, leaf) in out.iter_mut().zip(group.chunks(width.max(1))) {
-                        *o = hash_leaf(leaf);
+                let mut bytes = vec![0u8; out.len() * len];
+                for (dst, leaf) in bytes.chunks_exact_mut(len).zip(group.chunks_exact(width)) {
+                    let (tag, vals) = dst.split_at_mut(LEAF_TAG.len());
+                    tag.copy_from_slice(LEAF_TAG);
+                    for (d, v) in vals.chunks_exact_mut(8).zip(leaf) {
+                        d.copy_from_slice(&v.as_canonical_u64().to_le_bytes());
                     }
                 }
+                Blake3.hash_many(&bytes, out);
             });
         let mut layers = vec![first];
         while layers.last().map_or(0, |l| l.len()) > 1 {
             let prev = &layers[layers.len() - 1];
             let mut next = vec![[0u8; 32]; prev.len() / 2];
-            next.par_chunks_mut(LANES)
-                .zip(prev.par_chunks(2 * LANES))
+            let len = NODE_TAG.len() + 64;
+            next.par_chunks_mut(BATCH)
+                .zip(prev.par_chunks(2 * BATCH))
                 .for_each(|(out, pairs)| {
-                    if out.len() == LANES {
-                        let len = NODE_TAG.len() + 64;
-                        let mut bytes = Vec::with_capacity(LANES * len);
-                        for p in pairs.chunks_exact(2) {
-                            bytes.extend_from_slice(NODE_TAG);
-                            bytes.extend_from_slice(&p[0]);
-                            bytes.extend_from_slice(&p[1]);
-                        }
-                        out.copy_from_slice(&hash_lanes(&bytes, len));
-                    } else {
-                        for (o, p) in out.iter_mut().zip(pairs.chunks_exact(2)) {
-                            *o = hash_node(&p[0], &p[1]);
-                        }
+                    let mut bytes = vec![0u8; out.len() * len];
+                    for (dst, p) in bytes.chunks_exact_mut(len).zip(pairs.chunks_exact(2)) {
+                        dst[..NODE_TAG.len()].copy_from_slice(NODE_TAG);
+                        dst[NODE_TAG.len()..NODE_TAG.len() + 32].copy_from_slice(&p[0]);
+                        dst[NODE_TAG.len() + 32..].copy_from_slice(&p[1]);
                     }
+                    Blake3.hash_many(&bytes, out);
                 });
             layers.push(next);
         }
@@ -93,6 +88,7 @@ impl MerkleTree {
 mod tests {
     use zkgrad_field::PrimeCharacteristicRing;
 
+    use super::super::{hash_leaf, hash_node};
     use super::*;
 
     /// The tree by its definition: every leaf and node hashed one by one.
@@ -105,9 +101,9 @@ mod tests {
     }
 
     #[test]
-    fn lane_hashed_tree_is_the_plain_definition() {
-        // Fewer leaves than lanes, exactly one group, several; leaves of one block, one
-        // chunk, several chunks; and every path verifies against the plain hashes.
+    fn batch_hashed_tree_is_the_plain_definition() {
+        // Fewer leaves than a batch, exactly one, several; leaves of one block, one chunk,
+        // several chunks; and every path verifies against the plain hashes.
         for (n, width) in [(1, 3), (8, 1), (16, 88), (64, 5), (32, 130), (256, 88)] {
             let leaves: Vec<F> = (0..n * width as u64)
                 .map(|i| F::from_u64(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
