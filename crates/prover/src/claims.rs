@@ -10,6 +10,10 @@ use zkgrad_model::Witness;
 pub(crate) struct Claims<'a> {
     pub g: &'a QGraph,
     pub witness: Vec<(CommitRef, Vec<E>)>,
+    /// The value of each witness claim where the prover already computed it (and sent it):
+    /// the opening then takes it instead of evaluating the block again. Pushed with
+    /// `witness`, through [`Claims::on_witness`].
+    pub witness_values: Vec<Option<E>>,
     pub weights: Vec<(usize, Vec<E>)>,
     pub after: Vec<(usize, Vec<E>)>,
     pub pending: Vec<Vec<Vec<E>>>,
@@ -17,19 +21,34 @@ pub(crate) struct Claims<'a> {
 
 impl Claims<'_> {
     pub fn on_tensor(&mut self, t: usize, point: Vec<E>) {
+        self.on_tensor_valued(t, point, None);
+    }
+    /// [`Self::on_tensor`] with the tensor's padded MLE at `point`, when already computed.
+    pub fn on_tensor_valued(&mut self, t: usize, point: Vec<E>, value: Option<E>) {
         match self.g.tensors[t].kind {
             TensorKind::Public => {}
-            TensorKind::Committed => self.witness.push((CommitRef::Tensor(t), point)),
+            TensorKind::Committed => self.on_witness(CommitRef::Tensor(t), point, value),
             TensorKind::Virtual => self.pending[t].push(point),
             TensorKind::After => self.after.push((t, point)),
         }
     }
     pub fn on_operand(&mut self, op: Operand, point: Vec<E>) {
+        self.on_operand_valued(op, point, None);
+    }
+    /// [`Self::on_operand`] with the operand's padded MLE at `point` (its `padded` table's),
+    /// when already computed.
+    pub fn on_operand_valued(&mut self, op: Operand, point: Vec<E>, value: Option<E>) {
         match op {
-            Operand::Tensor(t) => self.on_tensor(t, point),
-            Operand::Rem(n) => self.witness.push((CommitRef::Rem(n), point)),
-            Operand::Limb(d, k) => self.witness.push((CommitRef::Limb(d, k), point)),
+            Operand::Tensor(t) => self.on_tensor_valued(t, point, value),
+            Operand::Rem(n) => self.on_witness(CommitRef::Rem(n), point, value),
+            Operand::Limb(d, k) => self.on_witness(CommitRef::Limb(d, k), point, value),
         }
+    }
+    /// A claim on the witness block `what` at `point`, with its value if already computed
+    /// (the MLE at `point` of exactly the values the header committed for `what`).
+    pub fn on_witness(&mut self, what: CommitRef, point: Vec<E>, value: Option<E>) {
+        self.witness.push((what, point));
+        self.witness_values.push(value);
     }
 }
 
@@ -72,6 +91,7 @@ impl<'a> Claims<'a> {
         Self {
             g,
             witness: Vec::new(),
+            witness_values: Vec::new(),
             weights: Vec::new(),
             after: Vec::new(),
             pending: vec![Vec::new(); g.tensors.len()],

@@ -21,8 +21,9 @@ pub(super) fn reduce_add(
 ) {
     let apad = padded(at.g, at.w, Operand::Tensor(a));
     for r in pending {
-        t.write_e(b"add/a", eval_mle_base(&apad, &r));
-        claims.on_tensor(a, r.clone());
+        let va = eval_mle_base(&apad, &r);
+        t.write_e(b"add/a", va);
+        claims.on_tensor_valued(a, r.clone(), Some(va));
         claims.on_tensor(b, r);
     }
 }
@@ -72,7 +73,7 @@ pub(super) fn reduce_mul(
         let f = oracle.final_values();
         t.write_e(b"mul/a", f[1]);
         t.write_e(b"mul/b", f[2]);
-        claims.on_tensor(a, rho.clone());
-        claims.on_tensor(b, rho);
+        claims.on_tensor_valued(a, rho.clone(), Some(f[1]));
+        claims.on_tensor_valued(b, rho, Some(f[2]));
     }
 }

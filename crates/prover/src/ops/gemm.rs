@@ -55,7 +55,7 @@ pub(super) fn reduce(
         xp.extend_from_slice(r_row);
         let mut wp = rho;
         wp.extend_from_slice(r_col);
-        claims.on_tensor(x, xp);
+        claims.on_tensor_valued(x, xp, Some(f[1]));
         claims.weights.push((wi, wp));
     }
 }

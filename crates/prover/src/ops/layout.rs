@@ -64,7 +64,8 @@ pub(super) fn reduce_gather(
         let claim: E = wt.iter().zip(&xpad).map(|(a, b)| *a * *b).sum();
         let mut oracle = ProductOracle::new(vec![wt, xpad.clone()], 2, |v: &[E]| v[0] * v[1]);
         let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
-        t.write_e(b"gather/x", oracle.final_values()[1]);
-        claims.on_tensor(x, rho);
+        let vx = oracle.final_values()[1];
+        t.write_e(b"gather/x", vx);
+        claims.on_tensor_valued(x, rho, Some(vx));
     }
 }

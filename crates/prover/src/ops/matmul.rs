@@ -55,9 +55,9 @@ pub(super) fn reduce(
         ap.extend_from_slice(r_m);
         let mut bp = r_n.to_vec();
         bp.extend_from_slice(&rho);
-        claims.on_tensor(a, ap);
+        claims.on_tensor_valued(a, ap, Some(f[1]));
         match b {
-            MatRhs::Tensor(tb) => claims.on_tensor(tb, bp),
+            MatRhs::Tensor(tb) => claims.on_tensor_valued(tb, bp, Some(f[2])),
             MatRhs::Weight(wi) => claims.weights.push((wi, bp)),
         }
     }
@@ -78,10 +78,11 @@ pub(super) fn reduce_row_sum(
         let claim: E = ind.iter().zip(&xv).map(|(i, x)| *i * *x).sum();
         let mut oracle = ProductOracle::new(vec![ind.clone(), xv], 2, |v: &[E]| v[0] * v[1]);
         let rho = zkgrad_sumcheck::prove(&mut oracle, claim, t);
-        t.write_e(b"rowsum/x", oracle.final_values()[1]);
+        let vx = oracle.final_values()[1];
+        t.write_e(b"rowsum/x", vx);
         let mut p = r.clone();
         p.extend_from_slice(&rho);
-        claims.on_tensor(x, p);
+        claims.on_tensor_valued(x, p, Some(vx));
     }
 }
 
@@ -138,7 +139,7 @@ pub(super) fn reduce_batch(
         ap.extend_from_slice(rho_h);
         let mut bp = r_n.to_vec();
         bp.extend_from_slice(&rho);
-        claims.on_tensor(a, ap);
-        claims.on_tensor(b, bp);
+        claims.on_tensor_valued(a, ap, Some(f[1]));
+        claims.on_tensor_valued(b, bp, Some(f[2]));
     }
 }

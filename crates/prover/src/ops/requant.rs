@@ -28,9 +28,9 @@ pub(super) fn reduce(
     } else {
         let r = t.challenge_vec(b"requant/r", ot.log_size());
         if ot.kind != TensorKind::Public {
-            let y = padded(g, w, Operand::Tensor(o));
-            t.write_e(b"requant/y", eval_mle_base(&y, &r));
-            claims.witness.push((CommitRef::Tensor(o), r.clone()));
+            let y = eval_mle_base(&padded(g, w, Operand::Tensor(o)), &r);
+            t.write_e(b"requant/y", y);
+            claims.on_witness(CommitRef::Tensor(o), r.clone(), Some(y));
         }
         vec![r]
     };
@@ -40,15 +40,15 @@ pub(super) fn reduce(
                 // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
                 Some((d, n_limbs)) => {
                     for k in 0..n_limbs {
-                        let limb = padded(g, w, Operand::Limb(d, k));
-                        t.write_e(b"requant/limb", eval_mle_base(&limb, &r));
-                        claims.witness.push((CommitRef::Limb(d, k), r.clone()));
+                        let limb = eval_mle_base(&padded(g, w, Operand::Limb(d, k)), &r);
+                        t.write_e(b"requant/limb", limb);
+                        claims.on_witness(CommitRef::Limb(d, k), r.clone(), Some(limb));
                     }
                 }
                 None => {
-                    let rem = padded(g, w, Operand::Rem(ni));
-                    t.write_e(b"requant/rem", eval_mle_base(&rem, &r));
-                    claims.witness.push((CommitRef::Rem(ni), r.clone()));
+                    let rem = eval_mle_base(&padded(g, w, Operand::Rem(ni)), &r);
+                    t.write_e(b"requant/rem", rem);
+                    claims.on_witness(CommitRef::Rem(ni), r.clone(), Some(rem));
                 }
             }
         }

@@ -334,10 +334,10 @@ pub(crate) fn prove(
             let l = &lookups[li];
             let z = &leaf.point[..log];
             t.write_e(b"lookup/a", ea);
-            claims.on_operand(l.a, z.to_vec());
+            claims.on_operand_valued(l.a, z.to_vec(), Some(ea));
             if let (Some(eb), Some(bo)) = (eb, l.b) {
                 t.write_e(b"lookup/b", eb);
-                claims.on_operand(bo, z.to_vec());
+                claims.on_operand_valued(bo, z.to_vec(), Some(eb));
             }
         }
     }
@@ -368,9 +368,9 @@ pub(crate) fn prove(
         let leaf = zkgrad_lookup::prove(p, q, t);
         for &(ti, log, _) in &tree.blocks {
             let z = &leaf.point[..log];
-            let m = mults.get(ti).copied().unwrap_or_default();
-            t.write_e(b"lookup/m", eval_mle_base(m, z));
-            claims.witness.push((CommitRef::Mult(ti), z.to_vec()));
+            let m = eval_mle_base(mults.get(ti).copied().unwrap_or_default(), z);
+            t.write_e(b"lookup/m", m);
+            claims.on_witness(CommitRef::Mult(ti), z.to_vec(), Some(m));
         }
     }
 }

@@ -23,7 +23,9 @@ pub(crate) fn open_witness(
     params: &PcsParams,
     t: &mut ProverTranscript,
 ) {
-    let witness_claims = block_claims(&c.wpd, &claims.witness, |what| c.wl.find(what));
+    let witness_claims = block_claims(&c.wpd, &claims.witness, &claims.witness_values, |what| {
+        c.wl.find(what)
+    });
     zkgrad_pcs::prove_batch(&c.wpd, &witness_claims, params, t);
 }
 
@@ -55,7 +57,7 @@ pub(crate) fn open_weights(
                 }
             }
             let index = layout.index();
-            let weight_claims = block_claims(pd, &parts, |k| index.get(&k).copied());
+            let weight_claims = block_claims(pd, &parts, &[], |k| index.get(&k).copied());
             for (c, send) in weight_claims.iter().zip(&sent) {
                 if *send {
                     t.write_e(b"pcs/weights/part", c.value);
@@ -90,7 +92,8 @@ pub(crate) fn open_weights(
     }
 }
 
-/// Each claim's block of the committed table `pd`, evaluated there.
+/// Each claim's block of the committed table `pd`, evaluated there — or, where `known` holds
+/// the value (the phase that made the claim computed it from the same table), that value.
 ///
 /// Claims at one point share one `eq` table: each is then an inner product with its block
 /// (nanoGPT's witness: 1,018 claims at 308 points, the lookups' blocks of one size all at
@@ -100,6 +103,7 @@ pub(crate) fn open_weights(
 fn block_claims<K: Copy + Sync>(
     pd: &ProverData,
     claims: &[(K, Vec<E>)],
+    known: &[Option<E>],
     find: impl Fn(K) -> Option<(usize, usize)> + Sync,
 ) -> Vec<BlockClaim> {
     let block = |what: K| -> Option<(usize, &[F])> {
@@ -108,8 +112,24 @@ fn block_claims<K: Copy + Sync>(
         Some((block_index, &pd.values()[off..off + (1 << log)]))
     };
     let mut groups: HashMap<&[E], Vec<usize>> = HashMap::new();
-    for (i, (_, point)) in claims.iter().enumerate() {
-        groups.entry(&point[..]).or_default().push(i);
+    let mut out: Vec<(usize, BlockClaim)> = Vec::new();
+    for (i, (what, point)) in claims.iter().enumerate() {
+        match known.get(i).copied().flatten() {
+            Some(value) => {
+                if let Some((block_index, _)) = block(*what) {
+                    let point = point.clone();
+                    out.push((
+                        i,
+                        BlockClaim {
+                            block_index,
+                            point,
+                            value,
+                        },
+                    ));
+                }
+            }
+            None => groups.entry(&point[..]).or_default().push(i),
+        }
     }
     let groups: Vec<(&[E], Vec<usize>)> = groups.into_iter().collect();
     let eval_group = |(point, members): &(&[E], Vec<usize>)| -> Vec<(usize, BlockClaim)> {
@@ -136,11 +156,11 @@ fn block_claims<K: Copy + Sync>(
     // In parallel when the claimed blocks are large (a small proof would pay more to wake the
     // thread pool than the evaluations cost).
     let large = claims.iter().map(|(_, p)| 1usize << p.len()).sum::<usize>() >= 1 << 16;
-    let mut out: Vec<(usize, BlockClaim)> = if large {
-        groups.par_iter().flat_map_iter(eval_group).collect()
+    if large {
+        out.par_extend(groups.par_iter().flat_map_iter(eval_group));
     } else {
-        groups.iter().flat_map(eval_group).collect()
-    };
+        out.extend(groups.iter().flat_map(eval_group));
+    }
     out.sort_unstable_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, c)| c).collect()
 }
