@@ -8,13 +8,13 @@
 use rayon::prelude::*;
 use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
 use zkgrad_circuit::QGraph;
-use zkgrad_field::{PrimeCharacteristicRing, F};
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, F};
 use zkgrad_model::Witness;
 use zkgrad_pcs::{PcsParams, ProverData};
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::weights_root;
 
-use crate::claims::padded;
+use crate::claims::{operand_ints, padded};
 use crate::CommittedModel;
 
 /// What the prover committed to before the first challenge.
@@ -42,23 +42,33 @@ pub(crate) fn commit(
     // Witness commitment: committed tensors and remainders.
     let wl = g.witness_layout_with(committed);
     let mut packed = vec![F::ZERO; 1 << wl.log_n];
-    // The blocks' values in parallel (each a conversion of a whole tensor), then placed.
-    let parts: Vec<(usize, Vec<F>)> = wl
+    // Each block written in place, in parallel (its padded values: `claims::padded`, without
+    // the padded copies, which cost nanoGPT's witness ~3 ms of allocations).
+    let mut blocks: Vec<(usize, usize, Operand)> = wl
         .blocks
-        .par_iter()
-        .filter_map(|(what, log, block)| {
+        .iter()
+        .filter_map(|&(what, log, block)| {
             let op = match what {
-                CommitRef::Tensor(ti) => Operand::Tensor(*ti),
-                CommitRef::Rem(n) => Operand::Rem(*n),
-                CommitRef::Limb(d, k) => Operand::Limb(*d, *k),
+                CommitRef::Tensor(ti) => Operand::Tensor(ti),
+                CommitRef::Rem(n) => Operand::Rem(n),
+                CommitRef::Limb(d, k) => Operand::Limb(d, k),
                 CommitRef::Mult(_) => return None,
             };
-            Some((block << log, padded(g, w, op)))
+            Some((block << log, 1usize << log, op))
         })
         .collect();
-    for (off, vals) in parts {
-        packed[off..off + vals.len()].copy_from_slice(&vals);
+    blocks.sort_unstable_by_key(|b| b.0);
+    let mut slots: Vec<(&mut [F], Operand)> = Vec::with_capacity(blocks.len());
+    let (mut rest, mut at) = (&mut packed[..], 0);
+    for (off, len, op) in blocks {
+        let (_, from) = std::mem::take(&mut rest).split_at_mut(off - at);
+        let (mine, after) = from.split_at_mut(len);
+        slots.push((mine, op));
+        (rest, at) = (after, off + len);
     }
+    slots
+        .into_par_iter()
+        .for_each(|(out, op)| write_padded(g, w, op, out));
     // Committed multiplicities: each table's sparse counts written into its block.
     for &(what, log, block) in &wl.blocks {
         if let CommitRef::Mult(ti) = what {
@@ -92,6 +102,31 @@ pub(crate) fn commit(
         wpd,
         after,
         weight_root_after,
+    }
+}
+
+/// Operand `op`'s padded values (`claims::padded`'s, planted padding included) written into
+/// `out`, which is zero.
+fn write_padded(g: &QGraph, w: &Witness, op: Operand, out: &mut [F]) {
+    let t = g.operand_tensor(op);
+    let owned;
+    let ints: &[i64] = match op {
+        Operand::Tensor(ti) => &w.values[ti],
+        _ => {
+            owned = operand_ints(g, w, op);
+            &owned
+        }
+    };
+    let (cols, pc) = (t.cols.max(1), 1usize << t.log_cols());
+    for (row, src) in out.chunks_mut(pc).zip(ints.chunks(cols)).take(t.rows) {
+        for (o, &v) in row.iter_mut().zip(src) {
+            *o = f_from_i64(v);
+        }
+    }
+    for &(_, i, v) in w.padding.iter().filter(|p| p.0 == op) {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = f_from_i64(v);
+        }
     }
 }
 
