@@ -25,7 +25,8 @@ pub struct CommittedModel {
 
 impl CommittedModel {
     pub fn new(g: &QGraph, params: &PcsParams) -> Self {
-        Self::from_parts(g, params, commit_weights(g, params))
+        // On a pool worker, like `prove`: the parallel loops start from a local queue.
+        rayon::scope(|_| Self::from_parts(g, params, commit_weights(g, params)))
     }
 
     /// Commits `g`'s weights from their padded tables, `padded(wi)` (`2^log_size` values of

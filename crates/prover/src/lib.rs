@@ -130,15 +130,20 @@ pub fn prove_observed(
         bits,
         target: zkgrad_verifier::soundness::TARGET_BITS,
     })?;
-    let t0 = Instant::now();
-    on_phase(Phase::Forward);
-    let w = zkgrad_model::forward(g, input)?;
-    // Strict: a value outside its table is an error here, before anything is committed.
-    let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), true)?;
-    let forward = t0.elapsed();
-    let mut out = schedule::prove_with(g, model, w, mults, params, on_phase);
-    out.timings.forward = forward;
-    Ok(out)
+    // On a worker of the thread pool: every parallel loop below then starts from a worker
+    // (a local queue) instead of being injected from outside the pool and waited for, which
+    // cost each of a small proof's thousands of short loops tens of microseconds.
+    rayon::scope(|_| {
+        let t0 = Instant::now();
+        on_phase(Phase::Forward);
+        let w = zkgrad_model::forward(g, input)?;
+        // Strict: a value outside its table is an error here, before anything is committed.
+        let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), true)?;
+        let forward = t0.elapsed();
+        let mut out = schedule::prove_with(g, model, w, mults, params, on_phase);
+        out.timings.forward = forward;
+        Ok(out)
+    })
 }
 
 /// Proves with a given witness, as it stands. An honest caller uses [`prove`]; a witness that
