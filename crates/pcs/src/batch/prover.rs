@@ -3,8 +3,8 @@
 
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
-use zkgrad_poly::eq_table_scaled;
 use zkgrad_poly::packed::{pack_word, unpack, EP, LANES};
+use zkgrad_poly::{eq_table, eq_table_scaled};
 use zkgrad_sumcheck::{store_packed, BaseExtProduct, LazyBaseExtProduct, LazyTable};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
@@ -181,11 +181,12 @@ impl Weights {
                 if defer && cl.point.len() <= c {
                     return Low::Deferred(*b);
                 }
-                let low = eq_table_scaled(&cl.point[..cl.point.len().min(c)], *b);
-                if packed && low.len() >= LANES {
-                    Low::Packed(low.chunks(LANES).map(pack_word).collect())
+                let point = &cl.point[..cl.point.len().min(c)];
+                if packed && 1usize << point.len() >= LANES {
+                    let (lo, hi) = packed_eq(point, *b);
+                    Low::Packed(hi.iter().map(|&h| lo * h).collect())
                 } else {
-                    Low::Scalar(low)
+                    Low::Scalar(eq_table_scaled(point, *b))
                 }
             })
             .collect();
@@ -274,14 +275,14 @@ impl LazyTable for Weights {
                 Low::Scalar(low) => add_small(out, off - (chunk << c), low),
                 Low::Deferred(coef) => {
                     // A block within the chunk, its table computed now.
-                    let low = eq_table_scaled(point, *coef);
                     let at = off - (chunk << c);
-                    if low.len() >= LANES {
-                        for (o, v) in out[at / LANES..].iter_mut().zip(low.chunks(LANES)) {
-                            *o += pack_word(v);
+                    if 1usize << k >= LANES {
+                        let (lo, hi) = packed_eq(point, *coef);
+                        for (o, &h) in out[at / LANES..].iter_mut().zip(&hi) {
+                            *o += lo * h;
                         }
                     } else {
-                        add_small(out, at, &low);
+                        add_small(out, at, &eq_table_scaled(point, *coef));
                     }
                 }
             }
@@ -335,6 +336,16 @@ impl LazyTable for Weights {
         self.used = None;
         self.index_chunks();
     }
+}
+
+/// `coef·eq(point, ·)` (at least a word of entries) as a word and a table: the word holds
+/// `coef·eq` of the low `log2(LANES)` variables, lane by lane, and entry `j` of the table
+/// `eq` of the rest at `j`, so that word `j` of the packed table is `word · table[j]` — one
+/// packed product per word instead of a scalar product per entry and a transposition.
+fn packed_eq(point: &[E], coef: E) -> (EP, Vec<E>) {
+    let lanes = LANES.trailing_zeros() as usize;
+    let (lo, hi) = point.split_at(lanes.min(point.len()));
+    (pack_word(&eq_table_scaled(lo, coef)), eq_table(hi))
 }
 
 /// Adds a block smaller than a word at entry `at` of the packed chunk `out`: its word,
