@@ -1,7 +1,7 @@
 //! The claims the prover accumulates, mirroring the verifier's, and the witness tables they
 //! are about (an operand's integer values, its padded field values).
 
-use zkgrad_circuit::layout::{CommitRef, Operand};
+use zkgrad_circuit::layout::{CommitRef, Decomposition, Operand};
 use zkgrad_circuit::{QGraph, TensorKind};
 use zkgrad_field::{f_from_i64, E, F};
 use zkgrad_model::Witness;
@@ -32,9 +32,6 @@ impl Claims<'_> {
             TensorKind::After => self.after.push((t, point)),
         }
     }
-    pub fn on_operand(&mut self, op: Operand, point: Vec<E>) {
-        self.on_operand_valued(op, point, None);
-    }
     /// [`Self::on_operand`] with the operand's padded MLE at `point` (its `padded` table's),
     /// when already computed.
     pub fn on_operand_valued(&mut self, op: Operand, point: Vec<E>, value: Option<E>) {
@@ -52,19 +49,28 @@ impl Claims<'_> {
     }
 }
 
-/// The integer values of an operand (limbs are computed from the value they split).
-pub(crate) fn operand_ints(g: &QGraph, w: &Witness, what: Operand) -> Vec<i64> {
+/// The decompositions an operand's values depend on: `g.decompositions()` for a limb (a
+/// lookup plan of the whole graph, tens of microseconds), none otherwise.
+fn decomps_for(g: &QGraph, what: Operand) -> Vec<Decomposition> {
+    match what {
+        Operand::Limb(..) => g.decompositions(),
+        _ => Vec::new(),
+    }
+}
+
+/// The integer values of an operand (limbs are computed from the value they split), given
+/// `g.decompositions()` (callers that read many limbs plan once).
+pub(crate) fn operand_ints_in(w: &Witness, what: Operand, decomps: &[Decomposition]) -> Vec<i64> {
     match what {
         Operand::Tensor(t) => w.values[t].clone(),
         Operand::Rem(n) => w.rems[n].clone().unwrap_or_else(|| w.values[n + 1].clone()),
         Operand::Limb(d, k) => {
-            let decs = g.decompositions();
-            let Some(dec) = decs.get(d) else {
+            let Some(dec) = decomps.get(d) else {
                 return Vec::new();
             };
             let mask = (1i64 << dec.limb_bits(k)) - 1;
             let shift = zkgrad_circuit::layout::LIMB_BITS * k;
-            operand_ints(g, w, dec.a)
+            operand_ints_in(w, dec.a, decomps)
                 .iter()
                 .map(|v| ((v + dec.offset) >> shift) & mask)
                 .collect()
@@ -75,8 +81,18 @@ pub(crate) fn operand_ints(g: &QGraph, w: &Witness, what: Operand) -> Vec<i64> {
 /// Padded field values of a witness table (zero padding, unless the witness plants values
 /// there: [`Witness::padding`]).
 pub(crate) fn padded(g: &QGraph, w: &Witness, what: Operand) -> Vec<F> {
-    let t = g.operand_tensor(what);
-    let mut vals = t.pad(&operand_ints(g, w, what));
+    padded_in(g, w, what, &decomps_for(g, what))
+}
+
+/// [`padded`] given `g.decompositions()`.
+pub(crate) fn padded_in(
+    g: &QGraph,
+    w: &Witness,
+    what: Operand,
+    decomps: &[Decomposition],
+) -> Vec<F> {
+    let t = g.operand_tensor_in(what, decomps);
+    let mut vals = t.pad(&operand_ints_in(w, what, decomps));
     for &(_, i, v) in w.padding.iter().filter(|p| p.0 == what) {
         if let Some(slot) = vals.get_mut(i) {
             *slot = v;

@@ -11,7 +11,7 @@ use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
 use super::At;
-use crate::claims::{padded, Claims};
+use crate::claims::{padded, padded_in, Claims};
 
 pub(super) fn reduce(
     at: &At,
@@ -40,7 +40,8 @@ pub(super) fn reduce(
                 // rem = Σ_k 2^(16k)·limb_k: the limbs' values at r stand for it.
                 Some((d, n_limbs)) => {
                     for k in 0..n_limbs {
-                        let limb = eval_mle_base(&padded(g, w, Operand::Limb(d, k)), &r);
+                        let limb = padded_in(g, w, Operand::Limb(d, k), decomps);
+                        let limb = eval_mle_base(&limb, &r);
                         t.write_e(b"requant/limb", limb);
                         claims.on_witness(CommitRef::Limb(d, k), r.clone(), Some(limb));
                     }

@@ -6,7 +6,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use rayon::prelude::*;
-use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
+use zkgrad_circuit::layout::{CommitRef, Decomposition, Operand, WitnessLayout};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, F};
 use zkgrad_model::Witness;
@@ -14,7 +14,7 @@ use zkgrad_pcs::{PcsParams, ProverData};
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::weights_root;
 
-use crate::claims::{operand_ints, padded};
+use crate::claims::{operand_ints_in, padded};
 use crate::CommittedModel;
 
 /// What the prover committed to before the first challenge.
@@ -66,9 +66,10 @@ pub(crate) fn commit(
         slots.push((mine, op));
         (rest, at) = (after, off + len);
     }
+    let decomps = g.decompositions();
     slots
         .into_par_iter()
-        .for_each(|(out, op)| write_padded(g, w, op, out));
+        .for_each(|(out, op)| write_padded(g, w, &decomps, op, out));
     // Committed multiplicities: each table's sparse counts written into its block.
     for &(what, log, block) in &wl.blocks {
         if let CommitRef::Mult(ti) = what {
@@ -107,13 +108,13 @@ pub(crate) fn commit(
 
 /// Operand `op`'s padded values (`claims::padded`'s, planted padding included) written into
 /// `out`, which is zero.
-fn write_padded(g: &QGraph, w: &Witness, op: Operand, out: &mut [F]) {
-    let t = g.operand_tensor(op);
+fn write_padded(g: &QGraph, w: &Witness, decomps: &[Decomposition], op: Operand, out: &mut [F]) {
+    let t = g.operand_tensor_in(op, decomps);
     let owned;
     let ints: &[i64] = match op {
         Operand::Tensor(ti) => &w.values[ti],
         _ => {
-            owned = operand_ints(g, w, op);
+            owned = operand_ints_in(w, op, decomps);
             &owned
         }
     };

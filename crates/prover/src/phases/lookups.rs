@@ -5,7 +5,7 @@
 //! over the entries of the tables whose multiplicities are committed in the witness.
 
 use rayon::prelude::*;
-use zkgrad_circuit::layout::{CommitRef, Lookup};
+use zkgrad_circuit::layout::{CommitRef, Decomposition, Lookup};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::Witness;
@@ -15,7 +15,7 @@ use zkgrad_poly::packed::{pack_word, EP, LANES};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 use zkgrad_verifier::protocol::{lookup_layouts, table_id};
 
-use crate::claims::{operand_ints, padded, Claims};
+use crate::claims::{operand_ints_in, padded_in, Claims};
 use crate::ProveError;
 
 /// How often each table entry is read, per table, as a sorted list of `(entry, count)` with
@@ -28,6 +28,7 @@ pub(crate) fn multiplicities(
     strict: bool,
 ) -> Result<Vec<Vec<(usize, u64)>>, ProveError> {
     let tables = g.used_tables();
+    let decomps = g.decompositions();
     // Each table's reads, as positions in `lookups` (tables are counted in parallel: nanoGPT's
     // 18 tables took ~20 ms on one thread).
     let mut by_table: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
@@ -43,7 +44,7 @@ pub(crate) fn multiplicities(
             let bits = tables
                 .get(t)
                 .map_or(0, |(_, k)| k.log_size(g.config.table_bits));
-            table_multiplicities(g, w, lookups, mine, t, bits, strict)
+            table_multiplicities(g, w, lookups, &decomps, mine, t, bits, strict)
         })
         .collect();
     let mut out = Vec::with_capacity(counted.len());
@@ -76,6 +77,7 @@ fn table_multiplicities(
     g: &QGraph,
     w: &Witness,
     lookups: &[Lookup],
+    decomps: &[Decomposition],
     mine: &[usize],
     t: usize,
     bits: u32,
@@ -87,7 +89,7 @@ fn table_multiplicities(
     let reads: usize = mine
         .iter()
         .filter_map(|&i| lookups.get(i))
-        .map(|l| g.operand_tensor(l.a).len())
+        .map(|l| g.operand_tensor_in(l.a, decomps).len())
         .sum();
     let mut dense: Vec<u64> = if bits <= 26 && reads << 4 >= 1usize << bits {
         vec![0; 1 << bits]
@@ -97,7 +99,7 @@ fn table_multiplicities(
     let mut sparse: Vec<usize> = Vec::new();
     for &li in mine {
         let Some(l) = lookups.get(li) else { continue };
-        for (i, &a) in operand_ints(g, w, l.a).iter().enumerate() {
+        for (i, &a) in operand_ints_in(w, l.a, decomps).iter().enumerate() {
             let j = a as i128 + l.offset as i128;
             if j < 0 || j >= 1i128 << bits {
                 if strict {
@@ -139,12 +141,13 @@ fn table_multiplicities(
 /// `− δ·table`).
 fn leaf_at<'a>(
     g: &QGraph,
+    decomps: &[Decomposition],
     l: &Lookup,
     (a, b): (&'a [F], Option<&'a [F]>),
     c: E,
     gamma: E,
 ) -> impl Fn(usize) -> (E, E) + Sync + 'a {
-    let shape = g.operand_tensor(l.a);
+    let shape = g.operand_tensor_in(l.a, decomps);
     let (rows, cols, log_cols) = (shape.rows, shape.cols, shape.log_cols());
     move |i| {
         let inside = (i >> log_cols) < rows && (i & ((1 << log_cols) - 1)) < cols;
@@ -284,6 +287,7 @@ pub(crate) fn prove(
         return;
     }
     let (values, entries) = lookup_layouts(g, lookups, committed);
+    let decomps = g.decompositions();
 
     // The value side: in each tree, lookup l's block holds p = [inside its shape],
     // q = α − δ·table − offset − a − γ·b.
@@ -293,7 +297,8 @@ pub(crate) fn prove(
             .par_iter()
             .map(|&(li, _, _)| {
                 let l = &lookups[li];
-                (padded(g, w, l.a), l.b.map(|b| padded(g, w, b)))
+                let pad = |op| padded_in(g, w, op, &decomps);
+                (pad(l.a), l.b.map(pad))
             })
             .collect();
         let leaves: Vec<_> = tree
@@ -306,7 +311,7 @@ pub(crate) fn prove(
                 (
                     block << log,
                     1usize << log,
-                    leaf_at(g, l, (a, b.as_deref()), c, gamma),
+                    leaf_at(g, &decomps, l, (a, b.as_deref()), c, gamma),
                 )
             })
             .collect();
