@@ -423,8 +423,11 @@ fn in_place_combinations_equal_the_padded_definition() {
     // The prover combines packed weights' rows and columns straight from their parts
     // (`weight_row_combination`, `weight_col_combination`): equal, entry for entry, to the
     // combinations of the gathered padded tensor, for every weight of both packed setups
-    // (binary-digit parts, one-row biases, a 600 × 24 table of 8 parts).
-    for s in [chain_setup(), tied_setup()] {
+    // (binary-digit parts, one-row biases, a 600 × 24 table of 8 parts, a part of two row
+    // bands).
+    // (600, 300)'s 512 x 256 part spans two bands of rows (ROW_BAND = 2^16 entries).
+    let wide = packed_setup(chain(&[300, 600, 100, 50], true), small_params());
+    for s in [chain_setup(), tied_setup(), wide] {
         for (wi, w) in s.q.weights.iter().enumerate() {
             let (lr, lc) = (log2_ceil(w.rows), log2_ceil(w.cols));
             let padded = s.model.weight_values(wi, w.rows, w.cols);
