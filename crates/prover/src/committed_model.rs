@@ -113,7 +113,8 @@ impl CommittedModel {
         let Some(parts) = self.parts(wi, rows, cols) else {
             return row_combination(&self.weight_values(wi, rows, cols), width, weights);
         };
-        // Bands of rows of every part, in parallel, each thread summing into its own row.
+        // Bands of rows of every part, in parallel, each task summing into an accumulator of
+        // the output's width (the accumulators are added at the end).
         let band = |p: &WeightPart| (ROW_BAND >> p.log_cols).max(1);
         let jobs: Vec<(&WeightPart, &[F], usize)> = parts
             .iter()
