@@ -3,17 +3,21 @@
 
 use zkgrad_circuit::layout::{CommitRef, Decomposition, Operand};
 use zkgrad_circuit::{QGraph, TensorKind};
-use zkgrad_field::{f_from_i64, E, F};
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_model::Witness;
+
+/// A claim on a block of the witness commitment: the block, and the point.
+pub(crate) type WitnessClaim = (CommitRef, Vec<E>);
 
 /// Claims the prover accumulates, mirroring the verifier's.
 pub(crate) struct Claims<'a> {
     pub g: &'a QGraph,
-    pub witness: Vec<(CommitRef, Vec<E>)>,
-    /// The value of each witness claim where the prover already computed it (and sent it):
-    /// the opening then takes it instead of evaluating the block again. Pushed with
-    /// `witness`, through [`Claims::on_witness`].
-    pub witness_values: Vec<Option<E>>,
+    /// Claims on the witness commitment, and beside each its value where the prover already
+    /// computed it (and sent it): the opening then takes it instead of evaluating the block
+    /// again. Private, so that the two stay aligned: pushed only by [`Claims::on_witness`],
+    /// read by [`Claims::witness`].
+    witness: Vec<WitnessClaim>,
+    witness_values: Vec<Option<E>>,
     pub weights: Vec<(usize, Vec<E>)>,
     pub after: Vec<(usize, Vec<E>)>,
     pub pending: Vec<Vec<Vec<E>>>,
@@ -46,6 +50,10 @@ impl Claims<'_> {
     pub fn on_witness(&mut self, what: CommitRef, point: Vec<E>, value: Option<E>) {
         self.witness.push((what, point));
         self.witness_values.push(value);
+    }
+    /// The witness claims, and their values where known (one per claim).
+    pub fn witness(&self) -> (&[WitnessClaim], &[Option<E>]) {
+        (&self.witness, &self.witness_values)
     }
 }
 
@@ -91,14 +99,41 @@ pub(crate) fn padded_in(
     what: Operand,
     decomps: &[Decomposition],
 ) -> Vec<F> {
+    let mut out = vec![F::ZERO; 1 << g.operand_tensor_in(what, decomps).log_size()];
+    write_padded_in(g, w, what, decomps, &mut out);
+    out
+}
+
+/// Writes [`padded`]'s values into `out` (`2^log_size` entries, zero): the real entries row by
+/// row at their padded places, then the planted padding (the witness table is built block by
+/// block with it, in place).
+pub(crate) fn write_padded_in(
+    g: &QGraph,
+    w: &Witness,
+    what: Operand,
+    decomps: &[Decomposition],
+    out: &mut [F],
+) {
     let t = g.operand_tensor_in(what, decomps);
-    let mut vals = t.pad(&operand_ints_in(w, what, decomps));
-    for &(_, i, v) in w.padding.iter().filter(|p| p.0 == what) {
-        if let Some(slot) = vals.get_mut(i) {
-            *slot = v;
+    let owned;
+    let ints: &[i64] = match what {
+        Operand::Tensor(ti) => &w.values[ti],
+        _ => {
+            owned = operand_ints_in(w, what, decomps);
+            &owned
+        }
+    };
+    let (cols, pc) = (t.cols.max(1), 1usize << t.log_cols());
+    for (row, src) in out.chunks_mut(pc).zip(ints.chunks(cols)).take(t.rows) {
+        for (o, &v) in row.iter_mut().zip(src) {
+            *o = f_from_i64(v);
         }
     }
-    vals.into_iter().map(f_from_i64).collect()
+    for &(_, i, v) in w.padding.iter().filter(|p| p.0 == what) {
+        if let Some(slot) = out.get_mut(i) {
+            *slot = f_from_i64(v);
+        }
+    }
 }
 
 impl<'a> Claims<'a> {

@@ -59,26 +59,20 @@ impl CommittedModel {
     /// Weight tensor `wi`'s padded values: its own commitment's table, or — packed — its
     /// parts (`weight_parts`) gathered from the packed table into a padded copy (`rows × cols`
     /// the tensor's shape).
-    #[allow(clippy::indexing_slicing)] // Prover side: the layout's blocks lie in the table
+    #[allow(clippy::indexing_slicing)] // parts lie inside the padded shape
     pub fn weight_values(&self, wi: usize, rows: usize, cols: usize) -> Cow<'_, [F]> {
-        match (&self.packing, self.tensors.first()) {
-            (Some(layout), Some(pd)) => {
-                let (lr, lc) = (log2_ceil(rows.max(1)), log2_ceil(cols.max(1)));
-                let mut out = vec![F::ZERO; 1 << (lr + lc)];
-                for (pi, p) in weight_parts(rows, cols).iter().enumerate() {
-                    let Some((log, block)) = layout.find((wi, pi)) else {
-                        continue;
-                    };
-                    let part = &pd.values()[block << log..(block + 1) << log];
-                    for (k, row) in part.chunks(1 << p.log_cols).enumerate() {
-                        let at = ((p.row0 + k) << lc) + p.col0;
-                        out[at..at + row.len()].copy_from_slice(row);
-                    }
-                }
-                Cow::Owned(out)
+        let Some(parts) = self.parts(wi, rows, cols) else {
+            return Cow::Borrowed(self.tensors.get(wi).map_or(&[], |pd| pd.values()));
+        };
+        let (lr, lc) = (log2_ceil(rows.max(1)), log2_ceil(cols.max(1)));
+        let mut out = vec![F::ZERO; 1 << (lr + lc)];
+        for (p, part) in parts {
+            for (k, row) in part.chunks(1 << p.log_cols).enumerate() {
+                let at = ((p.row0 + k) << lc) + p.col0;
+                out[at..at + row.len()].copy_from_slice(row);
             }
-            _ => Cow::Borrowed(self.tensors.get(wi).map_or(&[], |pd| pd.values())),
         }
+        Cow::Owned(out)
     }
 
     /// Weight tensor `wi`'s committed parts with their tables (`None` when it has its own

@@ -6,15 +6,15 @@
 #![allow(clippy::indexing_slicing)]
 
 use rayon::prelude::*;
-use zkgrad_circuit::layout::{CommitRef, Decomposition, Operand, WitnessLayout};
+use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
 use zkgrad_circuit::QGraph;
-use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, F};
+use zkgrad_field::{PrimeCharacteristicRing, F};
 use zkgrad_model::Witness;
 use zkgrad_pcs::{PcsParams, ProverData};
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::weights_root;
 
-use crate::claims::{operand_ints_in, padded};
+use crate::claims::{padded, write_padded_in};
 use crate::CommittedModel;
 
 /// What the prover committed to before the first challenge.
@@ -69,7 +69,7 @@ pub(crate) fn commit(
     let decomps = g.decompositions();
     slots
         .into_par_iter()
-        .for_each(|(out, op)| write_padded(g, w, &decomps, op, out));
+        .for_each(|(out, op)| write_padded_in(g, w, op, &decomps, out));
     // Committed multiplicities: each table's sparse counts written into its block.
     for &(what, log, block) in &wl.blocks {
         if let CommitRef::Mult(ti) = what {
@@ -103,31 +103,6 @@ pub(crate) fn commit(
         wpd,
         after,
         weight_root_after,
-    }
-}
-
-/// Operand `op`'s padded values (`claims::padded`'s, planted padding included) written into
-/// `out`, which is zero.
-fn write_padded(g: &QGraph, w: &Witness, decomps: &[Decomposition], op: Operand, out: &mut [F]) {
-    let t = g.operand_tensor_in(op, decomps);
-    let owned;
-    let ints: &[i64] = match op {
-        Operand::Tensor(ti) => &w.values[ti],
-        _ => {
-            owned = operand_ints_in(w, op, decomps);
-            &owned
-        }
-    };
-    let (cols, pc) = (t.cols.max(1), 1usize << t.log_cols());
-    for (row, src) in out.chunks_mut(pc).zip(ints.chunks(cols)).take(t.rows) {
-        for (o, &v) in row.iter_mut().zip(src) {
-            *o = f_from_i64(v);
-        }
-    }
-    for &(_, i, v) in w.padding.iter().filter(|p| p.0 == op) {
-        if let Some(slot) = out.get_mut(i) {
-            *slot = f_from_i64(v);
-        }
     }
 }
 

@@ -23,9 +23,8 @@ pub(crate) fn open_witness(
     params: &PcsParams,
     t: &mut ProverTranscript,
 ) {
-    let witness_claims = block_claims(&c.wpd, &claims.witness, &claims.witness_values, |what| {
-        c.wl.find(what)
-    });
+    let (witness, known) = claims.witness();
+    let witness_claims = block_claims(&c.wpd, witness, known, |what| c.wl.find(what));
     zkgrad_pcs::prove_batch(&c.wpd, &witness_claims, params, t);
 }
 
