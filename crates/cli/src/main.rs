@@ -13,6 +13,7 @@ macro_rules! out {
     }};
 }
 
+mod allocator;
 mod commands;
 
 use std::process::ExitCode;
@@ -78,6 +79,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     if cli.exit_with_parent {
         std::thread::spawn(|| {
