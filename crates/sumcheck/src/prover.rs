@@ -241,13 +241,15 @@ where
 fn fold_base_top(a: &[F], half_words: usize, r: E) -> Vec<EP> {
     let aw = FP::pack_slice(a);
     let keep = aw.len().min(half_words);
+    let rp = EP::from(r);
     (0..keep)
         .into_par_iter()
         .with_min_len(1024)
         .map(|i| {
-            let lo = EP::from(aw[i]);
-            let hi = aw.get(i + half_words).map_or(EP::ZERO, |&h| EP::from(h));
-            lo + (hi - lo) * r
+            // `lo + r·(hi − lo)` with `hi − lo` in the base field: two base products.
+            let lo = aw[i];
+            let hi = aw.get(i + half_words).copied().unwrap_or(FP::ZERO);
+            EP::from(lo) + rp * (hi - lo)
         })
         .collect()
 }
@@ -567,20 +569,33 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
                     b.fill_chunk(chunk, lo);
                     b.fill_chunk((half >> c) + chunk, hi);
                     let mut acc = zero;
-                    for w in chunk * cw..((chunk + 1) * cw).min(pairs) {
-                        let (g0, g1) = (lo[w - chunk * cw], hi[w - chunk * cw]);
-                        let (f0, f1) = match base {
-                            Some(v) => (
-                                EP::from(v[w]),
-                                v.get(w + hw).map_or(EP::ZERO, |&x| EP::from(x)),
-                            ),
-                            None => (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO)),
-                        };
-                        acc.0 += g0 * f0;
-                        if with_one {
-                            acc.1 += g1 * f1;
+                    let words = chunk * cw..((chunk + 1) * cw).min(pairs);
+                    let local = |w: usize| (lo[w - chunk * cw], hi[w - chunk * cw]);
+                    match base {
+                        // Before the first fold `a` is in the base field: each product is two
+                        // base products (an extension times a base value), not three.
+                        Some(v) => {
+                            for w in words {
+                                let (g0, g1) = local(w);
+                                let (f0, f1) = (v[w], v.get(w + hw).copied().unwrap_or(FP::ZERO));
+                                acc.0 += g0 * f0;
+                                if with_one {
+                                    acc.1 += g1 * f1;
+                                }
+                                acc.2 += (g1.double() - g0) * (f1.double() - f0);
+                            }
                         }
-                        acc.2 += (g1.double() - g0) * (f1.double() - f0);
+                        None => {
+                            for w in words {
+                                let (g0, g1) = local(w);
+                                let (f0, f1) = (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO));
+                                acc.0 += g0 * f0;
+                                if with_one {
+                                    acc.1 += g1 * f1;
+                                }
+                                acc.2 += (g1.double() - g0) * (f1.double() - f0);
+                            }
+                        }
                     }
                     acc
                 },
