@@ -54,6 +54,9 @@ fn matmul_computed(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
 }
 
 /// Gemm, and MatMul by a constant: a Linear layer.
+/// The side of the square tiles in which a weight is transposed.
+const TRANSPOSE_TILE: usize = 32;
+
 pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imported {
     let n = cx.n;
     let x = cx.value(0)?;
@@ -80,15 +83,23 @@ pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imp
             b.data.len()
         )));
     }
+    // The weight as `[outf, inf]`, row `o` the inputs of output `o`.
     let mut w = vec![0.0; len];
-    for o in 0..outf {
-        for i in 0..inf {
-            let v = if trans_b {
-                b.data[o * inf + i]
-            } else {
-                b.data[i * outf + o]
-            };
-            w[o * inf + i] = alpha * v;
+    if trans_b {
+        for (wv, &bv) in w.iter_mut().zip(b.data.iter()) {
+            *wv = alpha * bv;
+        }
+    } else {
+        // A transposition, tile by tile: walking a whole column of `b` for each row of `w`
+        // missed the cache at every read (GPT-2 124M's 124M weights: ~1 s of its import).
+        for i0 in (0..inf).step_by(TRANSPOSE_TILE) {
+            for o0 in (0..outf).step_by(TRANSPOSE_TILE) {
+                for i in i0..(i0 + TRANSPOSE_TILE).min(inf) {
+                    for o in o0..(o0 + TRANSPOSE_TILE).min(outf) {
+                        w[o * inf + i] = alpha * b.data[i * outf + o];
+                    }
+                }
+            }
         }
     }
     let xs = graph.shape(x).to_vec();
