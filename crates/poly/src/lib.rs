@@ -72,7 +72,7 @@ const PARALLEL_EQ_FROM: usize = 13;
 
 /// `eq_table` scaled by `s`: `s · eq(point, x)` (the expansion starts from `s`, at no extra cost).
 pub fn eq_table_scaled(point: &[E], s: E) -> Vec<E> {
-    let mut t = vec![E::ZERO; 1 << point.len()];
+    let mut t = E::zero_vec(1 << point.len());
     eq_table_into(point, s, &mut t);
     t
 }

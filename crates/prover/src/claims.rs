@@ -99,7 +99,7 @@ pub(crate) fn padded_in(
     what: Operand,
     decomps: &[Decomposition],
 ) -> Vec<F> {
-    let mut out = vec![F::ZERO; 1 << g.operand_tensor_in(what, decomps).log_size()];
+    let mut out = F::zero_vec(1 << g.operand_tensor_in(what, decomps).log_size());
     write_padded_in(g, w, what, decomps, &mut out);
     out
 }

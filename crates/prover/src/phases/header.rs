@@ -41,7 +41,8 @@ pub(crate) fn commit(
     }
     // Witness commitment: committed tensors and remainders.
     let wl = g.witness_layout_with(committed);
-    let mut packed = vec![F::ZERO; 1 << wl.log_n];
+    // Zeroed by the allocator: each page is first written by the task that fills its block.
+    let mut packed = F::zero_vec(1 << wl.log_n);
     // Each block written in place, in parallel (its padded values: `claims::padded`, without
     // the padded copies, which cost nanoGPT's witness ~3 ms of allocations).
     let mut blocks: Vec<(usize, usize, Operand)> = wl

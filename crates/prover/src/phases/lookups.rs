@@ -177,7 +177,8 @@ fn packed_leaves<L: Fn(usize) -> (E, E) + Sync>(
     let mut order: Vec<&(usize, usize, L)> = blocks.iter().collect();
     order.sort_by_key(|b| b.0);
     let words = n / LANES;
-    let (mut p, mut q) = (vec![EP::ZERO; words], vec![EP::ZERO; words]);
+    // Zeroed by the allocator: each page is first written by the task that fills its chunk.
+    let (mut p, mut q) = (EP::zero_vec(words), EP::zero_vec(words));
     p.par_chunks_mut(chunk / LANES)
         .zip(q.par_chunks_mut(chunk / LANES))
         .enumerate()

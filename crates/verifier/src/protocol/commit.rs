@@ -17,7 +17,10 @@ fn packed_weight_values(
     layout: &WeightLayout,
     values: &dyn Fn(usize) -> Vec<F>,
 ) -> Vec<F> {
-    let mut table = vec![F::ZERO; layout.used()];
+    // Zeroed by the allocator (pages first written below, not filled with zeros first), and
+    // with room for the commitment's padding to `2^log_n`, which then extends it in place.
+    let mut table = F::zero_vec(1 << layout.log_n);
+    table.truncate(layout.used());
     let mut current: Option<(usize, Vec<F>, Vec<WeightPart>)> = None;
     for &((wi, pi), log, block) in &layout.blocks {
         if current.as_ref().is_none_or(|c| c.0 != wi) {
@@ -47,7 +50,10 @@ fn packed_weight_values(
 /// commitment's allocations (a padded `i64` table, then its field values).
 #[allow(clippy::indexing_slicing)] // parts lie inside their tensor, blocks inside the prefix
 fn packed_weight_values_direct(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
-    let mut table = vec![F::ZERO; layout.used()];
+    // Zeroed by the allocator (pages first written below, not filled with zeros first), and
+    // with room for the commitment's padding to `2^log_n`, which then extends it in place.
+    let mut table = F::zero_vec(1 << layout.log_n);
+    table.truncate(layout.used());
     let mut current: Option<(usize, Vec<WeightPart>)> = None;
     for &((wi, pi), log, block) in &layout.blocks {
         let w = &g.weights[wi];
