@@ -568,42 +568,56 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
                     hi.fill(EP::ZERO);
                     b.fill_chunk(chunk, lo);
                     b.fill_chunk((half >> c) + chunk, hi);
-                    let mut acc = zero;
                     let words = chunk * cw..((chunk + 1) * cw).min(pairs);
-                    let local = |w: usize| (lo[w - chunk * cw], hi[w - chunk * cw]);
+                    let (lo, hi) = (&lo[..], &hi[..]);
                     match base {
                         // Before the first fold `a` is in the base field: each product is two
                         // base products (an extension times a base value), not three.
-                        Some(v) => {
-                            for w in words {
-                                let (g0, g1) = local(w);
-                                let (f0, f1) = (v[w], v.get(w + hw).copied().unwrap_or(FP::ZERO));
-                                acc.0 += g0 * f0;
-                                if with_one {
-                                    acc.1 += g1 * f1;
-                                }
-                                acc.2 += (g1.double() - g0) * (f1.double() - f0);
-                            }
-                        }
-                        None => {
-                            for w in words {
-                                let (g0, g1) = local(w);
-                                let (f0, f1) = (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO));
-                                acc.0 += g0 * f0;
-                                if with_one {
-                                    acc.1 += g1 * f1;
-                                }
-                                acc.2 += (g1.double() - g0) * (f1.double() - f0);
-                            }
-                        }
+                        Some(v) => chunk_sums(words, chunk * cw, lo, hi, with_one, |w| {
+                            (v[w], v.get(w + hw).copied().unwrap_or(FP::ZERO))
+                        }),
+                        None => chunk_sums(words, chunk * cw, lo, hi, with_one, |w| {
+                            (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO))
+                        }),
                     }
-                    acc
                 },
             )
             .reduce(|| zero, |x, y| (x.0 + y.0, x.1 + y.1, x.2 + y.2));
         (lane_sum(s0), lane_sum(s1), lane_sum(s2))
     }
+}
 
+/// A lazy round's sums over the words `words` of one chunk pair: `g0·f0`, `g1·f1` (only
+/// `with_one`) and `(2g1 − g0)·(2f1 − f0)`, where `g0, g1` are the weights' words `lo`, `hi`
+/// (the chunk's words from `first` on) and `f(w)` is `a`'s pair of words — base words before
+/// `a`'s first fold, extension words after.
+#[allow(clippy::indexing_slicing)] // `words` lie in the chunk from `first`
+fn chunk_sums<T>(
+    words: std::ops::Range<usize>,
+    first: usize,
+    lo: &[EP],
+    hi: &[EP],
+    with_one: bool,
+    f: impl Fn(usize) -> (T, T),
+) -> (EP, EP, EP)
+where
+    T: PrimeCharacteristicRing + Copy,
+    EP: std::ops::Mul<T, Output = EP>,
+{
+    let mut acc = (EP::ZERO, EP::ZERO, EP::ZERO);
+    for w in words {
+        let (g0, g1) = (lo[w - first], hi[w - first]);
+        let (f0, f1) = f(w);
+        acc.0 += g0 * f0;
+        if with_one {
+            acc.1 += g1 * f1;
+        }
+        acc.2 += (g1.double() - g0) * (f1.double() - f0);
+    }
+    acc
+}
+
+impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
     fn sums(&self, with_one: bool) -> (E, E, E) {
         match &self.state {
             LazyState::Lazy {
