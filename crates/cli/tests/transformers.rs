@@ -164,6 +164,34 @@ fn verify_with(
         .arg(proof))
 }
 
+/// `generate --progress-json`'s lines: load, one decode line per token (the last token's
+/// starts the weight commitment instead), then prove's stages from the weight commitment on,
+/// each line one unit further, out of the same total.
+fn check_generate_progress(model: &str, err: &str, new: u64) {
+    let lines: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("progress").cloned())
+        .collect();
+    let stages: Vec<&str> = lines.iter().map(|p| p["stage"].as_str().unwrap()).collect();
+    let mut expected = vec!["load"];
+    expected.extend(std::iter::repeat_n("decode", new as usize));
+    expected.extend([
+        "weights",
+        "forward",
+        "commitments",
+        "lookups",
+        "layers",
+        "openings",
+        "write",
+    ]);
+    assert_eq!(stages, expected, "{model}: {err}");
+    for (k, p) in lines.iter().enumerate() {
+        assert_eq!(p["done"].as_u64(), Some(k as u64), "{model}: {p}");
+        assert_eq!(p["of"].as_u64(), Some(lines.len() as u64), "{model}: {p}");
+    }
+}
+
 /// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
 /// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
 fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
@@ -181,9 +209,15 @@ fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
     let m = example(&format!("transformers/{model}/model.onnx"));
     let proof = dir.join("gen.zkp");
     let new = reference["max_new_tokens"].to_string();
-    let o = generate(&["--json"], &m, &prompt, &new, &proof);
+    let o = generate(&["--json", "--progress-json"], &m, &prompt, &new, &proof);
     assert!(o.status.success(), "{model}: {}", stderr(&o));
     let gen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    check_generate_progress(
+        model,
+        &stderr(&o),
+        reference["max_new_tokens"].as_u64().unwrap(),
+    );
+    assert!(gen["decode_ms"].as_f64().unwrap() > 0.0, "{model}: {gen}");
     let v = verify_with(&["--json"], &m, &proof);
     assert!(v.status.success(), "{model}: {}", stderr(&v));
     let verified: Value = serde_json::from_slice(&v.stdout).unwrap();

@@ -44,11 +44,27 @@ pub struct Generation {
     pub ids: Vec<i64>,
     pub prompt_len: usize,
     pub generated: Vec<i64>,
+    /// The greedy decoding's time (its forward passes).
+    pub decode_time: std::time::Duration,
 }
+
+/// Told how many tokens are decoded, after each one.
+pub type OnToken<'a> = &'a (dyn Fn(usize) + Sync);
 
 /// Decodes `max_new` tokens greedily after `prompt` (ids already checked against the
 /// vocabulary by [`LoadedModel::quantize_input`]) and builds the circuit that proves it.
 pub fn greedy(m: LoadedModel, prompt: &[i64], max_new: usize) -> Result<Generation> {
+    greedy_observed(m, prompt, max_new, &|_| {})
+}
+
+/// [`greedy`], telling `on_token` how many tokens are decoded as each one is.
+pub fn greedy_observed(
+    m: LoadedModel,
+    prompt: &[i64],
+    max_new: usize,
+    on_token: OnToken,
+) -> Result<Generation> {
+    let t0 = std::time::Instant::now();
     let (t, vocab) = positions(&m.q)?;
     let p = prompt.len();
     if p == 0 || max_new == 0 || p + max_new > t {
@@ -63,7 +79,9 @@ pub fn greedy(m: LoadedModel, prompt: &[i64], max_new: usize) -> Result<Generati
         let w = zkgrad_model::forward(&m.q, &ids).map_err(|e| anyhow::anyhow!("{e}"))?;
         let next = argmax_rows(&w.values[m.q.output], vocab);
         ids[pos] = next[pos - 1] as i64;
+        on_token(pos + 1 - p);
     }
+    let decode_time = t0.elapsed();
     let mut q = m.q.clone();
     let logits = q.output;
     check_greedy(&mut q, logits, 0, p, max_new).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -71,6 +89,7 @@ pub fn greedy(m: LoadedModel, prompt: &[i64], max_new: usize) -> Result<Generati
         generated: ids[p..p + max_new].to_vec(),
         ids,
         prompt_len: p,
+        decode_time,
         model: LoadedModel { q, ..m },
     })
 }
@@ -164,6 +183,8 @@ pub struct GenerationProof {
     pub proof: crate::prove::InferenceProof,
     /// The weight commitment's time (once per model).
     pub commit_time: std::time::Duration,
+    /// The greedy decoding's time.
+    pub decode_time: std::time::Duration,
     /// The scheme the proof is made with.
     pub scheme: zkgrad_pcs::Scheme,
 }
@@ -176,7 +197,21 @@ pub fn prove_generation(
     scheme: crate::scheme::PcsChoice,
     on_phase: zkgrad_prover::OnPhase,
 ) -> Result<GenerationProof> {
-    let g = greedy(p.model, &p.prompt_ids, max_new)?;
+    prove_generation_observed(p, max_new, scheme, &|_| {}, &|| {}, on_phase)
+}
+
+/// [`prove_generation`], telling `on_token` the tokens decoded so far, `on_weights` when the
+/// weight commitment starts, and `on_phase` when each prover phase starts.
+pub fn prove_generation_observed(
+    p: Prompted,
+    max_new: usize,
+    scheme: crate::scheme::PcsChoice,
+    on_token: OnToken,
+    on_weights: &(dyn Fn() + Sync),
+    on_phase: zkgrad_prover::OnPhase,
+) -> Result<GenerationProof> {
+    let g = greedy_observed(p.model, &p.prompt_ids, max_new, on_token)?;
+    on_weights();
     let prover = crate::prove::InferenceProver::new(&g.model, scheme);
     let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
     let proof = prover
@@ -187,6 +222,7 @@ pub fn prove_generation(
         generated: g.generated.clone(),
         proof,
         commit_time: prover.commit_time,
+        decode_time: g.decode_time,
         scheme: prover.params.scheme(),
     })
 }

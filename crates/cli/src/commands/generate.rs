@@ -8,10 +8,11 @@ use clap::Args;
 use serde_json::json;
 use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
-use zkgrad_workflow::generate::{load_for_prompt, prove_generation};
+use zkgrad_workflow::generate::{load_for_prompt, prove_generation_observed};
 use zkgrad_workflow::input::read_input;
 
 use super::args::{Precision, SchemeChoice};
+use super::progress::Progress;
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -39,9 +40,19 @@ pub struct GenerateArgs {
     /// Recompute the calibration instead of reading it from the cache (as `verify --no-cache`).
     #[arg(long)]
     no_cache: bool,
+    /// Also report progress on stderr as JSON lines, {"progress": {"stage", "done", "of"}}:
+    /// load, decode (after each token), then prove's stages from the weight commitment on.
+    #[arg(long)]
+    progress_json: bool,
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let progress = Progress {
+        json: a.progress_json,
+    };
+    let new = a.max_new_tokens;
+    progress.generate_stage("load", 0, new);
     let prompt: Vec<f64> = read_input(&a.input)?.concat();
     // A model with a dynamic sequence axis is specialized to prompt + new tokens (no padding);
     // a fixed-length one keeps its length.
@@ -60,8 +71,22 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             ("--input", a.input.as_path()),
         ],
     )?;
-    let g = prove_generation(prompted, a.max_new_tokens, a.scheme.scheme, &|_| {})
-        .map_err(|e| anyhow!("model {}: {e:#}", a.model.display()))?;
+    let load_time = t0.elapsed();
+    progress.generate_stage("decode", 0, new);
+    let g = prove_generation_observed(
+        prompted,
+        new,
+        a.scheme.scheme,
+        &|k| {
+            if k < new {
+                progress.generate_stage("decode", k, new)
+            }
+        },
+        &|| progress.generate_stage("weights", new, new),
+        &|p| progress.generate_stage(p.name(), new, new),
+    )
+    .map_err(|e| anyhow!("model {}: {e:#}", a.model.display()))?;
+    progress.generate_stage("write", new, new);
     eprintln!(
         "generated {} tokens after a prompt of {}: {:?}",
         g.generated.len(),
@@ -70,6 +95,11 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     );
     let p = &g.proof;
     write_all_or_nothing(&[(a.proof.as_path(), p.bytes.clone())])?;
+    eprintln!(
+        "loaded in {:.1} ms, decoded in {:.1} ms",
+        load_time.as_secs_f64() * 1e3,
+        g.decode_time.as_secs_f64() * 1e3
+    );
     eprintln!(
         "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,
@@ -85,6 +115,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             json!({
                 "prompt": prompt_ids,
                 "generated": g.generated,
+                "load_ms": load_time.as_secs_f64() * 1e3,
+                "decode_ms": g.decode_time.as_secs_f64() * 1e3,
                 "prove_ms": p.prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": g.commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": p.bytes.len(),

@@ -46,4 +46,18 @@ impl Progress {
     pub fn phase(&self, p: Phase) {
         self.prove_stage(p.name());
     }
+
+    /// One of `zkgrad generate`'s stages starts (`decoded` tokens of `new` decoded; `done`
+    /// counts every token and every proving stage): `load`, `decode` (again after each token),
+    /// then `prove`'s stages from `weights` on.
+    pub fn generate_stage(&self, stage: &str, decoded: usize, new: usize) {
+        let proving = &PROVE_STAGES[1..];
+        let of = 1 + new + proving.len();
+        let done = match proving.iter().position(|s| *s == stage) {
+            Some(i) => 1 + new + i,
+            None if stage == "decode" => 1 + decoded,
+            None => 0,
+        };
+        self.stage(stage, done, of);
+    }
 }
