@@ -303,6 +303,75 @@ impl LazyTable for Weights {
         }
     }
 
+    /// The chunk's claims one by one, none written: a claim larger than the chunk is its low
+    /// table's inner products, times `eq` of its high variables at the chunk's index; a
+    /// block within the chunk, its table's at the block's words. (The table's `used`
+    /// truncation is not applied: a lazy table's claims all lie below it.)
+    #[allow(clippy::indexing_slicing)] // Prover side: blocks lie inside the table (checked by the caller's layout)
+    fn dot_chunk<T>(&self, chunk: usize, x: &[T], y: Option<&[T]>) -> (EP, EP)
+    where
+        T: Copy + Sync,
+        EP: std::ops::Mul<T, Output = EP>,
+    {
+        let c = self.c;
+        let mut sums = (EP::ZERO, EP::ZERO);
+        let Some(claims) = self.by_chunk.get(chunk) else {
+            return sums;
+        };
+        // `y`, or nothing to multiply.
+        let y = y.unwrap_or_default();
+        for &i in claims {
+            let (point, off) = &self.points[i];
+            let k = point.len();
+            let (dx, dy) = match &self.lows[i] {
+                Low::Packed(low) if k <= c => {
+                    // A block of whole words within the chunk.
+                    let at = (off - (chunk << c)) / LANES;
+                    dots(low, words_at(x, at, low.len()), words_at(y, at, low.len()))
+                }
+                Low::Packed(low) => {
+                    // The chunk within the block: its index in the block gives the high bits.
+                    let hi = zkgrad_poly::eq_at_index(&point[c..], chunk - (off >> c));
+                    let (dx, dy) = dots(low, x, y);
+                    (times(dx, hi), times(dy, hi))
+                }
+                Low::Scalar(low) => {
+                    // A block within one word: that word, the rest of its lanes zero.
+                    let at = off - (chunk << c);
+                    let mut vals = vec![E::ZERO; LANES];
+                    for (o, v) in vals[at % LANES..].iter_mut().zip(low) {
+                        *o = *v;
+                    }
+                    let w = at / LANES;
+                    let word = [pack_word(&vals)];
+                    dots(&word, words_at(x, w, 1), words_at(y, w, 1))
+                }
+                Low::Deferred(coef) => {
+                    // A block within the chunk, its table computed now.
+                    let at = off - (chunk << c);
+                    let mut word = vec![EP::ZERO; (1usize << k).div_ceil(LANES).max(1)];
+                    if 1usize << k >= LANES {
+                        let (lo, hi) = packed_eq(point, *coef);
+                        for (o, &h) in word.iter_mut().zip(&hi) {
+                            *o = times(lo, h);
+                        }
+                    } else {
+                        add_small(&mut word, at % LANES, &eq_table_scaled(point, *coef));
+                    }
+                    let w = at / LANES;
+                    dots(
+                        &word,
+                        words_at(x, w, word.len()),
+                        words_at(y, w, word.len()),
+                    )
+                }
+            };
+            sums.0 += dx;
+            sums.1 += dy;
+        }
+        sums
+    }
+
     fn bind_top(&mut self, r: E) {
         let top = self.m - 1;
         let half = 1usize << top;
@@ -346,6 +415,34 @@ fn packed_eq(point: &[E], coef: E) -> (EP, Vec<E>) {
     let lanes = LANES.trailing_zeros() as usize;
     let (lo, hi) = point.split_at(lanes.min(point.len()));
     (pack_word(&eq_table_scaled(lo, coef)), eq_table(hi))
+}
+
+/// Up to `n` words of `v` from word `w` (fewer where `v` ends first).
+fn words_at<T>(v: &[T], w: usize, n: usize) -> &[T] {
+    let end = v.len().min(w.saturating_add(n));
+    v.get(w..end).unwrap_or_default()
+}
+
+/// A word times an extension value (named: where `EP: Mul<T>` is a bound, `*` is ambiguous).
+fn times(w: EP, e: E) -> EP {
+    w * e
+}
+
+/// `(Σ_w t_w·x_w, Σ_w t_w·y_w)` over the words the tables share (lane by lane).
+fn dots<T>(t: &[EP], x: &[T], y: &[T]) -> (EP, EP)
+where
+    T: Copy,
+    EP: std::ops::Mul<T, Output = EP>,
+{
+    let mut sx = EP::ZERO;
+    for (a, b) in t.iter().zip(x) {
+        sx += *a * *b;
+    }
+    let mut sy = EP::ZERO;
+    for (a, b) in t.iter().zip(y) {
+        sy += *a * *b;
+    }
+    (sx, sy)
 }
 
 /// Adds a block smaller than a word at entry `at` of the packed chunk `out`: its word,
@@ -424,6 +521,68 @@ mod tests {
                     panic!("a 2^14 table is stored packed");
                 };
                 assert_eq!(unpack(&got), want, "used {used}, defer {defer}");
+            }
+        }
+    }
+
+    /// A chunk's inner products (`dot_chunk`, what the first lazy round reads) are those of
+    /// the written chunk (`fill_chunk`), for every kind of claim — larger than a chunk, whole
+    /// words within one, within one word, deferred — with base and extension words, a
+    /// shorter `x` (the table's end) and no `y`, before and after a variable is bound.
+    #[test]
+    fn chunk_inner_products_are_the_written_chunks() {
+        use p3_field::PackedValue;
+        use zkgrad_poly::packed::FP;
+        let log_n = 14;
+        let blocks = [
+            (13usize, 0usize),
+            (13, 1),
+            (12, 2),
+            (5, 384),
+            (5, 384),
+            (2, 3080),
+            (0, 12322),
+            (1, 5000),
+        ];
+        let claims: Vec<BlockClaim> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, block_index))| BlockClaim {
+                block_index,
+                point: (0..k)
+                    .map(|j| E::from(F::from_u64((i * 31 + j * 7 + 2) as u64)))
+                    .collect(),
+                value: E::ZERO,
+            })
+            .collect();
+        let betas: Vec<E> = (0..claims.len())
+            .map(|i| E::from(F::from_u64(1000 + i as u64)))
+            .collect();
+        let cw = (1usize << Weights::LOG_CHUNK) / LANES;
+        let vals: Vec<F> = (0..cw * LANES)
+            .map(|i| F::from_u64((i * i + 7) as u64 % 1009))
+            .collect();
+        let base: Vec<FP> = FP::pack_slice(&vals).to_vec();
+        let ext: Vec<EP> = base
+            .iter()
+            .map(|&b| EP::from(b) * E::from(F::from_u64(3)))
+            .collect();
+        for defer in [false, true] {
+            let mut w = Weights::new(log_n, 1 << log_n, &claims, &betas, defer);
+            for bound in 0..2 {
+                for chunk in 0..(1usize << w.m) >> w.c {
+                    let mut t = vec![EP::ZERO; cw];
+                    w.fill_chunk(chunk, &mut t);
+                    for n in [cw, cw - 3] {
+                        let want_b: EP = t.iter().zip(&base[..n]).map(|(a, b)| *a * *b).sum();
+                        let want_e: EP = t.iter().zip(&ext[..n]).map(|(a, b)| *a * *b).sum();
+                        let (gx, gy) = w.dot_chunk(chunk, &base[..n], None);
+                        assert_eq!((gx, gy), (want_b, EP::ZERO), "chunk {chunk}, {bound} bound");
+                        let (gx, gy) = w.dot_chunk(chunk, &ext[..n], Some(&ext[..n]));
+                        assert_eq!((gx, gy), (want_e, want_e), "chunk {chunk}, {bound} bound");
+                    }
+                }
+                w.bind_top(E::from(F::from_u64(12345)));
             }
         }
     }
