@@ -31,13 +31,21 @@ pub enum Operand {
     Limb(usize, u32),
 }
 
-/// Limbs are this many bits wide.
-pub const LIMB_BITS: u32 = 16;
+/// Limbs are this many bits wide: a range check up to 20 bits reads its own table (the
+/// activations' table width at the default precision), a wider one on a large tensor is split
+/// into 20-bit limbs and a narrower top limb. Proof format v9 took limbs from 16 to 20 bits:
+/// GPT-2 124M's 20-bit checks each took a 16-bit and a 4-bit limb — 15.8M of its witness's
+/// 24.0M values and 10.5M lookups — and now take one value and one lookup (prove 10.8 → 9.1 s:
+/// witness commitment 1.0 → 0.3 s, lookups 1.6 → 0.9 s). A table of `2^20` entries is read
+/// densely by such a tensor: with WHIR its multiplicities are committed (2^20 values); with
+/// Ligero they are sent sparsely, up to one per distinct value read (BERT-6's Ligero proof
+/// 3.86 → 4.78 MB, its prove 1.8 → 1.0 s).
+pub const LIMB_BITS: u32 = 20;
 /// Range checks on tensors with more entries than this are split into limbs when wide.
 pub const LIMB_MIN_LEN: usize = 1024;
 
-/// A range check `a + offset ∈ [0, 2^bits)` done by limbs: `a + offset = Σ_k 2^(16k)·limb_k`
-/// (checked at a random point), each limb range-checked to 16 bits (the top one to the rest).
+/// A range check `a + offset ∈ [0, 2^bits)` done by limbs: `a + offset = Σ_k 2^(20k)·limb_k`
+/// (checked at a random point), each limb range-checked to 20 bits (the top one to the rest).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decomposition {
     pub a: Operand,
@@ -49,7 +57,7 @@ pub struct Decomposition {
 
 impl Decomposition {
     /// The requantization node whose remainder this decomposition *defines*: such a remainder
-    /// is not committed itself, it is `Σ_k 2^(16k)·limb_k` (its limbs are range-checked, so it
+    /// is not committed itself, it is `Σ_k 2^(20k)·limb_k` (its limbs are range-checked, so it
     /// lies in `[0, 2^shift)`), claims on it become claims on its limbs, and there is nothing
     /// to recompose.
     pub fn defined_rem(&self) -> Option<usize> {
@@ -467,5 +475,54 @@ mod tests {
         assert_eq!(l.log_n, 6);
         // 32 + 8 + 8 + 1 values, packed largest first.
         assert_eq!(l.used(), 49);
+    }
+}
+
+#[cfg(test)]
+mod limb_tests {
+    use super::*;
+
+    /// Range checks up to 20 bits read their own table; wider ones on a large tensor take
+    /// 20-bit limbs and a narrower top one whose widths add up to the check's, so the limbs'
+    /// sum spans exactly `[0, 2^bits)` (SECURITY.md R2).
+    #[test]
+    fn wide_checks_take_twenty_bit_limbs_that_add_up_to_the_width() {
+        let mut p = Plan::default();
+        for bits in [16u32, 20, 21, 24, 40, 41, 62] {
+            p.range(Operand::Tensor(bits as usize), 0, bits, 2, 1024);
+        }
+        let direct: Vec<u32> = p
+            .lookups
+            .iter()
+            .filter(|l| matches!(l.a, Operand::Tensor(_)))
+            .map(|l| match p.tables[l.table] {
+                TableKind::Range { bits } => bits,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(direct, [16, 20]);
+        let widths: Vec<Vec<u32>> = p
+            .decomps
+            .iter()
+            .map(|d| (0..d.n_limbs()).map(|k| d.limb_bits(k)).collect())
+            .collect();
+        assert_eq!(
+            widths,
+            [
+                vec![20, 1],
+                vec![20, 4],
+                vec![20, 20],
+                vec![20, 20, 1],
+                vec![20, 20, 20, 2]
+            ]
+        );
+        for (d, w) in p.decomps.iter().zip(&widths) {
+            assert_eq!(w.iter().sum::<u32>(), d.bits);
+            assert!(w.iter().all(|&b| (1..=LIMB_BITS).contains(&b)));
+        }
+        // A small tensor is never split.
+        let mut small = Plan::default();
+        small.range(Operand::Tensor(0), 0, 40, 1, LIMB_MIN_LEN);
+        assert!(small.decomps.is_empty());
     }
 }

@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "777bef44d182f224ad627429b50c70db1ccb7650c6778aaa8c3d97d92dedc178"
+        "bf03c564ad71a4713a7da82cae90bdea9db5d62eea1facab1311ceb388b5ceaa"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "af6ae7fcd0c58cf69c9cc1b8005f1698b5fc2e85f0202261daab09ad946e8425"
+        "8dd9394fdf7b602abea3cc846dbc7499698cc76fcb9a2062c932696879d19e42"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "eb9b91122f46c74856a4a7b35e3c838ba4fd50f65b6c9def090dff2c2769cd64"
+        "f7877cb4cbaae3c08356e7b40263d67023381f02ec87a53030f6c2eaeb978b4c"
     );
 }

@@ -15,7 +15,7 @@ use zkgrad_pcs::Scheme;
 
 pub const MAGIC: &[u8; 8] = b"ZKGRADPF";
 /// The version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 8;
+pub const FORMAT_VERSION: u16 = 9;
 /// Largest public input or output a proof file may declare.
 const MAX_PUBLIC: usize = 1 << 26;
 /// Largest circuit description a proof file may declare.
@@ -211,10 +211,10 @@ mod tests {
     #[test]
     fn foreign_and_future_files_are_refused() {
         let mut b = sample().to_bytes();
-        b[8] = 9;
+        b[8] = 10;
         assert_eq!(
             ProofFile::from_bytes(&b),
-            Err(ProofFormatError::UnsupportedVersion { found: 9 })
+            Err(ProofFormatError::UnsupportedVersion { found: 10 })
         );
         assert_eq!(
             ProofFile::from_bytes(b"not a proof at all"),

@@ -78,7 +78,7 @@ fn requant_chain_of_5000_nodes_with_a_garbage_body_refused() {
 #[ignore]
 fn requant_chain_timings() {
     for n in [2_500, 5_000, 20_000, 65_000] {
-        let g = requant_chain_of(n, 2048, 20);
+        let g = requant_chain_of(n, 2048, 24);
         let (proof, c, params) = proof_of(&g, garbage(1 << 16));
         let t0 = Instant::now();
         let back = QGraph::from_description(&proof.circuit).expect("valid");

@@ -1,5 +1,5 @@
 //! Phase 3, read side: the limb recompositions of wide range checks. A value range-checked
-//! in 16-bit limbs satisfies `a + offset = Σ_k 2^(16k)·limb_k`, checked at a fresh point per
+//! in 20-bit limbs satisfies `a + offset = Σ_k 2^(20k)·limb_k`, checked at a fresh point per
 //! decomposition (a remainder its limbs define is recomposed in its requantization instead:
 //! `Decomposition::defined_rem`).
 
