@@ -15,7 +15,7 @@
 //!   integer `x` satisfies `|x| + 2^(s−1) < 2^(s+b−1)` (the builders keep every accumulator below
 //!   `2^62`) it is the integer rounding. The substitution `y → y + 2^(64−s)`,
 //!   `rem → rem − (2^32 − 1)` — a solution mod p whenever `s ≥ 33` — puts `y` out of its range.
-//! - **Range checks and limbs.** `a + 2^(b−1) = Σ_k 2^(20k)·limb_k` with each limb in its table:
+//! - **Range checks and limbs.** `a + 2^(b−1) = Σ_k 2^(L·k)·limb_k` with each limb in its table:
 //!   the sum is an integer in `[0, 2^b)` with `b ≤ 62`, so `a`'s field value is that integer
 //!   minus the offset.
 //! - **Updates.** `W' = W − u` with `u` the rounding above: the prover's unknowns in

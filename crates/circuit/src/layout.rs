@@ -31,21 +31,38 @@ pub enum Operand {
     Limb(usize, u32),
 }
 
-/// Limbs are this many bits wide: a range check up to 20 bits reads its own table (the
-/// activations' table width at the default precision), a wider one on a large tensor is split
-/// into 20-bit limbs and a narrower top limb. Proof format v9 took limbs from 16 to 20 bits:
-/// GPT-2 124M's 20-bit checks each took a 16-bit and a 4-bit limb — 15.8M of its witness's
-/// 24.0M values and 10.5M lookups — and now take one value and one lookup (prove 10.8 → 9.1 s:
-/// witness commitment 1.0 → 0.3 s, lookups 1.6 → 0.9 s). A table of `2^20` entries is read
-/// densely by such a tensor: with WHIR its multiplicities are committed (2^20 values); with
-/// Ligero they are sent sparsely, up to one per distinct value read (BERT-6's Ligero proof
-/// 3.86 → 4.78 MB, its prove 1.8 → 1.0 s).
-pub const LIMB_BITS: u32 = 20;
+/// A circuit whose wide range checks read at least `2^WIDE_LIMB_FROM_LOG` values takes 20-bit
+/// limbs: a check up to 20 bits reads its own table, a wider one splits into 20-bit limbs and
+/// a narrower top one. There a `2^20`-entry table is cheaper than the second lookup and the
+/// second committed value of every 17–20-bit check: GPT-2 124M's 20-bit checks each took a
+/// 16-bit and a 4-bit limb (15.8M of its 24.0M witness values, 10.5M lookups) and now take one
+/// value and one lookup (prove 10.8 → 9.1 s: witness commitment 1.0 → 0.3 s, lookups 1.6 →
+/// 0.9 s; BERT-6 with Ligero 1.8 → 1.0 s, its sparse multiplicities 3.86 → 4.78 MB).
+pub const WIDE_LIMB_BITS: u32 = 20;
+/// Below that the table would cost more than it saves (an SGD step of a 784-256-256-10 MLP at
+/// batch 32 with 20-bit limbs: prove 233 → 380 ms, its Ligero proof 2.10 → 2.73 MiB — the
+/// `2^20`-entry table's side and clear multiplicities outweigh its reads): 16-bit limbs, as
+/// before proof format v9.
+pub const NARROW_LIMB_BITS: u32 = 16;
+/// See [`WIDE_LIMB_BITS`].
+pub const WIDE_LIMB_FROM_LOG: u32 = 20;
+
+/// The limb width of a circuit whose range checks wider than 16 bits, on tensors of more than
+/// [`LIMB_MIN_LEN`] entries, read `wide_reads` values in all: a function of the circuit's
+/// shapes, which the verifier rebuilds (the protocol id binds the circuit).
+pub fn limb_bits_for(wide_reads: usize) -> u32 {
+    if wide_reads >> WIDE_LIMB_FROM_LOG > 0 {
+        WIDE_LIMB_BITS
+    } else {
+        NARROW_LIMB_BITS
+    }
+}
 /// Range checks on tensors with more entries than this are split into limbs when wide.
 pub const LIMB_MIN_LEN: usize = 1024;
 
-/// A range check `a + offset ∈ [0, 2^bits)` done by limbs: `a + offset = Σ_k 2^(20k)·limb_k`
-/// (checked at a random point), each limb range-checked to 20 bits (the top one to the rest).
+/// A range check `a + offset ∈ [0, 2^bits)` done by limbs: `a + offset = Σ_k 2^(L·k)·limb_k`
+/// (checked at a random point), each limb range-checked to `L = limb` bits (the top one to the
+/// rest), `L` the circuit's limb width ([`limb_bits_for`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decomposition {
     pub a: Operand,
@@ -53,11 +70,13 @@ pub struct Decomposition {
     pub bits: u32,
     pub rows: usize,
     pub cols: usize,
+    /// The limbs' width: 16 or 20.
+    pub limb: u32,
 }
 
 impl Decomposition {
     /// The requantization node whose remainder this decomposition *defines*: such a remainder
-    /// is not committed itself, it is `Σ_k 2^(20k)·limb_k` (its limbs are range-checked, so it
+    /// is not committed itself, it is `Σ_k 2^(L·k)·limb_k` (its limbs are range-checked, so it
     /// lies in `[0, 2^shift)`), claims on it become claims on its limbs, and there is nothing
     /// to recompose.
     pub fn defined_rem(&self) -> Option<usize> {
@@ -67,15 +86,19 @@ impl Decomposition {
         }
     }
     pub fn n_limbs(&self) -> u32 {
-        self.bits.div_ceil(LIMB_BITS)
+        self.bits.div_ceil(self.limb)
     }
     /// Width of limb `k`.
     pub fn limb_bits(&self, k: u32) -> u32 {
         if k + 1 < self.n_limbs() {
-            LIMB_BITS
+            self.limb
         } else {
-            self.bits - LIMB_BITS * (self.n_limbs() - 1)
+            self.bits - self.limb * (self.n_limbs() - 1)
         }
+    }
+    /// The weight of limb `k` in the sum: `2^(L·k)`.
+    pub fn limb_shift(&self, k: u32) -> u32 {
+        self.limb * k
     }
 }
 
@@ -90,14 +113,17 @@ pub fn rem_limbs(decomps: &[Decomposition], node: usize) -> Option<(usize, u32)>
         .map(|(i, d)| (i, d.n_limbs()))
 }
 
-/// [`rem_limbs`] of every node `0..n_nodes`, in one pass over `decomps` (the first
-/// decomposition defining a remainder wins, as in [`rem_limbs`]).
-pub fn rem_limbs_by_node(decomps: &[Decomposition], n_nodes: usize) -> Vec<Option<(usize, u32)>> {
+/// [`rem_limbs`] of every node `0..n_nodes` (with the decomposition itself), in one pass over
+/// `decomps` (the first decomposition defining a remainder wins, as in [`rem_limbs`]).
+pub fn rem_limbs_by_node(
+    decomps: &[Decomposition],
+    n_nodes: usize,
+) -> Vec<Option<(usize, &Decomposition)>> {
     let mut out = vec![None; n_nodes];
     for (i, d) in decomps.iter().enumerate() {
         if let Some(slot) = d.defined_rem().and_then(|n| out.get_mut(n)) {
             if slot.is_none() {
-                *slot = Some((i, d.n_limbs()));
+                *slot = Some((i, d));
             }
         }
     }
@@ -105,11 +131,15 @@ pub fn rem_limbs_by_node(decomps: &[Decomposition], n_nodes: usize) -> Vec<Optio
 }
 
 /// The lookups of a circuit, as [`QGraph::lookup_plan`] builds them.
-#[derive(Default)]
 struct Plan {
     tables: Vec<TableKind>,
     lookups: Vec<Lookup>,
     decomps: Vec<Decomposition>,
+    /// The limb width of this plan.
+    limb: u32,
+    /// The values read by range checks wider than [`NARROW_LIMB_BITS`] on tensors of more than
+    /// [`LIMB_MIN_LEN`] entries (what [`limb_bits_for`] decides by).
+    wide_reads: usize,
 }
 
 impl Plan {
@@ -122,14 +152,28 @@ impl Plan {
             }
         }
     }
+    fn new(limb: u32) -> Self {
+        Self {
+            tables: Vec::new(),
+            lookups: Vec::new(),
+            decomps: Vec::new(),
+            limb,
+            wide_reads: 0,
+        }
+    }
     fn range(&mut self, a: Operand, offset: i64, bits: u32, rows: usize, cols: usize) {
-        if bits > LIMB_BITS && rows * cols > LIMB_MIN_LEN {
+        let large = rows * cols > LIMB_MIN_LEN;
+        if bits > NARROW_LIMB_BITS && large {
+            self.wide_reads = self.wide_reads.saturating_add(rows * cols);
+        }
+        if bits > self.limb && large {
             let d = Decomposition {
                 a,
                 offset,
                 bits,
                 rows,
                 cols,
+                limb: self.limb,
             };
             let di = self.decomps.len();
             for k in 0..d.n_limbs() {
@@ -293,12 +337,23 @@ impl QGraph {
     /// The tables the lookups read (each distinct kind once, in order of first use), the
     /// lookups, and the decompositions. A range check of `b` bits reads the table
     /// `{0, …, 2^b − 1}` of exactly that width — with multiplicities sent sparsely a table's width
-    /// costs nothing — unless it is wide (`b > LIMB_BITS`) on a large tensor, where the values
-    /// could be nearly all distinct and the sparse multiplicities as large as the tensor: then
-    /// the value is split into `LIMB_BITS`-bit limbs, each read from the one shared table.
+    /// costs nothing — unless it is wide (`b` above the circuit's limb width) on a large tensor,
+    /// where the values could be nearly all distinct and the sparse multiplicities as large as
+    /// the tensor: then the value is split into limbs, each read from the one shared table. The
+    /// limb width is [`limb_bits_for`] the plan with 16-bit limbs: planned again with 20-bit
+    /// limbs where the wide checks read enough values.
     fn lookup_plan(&self) -> Plan {
+        let narrow = self.lookup_plan_with(NARROW_LIMB_BITS);
+        match limb_bits_for(narrow.wide_reads) {
+            NARROW_LIMB_BITS => narrow,
+            wide => self.lookup_plan_with(wide),
+        }
+    }
+
+    /// The lookup plan with limbs of `limb` bits.
+    fn lookup_plan_with(&self, limb: u32) -> Plan {
         let k = self.config.table_bits;
-        let mut p = Plan::default();
+        let mut p = Plan::new(limb);
         // Which tensors an activation reads, in one pass (not a scan of the nodes per node).
         let mut by_act = vec![false; self.tensors.len()];
         for node in &self.nodes {
@@ -487,7 +542,7 @@ mod limb_tests {
     /// sum spans exactly `[0, 2^bits)` (SECURITY.md R2).
     #[test]
     fn wide_checks_take_twenty_bit_limbs_that_add_up_to_the_width() {
-        let mut p = Plan::default();
+        let mut p = Plan::new(WIDE_LIMB_BITS);
         for bits in [16u32, 20, 21, 24, 40, 41, 62] {
             p.range(Operand::Tensor(bits as usize), 0, bits, 2, 1024);
         }
@@ -518,11 +573,29 @@ mod limb_tests {
         );
         for (d, w) in p.decomps.iter().zip(&widths) {
             assert_eq!(w.iter().sum::<u32>(), d.bits);
-            assert!(w.iter().all(|&b| (1..=LIMB_BITS).contains(&b)));
+            assert!(w.iter().all(|&b| (1..=WIDE_LIMB_BITS).contains(&b)));
+            assert_eq!(d.limb_shift(1), 20);
         }
+        // Every check wider than 16 bits on a large tensor counts its values.
+        assert_eq!(p.wide_reads, 6 * 2048);
         // A small tensor is never split.
-        let mut small = Plan::default();
+        let mut small = Plan::new(WIDE_LIMB_BITS);
         small.range(Operand::Tensor(0), 0, 40, 1, LIMB_MIN_LEN);
         assert!(small.decomps.is_empty());
+    }
+
+    /// The limb width is 16 bits until the wide checks read 2^20 values, then 20.
+    #[test]
+    fn limbs_widen_where_the_wide_checks_read_a_table_of_values() {
+        assert_eq!(limb_bits_for(0), NARROW_LIMB_BITS);
+        assert_eq!(limb_bits_for((1 << 20) - 1), NARROW_LIMB_BITS);
+        assert_eq!(limb_bits_for(1 << 20), WIDE_LIMB_BITS);
+        let mut p = Plan::new(NARROW_LIMB_BITS);
+        p.range(Operand::Tensor(0), 0, 20, 4, 1024);
+        let widths: Vec<u32> = (0..p.decomps[0].n_limbs())
+            .map(|k| p.decomps[0].limb_bits(k))
+            .collect();
+        assert_eq!(widths, [16, 4]);
+        assert_eq!(p.decomps[0].limb_shift(1), 16);
     }
 }

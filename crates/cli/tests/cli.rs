@@ -212,8 +212,8 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
 }
 
 /// The golden proof freezes format version 9 (version 8 split range checks wider than 16 bits
-/// on large tensors into 16-bit limbs, where version 9 reads checks up to 20 bits from their
-/// own table and splits wider ones into 20-bit limbs; version 7 opened every WHIR table folding 5
+/// on large tensors into 16-bit limbs, where version 9 takes 20-bit limbs in a circuit whose
+/// wide checks read 2^20 values or more, and binds that rule in the protocol id; version 7 opened every WHIR table folding 5
 /// variables in its first round, where version 8 folds 7 in the first round of a table of 2^27
 /// values or more, and binds that in the WHIR parameters' id; version 6 ran one lookup GKR per lookup with
 /// Ligero and one padded value-side tree with WHIR, where version 7 proves the lookups as a

@@ -77,7 +77,7 @@ pub(crate) fn operand_ints_in(w: &Witness, what: Operand, decomps: &[Decompositi
                 return Vec::new();
             };
             let mask = (1i64 << dec.limb_bits(k)) - 1;
-            let shift = zkgrad_circuit::layout::LIMB_BITS * k;
+            let shift = dec.limb_shift(k);
             operand_ints_in(w, dec.a, decomps)
                 .iter()
                 .map(|v| ((v + dec.offset) >> shift) & mask)

@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "bf03c564ad71a4713a7da82cae90bdea9db5d62eea1facab1311ceb388b5ceaa"
+        "28c84e36b61b29a000a09a52537bf21ad675c97fb2597fcc444bccd4570e046d"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "8dd9394fdf7b602abea3cc846dbc7499698cc76fcb9a2062c932696879d19e42"
+        "f10814e8716b3b764f91744b6b68a8468d64612cfdd7a1d96294e80928038b61"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "f7877cb4cbaae3c08356e7b40263d67023381f02ec87a53030f6c2eaeb978b4c"
+        "61f762a2907822b240272efa4b02bb4ee1ed8a18ce93f26452d056465a47fdc3"
     );
 }

@@ -200,14 +200,20 @@ pub fn protocol_id(g: &QGraph, params: &PcsParams, weight_root: &Digest) -> [u8;
     h.update(b"zkgrad/protocol/v2");
     h.update(b"field=goldilocks;ext=binomial2(x^2-7)");
     h.update(&params.to_bytes());
-    h.update(
-        &format!(
-            "limbs={}/{}",
-            zkgrad_circuit::layout::LIMB_BITS,
-            zkgrad_circuit::layout::LIMB_MIN_LEN
-        )
-        .into_bytes(),
-    );
+    {
+        use zkgrad_circuit::layout as l;
+        // The limb rule (the width itself is a function of the circuit, hashed below).
+        h.update(
+            &format!(
+                "limbs={}|{} from 2^{} wide reads/{}",
+                l::NARROW_LIMB_BITS,
+                l::WIDE_LIMB_BITS,
+                l::WIDE_LIMB_FROM_LOG,
+                l::LIMB_MIN_LEN
+            )
+            .into_bytes(),
+        );
+    }
     h.update(&g.describe());
     h.update(WEIGHTS_DOMAIN);
     h.update(weight_root);

@@ -6,7 +6,7 @@
 //!    updated weights' roots;
 //! 2. **lookups** ([`phases::lookups`]): read the clear multiplicities of each used table,
 //!    draw `γ`, `δ`, `α`, and check every lookup by LogUp with fractional-sum GKRs;
-//! 3. **limb recompositions** ([`phases::limbs`]) of the range checks split into 20-bit limbs;
+//! 3. **limb recompositions** ([`phases::limbs`]) of the range checks split into limbs (16 or 20 bits);
 //! 4. **layers** ([`phases::layers`]), outputs first: each requantization is checked at a fresh
 //!    random point, and every claim on a virtual tensor is reduced through the op that produced
 //!    it ([`crate::ops`]: a sumcheck for a Gemm, linear algebra for Add/Sub/Scale, …);

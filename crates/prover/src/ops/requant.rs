@@ -37,7 +37,7 @@ pub(super) fn reduce(
     for r in points {
         if shift > 0 {
             match rem_limbs(decomps, ni) {
-                // rem = Σ_k 2^(20k)·limb_k: the limbs' values at r stand for it.
+                // rem = Σ_k 2^(L·k)·limb_k: the limbs' values at r stand for it.
                 Some((d, n_limbs)) => {
                     for k in 0..n_limbs {
                         let limb = padded_in(g, w, Operand::Limb(d, k), decomps);

@@ -9,7 +9,7 @@ use zkgrad_transcript::{Challenger, ProverTranscript};
 use crate::claims::{padded_in, Claims};
 
 /// Limb decompositions: at a fresh point per decomposition, the prover sends the split value's
-/// evaluation and every limb's; the verifier checks `a + offset = Σ_k 2^(20k)·limb_k` there.
+/// evaluation and every limb's; the verifier checks `a + offset = Σ_k 2^(L·k)·limb_k` there.
 pub(crate) fn prove(g: &QGraph, w: &Witness, claims: &mut Claims, t: &mut ProverTranscript) {
     let decomps = g.decompositions();
     for (d, dec) in decomps.iter().enumerate() {

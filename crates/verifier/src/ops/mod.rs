@@ -124,7 +124,7 @@ impl SplitEq {
 pub(crate) fn reduce(
     at: &At,
     pending: Vec<(Vec<E>, E)>,
-    rem_limbs: &[Option<(usize, u32)>],
+    rem_limbs: &[Option<(usize, &zkgrad_circuit::layout::Decomposition)>],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {

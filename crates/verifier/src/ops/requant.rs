@@ -4,7 +4,7 @@
 //! `u = W − W'`, defined by the update) at each point a claim on it came with. A remainder
 //! split into limbs is read limb by limb.
 
-use zkgrad_circuit::layout::{CommitRef, LIMB_BITS};
+use zkgrad_circuit::layout::{CommitRef, Decomposition};
 use zkgrad_circuit::TensorKind;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
@@ -19,7 +19,7 @@ pub(super) fn reduce(
     x: usize,
     shift: u32,
     pending: Vec<(Vec<E>, E)>,
-    rem_limbs: &[Option<(usize, u32)>],
+    rem_limbs: &[Option<(usize, &Decomposition)>],
     claims: &mut Claims,
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
@@ -42,11 +42,11 @@ pub(super) fn reduce(
     for (r, y) in points {
         let xv = if shift > 0 {
             let rem = match rem_limbs.get(ni).copied().flatten() {
-                Some((d, n_limbs)) => {
+                Some((d, dec)) => {
                     let mut rem = E::ZERO;
-                    for k in 0..n_limbs {
+                    for k in 0..dec.n_limbs() {
                         let limb = t.read_e(b"requant/limb")?;
-                        rem += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+                        rem += limb * E::from(F::from_u64(1u64 << dec.limb_shift(k)));
                         claims
                             .witness
                             .push((CommitRef::Limb(d, k), r.clone(), limb));

@@ -18,7 +18,8 @@ pub(crate) fn verify(
     t: &mut VerifierTranscript,
 ) -> Result<(), VerifyError> {
     // Which decomposition defines each node's remainder, computed once for the whole walk.
-    let rem_limbs = zkgrad_circuit::layout::rem_limbs_by_node(&g.decompositions(), g.nodes.len());
+    let decomps = g.decompositions();
+    let rem_limbs = zkgrad_circuit::layout::rem_limbs_by_node(&decomps, g.nodes.len());
     let out = g.output;
     if g.output_needs_claim() {
         let tensor = &g.tensors[out];

@@ -1,9 +1,9 @@
 //! Phase 3, read side: the limb recompositions of wide range checks. A value range-checked
-//! in 20-bit limbs satisfies `a + offset = Σ_k 2^(20k)·limb_k`, checked at a fresh point per
+//! in limbs of `L` bits (16 or 20, the circuit's) satisfies `a + offset = Σ_k 2^(L·k)·limb_k`, checked at a fresh point per
 //! decomposition (a remainder its limbs define is recomposed in its requantization instead:
 //! `Decomposition::defined_rem`).
 
-use zkgrad_circuit::layout::{Operand, LIMB_BITS};
+use zkgrad_circuit::layout::Operand;
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{e_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_transcript::{Challenger, VerifierTranscript};
@@ -27,7 +27,7 @@ pub(crate) fn verify(
         let mut sum = E::ZERO;
         for k in 0..dec.n_limbs() {
             let limb = t.read_e(b"limbs/limb")?;
-            sum += limb * E::from(F::from_u64(1u64 << (LIMB_BITS * k)));
+            sum += limb * E::from(F::from_u64(1u64 << dec.limb_shift(k)));
             claims.on_operand(Operand::Limb(d, k), r.clone(), limb)?;
         }
         if sum != a + e_from_i64(dec.offset) * real_indicator(&shape, &r) {
