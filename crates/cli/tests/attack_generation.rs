@@ -238,3 +238,38 @@ fn padding_tail_cannot_steer_the_checked_rows_of_causal_models() {
         }
     }
 }
+
+/// The greedy decoding computes one row of the LM head a step
+/// (`zkgrad_model::forward_one_row`); its tokens must be those of full forward passes (a
+/// decoding that differed would not forge anything — the proof's greedy check would refuse
+/// it — but `generate` would fail). Both example language models end in a Gemm requantized,
+/// so the shortcut is taken.
+#[test]
+fn one_row_decoding_gives_the_full_forward_passes_tokens() {
+    for (model, prompt, n) in [
+        ("gpt2_tiny", vec![40i64, 15, 45], 5usize),
+        ("nanogpt", vec![1, 2, 3, 7, 9], 11),
+    ] {
+        let m = load(model);
+        let q = &m.q;
+        let head = q.producer(q.output).unwrap();
+        assert!(matches!(q.nodes[head].op, QOp::Requant { .. }), "{model}");
+        let QOp::Requant { x, .. } = q.nodes[head].op else {
+            unreachable!()
+        };
+        assert!(
+            matches!(q.nodes[q.producer(x).unwrap()].op, QOp::Gemm { .. }),
+            "{model}: the logits are not a Gemm requantized"
+        );
+        let (t, vocab) = (q.input().len(), q.output_tensor().cols);
+        let mut ids = prompt.clone();
+        ids.resize(t, 0);
+        for pos in prompt.len()..prompt.len() + n {
+            let w = zkgrad_model::forward(q, &ids).unwrap();
+            let row = &w.values[q.output][(pos - 1) * vocab..pos * vocab];
+            ids[pos] = zkgrad_model::generate::argmax_rows(row, vocab)[0] as i64;
+        }
+        let g = greedy(load(model), &prompt, n).unwrap();
+        assert_eq!(g.ids, ids, "{model}");
+    }
+}

@@ -50,7 +50,29 @@ pub fn forward(g: &QGraph, input: &[i64]) -> Result<Witness, ForwardError> {
 pub fn forward_with(
     g: &QGraph,
     input: &[i64],
+    hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
+) -> Result<Witness, ForwardError> {
+    forward_impl(g, input, hook, None)
+}
+
+/// The forward pass with the Gemm node `node` computing row `row` of its output only (its other
+/// rows, and whatever reads them, are left zero and meaningless): a greedy decoding needs one
+/// row of a language model's logits, and GPT-2 124M's LM head (768 × 50257) is nearly a third
+/// of its forward pass's products (`zkgrad_workflow::generate`). Not a witness to prove.
+pub fn forward_one_row(
+    g: &QGraph,
+    input: &[i64],
+    node: usize,
+    row: usize,
+) -> Result<Witness, ForwardError> {
+    forward_impl(g, input, |_, _, _| {}, Some((node, row)))
+}
+
+fn forward_impl(
+    g: &QGraph,
+    input: &[i64],
     mut hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
+    one_row: Option<(usize, usize)>,
 ) -> Result<Witness, ForwardError> {
     let n_in = g.public_input_len();
     if input.len() != n_in {
@@ -86,6 +108,11 @@ pub fn forward_with(
             } => {
                 let (xv, wt) = (&values[*x], &g.weights[*w]);
                 let (rows, inf, outf) = (out_t.rows, wt.cols, wt.rows);
+                // The rows computed: all, or the one `forward_one_row` asks for.
+                let wanted = |r: usize| match one_row {
+                    Some((n, row)) if n == ni => r == row,
+                    _ => true,
+                };
                 let bias_v = bias.map(|b| &g.weights[b].data);
                 // The quantizer bounds every weight row's Σ|W| by 2^61 / 2^(K−1): with inputs
                 // in range, the accumulators fit in i64 (computed in parallel); otherwise the
@@ -101,7 +128,7 @@ pub fn forward_with(
                         .for_each(|(o, yo)| {
                             let wr = &wt.data[o * inf..(o + 1) * inf];
                             let b = bias_v.map_or(0, |bv| bv[o] << bias_shift);
-                            for (r, out) in yo.iter_mut().enumerate() {
+                            for (r, out) in yo.iter_mut().enumerate().filter(|(r, _)| wanted(*r)) {
                                 let xr = &xv[r * inf..(r + 1) * inf];
                                 let acc: i64 = xr.iter().zip(wr).map(|(a, b)| a * b).sum();
                                 *out = acc + b;
@@ -121,7 +148,7 @@ pub fn forward_with(
                     y
                 } else {
                     let mut y = vec![0i64; rows * outf];
-                    for r in 0..rows {
+                    for r in (0..rows).filter(|&r| wanted(r)) {
                         let xr = &xv[r * inf..(r + 1) * inf];
                         for o in 0..outf {
                             let wr = &wt.data[o * inf..(o + 1) * inf];

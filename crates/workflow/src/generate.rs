@@ -36,6 +36,25 @@ fn positions(q: &QGraph) -> Result<(usize, usize)> {
     Ok((t, out.cols))
 }
 
+/// The Gemm node whose output rows are the logits' rows, requantized (each logit row reads
+/// that row of the Gemm and nothing else), if the logits are made so.
+fn lm_head(q: &QGraph) -> Option<usize> {
+    let out = q.output_tensor();
+    let mut t = q.output;
+    loop {
+        let ni = q.producer(t)?;
+        let shape = q.tensors.get(t)?;
+        if (shape.rows, shape.cols) != (out.rows, out.cols) {
+            return None;
+        }
+        match q.nodes.get(ni)?.op {
+            QOp::Requant { x, .. } => t = x,
+            QOp::Gemm { .. } => return Some(ni),
+            _ => return None,
+        }
+    }
+}
+
 /// A greedy decoding, ready to prove.
 pub struct Generation {
     /// The model's circuit with the greedy-choice check of the generated positions.
@@ -75,10 +94,19 @@ pub fn greedy_observed(
     }
     let mut ids = prompt.to_vec();
     ids.resize(t, 0);
+    let head = lm_head(&m.q);
     for pos in p..p + max_new {
-        let w = zkgrad_model::forward(&m.q, &ids).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let next = argmax_rows(&w.values[m.q.output], vocab);
-        ids[pos] = next[pos - 1] as i64;
+        // Position `pos − 1`'s logits: with the LM head computing that row only, where the
+        // logits are its rows requantized.
+        let w = match head {
+            Some(h) => zkgrad_model::forward_one_row(&m.q, &ids, h, pos - 1),
+            None => zkgrad_model::forward(&m.q, &ids),
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let row = w.values[m.q.output]
+            .get((pos - 1) * vocab..pos * vocab)
+            .unwrap_or_default();
+        ids[pos] = argmax_rows(row, vocab).first().copied().unwrap_or(0) as i64;
         on_token(pos + 1 - p);
     }
     let decode_time = t0.elapsed();
