@@ -195,7 +195,10 @@ fn check_generate_progress(model: &str, err: &str, new: u64) {
 /// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
 /// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
 fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
-    let dir = tmpdir(&format!("gen-{model}"));
+    // A directory per call: two tests generate on one model at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = tmpdir(&format!("gen-{model}-{call}"));
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(example(&format!("transformers/{model}/greedy.json"))).unwrap(),
     )
