@@ -264,6 +264,18 @@ fn one_row_decoding_gives_the_full_forward_passes_tokens() {
         let (t, vocab) = (q.input().len(), q.output_tensor().cols);
         let mut ids = prompt.clone();
         ids.resize(t, 0);
+        // Each logits row of the one-row pass is the full pass's row.
+        let gemm = q.producer(x).unwrap();
+        let full = zkgrad_model::forward(q, &ids).unwrap();
+        for row in 0..t {
+            let one = zkgrad_model::forward_one_row(q, &ids, gemm, row).unwrap();
+            let at = row * vocab..(row + 1) * vocab;
+            assert_eq!(
+                one.values[q.output][at.clone()],
+                full.values[q.output][at],
+                "{model}: row {row}"
+            );
+        }
         for pos in prompt.len()..prompt.len() + n {
             let w = zkgrad_model::forward(q, &ids).unwrap();
             let row = &w.values[q.output][(pos - 1) * vocab..pos * vocab];
