@@ -230,15 +230,24 @@ impl Graph {
                     let xv = get(*x);
                     let (inf, outf) = ((*in_features).max(1), *out_features);
                     let rows = xv.len() / inf;
-                    let mut y = vec![0.0; rows * outf];
                     // Weight row outside, input rows inside: each weight is read once per pass
                     // (GPT-2's 50,257 × 768 LM head: 309 MB once, not once per token), and the
-                    // few input rows stay in cache.
-                    for (o, wrow) in w.chunks_exact(inf).take(outf).enumerate() {
-                        let b = bias.as_ref().and_then(|b| b.get(o)).copied().unwrap_or(0.0);
-                        for (r, xr) in xv.chunks_exact(inf).enumerate() {
+                    // few input rows stay in cache; the weight rows in parallel.
+                    use rayon::prelude::*;
+                    let yt: Vec<f64> = w
+                        .par_chunks_exact(inf)
+                        .take(outf)
+                        .enumerate()
+                        .flat_map_iter(|(o, wrow)| {
+                            let b = bias.as_ref().and_then(|b| b.get(o)).copied().unwrap_or(0.0);
+                            xv.chunks_exact(inf).map(move |xr| b + dot(xr, wrow))
+                        })
+                        .collect();
+                    let mut y = vec![0.0; rows * outf];
+                    for (o, yo) in yt.chunks_exact(rows.max(1)).enumerate() {
+                        for (r, v) in yo.iter().enumerate() {
                             if let Some(out) = y.get_mut(r * outf + o) {
-                                *out = b + dot(xr, wrow);
+                                *out = *v;
                             }
                         }
                     }
