@@ -276,12 +276,42 @@ fn one_row_decoding_gives_the_full_forward_passes_tokens() {
                 "{model}: row {row}"
             );
         }
+        // The incremental decoder's row `pos − 1` is the full pass's at every step, the new
+        // position's rows computed and the others reused.
+        let mut decoder = zkgrad_model::Decoder::new(q, q.nodes.len(), Some(gemm));
         for pos in prompt.len()..prompt.len() + n {
             let w = zkgrad_model::forward(q, &ids).unwrap();
-            let row = &w.values[q.output][(pos - 1) * vocab..pos * vocab];
+            let at = (pos - 1) * vocab..pos * vocab;
+            let row = &w.values[q.output][at.clone()];
+            assert_eq!(
+                &decoder.step(&ids, pos).unwrap()[at],
+                row,
+                "{model}: position {pos}"
+            );
             ids[pos] = zkgrad_model::generate::argmax_rows(row, vocab)[0] as i64;
         }
         let g = greedy(load(model), &prompt, n).unwrap();
         assert_eq!(g.ids, ids, "{model}");
+    }
+}
+
+/// The incremental decoder reuses a Gemm row only where its input row is the one it was
+/// computed from: after a pass over other ids (a token changed in the middle of the prompt,
+/// the positions after it changed too), its next step is the full pass's again.
+#[test]
+fn decoder_recomputes_rows_whose_inputs_changed() {
+    let m = load("gpt2_tiny");
+    let q = &m.q;
+    let (t, vocab) = (q.input().len(), q.output_tensor().cols);
+    let mut ids: Vec<i64> = (0..t as i64).map(|i| (7 * i + 3) % vocab as i64).collect();
+    let mut decoder = zkgrad_model::Decoder::new(q, q.nodes.len(), None);
+    let live = t - 2;
+    decoder.step(&ids, live).unwrap();
+    ids[1] = (ids[1] + 1) % vocab as i64;
+    let out = decoder.step(&ids, live + 1).unwrap().to_vec();
+    let full = zkgrad_model::forward(q, &ids).unwrap();
+    for r in 0..=live {
+        let at = r * vocab..(r + 1) * vocab;
+        assert_eq!(out[at.clone()], full.values[q.output][at], "row {r}");
     }
 }

@@ -65,14 +65,145 @@ pub fn forward_one_row(
     node: usize,
     row: usize,
 ) -> Result<Witness, ForwardError> {
-    forward_impl(g, input, |_, _, _| {}, Some((node, row)))
+    let mut plan = RowPlan {
+        head: Some(node),
+        head_row: row,
+        ..RowPlan::default()
+    };
+    forward_impl(g, input, |_, _, _| {}, Some(&mut plan))
+}
+
+/// A greedy decoding's forward passes, each computing only what the next token needs: the
+/// KV cache of a causal language model, for any circuit.
+///
+/// Step `s` reads the logits row `live − 1` of a pass over `ids[..live]`. In a causal model
+/// rows `< live` of every tensor depend on positions `< live` only, so each Gemm over the
+/// positions (its output rows are the `T` positions) computes
+/// - no row `≥ live` (they keep the last pass's values: the masked attention weighs them 0);
+/// - no row whose input row equals the last pass's, where that pass computed it (a Gemm's
+///   output row is a function of its input row): after the prompt, one row a step;
+/// - and the LM head (`head`) its row `live − 1` only.
+///
+/// Other ops are computed whole (they are a fraction of a pass). The values are not a witness
+/// to prove: only the logits row `live − 1` is meant (the proof's own forward pass is whole,
+/// and its greedy check refuses a token that is not the argmax of the real pass).
+pub struct Decoder<'g> {
+    g: &'g QGraph,
+    head: Option<usize>,
+    /// The nodes evaluated: the model's, not what a circuit appends after its output (a
+    /// greedy check reads tokens not decoded yet).
+    nodes: usize,
+    last: Option<Witness>,
+    /// Per node, the rows of its output the last pass computed (empty: all, or not a Gemm).
+    computed: Vec<Vec<bool>>,
+}
+
+impl<'g> Decoder<'g> {
+    /// A decoder for `g`'s first `nodes` nodes (through its output), whose Gemm node `head`
+    /// (if any) computes the logits' rows.
+    pub fn new(g: &'g QGraph, nodes: usize, head: Option<usize>) -> Self {
+        Self {
+            g,
+            head,
+            nodes: nodes.max(g.output).min(g.nodes.len()),
+            last: None,
+            computed: Vec::new(),
+        }
+    }
+
+    /// The pass over `ids` (all `T` positions; those from `live` on are not read), returning
+    /// its output tensor, whose row `live − 1` is the real pass's.
+    pub fn step(&mut self, ids: &[i64], live: usize) -> Result<&[i64], ForwardError> {
+        let positions = self.g.input().len();
+        let mut plan = RowPlan {
+            head: self.head,
+            head_row: live.saturating_sub(1),
+            restrict: Some((positions, live)),
+            last: self.last.as_ref(),
+            last_computed: &self.computed,
+            computed: vec![Vec::new(); self.g.nodes.len()],
+            nodes: Some(self.nodes),
+        };
+        let w = forward_impl(self.g, ids, |_, _, _| {}, Some(&mut plan))?;
+        self.computed = plan.computed;
+        let out = self.g.output;
+        Ok(&self.last.insert(w).values[out])
+    }
+
+    /// The whole pass over `ids` (every row of every node through the output), which the next
+    /// [`Self::step`] does not reuse: its error, if any, is the model's on these ids.
+    pub fn whole(&mut self, ids: &[i64]) -> Result<&[i64], ForwardError> {
+        let mut plan = RowPlan {
+            nodes: Some(self.nodes),
+            ..RowPlan::default()
+        };
+        self.last = None;
+        self.computed.clear();
+        let w = forward_impl(self.g, ids, |_, _, _| {}, Some(&mut plan))?;
+        Ok(&self.last.insert(w).values[self.g.output])
+    }
+}
+
+/// Which rows of the Gemms a pass computes ([`Decoder`], [`forward_one_row`]).
+#[derive(Default)]
+struct RowPlan<'a> {
+    /// The Gemm node computing only `head_row`.
+    head: Option<usize>,
+    head_row: usize,
+    /// `(T, live)`: Gemms with `T` output rows compute rows `< live`, reusing the last pass's.
+    restrict: Option<(usize, usize)>,
+    last: Option<&'a Witness>,
+    last_computed: &'a [Vec<bool>],
+    /// Filled by the pass: per node, the rows it holds computed values of.
+    computed: Vec<Vec<bool>>,
+    /// How many nodes to evaluate (all if `None`).
+    nodes: Option<usize>,
+}
+
+impl RowPlan<'_> {
+    /// For the Gemm node `ni` (`rows` output rows of `inf` inputs, input `xv`, input tensor
+    /// `x`): whether each row is computed now, and whether it holds its computed value after
+    /// this pass (computed now, or the last pass's for the same input row).
+    fn gemm_rows(
+        &self,
+        ni: usize,
+        rows: usize,
+        x: usize,
+        inf: usize,
+        xv: &[i64],
+    ) -> (Vec<bool>, Vec<bool>) {
+        let is_head = self.head == Some(ni);
+        let Some((_, live)) = self.restrict.filter(|&(t, _)| t == rows) else {
+            let compute: Vec<bool> = (0..rows).map(|r| !is_head || r == self.head_row).collect();
+            return (compute.clone(), compute);
+        };
+        let done = self
+            .last_computed
+            .get(ni)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let last_x = self.last.and_then(|w| w.values.get(x));
+        (0..rows)
+            .map(|r| {
+                let needed = if is_head {
+                    r == self.head_row
+                } else {
+                    r < live
+                };
+                let reusable = done.get(r) == Some(&true)
+                    && last_x.and_then(|l| l.get(r * inf..(r + 1) * inf))
+                        == xv.get(r * inf..(r + 1) * inf);
+                (needed && !reusable, needed || reusable)
+            })
+            .unzip()
+    }
 }
 
 fn forward_impl(
     g: &QGraph,
     input: &[i64],
     mut hook: impl FnMut(usize, &mut Vec<i64>, &mut Option<Vec<i64>>),
-    one_row: Option<(usize, usize)>,
+    mut plan: Option<&mut RowPlan>,
 ) -> Result<Witness, ForwardError> {
     let n_in = g.public_input_len();
     if input.len() != n_in {
@@ -96,7 +227,8 @@ fn forward_impl(
     let mut offset = n0;
     let mut rems = Vec::with_capacity(g.nodes.len());
     let limit = 1i64 << 62;
-    for (ni, node) in g.nodes.iter().enumerate() {
+    let evaluated = plan.as_ref().and_then(|p| p.nodes).unwrap_or(g.nodes.len());
+    for (ni, node) in g.nodes.iter().enumerate().take(evaluated) {
         let out_t = &g.tensors[ni + 1];
         let mut rem = None;
         let out: Vec<i64> = match &node.op {
@@ -108,11 +240,21 @@ fn forward_impl(
             } => {
                 let (xv, wt) = (&values[*x], &g.weights[*w]);
                 let (rows, inf, outf) = (out_t.rows, wt.cols, wt.rows);
-                // The rows computed: all, or the one `forward_one_row` asks for.
-                let wanted = |r: usize| match one_row {
-                    Some((n, row)) if n == ni => r == row,
-                    _ => true,
+                // The rows computed: all, or those a `RowPlan` asks for; the others are the
+                // last pass's (or zero).
+                let (compute, holds) = match plan.as_deref() {
+                    Some(p) => p.gemm_rows(ni, rows, *x, inf, xv),
+                    None => (vec![true; rows], Vec::new()),
                 };
+                if let Some(c) = plan.as_deref_mut().and_then(|p| p.computed.get_mut(ni)) {
+                    *c = holds;
+                }
+                let wanted = |r: usize| compute[r];
+                let kept = plan
+                    .as_deref()
+                    .and_then(|p| p.last)
+                    .and_then(|l| l.values.get(ni + 1))
+                    .filter(|l| l.len() == rows * outf);
                 let bias_v = bias.map(|b| &g.weights[b].data);
                 // The quantizer bounds every weight row's Σ|W| by 2^61 / 2^(K−1): with inputs
                 // in range, the accumulators fit in i64 (computed in parallel); otherwise the
@@ -134,9 +276,9 @@ fn forward_impl(
                                 *out = acc + b;
                             }
                         });
-                    let mut y = vec![0i64; rows * outf];
+                    let mut y = kept.cloned().unwrap_or_else(|| vec![0i64; rows * outf]);
                     for (o, yo) in yt.chunks(rows.max(1)).enumerate() {
-                        for (r, v) in yo.iter().enumerate() {
+                        for (r, v) in yo.iter().enumerate().filter(|(r, _)| wanted(*r)) {
                             y[r * outf + o] = *v;
                         }
                     }
@@ -147,7 +289,7 @@ fn forward_impl(
                     }
                     y
                 } else {
-                    let mut y = vec![0i64; rows * outf];
+                    let mut y = kept.cloned().unwrap_or_else(|| vec![0i64; rows * outf]);
                     for r in (0..rows).filter(|&r| wanted(r)) {
                         let xr = &xv[r * inf..(r + 1) * inf];
                         for o in 0..outf {

@@ -83,43 +83,81 @@ pub fn greedy_observed(
     max_new: usize,
     on_token: OnToken,
 ) -> Result<Generation> {
-    let t0 = std::time::Instant::now();
-    let (t, vocab) = positions(&m.q)?;
-    let p = prompt.len();
+    let nodes = m.q.nodes.len();
+    let model = with_greedy_check(m, prompt.len(), max_new)?;
+    let (ids, decode_time) = decode(&model.q, nodes, prompt, max_new, on_token, false)?;
+    Ok(Generation {
+        generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
+        ids,
+        prompt_len: prompt.len(),
+        decode_time,
+        model,
+    })
+}
+
+/// `m` with the greedy-choice check of `max_new` tokens after a prompt of `p` appended (it
+/// depends on the counts only, so it is built before the tokens are decoded).
+fn with_greedy_check(m: LoadedModel, p: usize, max_new: usize) -> Result<LoadedModel> {
+    let (t, _) = positions(&m.q)?;
     if p == 0 || max_new == 0 || p + max_new > t {
         bail!(
             "a prompt of {p} tokens and {max_new} new tokens do not fit the model's {t} positions \
              (it was exported for a fixed length; both must be at least 1)"
         );
     }
-    let mut ids = prompt.to_vec();
-    ids.resize(t, 0);
-    let head = lm_head(&m.q);
-    for pos in p..p + max_new {
-        // Position `pos − 1`'s logits: with the LM head computing that row only, where the
-        // logits are its rows requantized.
-        let w = match head {
-            Some(h) => zkgrad_model::forward_one_row(&m.q, &ids, h, pos - 1),
-            None => zkgrad_model::forward(&m.q, &ids),
-        }
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let row = w.values[m.q.output]
-            .get((pos - 1) * vocab..pos * vocab)
-            .unwrap_or_default();
-        ids[pos] = argmax_rows(row, vocab).first().copied().unwrap_or(0) as i64;
-        on_token(pos + 1 - p);
-    }
-    let decode_time = t0.elapsed();
-    let mut q = m.q.clone();
+    let LoadedModel {
+        mut q,
+        graph,
+        value_tensors,
+    } = m;
     let logits = q.output;
     check_greedy(&mut q, logits, 0, p, max_new).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Generation {
-        generated: ids[p..p + max_new].to_vec(),
-        ids,
-        prompt_len: p,
-        decode_time,
-        model: LoadedModel { q, ..m },
+    Ok(LoadedModel {
+        q,
+        graph,
+        value_tensors,
     })
+}
+
+/// The greedy decoding of `max_new` tokens after `prompt` on the first `nodes` nodes of `q`
+/// (the model's, through its logits): the `T` ids (padded with 0) and the decoding's time.
+/// Incremental passes ([`zkgrad_model::Decoder`]: a causal model's), or whole ones if `whole`.
+fn decode(
+    q: &QGraph,
+    nodes: usize,
+    prompt: &[i64],
+    max_new: usize,
+    on_token: OnToken,
+    whole: bool,
+) -> Result<(Vec<i64>, std::time::Duration)> {
+    let t0 = std::time::Instant::now();
+    let (t, vocab) = positions(q)?;
+    let p = prompt.len();
+    let mut ids = prompt.to_vec();
+    ids.resize(t, 0);
+    // Position `pos − 1`'s logits, each pass computing the Gemms' rows of the new position
+    // only (and the LM head's row `pos − 1`, where the logits are its rows requantized).
+    let mut decoder = zkgrad_model::Decoder::new(q, nodes, lm_head(q));
+    for pos in p..p + max_new {
+        let at = (pos - 1) * vocab..pos * vocab;
+        let step = if whole {
+            decoder.whole(&ids)
+        } else {
+            decoder.step(&ids, pos)
+        };
+        let next = match step {
+            Ok(out) => argmax_rows(out.get(at).unwrap_or_default(), vocab),
+            // A value outside a table in a row no token reads (the rows past `pos` hold the
+            // last pass's values): the whole pass, which names a real failure.
+            Err(_) => {
+                let out = decoder.whole(&ids).map_err(|e| anyhow::anyhow!("{e}"))?;
+                argmax_rows(out.get(at).unwrap_or_default(), vocab)
+            }
+        };
+        ids[pos] = next.first().copied().unwrap_or(0) as i64;
+        on_token(pos + 1 - p);
+    }
+    Ok((ids, t0.elapsed()))
 }
 
 /// Whether a verified generation proof's positions after the generated tokens hold the
@@ -229,7 +267,13 @@ pub fn prove_generation(
 }
 
 /// [`prove_generation`], telling `on_token` the tokens decoded so far, `on_weights` when the
-/// weight commitment starts, and `on_phase` when each prover phase starts.
+/// decoding is done and the weight commitment (which runs alongside it) is awaited, and
+/// `on_phase` when each prover phase starts.
+///
+/// The circuit — the model and the greedy check of `max_new` tokens after the prompt — does
+/// not depend on the tokens, so its weights are committed while they are decoded: the
+/// decoding's passes stream the weights and leave a core idle part of the time, the
+/// commitment's first part (packing the weights) is one thread.
 pub fn prove_generation_observed(
     p: Prompted,
     max_new: usize,
@@ -238,19 +282,51 @@ pub fn prove_generation_observed(
     on_weights: &(dyn Fn() + Sync),
     on_phase: zkgrad_prover::OnPhase,
 ) -> Result<GenerationProof> {
-    let g = greedy_observed(p.model, &p.prompt_ids, max_new, on_token)?;
-    on_weights();
-    let prover = crate::prove::InferenceProver::new(&g.model, scheme);
-    let x: Vec<f64> = g.ids.iter().map(|&v| v as f64).collect();
-    let proof = prover
-        .prove_observed(&x, &g.ids, on_phase)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    use std::time::Instant;
+    let nodes = p.model.q.nodes.len();
+    let prompt = p.prompt_ids;
+    let model = with_greedy_check(p.model, prompt.len(), max_new)?;
+    let params = scheme.params_for(&model.q);
+    let (committed, decoded) = rayon::join(
+        || {
+            let t0 = Instant::now();
+            let c = zkgrad_prover::CommittedModel::new(&model.q, &params);
+            (c, t0.elapsed())
+        },
+        || {
+            let d = decode(&model.q, nodes, &prompt, max_new, on_token, false);
+            on_weights();
+            d
+        },
+    );
+    let (mut ids, decode_time) = decoded?;
+    let prover = crate::prove::InferenceProver {
+        model: &model,
+        params,
+        committed: committed.0,
+        commit_time: committed.1,
+    };
+    let proof = match prover.prove_without_float(&ids, on_phase) {
+        Ok(proof) => proof,
+        Err(e) => {
+            // The greedy check refuses a token: a model whose rows read later positions (not
+            // causal) decodes otherwise with whole passes. Those tokens, if they differ.
+            let (whole, _) = decode(&model.q, nodes, &prompt, max_new, &|_| {}, true)?;
+            if whole == ids {
+                return Err(anyhow::anyhow!("{e}"));
+            }
+            ids = whole;
+            prover
+                .prove_without_float(&ids, on_phase)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
     Ok(GenerationProof {
-        prompt: g.ids[..g.prompt_len].to_vec(),
-        generated: g.generated.clone(),
+        prompt: ids[..prompt.len()].to_vec(),
+        generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
         proof,
         commit_time: prover.commit_time,
-        decode_time: g.decode_time,
+        decode_time,
         scheme: prover.params.scheme(),
     })
 }

@@ -89,6 +89,24 @@ impl<'m> InferenceProver<'m> {
     ) -> Result<InferenceProof, ProveError> {
         prove_committed(self.model, &self.params, &self.committed, x, xq, on_phase)
     }
+
+    /// [`Self::prove_observed`] without the float model's pass: `float` is empty and
+    /// `max_abs_error` NaN (a generation reports no float error, and GPT-2 124M's float pass
+    /// is a third of a second).
+    pub fn prove_without_float(
+        &self,
+        xq: &[i64],
+        on_phase: OnPhase,
+    ) -> Result<InferenceProof, ProveError> {
+        prove_inner(
+            self.model,
+            &self.params,
+            &self.committed,
+            None,
+            xq,
+            on_phase,
+        )
+    }
 }
 
 /// Proves `m`, its weights committed in `committed` under `params`, on the input `x`, quantized
@@ -102,19 +120,33 @@ pub fn prove_committed(
     xq: &[i64],
     on_phase: OnPhase,
 ) -> Result<InferenceProof, ProveError> {
+    prove_inner(m, params, committed, Some(x), xq, on_phase)
+}
+
+/// [`prove_committed`], with the float model's pass on `x` if given.
+fn prove_inner(
+    m: &LoadedModel,
+    params: &PcsParams,
+    committed: &CommittedModel,
+    x: Option<&[f64]>,
+    xq: &[i64],
+    on_phase: OnPhase,
+) -> Result<InferenceProof, ProveError> {
     let t1 = Instant::now();
     let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
     let prove_time = t1.elapsed();
     let bytes = out.proof.to_bytes();
     let frac = m.q.output_tensor().frac;
     let y = dequantize(&out.proof.output, frac);
-    let float = m.graph.forward_f64(x);
-    let fy = &float[m.graph.output];
-    let max_abs_error = y
-        .iter()
-        .zip(fy)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let float = x.map(|x| m.graph.forward_f64(x)).unwrap_or_default();
+    let max_abs_error = match float.get(m.graph.output) {
+        Some(fy) => y
+            .iter()
+            .zip(fy)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max),
+        None => f64::NAN,
+    };
     let output = split_outputs(&m.graph, &y);
     let commitment = commitment_hex(&out.proof.circuit, &out.proof.weight_root);
     Ok(InferenceProof {
@@ -131,6 +163,12 @@ pub fn prove_committed(
 impl InferenceProof {
     /// The float model's output, one array per graph output.
     pub fn float_output(&self, model: &LoadedModel) -> Vec<Vec<f64>> {
-        split_outputs(&model.graph, &self.float[model.graph.output])
+        split_outputs(
+            &model.graph,
+            self.float
+                .get(model.graph.output)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        )
     }
 }
