@@ -84,23 +84,30 @@ pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imp
         )));
     }
     // The weight as `[outf, inf]`, row `o` the inputs of output `o`.
+    use rayon::prelude::*;
+    let src: &[f64] = &b.data;
     let mut w = vec![0.0; len];
     if trans_b {
-        for (wv, &bv) in w.iter_mut().zip(b.data.iter()) {
-            *wv = alpha * bv;
-        }
-    } else {
-        // A transposition, tile by tile: walking a whole column of `b` for each row of `w`
-        // missed the cache at every read (GPT-2 124M's 124M weights: ~1 s of its import).
-        for i0 in (0..inf).step_by(TRANSPOSE_TILE) {
-            for o0 in (0..outf).step_by(TRANSPOSE_TILE) {
-                for i in i0..(i0 + TRANSPOSE_TILE).min(inf) {
-                    for o in o0..(o0 + TRANSPOSE_TILE).min(outf) {
-                        w[o * inf + i] = alpha * b.data[i * outf + o];
+        w.par_iter_mut()
+            .zip(src.par_iter())
+            .for_each(|(wv, &bv)| *wv = alpha * bv);
+    } else if inf > 0 {
+        // A transposition, tile by tile (walking a whole column of `b` for each row of `w`
+        // missed the cache at every read: GPT-2 124M's 124M weights, ~1 s of its import), a
+        // band of `TRANSPOSE_TILE` rows of `w` per task.
+        w.par_chunks_mut(TRANSPOSE_TILE * inf)
+            .enumerate()
+            .for_each(|(band, rows)| {
+                let o0 = band * TRANSPOSE_TILE;
+                for i0 in (0..inf).step_by(TRANSPOSE_TILE) {
+                    for (k, row) in rows.chunks_mut(inf).enumerate() {
+                        let o = o0 + k;
+                        for i in i0..(i0 + TRANSPOSE_TILE).min(inf) {
+                            row[i] = alpha * src[i * outf + o];
+                        }
                     }
                 }
-            }
-        }
+            });
     }
     let xs = graph.shape(x).to_vec();
     if xs.last() != Some(&inf) {
