@@ -154,6 +154,26 @@ pub struct Graph {
     pub output_parts: Vec<(String, Vec<usize>)>,
 }
 
+impl Graph {
+    /// Frees the weights (Linear and Conv weights and biases, embedding tables, constants), for
+    /// a caller done with the float model that keeps its shapes and outputs: its forward pass
+    /// is meaningless after this. `generate` reports no float error, and GPT-2 124M's float
+    /// weights are 1 GB that its proof's allocations then reuse instead of fresh pages.
+    pub fn drop_weights(&mut self) {
+        for node in &mut self.nodes {
+            match &mut node.op {
+                Op::Linear { w, bias, .. } | Op::Conv { w, bias, .. } => {
+                    *w = Vec::new();
+                    *bias = None;
+                }
+                Op::Embed { table, .. } => *table = Vec::new(),
+                Op::Const { data } => *data = Vec::new(),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The matrix view of a shape: `cols` is the last dimension, `rows` the product of the rest —
 /// except for a 4-D (NCHW) shape, viewed as `[N·C, H·W]` (a channel's image is one row, as a
 /// convolution's output is laid out).

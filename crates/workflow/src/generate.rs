@@ -285,7 +285,8 @@ pub fn prove_generation_observed(
     use std::time::Instant;
     let nodes = p.model.q.nodes.len();
     let prompt = p.prompt_ids;
-    let model = with_greedy_check(p.model, prompt.len(), max_new)?;
+    let mut model = with_greedy_check(p.model, prompt.len(), max_new)?;
+    model.graph.drop_weights();
     let params = scheme.params_for(&model.q);
     let (committed, decoded) = rayon::join(
         || {
