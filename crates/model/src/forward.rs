@@ -55,24 +55,6 @@ pub fn forward_with(
     forward_impl(g, input, hook, None)
 }
 
-/// The forward pass with the Gemm node `node` computing row `row` of its output only (its other
-/// rows, and whatever reads them, are left zero and meaningless): a greedy decoding needs one
-/// row of a language model's logits, and GPT-2 124M's LM head (768 × 50257) is nearly a third
-/// of its forward pass's products (`zkgrad_workflow::generate`). Not a witness to prove.
-pub fn forward_one_row(
-    g: &QGraph,
-    input: &[i64],
-    node: usize,
-    row: usize,
-) -> Result<Witness, ForwardError> {
-    let mut plan = RowPlan {
-        head: Some(node),
-        head_row: row,
-        ..RowPlan::default()
-    };
-    forward_impl(g, input, |_, _, _| {}, Some(&mut plan))
-}
-
 /// A greedy decoding's forward passes, each computing only what the next token needs: the
 /// KV cache of a causal language model, for any circuit.
 ///
@@ -144,7 +126,7 @@ impl<'g> Decoder<'g> {
     }
 }
 
-/// Which rows of the Gemms a pass computes ([`Decoder`], [`forward_one_row`]).
+/// Which rows of the Gemms a pass computes ([`Decoder`]).
 #[derive(Default)]
 struct RowPlan<'a> {
     /// The Gemm node computing only `head_row`.

@@ -23,7 +23,7 @@ pub mod zoo;
 pub mod zoo_cnn;
 
 pub use calibrate::{calibrate, calibrate_per_tensor};
-pub use forward::{forward, forward_one_row, forward_with, Decoder, ForwardError, Witness};
+pub use forward::{forward, forward_with, Decoder, ForwardError, Witness};
 pub use graph::{Graph, Node, Op};
 pub use quantizer::{
     quantize, quantize_input, quantize_public_input, quantize_with_map, quantize_with_scales,

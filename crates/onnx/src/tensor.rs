@@ -65,6 +65,7 @@ const INT64: i32 = 7;
 const DOUBLE: i32 = 11;
 
 fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
+    use rayon::prelude::*;
     if !t.external_data.is_empty() {
         return Err(format!(
             "tensor {} stores its data in an external file (load the model from its file so the data can be read)",
@@ -111,12 +112,10 @@ fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
     }
     let out: Vec<f64> = match t.data_type {
         // The weights' common case, in parallel (GPT-2 124M: 124M values).
-        FLOAT if !raw.is_empty() => {
-            use rayon::prelude::*;
-            raw.par_chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                .collect()
-        }
+        FLOAT if !raw.is_empty() => raw
+            .par_chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         FLOAT => t.float_data.iter().map(|&v| v as f64).collect(),
         DOUBLE if !raw.is_empty() => raw
             .chunks_exact(8)
@@ -142,10 +141,7 @@ fn tensor_data(t: &TensorProto, n: usize) -> Result<Vec<f64>, String> {
     };
     // ±∞ is kept (an additive mask's −∞; every use that needs a finite value refuses it),
     // NaN is refused.
-    if rayon::prelude::ParallelIterator::any(
-        rayon::prelude::IntoParallelRefIterator::par_iter(&out),
-        |v| v.is_nan(),
-    ) {
+    if out.par_iter().any(|v| v.is_nan()) {
         return Err(format!("tensor {} holds NaN", t.name));
     }
     Ok(out)

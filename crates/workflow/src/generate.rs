@@ -271,9 +271,9 @@ pub fn prove_generation(
 /// `on_phase` when each prover phase starts.
 ///
 /// The circuit — the model and the greedy check of `max_new` tokens after the prompt — does
-/// not depend on the tokens, so its weights are committed while they are decoded: the
-/// decoding's passes stream the weights and leave a core idle part of the time, the
-/// commitment's first part (packing the weights) is one thread.
+/// not depend on the tokens, so its weights are committed while they are decoded (GPT-2
+/// 124M, 8 tokens: decoding 1.1 s and committing 3.5 s take 4.1–4.3 s together, neither
+/// keeping both cores busy throughout on its own).
 pub fn prove_generation_observed(
     p: Prompted,
     max_new: usize,
