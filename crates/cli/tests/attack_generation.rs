@@ -304,3 +304,66 @@ fn decoder_recomputes_rows_whose_inputs_changed() {
         assert_eq!(out[at.clone()], full.values[q.output][at], "row {r}");
     }
 }
+
+/// `m` with its causal masks lifted (gpt2_tiny's `[T, T]` additive masks zeroed): every
+/// position then sees the whole sequence, padding included.
+fn without_causal_masks(mut m: LoadedModel) -> LoadedModel {
+    let t = m.q.input().len();
+    let mut lifted = 0;
+    for (i, n) in m.q.nodes.iter_mut().enumerate() {
+        let shape = &m.q.tensors[i + 1];
+        if let QOp::Const { data } = &mut n.op {
+            if (shape.rows, shape.cols) == (t, t) && data.iter().any(|&v| v < 0) {
+                data.iter_mut().for_each(|v| *v = 0);
+                lifted += 1;
+            }
+        }
+    }
+    assert!(lifted > 0, "no causal mask found");
+    m
+}
+
+/// `generate` on a model that is not causal (its logits at a position read later ones): the
+/// greedy check of the proven pass — which holds the generated tokens where each decoding
+/// pass held padding — refuses the tokens, and the error says why in words, not only as a
+/// value outside the check's table.
+#[test]
+fn non_causal_model_generation_refused_with_a_clear_error() {
+    use zkgrad_workflow::generate::{prove_generation, Prompted};
+    let lifted = |model: &str| without_causal_masks(load(model));
+    // A prompt on which the decoder's tokens differ from whole passes': the lifted masks
+    // matter there.
+    let m = lifted("nanogpt");
+    let q = &m.q;
+    let (t, vocab, n) = (q.input().len(), q.output_tensor().cols, 6usize);
+    let prompt = (1..40i64)
+        .map(|k| {
+            (0..3)
+                .map(|i| (k * 7 + i * 13) % vocab as i64)
+                .collect::<Vec<_>>()
+        })
+        .find(|prompt| {
+            let mut whole = prompt.clone();
+            whole.resize(t, 0);
+            for pos in prompt.len()..prompt.len() + n {
+                let w = zkgrad_model::forward(q, &whole).unwrap();
+                let row = &w.values[q.output][(pos - 1) * vocab..pos * vocab];
+                whole[pos] = zkgrad_model::generate::argmax_rows(row, vocab)[0] as i64;
+            }
+            greedy(lifted("nanogpt"), prompt, n).unwrap().ids != whole
+        })
+        .expect("no prompt where the lifted masks matter");
+    let scheme = zkgrad_workflow::scheme::parse_scheme("auto").unwrap();
+    let e = prove_generation(
+        Prompted {
+            model: lifted("nanogpt"),
+            prompt_ids: prompt,
+        },
+        n,
+        scheme,
+        &|_| {},
+    )
+    .err()
+    .expect("a non-causal model's generation proved");
+    assert!(e.to_string().contains("it is not causal"), "{e}");
+}

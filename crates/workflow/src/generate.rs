@@ -9,6 +9,8 @@
 use anyhow::{bail, Result};
 use zkgrad_circuit::{QGraph, QOp};
 use zkgrad_model::generate::{argmax_rows, check_greedy, greedy_check_of};
+use zkgrad_model::ForwardError;
+use zkgrad_prover::ProveError;
 
 use crate::model::LoadedModel;
 
@@ -85,7 +87,7 @@ pub fn greedy_observed(
 ) -> Result<Generation> {
     let nodes = m.q.nodes.len();
     let model = with_greedy_check(m, prompt.len(), max_new)?;
-    let (ids, decode_time) = decode(&model.q, nodes, prompt, max_new, on_token, false)?;
+    let (ids, decode_time) = decode(&model.q, nodes, prompt, max_new, on_token)?;
     Ok(Generation {
         generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
         ids,
@@ -121,14 +123,14 @@ fn with_greedy_check(m: LoadedModel, p: usize, max_new: usize) -> Result<LoadedM
 
 /// The greedy decoding of `max_new` tokens after `prompt` on the first `nodes` nodes of `q`
 /// (the model's, through its logits): the `T` ids (padded with 0) and the decoding's time.
-/// Incremental passes ([`zkgrad_model::Decoder`]: a causal model's), or whole ones if `whole`.
+/// Incremental passes ([`zkgrad_model::Decoder`]), which assume a causal model as the proof
+/// of the decoding does.
 fn decode(
     q: &QGraph,
     nodes: usize,
     prompt: &[i64],
     max_new: usize,
     on_token: OnToken,
-    whole: bool,
 ) -> Result<(Vec<i64>, std::time::Duration)> {
     let t0 = std::time::Instant::now();
     let (t, vocab) = positions(q)?;
@@ -140,12 +142,7 @@ fn decode(
     let mut decoder = zkgrad_model::Decoder::new(q, nodes, lm_head(q));
     for pos in p..p + max_new {
         let at = (pos - 1) * vocab..pos * vocab;
-        let step = if whole {
-            decoder.whole(&ids)
-        } else {
-            decoder.step(&ids, pos)
-        };
-        let next = match step {
+        let next = match decoder.step(&ids, pos) {
             Ok(out) => argmax_rows(out.get(at).unwrap_or_default(), vocab),
             // A value outside a table in a row no token reads (the rows past `pos` hold the
             // last pass's values): the whole pass, which names a real failure.
@@ -295,33 +292,35 @@ pub fn prove_generation_observed(
             (c, t0.elapsed())
         },
         || {
-            let d = decode(&model.q, nodes, &prompt, max_new, on_token, false);
+            let d = decode(&model.q, nodes, &prompt, max_new, on_token);
             on_weights();
             d
         },
     );
-    let (mut ids, decode_time) = decoded?;
+    let (ids, decode_time) = decoded?;
     let prover = crate::prove::InferenceProver {
         model: &model,
         params,
         committed: committed.0,
         commit_time: committed.1,
     };
-    let proof = match prover.prove_without_float(&ids, on_phase) {
-        Ok(proof) => proof,
-        Err(e) => {
-            // The greedy check refuses a token: a model whose rows read later positions (not
-            // causal) decodes otherwise with whole passes. Those tokens, if they differ.
-            let (whole, _) = decode(&model.q, nodes, &prompt, max_new, &|_| {}, true)?;
-            if whole == ids {
-                return Err(anyhow::anyhow!("{e}"));
+    // The greedy check refuses a token only where a logit row reads later positions: the
+    // proven pass holds the generated tokens there, the decoding's passes did not, and no
+    // decoding order makes one pass certify it.
+    let proof = prover
+        .prove_without_float(&ids, on_phase)
+        .map_err(|e| match &e {
+            ProveError::Forward(ForwardError::OutOfRange { node, .. })
+                if node.starts_with("generation/") =>
+            {
+                anyhow::anyhow!(
+                    "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
+                     position depend on later positions (it is not causal), so one forward pass \
+                     cannot certify a greedy decoding"
+                )
             }
-            ids = whole;
-            prover
-                .prove_without_float(&ids, on_phase)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-        }
-    };
+            _ => anyhow::anyhow!("{e}"),
+        })?;
     Ok(GenerationProof {
         prompt: ids[..prompt.len()].to_vec(),
         generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),

@@ -92,7 +92,7 @@ impl<'m> InferenceProver<'m> {
 
     /// [`Self::prove_observed`] without the float model's pass: `float` is empty and
     /// `max_abs_error` NaN (a generation reports no float error, and GPT-2 124M's float pass
-    /// is a third of a second).
+    /// takes 0.21–0.23 s).
     pub fn prove_without_float(
         &self,
         xq: &[i64],
