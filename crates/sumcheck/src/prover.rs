@@ -500,10 +500,11 @@ pub struct LazyBaseExtProduct<'a, L: LazyTable> {
 
 enum LazyState<'a, L: LazyTable> {
     Lazy {
-        /// `a` before its first fold.
-        a_base: Option<Cow<'a, [F]>>,
-        /// `a` after it, in packed words.
-        a: Vec<EP>,
+        /// `a` as given, never folded during the lazy rounds…
+        a_base: Cow<'a, [F]>,
+        /// … whose bound top variables, first to last, are these: the current `a` is
+        /// `x ↦ Σ_t eq(rs, t)·a_base(t‖x)`, computed where a round reads it.
+        rs: Vec<E>,
         b: L,
         n_vars: usize,
         lazy_left: usize,
@@ -534,8 +535,8 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
         );
         Self {
             state: LazyState::Lazy {
-                a_base: Some(a),
-                a: Vec::new(),
+                a_base: a,
+                rs: Vec::new(),
                 b,
                 n_vars,
                 lazy_left: lazy,
@@ -558,38 +559,58 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
     /// `d = 2f1 − f0`: `g(0) = Σ g0·f0`, `g(1) = Σ g1·f1` and
     /// `g(2) = Σ (2g1 − g0)·(2f1 − f0) = 2·Σ g1·d − Σ g0·d`.
     ///
-    /// Before `a`'s first fold these are inner products of `b`'s chunks with `a`'s base words,
-    /// which `b` computes claim by claim ([`LazyTable::dot_chunk`]) without writing its
-    /// chunks: one and a half extension-times-base products a word per claim, where writing
-    /// the chunk costs an extension product a word per claim and the chunk's products on top
-    /// (GPT-2 124M's weights, 1.21 claims an entry: 555 → 374 ms). After it, `a`'s words are
-    /// extension words, each product as dear as writing, and the claims on a chunk double
-    /// with every bound variable: `b` writes its chunks and they are multiplied once
-    /// (462 ms against 548 ms for the inner products in the second round, 364 against 503 in
-    /// the third).
-    fn lazy_sums(
-        a_base: Option<&[F]>,
-        a: &[EP],
-        b: &L,
-        n_vars: usize,
-        with_one: bool,
-    ) -> (E, E, E) {
+    /// In the first round `a` is the base table: these are inner products of `b`'s chunks
+    /// with `a`'s base words, which `b` computes claim by claim ([`LazyTable::dot_chunk`])
+    /// without writing its chunks: one and a half extension-times-base products a word per
+    /// claim, where writing the chunk costs an extension product a word per claim and the
+    /// chunk's products on top (GPT-2 124M's weights, 1.21 claims an entry: 555 → 374 ms).
+    /// After it, the claims on a chunk double with every bound variable: `b` writes its
+    /// chunks and they are multiplied once (462 ms against 548 ms for the inner products in
+    /// the second round, 364 against 503 in the third).
+    ///
+    /// `a` is not folded either: after `k` bound variables each of its words is read as
+    /// `Σ_t eq(rs, t)·a_base(t‖w)`, `2^k` extension-times-base products — as many a round
+    /// as folding into a stored table costs (one such product per entry, then a product of
+    /// two extension values per entry, halving each round), without writing the folded tables
+    /// (GPT-2 124M's weights: 1 GB, 0.5 GB and 0.25 GB of fresh pages).
+    fn lazy_sums(a_base: &[F], rs: &[E], b: &L, n_vars: usize, with_one: bool) -> (E, E, E) {
         let half = 1usize << (n_vars - 1);
         let hw = half / LANES;
-        let (s0, s1, s2) = match a_base {
-            // Before the first fold `a` is in the base field: each product is two base
-            // products (an extension times a base value), not three.
-            Some(v) => {
-                let v = FP::pack_slice(v);
-                lazy_dots(b, half, v.len().min(hw), with_one, |w| {
-                    (v[w], v.get(w + hw).copied().unwrap_or(FP::ZERO))
-                })
-            }
-            None => lazy_filled(b, half, a.len().min(hw), with_one, |w| {
-                (a[w], a.get(w + hw).copied().unwrap_or(EP::ZERO))
-            }),
+        let v = FP::pack_slice(a_base);
+        let (s0, s1, s2) = if rs.is_empty() {
+            lazy_dots(b, half, v.len().min(hw), with_one, |w| {
+                (v[w], v.get(w + hw).copied().unwrap_or(FP::ZERO))
+            })
+        } else {
+            let word = bound_word(v, rs, 2 * hw);
+            let pairs = v.len().min(2 * hw).min(hw);
+            lazy_filled(b, half, pairs, with_one, |w| (word(w), word(w + hw)))
         };
         (lane_sum(s0), lane_sum(s1), lane_sum(s2))
+    }
+}
+
+/// `eq(rs, t)` for every `t` of `rs.len()` bits, `rs[0]` the top bit.
+fn top_first_eq(rs: &[E]) -> Vec<E> {
+    let mut e = vec![E::ONE];
+    for &r in rs {
+        e = e.iter().flat_map(|&x| [x * (E::ONE - r), x * r]).collect();
+    }
+    e
+}
+
+/// Word `w` of the table `v` (packed words, zero past them) with its top `rs.len()`
+/// variables bound to `rs` (first the top one), the result holding `words` words:
+/// `Σ_t eq(rs, t)·v[t·words + w]`.
+fn bound_word<'v>(v: &'v [FP], rs: &[E], words: usize) -> impl Fn(usize) -> EP + Sync + 'v {
+    let e: Vec<EP> = top_first_eq(rs).into_iter().map(EP::from).collect();
+    move |w| {
+        e.iter()
+            .enumerate()
+            .fold(EP::ZERO, |acc, (t, et)| match v.get(t * words + w) {
+                Some(x) => acc + *et * *x,
+                None => acc,
+            })
     }
 }
 
@@ -686,11 +707,11 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
         match &self.state {
             LazyState::Lazy {
                 a_base,
-                a,
+                rs,
                 b,
                 n_vars,
                 ..
-            } => Self::lazy_sums(a_base.as_deref(), a, b, *n_vars, with_one),
+            } => Self::lazy_sums(a_base, rs, b, *n_vars, with_one),
             LazyState::Stored(s) => {
                 let (g0, g2) = s.sums();
                 (g0, s.total() - g0, g2)
@@ -750,30 +771,33 @@ impl<L: LazyTable> SumcheckOracle for LazyBaseExtProduct<'_, L> {
         match std::mem::replace(&mut self.state, LazyState::Moving) {
             LazyState::Lazy {
                 a_base,
-                a,
+                mut rs,
                 mut b,
                 n_vars,
                 lazy_left,
             } => {
-                let hw = (1usize << (n_vars - 1)) / LANES;
-                let a = match a_base {
-                    Some(v) => fold_base_top(&v, hw, r),
-                    None => {
-                        let mut a = a;
-                        fold_top(&mut a, hw, r);
-                        a
-                    }
-                };
                 b.bind_top(r);
+                rs.push(r);
                 self.state = if lazy_left > 1 {
                     LazyState::Lazy {
-                        a_base: None,
-                        a,
+                        a_base,
+                        rs,
                         b,
                         n_vars: n_vars - 1,
                         lazy_left: lazy_left - 1,
                     }
                 } else {
+                    // `a` stored at last, folded through every lazy round at once: the
+                    // words of its prefix (the rest zero, as a fold of the prefix keeps it).
+                    let words = (1usize << (n_vars - 1)) / LANES;
+                    let v = FP::pack_slice(&a_base);
+                    let word = bound_word(v, &rs, words);
+                    let a: Vec<EP> = (0..v.len().min(words))
+                        .into_par_iter()
+                        .with_min_len(1024)
+                        .map(word)
+                        .collect();
+                    drop(a_base);
                     let stored = store_packed(&b, a.len() * LANES);
                     LazyState::Stored(BaseExtProduct::from_packed(a, stored, n_vars - 1))
                 };
