@@ -453,6 +453,16 @@ impl QOp {
 }
 
 impl QGraph {
+    /// Frees every weight's values, keeping its name and shape: for a prover past its forward
+    /// pass, whose proof reads the values from the committed tables (GPT-2 124M: 1 GB that
+    /// the proof's own tables then reuse instead of fresh pages). Running the graph after this
+    /// is meaningless.
+    pub fn drop_weight_values(&mut self) {
+        for w in &mut self.weights {
+            w.data = Vec::new();
+        }
+    }
+
     /// Whether the public output needs a claim of its own at a random point: when the op that
     /// writes it reduces claims (otherwise the requantization or lookup covers it).
     pub fn output_needs_claim(&self) -> bool {

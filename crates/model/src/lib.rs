@@ -26,5 +26,6 @@ pub use calibrate::{calibrate, calibrate_per_tensor};
 pub use forward::{forward, forward_with, Decoder, ForwardError, Witness};
 pub use graph::{Graph, Node, Op};
 pub use quantizer::{
-    quantize, quantize_input, quantize_public_input, quantize_with_map, quantize_with_scales,
+    quantize, quantize_input, quantize_public_input, quantize_with_map,
+    quantize_with_map_consuming, quantize_with_scales, quantize_with_scales_consuming,
 };

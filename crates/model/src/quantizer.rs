@@ -105,10 +105,87 @@ pub fn quantize_with_scales(
     quantize_scaled(graph, config, Some(fracs))
 }
 
+/// [`quantize_with_scales`] that takes the float weights out of `graph` (Linear and Conv
+/// weights, embedding tables) and quantizes each in its own memory: for a caller done with the
+/// float model's weights (`generate`: GPT-2 124M's are 1 GB, which the quantized weights then
+/// occupy instead of fresh pages). `graph` keeps its shapes; its forward pass is meaningless
+/// after this, as after [`Graph::drop_weights`].
+pub fn quantize_with_scales_consuming(
+    graph: &mut Graph,
+    config: QConfig,
+    fracs: &[u32],
+) -> Result<(QGraph, Vec<usize>), QuantError> {
+    if fracs.len() != graph.nodes.len() + 1 {
+        return Err(QuantError::Config(format!(
+            "{} scales for a graph of {} values",
+            fracs.len(),
+            graph.nodes.len() + 1
+        )));
+    }
+    let mut taken = take_weights(graph);
+    quantize_inner(graph, config, Some(fracs), Some(&mut taken))
+}
+
+/// [`quantize_with_map`] taking the float weights, as [`quantize_with_scales_consuming`].
+pub fn quantize_with_map_consuming(
+    graph: &mut Graph,
+    config: QConfig,
+) -> Result<(QGraph, Vec<usize>), QuantError> {
+    let mut taken = take_weights(graph);
+    quantize_inner(graph, config, None, Some(&mut taken))
+}
+
+/// Each node's weight matrix (Linear, Conv) or embedding table, taken out of `graph`.
+fn take_weights(graph: &mut Graph) -> Vec<Option<Vec<f64>>> {
+    graph
+        .nodes
+        .iter_mut()
+        .map(|n| match &mut n.op {
+            Op::Linear { w, .. } | Op::Conv { w, .. } => Some(std::mem::take(w)),
+            Op::Embed { table, .. } => Some(std::mem::take(table)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Node `vi`'s float weights: taken from the graph (`taken`, when given), or its own (`w`).
+fn weights_of<'a>(
+    taken: &mut Option<&mut Vec<Option<Vec<f64>>>>,
+    vi: usize,
+    w: &'a [f64],
+) -> FloatWeights<'a> {
+    match taken
+        .as_mut()
+        .and_then(|t| t.get_mut(vi))
+        .and_then(Option::take)
+    {
+        Some(owned) => FloatWeights::Owned(owned),
+        None => FloatWeights::Borrowed(w),
+    }
+}
+
+/// Float weights to quantize: borrowed from the graph, or taken from it (and then quantized
+/// in place).
+enum FloatWeights<'a> {
+    Borrowed(&'a [f64]),
+    Owned(Vec<f64>),
+}
+
 fn quantize_scaled(
     graph: &Graph,
     config: QConfig,
     fracs: Option<&[u32]>,
+) -> Result<(QGraph, Vec<usize>), QuantError> {
+    quantize_inner(graph, config, fracs, None)
+}
+
+/// The quantizer: `taken[v]`, where given, holds node `v`'s float weights taken out of
+/// `graph` ([`take_weights`]).
+fn quantize_inner(
+    graph: &Graph,
+    config: QConfig,
+    fracs: Option<&[u32]>,
+    mut taken: Option<&mut Vec<Option<Vec<f64>>>>,
 ) -> Result<(QGraph, Vec<usize>), QuantError> {
     let k = config.table_bits;
     if !(4..=20).contains(&k) {
@@ -191,7 +268,7 @@ fn quantize_scaled(
                 let (wi, bi) = push_weights(
                     &mut g,
                     &name,
-                    w,
+                    weights_of(&mut taken, vi, w),
                     *out_features,
                     *in_features,
                     bias.as_deref(),
@@ -225,8 +302,14 @@ fn quantize_scaled(
                         ),
                     });
                 }
-                let (wi, bi) =
-                    push_weights(&mut g, &name, w, geom.c_out, geom.j_len(), bias.as_deref())?;
+                let (wi, bi) = push_weights(
+                    &mut g,
+                    &name,
+                    weights_of(&mut taken, vi, w),
+                    geom.c_out,
+                    geom.j_len(),
+                    bias.as_deref(),
+                )?;
                 let fx = fr(&g, xt);
                 let fo = fo.min(fx + fw);
                 g.push_rounded(
@@ -459,6 +542,7 @@ fn quantize_scaled(
                             .into(),
                     });
                 }
+                let table = weights_of(&mut taken, vi, table);
                 let (wi, _) = push_weights_as(&mut g, &name, table, *vocab, *dim, None, true)?;
                 let e = g.push_node(&name, QOp::Embed { ids: it, w: wi }, rows, cols, fw);
                 if fw >= fo {
@@ -744,7 +828,7 @@ pub fn mask_fill(table_bits: u32) -> f64 {
 fn push_weights(
     g: &mut QGraph,
     name: &str,
-    w: &[f64],
+    w: FloatWeights<'_>,
     rows: usize,
     cols: usize,
     bias: Option<&[f64]>,
@@ -759,13 +843,19 @@ const TABLE_SUFFIX: &str = ".table";
 fn push_weights_as(
     g: &mut QGraph,
     name: &str,
-    w: &[f64],
+    w: FloatWeights<'_>,
     rows: usize,
     cols: usize,
     bias: Option<&[f64]>,
     table: bool,
 ) -> Result<(usize, Option<usize>), QuantError> {
     let (fw, k) = (g.config.weight_frac, g.config.table_bits);
+    let fits = |x: f64| quantize_value(x, fw).filter(|q| q.abs() < 1 << 31);
+    let too_large = |value: f64, what: &str| QuantError::WeightTooLarge {
+        node: format!("{name} ({what})"),
+        value,
+        frac: fw,
+    };
     // In parallel, into a vector of the exact size (a `Result` collect grows its vector by
     // doubling: GPT-2 124M's weights were 40% of its loading, half of it reallocation).
     let q = |v: &[f64], what: &str| -> Result<Vec<i64>, QuantError> {
@@ -773,22 +863,43 @@ fn push_weights_as(
         const TOO_LARGE: i64 = i64::MIN;
         let out: Vec<i64> = v
             .par_iter()
-            .map(|&x| {
-                quantize_value(x, fw)
-                    .filter(|q| q.abs() < 1 << 31)
-                    .unwrap_or(TOO_LARGE)
-            })
+            .map(|&x| fits(x).unwrap_or(TOO_LARGE))
             .collect();
         match out.iter().position(|&q| q == TOO_LARGE) {
-            Some(i) => Err(QuantError::WeightTooLarge {
-                node: format!("{name} ({what})"),
-                value: v[i],
-                frac: fw,
-            }),
+            Some(i) => Err(too_large(v[i], what)),
             None => Ok(out),
         }
     };
-    let wq = q(w, "weight")?;
+    let wq = match w {
+        FloatWeights::Borrowed(w) => q(w, "weight")?,
+        FloatWeights::Owned(mut w) => {
+            // In the float weights' own memory: each value replaced by its quantized bits in
+            // parallel, chunk by chunk (the first value that does not fit is kept, for the
+            // error), then the vector reinterpreted (a same-size, in-place collect).
+            use rayon::prelude::*;
+            const CHUNK: usize = 1 << 14;
+            let first_too_large = w
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .filter_map(|(ci, chunk)| {
+                    let mut first = None;
+                    for (j, x) in chunk.iter_mut().enumerate() {
+                        match fits(*x) {
+                            Some(q) => *x = f64::from_bits(q as u64),
+                            None => {
+                                first.get_or_insert((ci * CHUNK + j, *x));
+                            }
+                        }
+                    }
+                    first
+                })
+                .min_by_key(|&(i, _)| i);
+            if let Some((_, value)) = first_too_large {
+                return Err(too_large(value, "weight"));
+            }
+            w.into_iter().map(|x| x.to_bits() as i64).collect()
+        }
+    };
     // Inputs are below 2^(K-1), so Σ_j |W[o, j]| must stay below 2^(61-(K-1)) for every
     // accumulator to stay far below p/2 (the field identity is the integer one).
     let row_bound = {

@@ -66,20 +66,77 @@ fn extent(t: &TensorProto, limits: &Limits) -> Result<Extent, String> {
     })
 }
 
+/// A model with its initializers' external data read in, parsed once: what
+/// [`inline_external_data_in_dir`] encodes, kept as the parsed model so that importing it
+/// ([`crate::import_inlined`]) neither encodes nor parses it again, and its bytes are hashed
+/// ([`InlinedModel::write_bytes`]) without being held (GPT-2 124M: 0.5 GB twice).
+pub struct InlinedModel {
+    pub(crate) proto: onnx_protobuf::ModelProto,
+    /// The file's own bytes when no initializer was external: they are what
+    /// [`inline_external_data_in_dir`] returns then (an encoding of the parsed model need not
+    /// repeat them byte for byte).
+    original: Option<Vec<u8>>,
+}
+
+impl InlinedModel {
+    /// The length of the bytes [`inline_external_data_in_dir`] returns for this model.
+    pub fn byte_len(&self) -> u64 {
+        match &self.original {
+            Some(b) => b.len() as u64,
+            None => self.proto.compute_size(),
+        }
+    }
+
+    /// Writes the bytes [`inline_external_data_in_dir`] returns for this model into `w`.
+    pub fn write_bytes(&self, w: &mut dyn std::io::Write) -> Result<(), OnnxError> {
+        match &self.original {
+            Some(b) => w
+                .write_all(b)
+                .map_err(|e| OnnxError::Parse(format!("writing the model: {e}"))),
+            None => self
+                .proto
+                .write_to_writer(w)
+                .map_err(|e| OnnxError::Parse(format!("re-encoding the model: {e}"))),
+        }
+    }
+}
+
 /// Moves initializer data stored in external files into the model, asking `read` for exactly
 /// the bytes each tensor needs (`location`, `offset`, `length`) — the caller decides where a
 /// location may point and must return exactly that many bytes.
 fn inline_with(
     bytes: &[u8],
     limits: &Limits,
-    mut read: impl FnMut(&str, u64, usize) -> Result<Vec<u8>, String>,
+    read: impl FnMut(&str, u64, usize) -> Result<Vec<u8>, String>,
 ) -> Result<Vec<u8>, OnnxError> {
-    let mut m = parse_model(bytes)?;
+    let m = inline_parsed(bytes.to_vec(), limits, read)?;
+    match m.original {
+        Some(b) => Ok(b),
+        None => m
+            .proto
+            .write_to_bytes()
+            .map_err(|e| OnnxError::Parse(format!("re-encoding the model: {e}"))),
+    }
+}
+
+/// [`inline_with`], the model kept parsed.
+fn inline_parsed(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    mut read: impl FnMut(&str, u64, usize) -> Result<Vec<u8>, String>,
+) -> Result<InlinedModel, OnnxError> {
+    let mut m = parse_model(&bytes)?;
+    let as_is = |proto| {
+        Ok(InlinedModel {
+            proto,
+            original: Some(bytes),
+        })
+    };
     let Some(g) = m.graph.as_mut() else {
-        return Ok(bytes.to_vec());
+        return as_is(m);
     };
     if g.initializer.iter().all(|t| t.external_data.is_empty()) {
-        return Ok(bytes.to_vec());
+        return as_is(m);
     }
     if g.initializer.len() > limits.max_nodes {
         return Err(OnnxError::Graph(format!(
@@ -109,8 +166,10 @@ fn inline_with(
         t.external_data.clear();
         t.data_location = onnx_protobuf::tensor_proto::DataLocation::DEFAULT.into();
     }
-    m.write_to_bytes()
-        .map_err(|e| OnnxError::Parse(format!("re-encoding the model: {e}")))
+    Ok(InlinedModel {
+        proto: m,
+        original: None,
+    })
 }
 
 /// Moves initializer data stored in external files (ONNX `external_data`: `location`, `offset`,
@@ -154,6 +213,22 @@ pub fn inline_external_data_in_dir(
         dir
     };
     inline_with(bytes, limits, |location, offset, len| {
+        read_extent(dir, location, offset, len)
+    })
+}
+
+/// [`inline_external_data_in_dir`], the model kept parsed: for [`crate::import_inlined`].
+pub fn inline_external_data_in_dir_parsed(
+    bytes: Vec<u8>,
+    dir: &Path,
+    limits: &Limits,
+) -> Result<InlinedModel, OnnxError> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    inline_parsed(bytes, limits, |location, offset, len| {
         read_extent(dir, location, offset, len)
     })
 }

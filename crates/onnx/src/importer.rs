@@ -208,7 +208,19 @@ pub(crate) fn import_inner(
     sources: &mut Sources,
     dims: &[(String, usize)],
 ) -> Result<Graph, OnnxError> {
-    let m = parse_model(bytes)?;
+    import_model(&parse_model(bytes)?, limits, sources, dims)
+}
+
+/// [`import_inner`] of a parsed model.
+pub(crate) fn import_model(
+    m: &onnx_protobuf::ModelProto,
+    limits: &Limits,
+    sources: &mut Sources,
+    dims: &[(String, usize)],
+) -> Result<Graph, OnnxError> {
+    if m.graph.0.is_none() {
+        return Err(OnnxError::Parse("the file holds no graph".into()));
+    }
     let opset = default_opset(&m)?;
     let g = &m.graph;
     check_graph(g, limits)?;

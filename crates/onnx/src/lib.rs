@@ -60,7 +60,10 @@ mod tensor;
 mod tests;
 
 pub use export::export_weights;
-pub use external::{inline_external_data, inline_external_data_in_dir};
+pub use external::{
+    inline_external_data, inline_external_data_in_dir, inline_external_data_in_dir_parsed,
+    InlinedModel,
+};
 pub use registry::SUPPORTED_OPS;
 
 /// Why an ONNX file could not be imported.
@@ -180,6 +183,18 @@ pub fn import_specialized(
 ) -> Result<Graph, OnnxError> {
     let mut sources: HashMap<usize, LinearSource> = HashMap::new();
     importer::import_inner(bytes, limits, &mut sources, dims)
+}
+
+/// [`import_specialized`] of a model read with [`inline_external_data_in_dir_parsed`]: the
+/// same graph as from the bytes [`inline_external_data_in_dir`] returns, without encoding and
+/// parsing them.
+pub fn import_inlined(
+    m: &InlinedModel,
+    limits: &Limits,
+    dims: &[(String, usize)],
+) -> Result<Graph, OnnxError> {
+    let mut sources: HashMap<usize, LinearSource> = HashMap::new();
+    importer::import_model(&m.proto, limits, &mut sources, dims)
 }
 
 /// The symbolic dimensions (`dim_param`) of the first graph input, in order, with their axes,

@@ -126,6 +126,29 @@ pub fn prove_observed(
     params: &PcsParams,
     on_phase: OnPhase,
 ) -> Result<ProveOutput, ProveError> {
+    let forwarded = forward(g, input, params, on_phase)?;
+    Ok(prove_forwarded(g, model, forwarded, params, on_phase))
+}
+
+/// The forward pass of a proof ([`forward`]): the witness and the lookups' multiplicities,
+/// checked, and how long they took.
+pub struct Forwarded {
+    witness: Witness,
+    mults: Vec<Vec<(usize, u64)>>,
+    time: Duration,
+}
+
+/// The first phase of [`prove_observed`]: the circuit's soundness check, the quantized forward
+/// pass on `input` and its lookups' multiplicities, strictly (a value outside its table is an
+/// error here, before anything is committed). After it the proof reads no weight value from
+/// `g` — only the committed tables — so a caller that owns `g` may free its weights
+/// (`QGraph::drop_weight_values`) before [`prove_forwarded`].
+pub fn forward(
+    g: &QGraph,
+    input: &[i64],
+    params: &PcsParams,
+    on_phase: OnPhase,
+) -> Result<Forwarded, ProveError> {
     zkgrad_verifier::soundness::check(g, params).map_err(|bits| ProveError::Soundness {
         bits,
         target: zkgrad_verifier::soundness::TARGET_BITS,
@@ -136,13 +159,29 @@ pub fn prove_observed(
     rayon::scope(|_| {
         let t0 = Instant::now();
         on_phase(Phase::Forward);
-        let w = zkgrad_model::forward(g, input)?;
-        // Strict: a value outside its table is an error here, before anything is committed.
-        let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), true)?;
-        let forward = t0.elapsed();
-        let mut out = schedule::prove_with(g, model, w, mults, params, on_phase);
-        out.timings.forward = forward;
-        Ok(out)
+        let witness = zkgrad_model::forward(g, input)?;
+        let mults = phases::lookups::multiplicities(g, &witness, &g.lookups(), true)?;
+        Ok(Forwarded {
+            witness,
+            mults,
+            time: t0.elapsed(),
+        })
+    })
+}
+
+/// The rest of [`prove_observed`] after its [`forward`] pass on `g` (whose weight values it
+/// does not read: the committed tables in `model` hold them).
+pub fn prove_forwarded(
+    g: &QGraph,
+    model: &CommittedModel,
+    f: Forwarded,
+    params: &PcsParams,
+    on_phase: OnPhase,
+) -> ProveOutput {
+    rayon::scope(|_| {
+        let mut out = schedule::prove_with(g, model, f.witness, f.mults, params, on_phase);
+        out.timings.forward = f.time;
+        out
     })
 }
 

@@ -206,7 +206,8 @@ pub struct Prompted {
 /// the prompt as the model's input checks its ids (integers in the vocabulary), at the
 /// positions they take. What `zkgrad generate` and the Python bindings run first.
 /// `what` names the prompt in errors about it ("input file X", "prompt"); `cache` says whether
-/// the calibration is read from (and stored in) the cache.
+/// the calibration is read from (and stored in) the cache. The model comes without its float
+/// weights: only its circuit runs.
 pub fn load_for_prompt(
     path: &std::path::Path,
     precision: &crate::model::Precision,
@@ -217,7 +218,14 @@ pub fn load_for_prompt(
 ) -> Result<Prompted> {
     use anyhow::{anyhow, Context};
     let n = prompt.len() + max_new;
-    let m = LoadedModel::load_for_input(path, precision, cache, n)?;
+    // Only the quantized model runs: its weights are quantized in the float ones' memory.
+    let m = LoadedModel::load_for_input_keeping(
+        path,
+        precision,
+        cache,
+        n,
+        crate::model::FloatWeights::Drop,
+    )?;
     let t = m.q.input().len();
     if prompt.len() > t {
         return Err(anyhow!(
@@ -298,36 +306,31 @@ pub fn prove_generation_observed(
         },
     );
     let (ids, decode_time) = decoded?;
-    let prover = crate::prove::InferenceProver {
-        model: &model,
-        params,
-        committed: committed.0,
-        commit_time: committed.1,
-    };
+    let (committed, commit_time) = committed;
     // The greedy check refuses a token only where a logit row reads later positions: the
     // proven pass holds the generated tokens there, the decoding's passes did not, and no
     // decoding order makes one pass certify it.
-    let proof = prover
-        .prove_without_float(&ids, on_phase)
-        .map_err(|e| match &e {
-            ProveError::Forward(ForwardError::OutOfRange { node, .. })
-                if node.starts_with("generation/") =>
-            {
-                anyhow::anyhow!(
+    let proof =
+        crate::prove::prove_consuming_weights(&mut model, &params, &committed, &ids, on_phase)
+            .map_err(|e| match &e {
+                ProveError::Forward(ForwardError::OutOfRange { node, .. })
+                    if node.starts_with("generation/") =>
+                {
+                    anyhow::anyhow!(
                     "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
                      position depend on later positions (it is not causal), so one forward pass \
                      cannot certify a greedy decoding"
                 )
-            }
-            _ => anyhow::anyhow!("{e}"),
-        })?;
+                }
+                _ => anyhow::anyhow!("{e}"),
+            })?;
     Ok(GenerationProof {
         prompt: ids[..prompt.len()].to_vec(),
         generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
         proof,
-        commit_time: prover.commit_time,
+        commit_time,
         decode_time,
-        scheme: prover.params.scheme(),
+        scheme: params.scheme(),
     })
 }
 

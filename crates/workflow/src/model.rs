@@ -59,15 +59,15 @@ pub struct LoadedModel {
 /// table width and the samples, each length-prefixed.
 fn calibration_key(
     tag: &[u8],
-    bytes: &[u8],
+    model: &zkgrad_onnx::InlinedModel,
     table_bits: u32,
     samples: &[Vec<f64>],
-) -> blake3::Hasher {
+) -> Result<blake3::Hasher> {
     let mut h = blake3::Hasher::new();
     h.update(tag);
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
+    h.update(&model.byte_len().to_le_bytes());
+    model.write_bytes(&mut h).map_err(|e| anyhow!("{e}"))?;
     h.update(&table_bits.to_le_bytes());
     h.update(&(samples.len() as u64).to_le_bytes());
     for s in samples {
@@ -76,7 +76,25 @@ fn calibration_key(
             h.update(&v.to_bits().to_le_bytes());
         }
     }
-    h
+    Ok(h)
+}
+
+/// A calibration cache key, computed now (it hashes the model's bytes, which the caller then
+/// frees) where the cache is used, else left unused (zeros).
+fn eager_key(cache: Mode, key: impl FnOnce() -> Result<blake3::Hasher>) -> Result<[u8; 32]> {
+    Ok(match cache {
+        Mode::Off => [0; 32],
+        Mode::Use | Mode::Refresh => key()?.finalize().into(),
+    })
+}
+
+/// Whether a loaded model keeps its float weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatWeights {
+    /// Kept: the float model runs (accuracy against it, calibration).
+    Keep,
+    /// Quantized in their own memory: only the quantized model runs (`generate`).
+    Drop,
 }
 
 /// Whether a model gets a scale per tensor unless told otherwise: one with an embedding lookup
@@ -103,6 +121,14 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| anyhow!("model {}: {e}", path.display()))
 }
 
+/// [`read_model`], the model kept parsed (for [`zkgrad_onnx::import_inlined`]).
+fn read_model_parsed(path: &Path) -> Result<zkgrad_onnx::InlinedModel> {
+    let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    zkgrad_onnx::inline_external_data_in_dir_parsed(bytes, dir, crate::limits::get())
+        .map_err(|e| anyhow!("model {}: {e}", path.display()))
+}
+
 impl LoadedModel {
     /// Imports and quantizes, calibrating `act_frac` unless it is given (the calibrated value
     /// read from, or stored in, the cache as `cache` says).
@@ -118,6 +144,18 @@ impl LoadedModel {
         p: &Precision,
         cache: Mode,
         n_values: usize,
+    ) -> Result<Self> {
+        Self::load_for_input_keeping(path, p, cache, n_values, FloatWeights::Keep)
+    }
+
+    /// [`Self::load_for_input`], keeping the float model's weights or not (`generate` runs only
+    /// the quantized model, so its weights are quantized in their own memory).
+    pub fn load_for_input_keeping(
+        path: &Path,
+        p: &Precision,
+        cache: Mode,
+        n_values: usize,
+        float: FloatWeights,
     ) -> Result<Self> {
         // The graph's input shapes only: its external data is read once, by the load below.
         let bytes = read_regular(path, MAX_MODEL_BYTES).context("cannot read model file")?;
@@ -148,7 +186,7 @@ impl LoadedModel {
                     .join(", ")
             ),
         };
-        Self::load_with_dims(path, p, cache, &dims)
+        Self::load_inner(path, p, cache, &dims, float)
     }
 
     /// [`Self::load`] with symbolic input dimensions given sizes
@@ -159,6 +197,17 @@ impl LoadedModel {
         cache: Mode,
         dims: &[(String, usize)],
     ) -> Result<Self> {
+        Self::load_inner(path, p, cache, dims, FloatWeights::Keep)
+    }
+
+    /// [`Self::load_with_dims`], keeping the float model's weights or not.
+    fn load_inner(
+        path: &Path,
+        p: &Precision,
+        cache: Mode,
+        dims: &[(String, usize)],
+        float: FloatWeights,
+    ) -> Result<Self> {
         if p.act_frac.is_some() {
             if let Some(c) = &p.calibration {
                 bail!(
@@ -167,8 +216,10 @@ impl LoadedModel {
                 );
             }
         }
-        let bytes = read_model(path)?;
-        let graph = zkgrad_onnx::import_specialized(&bytes, crate::limits::get(), dims)
+        // Parsed once: the calibration key hashes its bytes (the file's, external data inline)
+        // as they are encoded, and the import reads the parsed model.
+        let bytes = read_model_parsed(path)?;
+        let mut graph = zkgrad_onnx::import_inlined(&bytes, crate::limits::get(), dims)
             .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
@@ -177,24 +228,24 @@ impl LoadedModel {
             .per_tensor
             .unwrap_or_else(|| per_tensor_by_default(&graph));
         if per_tensor && p.act_frac.is_none() {
-            return Self::load_per_tensor(path, graph, p, &bytes, cache);
+            return Self::load_per_tensor(path, graph, p, bytes, cache, float);
         }
         let act_frac = match p.act_frac {
             Some(act_frac) => act_frac,
             None => {
                 let samples = calibration_samples(&graph, p.calibration.as_deref())?;
                 // 66 float forward passes: seconds for a deep CNN, so cached like a weight root.
-                let key = || {
+                let key = eager_key(cache, || {
                     calibration_key(b"zkgrad/cache/act-frac/v1/", &bytes, p.table_bits, &samples)
-                        .finalize()
-                        .into()
-                };
+                })?;
+                // The model's bytes (its weights, as stored) are not needed past the key.
+                drop(bytes);
                 let calibrate = || {
                     zkgrad_model::calibrate(&graph, &samples, p.table_bits)
                         .act_frac
                         .to_le_bytes()
                 };
-                u32::from_le_bytes(cached("act-frac", key, cache, calibrate))
+                u32::from_le_bytes(cached("act-frac", || key, cache, calibrate))
             }
         };
         let config = QConfig {
@@ -204,8 +255,11 @@ impl LoadedModel {
                 .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
             table_bits: p.table_bits,
         };
-        let (q, value_tensors) = zkgrad_model::quantize_with_map(&graph, config)
-            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        let (q, value_tensors) = match float {
+            FloatWeights::Keep => zkgrad_model::quantize_with_map(&graph, config),
+            FloatWeights::Drop => zkgrad_model::quantize_with_map_consuming(&mut graph, config),
+        }
+        .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self {
             graph,
             q,
@@ -220,23 +274,24 @@ impl LoadedModel {
     /// reads them): 64 float forward passes are minutes for GPT-2 124M.
     fn load_per_tensor(
         path: &Path,
-        graph: Graph,
+        mut graph: Graph,
         p: &Precision,
-        bytes: &[u8],
+        bytes: zkgrad_onnx::InlinedModel,
         cache: Mode,
+        float: FloatWeights,
     ) -> Result<Self> {
         if !(4..=20).contains(&p.table_bits) {
             bail!("--table-bits must be within 4..=20, got {}", p.table_bits);
         }
         let samples = calibration_samples(&graph, p.calibration.as_deref())?;
         let n = graph.nodes.len() + 1;
-        let key = || {
+        let key = eager_key(cache, || {
             let mut h = calibration_key(
                 b"zkgrad/cache/per-tensor-fracs/v2/",
-                bytes,
+                &bytes,
                 p.table_bits,
                 &samples,
-            );
+            )?;
             // The graph as imported (a specialized sequence length is another graph).
             h.update(&(n as u64).to_le_bytes());
             for node in &graph.nodes {
@@ -245,8 +300,11 @@ impl LoadedModel {
                 }
                 h.update(b";");
             }
-            h.finalize().into()
-        };
+            Ok(h)
+        })?;
+        // The model's bytes (its weights, as stored: GPT-2 124M's 0.5 GB) are not needed past
+        // the key; freed, the quantized weights reuse their memory.
+        drop(bytes);
         let calibrate = || {
             zkgrad_model::calibrate_per_tensor(&graph, &samples, p.table_bits)
                 .iter()
@@ -254,7 +312,7 @@ impl LoadedModel {
                 .collect()
         };
         let fracs: Vec<u32> =
-            crate::cache::cached_len("per-tensor-fracs", key, cache, n, calibrate)
+            crate::cache::cached_len("per-tensor-fracs", || key, cache, n, calibrate)
                 .into_iter()
                 .map(u32::from)
                 .collect();
@@ -265,8 +323,13 @@ impl LoadedModel {
                 .unwrap_or(QConfig::DEFAULT_WEIGHT_FRAC.min(p.table_bits)),
             table_bits: p.table_bits,
         };
-        let (q, value_tensors) = zkgrad_model::quantize_with_scales(&graph, config, &fracs)
-            .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
+        let (q, value_tensors) = match float {
+            FloatWeights::Keep => zkgrad_model::quantize_with_scales(&graph, config, &fracs),
+            FloatWeights::Drop => {
+                zkgrad_model::quantize_with_scales_consuming(&mut graph, config, &fracs)
+            }
+        }
+        .map_err(|e| anyhow!("model {}: {e}", path.display()))?;
         Ok(Self {
             graph,
             q,

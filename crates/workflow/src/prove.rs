@@ -89,24 +89,6 @@ impl<'m> InferenceProver<'m> {
     ) -> Result<InferenceProof, ProveError> {
         prove_committed(self.model, &self.params, &self.committed, x, xq, on_phase)
     }
-
-    /// [`Self::prove_observed`] without the float model's pass: `float` is empty and
-    /// `max_abs_error` NaN (a generation reports no float error, and GPT-2 124M's float pass
-    /// takes 0.21–0.23 s).
-    pub fn prove_without_float(
-        &self,
-        xq: &[i64],
-        on_phase: OnPhase,
-    ) -> Result<InferenceProof, ProveError> {
-        prove_inner(
-            self.model,
-            &self.params,
-            &self.committed,
-            None,
-            xq,
-            on_phase,
-        )
-    }
 }
 
 /// Proves `m`, its weights committed in `committed` under `params`, on the input `x`, quantized
@@ -134,7 +116,37 @@ fn prove_inner(
 ) -> Result<InferenceProof, ProveError> {
     let t1 = Instant::now();
     let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
-    let prove_time = t1.elapsed();
+    Ok(finish(m, out, t1.elapsed(), x))
+}
+
+/// Proves the model `m`, its weights committed in `committed` under `params`, on `xq`,
+/// without the float model's pass (`float` empty, `max_abs_error` NaN: a generation reports
+/// no float error, and GPT-2 124M's float pass takes 0.21–0.23 s), freeing `m`'s quantized
+/// weights once the forward pass is done: the rest of the proof reads the committed tables,
+/// and GPT-2 124M's weights are 1 GB that its later tables reuse instead of fresh pages. `m`
+/// cannot be run again.
+pub fn prove_consuming_weights(
+    m: &mut LoadedModel,
+    params: &PcsParams,
+    committed: &CommittedModel,
+    xq: &[i64],
+    on_phase: OnPhase,
+) -> Result<InferenceProof, ProveError> {
+    let t1 = Instant::now();
+    let forwarded = zkgrad_prover::forward(&m.q, xq, params, on_phase)?;
+    m.q.drop_weight_values();
+    let out = zkgrad_prover::prove_forwarded(&m.q, committed, forwarded, params, on_phase);
+    Ok(finish(m, out, t1.elapsed(), None))
+}
+
+/// The proof file and what is reported about a proof `out` of `m` that took `prove_time`,
+/// with the float model's pass on `x` if given.
+fn finish(
+    m: &LoadedModel,
+    out: ProveOutput,
+    prove_time: Duration,
+    x: Option<&[f64]>,
+) -> InferenceProof {
     let bytes = out.proof.to_bytes();
     let frac = m.q.output_tensor().frac;
     let y = dequantize(&out.proof.output, frac);
@@ -149,7 +161,7 @@ fn prove_inner(
     };
     let output = split_outputs(&m.graph, &y);
     let commitment = commitment_hex(&out.proof.circuit, &out.proof.weight_root);
-    Ok(InferenceProof {
+    InferenceProof {
         out,
         bytes,
         prove_time,
@@ -157,7 +169,7 @@ fn prove_inner(
         float,
         max_abs_error,
         commitment,
-    })
+    }
 }
 
 impl InferenceProof {
