@@ -221,7 +221,7 @@ pub(crate) fn import_model(
     if m.graph.0.is_none() {
         return Err(OnnxError::Parse("the file holds no graph".into()));
     }
-    let opset = default_opset(&m)?;
+    let opset = default_opset(m)?;
     let g = &m.graph;
     check_graph(g, limits)?;
     let mut names: HashMap<String, Val> = HashMap::new();
