@@ -367,3 +367,32 @@ fn non_causal_model_generation_refused_with_a_clear_error() {
     .expect("a non-causal model's generation proved");
     assert!(e.to_string().contains("it is not causal"), "{e}");
 }
+
+/// `generate`'s load (the float weights quantized in their own memory, the model parsed once)
+/// builds the circuit `prove`'s load builds, weight for weight, for the examples with
+/// external data too, and leaves the float graph without weights.
+#[test]
+fn loading_without_float_weights_gives_the_same_circuit() {
+    use zkgrad_workflow::model::FloatWeights;
+    for (model, n) in [("gpt2_tiny", 16), ("nanogpt", 16), ("gpt2_dynamic", 6)] {
+        let path = example(&format!("transformers/{model}/model.onnx"));
+        let p = Precision::default();
+        let load = |f| LoadedModel::load_for_input_keeping(&path, &p, Mode::Off, n, f).unwrap();
+        let (kept, dropped) = (load(FloatWeights::Keep), load(FloatWeights::Drop));
+        assert_eq!(kept.q.describe(), dropped.q.describe(), "{model}");
+        assert_eq!(kept.q.weights, dropped.q.weights, "{model}");
+        assert!(!kept.q.weights.is_empty(), "{model}");
+        let weights = |g: &zkgrad_model::Graph| -> usize {
+            g.nodes
+                .iter()
+                .map(|nd| match &nd.op {
+                    zkgrad_model::Op::Linear { w, .. } => w.len(),
+                    zkgrad_model::Op::Embed { table, .. } => table.len(),
+                    _ => 0,
+                })
+                .sum()
+        };
+        assert!(weights(&kept.graph) > 0, "{model}");
+        assert_eq!(weights(&dropped.graph), 0, "{model}");
+    }
+}

@@ -949,3 +949,59 @@ fn push_weights_as(
     };
     Ok((wi, bi))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zoo::mlp;
+    use zkgrad_circuit::table::ActKind;
+
+    /// Quantizing in the float weights' own memory gives the circuit quantizing a copy gives,
+    /// and a weight too large for the fixed-point range is refused naming the same value.
+    #[test]
+    fn consuming_quantization_is_the_copying_one() {
+        let config = QConfig {
+            act_frac: 8,
+            weight_frac: 10,
+            table_bits: 16,
+        };
+        let g = mlp(&[24, 40, 10], ActKind::Relu, 7);
+        let fracs = vec![8; g.nodes.len() + 1];
+        let (want, _) = quantize_with_scales(&g, config, &fracs).unwrap();
+        let mut taken = g.clone();
+        let (got, _) = quantize_with_scales_consuming(&mut taken, config, &fracs).unwrap();
+        assert_eq!(got, want);
+        assert!(taken.nodes.iter().all(|n| match &n.op {
+            Op::Linear { w, .. } => w.is_empty(),
+            _ => true,
+        }));
+        let mut taken = g.clone();
+        assert_eq!(
+            quantize_with_map_consuming(&mut taken, config).unwrap(),
+            quantize_with_map(&g, config).unwrap()
+        );
+
+        // Two weights too large; the first (in row-major order) is named by both.
+        let mut big = g.clone();
+        let second = big
+            .nodes
+            .iter_mut()
+            .filter_map(|n| match &mut n.op {
+                Op::Linear { w, .. } => Some(w),
+                _ => None,
+            })
+            .nth(1);
+        if let Some(w) = second {
+            w[300] = 3.0e7;
+            w[33] = -2.5e7;
+        }
+        let copied = quantize_with_scales(&big, config, &fracs).unwrap_err();
+        let consumed =
+            quantize_with_scales_consuming(&mut big.clone(), config, &fracs).unwrap_err();
+        assert_eq!(copied, consumed);
+        assert!(
+            matches!(consumed, QuantError::WeightTooLarge { value, .. } if value == -2.5e7),
+            "{consumed}"
+        );
+    }
+}

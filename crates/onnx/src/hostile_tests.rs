@@ -608,6 +608,34 @@ mod external {
         assert_names(&e, &["tensor W", "length 36"]);
     }
 
+    /// The parsed inlining (`zkgrad generate`'s load) is the encoded one: the same bytes for
+    /// the calibration key, streamed, and the same graph, with external data and without.
+    #[test]
+    fn parsed_inlining_is_the_encoded_one() {
+        let d = dir("parsed");
+        let w: Vec<u8> = (0..8u32)
+            .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+            .collect();
+        std::fs::write(d.join("w.bin"), &w).unwrap();
+        let external = model_with_external("w.bin", None);
+        let inline_only = B::new(&[1, 4], 13)
+            .node("Relu", "r", &["x"], &["y"], vec![])
+            .bytes();
+        for m in [external, inline_only] {
+            let encoded = inline(&d, &m).unwrap();
+            let parsed =
+                inline_external_data_in_dir_parsed(m.clone(), &d, &Limits::default()).unwrap();
+            let mut streamed = Vec::new();
+            parsed.write_bytes(&mut streamed).unwrap();
+            assert_eq!(streamed, encoded);
+            assert_eq!(parsed.byte_len(), encoded.len() as u64);
+            assert_eq!(
+                crate::import_inlined(&parsed, &Limits::default(), &[]).unwrap(),
+                import(&encoded).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn external_data_shorter_than_the_tensor_refused() {
         let d = dir("short");

@@ -302,7 +302,11 @@ pub(crate) fn import_model(
         .iter()
         .any(|n| IMAGE_OPS.contains(&n.op_type.as_str()));
     for (idx, n) in g.node.iter().enumerate() {
-        drop_read_constants(&mut names, &mut unread, idx.checked_sub(1).and_then(|i| g.node.get(i)));
+        drop_read_constants(
+            &mut names,
+            &mut unread,
+            idx.checked_sub(1).and_then(|i| g.node.get(i)),
+        );
         let cx = NodeCx {
             n,
             name: node_name(n, idx),
