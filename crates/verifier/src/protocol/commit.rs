@@ -50,23 +50,32 @@ fn packed_weight_values(
 /// commitment's allocations (a padded `i64` table, then its field values).
 #[allow(clippy::indexing_slicing)] // parts lie inside their tensor, blocks inside the prefix
 fn packed_weight_values_direct(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
+    use rayon::prelude::*;
     // Zeroed by the allocator (pages first written below, not filled with zeros first), and
     // with room for the commitment's padding to `2^log_n`, which then extends it in place.
     let mut table = F::zero_vec(1 << layout.log_n);
     table.truncate(layout.used());
-    let mut current: Option<(usize, Vec<WeightPart>)> = None;
-    for &((wi, pi), log, block) in &layout.blocks {
+    // Each block's slice of the table, in table order, then filled in parallel: the table's
+    // pages are first touched here (GPT-2 124M: 1 GB, faulted in on one core took 0.5–1.5 s).
+    let mut blocks: Vec<(usize, usize, usize, usize)> = layout
+        .blocks
+        .iter()
+        .map(|&((wi, pi), log, block)| (block << log, 1usize << log, wi, pi))
+        .collect();
+    blocks.sort_unstable_by_key(|b| b.0);
+    let mut slices = Vec::with_capacity(blocks.len());
+    let (mut rest, mut at) = (&mut table[..], 0);
+    for (start, len, wi, pi) in blocks {
+        let (_, from_start) = rest.split_at_mut(start - at);
+        let (block, tail) = from_start.split_at_mut(len);
+        slices.push((block, wi, pi));
+        (rest, at) = (tail, start + len);
+    }
+    slices.into_par_iter().for_each(|(block, wi, pi)| {
         let w = &g.weights[wi];
-        if current.as_ref().is_none_or(|c| c.0 != wi) {
-            current = Some((wi, weight_parts(w.rows, w.cols)));
-        }
-        let Some((_, parts)) = &current else {
-            continue;
-        };
-        let p = parts[pi];
+        let p = weight_parts(w.rows, w.cols)[pi];
         let n = 1 << p.log_cols;
-        let rows = table[block << log..(block + 1) << log].chunks_mut(n);
-        for (r, out) in (p.row0..).zip(rows) {
+        for (r, out) in (p.row0..).zip(block.chunks_mut(n)) {
             let from = r * w.cols + p.col0;
             if let Some(src) = w.data.get(from..from + n) {
                 for (o, &v) in out.iter_mut().zip(src) {
@@ -74,7 +83,7 @@ fn packed_weight_values_direct(g: &QGraph, layout: &WeightLayout) -> Vec<F> {
                 }
             }
         }
-    }
+    });
     table
 }
 
