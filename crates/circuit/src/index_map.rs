@@ -367,7 +367,8 @@ impl IndexMap {
     /// Applies the map to values (0 where undefined).
     pub fn apply<T: Copy + Default + Send + Sync>(&self, x: &[T]) -> Vec<T> {
         if let Some((r, c)) = self.matrix_transpose() {
-            if x.len() == r * c {
+            // (Every index below `r·c = x.len()` then fits in a usize.)
+            if r.checked_mul(c) == Some(x.len()) {
                 return transpose(x, r, c);
             }
         }
