@@ -395,19 +395,21 @@ fn transpose<T: Copy + Default + Send + Sync>(x: &[T], r: usize, c: usize) -> Ve
         return out;
     }
     // A band of TILE output rows (input columns) per task, filled tile by tile.
-    out.par_chunks_mut(TILE * r).enumerate().for_each(|(band, rows)| {
-        let j0 = band * TILE;
-        for i0 in (0..r).step_by(TILE) {
-            for (k, row) in rows.chunks_mut(r).enumerate() {
-                let j = j0 + k;
-                for i in i0..(i0 + TILE).min(r) {
-                    if let (Some(o), Some(v)) = (row.get_mut(i), x.get(i * c + j)) {
-                        *o = *v;
+    out.par_chunks_mut(TILE * r)
+        .enumerate()
+        .for_each(|(band, rows)| {
+            let j0 = band * TILE;
+            for i0 in (0..r).step_by(TILE) {
+                for (k, row) in rows.chunks_mut(r).enumerate() {
+                    let j = j0 + k;
+                    for i in i0..(i0 + TILE).min(r) {
+                        if let (Some(o), Some(v)) = (row.get_mut(i), x.get(i * c + j)) {
+                            *o = *v;
+                        }
                     }
                 }
             }
-        }
-    });
+        });
     out
 }
 
