@@ -384,10 +384,11 @@ impl IndexMap {
     }
 }
 
-/// The transpose of the `r × c` row-major matrix `x`, in tiles on every core: the walk of
-/// [`IndexMap::for_each_source`] reads a column per output row, a cache line per value (GPT-2
-/// 124M's transposed LM head, 38.6M values: 1.35 s of its loading on one core).
-fn transpose<T: Copy + Default + Send + Sync>(x: &[T], r: usize, c: usize) -> Vec<T> {
+/// The transpose of the `r × c` row-major matrix `x` (`x.len() = r·c`), in tiles on every
+/// core: the walk of [`IndexMap::for_each_source`] reads a column per output row, a cache line
+/// per value (GPT-2 124M's transposed LM head, 38.6M values: 1.35 s of its loading on one
+/// core). The ONNX importer transposes Gemm weights with it too.
+pub fn transpose<T: Copy + Default + Send + Sync>(x: &[T], r: usize, c: usize) -> Vec<T> {
     use rayon::prelude::*;
     const TILE: usize = 32;
     let mut out = vec![T::default(); r * c];

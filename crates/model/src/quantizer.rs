@@ -95,13 +95,7 @@ pub fn quantize_with_scales(
     config: QConfig,
     fracs: &[u32],
 ) -> Result<(QGraph, Vec<usize>), QuantError> {
-    if fracs.len() != graph.nodes.len() + 1 {
-        return Err(QuantError::Config(format!(
-            "{} scales for a graph of {} values",
-            fracs.len(),
-            graph.nodes.len() + 1
-        )));
-    }
+    check_scales(graph, fracs)?;
     quantize_scaled(graph, config, Some(fracs))
 }
 
@@ -115,13 +109,7 @@ pub fn quantize_with_scales_consuming(
     config: QConfig,
     fracs: &[u32],
 ) -> Result<(QGraph, Vec<usize>), QuantError> {
-    if fracs.len() != graph.nodes.len() + 1 {
-        return Err(QuantError::Config(format!(
-            "{} scales for a graph of {} values",
-            fracs.len(),
-            graph.nodes.len() + 1
-        )));
-    }
+    check_scales(graph, fracs)?;
     let mut taken = take_weights(graph);
     quantize_inner(graph, config, Some(fracs), Some(&mut taken))
 }
@@ -133,6 +121,18 @@ pub fn quantize_with_map_consuming(
 ) -> Result<(QGraph, Vec<usize>), QuantError> {
     let mut taken = take_weights(graph);
     quantize_inner(graph, config, None, Some(&mut taken))
+}
+
+/// One scale per float value of `graph` (its input and every node).
+fn check_scales(graph: &Graph, fracs: &[u32]) -> Result<(), QuantError> {
+    if fracs.len() != graph.nodes.len() + 1 {
+        return Err(QuantError::Config(format!(
+            "{} scales for a graph of {} values",
+            fracs.len(),
+            graph.nodes.len() + 1
+        )));
+    }
+    Ok(())
 }
 
 /// Each node's weight matrix (Linear, Conv) or embedding table, taken out of `graph`.

@@ -87,6 +87,17 @@ impl InlinedModel {
         }
     }
 
+    /// The bytes [`inline_external_data_in_dir`] returns for this model.
+    fn into_bytes(self) -> Result<Vec<u8>, OnnxError> {
+        match self.original {
+            Some(b) => Ok(b),
+            None => self
+                .proto
+                .write_to_bytes()
+                .map_err(|e| OnnxError::Parse(format!("re-encoding the model: {e}"))),
+        }
+    }
+
     /// Writes the bytes [`inline_external_data_in_dir`] returns for this model into `w`.
     pub fn write_bytes(&self, w: &mut dyn std::io::Write) -> Result<(), OnnxError> {
         match &self.original {
@@ -109,14 +120,7 @@ fn inline_with(
     limits: &Limits,
     read: impl FnMut(&str, u64, usize) -> Result<Vec<u8>, String>,
 ) -> Result<Vec<u8>, OnnxError> {
-    let m = inline_parsed(bytes.to_vec(), limits, read)?;
-    match m.original {
-        Some(b) => Ok(b),
-        None => m
-            .proto
-            .write_to_bytes()
-            .map_err(|e| OnnxError::Parse(format!("re-encoding the model: {e}"))),
-    }
+    inline_parsed(bytes.to_vec(), limits, read)?.into_bytes()
 }
 
 /// [`inline_with`], the model kept parsed.
@@ -207,14 +211,7 @@ pub fn inline_external_data_in_dir(
     dir: &Path,
     limits: &Limits,
 ) -> Result<Vec<u8>, OnnxError> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    inline_with(bytes, limits, |location, offset, len| {
-        read_extent(dir, location, offset, len)
-    })
+    inline_external_data_in_dir_parsed(bytes.to_vec(), dir, limits)?.into_bytes()
 }
 
 /// [`inline_external_data_in_dir`], the model kept parsed: for [`crate::import_inlined`].

@@ -54,9 +54,6 @@ fn matmul_computed(cx: &NodeCx, graph: &mut Graph, _: &mut Sources) -> Imported 
 }
 
 /// Gemm, and MatMul by a constant: a Linear layer.
-/// The side of the square tiles in which a weight is transposed.
-const TRANSPOSE_TILE: usize = 32;
-
 pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imported {
     let n = cx.n;
     let x = cx.value(0)?;
@@ -83,31 +80,18 @@ pub(crate) fn gemm(cx: &NodeCx, graph: &mut Graph, sources: &mut Sources) -> Imp
             b.data.len()
         )));
     }
-    // The weight as `[outf, inf]`, row `o` the inputs of output `o`.
+    // The weight as `[outf, inf]`, row `o` the inputs of output `o`: `b` itself with transB,
+    // else its transpose (in tiles: walking a whole column of `b` for each row missed the
+    // cache at every read, ~1 s of GPT-2 124M's import), times alpha.
     use rayon::prelude::*;
     let src: &[f64] = &b.data;
-    let mut w = vec![0.0; len];
-    if trans_b {
-        w.par_iter_mut()
-            .zip(src.par_iter())
-            .for_each(|(wv, &bv)| *wv = alpha * bv);
-    } else if inf > 0 {
-        // A transposition, tile by tile (walking a whole column of `b` for each row of `w`
-        // missed the cache at every read: GPT-2 124M's 124M weights, ~1 s of its import), a
-        // band of `TRANSPOSE_TILE` rows of `w` per task.
-        w.par_chunks_mut(TRANSPOSE_TILE * inf)
-            .enumerate()
-            .for_each(|(band, rows)| {
-                let o0 = band * TRANSPOSE_TILE;
-                for i0 in (0..inf).step_by(TRANSPOSE_TILE) {
-                    for (k, row) in rows.chunks_mut(inf).enumerate() {
-                        let o = o0 + k;
-                        for i in i0..(i0 + TRANSPOSE_TILE).min(inf) {
-                            row[i] = alpha * src[i * outf + o];
-                        }
-                    }
-                }
-            });
+    let mut w = if trans_b {
+        src.to_vec()
+    } else {
+        zkgrad_circuit::index_map::transpose(src, inf, outf)
+    };
+    if alpha != 1.0 {
+        w.par_iter_mut().for_each(|v| *v *= alpha);
     }
     let xs = graph.shape(x).to_vec();
     if xs.last() != Some(&inf) {
