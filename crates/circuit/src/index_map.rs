@@ -421,7 +421,7 @@ mod tests {
     /// A matrix transposition through the tiled path is the walk's, on shapes that are not
     /// multiples of the tile.
     #[test]
-    fn tiled_transpose_is_the_walk() {
+    fn tiled_transpose_is_the_walk_and_a_short_input_is_not_read_past() {
         for (r, c) in [(1, 1), (3, 70), (65, 33), (100, 1), (1, 100)] {
             let x: Vec<i64> = (0..(r * c) as i64).map(|v| v * 7 - 3).collect();
             let m = IndexMap::transpose(&[r, c], &[1, 0]);
@@ -429,6 +429,12 @@ mod tests {
             let mut walk = vec![0i64; m.out_len()];
             m.for_each_source(|j, i| walk[j] = x[i]);
             assert_eq!(m.apply(&x), walk, "{r} x {c}");
+            // An input of another length (a hostile or truncated one) takes the walk: the
+            // entries it lacks read as zero, and nothing panics.
+            let short = &x[..x.len() / 2];
+            let mut walk = vec![0i64; m.out_len()];
+            m.for_each_source(|j, i| walk[j] = short.get(i).copied().unwrap_or(0));
+            assert_eq!(m.apply(short), walk, "{r} x {c}, short input");
         }
     }
 
