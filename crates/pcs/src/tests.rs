@@ -559,3 +559,59 @@ fn lazy_batch_weights_match_stored_on_random_claims() {
         }
     }
 }
+
+/// A batched opening made through the lazy rounds (the values table read unfolded, the
+/// weights unwritten) does not carry a claim off by one, and altered in one byte it is
+/// rejected. (A prover that states the false value itself stops at the sumcheck driver's
+/// debug check of its own round sums; the verifier's side is what is tested.)
+#[test]
+fn lazy_batch_opening_of_a_false_claim_or_a_flipped_byte_rejected() {
+    let p = PcsParams::default();
+    let log_n = 17;
+    let used = (1 << 16) + 4_097;
+    let mut vals = table(log_n);
+    vals[used..].fill(F::ZERO);
+    let pd = commit_used(vals.clone(), log_n, used, &p);
+    let claims: Vec<BlockClaim> = [(16usize, 0usize), (12, 16), (3, 8_192)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(k, block_index))| {
+            let pt = point(k, i as u64 + 11);
+            let off = block_index << k;
+            BlockClaim {
+                block_index,
+                value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
+                point: pt,
+            }
+        })
+        .collect();
+    let prove = |lazy: usize| {
+        let mut t = ProverTranscript::new(&[5; 32]);
+        crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, lazy);
+        t.finish()
+    };
+    let verifies = |claims: &[BlockClaim], proof: &[u8]| {
+        let mut v = VerifierTranscript::new(&[5; 32], proof);
+        verify_batch(&pd.root, log_n, used, claims, &p, &mut v).is_ok() && v.finish().is_ok()
+    };
+    for lazy in [0, 3] {
+        let honest = prove(lazy);
+        assert!(verifies(&claims, &honest), "{lazy} lazy rounds");
+        for i in 0..claims.len() {
+            let mut forged = claims.clone();
+            forged[i].value += E::ONE;
+            assert!(
+                !verifies(&forged, &honest),
+                "{lazy} lazy rounds: claim {i} off by one verified"
+            );
+        }
+        for at in [0, honest.len() / 3, honest.len() - 1] {
+            let mut bad = honest.clone();
+            bad[at] ^= 1;
+            assert!(
+                !verifies(&claims, &bad),
+                "{lazy} lazy rounds: byte {at} flipped"
+            );
+        }
+    }
+}

@@ -583,7 +583,7 @@ impl<'a, L: LazyTable> LazyBaseExtProduct<'a, L> {
             })
         } else {
             let word = bound_word(v, rs, 2 * hw);
-            let pairs = v.len().min(2 * hw).min(hw);
+            let pairs = v.len().min(hw);
             lazy_filled(b, half, pairs, with_one, |w| (word(w), word(w + hw)))
         };
         (lane_sum(s0), lane_sum(s1), lane_sum(s2))
