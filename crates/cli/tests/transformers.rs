@@ -266,6 +266,64 @@ fn generated_token_changed_in_the_proof_rejected() {
     }
 }
 
+/// A generation proof under `whir-unique` (what `generate`'s "auto" takes where `prove`'s takes
+/// WHIR) verifies under that scheme, by model and by commitment, and only under it: the
+/// verifier's own scheme — "auto" (Ligero for gpt2_tiny) or `whir` — refuses it. A proof made
+/// under `whir` is refused when `whir-unique` is asked for.
+#[test]
+fn generation_scheme_is_the_verifiers_not_the_proofs() {
+    let dir = tmpdir("gen-whir-unique");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(example("transformers/gpt2_tiny/greedy.json")).unwrap(),
+    )
+    .unwrap();
+    let prompt = dir.join("prompt.json");
+    std::fs::write(
+        &prompt,
+        format!("{{\"input_data\": [{}]}}", reference["prompt"]),
+    )
+    .unwrap();
+    let m = example("transformers/gpt2_tiny/model.onnx");
+    let new = reference["max_new_tokens"].to_string();
+    let mut proofs = Vec::new();
+    for scheme in ["whir-unique", "whir"] {
+        let proof = dir.join(format!("{scheme}.zkp"));
+        let o = generate(&["--json", "--pcs", scheme], &m, &prompt, &new, &proof);
+        assert!(o.status.success(), "{scheme}: {}", stderr(&o));
+        let gen: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(gen["pcs"], scheme);
+        assert_eq!(gen["generated"], reference["generated"], "{scheme}");
+        proofs.push((scheme, proof, gen));
+    }
+    let (_, unique, gen) = &proofs[0];
+    let v = verify_with(&["--json", "--pcs", "whir-unique"], &m, unique);
+    assert!(v.status.success(), "{}", stderr(&v));
+    let verified: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(verified["pcs"], "whir-unique");
+    assert_eq!(verified["generated"], reference["generated"]);
+    let commitment = gen["model_commitment"].as_str().unwrap();
+    let v = run(bin()
+        .args(["verify", "--json", "--commitment", commitment, "--proof"])
+        .arg(unique));
+    assert!(v.status.success(), "{}", stderr(&v));
+    for flags in [&[][..], &["--pcs", "whir"][..]] {
+        let v = verify_with(flags, &m, unique);
+        assert_eq!(v.status.code(), Some(1), "{flags:?}: {}", stderr(&v));
+    }
+    let (_, johnson, _) = &proofs[1];
+    let v = verify_with(&["--pcs", "whir-unique"], &m, johnson);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    // The same scheme code flipped in the file: the header's scheme is another statement.
+    let mut p = zkgrad_verifier::ProofFile::from_bytes(&std::fs::read(unique).unwrap()).unwrap();
+    p.pcs = zkgrad_pcs::Scheme::Whir;
+    let flipped = dir.join("flipped.zkp");
+    std::fs::write(&flipped, p.to_bytes()).unwrap();
+    for flags in [&["--pcs", "whir"][..], &["--pcs", "whir-unique"][..]] {
+        let v = verify_with(flags, &m, &flipped);
+        assert_eq!(v.status.code(), Some(1), "{flags:?}: {}", stderr(&v));
+    }
+}
+
 #[test]
 fn generate_refuses_what_does_not_fit_in_one_line() {
     let dir = tmpdir("gen-bad");

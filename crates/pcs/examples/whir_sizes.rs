@@ -1,6 +1,8 @@
 //! Commit / open / verify time and opening bytes of the WHIR opening (`zkgrad_pcs::whir`) beside
 //! Ligero's, one base-field table and one opening point.
-//! `cargo run --release -p zkgrad-pcs --example whir_sizes -- 20 22 24`
+//! `cargo run --release -p zkgrad-pcs --example whir_sizes -- 20 22 24`; the environment
+//! varies the parameters: `POW`, `RATE`, `FOLD`, `FIRST`, `STEP`, and `UNIQUE=k` (tables of
+//! `2^k` values or more in the unique-decoding regime; `UNIQUE=27 … 27`: `whir-unique` at 2^27).
 
 use std::time::Instant;
 
@@ -31,6 +33,9 @@ fn main() {
     }
     if let Ok(v) = std::env::var("FIRST") {
         p.large_first_folding = v.parse().unwrap();
+    }
+    if let Ok(v) = std::env::var("UNIQUE") {
+        p.unique_from_log_n = v.parse().unwrap();
     }
     if let Ok(v) = std::env::var("STEP") {
         p.rate_step = v.parse().unwrap();

@@ -48,7 +48,7 @@ pub use ligero::{
 pub use ligero::{verify, verify_multi, verify_multi_used};
 #[cfg(feature = "prover")]
 pub use merkle::MerkleTree;
-pub use params::{Layout, PcsParams, Scheme};
+pub use params::{Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N};
 
 use zkgrad_sumcheck::SumcheckError;
 use zkgrad_transcript::TranscriptError;

@@ -265,6 +265,64 @@ mod whir_opening {
         }
     }
 
+    /// `whir-unique`'s parameters reach the same target at every size (its large tables with
+    /// far less grinding: 18 bits where the Johnson bound needs 22 at 2^26 and 23 at 2^27).
+    #[test]
+    fn whir_unique_parameters_reach_their_target_up_to_2_to_the_30() {
+        let p = crate::PcsParams::for_scheme(crate::Scheme::WhirUnique)
+            .whir
+            .expect("WHIR parameters");
+        assert_eq!(p.unique_from_log_n, crate::UNIQUE_FROM_LOG_N);
+        for log_n in p.min_log_n()..=30 {
+            assert!(whir::params_are_sound(&p, log_n), "2^{log_n}");
+            let regime = if log_n >= crate::UNIQUE_FROM_LOG_N {
+                p3_whir::parameters::SecurityAssumption::UniqueDecoding
+            } else {
+                p3_whir::parameters::SecurityAssumption::JohnsonBound
+            };
+            assert_eq!(p.regime(log_n), regime, "2^{log_n}");
+        }
+        // Its id is another scheme's: a proof or weight root of one is never read as the other.
+        assert_ne!(p.to_bytes(), WhirParams::default().to_bytes());
+        for s in crate::Scheme::ALL {
+            assert_eq!(crate::Scheme::from_code(s.code()), Some(s));
+            assert_eq!(crate::PcsParams::for_scheme(s).scheme(), s);
+        }
+        assert_eq!(crate::Scheme::from_code(3), None);
+    }
+
+    /// An opening in the unique-decoding regime verifies only under it: read under the Johnson
+    /// bound's parameters (other query counts and grinding, no out-of-domain samples) it is
+    /// refused, and so is a Johnson-bound opening read under the unique regime's; so are a
+    /// wrong value and flipped bytes.
+    #[test]
+    fn whir_unique_regime_opening_binds_its_regime() {
+        let unique = WhirParams {
+            unique_from_log_n: 12,
+            ..WhirParams::default()
+        };
+        let johnson = WhirParams::default();
+        let log_n = 13;
+        assert!(whir::params_are_sound(&unique, log_n));
+        let (wd, z, y, proof) = prove(log_n, &unique);
+        check(&wd.root, log_n, &z, y, &unique, &proof).expect("honest opening");
+        // The same codeword: the regime changes the opening, not the commitment.
+        let (wdj, _, _, proof_j) = prove(log_n, &johnson);
+        assert_eq!(wdj.root, wd.root);
+        check(&wd.root, log_n, &z, y, &johnson, &proof_j).expect("honest opening");
+        assert!(check(&wd.root, log_n, &z, y, &johnson, &proof).is_err());
+        assert!(check(&wd.root, log_n, &z, y, &unique, &proof_j).is_err());
+        assert!(check(&wd.root, log_n, &z, y + E::ONE, &unique, &proof).is_err());
+        for at in (40..proof.len()).step_by(proof.len() / 40) {
+            let mut bad = proof.clone();
+            bad[at] ^= 1;
+            assert!(
+                check(&wd.root, log_n, &z, y, &unique, &bad).is_err(),
+                "byte {at} flipped"
+            );
+        }
+    }
+
     #[test]
     fn whir_matches_the_multilinear_extension() {
         let p = WhirParams::default();

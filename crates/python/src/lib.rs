@@ -93,7 +93,8 @@ fn scheme_of(name: &str) -> PyResult<PcsChoice> {
 }
 
 impl NativeModel {
-    /// The scheme a call names: "default" (this model's) or "auto", "ligero", "whir".
+    /// The scheme a call names: "default" (this model's) or "auto", "ligero", "whir",
+    /// "whir-unique".
     fn choice(&self, scheme: &str) -> PyResult<PcsChoice> {
         if scheme == "default" {
             Ok(self.scheme)

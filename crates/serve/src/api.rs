@@ -703,9 +703,9 @@ struct ProveOptions {
 impl ProveOptions {
     fn check(&self) -> ApiResult<()> {
         if let Some(p) = &self.pcs {
-            if !["auto", "ligero", "whir"].contains(&p.as_str()) {
+            if !["auto", "ligero", "whir", "whir-unique"].contains(&p.as_str()) {
                 return Err(ApiError::bad(format!(
-                    "options.pcs must be \"auto\", \"ligero\" or \"whir\", got {p:?}"
+                    "options.pcs must be \"auto\", \"ligero\", \"whir\" or \"whir-unique\", got {p:?}"
                 )));
             }
         }

@@ -74,7 +74,7 @@ pub fn document() -> Value {
                     "size_bytes": {"type": "integer"}, "created_at": {"type": "number"}
                 }},
                 "ProveOptions": {"type": "object", "additionalProperties": false, "properties": {
-                    "pcs": {"enum": ["auto", "ligero", "whir"]},
+                    "pcs": {"enum": ["auto", "ligero", "whir", "whir-unique"]},
                     "table_bits": {"type": "integer", "minimum": 4, "maximum": 20},
                     "act_frac": {"type": "integer"}, "weight_frac": {"type": "integer"},
                     "per_tensor_scales": {"type": "boolean"}, "global_scale": {"type": "boolean"}

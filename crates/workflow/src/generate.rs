@@ -292,7 +292,7 @@ pub fn prove_generation_observed(
     let prompt = p.prompt_ids;
     let mut model = with_greedy_check(p.model, prompt.len(), max_new)?;
     model.graph.drop_weights();
-    let params = scheme.params_for(&model.q);
+    let params = scheme.for_generation(&model.q).params_for(&model.q);
     let (committed, decoded) = rayon::join(
         || {
             let t0 = Instant::now();
@@ -368,7 +368,8 @@ pub fn verify_model_proof(
         graph: m.graph.clone(),
         value_tensors: m.value_tensors.clone(),
     };
-    let ok = crate::verify::verify_against_model(proof, &with_check, scheme, cache)?;
+    let scheme = scheme.for_generation(&with_check.q);
+    let ok = crate::verify::verify_against_model(proof, &with_check, &scheme, cache)?;
     check_padding(&proof.input, first, n)?;
     let ids = &proof.input;
     let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();

@@ -13,9 +13,12 @@ use zkgrad_workflow::scheme::{parse_scheme, PcsChoice};
 #[derive(Args, Clone, Debug)]
 pub struct SchemeChoice {
     /// Commitment scheme: "auto" (Ligero unless its proof would exceed 2 MiB, then WHIR),
-    /// "ligero" (the fastest prover; openings of O(√n) bytes) or "whir" (openings of
+    /// "ligero" (the fastest prover; openings of O(√n) bytes), "whir" (openings of
     /// O(log² n) bytes, ~200 KB for 2^25 values, and committed multiplicities; seconds more for a deep
-    /// CNN). The model commitment depends on it; `verify` checks the proof uses it.
+    /// CNN) or "whir-unique" (WHIR, its tables of 2^26 values or more opened in the
+    /// unique-decoding regime: ~150 KB more, 1.4 s less proof of work at 2^27; `generate`'s
+    /// "auto" takes it where it would take "whir"). The model commitment depends on it;
+    /// `verify` checks the proof uses it.
     #[arg(long = "pcs", default_value = "auto", value_parser = parse_scheme)]
     pub scheme: PcsChoice,
 }

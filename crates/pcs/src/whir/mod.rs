@@ -47,7 +47,9 @@ mod params;
 mod prover;
 mod verifier;
 
-pub use params::{estimated_bytes, params_are_sound, wide_first_round_bytes, WhirParams};
+pub use params::{
+    estimated_bytes, params_are_sound, wide_first_round_bytes, WhirParams, UNIQUE_NEVER,
+};
 #[cfg(feature = "prover")]
 pub use prover::{commit, open, WhirData};
 pub use verifier::verify;

@@ -51,7 +51,13 @@ pub struct WhirParams {
     /// … and the table has at most `2^commit_mults_ratio` times as many entries as reads (its
     /// committed block and table-side leaves grow with the table, not with the reads).
     pub commit_mults_ratio: usize,
+    /// Tables of at least `2^unique_from_log_n` values are opened in the unique-decoding regime
+    /// instead of the Johnson bound's (both proven; [`UNIQUE_NEVER`]: none is).
+    pub unique_from_log_n: usize,
 }
+
+/// [`WhirParams::unique_from_log_n`] of parameters that open every table under the Johnson bound.
+pub const UNIQUE_NEVER: usize = 64;
 
 impl Default for WhirParams {
     /// 102 bits per opening under the Johnson bound (each error term at 102 + ⌈log₂ terms⌉,
@@ -72,6 +78,7 @@ impl Default for WhirParams {
             from_log_n: 20,
             commit_mults_from: 12,
             commit_mults_ratio: 2,
+            unique_from_log_n: UNIQUE_NEVER,
         }
     }
 }
@@ -93,6 +100,12 @@ impl WhirParams {
         ] {
             // Whole words: no two parameter sets share an id.
             b.extend_from_slice(&(v as u64).to_le_bytes());
+        }
+        // Added after the others, and only where it differs from the Johnson bound throughout:
+        // the parameters before it keep their ids (and their weight roots).
+        if self.unique_from_log_n != UNIQUE_NEVER {
+            b.extend_from_slice(b"/unique-from");
+            b.extend_from_slice(&(self.unique_from_log_n as u64).to_le_bytes());
         }
         b
     }
@@ -143,6 +156,15 @@ impl WhirParams {
         (self.error_terms(log_n) as f64).log2() - self.term_bits(log_n) as f64
     }
 
+    /// The soundness regime of an opening of `2^log_n` values.
+    pub fn regime(&self, log_n: usize) -> SecurityAssumption {
+        if log_n >= self.unique_from_log_n {
+            SecurityAssumption::UniqueDecoding
+        } else {
+            SecurityAssumption::JohnsonBound
+        }
+    }
+
     fn protocol(&self, log_n: usize) -> ProtocolParameters {
         let folding = self.folding_factor(log_n);
         let mut rates = Vec::new();
@@ -157,7 +179,7 @@ impl WhirParams {
             security_level: self.term_bits(log_n),
             pow_bits: self.pow_bits,
             folding_factor: folding,
-            soundness_type: SecurityAssumption::JohnsonBound,
+            soundness_type: self.regime(log_n),
             starting_log_inv_rate: self.log_inv_rate,
             round_log_inv_rates: rates,
         }

@@ -30,7 +30,7 @@ __all__ = ["Model", "Proof", "Run", "Verified", "verify", "Error", "InvalidProof
 
 _log = logging.getLogger("zkgrad")
 
-_SCHEMES = ("auto", "ligero", "whir")
+_SCHEMES = ("auto", "ligero", "whir", "whir-unique")
 
 
 def _as_f64_bytes(x: Any) -> bytes:
@@ -153,8 +153,9 @@ class Model:
     `zkgrad.torch.export_hf`, which needs torch and transformers).
 
     Precision options are the command line's: `table_bits`, `act_frac`, `weight_frac`,
-    `per_tensor_scales`; `scheme` is "auto", "ligero" or "whir". The model commitment depends
-    on all of them.
+    `per_tensor_scales`; `scheme` is "auto", "ligero", "whir" or "whir-unique" (`generate`'s
+    "auto" takes "whir-unique" where `prove`'s takes "whir"). The model commitment depends on
+    all of them.
     """
 
     def __init__(self, source: Union[str, os.PathLike, bytes], *, table_bits: Optional[int] = None,
