@@ -42,11 +42,14 @@
 //! The parameters (`params`) and the p3 plumbing below are shared; the prover ([`commit`],
 //! [`open`], in `prover`) is built with the `prover` feature, the verifier (`verifier`) always.
 
+mod encoder;
 mod params;
 #[cfg(feature = "prover")]
 mod prover;
 mod verifier;
 
+#[cfg(feature = "prover")]
+pub use encoder::four_step;
 pub use params::{
     estimated_bytes, params_are_sound, wide_first_round_bytes, WhirParams, UNIQUE_NEVER,
 };
@@ -59,7 +62,6 @@ use p3_challenger::{
     ByteGrindingChallenger, CanObserve, CanSample, HashChallenger, SerializingChallenger64,
 };
 use p3_commit::MultilinearPcs;
-use p3_dft::Radix2DFTSmallBatch;
 use p3_field::BasedVectorSpace;
 use p3_merkle_tree::MerkleTreeMmcs;
 use p3_multilinear_util::point::Point;
@@ -147,7 +149,7 @@ type Mmcs = MerkleTreeMmcs<
     2,
     32,
 >;
-type Dft = Radix2DFTSmallBatch<F>;
+type Dft = encoder::Encode;
 type Lay = SuffixProver<F, E>;
 type Whir = WhirProver<E, F, Dft, Mmcs, Challenge, Lay>;
 pub(crate) type Proof = PcsProof<F, E, Mmcs>;
