@@ -266,7 +266,7 @@ mod whir_opening {
     }
 
     /// `whir-unique`'s parameters reach the same target at every size (its large tables with
-    /// far less grinding: 18 bits where the Johnson bound needs 22 at 2^26 and 23 at 2^27).
+    /// far less grinding: 18 bits where the Johnson bound needs 20 at 2^24 and 23 at 2^27).
     #[test]
     fn whir_unique_parameters_reach_their_target_up_to_2_to_the_30() {
         let p = crate::PcsParams::for_scheme(crate::Scheme::WhirUnique)

@@ -2,7 +2,7 @@
 //! tables of at least `2^unique_from_log_n` values opened in p3-whir's unique-decoding regime.
 //!
 //! - The soundness accounting, recomputed here from the regime's theorems rather than read
-//!   from p3-whir's own derivation: every error term of a unique-decoding opening of 2^26..2^30
+//!   from p3-whir's own derivation: every error term of a unique-decoding opening of 2^24..2^30
 //!   values (the sizes `whir-unique` opens so) reaches `term_bits`, and their union, counting
 //!   each folding round's proximity gap and sumcheck as separate terms, `security_bits`.
 //! - Regime binding: an opening made in one regime (or at another threshold that changes the
@@ -375,14 +375,14 @@ fn check_unique_accounting(p: &WhirParams, log_n: usize) -> (f64, f64, usize) {
     (min, union_bits, c.max_pow_bits())
 }
 
-/// The sizes `whir-unique` opens in the unique regime (2^26 up to 2^30, the largest WHIR
+/// The sizes `whir-unique` opens in the unique regime (2^24 up to 2^30, the largest WHIR
 /// table) reach the target term by term, recomputed; printed for the record.
 #[test]
-fn unique_regime_terms_reach_term_bits_from_2_to_the_26_to_2_to_the_30() {
+fn unique_regime_terms_reach_term_bits_from_the_threshold_to_2_to_the_30() {
     let p = PcsParams::for_scheme(Scheme::WhirUnique).whir.unwrap();
     assert_eq!(p.unique_from_log_n, UNIQUE_FROM_LOG_N);
-    assert_eq!(UNIQUE_FROM_LOG_N, 26);
-    for log_n in 26..=30 {
+    assert_eq!(UNIQUE_FROM_LOG_N, 24);
+    for log_n in UNIQUE_FROM_LOG_N..=30 {
         let (min, union, pow) = check_unique_accounting(&p, log_n);
         let c = rebuilt(&p, log_n).unwrap();
         let q: Vec<usize> = c
@@ -400,7 +400,7 @@ fn unique_regime_terms_reach_term_bits_from_2_to_the_26_to_2_to_the_30() {
         );
     }
     // Below the threshold the scheme is WHIR's, Johnson bound and all.
-    for log_n in p.min_log_n()..26 {
+    for log_n in p.min_log_n()..UNIQUE_FROM_LOG_N {
         assert_eq!(p.regime(log_n), SecurityAssumption::JohnsonBound);
         assert!(params_are_sound(&p, log_n));
     }

@@ -15,7 +15,7 @@ pub struct SchemeChoice {
     /// Commitment scheme: "auto" (Ligero unless its proof would exceed 2 MiB, then WHIR),
     /// "ligero" (the fastest prover; openings of O(√n) bytes), "whir" (openings of
     /// O(log² n) bytes, ~200 KB for 2^25 values, and committed multiplicities; seconds more for a deep
-    /// CNN) or "whir-unique" (WHIR, its tables of 2^26 values or more opened in the
+    /// CNN) or "whir-unique" (WHIR, its tables of 2^24 values or more opened in the
     /// unique-decoding regime: ~150 KB more, 1.4 s less proof of work at 2^27; `generate`'s
     /// "auto" takes it where it would take "whir"). The model commitment depends on it;
     /// `verify` checks the proof uses it.
