@@ -192,13 +192,12 @@ fn check_generate_progress(model: &str, err: &str, new: u64) {
     }
 }
 
-/// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
-/// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
-fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
-    // A directory per call: two tests generate on one model at once.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = tmpdir(&format!("gen-{model}-{call}"));
+/// A model's `greedy.json` (ONNX Runtime's greedy decoding), the model, its prompt written to
+/// `dir` as an input file, and the number of new tokens as a flag value.
+fn greedy_reference(
+    model: &str,
+    dir: &std::path::Path,
+) -> (Value, std::path::PathBuf, std::path::PathBuf, String) {
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(example(&format!("transformers/{model}/greedy.json"))).unwrap(),
     )
@@ -210,8 +209,19 @@ fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
     )
     .unwrap();
     let m = example(&format!("transformers/{model}/model.onnx"));
-    let proof = dir.join("gen.zkp");
     let new = reference["max_new_tokens"].to_string();
+    (reference, m, prompt, new)
+}
+
+/// `zkgrad generate` on a model and its `greedy.json` (ONNX Runtime's greedy decoding,
+/// examples/transformers/greedy_reference.py): the proof, and what `verify --json` says.
+fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
+    // A directory per call: two tests generate on one model at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = tmpdir(&format!("gen-{model}-{call}"));
+    let (reference, m, prompt, new) = greedy_reference(model, &dir);
+    let proof = dir.join("gen.zkp");
     let o = generate(&["--json", "--progress-json"], &m, &prompt, &new, &proof);
     assert!(o.status.success(), "{model}: {}", stderr(&o));
     let gen: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -273,18 +283,7 @@ fn generated_token_changed_in_the_proof_rejected() {
 #[test]
 fn generation_scheme_is_the_verifiers_not_the_proofs() {
     let dir = tmpdir("gen-whir-unique");
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(example("transformers/gpt2_tiny/greedy.json")).unwrap(),
-    )
-    .unwrap();
-    let prompt = dir.join("prompt.json");
-    std::fs::write(
-        &prompt,
-        format!("{{\"input_data\": [{}]}}", reference["prompt"]),
-    )
-    .unwrap();
-    let m = example("transformers/gpt2_tiny/model.onnx");
-    let new = reference["max_new_tokens"].to_string();
+    let (reference, m, prompt, new) = greedy_reference("gpt2_tiny", &dir);
     let mut proofs = Vec::new();
     for scheme in ["whir-unique", "whir"] {
         let proof = dir.join(format!("{scheme}.zkp"));

@@ -18,17 +18,17 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+use common::*;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use p3_blake3::Blake3;
 use p3_challenger::{HashChallenger, SerializingChallenger64};
-use p3_merkle_tree::MerkleTreeMmcs;
 use p3_sumcheck::OpeningBatch;
-use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
 use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
-use p3_whir::pcs::proof::PcsProof;
-use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
 use zkgrad_pcs::{
     commit_batched, prove_batch, verify_batch, BlockClaim, Layout, PcsParams, Scheme,
@@ -37,20 +37,9 @@ use zkgrad_pcs::{
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
-type Mmcs = MerkleTreeMmcs<
-    F,
-    u8,
-    SerializingHasher<Blake3>,
-    CompressionFunctionFromHasher<Blake3, 2, 32>,
-    2,
-    32,
->;
-type Proof = PcsProof<F, E, Mmcs>;
 /// Any challenger: a configuration depends on it only by type.
 type Ch = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
 type Config = WhirConfig<E, F, Ch>;
-
-const ID: [u8; 32] = [0x5C; 32];
 
 fn unique(from: usize) -> WhirParams {
     WhirParams {
@@ -63,123 +52,8 @@ fn johnson() -> WhirParams {
     WhirParams::default()
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn e(&mut self) -> E {
-        E::from(F::from_u64(self.next())) * E::from(F::from_u64(self.next()))
-            + E::from(F::from_u64(self.next()))
-    }
-}
-
-fn table(log_n: usize, seed: i64) -> Vec<F> {
-    (0..1i64 << log_n)
-        .map(|i| f_from_i64((i * 7919 + seed * 104_729) % 1000 - 500))
-        .collect()
-}
-
-fn point(n: usize, seed: u64) -> Vec<E> {
-    let mut r = Rng(seed);
-    (0..n).map(|_| r.e()).collect()
-}
-
-fn bytes_of(y: E) -> Vec<u8> {
-    format!("{y:?}").into_bytes()
-}
-
-struct Opening {
-    log_n: usize,
-    root: [u8; 32],
-    z: Vec<E>,
-    y: E,
-    proof: Vec<u8>,
-}
-
 fn open(log_n: usize, p: &WhirParams) -> Opening {
-    let vals = table(log_n, 3);
-    let z = point(log_n, 11 + log_n as u64);
-    let y = eval_mle_base(&vals, &z);
-    let wd = whir::commit(vals, log_n, p);
-    let mut t = ProverTranscript::new(&ID);
-    t.observe(b"value", &bytes_of(y));
-    whir::open(&wd, &z, p, &mut t);
-    Opening {
-        log_n,
-        root: wd.root,
-        z,
-        y,
-        proof: t.finish(),
-    }
-}
-
-/// Verifies `proof` as an opening of `root` at `z` to `y`; a panic fails the test.
-fn check(
-    root: &[u8; 32],
-    log_n: usize,
-    z: &[E],
-    y: E,
-    p: &WhirParams,
-    proof: &[u8],
-) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut t = VerifierTranscript::new(&ID, proof);
-        t.observe(b"value", &bytes_of(y));
-        whir::verify(root, log_n, z, y, p, &mut t).map_err(|e| format!("{e}"))?;
-        t.finish().map_err(|e| format!("{e}"))
-    }))
-    .unwrap_or_else(|_| panic!("the verifier panicked (log_n {log_n})"))
-}
-
-fn check_o(o: &Opening, p: &WhirParams, proof: &[u8]) -> Result<(), String> {
-    check(&o.root, o.log_n, &o.z, o.y, p, proof)
-}
-
-fn blob(proof: &[u8]) -> &[u8] {
-    let (mut n, mut shift, mut i) = (0usize, 0, 0);
-    loop {
-        let b = proof[i];
-        n |= ((b & 0x7f) as usize) << shift;
-        i += 1;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    assert_eq!(proof.len(), i + n);
-    &proof[i..]
-}
-
-fn with_blob(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut n = bytes.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            break;
-        }
-        out.push(b | 0x80);
-    }
-    out.extend_from_slice(bytes);
-    out
-}
-
-fn decode(proof: &[u8]) -> Proof {
-    postcard::from_bytes(blob(proof)).expect("an honest proof decodes")
-}
-
-fn encode(p: &Proof) -> Vec<u8> {
-    with_blob(&postcard::to_allocvec(p).unwrap())
+    open_with(table(log_n, 3), log_n, p, p)
 }
 
 /// Cached honest openings of 2^13 values: in the unique regime (threshold 12) and under the

@@ -100,14 +100,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         load_time.as_secs_f64() * 1e3,
         g.decode_time.as_secs_f64() * 1e3
     );
-    let tm = &p.out.timings;
-    eprintln!(
-        "  witness commit {:.1} ms · lookups {:.1} ms · layers {:.1} ms · openings {:.1} ms",
-        tm.commit.as_secs_f64() * 1e3,
-        tm.lookups.as_secs_f64() * 1e3,
-        tm.layers.as_secs_f64() * 1e3,
-        tm.openings.as_secs_f64() * 1e3
-    );
+    eprintln!("{}", super::phases_line(&p.out.timings));
     eprintln!(
         "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,
@@ -127,13 +120,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                 "decode_ms": g.decode_time.as_secs_f64() * 1e3,
                 "prove_ms": p.prove_time.as_secs_f64() * 1e3,
                 "weight_commit_ms": g.commit_time.as_secs_f64() * 1e3,
-                "prove_phases": {
-                    "commit_ms": tm.commit.as_secs_f64() * 1e3,
-                    "lookups_ms": tm.lookups.as_secs_f64() * 1e3,
-                    "layers_ms": tm.layers.as_secs_f64() * 1e3,
-                    "openings_ms": tm.openings.as_secs_f64() * 1e3,
-                    "bytes": tm.bytes,
-                },
+                "prove_phases": super::phases(&p.out.timings),
                 "proof_bytes": p.bytes.len(),
                 "proof_body_bytes": p.sizes().1,
                 "pcs": g.scheme.name(),

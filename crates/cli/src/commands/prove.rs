@@ -100,15 +100,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
         files.push((o.as_path(), format!("{output_json}\n").into_bytes()));
     }
     write_all_or_nothing(&files)?;
-    let tm = &p.out.timings;
-    eprintln!(
-        "  forward {:.1} ms · witness commit {:.1} ms · lookups {:.1} ms · layers {:.1} ms · openings {:.1} ms",
-        tm.forward.as_secs_f64() * 1e3,
-        tm.commit.as_secs_f64() * 1e3,
-        tm.lookups.as_secs_f64() * 1e3,
-        tm.layers.as_secs_f64() * 1e3,
-        tm.openings.as_secs_f64() * 1e3
-    );
+    eprintln!("{}", super::phases_line(&p.out.timings));
     eprintln!(
         "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,

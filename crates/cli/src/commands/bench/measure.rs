@@ -2,6 +2,7 @@
 //! RSS, the one-time weight commitment and the accuracy against the f64 model, as one JSON
 //! object.
 
+use crate::commands::phases;
 use std::time::Instant;
 
 use anyhow::{anyhow, Result};
@@ -29,23 +30,6 @@ fn peak_rss_mb() -> f64 {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
-}
-
-/// Where a proof's time went, in milliseconds.
-fn phases(t: &zkgrad_prover::ProveTimings) -> Value {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    json!({
-        "forward_ms": ms(t.forward),
-        "commit_ms": ms(t.commit),
-        "lookups_ms": ms(t.lookups),
-        "layers_ms": ms(t.layers),
-        "openings_ms": ms(t.openings),
-        "bytes_commitments": t.bytes[0],
-        "bytes_lookups": t.bytes[1],
-        "bytes_layers": t.bytes[2],
-        "bytes_witness_opening": t.bytes[3],
-        "bytes_weight_openings": t.bytes[4],
-    })
 }
 
 /// Proves and verifies `runs` times; the median times, the last proof and its bytes.

@@ -1,0 +1,163 @@
+//! What the WHIR attack tests share: a seeded generator, tables and points, an honest opening
+//! of a table, its check (a verifier panic fails the test), and the WHIR blob inside a
+//! transcript, decoded and re-encoded for grafting.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use p3_blake3::Blake3;
+use p3_merkle_tree::MerkleTreeMmcs;
+use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
+use p3_whir::pcs::proof::PcsProof;
+use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
+use zkgrad_pcs::whir::{self, WhirParams};
+use zkgrad_poly::eval_mle_base;
+use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
+
+pub type Mmcs = MerkleTreeMmcs<
+    F,
+    u8,
+    SerializingHasher<Blake3>,
+    CompressionFunctionFromHasher<Blake3, 2, 32>,
+    2,
+    32,
+>;
+pub type Proof = PcsProof<F, E, Mmcs>;
+
+pub const ID: [u8; 32] = [0xA7; 32];
+
+/// SplitMix64.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn e(&mut self) -> E {
+        E::from(F::from_u64(self.next())) * E::from(F::from_u64(self.next()))
+            + E::from(F::from_u64(self.next()))
+    }
+}
+
+pub fn table(log_n: usize, seed: i64) -> Vec<F> {
+    (0..1i64 << log_n)
+        .map(|i| f_from_i64((i * 7919 + seed * 104_729) % 1000 - 500))
+        .collect()
+}
+
+pub fn point(n: usize, seed: u64) -> Vec<E> {
+    let mut r = Rng(seed);
+    (0..n).map(|_| r.e()).collect()
+}
+
+/// The claimed value as the transcript observes it.
+pub fn bytes_of(y: E) -> Vec<u8> {
+    format!("{y:?}").into_bytes()
+}
+
+/// An honest WHIR opening: the table's data, the point, the value, and the proof bytes
+/// (the transcript holds only the WHIR blob; the value is observed, not written).
+pub struct Opening {
+    pub log_n: usize,
+    pub root: [u8; 32],
+    pub z: Vec<E>,
+    pub y: E,
+    pub proof: Vec<u8>,
+}
+
+/// `vals` committed under `commit_p` and opened under `open_p` at a point seeded by `log_n`.
+pub fn open_with(
+    vals: Vec<F>,
+    log_n: usize,
+    commit_p: &WhirParams,
+    open_p: &WhirParams,
+) -> Opening {
+    let z = point(log_n, 5 + log_n as u64);
+    let y = eval_mle_base(&vals, &z);
+    let wd = whir::commit(vals, log_n, commit_p);
+    let mut t = ProverTranscript::new(&ID);
+    t.observe(b"value", &bytes_of(y));
+    whir::open(&wd, &z, open_p, &mut t);
+    Opening {
+        log_n,
+        root: wd.root,
+        z,
+        y,
+        proof: t.finish(),
+    }
+}
+
+/// Verifies `proof` as an opening of `root` at `z` to `y`; a panic fails the test.
+pub fn check(
+    root: &[u8; 32],
+    log_n: usize,
+    z: &[E],
+    y: E,
+    p: &WhirParams,
+    proof: &[u8],
+) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut t = VerifierTranscript::new(&ID, proof);
+        t.observe(b"value", &bytes_of(y));
+        whir::verify(root, log_n, z, y, p, &mut t).map_err(|e| format!("{e}"))?;
+        t.finish().map_err(|e| format!("{e}"))
+    }))
+    .unwrap_or_else(|_| panic!("the verifier panicked (log_n {log_n})"))
+}
+
+pub fn check_o(o: &Opening, p: &WhirParams, proof: &[u8]) -> Result<(), String> {
+    check(&o.root, o.log_n, &o.z, o.y, p, proof)
+}
+
+/// The WHIR blob inside a transcript (a LEB128 length, then the bytes).
+pub fn blob(proof: &[u8]) -> &[u8] {
+    let (mut n, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let b = proof[i];
+        n |= ((b & 0x7f) as usize) << shift;
+        i += 1;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    assert_eq!(proof.len(), i + n);
+    &proof[i..]
+}
+
+/// `bytes` as a transcript's blob.
+pub fn with_blob(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut n = bytes.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+pub fn decode(proof: &[u8]) -> Proof {
+    postcard::from_bytes(blob(proof)).expect("an honest proof decodes")
+}
+
+pub fn encode(p: &Proof) -> Vec<u8> {
+    with_blob(&postcard::to_allocvec(p).unwrap())
+}
