@@ -22,13 +22,22 @@ fn every_suite_circuit_reaches_100_bits_for_the_whole_proof() {
         QGraph::from_description(&q.describe()).unwrap_or_else(|e| panic!("{what}: {e}"));
         let b = budget(q, params);
         eprintln!(
-            "{what:<34} {:>6.1} bits  (ligero 2^{:.1}, whir 2^{:.1}, algebraic 2^{:.1})",
+            "{what:<34} {:>6.1} bits  (ligero 2^{:.1}, whir 2^{:.1}, algebraic 2^{:.1}); \
+             with the Johnson candidate sets charged (2^{:.2}): {:.1} bits",
             b.bits(),
             b.ligero.log2(),
             b.whir.log2(),
-            b.algebraic.log2()
+            b.algebraic.log2(),
+            b.candidates_log2,
+            b.charged_bits()
         );
         assert!(b.bits() >= 100.0, "{what}: {:.1} bits", b.bits());
+        // Only Johnson-regime WHIR openings leave candidate sets (the known gap of
+        // docs/SECURITY.md): never a Ligero proof.
+        if params.whir.is_none() {
+            assert_eq!(b.candidates_log2, 0.0, "{what}");
+            assert_eq!(b.charged_bits(), b.bits(), "{what}");
+        }
     };
     let at = |act_frac, weight_frac, table_bits| QConfig {
         act_frac,
@@ -106,4 +115,42 @@ fn circuit_below_100_bits_is_refused_by_prover_and_verifier() {
     assert!(matches!(r, Err(VerifyError::Soundness { .. })), "{r:?}");
     // The default parameters pass.
     assert!(zkgrad_verifier::soundness::check(&q, &PcsParams::default()).is_ok());
+}
+
+/// The known gap of docs/SECURITY.md, measured: a Johnson-regime WHIR commitment leaves p3's
+/// list of `2^4.32` candidates at rate 1/2 (one per such opening in a proof), a
+/// unique-decoding one (Ligero's, `whir-unique`'s tables of at least 2^24 values) none.
+#[test]
+fn johnson_candidate_sets_are_counted_per_whir_opening() {
+    use zkgrad_pcs::{PcsParams, Scheme, UNIQUE_FROM_LOG_N};
+    let whir = PcsParams::for_scheme(Scheme::Whir).whir.unwrap();
+    let unique = PcsParams::for_scheme(Scheme::WhirUnique).whir.unwrap();
+    for log_n in [20, 24, 27] {
+        let l = whir.candidates_log2(log_n);
+        assert!((4.3..4.4).contains(&l), "2^{log_n}: 2^{l}");
+        let u = unique.candidates_log2(log_n);
+        assert_eq!(u == 0.0, log_n >= UNIQUE_FROM_LOG_N, "2^{log_n}: 2^{u}");
+    }
+    // A VGG-16 proof under WHIR: its witness and its packed weights, both in the Johnson
+    // regime, two sets.
+    let (_, _, build) = zkgrad_model::zoo_cnn::real_models()
+        .into_iter()
+        .find(|(name, _, _)| name.contains("vgg"))
+        .expect("VGG-16 in the suite");
+    let q = zkgrad_model::quantize(
+        &build(),
+        QConfig {
+            act_frac: 8,
+            weight_frac: 12,
+            table_bits: 12,
+        },
+    )
+    .unwrap();
+    let b = zkgrad_verifier::soundness::budget(&q, &PcsParams::for_scheme(Scheme::Whir));
+    assert!(
+        (8.6..8.8).contains(&b.candidates_log2),
+        "{}",
+        b.candidates_log2
+    );
+    assert!(b.charged_bits() < b.bits());
 }

@@ -165,6 +165,16 @@ impl WhirParams {
         }
     }
 
+    /// `log₂` of the candidate polynomials an opening of `2^log_n` values leaves before its own
+    /// out-of-domain samples: the Johnson bound's list size (p3-security's
+    /// `list_size_bits`, `2^4.32` at rate 1/2), none (0) in the unique-decoding regime. Not yet
+    /// charged on the checks that come before the opening (docs/SECURITY.md, "Known gap").
+    pub fn candidates_log2(&self, log_n: usize) -> f64 {
+        self.regime(log_n)
+            .list_size_bits(log_n, self.log_inv_rate)
+            .max(0.0)
+    }
+
     fn protocol(&self, log_n: usize) -> ProtocolParameters {
         let folding = self.folding_factor(log_n);
         let mut rates = Vec::new();
