@@ -96,7 +96,8 @@ impl PcsParams {
     pub fn scheme(&self) -> Scheme {
         match &self.whir {
             None => Scheme::Ligero,
-            Some(w) if w.unique_from_log_n < whir::UNIQUE_NEVER => Scheme::WhirUnique,
+            // As `WhirParams::to_bytes` tells them apart: any threshold is not `whir`'s.
+            Some(w) if w.unique_from_log_n != whir::UNIQUE_NEVER => Scheme::WhirUnique,
             Some(_) => Scheme::Whir,
         }
     }

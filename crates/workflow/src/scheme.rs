@@ -17,9 +17,9 @@ impl PcsChoice {
     /// The choice for a generation proof of `q` (the model with its greedy check; `zkgrad
     /// generate` and the verifier of its proofs alike): "auto" takes `whir-unique` where
     /// [`Self::params_for`] would take `whir`. A generation proof has no size target and
-    /// verified generation has a time target: GPT-2 124M's 2^27 weights then open with 1.4 s
-    /// less proof of work for ~150 KB more bytes, its 2^24 witness 0.15 s for ~120 KB; below 2^24
-    /// values the openings are the same.
+    /// verified generation has a time target: GPT-2 124M's 2^27 weights then open in 1.35 s
+    /// instead of 2.74 s (1.28 s of it was grinding) for ~150 KB more bytes, its 2^24 witness
+    /// 0.1–0.2 s faster for ~120 KB; below 2^24 values the openings are the same.
     pub fn for_generation(&self, q: &zkgrad_circuit::QGraph) -> PcsChoice {
         PcsChoice(Some(self.0.unwrap_or_else(|| {
             generation_auto(zkgrad_verifier::protocol::auto_scheme(q))

@@ -161,3 +161,40 @@ pub fn decode(proof: &[u8]) -> Proof {
 pub fn encode(p: &Proof) -> Vec<u8> {
     with_blob(&postcard::to_allocvec(p).unwrap())
 }
+
+/// Every byte of the first and last `edge` bytes of `o`'s proof and `sampled` more drawn with
+/// `seed`, each flipped in one bit and replaced whole: each altered proof is refused under `p`
+/// (never a panic). Returns how many bytes were altered.
+pub fn refuses_altered_bytes(
+    o: &Opening,
+    p: &WhirParams,
+    edge: usize,
+    sampled: usize,
+    seed: u64,
+) -> usize {
+    let len = o.proof.len();
+    let mut at: Vec<usize> = (0..len.min(edge)).collect();
+    at.extend(len.saturating_sub(edge)..len);
+    let mut rng = Rng(seed);
+    for _ in 0..sampled {
+        at.push(rng.below(len));
+    }
+    at.sort_unstable();
+    at.dedup();
+    let mut bad = o.proof.clone();
+    for &i in &at {
+        let orig = bad[i];
+        for v in [
+            orig ^ (1 << rng.below(8)),
+            orig.wrapping_add(1 + rng.below(255) as u8),
+        ] {
+            bad[i] = v;
+            assert!(
+                check_o(o, p, &bad).is_err(),
+                "byte {i} of {len}: {orig:#x} -> {v:#x}"
+            );
+        }
+        bad[i] = orig;
+    }
+    at.len()
+}
