@@ -410,7 +410,11 @@ async fn post_model(
                 .data
                 .join("tmp")
                 .join(format!("upload-{}.onnx", random_id()));
-            match stream_to_file(body, &tmp, app.max_model_bytes).await {
+            let declared = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            match stream_to_file(body, declared, &tmp, app.max_model_bytes).await {
                 Ok(hash) => (tmp, true, Some(hash)),
                 Err(e) => {
                     let _ = tokio::fs::remove_file(&tmp).await;
@@ -488,8 +492,14 @@ async fn post_model(
     .await
 }
 
-/// Writes a request body to `path`, refusing it past `limit` bytes (413); its BLAKE3 hash.
-async fn stream_to_file(body: axum::body::Body, path: &Path, limit: usize) -> ApiResult<String> {
+/// Writes a request body to `path`, refusing it past `limit` bytes (413, after [`drain`]); its
+/// BLAKE3 hash.
+async fn stream_to_file(
+    body: axum::body::Body,
+    declared: Option<u64>,
+    path: &Path,
+    limit: usize,
+) -> ApiResult<String> {
     use tokio::io::AsyncWriteExt as _;
     use tokio_stream::StreamExt as _;
     let mut file = tokio::fs::File::create(path)
@@ -502,6 +512,13 @@ async fn stream_to_file(body: axum::body::Body, path: &Path, limit: usize) -> Ap
         let chunk = chunk.map_err(|e| ApiError::bad(format!("model upload: {e}")))?;
         n += chunk.len();
         if n > limit {
+            drain(
+                &mut stream,
+                n,
+                declared,
+                limit.saturating_add(DRAIN_PAST_LIMIT),
+            )
+            .await;
             return Err(ApiError(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
@@ -520,6 +537,41 @@ async fn stream_to_file(body: axum::body::Body, path: &Path, limit: usize) -> Ap
     }
     file.flush().await.map_err(ApiError::internal)?;
     Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// How far past its limit a refused upload is still read (and discarded) before the 413 is sent.
+///
+/// A server that answers while the client is still writing, and then closes the connection,
+/// makes the client's write fail (a broken pipe or a reset) before it can read the answer: the
+/// caller sees a transport error instead of the 413 and its message. Reading the rest of a body
+/// that is only somewhat over the limit lets the answer arrive; past this many bytes the
+/// connection is closed anyway, so a huge upload costs the server at most this much reading.
+const DRAIN_PAST_LIMIT: usize = 32 << 20;
+
+/// How long a refused upload's rest is read before the 413 is sent regardless: a client that
+/// declared more than it sends (or sends slowly) holds the answer back this long at most.
+const DRAIN_FOR: Duration = Duration::from_secs(2);
+
+/// Reads and discards the rest of a refused body, until it ends, `read` reaches `upto` bytes or
+/// [`DRAIN_FOR`] has passed. A body that declared (Content-Length) more than `upto` is not read
+/// at all: it would be cut off anyway.
+async fn drain<S, E>(stream: &mut S, mut read: usize, declared: Option<u64>, upto: usize)
+where
+    S: tokio_stream::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    use tokio_stream::StreamExt as _;
+    if declared.is_some_and(|d| d > upto as u64) {
+        return;
+    }
+    let _ = tokio::time::timeout(DRAIN_FOR, async {
+        while read < upto {
+            match stream.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// A file's BLAKE3 hash, read in chunks.
