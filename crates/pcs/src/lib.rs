@@ -39,8 +39,8 @@ mod params;
 pub mod whir;
 
 #[cfg(feature = "prover")]
-pub use batch::{commit_batched, prove_batch};
-pub use batch::{verify_batch, BlockClaim};
+pub use batch::{bind, commit_batched, prove_batch};
+pub use batch::{binds, read_binding, verify_batch, Binding, BlockClaim};
 #[cfg(feature = "prover")]
 pub use ligero::{
     commit, commit_used, open, open_multi, row_combination, row_combinations, ProverData,

@@ -4,6 +4,38 @@ use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
+/// [`bind`] then [`prove_batch`]: a batched opening with its table's binding (none for Ligero
+/// and clear tables), as the proof's header and openings make them.
+fn prove_bound(pd: &ProverData, claims: &[BlockClaim], p: &PcsParams, t: &mut ProverTranscript) {
+    let b = bind(pd, p, t);
+    prove_batch(pd, &b, claims, p, t);
+}
+
+/// [`prove_bound`] with `lazy` lazy rounds.
+fn prove_bound_lazy(
+    pd: &ProverData,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    t: &mut ProverTranscript,
+    lazy: usize,
+) {
+    let b = bind(pd, p, t);
+    crate::batch::prove_batch_lazy(pd, &b, claims, p, t, lazy);
+}
+
+/// [`read_binding`] then [`verify_batch`].
+fn verify_bound(
+    root: &Digest,
+    log_n: usize,
+    used: usize,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    v: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    let b = read_binding(root, log_n, used, p, v)?;
+    verify_batch(root, log_n, used, &b, claims, p, v)
+}
+
 fn table(log_n: usize) -> Vec<F> {
     (0..1i64 << log_n)
         .map(|i| f_from_i64(i * 7919 % 1000 - 500))
@@ -71,17 +103,17 @@ fn roundtrip(log_n: usize, used: usize) {
         })
         .collect();
     let mut t = ProverTranscript::new(&[1; 32]);
-    prove_batch(&pd, &claims, &p, &mut t);
+    prove_bound(&pd, &claims, &p, &mut t);
     let proof = t.finish();
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
+    verify_bound(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
     v.finish().unwrap();
 
     // a wrong claimed value is rejected
     let mut bad = claims.clone();
     bad[1].value += E::ONE;
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    assert!(verify_batch(&pd.root, log_n, used, &bad, &p, &mut v).is_err());
+    assert!(verify_bound(&pd.root, log_n, used, &bad, &p, &mut v).is_err());
 
     // verified as a commitment with another used length: rejected
     let other = if used == 1 << log_n {
@@ -92,7 +124,7 @@ fn roundtrip(log_n: usize, used: usize) {
     if !Layout::choose_used(log_n, used, &p).clear {
         let mut v = VerifierTranscript::new(&[1; 32], &proof);
         let ok =
-            verify_batch(&pd.root, log_n, other, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+            verify_bound(&pd.root, log_n, other, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
         assert!(!ok, "accepted with used = {other}");
     }
 
@@ -102,7 +134,7 @@ fn roundtrip(log_n: usize, used: usize) {
         b[pos] ^= 0x10;
         let mut v = VerifierTranscript::new(&[1; 32], &b);
         let ok =
-            verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
+            verify_bound(&pd.root, log_n, used, &claims, &p, &mut v).is_ok() && v.finish().is_ok();
         assert!(!ok, "flipped byte {pos} accepted");
     }
 }
@@ -142,10 +174,10 @@ fn opening_against_another_commitment_is_rejected() {
         value,
     }];
     let mut t = ProverTranscript::new(&[1; 32]);
-    prove_batch(&pd, &claims, &p, &mut t);
+    prove_bound(&pd, &claims, &p, &mut t);
     let proof = t.finish();
     let mut v = VerifierTranscript::new(&[1; 32], &proof);
-    assert!(verify_batch(&pd2.root, log_n, 1 << log_n, &claims, &p, &mut v).is_err());
+    assert!(verify_bound(&pd2.root, log_n, 1 << log_n, &claims, &p, &mut v).is_err());
 }
 
 #[test]
@@ -534,14 +566,14 @@ fn lazy_batch_weights_send_the_same_bytes_as_stored_ones() {
             .iter()
             .map(|&lazy| {
                 let mut t = ProverTranscript::new(&[4; 32]);
-                crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, lazy);
+                prove_bound_lazy(&pd, &claims, &p, &mut t, lazy);
                 t.finish()
             })
             .collect();
         assert_eq!(proofs[0], proofs[1], "one lazy round");
         assert_eq!(proofs[0], proofs[2], "three lazy rounds");
         let mut v = VerifierTranscript::new(&[4; 32], &proofs[2]);
-        verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
+        verify_bound(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
         v.finish().unwrap();
     }
 }
@@ -601,7 +633,7 @@ fn lazy_batch_weights_match_stored_on_random_claims() {
                 .iter()
                 .map(|&l| {
                     let mut t = ProverTranscript::new(&[9; 32]);
-                    crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, l);
+                    prove_bound_lazy(&pd, &claims, &p, &mut t, l);
                     t.finish()
                 })
                 .collect();
@@ -612,7 +644,7 @@ fn lazy_batch_weights_match_stored_on_random_claims() {
                 );
             }
             let mut v = VerifierTranscript::new(&[9; 32], &bytes[3]);
-            verify_batch(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
+            verify_bound(&pd.root, log_n, used, &claims, &p, &mut v).unwrap();
             v.finish().unwrap();
         }
     }
@@ -645,12 +677,12 @@ fn lazy_batch_opening_of_a_false_claim_or_a_flipped_byte_rejected() {
         .collect();
     let prove = |lazy: usize| {
         let mut t = ProverTranscript::new(&[5; 32]);
-        crate::batch::prove_batch_lazy(&pd, &claims, &p, &mut t, lazy);
+        prove_bound_lazy(&pd, &claims, &p, &mut t, lazy);
         t.finish()
     };
     let verifies = |claims: &[BlockClaim], proof: &[u8]| {
         let mut v = VerifierTranscript::new(&[5; 32], proof);
-        verify_batch(&pd.root, log_n, used, claims, &p, &mut v).is_ok() && v.finish().is_ok()
+        verify_bound(&pd.root, log_n, used, claims, &p, &mut v).is_ok() && v.finish().is_ok()
     };
     for lazy in [0, 3] {
         let honest = prove(lazy);

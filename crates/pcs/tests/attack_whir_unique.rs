@@ -30,10 +30,7 @@ use p3_sumcheck::OpeningBatch;
 use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
-use zkgrad_pcs::{
-    commit_batched, prove_batch, verify_batch, BlockClaim, Layout, PcsParams, Scheme,
-    UNIQUE_FROM_LOG_N,
-};
+use zkgrad_pcs::{commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
@@ -703,7 +700,7 @@ fn verify_b(
 ) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut v = VerifierTranscript::new(&ID, proof);
-        verify_batch(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
+        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
         v.finish().map_err(|e| format!("{e}"))
     }))
     .unwrap_or_else(|_| panic!("verify_batch panicked"))
@@ -733,7 +730,7 @@ fn batched_unique_opening_binds_its_regime_and_its_claims() {
     for p in [&pu, &pj] {
         let pd = commit_batched(vals.clone(), log_n, used, p);
         let mut t = ProverTranscript::new(&ID);
-        prove_batch(&pd, &claims, p, &mut t);
+        prove_bound(&pd, &claims, p, &mut t);
         let proof = t.finish();
         verify_b(&pd.root, log_n, used, &claims, p, &proof).expect("honest batch");
         for i in 0..claims.len() {

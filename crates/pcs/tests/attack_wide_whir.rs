@@ -20,9 +20,7 @@ use p3_sumcheck::OpeningBatch;
 use p3_whir::pcs::proof::QueryOpenings;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams};
-use zkgrad_pcs::{
-    commit_batched, prove_batch, verify_batch, BlockClaim, Layout, PcsParams, ProverData,
-};
+use zkgrad_pcs::{commit_batched, BlockClaim, Layout, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
@@ -606,7 +604,7 @@ fn verify_b(
 ) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut v = VerifierTranscript::new(&ID, proof);
-        verify_batch(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
+        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
         v.finish().map_err(|e| format!("{e}"))
     }))
     .unwrap_or_else(|_| panic!("verify_batch panicked"))
@@ -623,7 +621,7 @@ fn prove_honest_batch(
     what: &str,
 ) -> Vec<u8> {
     let mut t = ProverTranscript::new(&ID);
-    prove_batch(pd, claims, p, &mut t);
+    prove_bound(pd, claims, p, &mut t);
     let proof = t.finish();
     verify_b(&pd.root, log_n, used, claims, p, &proof)
         .unwrap_or_else(|e| panic!("{what}: honest batch refused: {e}"));
@@ -746,7 +744,7 @@ fn batched_wide_claims_past_used_are_bound() {
         })
         .collect();
     let mut t = ProverTranscript::new(&ID);
-    prove_batch(&pd, &claims, &p, &mut t);
+    prove_bound(&pd, &claims, &p, &mut t);
     let proof = t.finish();
     verify_b(&pd.root, log_n, used, &claims, &p, &proof).unwrap();
     // A nonzero value claimed for the block past used: refused whatever the prover does
@@ -754,7 +752,7 @@ fn batched_wide_claims_past_used_are_bound() {
     let mut bad = claims.clone();
     bad[1].value = E::ONE;
     let mut t = ProverTranscript::new(&ID);
-    let _ = catch_unwind(AssertUnwindSafe(|| prove_batch(&pd, &bad, &p, &mut t)));
+    let _ = catch_unwind(AssertUnwindSafe(|| prove_bound(&pd, &bad, &p, &mut t)));
     let proof2 = t.finish();
     assert!(verify_b(&pd.root, log_n, used, &bad, &p, &proof2).is_err());
 }

@@ -502,6 +502,39 @@ fn whir_scheme_mutated_proofs_are_rejected() {
     }
 }
 
+/// The out-of-domain claims that bind the list-decoded WHIR tables (the witness, then the
+/// packed weights: `zkgrad_pcs::bind`, written right after the roots) are part of what the
+/// openings prove: either value changed by one in the field, or swapped with the other's, is
+/// refused. (That a binding singles out one candidate is `zkgrad_pcs`'s
+/// `attack_whir_binding`; here, that the whole proof carries and checks both.)
+#[test]
+fn whir_binding_values_changed_after_the_roots_rejected() {
+    let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 5, whir_small());
+    assert_eq!(opened_with_whir(&s), (true, true));
+    let packing = zkgrad_verifier::protocol::weight_packing(&s.q, &s.params).expect("packed");
+    let layout = zkgrad_pcs::Layout::choose_batched(packing.log_n, packing.used(), &s.params);
+    assert!(zkgrad_pcs::binds(&layout, &s.params));
+    let p = prove_ok(&s).proof;
+    check(&s, &p).unwrap();
+    // One weight root, the witness root, no updates: the bindings follow, 16 bytes each
+    // (an element of E as two little-endian limbs).
+    assert!(s.q.updates().is_empty());
+    let at = 2 * 32;
+    let value = |b: &[u8], k: usize| b[at + 16 * k..at + 16 * k + 16].to_vec();
+    for k in 0..2 {
+        let mut b = p.clone();
+        let limb = u64::from_le_bytes(b.body[at + 16 * k..at + 16 * k + 8].try_into().unwrap());
+        let one_more = (limb + 1) % 0xFFFF_FFFF_0000_0001;
+        b.body[at + 16 * k..at + 16 * k + 8].copy_from_slice(&one_more.to_le_bytes());
+        assert!(check(&s, &b).is_err(), "binding {k} plus one accepted");
+    }
+    let mut b = p.clone();
+    let (w, x) = (value(&p.body, 0), value(&p.body, 1));
+    b.body[at..at + 16].copy_from_slice(&x);
+    b.body[at + 16..at + 32].copy_from_slice(&w);
+    assert!(check(&s, &b).is_err(), "bindings swapped accepted");
+}
+
 #[test]
 fn whir_scheme_binds_the_weights_and_the_scheme() {
     let s = setup_with(zkgrad_model::zoo_cnn::lenet5(), 12, 6, whir_small());

@@ -21,7 +21,10 @@
 //!
 //! Openings: a Ligero opening errs with `(1 − δ)^t + n_code/|E|`
 //! (`PcsParams::ligero_opening_error`), a WHIR opening with the union of its error terms
-//! (`WhirParams::opening_error_log2`), a clear opening only by a hash collision (`2^-128`).
+//! (`WhirParams::opening_error_log2`), and a list-decoded one's out-of-domain binding with
+//! `C(L, 2)·n/|E|` more (`WhirParams::binding_error_log2`; without a binding, every
+//! algebraic check would be charged `L` times over: [`Budget::candidates_log2`]); a clear
+//! opening errs only by a hash collision (`2^-128`).
 //! Claims are counted by walking the circuit exactly as the verifier routes them: claims on
 //! virtual tensors are reduced by the op that wrote them; committed and public ones stop.
 
@@ -43,28 +46,26 @@ pub struct Budget {
     pub algebraic: f64,
     /// Clear commitments (hash collisions).
     pub hashes: f64,
-    /// `log₂` of the product of the candidate sets the proof's Johnson-regime WHIR
-    /// commitments leave open until their openings (`WhirParams::candidates_log2`). A prover
-    /// may pick its candidates after the algebraic checks' challenges, so those checks'
-    /// error is `algebraic · 2^candidates_log2` ([`Budget::charged_bits`]). **Not yet part of
-    /// [`Budget::error`]**: the known gap of docs/SECURITY.md.
+    /// `log₂` of the product of the candidate sets that the proof's list-decoded WHIR
+    /// commitments leave open until their openings (`WhirParams::candidates_log2`) where no
+    /// out-of-domain claim binds them (`zkgrad_pcs::Binding`). A prover may pick such a
+    /// candidate after the algebraic checks' challenges, so those checks err
+    /// `2^candidates_log2` times as often (p3's `PrescribedOpeningSecurity::charge_reduction`),
+    /// and [`Budget::error`] charges them so. Every list-decoded commitment of today's protocol
+    /// is bound (its binding's error is in [`Budget::whir`]), so this is 0; it stays counted
+    /// so that a commitment added unbound is charged rather than missed.
     pub candidates_log2: f64,
 }
 
 impl Budget {
-    /// The union bound over every source.
+    /// The union bound over every source, the algebraic checks charged over the candidate
+    /// sets left open ([`Self::candidates_log2`]).
     pub fn error(&self) -> f64 {
-        self.ligero + self.whir + self.algebraic + self.hashes
+        self.ligero + self.whir + self.algebraic * self.candidates_log2.exp2() + self.hashes
     }
     /// `−log₂` of [`Self::error`].
     pub fn bits(&self) -> f64 {
         -self.error().log2()
-    }
-    /// The bits with the algebraic checks charged over the candidate sets
-    /// ([`Self::candidates_log2`]), as p3's accounting charges them.
-    pub fn charged_bits(&self) -> f64 {
-        let algebraic = self.algebraic * self.candidates_log2.exp2();
-        -(self.ligero + self.whir + algebraic + self.hashes).log2()
     }
 }
 
@@ -86,7 +87,12 @@ pub fn budget(g: &QGraph, params: &PcsParams) -> Budget {
         if layout.whir {
             if let Some(w) = &params.whir {
                 b.whir += w.opening_error_log2(layout.log_n).exp2();
-                b.candidates_log2 += w.candidates_log2(layout.log_n);
+                if zkgrad_pcs::binds(&layout, params) {
+                    // One candidate, but for the binding's collisions.
+                    b.whir += w.binding_error_log2(layout.log_n).exp2();
+                } else {
+                    b.candidates_log2 += w.candidates_log2(layout.log_n);
+                }
             }
         } else if layout.clear {
             b.hashes += (-128f64).exp2();

@@ -4,11 +4,11 @@
 use rayon::prelude::*;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_poly::packed::{pack_word, unpack, EP, LANES};
-use zkgrad_poly::{eq_table, eq_table_scaled};
+use zkgrad_poly::{eq_table, eq_table_scaled, eval_mle_base};
 use zkgrad_sumcheck::{store_packed, BaseExtProduct, LazyBaseExtProduct, LazyTable};
 use zkgrad_transcript::{Challenger, ProverTranscript};
 
-use super::BlockClaim;
+use super::{binds, Binding, BlockClaim};
 use crate::{commit_used, open, whir, Layout, PcsParams, ProverData};
 
 /// Commits to a table that [`prove_batch`] will open: as [`commit_used`], or with WHIR where
@@ -33,14 +33,35 @@ pub fn commit_batched(values: Vec<F>, log_n: usize, used: usize, params: &PcsPar
     }
 }
 
+/// Draws and answers the out-of-domain claim binding `pd` to one candidate ([`Binding`]),
+/// where it [`binds`]: called once per commitment, before any other challenge of the proof.
+/// The root is absorbed again first, so that the point depends on the table whatever the
+/// caller wrote before.
+pub fn bind(pd: &ProverData, params: &PcsParams, t: &mut ProverTranscript) -> Binding {
+    let Some(wd) = pd.whir.as_ref().filter(|_| binds(&pd.layout, params)) else {
+        return Binding::default();
+    };
+    t.observe(b"pcs/whir/bind-root", &wd.root);
+    let point = t.challenge_vec(b"pcs/whir/bind", wd.log_n);
+    let value = eval_mle_base(wd.values(), &point);
+    t.write_e(b"pcs/whir/bound", value);
+    Binding {
+        claim: Some((point, value)),
+    }
+}
+
 /// Opens many claims on one committed table with one opening.
 ///
 /// Clear layout: the values are sent and every claim is checked directly. Otherwise the
 /// claims are folded with random `β_i` into one sumcheck
 /// `Σ_i β_i v_i = Σ_x T(x) · Σ_i β_i eq(z_i, x)` (degree 2), which ends in one claim `T(ρ)`
 /// that the Ligero opening discharges.
+///
+/// `binding` is what [`bind`] returned for `pd`: where the table is bound, the WHIR opening
+/// proves its out-of-domain claim beside `T(ρ)`.
 pub fn prove_batch(
     pd: &ProverData,
+    binding: &Binding,
     claims: &[BlockClaim],
     params: &PcsParams,
     t: &mut ProverTranscript,
@@ -50,20 +71,27 @@ pub fn prove_batch(
     } else {
         0
     };
-    prove_batch_lazy(pd, claims, params, t, lazy);
+    prove_batch_lazy(pd, binding, claims, params, t, lazy);
 }
 
 /// [`prove_batch`] with the weights lazy for `lazy_rounds` rounds where the table allows
 /// (`0`: stored from the start); the proof bytes are the same either way.
 #[allow(clippy::indexing_slicing)] // Prover side: indexes its own tables, whose sizes it built.
+#[allow(clippy::panic)] // Prover side: a binding that is not `bind`'s for this table
 pub(crate) fn prove_batch_lazy(
     pd: &ProverData,
+    binding: &Binding,
     claims: &[BlockClaim],
     params: &PcsParams,
     t: &mut ProverTranscript,
     lazy_rounds: usize,
 ) {
     let log_n = pd.layout.log_n;
+    assert_eq!(
+        binding.claim.is_some(),
+        binds(&pd.layout, params),
+        "a binding exactly where the table is bound"
+    );
     if pd.layout.clear {
         open(pd, &[], params, t);
         return;
@@ -108,7 +136,10 @@ pub(crate) fn prove_batch_lazy(
     rho.reverse();
     t.write_e(b"pcs/batch/value", at_rho);
     match (&pd.whir, &params.whir) {
-        (Some(wd), Some(wp)) => whir::open(wd, &rho, wp, t),
+        (Some(wd), Some(wp)) => match &binding.claim {
+            Some((z, _)) => whir::open_points(wd, &[&rho, z], wp, t),
+            None => whir::open(wd, &rho, wp, t),
+        },
         _ => open(pd, &rho, params, t),
     }
 }

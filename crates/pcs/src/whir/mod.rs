@@ -54,8 +54,8 @@ pub use params::{
     estimated_bytes, params_are_sound, wide_first_round_bytes, WhirParams, UNIQUE_NEVER,
 };
 #[cfg(feature = "prover")]
-pub use prover::{commit, open, WhirData};
-pub use verifier::verify;
+pub use prover::{commit, open, open_points, WhirData};
+pub use verifier::{verify, verify_points};
 
 use p3_blake3::Blake3;
 use p3_challenger::{
@@ -162,11 +162,13 @@ fn mmcs() -> Mmcs {
     )
 }
 
-/// One table, one column, one opening point.
-fn opening_protocol(log_n: usize) -> OpeningProtocol {
+/// One table, one column, opened at `points` points (one batch each).
+fn opening_protocol(log_n: usize, points: usize) -> OpeningProtocol {
     OpeningProtocol::new(vec![TableSpec::new(
         TableShape::new(log_n, 1),
-        vec![OpeningBatch::new(vec![0], Vec::new())],
+        (0..points)
+            .map(|_| OpeningBatch::new(vec![0], Vec::new()))
+            .collect(),
     )])
 }
 

@@ -156,6 +156,13 @@ impl WhirParams {
         (self.error_terms(log_n) as f64).log2() - self.term_bits(log_n) as f64
     }
 
+    /// Whether an opening of `2^log_n` values is analysed in the Johnson bound's list-decoding
+    /// regime, where its commitment binds the prover only to a list of candidates until an
+    /// out-of-domain claim singles one out (`crate::batch::bind`).
+    pub fn list_decoding(&self, log_n: usize) -> bool {
+        matches!(self.regime(log_n), SecurityAssumption::JohnsonBound)
+    }
+
     /// The soundness regime of an opening of `2^log_n` values.
     pub fn regime(&self, log_n: usize) -> SecurityAssumption {
         if log_n >= self.unique_from_log_n {
@@ -165,14 +172,23 @@ impl WhirParams {
         }
     }
 
-    /// `log₂` of the candidate polynomials an opening of `2^log_n` values leaves before its own
-    /// out-of-domain samples: the Johnson bound's list size (p3-security's
-    /// `list_size_bits`, `2^4.32` at rate 1/2), none (0) in the unique-decoding regime. Not yet
-    /// charged on the checks that come before the opening (docs/SECURITY.md, "Known gap").
+    /// `log₂` of the candidate polynomials a commitment of `2^log_n` values leaves open until
+    /// an out-of-domain claim singles one out: the Johnson bound's list size (p3-security's
+    /// `list_size_bits`, `2^4.32` at rate 1/2), none (0) in the unique-decoding regime.
     pub fn candidates_log2(&self, log_n: usize) -> f64 {
         self.regime(log_n)
             .list_size_bits(log_n, self.log_inv_rate)
             .max(0.0)
+    }
+
+    /// `log₂` of the probability that the out-of-domain claim binding a list-decoded commitment
+    /// of `2^log_n` values (`crate::batch::bind`) fails to single out one candidate: two of
+    /// the at most `L` candidates, distinct multilinear polynomials in `log_n` variables, agree
+    /// at a uniform point of `E^log_n` with probability at most `log_n/|E|` (Schwartz–Zippel),
+    /// so some pair does with at most `C(L, 2)·log_n/|E| ≤ L²/2 · log_n/|E|`.
+    pub fn binding_error_log2(&self, log_n: usize) -> f64 {
+        2.0 * self.candidates_log2(log_n) - 1.0 + (log_n.max(1) as f64).log2()
+            - zkgrad_field::EXT_FIELD_BITS
     }
 
     fn protocol(&self, log_n: usize) -> ProtocolParameters {

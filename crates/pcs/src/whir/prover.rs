@@ -52,19 +52,29 @@ pub fn commit(mut values: Vec<F>, log_n: usize, params: &WhirParams) -> WhirData
 
 /// Proves `ṽ(point) = value` for the committed table (the caller has written or observed the
 /// value in `t` before).
-#[allow(clippy::panic)] // Prover side: its own commitment, at a point of the right dimension
 pub fn open(wd: &WhirData, point: &[E], params: &WhirParams, t: &mut ProverTranscript) {
-    assert_eq!(point.len(), wd.log_n, "point of the wrong dimension");
+    open_points(wd, &[point], params, t);
+}
+
+/// Proves `ṽ(z_j) = y_j` at every point `z_j` of `points` with one WHIR opening (each a batch
+/// of p3's opening protocol, combined by WHIR's initial random combination; the caller has
+/// written or observed the values in `t` before).
+#[allow(clippy::panic)] // Prover side: its own commitment, at points of the right dimension
+pub fn open_points(wd: &WhirData, points: &[&[E]], params: &WhirParams, t: &mut ProverTranscript) {
+    for point in points {
+        assert_eq!(point.len(), wd.log_n, "point of the wrong dimension");
+    }
     let scheme = params
         .scheme(wd.log_n)
         .unwrap_or_else(|e| panic!("WHIR parameters for 2^{}: {e}", wd.log_n));
     let seed = t.challenge_vec(b"pcs/whir/seed", 2);
     let mut ch = challenger(&scheme, &seed, &wd.root);
+    let p3_points: Vec<_> = points.iter().map(|z| p3_point(z)).collect();
     let proof = scheme
         .open_at(
             wd.data.clone(),
-            &opening_protocol(wd.log_n),
-            &[p3_point(point)],
+            &opening_protocol(wd.log_n, points.len()),
+            &p3_points,
             &mut ch,
         )
         .unwrap_or_else(|e| panic!("WHIR opening: {e}"));

@@ -21,11 +21,37 @@ pub fn verify(
     params: &WhirParams,
     t: &mut VerifierTranscript,
 ) -> Result<(), PcsError> {
-    if point.len() != log_n || log_n < params.min_log_n() {
+    verify_points(root, log_n, &[(point, value)], params, t)
+}
+
+/// Verifies an [`open_points`](super::open_points) of the table committed as `root`
+/// (`2^log_n` values) at the claims' points, each with its claimed value.
+pub fn verify_points(
+    root: &Digest,
+    log_n: usize,
+    claims: &[(&[E], E)],
+    params: &WhirParams,
+    t: &mut VerifierTranscript,
+) -> Result<(), PcsError> {
+    if claims.is_empty() {
         return Err(PcsError::ClaimShape {
             index: 0,
-            why: "point does not fit the committed table",
+            why: "an opening at no point",
         });
+    }
+    if log_n < params.min_log_n() {
+        return Err(PcsError::ClaimShape {
+            index: 0,
+            why: "table too small for WHIR",
+        });
+    }
+    for (index, (point, _)) in claims.iter().enumerate() {
+        if point.len() != log_n {
+            return Err(PcsError::ClaimShape {
+                index,
+                why: "point does not fit the committed table",
+            });
+        }
     }
     let scheme = params.scheme(log_n)?;
     let seed = t.challenge_vec(b"pcs/whir/seed", 2);
@@ -37,17 +63,23 @@ pub fn verify(
         _ => return Err(PcsError::Whir("non-canonical WHIR proof encoding".into())),
     }
     let mut ch = challenger(&scheme, &seed, root);
+    let points: Vec<_> = claims.iter().map(|(z, _)| p3_point(z)).collect();
     let evals = scheme
         .verify_at(
             &cap(root),
             &proof,
-            &opening_protocol(log_n),
-            &[p3_point(point)],
+            &opening_protocol(log_n, claims.len()),
+            &points,
             &mut ch,
         )
         .map_err(|e| PcsError::Whir(format!("{e}")))?;
-    match evals.as_slice() {
-        [batch] if batch.current() == [value] && batch.next().is_empty() => Ok(()),
-        _ => Err(PcsError::WrongEvaluation),
+    if evals.len() != claims.len() {
+        return Err(PcsError::WrongEvaluation);
     }
+    for (batch, (_, value)) in evals.iter().zip(claims) {
+        if batch.current() != [*value] || !batch.next().is_empty() {
+            return Err(PcsError::WrongEvaluation);
+        }
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
 use p3_whir::pcs::proof::PcsProof;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, WhirParams};
+use zkgrad_pcs::{BlockClaim, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
@@ -197,4 +198,29 @@ pub fn refuses_altered_bytes(
         bad[i] = orig;
     }
     at.len()
+}
+
+/// A batched opening with its table's out-of-domain binding first, as a proof's header and
+/// openings make them (`bind` right after the commitment, `prove_batch` at the end).
+pub fn prove_bound(
+    pd: &ProverData,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    t: &mut ProverTranscript,
+) {
+    let b = zkgrad_pcs::bind(pd, p, t);
+    zkgrad_pcs::prove_batch(pd, &b, claims, p, t);
+}
+
+/// The verifier's side of [`prove_bound`].
+pub fn verify_bound(
+    root: &[u8; 32],
+    log_n: usize,
+    used: usize,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    v: &mut VerifierTranscript,
+) -> Result<(), zkgrad_pcs::PcsError> {
+    let b = zkgrad_pcs::read_binding(root, log_n, used, p, v)?;
+    zkgrad_pcs::verify_batch(root, log_n, used, &b, claims, p, v)
 }

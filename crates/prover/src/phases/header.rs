@@ -1,6 +1,7 @@
 //! Phase 1, write side: the commitments — the weight roots, the witness commitment (every
 //! committed tensor, remainder and limb, and with WHIR the committed
-//! multiplicities, packed into one table), and one commitment per updated weight tensor.
+//! multiplicities, packed into one table), one commitment per updated weight tensor — and the
+//! out-of-domain claims that bind the list-decoded ones (`zkgrad_pcs::Binding`).
 
 // Prover side: the layout's blocks lie in the packed table it sizes.
 #![allow(clippy::indexing_slicing)]
@@ -10,7 +11,7 @@ use zkgrad_circuit::layout::{CommitRef, Operand, WitnessLayout};
 use zkgrad_circuit::QGraph;
 use zkgrad_field::{PrimeCharacteristicRing, F};
 use zkgrad_model::Witness;
-use zkgrad_pcs::{PcsParams, ProverData};
+use zkgrad_pcs::{Binding, PcsParams, ProverData};
 use zkgrad_transcript::ProverTranscript;
 use zkgrad_verifier::protocol::weights_root;
 
@@ -24,6 +25,10 @@ pub(crate) struct Commitments {
     /// One commitment per update, in the order of `g.updates()`.
     pub after: Vec<ProverData>,
     pub weight_root_after: [u8; 32],
+    /// The out-of-domain bindings of the witness and of the packed weights
+    /// (`zkgrad_pcs::bind`; empty where the table is not list-decoded).
+    pub witness_binding: Binding,
+    pub weight_binding: Binding,
 }
 
 /// Writes the weight roots, commits the witness and the updated weights, writes their roots.
@@ -94,6 +99,13 @@ pub(crate) fn commit(
     for pd in &after {
         t.write_digest(b"after/root", &pd.root);
     }
+    // Every root is written: the list-decoded commitments are bound to one candidate each
+    // before the first challenge of the proof.
+    let witness_binding = zkgrad_pcs::bind(&wpd, params, t);
+    let weight_binding = match (&model.packing, model.tensors.first()) {
+        (Some(_), Some(pd)) => zkgrad_pcs::bind(pd, params, t),
+        _ => Binding::default(),
+    };
     let mut roots_after: Vec<[u8; 32]> = model.tensors.iter().map(|pd| pd.root).collect();
     for (&(_, wi), pd) in g.updates().iter().zip(&after) {
         roots_after[wi] = pd.root;
@@ -104,6 +116,8 @@ pub(crate) fn commit(
         wpd,
         after,
         weight_root_after,
+        witness_binding,
+        weight_binding,
     }
 }
 

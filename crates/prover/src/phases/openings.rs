@@ -25,7 +25,7 @@ pub(crate) fn open_witness(
 ) {
     let (witness, known) = claims.witness();
     let witness_claims = block_claims(&c.wpd, witness, known, |what| c.wl.find(what));
-    zkgrad_pcs::prove_batch(&c.wpd, &witness_claims, params, t);
+    zkgrad_pcs::prove_batch(&c.wpd, &c.witness_binding, &witness_claims, params, t);
 }
 
 /// Opens the weights and the updated weights at every claim on them.
@@ -62,7 +62,7 @@ pub(crate) fn open_weights(
                     t.write_e(b"pcs/weights/part", c.value);
                 }
             }
-            zkgrad_pcs::prove_batch(pd, &weight_claims, params, t);
+            zkgrad_pcs::prove_batch(pd, &c.weight_binding, &weight_claims, params, t);
         }
         _ => {
             for (wi, pd) in model.tensors.iter().enumerate() {

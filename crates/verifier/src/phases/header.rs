@@ -1,10 +1,10 @@
 //! Phase 1, read side: the statement's public checks, then the header of the proof body — the
 //! weight roots (checked against the weight commitment), the witness root, the updated
-//! weights' roots.
+//! weights' roots, and the out-of-domain claims binding the list-decoded ones.
 
 use zkgrad_circuit::layout::{Decomposition, Lookup};
 use zkgrad_circuit::QGraph;
-use zkgrad_pcs::{Digest, PcsParams};
+use zkgrad_pcs::{Binding, Digest, PcsParams};
 use zkgrad_transcript::VerifierTranscript;
 
 use crate::error::VerifyError;
@@ -79,6 +79,10 @@ pub(crate) struct Header {
     pub reads: Vec<usize>,
     /// Per table, whether its multiplicities are committed in the witness (WHIR only).
     pub committed: Vec<bool>,
+    /// The out-of-domain bindings of the witness and of the packed weights
+    /// (`zkgrad_pcs::read_binding`; empty where the table is not list-decoded).
+    pub witness_binding: Binding,
+    pub weight_binding: Binding,
 }
 
 /// Reads the commitments.
@@ -117,9 +121,30 @@ pub(crate) fn read(
     let lookups = g.lookups();
     // Succinct lookups (with WHIR) may commit some tables' multiplicities in the witness.
     let committed = crate::protocol::committed_tables(g, &lookups, params);
+    // Every root is read: the list-decoded commitments' out-of-domain claims, before the
+    // first challenge of the proof.
+    let wl = g.witness_layout_with(&committed);
+    let witness_binding = zkgrad_pcs::read_binding(&witness_root, wl.log_n, wl.used(), params, t)
+        .map_err(|source| VerifyError::Opening {
+        which: "witness",
+        source,
+    })?;
+    let weight_binding = match (&packing, roots.first()) {
+        (Some(layout), Some(root)) => {
+            zkgrad_pcs::read_binding(root, layout.log_n, layout.used(), params, t).map_err(
+                |source| VerifyError::Opening {
+                    which: "weight",
+                    source,
+                },
+            )?
+        }
+        _ => Binding::default(),
+    };
     let decomps = g.decompositions();
     let reads = crate::protocol::reads_per_table(g, &lookups, &decomps);
     Ok(Header {
+        witness_binding,
+        weight_binding,
         packing,
         roots,
         witness_root,

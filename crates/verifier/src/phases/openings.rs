@@ -25,6 +25,7 @@ pub(crate) fn verify(
         &h.witness_root,
         wl.log_n,
         wl.used(),
+        &h.witness_binding,
         &block_claims,
         params,
         t,
@@ -39,8 +40,16 @@ pub(crate) fn verify(
             let parts = part_claims(g, &claims.weights, t)?;
             let block_claims =
                 packed_claims(layout, parts, |(wi, pi)| format!("weight {wi} part {pi}"))?;
-            zkgrad_pcs::verify_batch(root, layout.log_n, layout.used(), &block_claims, params, t)
-                .map_err(|source| VerifyError::Opening {
+            zkgrad_pcs::verify_batch(
+                root,
+                layout.log_n,
+                layout.used(),
+                &h.weight_binding,
+                &block_claims,
+                params,
+                t,
+            )
+            .map_err(|source| VerifyError::Opening {
                 which: "weight",
                 source,
             })?;
