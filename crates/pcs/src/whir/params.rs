@@ -266,9 +266,21 @@ pub fn wide_first_round_bytes(folding: usize, first: usize) -> usize {
 
 /// Whether `params` reach their target for a table of `2^log_n` values (p3-whir's
 /// per-round grinding check, with the grinding derived as described on [`WhirParams`]).
+///
+/// And that an opening's initial claims — its batched claim, the out-of-domain binding of a
+/// list-decoded table (`crate::batch::bind`), and the commitment's own out-of-domain samples —
+/// combine within the target (p3's `validate_initial_claims`, which the opening checks again
+/// and would otherwise fail on: the attacker review of the binding found 60 settings, none of
+/// them zkgrad's, that passed the grinding check but not this one). A table whose parameters
+/// fail is opened with Ligero instead ([`crate::Layout::choose_batched`]).
 pub fn params_are_sound(params: &WhirParams, log_n: usize) -> bool {
+    let points = if params.list_decoding(log_n) { 2 } else { 1 };
     params
         .config(log_n)
-        .map(|c| c.check_pow_bits())
+        .map(|c| {
+            c.check_pow_bits()
+                && c.validate_initial_claims(points + c.commitment_ood_samples())
+                    .is_ok()
+        })
         .unwrap_or(false)
 }
