@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "28c84e36b61b29a000a09a52537bf21ad675c97fb2597fcc444bccd4570e046d"
+        "b39fe9b25bd6a7d0612be5be0ac99a2936e7b02f79eda76f58b67437d082eb2b"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "f10814e8716b3b764f91744b6b68a8468d64612cfdd7a1d96294e80928038b61"
+        "d1fb0e9568ec51b196e426a5ebadc41b36c9277a0108b63370fd48b71e06e343"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "61f762a2907822b240272efa4b02bb4ee1ed8a18ce93f26452d056465a47fdc3"
+        "f0f4942d74ffcd844f96c3d87f7a6644300419bd4fa6f58b4a46b5fd463426aa"
     );
 }
