@@ -211,10 +211,11 @@ mod tests {
     #[test]
     fn foreign_and_future_files_are_refused() {
         let mut b = sample().to_bytes();
-        b[8] = 10;
+        let future = FORMAT_VERSION + 1;
+        b[8..10].copy_from_slice(&future.to_le_bytes());
         assert_eq!(
             ProofFile::from_bytes(&b),
-            Err(ProofFormatError::UnsupportedVersion { found: 10 })
+            Err(ProofFormatError::UnsupportedVersion { found: future })
         );
         assert_eq!(
             ProofFile::from_bytes(b"not a proof at all"),
