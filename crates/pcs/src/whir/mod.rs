@@ -24,7 +24,10 @@
 //! transcript — after it has absorbed the commitment, the point and the claimed value — and
 //! the challenger observes that seed, then the commitment. Every WHIR challenge therefore
 //! depends on the whole proof so far; the serialized WHIR proof is then written into zkgrad's
-//! transcript as one blob, so later challenges depend on it.
+//! transcript as one blob, so later challenges depend on it. A table opened in the Johnson
+//! regime was bound to one of its list's candidates before that, right after the proof's roots
+//! (`crate::Binding`): its opening proves the batched claim and that out-of-domain claim
+//! together ([`open_points`], [`verify_points`]).
 //!
 //! # Variable order
 //! zkgrad's points are little-endian (`z[0]` is index bit 0, `zkgrad-poly`); `p3-whir`'s
