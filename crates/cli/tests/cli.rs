@@ -533,6 +533,10 @@ fn the_whir_scheme_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["pcs"], "whir");
+    // The proof's soundness, reported: the budget's union bound, at least the 100-bit target.
+    let bits = j["soundness_bits"].as_f64().unwrap();
+    assert!((100.0..130.0).contains(&bits), "{bits}");
+    assert!(stderr(&o).contains(&format!("soundness: {bits:.1} bits")));
     // The verifier asks about WHIR itself: by default (auto: Ligero for this model) the proof
     // is another statement.
     let verify_whir = |p: &Path| {

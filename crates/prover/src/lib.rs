@@ -65,6 +65,9 @@ pub struct ProveOutput {
     /// The weight commitment after the step: each updated tensor's new root in place of its
     /// old one (equal to the model's root when nothing is updated).
     pub weight_root_after: [u8; 32],
+    /// The proof's soundness in bits: `−log₂` of the union bound over every check the
+    /// verifier makes (`zkgrad_verifier::soundness::budget`; at least `TARGET_BITS`).
+    pub soundness_bits: f64,
 }
 
 /// The phases of a proof, in the order the prover runs them (the verifier's schedule, with the
@@ -136,6 +139,7 @@ pub struct Forwarded {
     witness: Witness,
     mults: Vec<Vec<(usize, u64)>>,
     time: Duration,
+    soundness_bits: f64,
 }
 
 /// The first phase of [`prove_observed`]: the circuit's soundness check, the quantized forward
@@ -149,10 +153,11 @@ pub fn forward(
     params: &PcsParams,
     on_phase: OnPhase,
 ) -> Result<Forwarded, ProveError> {
-    zkgrad_verifier::soundness::check(g, params).map_err(|bits| ProveError::Soundness {
-        bits,
-        target: zkgrad_verifier::soundness::TARGET_BITS,
-    })?;
+    let budget =
+        zkgrad_verifier::soundness::check(g, params).map_err(|bits| ProveError::Soundness {
+            bits,
+            target: zkgrad_verifier::soundness::TARGET_BITS,
+        })?;
     // On a worker of the thread pool: every parallel loop below then starts from a worker
     // (a local queue) instead of being injected from outside the pool and waited for, which
     // cost each of a small proof's thousands of short loops tens of microseconds.
@@ -165,6 +170,7 @@ pub fn forward(
             witness,
             mults,
             time: t0.elapsed(),
+            soundness_bits: budget.bits(),
         })
     })
 }
@@ -181,6 +187,7 @@ pub fn prove_forwarded(
     rayon::scope(|_| {
         let mut out = schedule::prove_with(g, model, f.witness, f.mults, params, on_phase);
         out.timings.forward = f.time;
+        out.soundness_bits = f.soundness_bits;
         out
     })
 }
@@ -196,5 +203,7 @@ pub fn prove_witness(
 ) -> ProveOutput {
     // Lenient: a value outside its table is skipped, and the proof then fails.
     let mults = phases::lookups::multiplicities(g, &w, &g.lookups(), false).unwrap_or_default();
-    schedule::prove_with(g, model, w, mults, params, &|_| {})
+    let mut out = schedule::prove_with(g, model, w, mults, params, &|_| {});
+    out.soundness_bits = zkgrad_verifier::soundness::budget(g, params).bits();
+    out
 }

@@ -105,5 +105,7 @@ pub(crate) fn prove_with(
         witness: w,
         timings,
         weight_root_after: c.weight_root_after,
+        // The caller's, from the budget it checked before the forward pass.
+        soundness_bits: f64::NAN,
     }
 }

@@ -108,6 +108,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         p.size_summary(g.scheme.name()),
         a.proof.display()
     );
+    eprintln!("{}", super::soundness_line(p.out.soundness_bits));
     eprintln!("model commitment: {}", p.commitment);
     let prompt_ids = &g.prompt;
     if a.json {
@@ -123,6 +124,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                 "prove_phases": super::phases(&p.out.timings),
                 "proof_bytes": p.bytes.len(),
                 "proof_body_bytes": p.sizes().1,
+                "soundness_bits": p.out.soundness_bits,
                 "pcs": g.scheme.name(),
                 "proof": a.proof,
                 "model_commitment": p.commitment,

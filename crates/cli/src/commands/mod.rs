@@ -43,3 +43,12 @@ pub(crate) fn phases_line(t: &zkgrad_prover::ProveTimings) -> String {
         ms(t.openings)
     )
 }
+
+/// A proof's soundness, as `prove` and `generate` print it: the union bound over every check
+/// the verifier makes (`zkgrad_verifier::soundness::budget`; docs/SECURITY.md).
+pub(crate) fn soundness_line(bits: f64) -> String {
+    format!(
+        "soundness: {bits:.1} bits (the union bound over every check of this proof; at least {} by construction)",
+        zkgrad_verifier::soundness::TARGET_BITS
+    )
+}

@@ -112,6 +112,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
         "max |error| against the float model: {:.3e}",
         p.max_abs_error
     );
+    eprintln!("{}", super::soundness_line(p.out.soundness_bits));
     eprintln!("model commitment: {}", p.commitment);
     if a.json {
         out!(
@@ -125,6 +126,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
                 "weight_commit_ms": prover.commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": p.bytes.len(),
                 "proof_body_bytes": p.sizes().1,
+                "soundness_bits": p.out.soundness_bits,
                 "pcs": prover.params.scheme().name(),
                 "proof": a.proof,
                 "model_commitment": p.commitment,
