@@ -690,22 +690,6 @@ fn batch_params(unique_from: usize) -> PcsParams {
     }
 }
 
-fn verify_b(
-    root: &[u8; 32],
-    log_n: usize,
-    used: usize,
-    claims: &[BlockClaim],
-    p: &PcsParams,
-    proof: &[u8],
-) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut v = VerifierTranscript::new(&ID, proof);
-        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
-        v.finish().map_err(|e| format!("{e}"))
-    }))
-    .unwrap_or_else(|_| panic!("verify_batch panicked"))
-}
-
 #[test]
 fn batched_unique_opening_binds_its_regime_and_its_claims() {
     let (log_n, used) = (14usize, 12_345usize);

@@ -594,22 +594,6 @@ fn random_claims(rng: &mut Rng, vals: &[F], log_n: usize, used: usize) -> Vec<Bl
     claims
 }
 
-fn verify_b(
-    root: &[u8; 32],
-    log_n: usize,
-    used: usize,
-    claims: &[BlockClaim],
-    p: &PcsParams,
-    proof: &[u8],
-) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut v = VerifierTranscript::new(&ID, proof);
-        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
-        v.finish().map_err(|e| format!("{e}"))
-    }))
-    .unwrap_or_else(|_| panic!("verify_batch panicked"))
-}
-
 /// Proves a batch, requires it to verify, and each claim's value changed in turn to be
 /// refused; returns the proof.
 fn prove_honest_batch(

@@ -66,7 +66,9 @@ pub struct ProveOutput {
     /// old one (equal to the model's root when nothing is updated).
     pub weight_root_after: [u8; 32],
     /// The proof's soundness in bits: `−log₂` of the union bound over every check the
-    /// verifier makes (`zkgrad_verifier::soundness::budget`; at least `TARGET_BITS`).
+    /// verifier makes (`zkgrad_verifier::soundness::budget`): at least `TARGET_BITS` for a
+    /// proof of [`prove`], which refuses a circuit below it; [`prove_witness`] (a test's
+    /// cheating prover) reports the budget unchecked.
     pub soundness_bits: f64,
 }
 

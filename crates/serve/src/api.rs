@@ -492,8 +492,8 @@ async fn post_model(
     .await
 }
 
-/// Writes a request body to `path`, refusing it past `limit` bytes (413, after [`drain`]); its
-/// BLAKE3 hash.
+/// Writes a request body to `path`, refusing it past `limit` bytes (413, after [`drain`]; one
+/// whose Content-Length is already past it before anything is written); its BLAKE3 hash.
 async fn stream_to_file(
     body: axum::body::Body,
     declared: Option<u64>,
@@ -502,30 +502,32 @@ async fn stream_to_file(
 ) -> ApiResult<String> {
     use tokio::io::AsyncWriteExt as _;
     use tokio_stream::StreamExt as _;
+    let too_large = || {
+        ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "model upload: over the server's limit of {} MiB",
+                limit >> 20
+            ),
+        )
+    };
+    let upto = limit.saturating_add(DRAIN_PAST_LIMIT);
+    let mut stream = body.into_data_stream();
+    if declared.is_some_and(|d| d > limit as u64) {
+        drain(&mut stream, 0, declared, upto).await;
+        return Err(too_large());
+    }
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(ApiError::internal)?;
     let mut hasher = blake3::Hasher::new();
     let mut n = 0usize;
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad(format!("model upload: {e}")))?;
         n += chunk.len();
         if n > limit {
-            drain(
-                &mut stream,
-                n,
-                declared,
-                limit.saturating_add(DRAIN_PAST_LIMIT),
-            )
-            .await;
-            return Err(ApiError(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "model upload: over the server's limit of {} MiB",
-                    limit >> 20
-                ),
-            ));
+            drain(&mut stream, n, declared, upto).await;
+            return Err(too_large());
         }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(ApiError::internal)?;

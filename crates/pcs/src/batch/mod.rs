@@ -1,9 +1,11 @@
 //! Many claims on blocks of one committed table, opened together: folded with random weights
 //! into one sumcheck, which ends in one claim on the table that its Ligero or WHIR opening
-//! discharges ([`crate::Layout::choose_batched`] chooses which).
+//! discharges ([`crate::Layout::choose_batched`] chooses which). A WHIR table in the Johnson
+//! regime is also bound to one candidate right after the proof's roots ([`Binding`]), and its
+//! opening proves that out-of-domain claim beside the sumcheck's.
 //!
-//! The prover side ([`commit_batched`], [`prove_batch`]) is in `prover`, built with the
-//! `prover` feature; the verifier side ([`verify_batch`]) in `verifier`.
+//! The prover side ([`commit_batched`], [`bind`], [`prove_batch`]) is in `prover`, built with
+//! the `prover` feature; the verifier side ([`read_binding`], [`verify_batch`]) in `verifier`.
 
 #[cfg(feature = "prover")]
 mod prover;

@@ -37,9 +37,13 @@ pub fn commit_batched(values: Vec<F>, log_n: usize, used: usize, params: &PcsPar
 /// where it [`binds`]: called once per commitment, before any other challenge of the proof.
 /// The root is absorbed again first, so that the point depends on the table whatever the
 /// caller wrote before.
+#[allow(clippy::panic)] // Prover side: `commit_batched` keeps WHIR data wherever a table binds
 pub fn bind(pd: &ProverData, params: &PcsParams, t: &mut ProverTranscript) -> Binding {
-    let Some(wd) = pd.whir.as_ref().filter(|_| binds(&pd.layout, params)) else {
+    if !binds(&pd.layout, params) {
         return Binding::default();
+    }
+    let Some(wd) = pd.whir.as_ref() else {
+        panic!("a bound table committed without WHIR (not by commit_batched with these params)");
     };
     t.observe(b"pcs/whir/bind-root", &wd.root);
     let point = t.challenge_vec(b"pcs/whir/bind", wd.log_n);

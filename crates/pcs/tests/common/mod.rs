@@ -224,3 +224,21 @@ pub fn verify_bound(
     let b = zkgrad_pcs::read_binding(root, log_n, used, p, v)?;
     zkgrad_pcs::verify_batch(root, log_n, used, &b, claims, p, v)
 }
+
+/// [`verify_bound`] on a whole proof, then the transcript's end; a verifier panic fails the
+/// test.
+pub fn verify_b(
+    root: &[u8; 32],
+    log_n: usize,
+    used: usize,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    proof: &[u8],
+) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut v = VerifierTranscript::new(&ID, proof);
+        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
+        v.finish().map_err(|e| format!("{e}"))
+    }))
+    .unwrap_or_else(|_| panic!("verify_batch panicked"))
+}
