@@ -38,10 +38,8 @@ use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use p3_blake3::Blake3;
-use p3_challenger::{HashChallenger, SerializingChallenger64};
 use p3_sumcheck::OpeningBatch;
-use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
+use p3_whir::parameters::SecurityAssumption;
 use zkgrad_field::{e_coords, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirData, WhirParams, UNIQUE_NEVER};
 use zkgrad_pcs::{
@@ -1098,45 +1096,6 @@ fn binding_point_depends_on_the_table_it_binds() {
         .unwrap()
         .0;
     assert_ne!(za, zb);
-}
-
-/// Any challenger: a configuration depends on it only by type.
-type Ch = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
-type Config = WhirConfig<E, F, Ch>;
-
-/// The configuration `WhirParams` derives for `2^log_n` values, rebuilt as `whir/params.rs`
-/// builds it (as in `attack_whir_unique.rs`).
-fn rebuilt(p: &WhirParams, log_n: usize) -> Option<Config> {
-    let first = p.first_folding(log_n);
-    let folding = if first == p.folding {
-        FoldingFactor::Constant(first)
-    } else {
-        FoldingFactor::ConstantFromSecondRound(first, p.folding)
-    };
-    let mut rates = Vec::new();
-    let mut rate = p.log_inv_rate;
-    if let Ok((rounds, _)) = folding.compute_number_of_rounds(log_n) {
-        for round in 0..rounds {
-            rate += (folding.at_round(round) - 1).min(p.rate_step);
-            rates.push(rate);
-        }
-    }
-    for extra in 0..=8 {
-        let proto = ProtocolParameters {
-            security_level: p.term_bits(log_n),
-            pow_bits: p.pow_bits + extra,
-            folding_factor: folding.clone(),
-            soundness_type: p.regime(log_n),
-            starting_log_inv_rate: p.log_inv_rate,
-            round_log_inv_rates: rates.clone(),
-        };
-        if let Ok(c) = Config::new(log_n, proto) {
-            if c.check_pow_bits() {
-                return Some(c);
-            }
-        }
-    }
-    None
 }
 
 /// Completeness of the two-batch opening: `params_are_sound` holds exactly where the

@@ -24,19 +24,13 @@ use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use p3_blake3::Blake3;
-use p3_challenger::{HashChallenger, SerializingChallenger64};
 use p3_sumcheck::OpeningBatch;
-use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
+use p3_whir::parameters::SecurityAssumption;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
 use zkgrad_pcs::{commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
-
-/// Any challenger: a configuration depends on it only by type.
-type Ch = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
-type Config = WhirConfig<E, F, Ch>;
 
 fn unique(from: usize) -> WhirParams {
     WhirParams {
@@ -66,48 +60,6 @@ fn j13() -> &'static Opening {
 
 // ---------------------------------------------------------------------------------------
 // Soundness accounting, recomputed.
-
-/// The configuration `WhirParams` derives for `2^log_n` values, rebuilt from the parameters
-/// as `whir/params.rs` builds it (the schedule, the per-round rates, the regime, the per-term
-/// target, and the grinding raised by whole bits up to 8 until p3-whir's check passes).
-fn rebuilt(p: &WhirParams, log_n: usize) -> Option<Config> {
-    let first = p.first_folding(log_n);
-    let folding = if first == p.folding {
-        FoldingFactor::Constant(first)
-    } else {
-        FoldingFactor::ConstantFromSecondRound(first, p.folding)
-    };
-    let mut rates = Vec::new();
-    let mut rate = p.log_inv_rate;
-    if let Ok((rounds, _)) = folding.compute_number_of_rounds(log_n) {
-        for round in 0..rounds {
-            rate += (folding.at_round(round) - 1).min(p.rate_step);
-            rates.push(rate);
-        }
-    }
-    let regime = if log_n >= p.unique_from_log_n {
-        SecurityAssumption::UniqueDecoding
-    } else {
-        SecurityAssumption::JohnsonBound
-    };
-    assert_eq!(p.regime(log_n), regime);
-    for extra in 0..=8 {
-        let proto = ProtocolParameters {
-            security_level: p.term_bits(log_n),
-            pow_bits: p.pow_bits + extra,
-            folding_factor: folding.clone(),
-            soundness_type: regime,
-            starting_log_inv_rate: p.log_inv_rate,
-            round_log_inv_rates: rates.clone(),
-        };
-        if let Ok(c) = Config::new(log_n, proto) {
-            if c.check_pow_bits() {
-                return Some(c);
-            }
-        }
-    }
-    None
-}
 
 /// `log2 |E|` for `E = F_p[x]/(x² − 7)`, `p = 2^64 − 2^32 + 1`, less a margin.
 fn field_bits() -> f64 {

@@ -24,7 +24,6 @@ use zkgrad_pcs::{commit_batched, BlockClaim, Layout, PcsParams, ProverData};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
-/// The library's WHIR proof type, to re-encode mutated proofs.
 /// The wide first round from `from` variables up (folding 7 there, 5 after).
 fn wide(from: usize) -> WhirParams {
     WhirParams {

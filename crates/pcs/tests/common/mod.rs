@@ -12,8 +12,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use p3_blake3::Blake3;
+use p3_challenger::{HashChallenger, SerializingChallenger64};
 use p3_merkle_tree::MerkleTreeMmcs;
 use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
+use p3_whir::parameters::{FoldingFactor, ProtocolParameters, SecurityAssumption, WhirConfig};
 use p3_whir::pcs::proof::PcsProof;
 use zkgrad_field::{f_from_i64, PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, WhirParams};
@@ -241,4 +243,50 @@ pub fn verify_b(
         v.finish().map_err(|e| format!("{e}"))
     }))
     .unwrap_or_else(|_| panic!("verify_batch panicked"))
+}
+
+/// Any challenger: a configuration depends on it only by type.
+pub type Ch = SerializingChallenger64<F, HashChallenger<u8, Blake3, 32>>;
+pub type Config = WhirConfig<E, F, Ch>;
+
+/// The configuration `WhirParams` derives for `2^log_n` values, rebuilt from the parameters
+/// as `whir/params.rs` builds it (the schedule, the per-round rates, the regime, the per-term
+/// target, and the grinding raised by whole bits up to 8 until p3-whir's check passes).
+pub fn rebuilt(p: &WhirParams, log_n: usize) -> Option<Config> {
+    let first = p.first_folding(log_n);
+    let folding = if first == p.folding {
+        FoldingFactor::Constant(first)
+    } else {
+        FoldingFactor::ConstantFromSecondRound(first, p.folding)
+    };
+    let mut rates = Vec::new();
+    let mut rate = p.log_inv_rate;
+    if let Ok((rounds, _)) = folding.compute_number_of_rounds(log_n) {
+        for round in 0..rounds {
+            rate += (folding.at_round(round) - 1).min(p.rate_step);
+            rates.push(rate);
+        }
+    }
+    let regime = if log_n >= p.unique_from_log_n {
+        SecurityAssumption::UniqueDecoding
+    } else {
+        SecurityAssumption::JohnsonBound
+    };
+    assert_eq!(p.regime(log_n), regime);
+    for extra in 0..=8 {
+        let proto = ProtocolParameters {
+            security_level: p.term_bits(log_n),
+            pow_bits: p.pow_bits + extra,
+            folding_factor: folding.clone(),
+            soundness_type: regime,
+            starting_log_inv_rate: p.log_inv_rate,
+            round_log_inv_rates: rates.clone(),
+        };
+        if let Ok(c) = Config::new(log_n, proto) {
+            if c.check_pow_bits() {
+                return Some(c);
+            }
+        }
+    }
+    None
 }
