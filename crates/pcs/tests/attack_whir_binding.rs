@@ -53,20 +53,9 @@ use zkgrad_transcript::{Challenger, ProverTranscript, VerifierTranscript};
 // ---------------------------------------------------------------------------------------
 // Fixture: a list-decoded WHIR table of 2^14 values, 12,345 used.
 
-fn params(unique_from: usize) -> PcsParams {
-    PcsParams {
-        whir: Some(WhirParams {
-            from_log_n: 12,
-            unique_from_log_n: unique_from,
-            ..WhirParams::default()
-        }),
-        ..PcsParams::default()
-    }
-}
-
 /// WHIR under the Johnson bound throughout: every WHIR table is bound.
 fn johnson() -> PcsParams {
-    params(UNIQUE_NEVER)
+    unique_batch_params(UNIQUE_NEVER)
 }
 
 fn wp(p: &PcsParams) -> WhirParams {
@@ -200,26 +189,6 @@ fn refused(f: &Fx, claims: &[BlockClaim], proof: &[u8], what: &str) -> String {
 
 // ---------------------------------------------------------------------------------------
 // The verifier (a panic fails the test) and the malicious prover.
-
-/// `read_binding` then `verify_batch` on `proof`, after `pre` (what a caller absorbed first),
-/// then the transcript's end.
-fn verify_pre(
-    root: &[u8; 32],
-    log_n: usize,
-    used: usize,
-    claims: &[BlockClaim],
-    p: &PcsParams,
-    proof: &[u8],
-    pre: &dyn Fn(&mut VerifierTranscript),
-) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut v = VerifierTranscript::new(&ID, proof);
-        pre(&mut v);
-        verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
-        v.finish().map_err(|e| format!("{e}"))
-    }))
-    .unwrap_or_else(|_| panic!("the verifier panicked"))
-}
 
 fn verify_fx(f: &Fx, claims: &[BlockClaim], proof: &[u8]) -> Result<(), String> {
     verify_pre(&f.root, f.log_n, f.used, claims, &f.p, proof, &|_| {})
@@ -769,7 +738,7 @@ fn binding_shape_mismatches_are_errors_not_panics() {
     };
     // Tables that are not bound, each with its honest proof: a binding handed over is refused.
     let ligero = PcsParams::default();
-    let unique = params(12);
+    let unique = unique_batch_params(12);
     let mut unbound: Vec<(&str, usize, usize, PcsParams)> = vec![
         ("Ligero (no WHIR)", 14, 12_345, ligero),
         ("WHIR, unique-decoding regime", 14, 12_345, unique),
@@ -827,11 +796,20 @@ fn binding_shape_mismatches_are_errors_not_panics() {
         );
     }
     // The bound table verified as unbound (the unique regime) or under Ligero: refused.
-    for p in [params(12), PcsParams::default(), params(f.log_n)] {
+    for p in [
+        unique_batch_params(12),
+        PcsParams::default(),
+        unique_batch_params(f.log_n),
+    ] {
         assert!(verify_pre(&f.root, f.log_n, f.used, &f.claims, &p, &f.proof, &|_| {}).is_err());
     }
     // read_binding: Some exactly where binds, never a panic, an error on an empty proof.
-    for p in [johnson(), params(12), params(0), PcsParams::default()] {
+    for p in [
+        johnson(),
+        unique_batch_params(12),
+        unique_batch_params(0),
+        PcsParams::default(),
+    ] {
         for log_n in 0..=20usize {
             for used in [0usize, 1, (1 << log_n) / 3, 1 << log_n, (1 << log_n) + 5] {
                 let r = catch_unwind(AssertUnwindSafe(|| {

@@ -631,23 +631,12 @@ fn scheme_codes_and_ids_bind_the_regime() {
 // ---------------------------------------------------------------------------------------
 // Batched openings (the path the protocol takes).
 
-fn batch_params(unique_from: usize) -> PcsParams {
-    PcsParams {
-        whir: Some(WhirParams {
-            from_log_n: 12,
-            unique_from_log_n: unique_from,
-            ..WhirParams::default()
-        }),
-        ..PcsParams::default()
-    }
-}
-
 #[test]
 fn batched_unique_opening_binds_its_regime_and_its_claims() {
     let (log_n, used) = (14usize, 12_345usize);
     let mut vals = table(log_n, 5);
     vals[used..].fill(F::ZERO);
-    let (pu, pj) = (batch_params(13), batch_params(UNIQUE_NEVER));
+    let (pu, pj) = (unique_batch_params(13), unique_batch_params(UNIQUE_NEVER));
     assert!(Layout::choose_batched(log_n, used, &pu).whir);
     let claims: Vec<BlockClaim> = [(14usize, 0usize), (10, 3), (6, 100), (0, 7)]
         .iter()

@@ -237,12 +237,40 @@ pub fn verify_b(
     p: &PcsParams,
     proof: &[u8],
 ) -> Result<(), String> {
+    verify_pre(root, log_n, used, claims, p, proof, &|_| {})
+}
+
+/// `read_binding` then `verify_batch` on `proof`, after `pre` (what a caller absorbed first),
+/// then the transcript's end.
+pub fn verify_pre(
+    root: &[u8; 32],
+    log_n: usize,
+    used: usize,
+    claims: &[BlockClaim],
+    p: &PcsParams,
+    proof: &[u8],
+    pre: &dyn Fn(&mut VerifierTranscript),
+) -> Result<(), String> {
     catch_unwind(AssertUnwindSafe(|| {
         let mut v = VerifierTranscript::new(&ID, proof);
+        pre(&mut v);
         verify_bound(root, log_n, used, claims, p, &mut v).map_err(|e| format!("{e}"))?;
         v.finish().map_err(|e| format!("{e}"))
     }))
-    .unwrap_or_else(|_| panic!("verify_batch panicked"))
+    .unwrap_or_else(|_| panic!("the verifier panicked"))
+}
+
+/// Batched tables of 2^12 values or more opened with WHIR, in the unique-decoding regime from
+/// `2^unique_from` values (`UNIQUE_NEVER`: under the Johnson bound throughout).
+pub fn unique_batch_params(unique_from: usize) -> PcsParams {
+    PcsParams {
+        whir: Some(WhirParams {
+            from_log_n: 12,
+            unique_from_log_n: unique_from,
+            ..WhirParams::default()
+        }),
+        ..PcsParams::default()
+    }
 }
 
 /// Any challenger: a configuration depends on it only by type.
