@@ -310,20 +310,26 @@ pub fn prove_generation_observed(
     // The greedy check refuses a token only where a logit row reads later positions: the
     // proven pass holds the generated tokens there, the decoding's passes did not, and no
     // decoding order makes one pass certify it.
-    let proof =
-        crate::prove::prove_consuming_weights(&mut model, &params, &committed, &ids, on_phase)
-            .map_err(|e| match &e {
-                ProveError::Forward(ForwardError::OutOfRange { node, .. })
-                    if node.starts_with("generation/") =>
-                {
-                    anyhow::anyhow!(
-                    "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
+    let proof = crate::prove::prove_consuming_weights(
+        &mut model,
+        &params,
+        &committed,
+        &ids,
+        Vec::new(),
+        on_phase,
+    )
+    .map_err(|e| match &e {
+        ProveError::Forward(ForwardError::OutOfRange { node, .. })
+            if node.starts_with("generation/") =>
+        {
+            anyhow::anyhow!(
+                "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
                      position depend on later positions (it is not causal), so one forward pass \
                      cannot certify a greedy decoding"
-                )
-                }
-                _ => anyhow::anyhow!("{e}"),
-            })?;
+            )
+        }
+        _ => anyhow::anyhow!("{e}"),
+    })?;
     Ok(GenerationProof {
         prompt: ids[..prompt.len()].to_vec(),
         generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),

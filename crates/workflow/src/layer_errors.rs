@@ -3,6 +3,7 @@
 use crate::model::LoadedModel;
 
 /// One line of `prove --report`: a float value against the quantized tensor holding it.
+#[derive(Debug, PartialEq)]
 pub struct LayerError {
     pub node: String,
     pub op: &'static str,

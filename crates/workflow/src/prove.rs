@@ -116,41 +116,82 @@ fn prove_inner(
 ) -> Result<InferenceProof, ProveError> {
     let t1 = Instant::now();
     let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
-    Ok(finish(m, out, t1.elapsed(), x))
+    let prove_time = t1.elapsed();
+    let float = x.map(|x| m.graph.forward_f64(x)).unwrap_or_default();
+    Ok(finish(m, out, prove_time, float))
 }
 
 /// Proves the model `m`, its weights committed in `committed` under `params`, on `xq`,
-/// without the float model's pass (`float` empty, `max_abs_error` NaN: a generation reports
-/// no float error, and GPT-2 124M's float pass takes 0.21–0.23 s), freeing `m`'s quantized
-/// weights once the forward pass is done: the rest of the proof reads the committed tables,
-/// and GPT-2 124M's weights are 1 GB that its later tables reuse instead of fresh pages. `m`
-/// cannot be run again.
+/// freeing `m`'s quantized weights once the forward pass is done: the rest of the proof reads
+/// the committed tables, and GPT-2 124M's weights are 1 GB that its later tables reuse instead
+/// of fresh pages. `m` cannot be run again. `float` is the float model's pass on the same
+/// input, run by the caller before its float weights were freed ([`prove_once`]), or empty
+/// (`max_abs_error` NaN: a generation reports no float error).
 pub fn prove_consuming_weights(
     m: &mut LoadedModel,
     params: &PcsParams,
     committed: &CommittedModel,
     xq: &[i64],
+    float: Vec<Vec<f64>>,
     on_phase: OnPhase,
 ) -> Result<InferenceProof, ProveError> {
     let t1 = Instant::now();
     let forwarded = zkgrad_prover::forward(&m.q, xq, params, on_phase)?;
     m.q.drop_weight_values();
     let out = zkgrad_prover::prove_forwarded(&m.q, committed, forwarded, params, on_phase);
-    Ok(finish(m, out, t1.elapsed(), None))
+    Ok(finish(m, out, t1.elapsed(), float))
+}
+
+/// A model proven once ([`prove_once`]): the proof, and the commitment it was made under.
+pub struct ProvenOnce {
+    pub proof: InferenceProof,
+    pub params: PcsParams,
+    /// How long committing to the weights took.
+    pub commit_time: Duration,
+}
+
+/// Proves `m` on the input `x`, quantized as `xq`, once — what `zkgrad prove` does — holding
+/// only what is still to be read: the float model's pass runs first and the float weights are
+/// freed, then the weights are committed (`on_weights` is told when), and the quantized weights
+/// are freed once the forward pass has read them ([`prove_consuming_weights`]). A model proven
+/// again keeps everything instead ([`InferenceProver`]). `m` cannot be run again.
+///
+/// Every page freed is one the later tables reuse rather than fault in fresh (GPT-2 124M's
+/// float and quantized weights are about 1 GB each).
+pub fn prove_once(
+    m: &mut LoadedModel,
+    scheme: PcsChoice,
+    x: &[f64],
+    xq: &[i64],
+    on_weights: &dyn Fn(),
+    on_phase: OnPhase,
+) -> Result<ProvenOnce, ProveError> {
+    let float = m.graph.forward_f64(x);
+    m.graph.drop_weights();
+    on_weights();
+    let params = scheme.params_for(&m.q);
+    let t0 = Instant::now();
+    let committed = CommittedModel::new(&m.q, &params);
+    let commit_time = t0.elapsed();
+    let proof = prove_consuming_weights(m, &params, &committed, xq, float, on_phase)?;
+    Ok(ProvenOnce {
+        proof,
+        params,
+        commit_time,
+    })
 }
 
 /// The proof file and what is reported about a proof `out` of `m` that took `prove_time`,
-/// with the float model's pass on `x` if given.
+/// beside the float model's pass on the same input (`float`, every value; empty if not run).
 fn finish(
     m: &LoadedModel,
     out: ProveOutput,
     prove_time: Duration,
-    x: Option<&[f64]>,
+    float: Vec<Vec<f64>>,
 ) -> InferenceProof {
     let bytes = out.proof.to_bytes();
     let frac = m.q.output_tensor().frac;
     let y = dequantize(&out.proof.output, frac);
-    let float = x.map(|x| m.graph.forward_f64(x)).unwrap_or_default();
     let max_abs_error = match float.get(m.graph.output) {
         Some(fy) => y
             .iter()

@@ -9,7 +9,7 @@ use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::files::{check_outputs, write_all_or_nothing};
 use zkgrad_workflow::input::read_input;
 use zkgrad_workflow::model::LoadedModel;
-use zkgrad_workflow::prove::{InferenceProof, InferenceProver};
+use zkgrad_workflow::prove::{prove_once, InferenceProof, ProvenOnce};
 
 use super::args::{Precision, SchemeChoice};
 use super::progress::Progress;
@@ -58,7 +58,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
     // The calibration (66 float forward passes, most of the command for a large model) is read
     // from the authenticated cache that `commit` and `verify` share (crates/workflow/src/cache.rs).
     let cache = if a.no_cache { Mode::Off } else { Mode::Use };
-    let m = LoadedModel::load_for_input(&a.model, &a.precision.options(), cache, n)?;
+    let mut m = LoadedModel::load_for_input(&a.model, &a.precision.options(), cache, n)?;
     let samples = read_input(&a.input)?;
     let x = m
         .join_inputs(&samples)
@@ -78,8 +78,6 @@ pub fn run(a: ProveArgs) -> Result<()> {
             ("--input", a.input.as_path()),
         ],
     )?;
-    progress.prove_stage("weights");
-    let prover = InferenceProver::new(&m, a.scheme.scheme);
     eprintln!(
         "proving {} ({} parameters, {} nodes; activations at 2^-{}, weights at 2^-{}, tables of 2^{})",
         a.model.display(),
@@ -89,9 +87,20 @@ pub fn run(a: ProveArgs) -> Result<()> {
         m.q.config.weight_frac,
         m.q.config.table_bits
     );
-    let p = prover
-        .prove_observed(&x, &xq, &|p| progress.phase(p))
-        .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
+    // Proven once: what is no longer read is freed as it goes (`prove_once`).
+    let ProvenOnce {
+        proof: p,
+        params,
+        commit_time,
+    } = prove_once(
+        &mut m,
+        a.scheme.scheme,
+        &x,
+        &xq,
+        &|| progress.prove_stage("weights"),
+        &|p| progress.phase(p),
+    )
+    .map_err(|e| anyhow!("model {}: {e}", a.model.display()))?;
     progress.prove_stage("write");
     let report = if a.report { report(&m, &p) } else { Vec::new() };
     let output_json = json!({ "output_data": p.output });
@@ -104,8 +113,8 @@ pub fn run(a: ProveArgs) -> Result<()> {
     eprintln!(
         "proved in {:.1} ms (+{:.1} ms weight commitment); {} → {}",
         p.prove_time.as_secs_f64() * 1e3,
-        prover.commit_time.as_secs_f64() * 1e3,
-        p.size_summary(prover.params.scheme().name()),
+        commit_time.as_secs_f64() * 1e3,
+        p.size_summary(params.scheme().name()),
         a.proof.display()
     );
     eprintln!(
@@ -123,11 +132,11 @@ pub fn run(a: ProveArgs) -> Result<()> {
                 "report": report,
                 "max_abs_error": p.max_abs_error,
                 "prove_ms": p.prove_time.as_secs_f64() * 1e3,
-                "weight_commit_ms": prover.commit_time.as_secs_f64() * 1e3,
+                "weight_commit_ms": commit_time.as_secs_f64() * 1e3,
                 "proof_bytes": p.bytes.len(),
                 "proof_body_bytes": p.sizes().1,
                 "soundness_bits": p.out.soundness_bits,
-                "pcs": prover.params.scheme().name(),
+                "pcs": params.scheme().name(),
                 "proof": a.proof,
                 "model_commitment": p.commitment,
                 "act_frac": m.q.config.act_frac,
