@@ -197,12 +197,14 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
     let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not a zkgrad proof"));
+    // The version after this build's.
     let mut future = good.clone();
-    future[8] = 11;
+    let next = u16::from_le_bytes([good[8], good[9]]) + 1;
+    future[8..10].copy_from_slice(&next.to_le_bytes());
     std::fs::write(&bad, &future).unwrap();
     let o = check(&bad);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unsupported proof version 11"));
+    assert!(stderr(&o).contains(&format!("unsupported proof version {next}")));
     assert_eq!(check(&d.join("nope.zkp")).status.code(), Some(2));
     let mut t = good.clone();
     let last = t.len() - 1;
@@ -211,7 +213,9 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
     assert_eq!(check(&bad).status.code(), Some(1));
 }
 
-/// The golden proof freezes format version 10 (version 9 opened a WHIR table in the Johnson
+/// The golden proof freezes format version 11 (version 10 opened a `whir-unique` table of 2^27
+/// values or more folding 7 variables in its first round, where version 11 folds 8; version 9
+/// opened a WHIR table in the Johnson
 /// bound's list-decoding regime without binding it to one candidate first, where version 10
 /// draws an out-of-domain claim on it right after the roots and proves it in its opening;
 /// version 8 split range checks wider than 16 bits
@@ -226,17 +230,17 @@ fn unusable_proof_files_exit_2_and_tampered_ones_exit_1() {
 /// growing with the row, with 148 Ligero queries; version 3 had no scheme byte and sent every
 /// lookup's multiplicities in clear; version 2 committed an update's rounding and encoded the
 /// witness's zero tail; version 1 sent multiplicities as field elements): this build must
-/// verify it, and refuse versions 1 to 9 as unsupported. A later build that changes the format
+/// verify it, and refuse versions 1 to 10 as unsupported. A later build that changes the format
 /// bumps the version and must reject this one with "unsupported proof version".
 #[test]
-fn golden_proof_fixture_v10_still_verifies_and_older_versions_are_refused() {
-    let fixture = root().join("tests/fixtures/seed_mlp_v10.zkp");
+fn golden_proof_fixture_v11_still_verifies_and_older_versions_are_refused() {
+    let fixture = root().join("tests/fixtures/seed_mlp_v11.zkp");
     let bytes = std::fs::read(&fixture).unwrap();
     assert_eq!(&bytes[..8], b"ZKGRADPF");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 11);
     let v = verify(example("mlp/mlp.onnx"), &fixture);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
-    for old_version in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
+    for old_version in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] {
         let old = verify(
             example("mlp/mlp.onnx"),
             root().join(format!("tests/fixtures/seed_mlp_v{old_version}.zkp")),

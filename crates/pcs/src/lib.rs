@@ -48,7 +48,7 @@ pub use ligero::{
 pub use ligero::{verify, verify_multi, verify_multi_used};
 #[cfg(feature = "prover")]
 pub use merkle::MerkleTree;
-pub use params::{Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N};
+pub use params::{Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N, UNIQUE_LARGE_FIRST_FOLDING};
 
 use zkgrad_sumcheck::SumcheckError;
 use zkgrad_transcript::TranscriptError;

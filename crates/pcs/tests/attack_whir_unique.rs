@@ -28,7 +28,10 @@ use p3_sumcheck::OpeningBatch;
 use p3_whir::parameters::SecurityAssumption;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
-use zkgrad_pcs::{commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N};
+use zkgrad_pcs::{
+    commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N,
+    UNIQUE_LARGE_FIRST_FOLDING,
+};
 use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
@@ -617,15 +620,31 @@ fn scheme_codes_and_ids_bind_the_regime() {
             None => assert!(code > 2),
         }
     }
+    // `whir-unique` is `whir` but for its threshold and its first folding at 2^27 and up.
     let u = PcsParams::for_scheme(Scheme::WhirUnique).whir.unwrap();
     assert_eq!(u.unique_from_log_n, UNIQUE_FROM_LOG_N);
+    assert_eq!(u.large_first_folding, UNIQUE_LARGE_FIRST_FOLDING);
     assert_eq!(
         WhirParams {
             unique_from_log_n: UNIQUE_NEVER,
+            large_first_folding: WhirParams::default().large_first_folding,
             ..u
         },
         WhirParams::default()
     );
+    // Each of the two is in the id: a proof made under one does not verify under the other.
+    for other in [
+        WhirParams {
+            large_first_folding: WhirParams::default().large_first_folding,
+            ..u
+        },
+        WhirParams {
+            unique_from_log_n: UNIQUE_NEVER,
+            ..u
+        },
+    ] {
+        assert_ne!(other.to_bytes(), u.to_bytes());
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ fn inference_hash(graph: &Graph, seed: u64, scheme: Scheme) -> String {
 fn seed_mlp_ligero_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo::seed_mlp(7), 11, Scheme::Ligero),
-        "b39fe9b25bd6a7d0612be5be0ac99a2936e7b02f79eda76f58b67437d082eb2b"
+        "1dfa6e7dcd62a31eb0c467ade2e92614056f5fbb26703e71ad389732bca3599b"
     );
 }
 
@@ -56,7 +56,7 @@ fn seed_mlp_ligero_proof_bytes_unchanged() {
 fn lenet5_whir_proof_bytes_unchanged() {
     assert_eq!(
         inference_hash(&zoo_cnn::lenet5(), 12, Scheme::Whir),
-        "d1fb0e9568ec51b196e426a5ebadc41b36c9277a0108b63370fd48b71e06e343"
+        "771a40075b59e15baa27eec7a2e00524e18a0dd20ec2a0470be63f698d4bf193"
     );
 }
 
@@ -82,6 +82,6 @@ fn seed_sgd_step_proof_bytes_unchanged() {
         .collect();
     assert_eq!(
         proof_hash(&q, &public, Scheme::Ligero),
-        "f0f4942d74ffcd844f96c3d87f7a6644300419bd4fa6f58b4a46b5fd463426aa"
+        "8ec4500e80a68e10b9a6c0f23f235f4a1d6fa39e948b26d22fe91564d14b6d02"
     );
 }

@@ -15,7 +15,7 @@ use zkgrad_pcs::Scheme;
 
 pub const MAGIC: &[u8; 8] = b"ZKGRADPF";
 /// The version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 10;
+pub const FORMAT_VERSION: u16 = 11;
 /// Largest public input or output a proof file may declare.
 const MAX_PUBLIC: usize = 1 << 26;
 /// Largest circuit description a proof file may declare.

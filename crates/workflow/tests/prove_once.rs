@@ -43,10 +43,19 @@ fn proving_once_frees_the_weights_and_changes_nothing_reported() {
         &|_| {},
     )
     .unwrap();
-    assert!(weighed.get(), "on_weights is told when the commitment starts");
-    assert_eq!(once.proof.bytes, reference.bytes, "the same proof, byte for byte");
+    assert!(
+        weighed.get(),
+        "on_weights is told when the commitment starts"
+    );
+    assert_eq!(
+        once.proof.bytes, reference.bytes,
+        "the same proof, byte for byte"
+    );
     assert_eq!(once.proof.output, reference.output);
-    assert_eq!(once.proof.float, reference.float, "the float pass ran before its weights went");
+    assert_eq!(
+        once.proof.float, reference.float,
+        "the float pass ran before its weights went"
+    );
     assert!(!once.proof.float.is_empty());
     assert_eq!(
         once.proof.max_abs_error.to_bits(),
