@@ -64,12 +64,6 @@ fn j13() -> &'static Opening {
 // ---------------------------------------------------------------------------------------
 // Soundness accounting, recomputed.
 
-/// `log2 |E|` for `E = F_p[x]/(x² − 7)`, `p = 2^64 − 2^32 + 1`, less a margin.
-fn field_bits() -> f64 {
-    let p = 18_446_744_069_414_584_321f64;
-    2.0 * p.log2() - 1e-6
-}
-
 /// One error term: what it is and its bits, grinding included.
 struct Term {
     what: String,

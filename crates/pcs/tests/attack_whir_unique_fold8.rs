@@ -123,12 +123,6 @@ fn ground_15() -> &'static Opening {
 // ---------------------------------------------------------------------------------------
 // Soundness accounting of the 8-wide first round, recomputed.
 
-/// `log2 |E|`, `E = F_p[x]/(x² − 7)`, `p = 2^64 − 2^32 + 1`, less a margin.
-fn field_bits() -> f64 {
-    let p = 18_446_744_069_414_584_321f64;
-    2.0 * p.log2() - 1e-6
-}
-
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Kind {
     FirstProx,

@@ -318,3 +318,10 @@ pub fn rebuilt(p: &WhirParams, log_n: usize) -> Option<Config> {
     }
     None
 }
+
+/// `log2 |E|` for `E = F_p[x]/(x² − 7)`, `p = 2^64 − 2^32 + 1`, less a margin: computed here,
+/// not read from the library, for the attack files that recompute error terms.
+pub fn field_bits() -> f64 {
+    let p = 18_446_744_069_414_584_321f64;
+    2.0 * p.log2() - 1e-6
+}
