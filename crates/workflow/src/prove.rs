@@ -29,7 +29,8 @@ pub struct InferenceProof {
     pub prove_time: Duration,
     /// The proven output, dequantized: one array per graph output.
     pub output: Vec<Vec<f64>>,
-    /// Every value of the float model on the same input (see [`Self::float_output`]).
+    /// Every value of the float model on the same input (see [`Self::float_output`]); only the
+    /// output's, the others empty, from [`prove_once`] without `all_float`.
     pub float: Vec<Vec<f64>>,
     /// The largest |proven − float| over the output.
     pub max_abs_error: f64,
@@ -62,10 +63,7 @@ impl InferenceProof {
 impl<'m> InferenceProver<'m> {
     /// Commits to `model`'s weights under `scheme` (timed).
     pub fn new(model: &'m LoadedModel, scheme: PcsChoice) -> Self {
-        let params = scheme.params_for(&model.q);
-        let t0 = Instant::now();
-        let committed = CommittedModel::new(&model.q, &params);
-        let commit_time = t0.elapsed();
+        let (params, committed, commit_time) = commit(model, scheme);
         Self {
             model,
             params,
@@ -91,6 +89,14 @@ impl<'m> InferenceProver<'m> {
     }
 }
 
+/// `m`'s weights committed under `scheme`: the parameters, the commitment and its time.
+fn commit(m: &LoadedModel, scheme: PcsChoice) -> (PcsParams, CommittedModel, Duration) {
+    let params = scheme.params_for(&m.q);
+    let t0 = Instant::now();
+    let committed = CommittedModel::new(&m.q, &params);
+    (params, committed, t0.elapsed())
+}
+
 /// Proves `m`, its weights committed in `committed` under `params`, on the input `x`, quantized
 /// as `xq` ([`LoadedModel::quantize_input`]): what [`InferenceProver::prove`] does, for a
 /// caller that keeps the committed model itself (the Python bindings).
@@ -102,23 +108,10 @@ pub fn prove_committed(
     xq: &[i64],
     on_phase: OnPhase,
 ) -> Result<InferenceProof, ProveError> {
-    prove_inner(m, params, committed, Some(x), xq, on_phase)
-}
-
-/// [`prove_committed`], with the float model's pass on `x` if given.
-fn prove_inner(
-    m: &LoadedModel,
-    params: &PcsParams,
-    committed: &CommittedModel,
-    x: Option<&[f64]>,
-    xq: &[i64],
-    on_phase: OnPhase,
-) -> Result<InferenceProof, ProveError> {
     let t1 = Instant::now();
     let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
     let prove_time = t1.elapsed();
-    let float = x.map(|x| m.graph.forward_f64(x)).unwrap_or_default();
-    Ok(finish(m, out, prove_time, float))
+    Ok(finish(m, out, prove_time, m.graph.forward_f64(x)))
 }
 
 /// Proves the model `m`, its weights committed in `committed` under `params`, on `xq`,
@@ -153,8 +146,11 @@ pub struct ProvenOnce {
 /// Proves `m` on the input `x`, quantized as `xq`, once — what `zkgrad prove` does — holding
 /// only what is still to be read: the float model's pass runs first and the float weights are
 /// freed, then the weights are committed (`on_weights` is told when), and the quantized weights
-/// are freed once the forward pass has read them ([`prove_consuming_weights`]). A model proven
-/// again keeps everything instead ([`InferenceProver`]). `m` cannot be run again.
+/// are freed once the forward pass has read them ([`prove_consuming_weights`]). Of the float
+/// pass, every node's values are kept for `all_float` (`--report`), the output's otherwise
+/// (the rest would be held through the proof for nothing: witness-sized at long sequences). A
+/// model proven again keeps everything instead ([`InferenceProver`], [`prove_committed`]). `m`
+/// cannot be run again.
 ///
 /// Every page freed is one the later tables reuse rather than fault in fresh (GPT-2 124M's
 /// float and quantized weights are about 1 GB each).
@@ -163,16 +159,22 @@ pub fn prove_once(
     scheme: PcsChoice,
     x: &[f64],
     xq: &[i64],
+    all_float: bool,
     on_weights: &dyn Fn(),
     on_phase: OnPhase,
 ) -> Result<ProvenOnce, ProveError> {
-    let float = m.graph.forward_f64(x);
+    let mut float = m.graph.forward_f64(x);
+    if !all_float {
+        let output = m.graph.output;
+        for (i, values) in float.iter_mut().enumerate() {
+            if i != output {
+                *values = Vec::new();
+            }
+        }
+    }
     m.graph.drop_weights();
     on_weights();
-    let params = scheme.params_for(&m.q);
-    let t0 = Instant::now();
-    let committed = CommittedModel::new(&m.q, &params);
-    let commit_time = t0.elapsed();
+    let (params, committed, commit_time) = commit(m, scheme);
     let proof = prove_consuming_weights(m, &params, &committed, xq, float, on_phase)?;
     Ok(ProvenOnce {
         proof,
@@ -182,7 +184,8 @@ pub fn prove_once(
 }
 
 /// The proof file and what is reported about a proof `out` of `m` that took `prove_time`,
-/// beside the float model's pass on the same input (`float`, every value; empty if not run).
+/// beside the float model's pass on the same input (`float`: per value, empty where not kept;
+/// all empty if not run).
 fn finish(
     m: &LoadedModel,
     out: ProveOutput,

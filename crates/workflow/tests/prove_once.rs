@@ -32,42 +32,55 @@ fn proving_once_frees_the_weights_and_changes_nothing_reported() {
         .prove(&x, &xq)
         .unwrap();
 
-    let mut m = load();
-    let weighed = std::cell::Cell::new(false);
-    let once = prove_once(
-        &mut m,
-        PcsChoice(None),
-        &x,
-        &xq,
-        &|| weighed.set(true),
-        &|_| {},
-    )
-    .unwrap();
-    assert!(
-        weighed.get(),
-        "on_weights is told when the commitment starts"
-    );
-    assert_eq!(
-        once.proof.bytes, reference.bytes,
-        "the same proof, byte for byte"
-    );
-    assert_eq!(once.proof.output, reference.output);
-    assert_eq!(
-        once.proof.float, reference.float,
-        "the float pass ran before its weights went"
-    );
-    assert!(!once.proof.float.is_empty());
-    assert_eq!(
-        once.proof.max_abs_error.to_bits(),
-        reference.max_abs_error.to_bits()
-    );
-    assert_eq!(once.proof.commitment, reference.commitment);
-    assert_eq!(
-        m.layer_errors(&once.proof.float, &once.proof.out.witness.values),
-        kept.layer_errors(&reference.float, &reference.out.witness.values),
-        "--report reads the same rows"
-    );
-    // Both weight sets are gone from the model proven once.
-    assert!(m.q.weights.iter().all(|w| w.data.is_empty()));
+    // With every float value (`--report`), then with the output's only.
+    for all_float in [true, false] {
+        let mut m = load();
+        let weighed = std::cell::Cell::new(false);
+        let once = prove_once(
+            &mut m,
+            PcsChoice(None),
+            &x,
+            &xq,
+            all_float,
+            &|| weighed.set(true),
+            &|_| {},
+        )
+        .unwrap();
+        assert!(
+            weighed.get(),
+            "on_weights is told when the commitment starts"
+        );
+        assert_eq!(
+            once.proof.bytes, reference.bytes,
+            "the same proof, byte for byte"
+        );
+        assert_eq!(once.proof.output, reference.output);
+        assert_eq!(
+            once.proof.float_output(&m),
+            reference.float_output(&kept),
+            "the float pass ran before its weights went"
+        );
+        assert!(!once.proof.float_output(&m).concat().is_empty());
+        assert_eq!(
+            once.proof.max_abs_error.to_bits(),
+            reference.max_abs_error.to_bits()
+        );
+        assert_eq!(once.proof.commitment, reference.commitment);
+        if all_float {
+            assert_eq!(once.proof.float, reference.float);
+            assert_eq!(
+                m.layer_errors(&once.proof.float, &once.proof.out.witness.values),
+                kept.layer_errors(&reference.float, &reference.out.witness.values),
+                "--report reads the same rows"
+            );
+        } else {
+            let kept_values = once.proof.float.iter().filter(|v| !v.is_empty()).count();
+            assert_eq!(kept_values, 1, "only the output's values are kept");
+        }
+        // Both weight sets are gone from the model proven once.
+        assert!(m.q.weights.iter().all(|w| w.data.is_empty()));
+        assert_eq!(m.graph.n_params(), 0);
+    }
     assert!(kept.q.weights.iter().any(|w| !w.data.is_empty()));
+    assert!(kept.graph.n_params() > 0);
 }

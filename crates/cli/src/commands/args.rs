@@ -16,9 +16,9 @@ pub struct SchemeChoice {
     /// "ligero" (the fastest prover; openings of O(√n) bytes), "whir" (openings of
     /// O(log² n) bytes, ~200 KB for 2^25 values, and committed multiplicities; seconds more for a deep
     /// CNN) or "whir-unique" (WHIR, its tables of 2^24 values or more opened in the
-    /// unique-decoding regime: 120–150 KB more, and at 2^27 values, folding 8 variables in
-    /// the first round, 360 KB more and an opening 1.5 s faster; `generate`'s "auto" takes it
-    /// where it would take "whir"). The model commitment depends on it;
+    /// unique-decoding regime: 120–150 KB more below 2^27 values; at 2^27, folding 8 variables
+    /// in the first round, 357 KB more and an opening 2.5–2.8 s faster; `generate`'s "auto"
+    /// takes it where it would take "whir"). The model commitment depends on it;
     /// `verify` checks the proof uses it.
     #[arg(long = "pcs", default_value = "auto", value_parser = parse_scheme)]
     pub scheme: PcsChoice,

@@ -8,8 +8,8 @@ use std::io::Write as _;
 
 use zkgrad_prover::Phase;
 
-/// The stages of `zkgrad prove`, in order: loading (import, calibration), the weight
-/// commitment, the prover's phases, writing the files.
+/// The stages of `zkgrad prove`, in order: loading (import, calibration, the float model's
+/// pass), the weight commitment, the prover's phases, writing the files.
 pub const PROVE_STAGES: [&str; 8] = [
     "load",
     "weights",

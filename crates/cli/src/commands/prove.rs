@@ -97,6 +97,7 @@ pub fn run(a: ProveArgs) -> Result<()> {
         a.scheme.scheme,
         &x,
         &xq,
+        a.report,
         &|| progress.prove_stage("weights"),
         &|p| progress.phase(p),
     )
