@@ -498,28 +498,8 @@ fn prover_cannot_pick_the_regime() {
 fn unique_proof_flipped_truncated_extended_refused_without_panic() {
     let o = u13();
     let p = unique(12);
-    let len = o.proof.len();
     refuses_altered_bytes(o, &p, 512, 500, 91);
-    let mut cuts: Vec<usize> = (0..32).chain(len - 32..len).collect();
-    cuts.extend((0..len).step_by(331));
-    for n in cuts {
-        assert!(check_o(o, &p, &o.proof[..n]).is_err(), "truncated to {n}");
-    }
-    for extra in [&[0u8][..], &[1], &[0; 16]] {
-        let mut long = o.proof.clone();
-        long.extend_from_slice(extra);
-        assert!(check_o(o, &p, &long).is_err());
-        let mut b = blob(&o.proof).to_vec();
-        b.extend_from_slice(extra);
-        assert!(check_o(o, &p, &with_blob(&b)).is_err());
-    }
-    let b = blob(&o.proof);
-    for n in (0..b.len()).step_by(509).chain(b.len() - 16..b.len()) {
-        assert!(
-            check_o(o, &p, &with_blob(&b[..n])).is_err(),
-            "blob cut to {n}"
-        );
-    }
+    refuses_cut_and_extended(o, &p, 32, 331, 509);
 }
 
 /// Edge thresholds: `params_are_sound`, the accessors and the verifier on junk never panic;

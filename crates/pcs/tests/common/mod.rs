@@ -325,3 +325,64 @@ pub fn field_bits() -> f64 {
     let p = 18_446_744_069_414_584_321f64;
     2.0 * p.log2() - 1e-6
 }
+
+/// Cut and lengthened copies of `o`'s proof are refused under `p` (never a panic): the proof
+/// cut to each of its first and last `edge` lengths and every `step`-th, extended by a few
+/// bytes; its WHIR blob likewise, cut every `blob_step`-th length and in its last 16.
+pub fn refuses_cut_and_extended(
+    o: &Opening,
+    p: &WhirParams,
+    edge: usize,
+    step: usize,
+    blob_step: usize,
+) {
+    let len = o.proof.len();
+    let mut cuts: Vec<usize> = (0..edge).chain(len - edge..len).collect();
+    cuts.extend((0..len).step_by(step));
+    for n in cuts {
+        assert!(check_o(o, p, &o.proof[..n]).is_err(), "truncated to {n}");
+    }
+    for extra in [&[0u8][..], &[1], &[0; 16]] {
+        let mut long = o.proof.clone();
+        long.extend_from_slice(extra);
+        assert!(check_o(o, p, &long).is_err(), "extended by {extra:?}");
+        let mut b = blob(&o.proof).to_vec();
+        b.extend_from_slice(extra);
+        assert!(
+            check_o(o, p, &with_blob(&b)).is_err(),
+            "blob extended by {extra:?}"
+        );
+    }
+    let b = blob(&o.proof);
+    for n in (0..b.len()).step_by(blob_step).chain(b.len() - 16..b.len()) {
+        assert!(
+            check_o(o, p, &with_blob(&b[..n])).is_err(),
+            "blob cut to {n}"
+        );
+    }
+}
+
+/// A table of `2^log_n` values (seed `seed`) committed under `commit_p` and opened under
+/// `open_p`: the prover may refuse (a panic, prover side only); whatever it makes is refused
+/// under both parameter sets. Returns whether it made a proof.
+pub fn mixed_opening_refused(
+    log_n: usize,
+    seed: i64,
+    commit_p: &WhirParams,
+    open_p: &WhirParams,
+) -> bool {
+    let made = catch_unwind(AssertUnwindSafe(|| {
+        open_with(table(log_n, seed), log_n, commit_p, open_p)
+    }));
+    if let Ok(o) = &made {
+        assert!(
+            check_o(o, open_p, &o.proof).is_err(),
+            "mixed opening accepted under the opening's parameters"
+        );
+        assert!(
+            check_o(o, commit_p, &o.proof).is_err(),
+            "mixed opening accepted under the commitment's parameters"
+        );
+    }
+    made.is_ok()
+}
