@@ -71,20 +71,11 @@ fn claims_on(vals: &[F], log_n: usize, used: usize, seed: u64) -> Vec<BlockClaim
     let mut zeroed = vals.to_vec();
     zeroed[used.min(vals.len())..].fill(F::ZERO);
     let straddle = used >> 8;
-    [(log_n, 0usize), (10, 3), (8, straddle), (6, 100), (0, 17)]
-        .iter()
-        .filter(|&&(k, b)| k <= log_n && b < 1usize << (log_n - k))
-        .enumerate()
-        .map(|(i, &(k, b))| {
-            let pt = point(k, seed + i as u64);
-            let off = b << k;
-            BlockClaim {
-                block_index: b,
-                value: eval_mle_base(&zeroed[off..off + (1 << k)], &pt),
-                point: pt,
-            }
-        })
-        .collect()
+    let blocks: Vec<(usize, usize)> = [(log_n, 0usize), (10, 3), (8, straddle), (6, 100), (0, 17)]
+        .into_iter()
+        .filter(|&(k, b)| k <= log_n && b < 1usize << (log_n - k))
+        .collect();
+    block_claims(&zeroed, &blocks, seed)
 }
 
 struct Fx {

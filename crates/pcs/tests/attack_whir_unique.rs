@@ -29,10 +29,8 @@ use p3_whir::parameters::SecurityAssumption;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
 use zkgrad_pcs::{
-    commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N,
-    UNIQUE_LARGE_FIRST_FOLDING,
+    commit_batched, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N, UNIQUE_LARGE_FIRST_FOLDING,
 };
-use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::{ProverTranscript, VerifierTranscript};
 
 fn unique(from: usize) -> WhirParams {
@@ -631,19 +629,7 @@ fn batched_unique_opening_binds_its_regime_and_its_claims() {
     vals[used..].fill(F::ZERO);
     let (pu, pj) = (unique_batch_params(13), unique_batch_params(UNIQUE_NEVER));
     assert!(Layout::choose_batched(log_n, used, &pu).whir);
-    let claims: Vec<BlockClaim> = [(14usize, 0usize), (10, 3), (6, 100), (0, 7)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(k, b))| {
-            let pt = point(k, 70 + i as u64);
-            let off = b << k;
-            BlockClaim {
-                block_index: b,
-                value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
-                point: pt,
-            }
-        })
-        .collect();
+    let claims = block_claims(&vals, &[(14usize, 0usize), (10, 3), (6, 100), (0, 7)], 70);
     let mut proofs = Vec::new();
     for p in [&pu, &pj] {
         let pd = commit_batched(vals.clone(), log_n, used, p);

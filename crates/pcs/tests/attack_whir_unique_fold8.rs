@@ -36,10 +36,8 @@ use p3_whir::pcs::proof::QueryOpenings;
 use zkgrad_field::{PrimeCharacteristicRing, E, F};
 use zkgrad_pcs::whir::{self, params_are_sound, WhirParams, UNIQUE_NEVER};
 use zkgrad_pcs::{
-    commit_batched, BlockClaim, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N,
-    UNIQUE_LARGE_FIRST_FOLDING,
+    commit_batched, Layout, PcsParams, Scheme, UNIQUE_FROM_LOG_N, UNIQUE_LARGE_FIRST_FOLDING,
 };
-use zkgrad_poly::eval_mle_base;
 use zkgrad_transcript::VerifierTranscript;
 
 // ---------------------------------------------------------------------------------------
@@ -809,19 +807,11 @@ fn batched_fold8_unique_opening_binds_its_claims_and_its_schedule() {
     let (p8, p7) = (batch(u8_from(15)), batch(u7_from(15)));
     assert!(Layout::choose_batched(log_n, used, &p8).whir);
     assert!(Layout::choose_batched(log_n, used, &p7).whir);
-    let claims: Vec<BlockClaim> = [(15usize, 0usize), (11, 5), (8, 60), (0, 23_455)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(k, b))| {
-            let pt = point(k, 90 + i as u64);
-            let off = b << k;
-            BlockClaim {
-                block_index: b,
-                value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
-                point: pt,
-            }
-        })
-        .collect();
+    let claims = block_claims(
+        &vals,
+        &[(15usize, 0usize), (11, 5), (8, 60), (0, 23_455)],
+        90,
+    );
     let mut made = Vec::new();
     for p in [&p8, &p7] {
         let pd = commit_batched(vals.clone(), log_n, used, p);

@@ -701,19 +701,7 @@ fn batched_wide_claims_past_used_are_bound() {
     vals[used..].fill(F::ZERO);
     let pd = commit_batched(vals.clone(), log_n, used, &p);
     // Block of 2^10 at index 2 straddles used (2048..3072); index 5 lies past it.
-    let claims: Vec<BlockClaim> = [(10usize, 2usize), (10, 5), (12, 0), (14, 0)]
-        .iter()
-        .enumerate()
-        .map(|(i, &(k, b))| {
-            let pt = point(k, 40 + i as u64);
-            let off = b << k;
-            BlockClaim {
-                block_index: b,
-                value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
-                point: pt,
-            }
-        })
-        .collect();
+    let claims = block_claims(&vals, &[(10usize, 2usize), (10, 5), (12, 0), (14, 0)], 40);
     let mut t = ProverTranscript::new(&ID);
     prove_bound(&pd, &claims, &p, &mut t);
     let proof = t.finish();

@@ -386,3 +386,21 @@ pub fn mixed_opening_refused(
     }
     made.is_ok()
 }
+
+/// Honest claims on blocks of `vals`: for the `i`-th `(k, b)`, the block of `2^k` values at
+/// index `b`, evaluated at the point of `k` coordinates seeded `seed + i`.
+pub fn block_claims(vals: &[F], blocks: &[(usize, usize)], seed: u64) -> Vec<BlockClaim> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, &(k, b))| {
+            let pt = point(k, seed + i as u64);
+            let off = b << k;
+            BlockClaim {
+                block_index: b,
+                value: eval_mle_base(&vals[off..off + (1 << k)], &pt),
+                point: pt,
+            }
+        })
+        .collect()
+}
