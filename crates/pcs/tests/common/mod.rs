@@ -404,3 +404,20 @@ pub fn block_claims(vals: &[F], blocks: &[(usize, usize)], seed: u64) -> Vec<Blo
         })
         .collect()
 }
+
+/// `o`'s proof checked under `p` against other values (`y + 1`, `y − 1`, `y + 2^40`, `2y`):
+/// refused by WHIR's own evaluation check on the same challenges (the transcript observes the
+/// honest value), and by a whole check of the wrong statement; never a panic.
+pub fn wrong_values_refused(o: &Opening, p: &WhirParams) {
+    for delta in [E::ONE, -E::ONE, E::from(F::from_u64(1 << 40)), o.y] {
+        let y = o.y + delta;
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let mut t = VerifierTranscript::new(&ID, &o.proof);
+            t.observe(b"value", &bytes_of(o.y));
+            whir::verify(&o.root, o.log_n, &o.z, y, p, &mut t)
+        }))
+        .expect("no panic");
+        assert!(r.is_err(), "2^{}: a wrong value accepted", o.log_n);
+        assert!(check(&o.root, o.log_n, &o.z, y, p, &o.proof).is_err());
+    }
+}
