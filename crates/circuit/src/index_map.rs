@@ -391,7 +391,8 @@ impl IndexMap {
 pub fn transpose<T: Copy + Default + Send + Sync>(x: &[T], r: usize, c: usize) -> Vec<T> {
     use rayon::prelude::*;
     const TILE: usize = 32;
-    let mut out = vec![T::default(); r * c];
+    // Zeroed on both threads: memory the allocator reuses is otherwise cleared on one.
+    let mut out: Vec<T> = (0..r * c).into_par_iter().map(|_| T::default()).collect();
     if r == 0 {
         return out;
     }
