@@ -91,3 +91,66 @@ fn every_rounding_and_range_check_holds_over_the_integers() {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/// A Gemm's bound is `max_r Σ_c |W[r, c]| · bound(x) + max |bias| · 2^shift`, exactly as the
+/// naive u128 sums give it: also where a row's sum of |W| passes `u64::MAX` (the walk sums in
+/// u64 only where `len · max |W|` fits), so a huge weight cannot slip under a wrapped sum.
+#[test]
+fn weight_row_sums_past_u64_not_wrapped() {
+    let x = rnd(7, 5);
+    let base = seed_mlp();
+    let cfg = zkgrad_model::calibrate(&base, std::slice::from_ref(&x), 20);
+    let honest = zkgrad_model::quantize(&base, cfg).unwrap();
+    let mut huge = honest.clone();
+    for w in &mut huge.weights {
+        for (i, v) in w.data.iter_mut().enumerate() {
+            *v = match i % 3 {
+                0 => i64::MIN,
+                1 => i64::MAX,
+                _ => -(1 << 62),
+            };
+        }
+    }
+    for (q, what) in [(&honest, "honest"), (&huge, "huge")] {
+        let bounds = q.value_bounds();
+        let mut gemms = 0;
+        for (ni, n) in q.nodes.iter().enumerate() {
+            let QOp::Gemm {
+                x,
+                w,
+                bias,
+                bias_shift,
+            } = n.op
+            else {
+                continue;
+            };
+            let wt = &q.weights[w];
+            let rows = wt
+                .data
+                .chunks(wt.cols)
+                .map(|r| r.iter().map(|v| v.unsigned_abs() as u128).sum::<u128>())
+                .max()
+                .unwrap();
+            if what == "huge" {
+                assert!(rows > u64::MAX as u128, "{what}: row sums fit u64");
+            }
+            let b = bias.map_or(0, |b| {
+                let m = q.weights[b]
+                    .data
+                    .iter()
+                    .map(|v| v.unsigned_abs() as u128)
+                    .max();
+                m.unwrap() << bias_shift.min(60)
+            });
+            let expected = rows
+                .saturating_mul(bounds[x].unwrap())
+                .saturating_add(b)
+                .min(1 << 126);
+            assert_eq!(bounds[ni + 1], Some(expected), "{what}: {}", n.name);
+            gemms += 1;
+        }
+        assert!(gemms > 0);
+    }
+    // The huge weights' products may wrap: refused.
+    assert!(huge.check_no_wrap().is_err());
+}
