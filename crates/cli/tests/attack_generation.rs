@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zkgrad_circuit::{QGraph, QOp};
 use zkgrad_workflow::cache::Mode;
-use zkgrad_workflow::generate::{circuit_for_proof, greedy};
+use zkgrad_workflow::generate::{circuit_for_proof, generation_of_circuit, greedy};
 use zkgrad_workflow::model::{LoadedModel, Precision};
 
 fn example(p: &str) -> PathBuf {
@@ -141,6 +141,73 @@ fn hostile_generation_descriptions_never_change_the_verifiers_statement() {
             }
         }
         eprintln!("{model}: {seen} mutations named a check");
+    }
+}
+
+/// `verify --commitment` reads a generation from the committed circuit alone: the honest
+/// one gives the prompt and the generated ids; a circuit that names a generation without
+/// checking it (the pick kept, the gap check behind it cut off or altered), the plain model,
+/// garbage, or a check on rows other than the output logits' gives none; a tail that is not
+/// the padding is refused. No input panics.
+#[test]
+fn commitment_generation_read_only_from_the_genuine_check() {
+    for (model, prompt, n) in [
+        ("gpt2_tiny", vec![40i64, 15, 45], 4usize),
+        ("nanogpt", vec![1, 2, 3], 5),
+    ] {
+        let plain = load(model).q.describe();
+        let g = greedy(load(model), &prompt, n).unwrap();
+        let honest = g.model.q.describe();
+        let want = Some((prompt.clone(), g.generated.clone()));
+        assert_eq!(generation_of_circuit(&honest, &g.ids), Ok(want), "{model}");
+        // A non-zero id after the generated ones: refused, as `verify --model` refuses it.
+        let mut tail = g.ids.clone();
+        if let Some(last) = tail.last_mut() {
+            *last = 1;
+        }
+        if tail.len() > prompt.len() + n {
+            assert!(generation_of_circuit(&honest, &tail).is_err(), "{model}");
+        }
+        // The pick kept, everything after it cut off: it names a generation it does not check.
+        let mut q = QGraph::from_description(&honest).unwrap();
+        let pick = q
+            .nodes
+            .iter()
+            .position(|nd| matches!(nd.op, QOp::PickCol { .. }))
+            .unwrap();
+        q.nodes.truncate(pick + 1);
+        q.tensors.truncate(pick + 2);
+        let cut = q.describe();
+        // The strictness mask's offset moved, the gap's shift changed.
+        let shifted = edit(&honest, |op| {
+            if let QOp::PrefixMask { offset, .. } = op {
+                *offset += 1
+            }
+        });
+        let loose = edit(&honest, |op| {
+            if let QOp::AddConst { c, .. } = op {
+                *c -= 1
+            }
+        });
+        for (what, d) in [
+            ("cut after the pick", cut),
+            ("mask moved", shifted),
+            ("gap shifted", loose),
+            ("plain", plain.clone()),
+            ("empty", vec![]),
+            ("garbage", vec![0xa5; 4096]),
+        ] {
+            let r = std::panic::catch_unwind(|| generation_of_circuit(&d, &g.ids));
+            let r = r.unwrap_or_else(|_| panic!("{model}, {what}: panicked"));
+            assert_eq!(r, Ok(None), "{model}, {what}");
+        }
+        // Byte mutations of the check's end of the description: never a panic.
+        for i in (honest.len().saturating_sub(200)..honest.len()).step_by(7) {
+            let mut d = honest.clone();
+            d[i] ^= 0x5a;
+            let r = std::panic::catch_unwind(|| generation_of_circuit(&d, &g.ids));
+            assert!(r.is_ok(), "{model}: byte {i} panicked");
+        }
     }
 }
 

@@ -234,6 +234,22 @@ fn generate_and_verify(model: &str) -> (std::path::PathBuf, Value, Value) {
     let v = verify_with(&["--json"], &m, &proof);
     assert!(v.status.success(), "{model}: {}", stderr(&v));
     let verified: Value = serde_json::from_slice(&v.stdout).unwrap();
+    // By commitment (no model file): the same prompt and tokens, printed.
+    let commitment = gen["model_commitment"].as_str().unwrap();
+    let c = run(bin()
+        .args(["verify", "--commitment", commitment, "--proof"])
+        .arg(&proof));
+    assert!(c.status.success(), "{model}: {}", stderr(&c));
+    let text = String::from_utf8_lossy(&c.stdout);
+    for line in [
+        format!("prompt: {}", reference["prompt"]),
+        format!("generated (greedy, proven): {}", reference["generated"]),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{model}: no {line:?} in {text}"
+        );
+    }
     assert_eq!(
         gen["generated"], reference["generated"],
         "{model}: not ONNX Runtime's greedy"
@@ -305,6 +321,10 @@ fn generation_scheme_is_the_verifiers_not_the_proofs() {
         .args(["verify", "--json", "--commitment", commitment, "--proof"])
         .arg(unique));
     assert!(v.status.success(), "{}", stderr(&v));
+    // By commitment too, the committed circuit's greedy check gives the prompt and the tokens.
+    let by_commitment: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(by_commitment["prompt"], reference["prompt"]);
+    assert_eq!(by_commitment["generated"], reference["generated"]);
     for flags in [&[][..], &["--pcs", "whir"][..]] {
         let v = verify_with(flags, &m, unique);
         assert_eq!(v.status.code(), Some(1), "{flags:?}: {}", stderr(&v));

@@ -381,3 +381,42 @@ pub fn verify_model_proof(
     let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
     Ok((ok, Some((part(0..first), part(first..first + n)))))
 }
+
+/// What a proof checked against a model commitment certifies about a generation, read from
+/// its circuit description alone (the commitment binds it) and its public ids:
+/// `Ok(Some((prompt, generated)))` where the circuit is a circuit followed by exactly the
+/// greedy check [`check_greedy`] appends to its output logits — rebuilt here on the
+/// description's own nodes before the check and compared byte for byte, so that a committed
+/// circuit that only names a "generation" (a `PickCol` on the ids without the gap check behind
+/// it) is not reported as one — and the ids' tail is `generate`'s padding ([`check_padding`],
+/// as `verify --model` requires); `Ok(None)`: not a generation circuit; `Err`: a generation
+/// circuit whose tail is not the padding.
+pub fn generation_of_circuit(
+    circuit: &[u8],
+    ids: &[i64],
+) -> std::result::Result<Option<Generated>, String> {
+    let Ok(d) = QGraph::from_description(circuit) else {
+        return Ok(None);
+    };
+    let Some((first, n)) = greedy_check_of(&d, 0) else {
+        return Ok(None);
+    };
+    // The check starts with a Gather of the output logits' rows: the rebuilt description
+    // decides which.
+    let rebuilt = d.nodes.iter().enumerate().rev().any(|(start, node)| {
+        if !matches!(node.op, QOp::Gather { x, .. } if x == d.output) {
+            return false;
+        }
+        let mut base = d.clone();
+        base.nodes.truncate(start);
+        base.tensors.truncate(start + 1);
+        let logits = base.output;
+        check_greedy(&mut base, logits, 0, first, n).is_ok() && base.describe() == circuit
+    });
+    if !rebuilt {
+        return Ok(None);
+    }
+    check_padding(ids, first, n)?;
+    let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
+    Ok(Some((part(0..first), part(first..first + n))))
+}

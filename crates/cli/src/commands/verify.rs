@@ -114,7 +114,15 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
                 ))
             }
             Err(Failure::Invalid(e)) => Err(e),
-            Ok(ok) => Ok(ok),
+            // A generation proof: the committed circuit is the model's with the greedy check.
+            Ok(ok) => {
+                zkgrad_workflow::generate::generation_of_circuit(&proof.circuit, &proof.input).map(
+                    |gen| {
+                        generation = gen;
+                        ok
+                    },
+                )
+            }
         },
         (None, None) => return Err(anyhow!("give --model or --commitment").into()),
     };
