@@ -178,6 +178,16 @@ fn commitment_generation_read_only_from_the_genuine_check() {
         q.nodes.truncate(pick + 1);
         q.tensors.truncate(pick + 2);
         let cut = q.describe();
+        // A second Gather of the logits' rows after the check: only the last can start it.
+        let mut q = QGraph::from_description(&honest).unwrap();
+        let gi = q
+            .nodes
+            .iter()
+            .rposition(|nd| matches!(nd.op, QOp::Gather { x, .. } if x == q.output))
+            .unwrap();
+        let (op, t) = (q.nodes[gi].op.clone(), q.tensors[gi + 1].clone());
+        q.push_node("dangling", op, t.rows, t.cols, t.frac);
+        let dangling = q.describe();
         // The strictness mask's offset moved, the gap's shift changed.
         let shifted = edit(&honest, |op| {
             if let QOp::PrefixMask { offset, .. } = op {
@@ -191,6 +201,7 @@ fn commitment_generation_read_only_from_the_genuine_check() {
         });
         for (what, d) in [
             ("cut after the pick", cut),
+            ("a Gather after the check", dangling),
             ("mask moved", shifted),
             ("gap shifted", loose),
             ("plain", plain.clone()),

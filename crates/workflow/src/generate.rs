@@ -401,19 +401,21 @@ pub fn generation_of_circuit(
     let Some((first, n)) = greedy_check_of(&d, 0) else {
         return Ok(None);
     };
-    // The check starts with a Gather of the output logits' rows: the rebuilt description
-    // decides which.
-    let rebuilt = d.nodes.iter().enumerate().rev().any(|(start, node)| {
-        if !matches!(node.op, QOp::Gather { x, .. } if x == d.output) {
-            return false;
-        }
-        let mut base = d.clone();
-        base.nodes.truncate(start);
-        base.tensors.truncate(start + 1);
-        let logits = base.output;
-        check_greedy(&mut base, logits, 0, first, n).is_ok() && base.describe() == circuit
-    });
-    if !rebuilt {
+    // The check starts with a Gather of the output logits' rows and holds no other: only the
+    // last such Gather can start it, so one rebuild decides (one per candidate would let a
+    // description of many dangling Gathers cost the verifier quadratic time).
+    let Some(start) = d
+        .nodes
+        .iter()
+        .rposition(|node| matches!(node.op, QOp::Gather { x, .. } if x == d.output))
+    else {
+        return Ok(None);
+    };
+    let mut base = d;
+    base.nodes.truncate(start);
+    base.tensors.truncate(start + 1);
+    let logits = base.output;
+    if check_greedy(&mut base, logits, 0, first, n).is_err() || base.describe() != circuit {
         return Ok(None);
     }
     check_padding(ids, first, n)?;
