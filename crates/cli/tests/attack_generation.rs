@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use zkgrad_circuit::{QGraph, QOp};
 use zkgrad_workflow::cache::Mode;
-use zkgrad_workflow::generate::{circuit_for_proof, generation_of_circuit, greedy};
+use zkgrad_workflow::generate::{circuit_for_proof, generation_of_circuit, greedy, Generation};
 use zkgrad_workflow::model::{LoadedModel, Precision};
 
 fn example(p: &str) -> PathBuf {
@@ -46,15 +46,22 @@ fn edit(desc: &[u8], f: impl Fn(&mut QOp)) -> Vec<u8> {
     q.describe()
 }
 
+/// The plain model's description, its greedy decoding of `n` tokens after `prompt`, and the
+/// honest generation circuit's description.
+fn generation(model: &str, prompt: &[i64], n: usize) -> (Vec<u8>, Generation, Vec<u8>) {
+    let plain = load(model).q.describe();
+    let g = greedy(load(model), prompt, n).unwrap();
+    let honest = g.model.q.describe();
+    (plain, g, honest)
+}
+
 #[test]
 fn hostile_generation_descriptions_never_change_the_verifiers_statement() {
     for (model, prompt, n) in [
         ("gpt2_tiny", vec![40i64, 15, 45], 5usize),
         ("nanogpt", vec![1, 2, 3], 6),
     ] {
-        let plain = load(model).q.describe();
-        let g = greedy(load(model), &prompt, n).unwrap();
-        let honest = g.model.q.describe();
+        let (plain, _, honest) = generation(model, &prompt, n);
         // The honest description: the verifier rebuilds exactly it.
         let (gen, q) = built(model, &honest);
         assert_eq!(gen, Some((prompt.len(), n)), "{model}");
@@ -146,18 +153,16 @@ fn hostile_generation_descriptions_never_change_the_verifiers_statement() {
 
 /// `verify --commitment` reads a generation from the committed circuit alone: the honest
 /// one gives the prompt and the generated ids; a circuit that names a generation without
-/// checking it (the pick kept, the gap check behind it cut off or altered), the plain model,
-/// garbage, or a check on rows other than the output logits' gives none; a tail that is not
-/// the padding is refused. No input panics.
+/// checking it (the pick kept, the gap check behind it cut off or altered), one with another
+/// Gather of the logits after the check, the plain model, empty or garbage bytes give none; a
+/// tail that is not the padding is refused. No mutation of the check's bytes panics.
 #[test]
 fn commitment_generation_read_only_from_the_genuine_check() {
     for (model, prompt, n) in [
         ("gpt2_tiny", vec![40i64, 15, 45], 4usize),
         ("nanogpt", vec![1, 2, 3], 5),
     ] {
-        let plain = load(model).q.describe();
-        let g = greedy(load(model), &prompt, n).unwrap();
-        let honest = g.model.q.describe();
+        let (plain, g, honest) = generation(model, &prompt, n);
         let want = Some((prompt.clone(), g.generated.clone()));
         assert_eq!(generation_of_circuit(&honest, &g.ids), Ok(want), "{model}");
         // A non-zero id after the generated ones: refused, as `verify --model` refuses it.
