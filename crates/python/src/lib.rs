@@ -510,23 +510,23 @@ fn accepted(a: Accepted) -> (Vec<f64>, Vec<f64>, String) {
     (a.input, a.output.concat(), a.statement.precision_line())
 }
 
-/// Verifies a proof file's bytes against a model commitment (64 hex digits).
+/// Verifies a proof file's bytes against a model commitment (64 hex digits): `(input, output,
+/// statement, generation)`, the generation's `(prompt, generated)` where the committed circuit
+/// ends in exactly the greedy check (`generation_of_circuit`, as `zkgrad verify --commitment`).
 #[pyfunction]
-fn verify_commitment(
-    py: Python<'_>,
-    proof: &[u8],
-    commitment: &str,
-) -> PyResult<(Vec<f64>, Vec<f64>, String)> {
+fn verify_commitment(py: Python<'_>, proof: &[u8], commitment: &str) -> PyResult<Checked> {
     let c = zkgrad_workflow::hex::parse_hex32(commitment)
         .map_err(|e| PyValueError::new_err(format!("commitment: {e}")))?;
     let proof = parse(proof)?;
     py.detach(|| {
-        verify_against_commitment(&proof, &c)
-            .map(accepted)
-            .map_err(|f| match f {
-                zkgrad_workflow::Failure::Invalid(why) => InvalidProof::new_err(why),
-                zkgrad_workflow::Failure::Unusable(e) => error(format!("{e:#}")),
-            })
+        let a = verify_against_commitment(&proof, &c).map_err(|f| match f {
+            zkgrad_workflow::Failure::Invalid(why) => InvalidProof::new_err(why),
+            zkgrad_workflow::Failure::Unusable(e) => error(format!("{e:#}")),
+        })?;
+        let gen = zkgrad_workflow::generate::generation_of_circuit(&proof.circuit, &proof.input)
+            .map_err(InvalidProof::new_err)?;
+        let (i, o, st) = accepted(a);
+        Ok((i, o, st, gen))
     })
 }
 

@@ -198,6 +198,12 @@ def test_greedy_generation_is_proven_and_its_tokens_verified(tmp_path):
     assert len(generated) == 3
     v = zkgrad.verify(proof, m)
     assert v.prompt == [3, 14, 15, 9] and v.generated == generated
+    # By the commitment alone too: the committed circuit ends in the greedy check.
+    by_commitment = zkgrad.verify(proof, proof.commitment)
+    assert by_commitment.prompt == [3, 14, 15, 9] and by_commitment.generated == generated
+    # A plain inference proof has no generation.
+    plain = m.prove([[3, 14, 15, 9]])
+    assert zkgrad.verify(plain, plain.commitment).generated is None
     # The CLI agrees, and names the same tokens.
     path = tmp_path / "gen.zkp"
     proof.save(path)

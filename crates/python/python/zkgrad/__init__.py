@@ -402,8 +402,8 @@ def verify(proof: Union[Proof, bytes, str, os.PathLike],
     if isinstance(m, str) and len(m.strip()) == 64 and all(
             c in "0123456789abcdefABCDEF" for c in m.strip()):
         c = m.strip().lower()
-        i, o, st = _zkgrad.verify_commitment(data, c)
-        v = Verified(i, o, st, None, c)
+        i, o, st, gen = _zkgrad.verify_commitment(data, c)
+        v = Verified(i, o, st, gen, c)
     elif isinstance(m, Model):
         v = m.verify(data)
     elif isinstance(m, (str, os.PathLike)):
