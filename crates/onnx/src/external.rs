@@ -298,3 +298,25 @@ fn read_at(f: &mut std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Resul
     f.seek(SeekFrom::Start(offset))?;
     f.read_exact(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Several 4 MiB pieces and a partial last one, from an offset inside the file: the bytes
+    /// read in parallel are the file's, in order; a read past the end is an error.
+    #[test]
+    fn read_at_in_pieces_gives_the_files_bytes() {
+        let path = std::env::temp_dir().join(format!("zkgrad-read-at-{}", std::process::id()));
+        let data: Vec<u8> = (0..(9 << 20) + 12345u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut f = std::fs::File::open(&path).unwrap();
+        let (offset, len) = (1001usize, (8 << 20) + 777);
+        let mut buf = vec![0u8; len];
+        super::read_at(&mut f, &mut buf, offset as u64).unwrap();
+        assert!(buf == data[offset..offset + len]);
+        let mut past = vec![0u8; data.len()];
+        assert!(super::read_at(&mut f, &mut past, 1).is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
+}
