@@ -376,10 +376,15 @@ pub fn verify_model_proof(
     };
     let scheme = scheme.for_generation(&with_check.q);
     let ok = crate::verify::verify_against_model(proof, &with_check, &scheme, cache)?;
-    check_padding(&proof.input, first, n)?;
-    let ids = &proof.input;
+    Ok((ok, Some(generated_of(&proof.input, first, n)?)))
+}
+
+/// The prompt `ids[..first]` and the generated `ids[first..first + n]` of a verified
+/// generation, once the rest is `generate`'s padding ([`check_padding`]).
+fn generated_of(ids: &[i64], first: usize, n: usize) -> std::result::Result<Generated, String> {
+    check_padding(ids, first, n)?;
     let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
-    Ok((ok, Some((part(0..first), part(first..first + n)))))
+    Ok((part(0..first), part(first..first + n)))
 }
 
 /// What a proof checked against a model commitment certifies about a generation, read from
@@ -418,7 +423,5 @@ pub fn generation_of_circuit(
     if check_greedy(&mut base, logits, 0, first, n).is_err() || base.describe() != circuit {
         return Ok(None);
     }
-    check_padding(ids, first, n)?;
-    let part = |r: std::ops::Range<usize>| ids.get(r).unwrap_or_default().to_vec();
-    Ok(Some((part(0..first), part(first..first + n))))
+    generated_of(ids, first, n).map(Some)
 }
