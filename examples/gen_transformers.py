@@ -4,6 +4,8 @@
 usage: python3 examples/gen_transformers.py [NAME ...]       (default: every model below)
        python3 examples/gen_transformers.py --gpt2-124m DIR   (GPT-2 124M, dynamo only; ~500 MB,
                                                              about 20 s; not committed)
+       python3 examples/gen_transformers.py --bert6 DIR       (a 6-layer BERT encoder, d 384,
+                                                             22M parameters; not committed)
 needs: pip install torch transformers onnx onnxscript onnxruntime numpy
 
 Every model is built from a config object (no model hub), under torch.manual_seed(0); then every
@@ -268,6 +270,28 @@ def gpt2_124m(out_dir):
                       verbose=False,
                       input_names=["input_ids"], output_names=["output"])
     write_json(os.path.join(out_dir, "input.json"), {"input_data": [x.reshape(-1).tolist()]})
+    # The generation benchmark's prompt: the input's first 8 ids.
+    write_json(os.path.join(out_dir, "prompt.json"), {"input_data": [x.reshape(-1)[:8].tolist()]})
+    write_json(os.path.join(out_dir, "onnxruntime_output.json"), run_ort(path, x))
+    print(f"{path}: {sum(p.numel() for p in model.parameters()):,} parameters\n  {op_counts(path)}")
+
+
+def bert6(out_dir):
+    """The 6-layer BERT encoder of the transformer benchmarks: BertConfig(hidden 384, 6 layers,
+    12 heads, intermediate 1536; vocabulary 30522 and 512 positions by default), about 22M
+    parameters, random perturbed weights, input_ids only, dynamo export (one file), a 16-token
+    input and ONNX Runtime's last hidden state. Not committed (~90 MB)."""
+    torch.manual_seed(SEED)
+    cfg = BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                     intermediate_size=1536, attn_implementation="eager")
+    model = perturb(LastHidden(BertModel(cfg, add_pooling_layer=False)))
+    x = ids(16, cfg.vocab_size)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "model.onnx")
+    failure = export(model, x, path, dynamo=True)
+    if failure:
+        raise SystemExit(f"{path}: export failed: {failure}")
+    write_json(os.path.join(out_dir, "input.json"), {"input_data": [x.reshape(-1).tolist()]})
     write_json(os.path.join(out_dir, "onnxruntime_output.json"), run_ort(path, x))
     print(f"{path}: {sum(p.numel() for p in model.parameters()):,} parameters\n  {op_counts(path)}")
 
@@ -276,11 +300,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", default=MODELS, help=f"some of {MODELS}")
     ap.add_argument("--gpt2-124m", metavar="DIR", help="export GPT-2 124M into DIR instead")
+    ap.add_argument("--bert6", metavar="DIR", help="export the 6-layer BERT (d 384) into DIR instead")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # the TorchScript exporter's
     if args.gpt2_124m:
         return gpt2_124m(args.gpt2_124m)
+    if args.bert6:
+        return bert6(args.bert6)
     sections = [generate(name) for name in args.models]
     write_readme(sections)
 
