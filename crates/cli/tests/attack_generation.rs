@@ -479,3 +479,75 @@ fn loading_without_float_weights_gives_the_same_circuit() {
         assert_eq!(weights(&dropped.graph), 0, "{model}");
     }
 }
+
+/// A generator kept between generations (the Python bindings' `Model.generate`: loaded once,
+/// its weights committed by the first generation) proves, for each request, exactly what a
+/// fresh `zkgrad generate` proves — the same tokens and the same proof bytes — across prompt
+/// lengths and token counts in any order, a dynamic export specialized per length too. Each
+/// proof verifies as the generation it asked for: the check a later request appended is
+/// not left in the circuit, and an earlier one's does not leak into the next.
+#[test]
+fn kept_generator_proves_what_a_fresh_load_proves() {
+    use zkgrad_workflow::generate::{
+        load_for_prompt, prove_generation, verify_model_proof, Generator,
+    };
+    let scheme = zkgrad_workflow::scheme::parse_scheme("auto").unwrap();
+    let p = Precision::default();
+    for (model, requests) in [
+        (
+            "gpt2_tiny",
+            vec![
+                (vec![3i64, 14, 15], 2),
+                (vec![3, 14, 15, 9], 3),
+                (vec![3, 14, 15], 2),
+            ],
+        ),
+        (
+            "gpt2_dynamic",
+            vec![(vec![3, 14, 15, 9], 2), (vec![3, 14, 15, 9], 2)],
+        ),
+    ] {
+        let path = example(&format!("transformers/{model}/model.onnx"));
+        // A fixed-length export has one generator for every request; a dynamic one, one per
+        // sequence length (here all the same).
+        let total = requests[0].0.len() + requests[0].1;
+        let mut kept = Generator::load(&path, &p, total, scheme, Mode::Off).unwrap();
+        for (i, (prompt, n)) in requests.iter().enumerate() {
+            let fp: Vec<f64> = prompt.iter().map(|&v| v as f64).collect();
+            let got = kept.generate(&fp, *n, "prompt", &|_| {}).unwrap();
+            let fresh = load_for_prompt(&path, &p, &fp, *n, "prompt", Mode::Off).unwrap();
+            let want = prove_generation(fresh, *n, scheme, &|_| {}).unwrap();
+            assert_eq!(
+                (&got.prompt, &got.generated),
+                (&want.prompt, &want.generated),
+                "{model} request {i}"
+            );
+            assert!(
+                got.proof.bytes == want.proof.bytes,
+                "{model} request {i}: proof bytes"
+            );
+            assert_eq!(got.scheme, want.scheme);
+            if i > 0 {
+                assert_eq!(
+                    got.commit_time,
+                    std::time::Duration::ZERO,
+                    "{model}: recommitted"
+                );
+            }
+            let file = zkgrad_verifier::ProofFile::from_bytes(&got.proof.bytes).unwrap();
+            let m = LoadedModel::load_for_input(&path, &p, Mode::Off, total).unwrap();
+            let (_, generation) = verify_model_proof(&file, &m, &scheme, Mode::Off).unwrap();
+            assert_eq!(
+                generation,
+                Some((got.prompt.clone(), got.generated.clone())),
+                "{model} request {i}"
+            );
+        }
+        // A prompt outside the vocabulary is refused before anything runs, and the generator
+        // still proves afterwards.
+        assert!(kept.generate(&[3.0, 1e9], 1, "prompt", &|_| {}).is_err());
+        let (prompt, n) = &requests[0];
+        let fp: Vec<f64> = prompt.iter().map(|&v| v as f64).collect();
+        assert!(kept.generate(&fp, *n, "prompt", &|_| {}).is_ok());
+    }
+}

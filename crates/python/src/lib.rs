@@ -20,6 +20,7 @@ use zkgrad_verifier::ProofFile;
 use zkgrad_workflow::cache::Mode;
 use zkgrad_workflow::commitment::commitment_hex;
 use zkgrad_workflow::generate::Generated;
+use zkgrad_workflow::generate::Generator;
 use zkgrad_workflow::model::{LoadedModel, Precision};
 use zkgrad_workflow::prove::prove_committed;
 use zkgrad_workflow::run_spec::{StepOptions, TrainPrecision};
@@ -72,12 +73,20 @@ struct NativeModel {
     /// key 0). At most [`MAX_PREPARED`] entries: a verifier handed proofs of many sizes does not
     /// keep a model per size.
     prepared: Mutex<HashMap<(usize, String), Arc<Prepared>>>,
+    /// The generators of [`NativeModel::generate`] (quantized without float weights, their
+    /// weights committed on first use), keyed as `prepared` by (sequence length — 0 for a
+    /// fixed-length export —, scheme name); at most [`MAX_PREPARED`]. Each generates one
+    /// sequence at a time.
+    generators: Mutex<HashMap<(usize, String), Kept<Generator>>>,
     /// Whether the model's input has a symbolic dimension.
     dynamic: bool,
     /// The model file's BLAKE3 hash when this object was made: every load checks it, so one
     /// object never describes two versions of its file.
     hash: [u8; 32],
 }
+
+/// A generator kept by a model, used by one generation at a time.
+type Kept<T> = Arc<Mutex<T>>;
 
 /// The most prepared (loaded and committed) sizes and schemes a model keeps.
 const MAX_PREPARED: usize = 4;
@@ -103,18 +112,44 @@ impl NativeModel {
         }
     }
 
-    fn prepare(&self, n_values: usize, scheme: &str) -> PyResult<Arc<Prepared>> {
-        let n_values = if self.dynamic { n_values } else { 0 };
-        let key = (n_values, scheme.to_string());
-        if let Some(p) = self.prepared.lock().map_err(error)?.get(&key) {
-            return Ok(p.clone());
-        }
+    /// Refuses a model file that changed since this object was made.
+    fn check_unchanged(&self) -> PyResult<()> {
         if *blake3::hash(&read_model_file(&self.path)?).as_bytes() != self.hash {
             return Err(error(format!(
                 "model file {} changed since this Model was made: make a new one",
                 self.path.display()
             )));
         }
+        Ok(())
+    }
+
+    /// The generator for sequences of `n_values` ids under `scheme`: kept from an earlier
+    /// generation, or loaded now (its weights are committed by its first generation).
+    fn generator(&self, n_values: usize, scheme: &str) -> PyResult<Kept<Generator>> {
+        let key = (if self.dynamic { n_values } else { 0 }, scheme.to_string());
+        if let Some(g) = self.generators.lock().map_err(error)?.get(&key) {
+            return Ok(g.clone());
+        }
+        self.check_unchanged()?;
+        let choice = self.choice(scheme)?;
+        let g = Generator::load(&self.path, &self.precision, n_values, choice, Mode::Off)
+            .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
+        let g = Arc::new(Mutex::new(g));
+        let mut kept = self.generators.lock().map_err(error)?;
+        if kept.len() >= MAX_PREPARED {
+            kept.clear();
+        }
+        kept.insert(key, g.clone());
+        Ok(g)
+    }
+
+    fn prepare(&self, n_values: usize, scheme: &str) -> PyResult<Arc<Prepared>> {
+        let n_values = if self.dynamic { n_values } else { 0 };
+        let key = (n_values, scheme.to_string());
+        if let Some(p) = self.prepared.lock().map_err(error)?.get(&key) {
+            return Ok(p.clone());
+        }
+        self.check_unchanged()?;
         if self.dynamic && n_values == 0 {
             return Err(error(
                 "this model has a dynamic sequence axis: its commitment depends on the input's \
@@ -172,6 +207,7 @@ impl NativeModel {
             precision,
             scheme,
             prepared: Mutex::new(HashMap::new()),
+            generators: Mutex::new(HashMap::new()),
             dynamic: !symbolic.is_empty(),
             hash: *blake3::hash(&bytes).as_bytes(),
         })
@@ -320,17 +356,12 @@ impl NativeModel {
         scheme: &str,
         log: Option<Py<PyAny>>,
     ) -> PyResult<GenerationProved<'py>> {
-        let choice = self.choice(scheme)?;
         let g = py.detach(|| -> PyResult<_> {
-            let prompted = zkgrad_workflow::generate::load_for_prompt(
-                &self.path,
-                &self.precision,
-                &prompt,
-                max_new,
-                "prompt",
-                Mode::Off,
-            )
-            .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
+            let generator = self.generator(prompt.len() + max_new, scheme)?;
+            let mut generator = generator.lock().map_err(error)?;
+            generator
+                .prompt_ids(&prompt, "prompt")
+                .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
             let on_phase = |ph: Phase| {
                 if let Some(log) = &log {
                     Python::attach(|py| {
@@ -338,7 +369,8 @@ impl NativeModel {
                     });
                 }
             };
-            zkgrad_workflow::generate::prove_generation(prompted, max_new, choice, &on_phase)
+            generator
+                .generate(&prompt, max_new, "prompt", &on_phase)
                 .map_err(|e| error(format!("model {}: {e:#}", self.path.display())))
         })?;
         Ok((

@@ -212,6 +212,13 @@ def test_greedy_generation_is_proven_and_its_tokens_verified(tmp_path):
     assert json.loads(out.stdout)["generated"] == generated
     with pytest.raises(ValueError, match="prompt"):
         m.generate([3, 1e9], max_new_tokens=1)
+    # The Model keeps its generator (loaded once, weights committed by the first generation):
+    # the same request proves the same bytes, and another length verifies as its own.
+    again, proof_again = m.generate([3, 14, 15, 9], max_new_tokens=3)
+    assert again == generated and proof_again.to_bytes() == proof.to_bytes()
+    more, proof_more = m.generate([3, 14, 15, 9, 2], max_new_tokens=2)
+    v = zkgrad.verify(proof_more, m)
+    assert v.prompt == [3, 14, 15, 9, 2] and v.generated == more
 
 
 def test_a_hugging_face_checkpoint_directory_is_exported_and_proven(tmp_path):

@@ -10,7 +10,8 @@ use anyhow::{bail, Result};
 use zkgrad_circuit::{QGraph, QOp};
 use zkgrad_model::generate::{argmax_rows, check_greedy, greedy_check_of};
 use zkgrad_model::ForwardError;
-use zkgrad_prover::ProveError;
+use zkgrad_pcs::PcsParams;
+use zkgrad_prover::{CommittedModel, ProveError};
 
 use crate::model::LoadedModel;
 
@@ -100,25 +101,30 @@ pub fn greedy_observed(
 /// `m` with the greedy-choice check of `max_new` tokens after a prompt of `p` appended (it
 /// depends on the counts only, so it is built before the tokens are decoded).
 fn with_greedy_check(m: LoadedModel, p: usize, max_new: usize) -> Result<LoadedModel> {
-    let (t, _) = positions(&m.q)?;
+    let LoadedModel {
+        mut q,
+        graph,
+        value_tensors,
+    } = m;
+    append_greedy_check(&mut q, p, max_new)?;
+    Ok(LoadedModel {
+        q,
+        graph,
+        value_tensors,
+    })
+}
+
+/// Appends to `q` the greedy-choice check of `max_new` tokens after a prompt of `p`.
+fn append_greedy_check(q: &mut QGraph, p: usize, max_new: usize) -> Result<()> {
+    let (t, _) = positions(q)?;
     if p == 0 || max_new == 0 || p + max_new > t {
         bail!(
             "a prompt of {p} tokens and {max_new} new tokens do not fit the model's {t} positions \
              (it was exported for a fixed length; both must be at least 1)"
         );
     }
-    let LoadedModel {
-        mut q,
-        graph,
-        value_tensors,
-    } = m;
     let logits = q.output;
-    check_greedy(&mut q, logits, 0, p, max_new).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(LoadedModel {
-        q,
-        graph,
-        value_tensors,
-    })
+    check_greedy(q, logits, 0, p, max_new).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The greedy decoding of `max_new` tokens after `prompt` on the first `nodes` nodes of `q`
@@ -252,7 +258,7 @@ pub struct GenerationProof {
     pub prompt: Vec<i64>,
     pub generated: Vec<i64>,
     pub proof: crate::prove::InferenceProof,
-    /// The weight commitment's time (once per model).
+    /// The weight commitment's time (once per model: zero where a [`Generator`] kept it).
     pub commit_time: std::time::Duration,
     /// The greedy decoding's time.
     pub decode_time: std::time::Duration,
@@ -307,9 +313,6 @@ pub fn prove_generation_observed(
     );
     let (ids, decode_time) = decoded?;
     let (committed, commit_time) = committed;
-    // The greedy check refuses a token only where a logit row reads later positions: the
-    // proven pass holds the generated tokens there, the decoding's passes did not, and no
-    // decoding order makes one pass certify it.
     let proof = crate::prove::prove_consuming_weights(
         &mut model,
         &params,
@@ -318,18 +321,7 @@ pub fn prove_generation_observed(
         Vec::new(),
         on_phase,
     )
-    .map_err(|e| match &e {
-        ProveError::Forward(ForwardError::OutOfRange { node, .. })
-            if node.starts_with("generation/") =>
-        {
-            anyhow::anyhow!(
-                "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
-                     position depend on later positions (it is not causal), so one forward pass \
-                     cannot certify a greedy decoding"
-            )
-        }
-        _ => anyhow::anyhow!("{e}"),
-    })?;
+    .map_err(refused)?;
     Ok(GenerationProof {
         prompt: ids[..prompt.len()].to_vec(),
         generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
@@ -338,6 +330,152 @@ pub fn prove_generation_observed(
         decode_time,
         scheme: params.scheme(),
     })
+}
+
+/// A proving error of a generation, said in its terms. The greedy check refuses a token only
+/// where a logit row reads later positions: the proven pass holds the generated tokens there,
+/// the decoding's passes did not, and no decoding order makes one pass certify it.
+fn refused(e: ProveError) -> anyhow::Error {
+    match &e {
+        ProveError::Forward(ForwardError::OutOfRange { node, .. })
+            if node.starts_with("generation/") =>
+        {
+            anyhow::anyhow!(
+                "the greedy check refuses the decoded tokens ({e}): the model's logits at a \
+                 position depend on later positions (it is not causal), so one forward pass \
+                 cannot certify a greedy decoding"
+            )
+        }
+        _ => anyhow::anyhow!("{e}"),
+    }
+}
+
+/// A language model kept for repeated verified generations (the Python bindings'
+/// `Model.generate`): loaded and quantized once, without its float weights, and its weights
+/// committed on the first generation and kept, so that each later one only decodes and proves
+/// (GPT-2 124M, 8 tokens after 8: the `zkgrad generate` command loads and commits every time).
+///
+/// Each generation appends the greedy check of its own prompt and token counts to the circuit
+/// and takes it off again afterwards; the check reads the logits and adds no weight, so the
+/// weights committed once are the weights of every generation's circuit (checked: a circuit
+/// whose weights differ, or whose parameters do, is committed anew).
+pub struct Generator {
+    model: LoadedModel,
+    choice: crate::scheme::PcsChoice,
+    committed: Option<(PcsParams, CommittedModel)>,
+}
+
+impl Generator {
+    /// Loads `path` for sequences of `n_values` token ids (prompt + new tokens: a dynamic
+    /// sequence axis is specialized to it; a fixed-length export is loaded as it is), computing
+    /// the calibration as `cache` says.
+    pub fn load(
+        path: &std::path::Path,
+        precision: &crate::model::Precision,
+        n_values: usize,
+        choice: crate::scheme::PcsChoice,
+        cache: crate::cache::Mode,
+    ) -> Result<Self> {
+        let mut model = LoadedModel::load_for_input_keeping(
+            path,
+            precision,
+            cache,
+            n_values,
+            crate::model::FloatWeights::Drop,
+        )?;
+        model.graph.drop_weights();
+        Ok(Self {
+            model,
+            choice,
+            committed: None,
+        })
+    }
+
+    /// Decodes `max_new` tokens greedily after `prompt` (token ids, checked as the model's input
+    /// checks them: integers in the vocabulary, at most the model's positions) and proves the
+    /// decoding, as [`prove_generation`] does. `what` names the prompt in errors about it.
+    pub fn generate(
+        &mut self,
+        prompt: &[f64],
+        max_new: usize,
+        what: &str,
+        on_phase: zkgrad_prover::OnPhase,
+    ) -> Result<GenerationProof> {
+        let ids = self.prompt_ids(prompt, what)?;
+        // The circuit without the check, its weights aside (they are not copied), put back
+        // after the generation whatever it does.
+        let weights = std::mem::take(&mut self.model.q.weights);
+        let base = self.model.q.clone();
+        self.model.q.weights = weights;
+        let result = self.prove_checked(&ids, max_new, on_phase);
+        let weights = std::mem::take(&mut self.model.q.weights);
+        self.model.q = QGraph { weights, ..base };
+        result
+    }
+
+    /// The prompt's ids, checked as the model's input checks them (integers in the
+    /// vocabulary, at most the model's positions). `what` names the prompt in errors.
+    pub fn prompt_ids(&self, prompt: &[f64], what: &str) -> Result<Vec<i64>> {
+        use anyhow::Context;
+        let t = self.model.q.input().len();
+        if prompt.len() > t {
+            bail!(
+                "{what}: a prompt of {} tokens is longer than the model's {t} positions",
+                prompt.len()
+            );
+        }
+        let mut padded = prompt.to_vec();
+        padded.resize(t, 0.0);
+        let ids = self
+            .model
+            .quantize_input(&padded)
+            .with_context(|| what.to_string())?;
+        Ok(ids[..prompt.len()].to_vec())
+    }
+
+    /// [`Self::generate`] on the circuit as loaded: appends the check, commits the weights
+    /// unless they are committed under this circuit's parameters, decodes and proves.
+    fn prove_checked(
+        &mut self,
+        prompt: &[i64],
+        max_new: usize,
+        on_phase: zkgrad_prover::OnPhase,
+    ) -> Result<GenerationProof> {
+        let (nodes, weights) = (self.model.q.nodes.len(), self.model.q.weights.len());
+        append_greedy_check(&mut self.model.q, prompt.len(), max_new)?;
+        if self.model.q.weights.len() != weights {
+            bail!("the greedy check added weights to the circuit; nothing was proven");
+        }
+        let q = &self.model.q;
+        let params = self.choice.for_generation(q).params_for(q);
+        let (committed, commit_time) = match self.committed.take() {
+            Some((p, c)) if p == params => (c, std::time::Duration::ZERO),
+            _ => {
+                let t0 = std::time::Instant::now();
+                (CommittedModel::new(q, &params), t0.elapsed())
+            }
+        };
+        let proven = decode(q, nodes, prompt, max_new, &|_| {}).and_then(|(ids, decode_time)| {
+            let proof = crate::prove::prove_committed_quantized(
+                &self.model,
+                &params,
+                &committed,
+                &ids,
+                on_phase,
+            )
+            .map_err(refused)?;
+            Ok(GenerationProof {
+                prompt: ids[..prompt.len()].to_vec(),
+                generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
+                proof,
+                commit_time,
+                decode_time,
+                scheme: params.scheme(),
+            })
+        });
+        self.committed = Some((params, committed));
+        proven
+    }
 }
 
 /// Checks `proof` against the loaded model `m` as `zkgrad verify --model` does: a generation

@@ -114,6 +114,21 @@ pub fn prove_committed(
     Ok(finish(m, out, prove_time, m.graph.forward_f64(x)))
 }
 
+/// [`prove_committed`] without the float model's pass (a model loaded without its float
+/// weights: a generation, which reports no float error; `max_abs_error` is NaN). `m` is kept
+/// whole, to be proven again.
+pub fn prove_committed_quantized(
+    m: &LoadedModel,
+    params: &PcsParams,
+    committed: &CommittedModel,
+    xq: &[i64],
+    on_phase: OnPhase,
+) -> Result<InferenceProof, ProveError> {
+    let t1 = Instant::now();
+    let out = prove_observed(&m.q, committed, xq, params, on_phase)?;
+    Ok(finish(m, out, t1.elapsed(), Vec::new()))
+}
+
 /// Proves the model `m`, its weights committed in `committed` under `params`, on `xq`,
 /// freeing `m`'s quantized weights once the forward pass is done: the rest of the proof reads
 /// the committed tables, and GPT-2 124M's weights are 1 GB that its later tables reuse instead
