@@ -75,7 +75,7 @@ struct NativeModel {
     prepared: Mutex<HashMap<(usize, String), Arc<Prepared>>>,
     /// The generators of [`NativeModel::generate`] (quantized without float weights, their
     /// weights committed on first use), keyed as `prepared` by (sequence length — 0 for a
-    /// fixed-length export —, scheme name); at most [`MAX_PREPARED`]. Each generates one
+    /// fixed-length export —, scheme name); at most [`MAX_GENERATORS`]. Each generates one
     /// sequence at a time.
     generators: Mutex<HashMap<(usize, String), Kept<Generator>>>,
     /// Whether the model's input has a symbolic dimension.
@@ -87,6 +87,11 @@ struct NativeModel {
 
 /// A generator kept by a model, used by one generation at a time.
 type Kept<T> = Arc<Mutex<T>>;
+
+/// The most generators a model keeps: one, the last used. A dynamic export has one per
+/// sequence length, and each holds its quantized weights and their commitment (GPT-2 124M:
+/// about 4.3 GB), so prompts of several lengths would otherwise keep several of them.
+const MAX_GENERATORS: usize = 1;
 
 /// The most prepared (loaded and committed) sizes and schemes a model keeps.
 const MAX_PREPARED: usize = 4;
@@ -127,8 +132,11 @@ impl NativeModel {
     /// generation, or loaded now (its weights are committed by its first generation).
     fn generator(&self, n_values: usize, scheme: &str) -> PyResult<Kept<Generator>> {
         let key = (if self.dynamic { n_values } else { 0 }, scheme.to_string());
+        // A generator whose generation panicked may hold a half-built circuit: loaded again.
         if let Some(g) = self.generators.lock().map_err(error)?.get(&key) {
-            return Ok(g.clone());
+            if !g.is_poisoned() {
+                return Ok(g.clone());
+            }
         }
         self.check_unchanged()?;
         let choice = self.choice(scheme)?;
@@ -136,7 +144,7 @@ impl NativeModel {
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
         let g = Arc::new(Mutex::new(g));
         let mut kept = self.generators.lock().map_err(error)?;
-        if kept.len() >= MAX_PREPARED {
+        if kept.len() >= MAX_GENERATORS {
             kept.clear();
         }
         kept.insert(key, g.clone());
