@@ -357,8 +357,9 @@ fn refused(e: ProveError) -> anyhow::Error {
 ///
 /// Each generation appends the greedy check of its own prompt and token counts to the circuit
 /// and takes it off again afterwards; the check reads the logits and adds no weight, so the
-/// weights committed once are the weights of every generation's circuit (checked: a circuit
-/// whose weights differ, or whose parameters do, is committed anew).
+/// weights committed once are the weights of every generation's circuit (checked: a check that
+/// added a weight is refused, and a circuit whose commitment parameters differ is committed
+/// anew).
 pub struct Generator {
     model: LoadedModel,
     choice: crate::scheme::PcsChoice,
@@ -448,14 +449,22 @@ impl Generator {
         }
         let q = &self.model.q;
         let params = self.choice.for_generation(q).params_for(q);
-        let (committed, commit_time) = match self.committed.take() {
-            Some((p, c)) if p == params => (c, std::time::Duration::ZERO),
-            _ => {
-                let t0 = std::time::Instant::now();
-                (CommittedModel::new(q, &params), t0.elapsed())
-            }
+        let kept = match self.committed.take() {
+            Some((p, c)) if p == params => Some(c),
+            _ => None,
         };
-        let proven = decode(q, nodes, prompt, max_new, &|_| {}).and_then(|(ids, decode_time)| {
+        // Committed (the first time) while the tokens are decoded, as `prove_generation` does.
+        let ((committed, commit_time), decoded) = rayon::join(
+            || match kept {
+                Some(c) => (c, std::time::Duration::ZERO),
+                None => {
+                    let t0 = std::time::Instant::now();
+                    (CommittedModel::new(q, &params), t0.elapsed())
+                }
+            },
+            || decode(q, nodes, prompt, max_new, &|_| {}),
+        );
+        let proven = decoded.and_then(|(ids, decode_time)| {
             let proof = crate::prove::prove_committed_quantized(
                 &self.model,
                 &params,
