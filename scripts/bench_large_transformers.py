@@ -76,13 +76,18 @@ def rng(xs, fmt="{:.2f}"):
     return lo if lo == hi else f"{lo}–{hi}"
 
 
+def prove_cmd(zk, d, pcs):
+    """`zkgrad prove` on DIR's model and input, writing DIR/bench.zkp and DIR/bench.out.json."""
+    proof, out = os.path.join(d, "bench.zkp"), os.path.join(d, "bench.out.json")
+    return proof, out, [zk, "prove", "--model", os.path.join(d, "model.onnx"), "--input",
+                        os.path.join(d, "input.json"), "--proof", proof, "--output", out,
+                        "--pcs", pcs, "--json"]
+
+
 def gpt2(zk, rows):
     d = os.path.join(ARGS.dir, "gpt2_124m")
     export("--gpt2-124m", d)
-    proof, out = os.path.join(d, "bench.zkp"), os.path.join(d, "bench.out.json")
-    prove = [zk, "prove", "--model", os.path.join(d, "model.onnx"), "--input",
-             os.path.join(d, "input.json"), "--proof", proof, "--output", out, "--pcs", "whir",
-             "--json"]
+    proof, out, prove = prove_cmd(zk, d, "whir")
     timed(prove, "GPT-2 124M prove (warm-up)")
     runs = [timed(prove, "GPT-2 124M prove") for _ in range(ARGS.runs)]
     js = [json.loads(r[0]) for r in runs]
@@ -161,10 +166,7 @@ def generation(zk, rows):
 def bert(zk, rows):
     d = os.path.join(ARGS.dir, "bert6")
     export("--bert6", d)
-    proof, out = os.path.join(d, "bench.zkp"), os.path.join(d, "bench.out.json")
-    prove = [zk, "prove", "--model", os.path.join(d, "model.onnx"), "--input",
-             os.path.join(d, "input.json"), "--proof", proof, "--output", out, "--pcs", "ligero",
-             "--json"]
+    _, out, prove = prove_cmd(zk, d, "ligero")
     timed(prove, "BERT-6 prove (warm-up)")
     runs = [timed(prove, "BERT-6 prove") for _ in range(ARGS.runs)]
     js = [json.loads(r[0]) for r in runs]

@@ -322,14 +322,36 @@ pub fn prove_generation_observed(
         on_phase,
     )
     .map_err(refused)?;
-    Ok(GenerationProof {
-        prompt: ids[..prompt.len()].to_vec(),
-        generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
+    Ok(GenerationProof::split(
+        &ids,
+        prompt.len(),
+        max_new,
         proof,
-        commit_time,
-        decode_time,
-        scheme: params.scheme(),
-    })
+        (commit_time, decode_time),
+        params.scheme(),
+    ))
+}
+
+impl GenerationProof {
+    /// The proof of the `ids` proven on: the prompt's first `p`, then `n` generated ones.
+    /// `times`: the weight commitment's and the decoding's.
+    fn split(
+        ids: &[i64],
+        p: usize,
+        n: usize,
+        proof: crate::prove::InferenceProof,
+        (commit_time, decode_time): (std::time::Duration, std::time::Duration),
+        scheme: zkgrad_pcs::Scheme,
+    ) -> Self {
+        Self {
+            prompt: ids[..p].to_vec(),
+            generated: ids[p..p + n].to_vec(),
+            proof,
+            commit_time,
+            decode_time,
+            scheme,
+        }
+    }
 }
 
 /// A proving error of a generation, said in its terms. The greedy check refuses a token only
@@ -473,14 +495,14 @@ impl Generator {
                 on_phase,
             )
             .map_err(refused)?;
-            Ok(GenerationProof {
-                prompt: ids[..prompt.len()].to_vec(),
-                generated: ids[prompt.len()..prompt.len() + max_new].to_vec(),
+            Ok(GenerationProof::split(
+                &ids,
+                prompt.len(),
+                max_new,
                 proof,
-                commit_time,
-                decode_time,
-                scheme: params.scheme(),
-            })
+                (commit_time, decode_time),
+                params.scheme(),
+            ))
         });
         self.committed = Some((params, committed));
         proven
