@@ -84,13 +84,18 @@ def prove_cmd(zk, d, pcs):
                         "--pcs", pcs, "--json"]
 
 
+def prove_runs(prove, what):
+    """One warm-up run, then --runs timed ones: (each run's timed() tuple, its JSON summary)."""
+    timed(prove, f"{what} prove (warm-up)")
+    runs = [timed(prove, f"{what} prove") for _ in range(ARGS.runs)]
+    return runs, [json.loads(r[0]) for r in runs]
+
+
 def gpt2(zk, rows):
     d = os.path.join(ARGS.dir, "gpt2_124m")
     export("--gpt2-124m", d)
     proof, out, prove = prove_cmd(zk, d, "whir")
-    timed(prove, "GPT-2 124M prove (warm-up)")
-    runs = [timed(prove, "GPT-2 124M prove") for _ in range(ARGS.runs)]
-    js = [json.loads(r[0]) for r in runs]
+    runs, js = prove_runs(prove, "GPT-2 124M")
     commitment = js[-1]["model_commitment"]
     verify = [zk, "verify", "--commitment", commitment, "--proof", proof, "--json"]
     vs = [json.loads(timed(verify, "GPT-2 124M verify")[0])["verify_ms"]
@@ -167,9 +172,7 @@ def bert(zk, rows):
     d = os.path.join(ARGS.dir, "bert6")
     export("--bert6", d)
     _, out, prove = prove_cmd(zk, d, "ligero")
-    timed(prove, "BERT-6 prove (warm-up)")
-    runs = [timed(prove, "BERT-6 prove") for _ in range(ARGS.runs)]
-    js = [json.loads(r[0]) for r in runs]
+    runs, js = prove_runs(prove, "BERT-6")
     want, _ = ort_output(d)
     got = proven_output(out)
     dot = sum(a * b for a, b in zip(got, want))

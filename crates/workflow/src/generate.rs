@@ -320,37 +320,37 @@ pub fn prove_generation_observed(
         &ids,
         Vec::new(),
         on_phase,
-    )
-    .map_err(refused)?;
-    Ok(GenerationProof::split(
+    );
+    GenerationProof::split(
         &ids,
         prompt.len(),
         max_new,
         proof,
         (commit_time, decode_time),
         params.scheme(),
-    ))
+    )
 }
 
 impl GenerationProof {
-    /// The proof of the `ids` proven on: the prompt's first `p`, then `n` generated ones.
-    /// `times`: the weight commitment's and the decoding's.
+    /// The proof of the `ids` proven on (the prompt's first `p`, then `n` generated ones), or
+    /// the proving error in a generation's terms ([`refused`]). `times`: the weight
+    /// commitment's and the decoding's.
     fn split(
         ids: &[i64],
         p: usize,
         n: usize,
-        proof: crate::prove::InferenceProof,
+        proof: std::result::Result<crate::prove::InferenceProof, ProveError>,
         (commit_time, decode_time): (std::time::Duration, std::time::Duration),
         scheme: zkgrad_pcs::Scheme,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        Ok(Self {
             prompt: ids[..p].to_vec(),
             generated: ids[p..p + n].to_vec(),
-            proof,
+            proof: proof.map_err(refused)?,
             commit_time,
             decode_time,
             scheme,
-        }
+        })
     }
 }
 
@@ -493,16 +493,15 @@ impl Generator {
                 &committed,
                 &ids,
                 on_phase,
-            )
-            .map_err(refused)?;
-            Ok(GenerationProof::split(
+            );
+            GenerationProof::split(
                 &ids,
                 prompt.len(),
                 max_new,
                 proof,
                 (commit_time, decode_time),
                 params.scheme(),
-            ))
+            )
         });
         self.committed = Some((params, committed));
         proven
